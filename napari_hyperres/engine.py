@@ -1,0 +1,310 @@
+"""The restoration engine: any dtype, gray/RGB/RGBA, n-D stacks, tiling, devices.
+
+The GUI, the CLI and the trainer's evaluation all go through :class:`Restorer`.
+Importing this module imports neither napari nor Qt.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from .color import rgb_to_ycbcr, ycbcr_to_rgb
+from .devices import select_device
+from .errors import CancelledError, ShapeError, WeightsError
+from .intensity import IntensityMap, check_dtype, intensity_map_for
+from .models.hyperres import GeneratedNet, HyperResNet, receptive_radius
+from .plugins import get_task
+from .tasks import Task
+from .weights import WeightsInfo, load_model
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: called after each tile, counted over all planes."""
+
+DEFAULT_TILE = 512
+"""Tile edge used when an image plane exceeds ``DEFAULT_TILE² · 4`` pixels and no tile is given."""
+
+GENERATED_CACHE_SIZE = 8
+
+
+def is_rgb_image(image_shape: tuple[int, ...], rgb: bool | None) -> bool:
+    """Whether the last axis holds colour channels (auto: ≥3-D and last axis of length 3 or 4)."""
+    if rgb is None:
+        return len(image_shape) >= 3 and image_shape[-1] in (3, 4)
+    if rgb and (len(image_shape) < 3 or image_shape[-1] not in (3, 4)):
+        raise ShapeError(f"expected a last axis of 3 (RGB) or 4 (RGBA) channels for an RGB image, got shape {image_shape}")
+    return bool(rgb)
+
+
+def validate_image(image: np.ndarray, rgb: bool | None = None) -> bool:
+    """Check an image array before restoring; return whether it is RGB(A).
+
+    Raises:
+        ShapeError: not an array, empty, fewer than 2 dimensions, wrong channel
+            count for RGB, unsupported dtype, or NaN/inf values.
+    """
+    if not hasattr(image, "shape") or not hasattr(image, "dtype"):
+        raise ShapeError(f"expected a numpy array, got {type(image).__name__}")
+    check_dtype(np.dtype(image.dtype))
+    if image.ndim < 2:
+        raise ShapeError(f"expected an image with at least 2 dimensions (Y, X), got shape {image.shape}")
+    if image.size == 0:
+        raise ShapeError(f"expected a non-empty image, got shape {image.shape}")
+    is_rgb = is_rgb_image(tuple(image.shape), rgb)
+    spatial = image.shape[-3:-1] if is_rgb else image.shape[-2:]
+    if min(spatial) < 2:
+        raise ShapeError(f"expected at least 2×2 pixels per plane, got {spatial[0]}×{spatial[1]} (shape {image.shape})")
+    if np.issubdtype(image.dtype, np.floating) and not np.all(np.isfinite(image)):
+        raise ShapeError("the image contains NaN or infinite values; replace them first (e.g. numpy.nan_to_num)")
+    return is_rgb
+
+
+def tile_boxes(height: int, width: int, tile: int) -> list[tuple[int, int, int, int]]:
+    """Non-overlapping ``(y0, y1, x0, x1)`` boxes of edge ``tile`` (even) covering the plane."""
+    return [(y, min(y + tile, height), x, min(x + tile, width)) for y in range(0, height, tile) for x in range(0, width, tile)]
+
+
+class Restorer:
+    """A task's network on a device, restoring arrays at any level.
+
+    Generated networks are cached per level (the last 8), on the device, so
+    moving a slider back and forth does not regenerate kernels.
+
+    Args:
+        task: task name or :class:`Task`.
+        weights: weights name or path; defaults to the task's shipped weights.
+        device: ``None``/``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"``.
+        model: an already-built :class:`HyperResNet` (the trainer's evaluation uses this).
+
+    Raises:
+        UnknownTaskError, WeightsError, DeviceError.
+    """
+
+    def __init__(
+        self,
+        task: str | Task,
+        weights: str | None = None,
+        device: str | torch.device | None = None,
+        *,
+        model: HyperResNet | None = None,
+    ) -> None:
+        self.task = get_task(task)
+        self.device = select_device(device)
+        if model is None:
+            name = weights or self.task.weights
+            if name is None:
+                raise WeightsError(
+                    f"task {self.task.name!r} has no weights yet: train with "
+                    f"`python -m trainer train --task {self.task.name} ...` and pass the exported file as weights"
+                )
+            model, self.info = load_model(name, task=self.task.name, kind="hyperres", device=self.device)
+        else:
+            model = model.to(self.device).eval()
+            self.info = WeightsInfo(name="(in memory)", task=self.task.name, architecture=model.arch.to_dict())
+        if model.arch.in_channels != self.task.in_channels:
+            raise WeightsError(
+                f"weights have {model.arch.in_channels} input channel(s) but task {self.task.name!r} "
+                f"is {self.task.channels} ({self.task.in_channels})"
+            )
+        self.model: HyperResNet = model
+        self.overlap = receptive_radius(model.arch)
+        self._generated: OrderedDict[float, GeneratedNet] = OrderedDict()
+
+    # --- networks -------------------------------------------------------------------------
+    def network_for(self, level: float) -> GeneratedNet:
+        """The plain network for ``level`` (task units), generated once and cached on the device."""
+        level = self.task.check_level(level)
+        c = float(self.task.normalize(level))
+        net = self._generated.pop(c, None)
+        if net is None:
+            net = self.model.generate(c).eval()
+        self._generated[c] = net
+        while len(self._generated) > GENERATED_CACHE_SIZE:
+            self._generated.popitem(last=False)
+        return net
+
+    def release(self) -> None:
+        """Drop cached generated networks and free accelerator memory."""
+        self._generated.clear()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    # --- tensors ---------------------------------------------------------------------------
+    @torch.inference_mode()
+    def _run_tiles(
+        self, net: GeneratedNet, x: torch.Tensor, tile: int | None
+    ) -> Iterator[tuple[int, int] | torch.Tensor]:
+        """Run ``net`` on ``x`` ``(1, C, H, W)`` tile by tile; yields ``(done, total)`` then the output."""
+        h, w = x.shape[-2:]
+        if tile is None and h * w <= 4 * DEFAULT_TILE**2:
+            yield (0, 1)
+            out = net(x.to(self.device)).float().cpu()
+            yield (1, 1)
+            yield out
+            return
+        size = int(tile or DEFAULT_TILE)
+        size += size % 2
+        boxes = tile_boxes(h, w, size)
+        m = self.overlap
+        out = torch.empty_like(x, dtype=torch.float32)
+        yield (0, len(boxes))
+        for i, (y0, y1, x0, x1) in enumerate(boxes):
+            ty0, tx0 = max(0, y0 - m), max(0, x0 - m)
+            ty1, tx1 = min(h, y1 + m), min(w, x1 + m)
+            piece = net(x[..., ty0:ty1, tx0:tx1].to(self.device)).float().cpu()
+            out[..., y0:y1, x0:x1] = piece[..., y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0]
+            yield (i + 1, len(boxes))
+        yield out
+
+    def _restore_unit_plane(
+        self, plane: np.ndarray, level: float, is_rgb: bool, tile: int | None
+    ) -> Iterator[tuple[int, int] | np.ndarray]:
+        """Restore one float ``[0, 1]`` plane ``(Y, X)`` or ``(Y, X, 3|4)``; yields progress, then the plane."""
+        net = self.network_for(level)
+        alpha = plane[..., 3] if is_rgb and plane.shape[-1] == 4 else None
+        color = plane[..., :3] if is_rgb else plane
+        chroma = None
+        if self.task.in_channels == 1 and is_rgb:
+            ycc = rgb_to_ycbcr(color)
+            data, chroma = ycc[..., :1], ycc[..., 1:]
+        elif self.task.in_channels == 3 and not is_rgb:
+            data = np.repeat(color[..., None], 3, axis=-1)
+        else:
+            data = color if is_rgb else color[..., None]
+        x = torch.from_numpy(np.ascontiguousarray(data.transpose(2, 0, 1)))[None]
+        if self.task.prepare is not None:
+            x = self.task.prepare(x, level)
+        result = None
+        for step in self._run_tiles(net, x, tile):
+            if isinstance(step, torch.Tensor):
+                result = step
+            else:
+                yield step
+        out = result[0].numpy().transpose(1, 2, 0)
+        size = out.shape[:2]
+        if chroma is not None:
+            out = ycbcr_to_rgb(np.concatenate([out, _resize_like(chroma, size)], axis=-1))
+        elif self.task.in_channels == 3 and not is_rgb:
+            out = out.mean(axis=-1, keepdims=True)
+        if not is_rgb:
+            out = out[..., 0]
+        if alpha is not None:
+            out = np.concatenate([out, np.clip(_resize_like(alpha[..., None], size), 0, 1)], axis=-1)
+        yield out
+
+    # --- arrays ----------------------------------------------------------------------------
+    def restore_steps(
+        self, image: np.ndarray, level: float, *, tile: int | None = None, rgb: bool | None = None
+    ) -> Iterator[tuple[int, int] | np.ndarray]:
+        """Restore ``image``, yielding ``(done, total)`` tile counts and finally the result array.
+
+        This generator is what the GUI's cancellable workers iterate; :meth:`restore` drives it.
+        """
+        level = self.task.check_level(level)
+        image = np.asarray(image)
+        is_rgb = validate_image(image, rgb)
+        spatial_ndim = 3 if is_rgb else 2
+        lead = image.shape[: image.ndim - spatial_ndim]
+        planes = image.reshape((-1,) + image.shape[image.ndim - spatial_ndim :])
+        mapping: IntensityMap = intensity_map_for(image)
+        outputs = []
+        totals: list[int] = []
+        done_before = 0
+        for p in range(planes.shape[0]):
+            unit = mapping.to_unit(planes[p])
+            for step in self._restore_unit_plane(unit, level, is_rgb, tile):
+                if isinstance(step, np.ndarray):
+                    outputs.append(mapping.from_unit(step))
+                else:
+                    done, total = step
+                    if not totals:
+                        totals.append(total * planes.shape[0])
+                    yield (done_before + done, totals[0])
+            done_before += total
+        yield np.stack(outputs).reshape(lead + outputs[0].shape)
+
+    def restore(
+        self,
+        image: np.ndarray,
+        level: float,
+        *,
+        tile: int | None = None,
+        progress: Progress | None = None,
+        cancel: Callable[[], bool] | None = None,
+        rgb: bool | None = None,
+    ) -> np.ndarray:
+        """Restore ``image`` at ``level`` (task units) and return a new array.
+
+        Args:
+            image: ``(..., Y, X)`` gray or ``(..., Y, X, 3|4)`` RGB(A), any integer or float dtype.
+                Leading axes (Z, T, …) are restored plane by plane. Never modified.
+            level: degradation level in the task's unit (e.g. σ = 25).
+            tile: tile edge in pixels (overlapping by the receptive field, no seams);
+                ``None`` tiles only planes larger than 1024×1024.
+            progress: ``progress(done, total)`` after each tile.
+            cancel: polled after each tile; returning True raises :class:`CancelledError`.
+            rgb: whether the last axis is colour; ``None`` guesses (last axis 3 or 4).
+
+        Returns:
+            The restored array, same dtype and value range; for ``sr`` the spatial
+            axes are scaled by ``level``.
+        """
+        result = None
+        for step in self.restore_steps(image, level, tile=tile, rgb=rgb):
+            if isinstance(step, np.ndarray):
+                result = step
+                continue
+            if progress is not None:
+                progress(*step)
+            if cancel is not None and cancel():
+                raise CancelledError("restoration cancelled; no output was written")
+        return result
+
+
+def _resize_like(channels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bicubic-resize ``(H, W, C)`` float channels to ``size`` (identity when equal)."""
+    if channels.shape[:2] == tuple(size):
+        return channels
+    from .degradations import bicubic_resize
+
+    t = torch.from_numpy(np.ascontiguousarray(channels.transpose(2, 0, 1)))[None]
+    return bicubic_resize(t, size)[0].numpy().transpose(1, 2, 0)
+
+
+def restore(
+    image: np.ndarray,
+    task: str | Task,
+    level: float,
+    *,
+    weights: str | None = None,
+    device: str | None = None,
+    tile: int | None = None,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+    rgb: bool | None = None,
+) -> np.ndarray:
+    """Restore ``image`` for ``task`` at ``level``; see :meth:`Restorer.restore`.
+
+    Example:
+        >>> clean = restore(noisy_uint8, "denoise", 25)
+    """
+    return Restorer(task, weights=weights, device=device).restore(
+        image, level, tile=tile, progress=progress, cancel=cancel, rgb=rgb
+    )
+
+
+def output_shape(task: Task, shape: tuple[int, ...], level: float, rgb: bool) -> tuple[int, ...]:
+    """Shape :func:`restore` returns for an input of ``shape`` (sr scales the spatial axes)."""
+    if task.prepare is None:
+        return tuple(shape)
+    spatial_at = len(shape) - (3 if rgb else 2)
+    out = list(shape)
+    for axis in (spatial_at, spatial_at + 1):
+        out[axis] = max(1, round(shape[axis] * float(level)))
+    return tuple(out)
+
+
+__all__ = ["Restorer", "restore", "output_shape", "validate_image", "tile_boxes"]

@@ -1,0 +1,41 @@
+"""The exceptions napari-hyperres raises.
+
+Every message says what was expected, what was given, and what to do.
+"""
+
+from __future__ import annotations
+
+
+class HyperResError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class LevelRangeError(HyperResError, ValueError):
+    """A degradation level outside the task's range (never clipped silently)."""
+
+
+class ShapeError(HyperResError, ValueError):
+    """An image whose shape, channel count, dtype or values cannot be restored."""
+
+
+class UnknownTaskError(HyperResError, KeyError):
+    """A task name that no installed plugin registers."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class PluginError(HyperResError):
+    """A third-party plugin that misbehaves (duplicate task names, bad return values)."""
+
+
+class WeightsError(HyperResError):
+    """A weights file that is missing, corrupt, truncated or does not fit the task."""
+
+
+class DeviceError(HyperResError, ValueError):
+    """A device that was asked for but is not available."""
+
+
+class CancelledError(HyperResError):
+    """A restoration stopped because its caller cancelled it."""

@@ -1,0 +1,70 @@
+"""Mapping images of any dtype to float ``[0, 1]`` and back.
+
+Rules:
+    - unsigned integers: divided by the dtype's maximum (uint8 /255, uint16 /65535);
+    - signed integers: mapped from the dtype's ``[min, max]``;
+    - floats already inside ``[0, 1]``: used as they are;
+    - other floats: the 0.1 and 99.9 percentiles are mapped to 0 and 1 and the
+      result is mapped back with the same affine transform (never clipped).
+Integers come back rounded and clipped to their dtype's range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ShapeError
+
+PERCENTILES = (0.1, 99.9)
+
+
+@dataclass(frozen=True)
+class IntensityMap:
+    """An affine map ``unit = (value - offset) / scale`` and the dtype to return to."""
+
+    offset: float
+    scale: float
+    dtype: np.dtype
+
+    def to_unit(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (any dtype) → float32 in roughly ``[0, 1]``."""
+        out = values.astype(np.float32, copy=True)
+        if self.offset:
+            out -= np.float32(self.offset)
+        if self.scale != 1.0:
+            out /= np.float32(self.scale)
+        return out
+
+    def from_unit(self, unit: np.ndarray) -> np.ndarray:
+        """float ``[0, 1]`` → the original dtype and value range."""
+        values = unit.astype(np.float64) * self.scale + self.offset
+        if np.issubdtype(self.dtype, np.integer):
+            info = np.iinfo(self.dtype)
+            return np.clip(np.rint(values), info.min, info.max).astype(self.dtype)
+        return values.astype(self.dtype)
+
+
+def check_dtype(dtype: np.dtype) -> None:
+    """Raise :class:`ShapeError` for dtypes that are not images (bool, complex, object, strings)."""
+    if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)) or dtype == np.bool_:
+        raise ShapeError(f"expected an integer or floating-point image, got dtype {dtype}; convert it first (e.g. .astype(np.float32))")
+
+
+def intensity_map_for(image: np.ndarray) -> IntensityMap:
+    """The :class:`IntensityMap` of ``image`` under the module's rules (reads the whole array for floats)."""
+    dtype = np.dtype(image.dtype)
+    check_dtype(dtype)
+    if np.issubdtype(dtype, np.unsignedinteger):
+        return IntensityMap(0.0, float(np.iinfo(dtype).max), dtype)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return IntensityMap(float(info.min), float(info.max) - float(info.min), dtype)
+    low, high = float(np.min(image)), float(np.max(image))
+    if low >= 0.0 and high <= 1.0:
+        return IntensityMap(0.0, 1.0, dtype)
+    p_low, p_high = (float(v) for v in np.percentile(image, PERCENTILES))
+    if p_high <= p_low:
+        p_low, p_high = low, high if high > low else low + 1.0
+    return IntensityMap(p_low, p_high - p_low, dtype)

@@ -1,0 +1,17 @@
+"""Restoration tasks. Built-ins are registered through the same hook as third parties."""
+
+from __future__ import annotations
+
+from ..hookspecs import hookimpl
+from .base import Task, divide_by_255
+from .dejpeg import DEJPEG
+from .denoise import DENOISE
+from .sr import SR
+
+__all__ = ["Task", "divide_by_255", "DENOISE", "DEJPEG", "SR"]
+
+
+@hookimpl
+def hyperres_tasks() -> list[Task]:
+    """The built-in tasks: ``denoise``, ``dejpeg``, ``sr``."""
+    return [DENOISE, DEJPEG, SR]

@@ -1,0 +1,89 @@
+"""The :class:`Task` record: what a restoration task is, in user units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+import torch
+
+from ..errors import LevelRangeError
+
+
+def divide_by_255(level: float) -> float:
+    """The papers' level normalisation: ``c = level / 255`` for every task."""
+    return float(level) / 255.0
+
+
+Degrade = Callable[..., torch.Tensor]
+"""``degrade(clean, level, generator=None) -> degraded`` on ``(B, C, H, W)`` in ``[0, 1]``."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """A restoration task: its level in user units and how to simulate its degradation.
+
+    Attributes:
+        name: registry key, e.g. ``"denoise"`` (lower case, no spaces).
+        title: human-readable name for menus.
+        unit: what the level means, e.g. ``"σ (8-bit)"``.
+        level_range: ``(low, high)`` levels a user may ask for; outside is an error.
+        default_level: the slider's starting position.
+        train_levels: the k levels the hypernetwork is trained on jointly.
+        channels: ``"gray"`` (the network sees 1 channel; colour is restored on Y)
+            or ``"rgb"`` (3 channels; gray images are replicated).
+        degrade: ``degrade(clean, level, generator=None)``: ``(B, C, H, W)`` in
+            ``[0, 1]`` → same shape, with ``level`` a float or a ``(B,)`` tensor.
+        normalize: ``level -> c``, the network's control value (default ``level / 255``).
+        weights: name of the pretrained weights (``"denoise.lite"``) or a path; ``None`` if none ship.
+        prepare: optional ``prepare(image, level) -> image`` the engine applies before
+            the network (super-resolution upsamples the low-resolution input here).
+        psnr_on: ``"all"`` channels or ``"y"`` (luma, BT.601) in evaluation tables.
+        crop_border: ``level -> pixels`` cropped from each side before PSNR.
+        eval_protocol: one sentence stating how evaluation degrades images.
+        estimate_range: levels an estimator is trained on (defaults to ``level_range``).
+    """
+
+    name: str
+    title: str
+    unit: str
+    level_range: tuple[float, float]
+    default_level: float
+    train_levels: tuple[float, ...]
+    channels: Literal["gray", "rgb"]
+    degrade: Degrade
+    normalize: Callable[[float], float] = divide_by_255
+    weights: str | None = None
+    prepare: Callable[[torch.Tensor, float], torch.Tensor] | None = None
+    psnr_on: Literal["all", "y"] = "all"
+    crop_border: Callable[[float], int] = field(default=lambda level: 0)
+    eval_protocol: str = ""
+    level_step: float = 1.0
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        low, high = self.level_range
+        if not low < high:
+            raise ValueError(f"task {self.name!r}: expected level_range (low, high) with low < high, got {self.level_range}")
+        if self.channels not in ("gray", "rgb"):
+            raise ValueError(f"task {self.name!r}: expected channels 'gray' or 'rgb', got {self.channels!r}")
+        self.check_level(self.default_level)
+
+    @property
+    def in_channels(self) -> int:
+        """Channels the task's network sees (1 for gray, 3 for rgb)."""
+        return 1 if self.channels == "gray" else 3
+
+    def check_level(self, level: float) -> float:
+        """Return ``level`` as a float, or raise :class:`LevelRangeError` if outside ``level_range``."""
+        low, high = self.level_range
+        try:
+            value = float(level)
+        except (TypeError, ValueError):
+            raise LevelRangeError(f"task {self.name!r}: expected a number for the level ({self.unit}), got {level!r}") from None
+        if not low <= value <= high:
+            raise LevelRangeError(
+                f"task {self.name!r}: level {value:g} is outside {low:g}–{high:g} ({self.unit}); "
+                f"pick a level in that range"
+            )
+        return value

@@ -1,0 +1,204 @@
+"""Weights files: tensors plus metadata in one safetensors file (no pickle, safe to load).
+
+A weights file ``NAME.safetensors`` (``denoise.lite``, ``dejpeg.paper``) stores the
+network's tensors and, under the metadata key ``"hyperres"``, a JSON
+:class:`WeightsInfo`: task, model kind, architecture, training levels,
+normalisation, training data and validation table. Shipped files live in
+``napari_hyperres/pretrained/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from .errors import WeightsError
+
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+METADATA_KEY = "hyperres"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class WeightsInfo:
+    """What a weights file holds and how it was made.
+
+    Attributes:
+        name: registry name, ``"<task>.<preset>"`` for shipped files.
+        task: the task the weights restore (or estimate) for.
+        kind: the model family: ``"hyperres"``, ``"estimator"``, ``"hair"``, ``"dedicated"``, ``"adafm"``.
+        architecture: keyword arguments that rebuild the network.
+        preset: ``"paper"``, ``"lite"``, ``"tiny"`` or ``"custom"``.
+        train_levels: levels trained on (user units).
+        normalization: how a level becomes the control value ``c``.
+        training_data: folders trained on (names, not paths of the trainer's machine).
+        steps: optimiser steps.
+        training_time_s: wall time of training.
+        device: where it was trained.
+        validation: ``{dataset: {level: {"psnr": .., "ssim": ..}}}``.
+        extra: anything else a model kind needs (e.g. a level range for estimators).
+    """
+
+    name: str
+    task: str
+    kind: str = "hyperres"
+    architecture: dict = field(default_factory=dict)
+    preset: str = "custom"
+    train_levels: list = field(default_factory=list)
+    normalization: str = "level / 255"
+    training_data: list = field(default_factory=list)
+    steps: int = 0
+    training_time_s: float = 0.0
+    device: str = ""
+    validation: dict = field(default_factory=dict)
+    license: str = "BSD-3-Clause"
+    extra: dict = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` and move the temporary file onto ``path`` only if it succeeds.
+
+    A crash or cancellation leaves ``path`` as it was (never half-written).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_weights(path: str | os.PathLike, state_dict: dict[str, torch.Tensor], info: WeightsInfo) -> Path:
+    """Write ``state_dict`` and ``info`` to a safetensors file atomically; returns the path."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
+    metadata = {METADATA_KEY: json.dumps(asdict(info))}
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    return Path(path)
+
+
+def resolve_weights(name_or_path: str | os.PathLike) -> Path:
+    """The file for a weights name (``"denoise.lite"``) or an existing path.
+
+    Raises:
+        WeightsError: neither a file nor a shipped weights name.
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = PRETRAINED_DIR / f"{name_or_path}.safetensors"
+    if shipped.is_file():
+        return shipped
+    names = ", ".join(sorted(p.name.removesuffix(".safetensors") for p in PRETRAINED_DIR.glob("*.safetensors"))) or "none"
+    raise WeightsError(f"no weights file or shipped weights named {str(name_or_path)!r} (shipped: {names})")
+
+
+def read_info(path: str | os.PathLike) -> WeightsInfo:
+    """Read only the metadata of a weights file."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as exc:  # safetensors raises several types for damaged files
+        raise WeightsError(f"{path}: not a readable safetensors weights file ({exc}); re-download or re-export it") from exc
+    if METADATA_KEY not in meta:
+        raise WeightsError(f"{path}: no napari-hyperres metadata; export weights with `python -m trainer export`")
+    try:
+        data = json.loads(meta[METADATA_KEY])
+        return WeightsInfo(**data)
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise WeightsError(f"{path}: damaged metadata ({exc}); re-export the weights") from exc
+
+
+def load_weights(name_or_path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], WeightsInfo]:
+    """Tensors and metadata of a weights file.
+
+    Raises:
+        WeightsError: missing, corrupt or truncated file, or missing metadata; the
+            message names the file.
+    """
+    from safetensors.torch import load_file
+
+    path = resolve_weights(name_or_path)
+    info = read_info(path)
+    try:
+        tensors = load_file(str(path))
+    except Exception as exc:
+        raise WeightsError(f"{path}: corrupt or truncated weights ({exc}); re-download or re-export it") from exc
+    return tensors, info
+
+
+MODEL_BUILDERS: dict[str, Callable[[dict], nn.Module]] = {}
+
+
+def register_model_kind(kind: str, build: Callable[[dict], nn.Module]) -> None:
+    """Tell :func:`load_model` how to rebuild networks of ``kind`` from their architecture dict."""
+    MODEL_BUILDERS[kind] = build
+
+
+def build_model(kind: str, architecture: dict) -> nn.Module:
+    """A freshly initialised network of ``kind`` with ``architecture``."""
+    _register_builtin_kinds()
+    if kind not in MODEL_BUILDERS:
+        raise WeightsError(f"unknown model kind {kind!r}; known: {sorted(MODEL_BUILDERS)}")
+    try:
+        return MODEL_BUILDERS[kind](architecture)
+    except TypeError as exc:
+        raise WeightsError(f"architecture {architecture} does not fit model kind {kind!r}: {exc}") from exc
+
+
+def load_model(
+    name_or_path: str | os.PathLike, *, task: str | None = None, kind: str | None = None, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, WeightsInfo]:
+    """Rebuild the network stored in a weights file, in eval mode on ``device``.
+
+    Args:
+        name_or_path: shipped name (``"denoise.lite"``) or a path.
+        task: if given, the file must be for this task.
+        kind: if given, the file must hold this model kind.
+
+    Raises:
+        WeightsError: unreadable file, or task / kind / architecture mismatch (named in the message).
+    """
+    tensors, info = load_weights(name_or_path)
+    path = resolve_weights(name_or_path)
+    if task is not None and info.task != task:
+        raise WeightsError(f"{path}: weights are for task {info.task!r}, not {task!r}")
+    if kind is not None and info.kind != kind:
+        raise WeightsError(f"{path}: holds a {info.kind!r} model, expected {kind!r}")
+    model = build_model(info.kind, info.architecture)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise WeightsError(f"{path}: tensors do not match architecture {info.architecture} ({first})") from exc
+    return model.to(device).eval(), info
+
+
+def list_weights() -> list[WeightsInfo]:
+    """Metadata of every shipped weights file."""
+    return [read_info(p) for p in sorted(PRETRAINED_DIR.glob("*.safetensors"))]
+
+
+def _register_builtin_kinds() -> None:
+    if "hyperres" in MODEL_BUILDERS:
+        return
+    from .models.hyperres import Architecture, HyperResNet
+
+    register_model_kind("hyperres", lambda arch: HyperResNet(Architecture(**arch)))
