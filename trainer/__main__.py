@@ -1,0 +1,159 @@
+"""``python -m trainer``: train, evaluate, export and compare restoration networks.
+
+Subcommands are registered by small ``add_*`` functions; each sets ``func``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from napari_hyperres.errors import HyperResError
+
+from .config import TrainConfig
+
+
+def add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a task's hypernetwork (or a baseline) on image folders")
+    p.add_argument("--task", required=True)
+    p.add_argument("--data", nargs="+", required=True, help="folders of training images")
+    p.add_argument("--levels", nargs="*", type=float, default=[], help="training levels (default: the task's)")
+    p.add_argument("--kind", default="hyperres", choices=["hyperres", "dedicated", "adafm"])
+    p.add_argument("--preset", default="lite", choices=["lite", "paper", "tiny"])
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--patch", type=int, default=96)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr-decay-at", nargs="*", type=float, default=[0.5], help="fractions of --steps where lr /= 10")
+    p.add_argument("--val", default=None, help="folder for periodic validation PSNR")
+    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--ckpt-every", type=int, default=500)
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init-from", default=None, help="base checkpoint (AdaFM fine-tuning)")
+    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds (lr schedule follows time)")
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .loop import train
+
+    cfg = TrainConfig(
+        task=args.task, data=args.data, out=args.out, levels=args.levels, kind=args.kind, preset=args.preset,
+        steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, lr_decay_at=args.lr_decay_at,
+        val=args.val, val_every=args.val_every, ckpt_every=args.ckpt_every, seed=args.seed, device=args.device,
+        init_from=args.init_from, max_images=args.max_images, time_budget_s=args.time_budget, amp=args.amp,
+    )
+    out = train(cfg, resume=args.resume, progress=not args.no_progress)
+    print(f"run saved in {out}")
+    return 0
+
+
+def add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="PSNR/SSIM table of weights on a folder, per level")
+    p.add_argument("--task", required=True)
+    p.add_argument("--weights", default=None, help="weights file or shipped name (default: the task's)")
+    p.add_argument("--data", required=True, help="folder of clean images")
+    p.add_argument("--levels", nargs="+", type=float, required=True)
+    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", default=None, help="also write the table as JSON here")
+    p.set_defaults(func=run_eval)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from napari_hyperres.engine import Restorer
+
+    from .evaluate import evaluate, format_table
+
+    restorer = Restorer(args.task, weights=args.weights, device=args.device)
+    table = evaluate(restorer, args.data, args.levels, max_images=args.max_images)
+    title = f"{args.task} ({restorer.info.name}) on {Path(args.data).name}"
+    print(format_table(title, table, restorer.task.eval_protocol))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"task": args.task, "weights": restorer.info.name, "data": Path(args.data).name, "protocol": restorer.task.eval_protocol, "table": table}, indent=2))
+    return 0
+
+
+def add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write a run's weights (with metadata) as a weights file")
+    p.add_argument("run_dir")
+    p.add_argument("--name", required=True, help="weights name, e.g. denoise.lite")
+    p.add_argument("--out", default=None, help="file or folder (default: the package's pretrained folder)")
+    p.add_argument("--validation-json", nargs="*", default=[], help="eval --json outputs to store as the validation table")
+    p.set_defaults(func=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from .export import export_run
+
+    validation = None
+    if args.validation_json:
+        validation = {}
+        for path in args.validation_json:
+            data = json.loads(Path(path).read_text())
+            validation[data["data"]] = data["table"]
+    path = export_run(args.run_dir, args.name, out=args.out, validation=validation)
+    print(f"wrote {path}")
+    return 0
+
+
+def add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="HyperRes vs dedicated, AdaFM and DNI at the same budget")
+    p.add_argument("--task", required=True)
+    p.add_argument("--data", nargs="+", required=True)
+    p.add_argument("--val", required=True)
+    p.add_argument("--runs", required=True, help="folder of run directories (missing runs are trained)")
+    p.add_argument("--eval-levels", nargs="+", type=float, required=True)
+    p.add_argument("--preset", default="lite", choices=["lite", "paper", "tiny"])
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--patch", type=int, default=96)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", default=None)
+    p.set_defaults(func=run_compare)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from .baselines import compare, ensure_runs, format_comparison
+
+    base = TrainConfig(task=args.task, data=args.data, out="", preset=args.preset, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, device=args.device, val_every=10**9)
+    ensure_runs(args.task, Path(args.runs), args.data, args.eval_levels, base)
+    result = compare(args.task, Path(args.runs), args.val, args.eval_levels, args.data, max_images=args.max_images, device=args.device)
+    print(format_comparison(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+SUBCOMMANDS = [add_train, add_eval, add_export, add_compare]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (HyperResError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

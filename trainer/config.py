@@ -1,0 +1,53 @@
+"""Training configuration as a dataclass (what the CLI fills, what checkpoints store)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class TrainConfig:
+    """One training run.
+
+    Attributes:
+        task: registered task name.
+        data: folders of training images (PNG/JPG/BMP/TIFF, 8/16-bit).
+        out: run directory (checkpoint, log, exported weights).
+        levels: training levels in task units (default: the task's ``train_levels``).
+        kind: ``"hyperres"`` (all levels, one hypernetwork), ``"dedicated"`` (one plain
+            network for one level), ``"adafm"`` (AdaFM layers fine-tuned on a base).
+        preset: ``"lite"``, ``"paper"`` or ``"tiny"``.
+        steps, batch, patch: optimiser steps, crops per step, crop edge.
+        lr: Adam learning rate; divided by 10 at each fraction in ``lr_decay_at``.
+        val: folder for periodic validation PSNR (optional); ``val_images`` caps its size.
+        init_from: checkpoint or weights to start from (AdaFM's base network).
+        time_budget_s: stop after this much wall time (the lr schedule then follows the
+            fraction of time used); ``--resume`` is exact only for step budgets.
+        amp: bfloat16 autocast on CUDA.
+    """
+
+    task: str
+    data: list[str]
+    out: str
+    levels: list[float] = field(default_factory=list)
+    kind: str = "hyperres"
+    preset: str = "lite"
+    steps: int = 1000
+    batch: int = 16
+    patch: int = 96
+    lr: float = 1e-4
+    lr_decay_at: list[float] = field(default_factory=lambda: [0.5])
+    val: str | None = None
+    val_images: int = 6
+    val_every: int = 500
+    ckpt_every: int = 500
+    log_every: int = 50
+    seed: int = 0
+    device: str = "auto"
+    init_from: str | None = None
+    max_images: int | None = None
+    time_budget_s: float | None = None
+    amp: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)

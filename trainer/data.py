@@ -1,0 +1,116 @@
+"""Training data: images from folders, random crops with flips and rotations, degradation per task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from napari_hyperres.io import SUPPORTED_SUFFIXES, read_image
+from napari_hyperres.tasks import Task
+
+
+def image_paths(folders: list[str], limit: int | None = None) -> list[Path]:
+    """Sorted image files in ``folders`` (non-recursive)."""
+    paths: list[Path] = []
+    for folder in folders:
+        folder_path = Path(folder)
+        if not folder_path.is_dir():
+            raise FileNotFoundError(f"training data folder {folder} does not exist")
+        paths += sorted(p for p in folder_path.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
+    if not paths:
+        raise FileNotFoundError(f"no images ({', '.join(SUPPORTED_SUFFIXES)}) in {folders}")
+    return paths[:limit] if limit else paths
+
+
+def to_unit_float(image: np.ndarray) -> np.ndarray:
+    """uint8/uint16/float image → float32 in ``[0, 1]``."""
+    if np.issubdtype(image.dtype, np.integer):
+        return image.astype(np.float32) / np.float32(np.iinfo(image.dtype).max)
+    return image.astype(np.float32)
+
+
+def load_for_task(path: Path, channels: str) -> tuple[np.ndarray, bool]:
+    """Read an image as float ``(H, W, C)`` with the task's channel count; also whether it was gray.
+
+    Gray images for an RGB task are replicated (and flagged, so noise is added once and
+    replicated: what a gray image given to an RGB network looks like); colour images for a
+    gray task become luma (BT.601).
+    """
+    image = to_unit_float(read_image(path))
+    if image.ndim == 3 and image.shape[-1] == 4:
+        image = image[..., :3]
+    is_gray = image.ndim == 2
+    if channels == "gray":
+        if not is_gray:
+            image = image @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        return image[..., None], True
+    if is_gray:
+        return np.repeat(image[..., None], 3, axis=-1), True
+    return image, False
+
+
+class PatchSampler:
+    """Random crops (with flips and 90° rotations) from images held in memory.
+
+    Args:
+        paths: image files.
+        channels: ``"gray"`` or ``"rgb"``.
+        patch: crop edge; images smaller than that are reflect-padded.
+        generator: CPU generator driving every random choice (saved in checkpoints).
+
+    ``sample(batch)`` returns ``(B, C, patch, patch)`` float in ``[0, 1]`` and a ``(B,)`` bool
+    mask of samples that came from gray images.
+    """
+
+    def __init__(self, paths: list[Path], channels: str, patch: int, generator: torch.Generator) -> None:
+        self.patch = patch
+        self.generator = generator
+        self.images: list[torch.Tensor] = []
+        self.gray: list[bool] = []
+        for path in paths:
+            image, was_gray = load_for_task(path, channels)
+            t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+            h, w = t.shape[-2:]
+            if h < patch or w < patch:
+                t = torch.nn.functional.pad(t[None], (0, max(0, patch - w), 0, max(0, patch - h)), mode="reflect")[0]
+            self.images.append(t)
+            self.gray.append(was_gray)
+
+    def _randint(self, high: int) -> int:
+        return int(torch.randint(high, (1,), generator=self.generator))
+
+    def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        crops, gray = [], []
+        for _ in range(batch):
+            i = self._randint(len(self.images))
+            image = self.images[i]
+            h, w = image.shape[-2:]
+            y, x = self._randint(h - self.patch + 1), self._randint(w - self.patch + 1)
+            crop = image[:, y : y + self.patch, x : x + self.patch]
+            if self._randint(2):
+                crop = crop.flip(-1)
+            crop = torch.rot90(crop, self._randint(4), dims=(-2, -1))
+            crops.append(crop)
+            gray.append(self.gray[i])
+        return torch.stack(crops).contiguous(), torch.tensor(gray)
+
+
+def degrade_batch(
+    task: Task, clean: torch.Tensor, level: float, gray_mask: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
+    """``task.degrade`` on a batch; gray samples of an RGB task are degraded once and replicated.
+
+    Shape:
+        - clean: ``(B, C, H, W)``; gray_mask: ``(B,)`` bool; output: ``(B, C, H, W)``.
+    """
+    gray_mask = gray_mask.to(clean.device)
+    if clean.shape[1] == 1 or not bool(gray_mask.any()):
+        return task.degrade(clean, level, generator)
+    out = torch.empty_like(clean)
+    color = ~gray_mask
+    if bool(color.any()):
+        out[color] = task.degrade(clean[color], level, generator)
+    out[gray_mask] = task.degrade(clean[gray_mask][:, :1], level, generator).expand(-1, clean.shape[1], -1, -1)
+    return out

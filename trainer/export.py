@@ -1,0 +1,51 @@
+"""Turn a run directory into a weights file with metadata (the shipped format)."""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+
+import torch
+
+from napari_hyperres.weights import PRETRAINED_DIR, WeightsInfo, save_weights
+
+from .loop import CHECKPOINT, LOG, load_checkpoint
+
+
+def read_log(run_dir: Path) -> list[dict]:
+    log = run_dir / LOG
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
+
+
+def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None, validation: dict | None = None) -> Path:
+    """Write ``RUN_DIR``'s checkpoint as ``NAME.safetensors`` (default: the package's pretrained folder).
+
+    The metadata records task, kind, preset, architecture, levels, training data, steps,
+    training time, device, and the validation table (``validation``, else the run's last
+    periodic validation).
+    """
+    run_dir = Path(run_dir)
+    ckpt = load_checkpoint(run_dir / CHECKPOINT)
+    cfg = ckpt["config"]
+    if validation is None:
+        vals = [row["val_psnr"] for row in read_log(run_dir) if "val_psnr" in row]
+        validation = {Path(cfg["val"]).name: vals[-1]} if vals and cfg.get("val") else {}
+    info = WeightsInfo(
+        name=name,
+        task=cfg["task"],
+        kind=cfg["kind"],
+        architecture=ckpt["architecture"],
+        preset=cfg["preset"],
+        train_levels=list(ckpt["levels"]),
+        training_data=[Path(d).name for d in cfg["data"]],
+        steps=int(ckpt["step"]),
+        training_time_s=round(float(ckpt.get("elapsed", 0.0)), 1),
+        device=cfg.get("device", ""),
+        validation=validation,
+        extra={"batch": cfg["batch"], "patch": cfg["patch"], "lr": cfg["lr"], "torch": torch.__version__, "host": platform.machine()},
+    )
+    target = Path(out) if out else PRETRAINED_DIR / f"{name}.safetensors"
+    if target.is_dir():
+        target = target / f"{name}.safetensors"
+    return save_weights(target, ckpt["model"], info)

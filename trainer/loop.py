@@ -1,0 +1,278 @@
+"""The training loop: k main networks from one hypernetwork, unweighted sum of L1 losses.
+
+Checkpoints (``RUN_DIR/checkpoint.pt``) hold the model, the optimiser, the step and
+every random generator's state, written atomically, loaded with
+``torch.load(weights_only=True)``; ``resume`` continues exactly where the run stopped.
+Under ``torchrun`` the model is wrapped in DistributedDataParallel (gloo on CPU, nccl on GPU).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+
+from napari_hyperres.devices import select_device
+from napari_hyperres.models.hyperres import architecture_for
+from napari_hyperres.plugins import get_task
+from napari_hyperres.tasks import Task
+from napari_hyperres.weights import atomic_write
+
+from . import models as model_kinds
+from .config import TrainConfig
+from .data import PatchSampler, degrade_batch, image_paths, load_for_task
+from .metrics import score
+
+CHECKPOINT = "checkpoint.pt"
+LOG = "log.jsonl"
+
+
+class MultiLevel(nn.Module):
+    """Runs one model at k control values in a single forward (one DDP forward per step)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: list[torch.Tensor], controls: list[float]) -> list[torch.Tensor]:
+        return [self.model(x, c) for x, c in zip(inputs, controls, strict=True)]
+
+
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device_name: str) -> DistInfo:
+    """Join the torchrun process group if launched by torchrun (``WORLD_SIZE`` > 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    use_cuda = torch.cuda.is_available() and device_name in ("auto", "cuda")
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    info = DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    if use_cuda:
+        torch.cuda.set_device(info.local_rank)
+    return info
+
+
+def controls_for(task: Task, kind: str, levels: list[float]) -> list[float]:
+    """Control value per level: ``task.normalize`` for hyperres, λ = 1 for AdaFM fine-tuning, 0 otherwise."""
+    if kind == "hyperres":
+        return [float(task.normalize(level)) for level in levels]
+    if kind == "adafm":
+        return [1.0 for _ in levels]
+    return [0.0 for _ in levels]
+
+
+def progress_fraction(cfg: TrainConfig, step: int, elapsed_s: float) -> float:
+    """How much of the budget is used: steps, or wall time when ``time_budget_s`` is set."""
+    fraction = step / cfg.steps
+    if cfg.time_budget_s:
+        fraction = max(fraction, elapsed_s / cfg.time_budget_s)
+    return fraction
+
+
+def learning_rate(cfg: TrainConfig, fraction: float) -> float:
+    """Step decay: ``lr / 10`` after each fraction of the budget listed in ``lr_decay_at``."""
+    drops = sum(fraction >= f for f in cfg.lr_decay_at)
+    return cfg.lr * (0.1**drops)
+
+
+def load_validation(cfg: TrainConfig, task: Task, size: int = 192) -> list[torch.Tensor]:
+    """Centre crops of the first ``val_images`` images of ``cfg.val`` as ``(1, C, h, w)`` tensors."""
+    if not cfg.val:
+        return []
+    crops = []
+    for path in image_paths([cfg.val], cfg.val_images):
+        image, _ = load_for_task(path, task.channels)
+        h, w = image.shape[:2]
+        y, x = max(0, (h - size) // 2), max(0, (w - size) // 2)
+        crop = image[y : y + size, x : x + size]
+        crops.append(torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))[None])
+    return crops
+
+
+@torch.no_grad()
+def validate(model: nn.Module, task: Task, kind: str, levels: list[float], images: list[torch.Tensor], device: torch.device) -> dict:
+    """Mean PSNR per level on validation crops (noise seeded 0 per image); ``{level: psnr}``."""
+    model.eval()
+    table = {}
+    for level, c in zip(levels, controls_for(task, kind, levels), strict=True):
+        values = []
+        for image in images:
+            clean = image.to(device)
+            degraded = task.degrade(clean, level, torch.Generator(device=device).manual_seed(0))
+            values.append(score(model(degraded, c), clean, task, level)["psnr"])
+        table[f"{level:g}"] = round(float(np.mean(values)), 3)
+    model.train()
+    return table
+
+
+def _save_checkpoint(path: Path, payload: dict) -> None:
+    atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """A checkpoint dict (``weights_only=True``: tensors, numbers, strings only)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _init_from(model: nn.Module, source: str) -> None:
+    """Load a dedicated base into an AdaFM-Net (from a checkpoint or a weights file)."""
+    if source.endswith(".pt"):
+        state = load_checkpoint(source)["model"]
+    else:
+        from napari_hyperres.weights import load_weights
+
+        state, _ = load_weights(source)
+    target = model.base if isinstance(model, model_kinds.AdaFMNet) else model
+    target.load_state_dict(state)
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Path:
+    """Train per ``cfg``; returns the run directory (with ``checkpoint.pt`` and ``log.jsonl``)."""
+    task = get_task(cfg.task)
+    levels = [float(v) for v in (cfg.levels or task.train_levels)]
+    if cfg.kind == "dedicated" and len(levels) != 1:
+        raise ValueError(f"a dedicated network trains on one level, got {levels}")
+    info = init_distributed(cfg.device)
+    device = torch.device("cuda", info.local_rank) if info.world > 1 and torch.cuda.is_available() else select_device(cfg.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    out = Path(cfg.out)
+    if info.main:
+        out.mkdir(parents=True, exist_ok=True)
+
+    torch.manual_seed(cfg.seed)
+    arch = architecture_for(cfg.preset, task.in_channels)
+    model = model_kinds.build(cfg.kind, arch)
+    if cfg.init_from:
+        _init_from(model, cfg.init_from)
+    model.to(device).train()
+    params = model.trainable_parameters() if hasattr(model, "trainable_parameters") else list(model.parameters())
+    optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.999))
+
+    data_gen = torch.Generator().manual_seed(cfg.seed + 1000 * info.rank)
+    noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 7 + 1000 * info.rank)
+    start_step, elapsed = 0, 0.0
+    ckpt_path = out / CHECKPOINT
+    if resume and ckpt_path.exists():
+        ckpt = load_checkpoint(ckpt_path)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        start_step, elapsed = int(ckpt["step"]), float(ckpt.get("elapsed", 0.0))
+        data_gen.set_state(ckpt["data_rng"])
+        noise_gen.set_state(ckpt["noise_rng"].to(noise_gen.get_state().device))
+        torch.set_rng_state(ckpt["torch_rng"])
+
+    sampler = PatchSampler(image_paths(cfg.data, cfg.max_images), task.channels, cfg.patch, data_gen)
+    val_images = load_validation(cfg, task) if info.main else []
+    runner: nn.Module = MultiLevel(model)
+    if info.world > 1:
+        runner = nn.parallel.DistributedDataParallel(runner, device_ids=[device.index] if device.type == "cuda" else None)
+    controls = controls_for(task, cfg.kind, levels)
+
+    def checkpoint(step: int) -> None:
+        if not info.main:
+            return
+        _save_checkpoint(
+            ckpt_path,
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "step": step,
+                "elapsed": elapsed + time.perf_counter() - run_start,
+                "data_rng": data_gen.get_state(),
+                "noise_rng": noise_gen.get_state().cpu(),
+                "torch_rng": torch.get_rng_state(),
+                "config": cfg.to_dict(),
+                "levels": levels,
+                "architecture": arch.to_dict(),
+            },
+        )
+
+    bar = None
+    if progress and info.main:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, initial=start_step, desc=f"{cfg.task}/{cfg.kind}", dynamic_ncols=True)
+    log_file = open(out / LOG, "a") if info.main else None
+    t0, losses = time.perf_counter(), []
+    run_start = t0
+    step = done = start_step
+    use_amp = cfg.amp and device.type == "cuda"
+    try:
+        for step in range(start_step, cfg.steps):
+            fraction = progress_fraction(cfg, step, elapsed + time.perf_counter() - run_start)
+            if fraction >= 1.0:
+                break
+            lr_now = learning_rate(cfg, fraction)
+            for group in optimizer.param_groups:
+                group["lr"] = lr_now
+            clean, gray = sampler.sample(cfg.batch)
+            clean = clean.to(device, non_blocking=True)
+            with torch.no_grad():
+                inputs = [degrade_batch(task, clean, level, gray, noise_gen) for level in levels]
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                outputs = runner(inputs, controls)
+                loss = sum(F.l1_loss(o.float(), clean) for o in outputs)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            done = step + 1
+            if bar is not None:
+                bar.update(1)
+                if done % 10 == 0:
+                    bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}")
+            if log_file and (done % cfg.log_every == 0 or done == cfg.steps):
+                now = time.perf_counter()
+                rate = cfg.log_every / max(now - t0, 1e-9) if done % cfg.log_every == 0 else 0.0
+                log_file.write(json.dumps({"step": done, "loss": float(np.mean(losses[-cfg.log_every :])), "lr": lr_now, "steps_per_s": round(rate, 3)}) + "\n")
+                log_file.flush()
+                t0 = now
+            if val_images and (done % cfg.val_every == 0 or done == cfg.steps):
+                table = validate(model, task, cfg.kind, levels, val_images, device)
+                if log_file:
+                    log_file.write(json.dumps({"step": done, "val_psnr": table}) + "\n")
+                    log_file.flush()
+                if bar is not None:
+                    bar.write(f"step {done}: val PSNR {table}")
+            if done % cfg.ckpt_every == 0 or done == cfg.steps:
+                checkpoint(done)
+        if done != cfg.steps and done > start_step:  # stopped by the time budget
+            if val_images:
+                table = validate(model, task, cfg.kind, levels, val_images, device)
+                if log_file:
+                    log_file.write(json.dumps({"step": done, "val_psnr": table}) + "\n")
+            checkpoint(done)
+    finally:
+        if bar is not None:
+            bar.close()
+        if log_file:
+            log_file.close()
+        if info.world > 1 and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+    if math.isnan(losses[-1] if losses else 0.0):
+        raise FloatingPointError("training diverged (NaN loss); lower --lr")
+    return out

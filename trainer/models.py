@@ -1,0 +1,128 @@
+"""Trainable model kinds behind one interface: ``forward(x, c)``, ``generate(c)``, ``arch``.
+
+- ``hyperres``: :class:`napari_hyperres.models.HyperResNet` (k = c·w + b).
+- ``dedicated``: the same backbone with ordinary kernels, for one level.
+- ``adafm``: a dedicated base with depth-wise AdaFM layers after every residual conv;
+  ``c`` is the interpolation coefficient λ (g* = I + λ(g − I), b* = λb).
+- ``dni``: parameter interpolation θ = (1 − α)θ_a + αθ_b of two dedicated networks.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from napari_hyperres.models.hyperres import Architecture, GeneratedNet, HyperResNet, ResBlock, SharedLayers, _init_conv
+from napari_hyperres.weights import register_model_kind
+
+
+class DedicatedNet(nn.Module):
+    """The HyperRes backbone with ordinary (trainable) residual kernels; ignores ``c``."""
+
+    def __init__(self, arch: Architecture) -> None:
+        super().__init__()
+        self.arch = arch
+        blocks = []
+        for _ in range(arch.blocks):
+            convs = [nn.Conv2d(arch.features, arch.features, 3, padding=1) for _ in range(2)]
+            for conv in convs:
+                _init_conv(conv)
+            blocks.append(ResBlock(*convs))
+        self.net = GeneratedNet(SharedLayers(arch), nn.ModuleList(blocks), arch)
+
+    def forward(self, x: torch.Tensor, c: float = 0.0) -> torch.Tensor:
+        return self.net(x)
+
+    def generate(self, c: float) -> nn.Module:
+        return self.net
+
+
+class AdaFM(nn.Module):
+    """Depth-wise 5×5 filter g (identity at start) and bias b, interpolated by λ."""
+
+    def __init__(self, channels: int, size: int = 5) -> None:
+        super().__init__()
+        weight = torch.zeros(channels, 1, size, size)
+        weight[:, 0, size // 2, size // 2] = 1.0
+        self.weight = nn.Parameter(weight)
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.size = size
+
+    def interpolated(self, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+        identity = torch.zeros_like(self.weight)
+        identity[:, 0, self.size // 2, self.size // 2] = 1.0
+        return identity + lam * (self.weight - identity), lam * self.bias
+
+    def forward(self, x: torch.Tensor, lam: float = 1.0) -> torch.Tensor:
+        weight, bias = self.interpolated(lam)
+        return F.conv2d(x, weight, bias, padding=self.size // 2, groups=x.shape[1])
+
+
+class _AdaFMConv(nn.Module):
+    def __init__(self, conv: nn.Conv2d, adafm: AdaFM, lam: float) -> None:
+        super().__init__()
+        self.conv, self.adafm, self.lam = conv, adafm, lam
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.adafm(self.conv(x), self.lam)
+
+
+class AdaFMNet(nn.Module):
+    """AdaFM-Net: a frozen dedicated base plus AdaFM layers after each residual conv (trainable)."""
+
+    def __init__(self, arch: Architecture) -> None:
+        super().__init__()
+        self.arch = arch
+        self.base = DedicatedNet(arch)
+        self.base.requires_grad_(False)
+        self.adafm = nn.ModuleList(AdaFM(arch.features) for _ in range(2 * arch.blocks))
+
+    def generate(self, c: float) -> nn.Module:
+        """The network at λ = ``c`` (``c`` in [0, 1]; 0 = base level, 1 = end level)."""
+        blocks = []
+        for i, block in enumerate(self.base.net.blocks):
+            blocks.append(ResBlock(_AdaFMConv(block.conv1, self.adafm[2 * i], c), _AdaFMConv(block.conv2, self.adafm[2 * i + 1], c)))
+        return GeneratedNet(self.base.net.shared, nn.ModuleList(blocks), self.arch)
+
+    def forward(self, x: torch.Tensor, c: float = 1.0) -> torch.Tensor:
+        return self.generate(c)(x)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return list(self.adafm.parameters())
+
+
+class DNINet(nn.Module):
+    """Deep network interpolation between two dedicated networks; ``c`` is α in [0, 1]."""
+
+    def __init__(self, start: DedicatedNet, end: DedicatedNet) -> None:
+        super().__init__()
+        self.arch = start.arch
+        self.start, self.end = start, end
+
+    def generate(self, c: float) -> nn.Module:
+        net = copy.deepcopy(self.start)
+        with torch.no_grad():
+            for p, a, b in zip(net.parameters(), self.start.parameters(), self.end.parameters(), strict=True):
+                p.copy_((1 - c) * a + c * b)
+        return net.net
+
+    def forward(self, x: torch.Tensor, c: float = 0.0) -> torch.Tensor:
+        return self.generate(c)(x)
+
+
+def build(kind: str, arch: Architecture) -> nn.Module:
+    """A fresh trainable model of ``kind``."""
+    if kind == "hyperres":
+        return HyperResNet(arch)
+    if kind == "dedicated":
+        return DedicatedNet(arch)
+    if kind == "adafm":
+        return AdaFMNet(arch)
+    raise ValueError(f"expected kind hyperres, dedicated or adafm, got {kind!r}")
+
+
+register_model_kind("dedicated", lambda arch: DedicatedNet(Architecture(**arch)))
+register_model_kind("adafm", lambda arch: AdaFMNet(Architecture(**arch)))
