@@ -1,0 +1,214 @@
+"""The widget's Qt-free logic (napari_hyperres.preview) and the sample data, without a viewer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from napari_hyperres import LevelRangeError, ShapeError, WeightsError
+from napari_hyperres.engine import Restorer
+from napari_hyperres.models.hyperres import HyperResNet, architecture_for
+from napari_hyperres.preview import (
+    LatestOnly,
+    Request,
+    RestorerCache,
+    describe_error,
+    format_level,
+    output_geometry,
+    output_name,
+    plane_index,
+    preview_name,
+    restore_plane,
+    restore_steps,
+    sweep_levels,
+    sweep_name,
+    sweep_steps,
+)
+from napari_hyperres.tasks import DENOISE, SR
+from napari_hyperres.weights import WeightsInfo, save_weights
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_denoise(tmp_path_factory) -> str:
+    torch.manual_seed(0)
+    model = HyperResNet(architecture_for("tiny", 3))
+    path = tmp_path_factory.mktemp("weights") / "denoise.tiny.safetensors"
+    save_weights(path, model.state_dict(), WeightsInfo(name="denoise.tiny", task="denoise", architecture=model.arch.to_dict(), preset="tiny"))
+    return str(path)
+
+
+# --- LatestOnly ---------------------------------------------------------------------------
+def test_latest_only_runs_first_and_keeps_only_newest_pending():
+    queue: LatestOnly[int] = LatestOnly()
+    assert queue.submit(1) is True
+    assert queue.submit(2) is False
+    assert queue.submit(3) is False
+    assert queue.pending == 3
+    assert queue.finish() == 3 and queue.running
+    assert queue.finish() is None and not queue.running
+    assert queue.submit(4) is True
+
+
+def test_latest_only_clear_drops_pending():
+    queue: LatestOnly[int] = LatestOnly()
+    queue.submit(1)
+    queue.submit(2)
+    queue.clear()
+    assert queue.finish() is None and not queue.running
+
+
+# --- names and geometry -----------------------------------------------------------------------
+def test_names():
+    assert format_level(25.0) == "25" and format_level(2.3000000001) == "2.3"
+    assert output_name("cells", "denoise", 25) == "cells [denoise 25]"
+    assert preview_name("cells", "sr", 2.5) == "cells [sr 2.5 preview]"
+    assert sweep_name("cells", "denoise", [0.0, 50.0, 100.0]) == "cells [denoise sweep 0–100]"
+
+
+def test_plane_index_rounds_and_clips():
+    assert plane_index([3.0, 10.2, 5.0], (5, 32, 32), rgb=False) == (3,)
+    assert plane_index([7.9, 1.0, 0.0], (5, 32, 32), rgb=False) == (4,)
+    assert plane_index([-2.0, 0.0, 0.0], (5, 32, 32), rgb=False) == (0,)
+    assert plane_index([1.0, 2.0, 0.0, 0.0], (3, 4, 16, 16, 3), rgb=True) == (1, 2)
+    assert plane_index([0.0, 0.0], (16, 16), rgb=False) == ()
+    assert plane_index([0.0, 0.0], (16, 16, 3), rgb=True) == ()
+    with pytest.raises(ShapeError):
+        plane_index([0.0], (16, 3), rgb=True)
+
+
+def test_output_geometry_identity_when_same_size():
+    assert output_geometry((2.0, 0.5, 0.5), (1.0, 3.0, 4.0), (10, 12), (10, 12)) == ((2.0, 0.5, 0.5), (1.0, 3.0, 4.0))
+
+
+def test_output_geometry_overlays_upscaled_output():
+    scale, translate = output_geometry((2.0, 0.5, 0.5), (1.0, 3.0, 4.0), (10, 12), (20, 36))
+    assert scale == pytest.approx((2.0, 0.25, 0.5 / 3))
+    # the outer pixel edges of input and output coincide in world coordinates
+    for axis, t_in, n_in, n_out in ((1, 3.0, 10, 20), (2, 4.0, 12, 36)):
+        in_edges = (t_in - 0.5 * 0.5, t_in + (n_in - 0.5) * 0.5)
+        out_edges = (translate[axis] - 0.5 * scale[axis], translate[axis] + (n_out - 0.5) * scale[axis])
+        assert out_edges == pytest.approx(in_edges)
+
+
+# --- sweeps and errors ------------------------------------------------------------------------
+def test_sweep_levels_default_range_and_sub_range():
+    assert sweep_levels(DENOISE, 5) == [0.0, 25.0, 50.0, 75.0, 100.0]
+    assert sweep_levels(SR, 3, 2.0, 4.0) == [2.0, 3.0, 4.0]
+
+
+@pytest.mark.parametrize(
+    ("n", "low", "high", "error"),
+    [(1, None, None, ValueError), (3, -5.0, 50.0, LevelRangeError), (3, 50.0, 20.0, LevelRangeError), (3, 0.0, 101.0, LevelRangeError)],
+)
+def test_sweep_levels_rejects(n, low, high, error):
+    with pytest.raises(error):
+        sweep_levels(DENOISE, n, low, high)
+
+
+def test_describe_error_adds_the_training_hint_for_missing_weights():
+    message = describe_error(WeightsError("no weights file or shipped weights named 'denoise.lite'"), DENOISE)
+    assert "python -m trainer train --task denoise" in message
+    assert describe_error(LevelRangeError("level 500 is outside 0–100"), DENOISE) == "level 500 is outside 0–100"
+    assert describe_error(RuntimeError("boom")) == "RuntimeError: boom"
+
+
+# --- restorer cache and worker functions --------------------------------------------------------
+def test_restorer_cache_reuses_and_releases(tiny_denoise):
+    cache = RestorerCache()
+    first = cache.get(DENOISE, "cpu", tiny_denoise)
+    assert cache.get(DENOISE, "cpu", tiny_denoise) is first
+    assert cache.get(DENOISE, "auto", tiny_denoise) is not first
+    first.network_for(25)
+    cache.release()
+    assert len(cache) == 0 and not first._generated
+
+
+def test_restorer_cache_propagates_weights_error():
+    cache = RestorerCache()
+    with pytest.raises(WeightsError):
+        cache.get(DENOISE, "cpu", "/nonexistent/denoise.safetensors")
+
+
+def _request(data, level=25.0, index=(), rgb=False, weights=None) -> Request:
+    return Request(task=DENOISE, level=level, device="cpu", weights=weights, data=data, rgb=rgb, index=index, source="x")
+
+
+def test_worker_functions_match_the_engine(tiny_denoise):
+    rng = np.random.default_rng(0)
+    stack = rng.integers(0, 65535, size=(3, 24, 20), dtype=np.uint16)
+    original = stack.copy()
+    cache = RestorerCache()
+    expected = Restorer(DENOISE, weights=tiny_denoise, device="cpu").restore(stack, 25.0)
+
+    plane, seconds = restore_plane(cache, _request(stack, index=(1,), weights=tiny_denoise))
+    assert plane.dtype == np.uint16 and seconds >= 0
+    np.testing.assert_array_equal(plane, expected[1])
+
+    steps = restore_steps(cache, _request(stack, weights=tiny_denoise))
+    progress = []
+    with pytest.raises(StopIteration) as stop:
+        while True:
+            progress.append(next(steps))
+    np.testing.assert_array_equal(stop.value.value, expected)
+    assert progress[-1] == (3, 3)
+
+    sweep = sweep_steps(cache, _request(stack, index=(2,), weights=tiny_denoise), [0.0, 50.0])
+    with pytest.raises(StopIteration) as stop:
+        while True:
+            next(sweep)
+    assert stop.value.value.shape == (2, 24, 20)
+    np.testing.assert_array_equal(stack, original)
+
+
+# --- sample data ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("function", "shape", "dtype", "task", "level"),
+    [
+        ("noisy_nuclei", (256, 256), np.uint8, "denoise", 25.0),
+        ("coffee_jpeg", (400, 600, 3), np.uint8, "dejpeg", 10.0),
+        ("astronaut_lowres", (256, 256, 3), np.uint8, "sr", 2.0),
+        ("noisy_stack", (8, 128, 128), np.uint16, "denoise", 15.0),
+    ],
+)
+def test_sample_data(function, shape, dtype, task, level):
+    from napari_hyperres import _sample_data
+
+    [(data, kwargs, kind)] = getattr(_sample_data, function)()
+    assert kind == "image" and data.shape == shape and data.dtype == dtype
+    assert kwargs["metadata"]["degradation"]["task"] == task
+    assert kwargs["metadata"]["degradation"]["level"] == level
+    assert kwargs["rgb"] == (len(shape) == 3 and shape[-1] == 3)
+
+
+def test_sample_files_are_small():
+    from napari_hyperres._sample_data import SAMPLES_DIR
+
+    assert sum(p.stat().st_size for p in SAMPLES_DIR.iterdir()) < 1_000_000
+
+
+def test_manifest_is_valid_and_imports():
+    npe2 = pytest.importorskip("npe2")
+    manifest = npe2.PluginManifest.from_file(ROOT / "napari_hyperres" / "napari.yaml")
+    assert manifest.name == "napari-hyperres"
+    manifest.validate_imports()
+    assert {w.display_name for w in manifest.contributions.widgets} == {"Restore"}
+    assert len(manifest.contributions.sample_data) == 4
+    top = ROOT / "napari.yaml"
+    if top.is_symlink():
+        assert top.resolve() == (ROOT / "napari_hyperres" / "napari.yaml").resolve()
+
+
+def test_logic_modules_import_no_napari_or_qt():
+    code = (
+        "import sys, napari_hyperres.preview, napari_hyperres._sample_data\n"
+        "bad = [m for m in ('napari', 'qtpy', 'PySide6', 'PyQt5', 'PyQt6', 'magicgui') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

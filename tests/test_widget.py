@@ -1,0 +1,406 @@
+"""The Restore dock widget, headless (offscreen Qt, CPU, tiny untrained weights).
+
+Most tests drive the widget on a ``ViewerModel`` (no OpenGL canvas needed, so they run
+under ``QT_QPA_PLATFORM=offscreen``); the manifest test opens it in a real viewer
+through napari's plugin machinery.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import types
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+pytest.importorskip("pytestqt")
+
+import torch  # noqa: E402
+from napari.components import ViewerModel  # noqa: E402
+
+import napari_hyperres  # noqa: E402
+from napari_hyperres import _widget  # noqa: E402
+from napari_hyperres._widget import PREVIEW_KEY, RestoreWidget  # noqa: E402
+from napari_hyperres.engine import Restorer  # noqa: E402
+from napari_hyperres.models.hyperres import HyperResNet, architecture_for  # noqa: E402
+from napari_hyperres.plugins import get_plugin_manager  # noqa: E402
+from napari_hyperres.tasks import Task  # noqa: E402
+from napari_hyperres.weights import WeightsInfo, save_weights  # noqa: E402
+
+TIMEOUT_MS = 15_000
+
+
+def _tiny_weights(path, task: str) -> str:
+    torch.manual_seed(0)
+    model = HyperResNet(architecture_for("tiny", 3))
+    info = WeightsInfo(name=f"{task}.tiny", task=task, architecture=model.arch.to_dict(), preset="tiny")
+    return str(save_weights(path / f"{task}.tiny.safetensors", model.state_dict(), info))
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory) -> dict[str, str]:
+    """Untrained tiny weights for every built-in task (all three are 3-channel networks)."""
+    folder = tmp_path_factory.mktemp("weights")
+    return {"denoise": _tiny_weights(folder, "denoise"), "sr": _tiny_weights(folder, "sr")}
+
+
+@pytest.fixture
+def notes(monkeypatch) -> dict[str, list[str]]:
+    """Notifications the widget shows, by kind (instead of napari's notification manager)."""
+    shown: dict[str, list[str]] = {"error": [], "warning": [], "info": []}
+    for kind in shown:
+        monkeypatch.setattr(_widget, f"show_{kind}", shown[kind].append)
+    return shown
+
+
+@pytest.fixture
+def make_widget(qtbot, tiny_weights):
+    """``make_widget(viewer=None, weights=tiny)`` → a RestoreWidget on a ViewerModel, closed afterwards."""
+    made = []
+
+    def factory(viewer=None, weights=tiny_weights):
+        widget = RestoreWidget(viewer if viewer is not None else ViewerModel(), weights=weights)
+        qtbot.addWidget(widget.native)
+        made.append(widget)
+        return widget
+
+    yield factory
+    for widget in made:
+        if widget.busy:
+            widget.cancel()
+            qtbot.waitUntil(lambda w=widget: not w.busy, timeout=TIMEOUT_MS)
+        widget.release()
+
+
+def _previews(viewer):
+    return [layer for layer in viewer.layers if PREVIEW_KEY in layer.metadata]
+
+
+def _idle(widget):
+    return not widget._preview_queue.running and not widget.busy
+
+
+# --- opening ---------------------------------------------------------------------------------
+def test_widget_opens_through_the_manifest(make_napari_viewer_proxy):
+    viewer = make_napari_viewer_proxy()
+    _dock, widget = viewer.window.add_plugin_dock_widget("napari-hyperres", "Restore")
+    assert isinstance(widget, RestoreWidget)
+    assert {"denoise", "dejpeg", "sr"} <= set(widget.task_combo.choices)
+    assert set(widget.device_combo.choices) >= {"auto", "cpu"}
+
+
+def test_sample_data_opens_through_the_manifest(make_widget):
+    viewer = ViewerModel()
+    viewer.open_sample("napari-hyperres", "coffee_jpeg")
+    layer = viewer.layers[-1]
+    assert layer.rgb and layer.data.shape == (400, 600, 3)
+    widget = make_widget(viewer)
+    # the sample's known degradation presets the task and the level
+    assert widget.task_combo.value == "dejpeg"
+    assert widget.level == 10.0
+
+
+def test_controls_follow_the_task(make_widget):
+    widget = make_widget()
+    widget.task_combo.value = "sr"
+    assert widget.level_slider.range == (1.5, 6.0) and widget.level == 2.0
+    assert "scale" in widget.level_row.label
+    widget.level_field.value = 3.5
+    assert widget.level == 3.5
+    widget.task_combo.value = "denoise"
+    assert widget.level == 25.0 and "σ" in widget.level_row.label
+
+
+def test_auto_button_only_with_an_estimator(make_widget, monkeypatch):
+    widget = make_widget()
+    assert (widget.auto_button is None) == (_widget.find_estimator() is None)
+
+    fake = types.ModuleType("napari_hyperres.estimate")
+    fake.estimate_level = lambda image, task: 42.0
+    monkeypatch.setitem(sys.modules, "napari_hyperres.estimate", fake)
+    viewer = ViewerModel()
+    viewer.add_image(np.zeros((32, 32), np.uint8))
+    widget = make_widget(viewer)
+    assert widget.auto_button is not None
+    widget.live_check.value = False
+    widget.auto_button.clicked.emit()
+    from qtpy.QtWidgets import QApplication
+
+    deadline = time.time() + 10
+    while widget.level != 42.0 and time.time() < deadline:
+        QApplication.processEvents()
+    assert widget.level == 42.0
+
+
+# --- live preview ------------------------------------------------------------------------------
+def test_level_change_updates_one_preview_layer_in_place(make_widget, qtbot):
+    viewer = ViewerModel()
+    data = np.random.default_rng(0).integers(0, 255, size=(48, 40), dtype=np.uint8)
+    original = data.copy()
+    source = viewer.add_image(data, name="noisy", scale=(0.5, 0.5), translate=(3, 4))
+    widget = make_widget(viewer)
+
+    widget.level = 30
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    preview = _previews(viewer)[0]
+    assert preview.name == "noisy [denoise 30 preview]"
+    assert preview.data.dtype == np.uint8 and preview.data.shape == (48, 40)
+    assert tuple(preview.scale) == (0.5, 0.5) and tuple(preview.translate) == (3, 4)
+
+    widget.level = 60
+    qtbot.waitUntil(lambda: _previews(viewer)[0].name == "noisy [denoise 60 preview]" and _idle(widget), timeout=TIMEOUT_MS)
+    assert _previews(viewer) == [preview] and _previews(viewer)[0] is preview
+    assert len(viewer.layers) == 2
+    assert source.data is data
+    np.testing.assert_array_equal(source.data, original)
+
+
+def test_preview_requests_are_coalesced(make_widget, qtbot, monkeypatch):
+    viewer = ViewerModel()
+    viewer.add_image(np.random.default_rng(1).random((64, 64), dtype=np.float32), name="img")
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    started = []
+    start = RestoreWidget._start_preview
+
+    def counting_start(self, request):
+        started.append(request.level)
+        start(self, request)
+
+    monkeypatch.setattr(RestoreWidget, "_start_preview", counting_start)
+
+    for level in range(10, 90, 8):
+        widget.preview(level)
+    qtbot.waitUntil(lambda: _idle(widget), timeout=TIMEOUT_MS)
+    assert started == [10, 82]  # the first runs, the newest pending one replaces the others
+    assert _previews(viewer)[0].name == "img [denoise 82 preview]"
+
+
+def test_preview_follows_the_displayed_plane(make_widget, qtbot):
+    viewer = ViewerModel()
+    stack = np.random.default_rng(2).integers(0, 4000, size=(4, 32, 32), dtype=np.uint16)
+    viewer.add_image(stack, name="stack")
+    widget = make_widget(viewer)
+    viewer.dims.current_step = (1, 0, 0)
+    widget.preview(20)
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    assert _previews(viewer)[0].metadata["hyperres"]["plane"] == [1]
+    assert _previews(viewer)[0].data.shape == (32, 32)
+
+    viewer.dims.current_step = (3, 0, 0)
+    qtbot.waitUntil(lambda: _previews(viewer)[0].metadata["hyperres"]["plane"] == [3] and _idle(widget), timeout=TIMEOUT_MS)
+    expected = Restorer("denoise", weights=widget.weights["denoise"], device="cpu").restore(stack[3], 25.0)
+    np.testing.assert_array_equal(_previews(viewer)[0].data, expected)
+
+
+def test_rgb_preview(make_widget, qtbot):
+    viewer = ViewerModel()
+    viewer.add_image(np.random.default_rng(3).integers(0, 255, size=(40, 40, 3), dtype=np.uint8), name="photo", rgb=True)
+    widget = make_widget(viewer)
+    widget.preview(15)
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    preview = _previews(viewer)[0]
+    assert preview.rgb and preview.data.shape == (40, 40, 3) and preview.data.dtype == np.uint8
+
+
+# --- apply to all ------------------------------------------------------------------------------
+def test_apply_on_a_uint16_stack(make_widget, qtbot, notes):
+    viewer = ViewerModel()
+    stack = np.random.default_rng(4).integers(0, 65535, size=(3, 32, 24), dtype=np.uint16)
+    original = stack.copy()
+    viewer.add_image(stack, name="stack", scale=(2.0, 1.0, 1.0), translate=(0, 5, 5))
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+
+    widget.apply(40)
+    assert widget.busy and not widget.apply_button.enabled and widget.cancel_button.enabled
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    out = viewer.layers["stack [denoise 40]"]
+    assert out.data.dtype == np.uint16 and out.data.shape == stack.shape
+    assert tuple(out.scale) == (2.0, 1.0, 1.0) and tuple(out.translate) == (0, 5, 5)
+    assert out.metadata["hyperres"]["level"] == 40.0
+    np.testing.assert_array_equal(viewer.layers["stack"].data, original)
+    assert widget.apply_button.enabled and not widget.cancel_button.enabled
+    assert notes["error"] == []
+
+
+def test_apply_sr_overlays_the_input(make_widget, qtbot):
+    viewer = ViewerModel()
+    viewer.add_image(np.random.default_rng(5).integers(0, 255, size=(20, 16, 3), dtype=np.uint8), name="small", rgb=True, scale=(1.0, 1.0))
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    widget.task_combo.value = "sr"
+    widget.apply(2.0)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    out = viewer.layers["small [sr 2]"]
+    assert out.data.shape == (40, 32, 3) and out.data.dtype == np.uint8
+    assert tuple(out.scale) == (0.5, 0.5) and tuple(out.translate) == (-0.25, -0.25)
+
+
+def test_cancel_stops_early_and_adds_no_layer(make_widget, qtbot, notes, monkeypatch):
+    produced = []
+    restore_steps = Restorer.restore_steps
+
+    def slow_steps(self, *args, **kwargs):
+        for step in restore_steps(self, *args, **kwargs):
+            produced.append(step)
+            time.sleep(0.02)
+            yield step
+
+    monkeypatch.setattr(Restorer, "restore_steps", slow_steps)
+    viewer = ViewerModel()
+    viewer.add_image(np.random.default_rng(6).integers(0, 255, size=(40, 16, 16), dtype=np.uint8), name="long")
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+
+    widget.apply(25)
+    qtbot.waitUntil(lambda: widget.progress_bar.value >= 1, timeout=TIMEOUT_MS)
+    widget.cancel()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    assert [layer.name for layer in viewer.layers] == ["long"]
+    assert 0 < len(produced) < 40 and not isinstance(produced[-1], np.ndarray)
+    assert widget.apply_button.enabled and not widget.progress_bar.visible
+    assert any("cancelled" in message for message in notes["info"])
+    assert notes["error"] == []
+
+
+# --- level sweep -------------------------------------------------------------------------------
+def test_level_sweep_stacks_levels(make_widget, qtbot):
+    viewer = ViewerModel()
+    viewer.add_image(np.random.default_rng(7).integers(0, 255, size=(2, 24, 24), dtype=np.uint8), name="img")
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    widget.sweep(n=3, low=10, high=50)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    out = viewer.layers[-1]
+    assert out.name == "img [denoise sweep 10–50]"
+    assert out.data.shape == (3, 24, 24) and out.data.dtype == np.uint8
+    assert out.metadata["hyperres"]["levels"] == [10.0, 30.0, 50.0]
+
+
+def test_sweep_refuses_size_changing_task(make_widget, notes):
+    viewer = ViewerModel()
+    viewer.add_image(np.zeros((24, 24), np.uint8))
+    widget = make_widget(viewer)
+    widget.task_combo.value = "sr"
+    widget.sweep(n=3)
+    assert not widget.busy and len(viewer.layers) == 1
+    assert notes["warning"] and "size" in notes["warning"][0]
+
+
+# --- plugins and errors ------------------------------------------------------------------------
+class _ToyPlugin:
+    """A third-party plugin registering a task that ships no weights."""
+
+    @napari_hyperres.hookimpl
+    def hyperres_tasks(self):
+        return [
+            Task(
+                name="toy",
+                title="Toy task",
+                unit="toy units",
+                level_range=(0.0, 10.0),
+                default_level=5.0,
+                train_levels=(2.0, 8.0),
+                channels="gray",
+                degrade=lambda clean, level, generator=None: clean,
+            )
+        ]
+
+
+@pytest.fixture
+def toy_plugin():
+    pm = get_plugin_manager()
+    plugin = _ToyPlugin()
+    pm.register(plugin, name="toy-plugin")
+    pm.check_pending()
+    yield plugin
+    pm.unregister(plugin)
+
+
+def test_third_party_task_appears_and_reports_missing_weights(make_widget, toy_plugin, qtbot, notes):
+    viewer = ViewerModel()
+    viewer.add_image(np.zeros((16, 16), np.uint8), name="img")
+    widget = make_widget(viewer)
+    assert "toy" in widget.task_combo.choices
+    widget.task_combo.value = "toy"
+    assert widget.level == 5.0 and widget.level_row.label == "level (toy units)"
+    widget.preview(7)
+    qtbot.waitUntil(lambda: _idle(widget) and bool(notes["error"]), timeout=TIMEOUT_MS)
+    assert "python -m trainer" in notes["error"][-1] and "toy" in notes["error"][-1]
+    assert len(viewer.layers) == 1
+
+
+def test_tasks_refresh_when_a_plugin_arrives_later(make_widget, toy_plugin):
+    get_plugin_manager().unregister(toy_plugin)
+    widget = make_widget()
+    assert "toy" not in widget.task_combo.choices
+    get_plugin_manager().register(toy_plugin, name="toy-plugin")
+    widget.reset_choices()
+    assert "toy" in widget.task_combo.choices
+
+
+def test_missing_shipped_weights_is_a_notification(make_widget, qtbot, notes):
+    viewer = ViewerModel()
+    viewer.add_image(np.zeros((16, 16), np.uint8), name="img")
+    widget = make_widget(viewer, weights={})
+    widget.live_check.value = False
+    widget.apply(25)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    assert len(notes["error"]) == 1 and "train" in notes["error"][0]
+    assert len(viewer.layers) == 1 and widget.apply_button.enabled
+
+
+def test_repeated_preview_errors_are_not_stacked(make_widget, qtbot, notes):
+    viewer = ViewerModel()
+    viewer.add_image(np.zeros((16, 16), np.uint8), name="img")
+    widget = make_widget(viewer, weights={})
+    for level in (10, 20, 30):
+        widget.level = level
+        qtbot.waitUntil(lambda: _idle(widget), timeout=TIMEOUT_MS)
+    assert len(notes["error"]) == 1
+
+
+def test_bad_inputs_give_notifications(make_widget, notes):
+    viewer = ViewerModel()
+    widget = make_widget(viewer)
+    widget.apply()  # no image layer at all
+    assert "no image layer" in notes["error"][-1]
+
+    labels = viewer.add_labels(np.zeros((16, 16), np.int32), name="labels")
+    assert widget.layer_combo.choices == ()  # only Image layers are offered
+    widget.apply(25, layer=labels)
+    assert "Labels" in notes["error"][-1]
+
+    viewer.add_image(np.zeros((16, 16), np.uint8), name="img")
+    widget.apply(500)
+    assert "outside" in notes["error"][-1]
+    widget.sweep(n=1)
+    assert "at least 2" in notes["error"][-1]
+    assert not widget.busy and [layer.name for layer in viewer.layers] == ["labels", "img"]
+
+
+# --- teardown ----------------------------------------------------------------------------------
+def test_close_releases_networks(make_widget, qtbot):
+    viewer = ViewerModel()
+    viewer.add_image(np.zeros((16, 16), np.uint8), name="img")
+    widget = make_widget(viewer)
+    widget.preview(25)
+    qtbot.waitUntil(lambda: _idle(widget) and len(widget._cache) == 1, timeout=TIMEOUT_MS)
+    restorer = widget._cache.get(widget.task, "auto", widget.weights["denoise"])
+    assert restorer._generated
+    widget.close()
+    assert len(widget._cache) == 0 and not restorer._generated
+
+
+def test_hiding_the_panel_frees_networks(make_widget, qtbot):
+    viewer = ViewerModel()
+    viewer.add_image(np.zeros((16, 16), np.uint8), name="img")
+    widget = make_widget(viewer)
+    widget.native.show()
+    widget.preview(25)
+    qtbot.waitUntil(lambda: _idle(widget) and len(widget._cache) == 1, timeout=TIMEOUT_MS)
+    widget.native.hide()
+    assert len(widget._cache) == 0
