@@ -119,6 +119,7 @@ class RestoreWidget(Container):
         self.task_combo = ComboBox(label="task", choices=self._task_choices)
         self.level_slider = FloatSlider(label="", readout=False, tracking=True)
         self.level_field = FloatSpinBox(label="")
+        self.level_field.max_width = 90  # the slider takes the rest of the row
         self.level_row = Container(layout="horizontal", labels=False, widgets=[self.level_slider, self.level_field])
         self.level_row.margins = (0, 0, 0, 0)
         self.auto_button: PushButton | None = None

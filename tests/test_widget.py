@@ -7,12 +7,16 @@ through napari's plugin machinery.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import types
 
 import numpy as np
 import pytest
+
+if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # headless: Qt would abort looking for an X server
 
 pytest.importorskip("napari")
 pytest.importorskip("pytestqt")
@@ -246,7 +250,7 @@ def test_cancel_stops_early_and_adds_no_layer(make_widget, qtbot, notes, monkeyp
     def slow_steps(self, *args, **kwargs):
         for step in restore_steps(self, *args, **kwargs):
             produced.append(step)
-            time.sleep(0.02)
+            time.sleep(0.05)
             yield step
 
     monkeypatch.setattr(Restorer, "restore_steps", slow_steps)
@@ -404,3 +408,27 @@ def test_hiding_the_panel_frees_networks(make_widget, qtbot):
     qtbot.waitUntil(lambda: _idle(widget) and len(widget._cache) == 1, timeout=TIMEOUT_MS)
     widget.native.hide()
     assert len(widget._cache) == 0
+
+
+@pytest.mark.skipif(
+    os.environ.get("QT_QPA_PLATFORM") == "offscreen" or not os.environ.get("DISPLAY"),
+    reason="napari's canvas needs OpenGL: run under a display or Xvfb (xvfb-run) for this test",
+)
+def test_in_a_real_viewer(make_napari_viewer_proxy, qtbot, tiny_weights, notes):
+    viewer = make_napari_viewer_proxy()
+    viewer.open_sample("napari-hyperres", "noisy_stack")
+    source = viewer.layers[-1]
+    original = np.asarray(source.data).copy()
+    _dock, widget = viewer.window.add_plugin_dock_widget("napari-hyperres", "Restore")
+    widget.weights_file.value = tiny_weights["denoise"]
+    assert widget.task_combo.value == "denoise" and widget.level == 15.0
+    widget.level = 20
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    widget.apply()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    out = viewer.layers[-1]
+    assert out.data.shape == original.shape and out.data.dtype == original.dtype
+    assert tuple(out.scale) == tuple(source.scale)
+    np.testing.assert_array_equal(source.data, original)
+    assert notes["error"] == []
+    widget.release()

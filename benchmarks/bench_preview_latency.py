@@ -1,0 +1,164 @@
+"""Slider-to-preview latency of the Restore widget on one plane (CPU by default).
+
+Each "level change" asks for a level not seen before, so every sample pays what a
+user dragging the slider pays: generating the level's network (``Restorer.network_for``,
+k = c·w + b for every generated conv) plus restoring the plane. Prints one markdown row.
+
+    python benchmarks/bench_preview_latency.py                      # worker path, lite preset, 512×512
+    python benchmarks/bench_preview_latency.py --widget             # through the real widget (offscreen Qt)
+    python benchmarks/bench_preview_latency.py --weights FILE.safetensors --task denoise
+
+``--weights`` defaults to the task's shipped weights when they exist, else a randomly
+initialised network of ``--preset`` (timing does not depend on the weights' values).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def make_weights(task_name: str, preset: str, folder: Path) -> str:
+    """Weights file for ``task_name``: shipped if present, else random ``preset`` weights."""
+    import torch
+
+    from napari_hyperres.models.hyperres import HyperResNet, architecture_for
+    from napari_hyperres.plugins import get_task
+    from napari_hyperres.weights import WeightsInfo, resolve_weights, save_weights
+
+    task = get_task(task_name)
+    if task.weights is not None:
+        try:
+            return str(resolve_weights(task.weights))
+        except Exception:  # no shipped file yet
+            pass
+    torch.manual_seed(0)
+    model = HyperResNet(architecture_for(preset, task.in_channels))
+    info = WeightsInfo(name=f"{task_name}.{preset}-random", task=task_name, architecture=model.arch.to_dict(), preset=preset)
+    return str(save_weights(folder / f"{task_name}.{preset}.safetensors", model.state_dict(), info))
+
+
+def bench_image(task_name: str, size: int, level: float) -> np.ndarray:
+    """A uint8 plane of ``size``² (sr: the low-resolution input, ``size / 2`` on a side)."""
+    from skimage import data
+    from skimage.transform import resize
+
+    image = data.camera()
+    side = size if task_name != "sr" else max(2, round(size / level))
+    return (resize(image, (side, side), anti_aliasing=True, preserve_range=True)).astype(np.uint8)
+
+
+def levels_for(task, n: int) -> list[float]:
+    """``n`` distinct levels inside the task's range, alternating like a dragged slider."""
+    low, high = task.level_range
+    values = np.linspace(low + 0.1 * (high - low), high - 0.1 * (high - low), n)
+    return [float(v) for v in np.concatenate([values[0::2], values[1::2][::-1]])]
+
+
+def bench_worker_path(task_name: str, weights: str, device: str, plane: np.ndarray, levels: list[float]) -> tuple[list[float], float]:
+    """The widget's worker function per level change; returns (latencies s, cold first s)."""
+    from napari_hyperres.plugins import get_task
+    from napari_hyperres.preview import Request, RestorerCache, restore_plane
+
+    task = get_task(task_name)
+    cache = RestorerCache()
+
+    def request(level: float) -> Request:
+        return Request(task=task, level=level, device=device, weights=weights, data=plane, rgb=False)
+
+    start = time.perf_counter()
+    restore_plane(cache, request(task.default_level))  # loads the weights, warms up
+    cold = time.perf_counter() - start
+    times = []
+    for level in levels:
+        start = time.perf_counter()
+        restore_plane(cache, request(level))
+        times.append(time.perf_counter() - start)
+    cache.release()
+    return times, cold
+
+
+def bench_widget(task_name: str, weights: str, device: str, plane: np.ndarray, levels: list[float]) -> tuple[list[float], float]:
+    """Set the widget's slider and wait until the preview layer shows that level (offscreen Qt)."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from napari.components import ViewerModel
+    from qtpy.QtWidgets import QApplication
+
+    from napari_hyperres._widget import PREVIEW_KEY, RestoreWidget
+    from napari_hyperres.preview import preview_name
+
+    app = QApplication.instance() or QApplication([])
+    viewer = ViewerModel()
+    viewer.add_image(plane, name="plane")
+    widget = RestoreWidget(viewer, weights={task_name: weights})
+    widget.task_combo.value = task_name
+    widget.device_combo.value = device
+
+    def wait_for(level: float) -> float:
+        name = preview_name("plane", task_name, widget.task.check_level(level))
+        start = time.perf_counter()
+        widget.level = level
+        while True:
+            app.processEvents()
+            previews = [layer for layer in viewer.layers if PREVIEW_KEY in layer.metadata]
+            if previews and previews[0].name == name and not widget._preview_queue.running:
+                return time.perf_counter() - start
+            if time.perf_counter() - start > 120:
+                raise TimeoutError(f"no preview for level {level} after 120 s: {widget.status.value}")
+            time.sleep(0.0005)
+
+    cold = wait_for(widget.task.default_level + widget.task.level_step)
+    times = [wait_for(level) for level in levels]
+    widget.close()
+    return times, cold
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="denoise")
+    parser.add_argument("--preset", default="lite", help="architecture of random weights when none ship (paper, lite, tiny)")
+    parser.add_argument("--weights", default=None, help="weights file (default: shipped, else random --preset)")
+    parser.add_argument("--size", type=int, default=512, help="output plane edge in pixels")
+    parser.add_argument("--changes", type=int, default=24, help="level changes to time (>= 20)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--widget", action="store_true", help="time through the real widget and Qt event loop")
+    args = parser.parse_args()
+
+    import torch
+
+    from napari_hyperres.plugins import get_task
+    from napari_hyperres.weights import read_info
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    task = get_task(args.task)
+    with tempfile.TemporaryDirectory() as tmp:
+        weights = args.weights or make_weights(args.task, args.preset, Path(tmp))
+        levels = levels_for(task, max(20, args.changes))
+        plane = bench_image(args.task, args.size, 2.0)
+        bench = bench_widget if args.widget else bench_worker_path
+        times, cold = bench(args.task, weights, args.device, plane, levels)
+        info = read_info(weights)
+    ms = sorted(t * 1000 for t in times)
+    p90 = ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))]
+    path = "widget (Qt event loop + thread worker)" if args.widget else "worker function (restore_plane)"
+    cpu = platform.processor() or platform.machine()
+    print("| task | weights | plane | device | threads | path | level changes | median ms | p90 ms | first (cold) ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(
+        f"| {args.task} | {info.name} ({info.architecture.get('features')}ch×{info.architecture.get('blocks')}) "
+        f"| {plane.shape[0]}×{plane.shape[1]} uint8 | {args.device} ({cpu}) | {torch.get_num_threads()} | {path} "
+        f"| {len(ms)} | {statistics.median(ms):.0f} | {p90:.0f} | {cold * 1000:.0f} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
