@@ -197,7 +197,13 @@ class Restorer:
 
     # --- arrays ----------------------------------------------------------------------------
     def restore_steps(
-        self, image: np.ndarray, level: float, *, tile: int | None = None, rgb: bool | None = None
+        self,
+        image: np.ndarray,
+        level: float,
+        *,
+        tile: int | None = None,
+        rgb: bool | None = None,
+        value_range: tuple[float, float] | None = None,
     ) -> Iterator[tuple[int, int] | np.ndarray]:
         """Restore ``image``, yielding ``(done, total)`` tile counts and finally the result array.
 
@@ -209,7 +215,7 @@ class Restorer:
         spatial_ndim = 3 if is_rgb else 2
         lead = image.shape[: image.ndim - spatial_ndim]
         planes = image.reshape((-1,) + image.shape[image.ndim - spatial_ndim :])
-        mapping: IntensityMap = intensity_map_for(image)
+        mapping: IntensityMap = intensity_map_for(image, value_range)
         outputs = []
         totals: list[int] = []
         done_before = 0
@@ -235,6 +241,7 @@ class Restorer:
         progress: Progress | None = None,
         cancel: Callable[[], bool] | None = None,
         rgb: bool | None = None,
+        value_range: tuple[float, float] | None = None,
     ) -> np.ndarray:
         """Restore ``image`` at ``level`` (task units) and return a new array.
 
@@ -247,13 +254,15 @@ class Restorer:
             progress: ``progress(done, total)`` after each tile.
             cancel: polled after each tile; returning True raises :class:`CancelledError`.
             rgb: whether the last axis is colour; ``None`` guesses (last axis 3 or 4).
+            value_range: ``(black, white)`` of the data, overriding the dtype rule of
+                :mod:`napari_hyperres.intensity` (e.g. ``(0, 4095)`` for 12-bit data in uint16).
 
         Returns:
             The restored array, same dtype and value range; for ``sr`` the spatial
             axes are scaled by ``level``.
         """
         result = None
-        for step in self.restore_steps(image, level, tile=tile, rgb=rgb):
+        for step in self.restore_steps(image, level, tile=tile, rgb=rgb, value_range=value_range):
             if isinstance(step, np.ndarray):
                 result = step
                 continue
@@ -285,6 +294,7 @@ def restore(
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
     rgb: bool | None = None,
+    value_range: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """Restore ``image`` for ``task`` at ``level``; see :meth:`Restorer.restore`.
 
@@ -292,7 +302,7 @@ def restore(
         >>> clean = restore(noisy_uint8, "denoise", 25)
     """
     return Restorer(task, weights=weights, device=device).restore(
-        image, level, tile=tile, progress=progress, cancel=cancel, rgb=rgb
+        image, level, tile=tile, progress=progress, cancel=cancel, rgb=rgb, value_range=value_range
     )
 
 

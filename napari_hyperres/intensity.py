@@ -52,10 +52,18 @@ def check_dtype(dtype: np.dtype) -> None:
         raise ShapeError(f"expected an integer or floating-point image, got dtype {dtype}; convert it first (e.g. .astype(np.float32))")
 
 
-def intensity_map_for(image: np.ndarray) -> IntensityMap:
-    """The :class:`IntensityMap` of ``image`` under the module's rules (reads the whole array for floats)."""
+def intensity_map_for(image: np.ndarray, value_range: tuple[float, float] | None = None) -> IntensityMap:
+    """The :class:`IntensityMap` of ``image`` under the module's rules (reads the whole array for floats).
+
+    ``value_range=(black, white)`` overrides the rules (black → 0, white → 1).
+    """
     dtype = np.dtype(image.dtype)
     check_dtype(dtype)
+    if value_range is not None:
+        black, white = (float(v) for v in value_range)
+        if not white > black:
+            raise ShapeError(f"expected value_range (black, white) with white > black, got {value_range}")
+        return IntensityMap(black, white - black, dtype)
     if np.issubdtype(dtype, np.unsignedinteger):
         return IntensityMap(0.0, float(np.iinfo(dtype).max), dtype)
     if np.issubdtype(dtype, np.integer):

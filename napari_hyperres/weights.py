@@ -201,4 +201,7 @@ def _register_builtin_kinds() -> None:
         return
     from .models.hyperres import Architecture, HyperResNet
 
+    from .models.estimator import EstimatorArchitecture, LevelEstimator
+
     register_model_kind("hyperres", lambda arch: HyperResNet(Architecture(**arch)))
+    register_model_kind("estimator", lambda arch: LevelEstimator(EstimatorArchitecture(**arch)))

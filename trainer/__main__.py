@@ -135,7 +135,31 @@ def run_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-SUBCOMMANDS = [add_train, add_eval, add_export, add_compare]
+def add_train_estimator(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-estimator", help="train a task's level estimator (blind mode)")
+    p.add_argument("--task", required=True)
+    p.add_argument("--data", nargs="+", required=True)
+    p.add_argument("--out", required=True, help="weights file to write (e.g. NAME.estimator.safetensors)")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--patch", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--time-budget", type=float, default=None)
+    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run_train_estimator)
+
+
+def run_train_estimator(args: argparse.Namespace) -> int:
+    from .estimator import EstimatorConfig, train_estimator
+
+    cfg = EstimatorConfig(task=args.task, data=args.data, out=args.out, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, time_budget_s=args.time_budget, max_images=args.max_images, device=args.device, seed=args.seed)
+    print(f"wrote {train_estimator(cfg)}")
+    return 0
+
+
+SUBCOMMANDS = [add_train, add_eval, add_export, add_compare, add_train_estimator]
 
 
 def build_parser() -> argparse.ArgumentParser:

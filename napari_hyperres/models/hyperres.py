@@ -61,20 +61,34 @@ class MetaConv2d(nn.Module):
     """A 3×3 convolution whose kernel and bias are generated from the level: ``k = c·w + b``.
 
     ``w`` and ``b`` have the kernel's own shape (per-element meta block; the
-    conv bias is generated the same way). Initialised like a ``Linear(1, n)``
-    meta block with Kaiming × 0.1: ``w`` ~ N(0, 0.141²), ``b`` = 0.
+    conv bias is generated the same way).
+
+    Initialisation (``init``):
+        - ``"conv"`` (default): ``b`` and ``w`` both ~ Kaiming-normal(fan-in of the conv) × 0.1,
+          conv biases 0: at every level the generated conv starts like an ordinary
+          Kaiming × 0.1 conv. Measured here: with the paper's init a 7-minute GPU run of
+          denoise stalled at 26.2 dB (Set12, σ15) while dedicated nets reached 34.3.
+        - ``"paper"``: the official code's ``Linear(1, n)`` meta block with Kaiming × 0.1:
+          ``w`` ~ N(0, 0.141²), ``b`` = 0 (kernels start as random ``c·w``).
 
     Shape:
         - input: ``(B, in, H, W)``; output: ``(B, out, H, W)``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3) -> None:
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, init: str = "conv") -> None:
         super().__init__()
         shape = (out_channels, in_channels, kernel_size, kernel_size)
         self.padding = kernel_size // 2
-        self.weight_w = nn.Parameter(torch.randn(shape) * math.sqrt(2.0) * 0.1)
-        self.weight_b = nn.Parameter(torch.zeros(shape))
-        self.bias_w = nn.Parameter(torch.randn(out_channels) * math.sqrt(2.0) * 0.1)
+        if init == "paper":
+            w_std, b_std, bias_w_std = math.sqrt(2.0) * 0.1, 0.0, math.sqrt(2.0) * 0.1
+        elif init == "conv":
+            w_std = b_std = math.sqrt(2.0 / (in_channels * kernel_size * kernel_size)) * 0.1
+            bias_w_std = 0.0
+        else:
+            raise ValueError(f"expected init 'conv' or 'paper', got {init!r}")
+        self.weight_w = nn.Parameter(torch.randn(shape) * w_std)
+        self.weight_b = nn.Parameter(torch.randn(shape) * b_std)
+        self.bias_w = nn.Parameter(torch.randn(out_channels) * bias_w_std)
         self.bias_b = nn.Parameter(torch.zeros(out_channels))
 
     def generate_weights(self, c: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

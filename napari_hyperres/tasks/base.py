@@ -38,6 +38,9 @@ class Task:
         weights: name of the pretrained weights (``"denoise.lite"``) or a path; ``None`` if none ship.
         prepare: optional ``prepare(image, level) -> image`` the engine applies before
             the network (super-resolution upsamples the low-resolution input here).
+        make_input: optional ``make_input(clean, level, generator=None)``: what a user's
+            file looks like (sr: the low-resolution image); defaults to ``degrade``.
+            ``prepare(make_input(x)) == degrade(x)`` up to resampling.
         psnr_on: ``"all"`` channels or ``"y"`` (luma, BT.601) in evaluation tables.
         crop_border: ``level -> pixels`` cropped from each side before PSNR.
         eval_protocol: one sentence stating how evaluation degrades images.
@@ -55,6 +58,7 @@ class Task:
     normalize: Callable[[float], float] = divide_by_255
     weights: str | None = None
     prepare: Callable[[torch.Tensor, float], torch.Tensor] | None = None
+    make_input: Degrade | None = None
     psnr_on: Literal["all", "y"] = "all"
     crop_border: Callable[[float], int] = field(default=lambda level: 0)
     eval_protocol: str = ""
@@ -68,6 +72,11 @@ class Task:
         if self.channels not in ("gray", "rgb"):
             raise ValueError(f"task {self.name!r}: expected channels 'gray' or 'rgb', got {self.channels!r}")
         self.check_level(self.default_level)
+
+    def simulate_input(self, clean: torch.Tensor, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The degraded image as a user would have it (``make_input``, else ``degrade``)."""
+        make = self.make_input or self.degrade
+        return make(clean, level, generator)
 
     @property
     def in_channels(self) -> int:

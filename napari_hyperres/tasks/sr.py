@@ -24,6 +24,12 @@ def upsample_bicubic(low: torch.Tensor, scale: float) -> torch.Tensor:
     return bicubic_resize(low, (max(1, round(h * scale)), max(1, round(w * scale))))
 
 
+def downsample_bicubic(clean: torch.Tensor, scale: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The low-resolution image a user has: bicubic down by ``scale`` (sizes rounded)."""
+    h, w = clean.shape[-2:]
+    return bicubic_resize(clean, (max(1, round(h / float(scale))), max(1, round(w / float(scale)))))
+
+
 def border_for_scale(scale: float) -> int:
     return int(math.ceil(scale))
 
@@ -39,6 +45,7 @@ SR = Task(
     degrade=degrade_bicubic,
     weights="sr.lite",
     prepare=upsample_bicubic,
+    make_input=downsample_bicubic,
     psnr_on="y",
     crop_border=border_for_scale,
     eval_protocol="bicubic down by s and back up (torch antialiased bicubic, a=-0.5, MATLAB-like); PSNR on Y, border = ceil(s)",

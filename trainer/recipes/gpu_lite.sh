@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The recipe that trained the shipped lite weights and the denoise comparison runs,
-# all at once on one GPU (H100) within one wall-clock budget per process.
+# The recipe that trained the shipped lite weights and level estimators, all at once
+# on one GPU (H100), each process with the same wall-clock budget.
 # Usage: DATA=path/to/shared/data OUT=runs BUDGET=420 bash trainer/recipes/gpu_lite.sh
 set -euo pipefail
 DATA=${DATA:-../shared/data}
@@ -13,17 +13,12 @@ pids=()
 python3 -m trainer train --task denoise --data $TRAIN --val "$DATA/val/Set12" --out "$OUT/denoise" --time-budget "$BUDGET" $COMMON > "$OUT/denoise.txt" 2>&1 & pids+=($!)
 python3 -m trainer train --task dejpeg --data $TRAIN --val "$DATA/val/classic5" --out "$OUT/dejpeg" --time-budget "$BUDGET" $COMMON > "$OUT/dejpeg.txt" 2>&1 & pids+=($!)
 python3 -m trainer train --task sr --data $TRAIN --val "$DATA/val/Set14" --out "$OUT/sr" --time-budget "$BUDGET" $COMMON > "$OUT/sr.txt" 2>&1 & pids+=($!)
-for level in ${DEDICATED_LEVELS:-5 15 25 35 50 65 75 85}; do
-  python3 -m trainer train --task denoise --kind dedicated --levels "$level" --data $TRAIN --val "$DATA/val/Set12" \
-    --out "$OUT/compare/dedicated_$level" --time-budget "$BUDGET" $COMMON > "$OUT/dedicated_$level.txt" 2>&1 & pids+=($!)
-done
-# AdaFM-Net gets the same wall time: base at σ15 for 2/3 of it, AdaFM layers fine-tuned at σ75 for 1/3.
-(
-  python3 -m trainer train --task denoise --kind dedicated --levels 15 --data $TRAIN --out "$OUT/compare/adafm_base" \
-    --time-budget "$((BUDGET * 2 / 3))" $COMMON &&
-  python3 -m trainer train --task denoise --kind adafm --levels 75 --data $TRAIN --out "$OUT/compare/adafm" \
-    --init-from "$OUT/compare/adafm_base/checkpoint.pt" --time-budget "$((BUDGET / 3))" $COMMON
-) > "$OUT/adafm.txt" 2>&1 & pids+=($!)
+if [ "${ESTIMATORS:-1}" = 1 ]; then
+  for task in denoise dejpeg sr; do
+    python3 -m trainer train-estimator --task "$task" --data $TRAIN --out "$OUT/$task.estimator.safetensors" \
+      --steps 100000000 --batch 32 --patch 128 --time-budget "$BUDGET" > "$OUT/$task.estimator.txt" 2>&1 & pids+=($!)
+  done
+fi
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 exit $status

@@ -1,0 +1,83 @@
+"""Blind mode: estimate a task's degradation level from the image itself.
+
+``estimate_level(image, task)`` runs the task's trained :class:`LevelEstimator` on
+several crops of the image (same intensity and channel rules as the engine) and
+returns the median, in the task's units, clipped to the task's level range.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .color import rgb_to_ycbcr
+from .devices import select_device
+from .engine import validate_image
+from .errors import WeightsError
+from .intensity import intensity_map_for
+from .plugins import get_task
+from .tasks import Task
+from .weights import load_model
+
+CROP = 128
+MAX_CROPS = 16
+
+
+def estimator_weights_name(task: Task) -> str:
+    """Shipped estimator weights for a task: ``"<task>.estimator"``."""
+    return f"{task.name}.estimator"
+
+
+def crops_for_estimation(plane: np.ndarray, crop: int = CROP, max_crops: int = MAX_CROPS) -> np.ndarray:
+    """Up to ``max_crops`` crops ``(N, C, crop, crop)`` on a regular grid of a ``(H, W, C)`` plane.
+
+    Planes smaller than ``crop`` give one crop of the whole plane (cut to a multiple of 16).
+    """
+    h, w = plane.shape[:2]
+    if h < crop or w < crop:
+        ch, cw = max(16, h - h % 16), max(16, w - w % 16)
+        return plane[None, :ch, :cw].transpose(0, 3, 1, 2)
+    ys = np.linspace(0, h - crop, max(1, min(4, h // crop))).astype(int)
+    xs = np.linspace(0, w - crop, max(1, min(4, w // crop))).astype(int)
+    boxes = [(y, x) for y in ys for x in xs][:max_crops]
+    return np.stack([plane[y : y + crop, x : x + crop] for y, x in boxes]).transpose(0, 3, 1, 2)
+
+
+def prepare_plane(image: np.ndarray, task: Task, rgb: bool | None = None) -> np.ndarray:
+    """The first 2-D plane of ``image`` as float ``(H, W, C)`` in the task's channels."""
+    is_rgb = validate_image(image, rgb)
+    unit = intensity_map_for(image).to_unit(np.asarray(image))
+    plane = unit.reshape((-1,) + unit.shape[-3:])[0] if is_rgb else unit.reshape((-1,) + unit.shape[-2:])[0]
+    if is_rgb:
+        plane = plane[..., :3]
+        if task.in_channels == 1:
+            return rgb_to_ycbcr(plane)[..., :1]
+        return plane
+    plane = plane[..., None]
+    return np.repeat(plane, 3, axis=-1) if task.in_channels == 3 else plane
+
+
+@torch.inference_mode()
+def estimate_level(
+    image: np.ndarray, task: str | Task, *, weights: str | None = None, device: str | None = None, rgb: bool | None = None
+) -> float:
+    """The degradation level of ``image`` in ``task``'s units, from its trained estimator.
+
+    Args:
+        image: as for :func:`napari_hyperres.restore` (the first plane of a stack is used).
+        task: task name or :class:`Task`.
+        weights: estimator weights (default ``"<task>.estimator"``).
+
+    Raises:
+        WeightsError: the task has no trained estimator.
+    """
+    task = get_task(task)
+    name = weights or estimator_weights_name(task)
+    try:
+        model, _ = load_model(name, task=task.name, kind="estimator", device=select_device(device))
+    except WeightsError as exc:
+        raise WeightsError(f"task {task.name!r} has no level estimator ({exc}); train one with `python -m trainer train-estimator --task {task.name}`") from exc
+    crops = torch.from_numpy(np.ascontiguousarray(crops_for_estimation(prepare_plane(image, task, rgb))))
+    fractions = model(crops.to(next(model.parameters()).device)).float().cpu().numpy()
+    low, high = task.level_range
+    return float(np.clip(low + np.median(fractions) * (high - low), low, high))
