@@ -72,6 +72,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
     os.close(fd)
+    os.unlink(tmp)  # let write() create it, with the usual permissions (mkstemp's are 0600)
     try:
         write(tmp)
         os.replace(tmp, path)
