@@ -46,7 +46,7 @@ def get_tasks() -> dict[str, Task]:
     pm = get_plugin_manager()
     found: dict[str, Task] = {}
     owner: dict[str, str] = {}
-    for impl in reversed(pm.hook.hyperres_tasks.get_hookimpls()):
+    for impl in pm.hook.hyperres_tasks.get_hookimpls():  # registration order: built-ins first
         plugin = pm.get_name(impl.plugin) or repr(impl.plugin)
         result = impl.function()
         if not isinstance(result, (list, tuple)):
