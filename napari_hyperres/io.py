@@ -1,4 +1,15 @@
-"""Reading and writing image files: TIFF (tifffile) and PNG/JPEG/BMP (OpenCV), RGB channel order."""
+"""Reading and writing image files: TIFF (tifffile) and PNG/JPEG/BMP (OpenCV), RGB channel order.
+
+Arrays are what the engine takes: ``(..., Y, X)`` gray or ``(..., Y, X, 3|4)`` RGB(A),
+colour always in RGB order (OpenCV's BGR is converted on the way in and out).
+TIFF keeps everything (16-bit, float, multi-page stacks); PNG holds 8- and 16-bit
+gray/RGB/RGBA; JPEG and BMP hold 8-bit only. :func:`check_writable` refuses what a
+format cannot hold instead of letting OpenCV convert it silently (OpenCV writes a
+uint16 array to JPEG as saturated 8-bit and drops alpha).
+
+Writes are atomic: a temporary file in the same folder is renamed onto the target
+only when complete, so a failure or Ctrl-C never leaves a half-written file.
+"""
 
 from __future__ import annotations
 
@@ -14,53 +25,128 @@ TIFF_SUFFIXES = (".tif", ".tiff")
 OPENCV_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 SUPPORTED_SUFFIXES = TIFF_SUFFIXES + OPENCV_SUFFIXES
 
+JPEG_QUALITY = 95
+"""Quality of JPEG files written by :func:`write_image` unless told otherwise."""
+
+# suffix -> (dtypes it holds, channel counts it holds); TIFF holds anything
+_OPENCV_LIMITS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
+    ".png": (("uint8", "uint16"), (1, 3, 4)),
+    ".jpg": (("uint8",), (1, 3)),
+    ".jpeg": (("uint8",), (1, 3)),
+    ".bmp": (("uint8",), (1, 3, 4)),
+}
+
+
+def is_supported(path: str | os.PathLike) -> bool:
+    """Whether ``path`` has a suffix this module reads and writes (case-insensitive)."""
+    return Path(path).suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def _suffix(path: Path, what: str) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ShapeError(f"{path}: unsupported {what} type {suffix or '(no suffix)'!r}; expected one of {', '.join(SUPPORTED_SUFFIXES)}")
+    return suffix
+
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as a numpy array (colour as RGB/RGBA; TIFF stacks keep all pages)."""
+    """Read an image file as a numpy array.
+
+    TIFF via tifffile (all pages of a stack, any dtype); PNG/JPEG/BMP via OpenCV
+    unchanged (16-bit PNG stays uint16, alpha kept), BGR(A) converted to RGB(A).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ShapeError: unsupported suffix, or a damaged / unreadable file (the message names it).
+    """
     import cv2
-    import tifffile
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such image file: {path}")
-    suffix = path.suffix.lower()
+    suffix = _suffix(path, "file")
     if suffix in TIFF_SUFFIXES:
-        return tifffile.imread(path)
-    if suffix not in OPENCV_SUFFIXES:
-        raise ShapeError(f"{path}: unsupported file type {suffix!r}; expected one of {', '.join(SUPPORTED_SUFFIXES)}")
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        import tifffile
+
+        try:
+            return tifffile.imread(path)
+        except Exception as exc:  # tifffile raises several types for damaged files
+            raise ShapeError(f"{path}: not a readable TIFF file ({exc})") from exc
+    # imdecode of the bytes (not imread) also handles non-ASCII paths on Windows
+    image = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ShapeError(f"{path}: OpenCV could not read this file (damaged or not an image)")
     if image.ndim == 3 and image.shape[-1] == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        image = image[..., ::-1]
     elif image.ndim == 3 and image.shape[-1] == 4:
-        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
-    return image
+        image = image[..., [2, 1, 0, 3]]
+    return np.ascontiguousarray(image)
 
 
-def write_image(path: str | os.PathLike, image: np.ndarray) -> Path:
-    """Write ``image`` atomically (a temporary file renamed on success); colour given as RGB/RGBA."""
+def check_writable(path: str | os.PathLike, shape: tuple[int, ...], dtype: np.dtype | str) -> None:
+    """Raise :class:`ShapeError` if an array of ``shape`` and ``dtype`` cannot be written to ``path``'s format.
+
+    TIFF takes any integer or float array. PNG takes uint8/uint16, JPEG and BMP
+    uint8, each as ``(Y, X)`` or ``(Y, X, C)`` (C: PNG 1/3/4, JPEG 1/3, BMP 1/3/4).
+    """
+    path = Path(path)
+    suffix = _suffix(path, "output")
+    dtype = np.dtype(dtype)
+    if suffix in TIFF_SUFFIXES:
+        if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
+            raise ShapeError(f"{path}: cannot write a {dtype} array as TIFF; expected an integer or float array")
+        return
+    dtypes, channels = _OPENCV_LIMITS[suffix]
+    fmt = suffix.lstrip(".").upper()
+    if dtype.name not in dtypes:
+        raise ShapeError(f"{path}: {fmt} holds {' or '.join(dtypes)} images, got {dtype}; write a .tif instead")
+    if len(shape) == 2:
+        return
+    if len(shape) == 3 and shape[-1] in channels:
+        return
+    raise ShapeError(
+        f"{path}: {fmt} holds one 2-D image with {'/'.join(map(str, channels))} channel(s), got shape {tuple(shape)}; "
+        "write stacks as .tif"
+    )
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray, *, jpeg_quality: int = JPEG_QUALITY) -> Path:
+    """Write ``image`` (colour given as RGB/RGBA) atomically in the format of ``path``'s suffix.
+
+    TIFF: written as is, RGB(A) when the last axis has 3 or 4 channels (extra alpha
+    sample), otherwise gray pages (a ``(Z, Y, X)`` stack becomes Z pages).
+
+    Raises:
+        ShapeError: the format cannot hold this array (see :func:`check_writable`).
+        OSError: the folder is not writable, the disk is full, ...
+    """
     import cv2
-    import tifffile
 
     path = Path(path)
+    image = np.asarray(image)
+    check_writable(path, image.shape, image.dtype)
     suffix = path.suffix.lower()
     if suffix in TIFF_SUFFIXES:
-        atomic_write(path, lambda tmp: tifffile.imwrite(tmp, image))
+        import tifffile
+
+        photometric = "rgb" if image.ndim >= 3 and image.shape[-1] in (3, 4) else "minisblack"
+        atomic_write(path, lambda tmp: tifffile.imwrite(tmp, image, photometric=photometric))
         return path
-    if suffix not in OPENCV_SUFFIXES:
-        raise ShapeError(f"{path}: unsupported output type {suffix!r}; expected one of {', '.join(SUPPORTED_SUFFIXES)}")
     data = image
     if data.ndim == 3 and data.shape[-1] == 3:
-        data = cv2.cvtColor(data, cv2.COLOR_RGB2BGR)
+        data = data[..., ::-1]
     elif data.ndim == 3 and data.shape[-1] == 4:
-        data = cv2.cvtColor(data, cv2.COLOR_RGBA2BGRA)
+        data = data[..., [2, 1, 0, 3]]
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)] if suffix in (".jpg", ".jpeg") else []
 
     def _write(tmp: str) -> None:
-        ok, buf = cv2.imencode(suffix, data)
+        ok, buf = cv2.imencode(suffix, np.ascontiguousarray(data), params)
         if not ok:
             raise ShapeError(f"{path}: OpenCV cannot write a {image.dtype} array of shape {image.shape} as {suffix}")
         Path(tmp).write_bytes(buf.tobytes())
 
     atomic_write(path, _write)
     return path
+
+
+__all__ = ["SUPPORTED_SUFFIXES", "JPEG_QUALITY", "check_writable", "is_supported", "read_image", "write_image"]
