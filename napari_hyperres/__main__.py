@@ -1,0 +1,268 @@
+"""Command line: ``python -m napari_hyperres`` (also installed as ``napari-hyperres``).
+
+Subcommands::
+
+    napari-hyperres tasks
+    napari-hyperres restore IN OUT --task denoise --level 25 [--weights W] [--device auto]
+                                   [--tile N] [--value-range BLACK WHITE] [--overwrite] [--quiet]
+
+Every subcommand is registered by a small ``add_*_command(subparsers)`` function
+listed in :data:`COMMANDS`; it adds its parser and sets ``run=`` to a function
+``run(args) -> exit code``. Errors the package raises on purpose
+(:class:`~napari_hyperres.errors.HyperResError`) and file errors end the program
+with exit code 2 and one line ``error: ...`` on stderr, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable, TextIO
+
+from .errors import HyperResError, ShapeError, WeightsError
+
+EXIT_OK = 0
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+Command = Callable[["argparse._SubParsersAction"], None]
+
+
+# --- helpers shared by subcommands ---------------------------------------------------------------
+def weights_status(task) -> tuple[bool, str]:
+    """``(available, text)`` for a task's shipped weights, as the ``tasks`` listing shows it."""
+    from .weights import resolve_weights
+
+    hint = f"no weights yet: train with python -m trainer train --task {task.name}"
+    if task.weights is None:
+        return False, hint
+    try:
+        path = resolve_weights(task.weights)
+    except WeightsError:
+        return False, hint
+    return True, f"{task.weights} ({path.name})"
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on a single line (never empty)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
+        text = f"{exc.filename}: {text}"
+    return text
+
+
+def print_error(message: str, stream: TextIO | None = None) -> None:
+    print(f"error: {message}", file=stream or sys.stderr, flush=True)
+
+
+class ProgressLine:
+    """Progress of one file on stderr: a live percentage on a terminal, one summary line otherwise."""
+
+    def __init__(self, label: str, stream: TextIO | None = None, enabled: bool = True) -> None:
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.live = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.start = time.perf_counter()
+        self._shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.live or total <= 0:
+            return
+        percent = int(100 * done / total)
+        if percent != self._shown:
+            self._shown = percent
+            self.stream.write(f"\r{self.label}: {percent:3d}% ({done}/{total} tiles)")
+            self.stream.flush()
+
+    def finish(self, message: str) -> None:
+        if not self.enabled:
+            return
+        line = f"{self.label}: {message} ({time.perf_counter() - self.start:.1f} s)"
+        if self.live:  # overwrite the percentage and clear what is left of it
+            line = "\r" + line + "\x1b[K"
+        self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
+    if value < 16:
+        raise argparse.ArgumentTypeError(f"expected a tile of at least 16 pixels, got {value}")
+    return value
+
+
+# --- tasks ------------------------------------------------------------------------------------------
+def add_tasks_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "tasks",
+        help="list the installed restoration tasks",
+        description="List every registered task (built-in and from installed plugins) with its level range and weights.",
+    )
+    parser.set_defaults(run=run_tasks)
+
+
+def run_tasks(args: argparse.Namespace) -> int:
+    from .plugins import get_tasks
+
+    rows = [("name", "title", "unit", "levels", "default", "weights")]
+    for task in get_tasks().values():
+        low, high = task.level_range
+        rows.append((task.name, task.title, task.unit, f"{low:g}-{high:g}", f"{task.default_level:g}", weights_status(task)[1]))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1])
+    return EXIT_OK
+
+
+# --- restore ----------------------------------------------------------------------------------------
+def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "restore",
+        help="restore an image file, or every image in a folder",
+        description=(
+            "Restore IN at a degradation level and write OUT. IN is an image file (TIFF, PNG, JPEG, BMP) "
+            "or a folder: then OUT is a folder and every supported image in IN is restored under the same name. "
+            "OUT keeps the input's dtype; its format follows OUT's suffix."
+        ),
+    )
+    parser.add_argument("input", metavar="IN", type=Path, help="image file or folder of images")
+    parser.add_argument("output", metavar="OUT", type=Path, help="output file (or folder when IN is a folder)")
+    parser.add_argument("--task", required=True, help="task name (see `napari-hyperres tasks`), e.g. denoise")
+    parser.add_argument("--level", required=True, help="degradation level in the task's unit, e.g. 25 (σ) for denoise")
+    parser.add_argument("--weights", help="weights file or shipped name (default: the task's shipped weights)")
+    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps (default: auto)")
+    parser.add_argument("--tile", type=positive_int, help="tile edge in pixels (default: tile only planes above 1024×1024)")
+    parser.add_argument(
+        "--value-range", nargs=2, type=float, metavar=("BLACK", "WHITE"),
+        help="values mapped to black and white (e.g. 0 4095 for 12-bit data in 16-bit files); default: by dtype",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files (never the input)")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.set_defaults(run=run_restore)
+
+
+def restore_jobs(source: Path, target: Path) -> list[tuple[Path, Path]]:
+    """``(input, output)`` file pairs for ``restore``; a folder maps to a folder, same names.
+
+    Raises:
+        FileNotFoundError: ``source`` does not exist.
+        ShapeError: unsupported suffix, a folder with no supported image, or a folder written onto itself.
+    """
+    from .io import SUPPORTED_SUFFIXES, is_supported
+
+    if not source.exists():
+        raise FileNotFoundError(f"no such file or folder: {source}")
+    if source.is_dir():
+        if target.exists() and not target.is_dir():
+            raise ShapeError(f"{target} is a file; when IN is a folder, OUT must be a folder")
+        if target.resolve() == source.resolve():
+            raise ShapeError(f"OUT {target} is the input folder; restoring would overwrite the inputs, choose another folder")
+        files = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith(".") and is_supported(p))
+        if not files:
+            raise ShapeError(f"{source}: no images with a supported suffix ({', '.join(SUPPORTED_SUFFIXES)})")
+        return [(p, target / p.name) for p in files]
+    if target.is_dir():
+        target = target / source.name
+    if not is_supported(target):
+        raise ShapeError(f"{target}: unsupported output type {target.suffix or '(no suffix)'!r}; expected one of {', '.join(SUPPORTED_SUFFIXES)}")
+    return [(source, target)]
+
+
+def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool) -> None:
+    """Refuse to write onto an input, or onto an existing file without ``overwrite``, before any work."""
+    inputs = {src.resolve() for src, _ in jobs}
+    for src, dst in jobs:
+        if dst.resolve() in inputs or (dst.exists() and os.path.samefile(src, dst)):
+            raise ShapeError(f"{dst} is an input file; refusing to overwrite it, choose another OUT")
+    existing = [dst for _, dst in jobs if dst.exists()]
+    if existing and not overwrite:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise ShapeError(f"{existing[0]}{more} already exists; pass --overwrite to replace")
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    from .engine import Restorer, is_rgb_image, output_shape
+    from .io import check_writable, read_image, write_image
+    from .plugins import get_task
+
+    task = get_task(args.task)
+    level = task.check_level(args.level)
+    jobs = restore_jobs(args.input, args.output)
+    check_targets(jobs, args.overwrite)
+    if args.weights is None and not weights_status(task)[0]:
+        raise WeightsError(
+            f"task {task.name!r} has no weights yet: train with python -m trainer train --task {task.name}, "
+            "then pass the exported file with --weights FILE"
+        )
+    restorer = Restorer(task, weights=args.weights, device=args.device)
+    value_range = tuple(args.value_range) if args.value_range else None
+    failed = 0
+    for src, dst in jobs:
+        try:
+            image = read_image(src)
+            if image.ndim >= 2:  # the engine reports bad shapes; check the output format first
+                check_writable(dst, output_shape(task, image.shape, level, is_rgb_image(image.shape, None)), image.dtype)
+            progress = ProgressLine(f"{src.name}", enabled=not args.quiet)
+            result = restorer.restore(image, level, tile=args.tile, progress=progress, value_range=value_range)
+            write_image(dst, result)
+            progress.finish(f"{task.name} {level:g} -> {dst}")
+        except (HyperResError, OSError) as exc:
+            if len(jobs) == 1:
+                raise
+            failed += 1
+            print_error(f"{src}: {one_line(exc)}")
+    if failed:
+        print_error(f"{failed} of {len(jobs)} files failed; the others were written")
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+# --- the parser ------------------------------------------------------------------------------------
+COMMANDS: list[Command] = [add_tasks_command, add_restore_command]
+"""Subcommand registrars, in the order ``--help`` lists them. An ``estimate`` subcommand
+plugs in here: ``add_estimate_command(subparsers)`` adding its parser with ``set_defaults(run=...)``."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="napari-hyperres",
+        description="One-slider image restoration (denoise, JPEG artifacts, super-resolution) from the command line.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in COMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 2 error, 130 interrupted)."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # σ, × in messages must not crash a cp1252 console
+            stream.reconfigure(errors="backslashreplace")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "run", None) is None:
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    try:
+        return args.run(args)
+    except (HyperResError, OSError) as exc:
+        print_error(one_line(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print_error("interrupted; files being written were discarded")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
