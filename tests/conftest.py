@@ -1,0 +1,152 @@
+"""Shared fixtures: seed, device, small images, tiny models and weights files, the example plugin."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+import torch
+
+from napari_hyperres.models.hyperres import HyperResNet, architecture_for
+from napari_hyperres.plugins import reset_plugin_manager
+from napari_hyperres.weights import WeightsInfo, save_weights
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_PLUGIN = ROOT / "examples" / "hyperres-poisson"
+
+
+@pytest.fixture
+def seed() -> int:
+    """Seed torch and numpy's legacy global generator; returns the seed."""
+    torch.manual_seed(0)
+    np.random.seed(0)
+    return 0
+
+
+@pytest.fixture
+def rng(seed) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+@pytest.fixture
+def device() -> str:
+    """Tests run on the CPU (GPU tests are marked ``gpu`` and ask for ``cuda`` themselves)."""
+    return "cpu"
+
+
+def smooth_image(height: int = 64, width: int = 64, channels: int = 1, seed: int = 0) -> torch.Tensor:
+    """A deterministic natural-ish ``(1, C, H, W)`` image in ``[0, 1]``: gradients, edges, texture."""
+    g = torch.Generator().manual_seed(seed)
+    y, x = torch.meshgrid(torch.linspace(0, 1, height), torch.linspace(0, 1, width), indexing="ij")
+    planes = []
+    for c in range(channels):
+        base = 0.5 + 0.3 * torch.sin(6.0 * x + 2.0 * c) * torch.cos(4.0 * y)
+        square = ((x - 0.5).abs() < 0.2) & ((y - 0.4).abs() < 0.15)
+        base = torch.where(square, 0.85 - 0.1 * c, base)
+        planes.append(base + 0.03 * torch.randn(height, width, generator=g))
+    return torch.stack(planes)[None].clamp(0.02, 0.98)
+
+
+@pytest.fixture
+def clean_gray() -> torch.Tensor:
+    return smooth_image(64, 64, 1)
+
+
+@pytest.fixture
+def clean_rgb() -> torch.Tensor:
+    return smooth_image(64, 64, 3)
+
+
+def tiny_model(channels: int, seed: int = 0) -> HyperResNet:
+    """An untrained ``tiny`` HyperResNet (8 features, 2 blocks) in eval mode."""
+    torch.manual_seed(seed)
+    return HyperResNet(architecture_for("tiny", channels)).eval()
+
+
+def identity_model(channels: int) -> HyperResNet:
+    """A tiny model whose output equals its input at every level (tail conv zeroed)."""
+    model = tiny_model(channels)
+    with torch.no_grad():
+        model.shared.tail.weight.zero_()
+        model.shared.tail.bias.zero_()
+    return model
+
+
+def strong_model(channels: int, gain: float = 4.0) -> HyperResNet:
+    """A tiny model with enlarged weights, so each output pixel depends visibly on its surroundings."""
+    model = tiny_model(channels)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(gain)
+    return model
+
+
+@pytest.fixture
+def make_tiny_model() -> Callable[[int], HyperResNet]:
+    return tiny_model
+
+
+def write_tiny_weights(path: Path, task: str, channels: int, model: HyperResNet | None = None) -> Path:
+    """Save a tiny model for ``task`` with :func:`save_weights`; returns the file."""
+    model = model or tiny_model(channels)
+    info = WeightsInfo(
+        name=f"{task}.tiny", task=task, architecture=model.arch.to_dict(), preset="tiny", train_levels=[15.0, 50.0]
+    )
+    return save_weights(path, model.state_dict(), info)
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> dict[str, Path]:
+    """Tiny untrained weights files for the built-in tasks (denoise, sr: RGB; dejpeg: gray)."""
+    folder = tmp_path_factory.mktemp("weights")
+    return {
+        "denoise": write_tiny_weights(folder / "denoise.tiny.safetensors", "denoise", 3),
+        "sr": write_tiny_weights(folder / "sr.tiny.safetensors", "sr", 3),
+        "dejpeg": write_tiny_weights(folder / "dejpeg.tiny.safetensors", "dejpeg", 1),
+    }
+
+
+@pytest.fixture(scope="session")
+def poisson_plugin(tmp_path_factory) -> Path:
+    """The example third-party package ``examples/hyperres-poisson``, really pip-installed.
+
+    Installed with ``pip install --target`` into a temporary folder put on ``sys.path``
+    (and ``PYTHONPATH`` for subprocesses) rather than into the venv itself, so that
+    other test sessions and the developer's environment never see a stray ``poisson``
+    task. Entry points are found through the installed ``*.dist-info`` exactly as for a
+    venv install. Returns the folder.
+    """
+    base = tmp_path_factory.mktemp("plugin")
+    source, target = base / "src", base / "site"
+    shutil.copytree(EXAMPLE_PLUGIN, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "--quiet",
+           "--disable-pip-version-check", "--target", str(target), str(source)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        pytest.fail(f"pip install of {EXAMPLE_PLUGIN.name} failed:\n{done.stdout}\n{done.stderr}")
+    sys.path.insert(0, str(target))
+    importlib.invalidate_caches()
+    reset_plugin_manager()
+    yield target
+    sys.path.remove(str(target))
+    for name in [m for m in sys.modules if m == "hyperres_poisson" or m.startswith("hyperres_poisson.")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    reset_plugin_manager()
+
+
+def subprocess_env(*extra_paths: Path) -> dict[str, str]:
+    """Environment for ``python -m napari_hyperres`` subprocesses, with ``extra_paths`` importable."""
+    env = dict(os.environ)
+    paths = [str(p) for p in extra_paths] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    if paths:
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env

@@ -1,0 +1,276 @@
+"""The command line (``python -m napari_hyperres``) on real files.
+
+A few runs go through a real subprocess (the entry point, exit codes, stderr);
+the rest call :func:`napari_hyperres.__main__.main` in-process, which is the same code.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+from conftest import subprocess_env
+
+from napari_hyperres.__main__ import COMMANDS, ProgressLine, build_parser, main
+from napari_hyperres.engine import Restorer
+from napari_hyperres.io import read_image
+
+
+def run_cli(*args: str | Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "napari_hyperres", *map(str, args)], capture_output=True,
+                          text=True, env=subprocess_env(), timeout=120)
+
+
+def _bgr_png(path: Path, rng) -> np.ndarray:
+    y, x = np.mgrid[0:40, 0:52]
+    bgr = np.stack([x * 4, y * 5, 255 - x * 3], axis=-1).astype(np.uint8)
+    bgr = np.clip(bgr + rng.integers(-10, 10, bgr.shape), 0, 255).astype(np.uint8)
+    assert cv2.imwrite(str(path), bgr)
+    return bgr
+
+
+@pytest.fixture
+def weights(tiny_weights) -> str:
+    return str(tiny_weights["denoise"])
+
+
+# --- subprocess runs -----------------------------------------------------------------------------------
+def test_restore_png(tmp_path, rng, weights):
+    bgr = _bgr_png(tmp_path / "in.png", rng)
+    done = run_cli("restore", tmp_path / "in.png", tmp_path / "out.png", "--task", "denoise", "--level", "25",
+                   "--weights", weights, "--device", "cpu")
+    assert done.returncode == 0, done.stderr
+    assert "in.png: denoise 25 ->" in done.stderr
+    out = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
+    assert out.dtype == np.uint8 and out.shape == bgr.shape
+    assert np.abs(out.astype(int) - bgr).max() <= 3  # untrained tiny net: nearly the input, channels not swapped
+    expected = Restorer("denoise", weights=weights, device="cpu").restore(read_image(tmp_path / "in.png"), 25)
+    assert np.array_equal(read_image(tmp_path / "out.png"), expected)
+
+
+def test_restore_16bit_multipage_tiff(tmp_path, rng, weights):
+    stack = rng.integers(0, 65535, (3, 40, 50), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "stack.tif", stack)
+    done = run_cli("restore", tmp_path / "stack.tif", tmp_path / "restored.tif", "--task", "denoise",
+                   "--level", "10", "--weights", weights, "--tile", "32")
+    assert done.returncode == 0, done.stderr
+    out = tifffile.imread(tmp_path / "restored.tif")
+    assert out.dtype == np.uint16 and out.shape == stack.shape
+    with tifffile.TiffFile(tmp_path / "restored.tif") as tif:
+        assert len(tif.pages) == 3
+
+
+def test_bad_level_exits_2_with_one_line(tmp_path, rng, weights):
+    _bgr_png(tmp_path / "in.png", rng)
+    done = run_cli("restore", tmp_path / "in.png", tmp_path / "out.png", "--task", "denoise", "--level", "250",
+                   "--weights", weights)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ")
+    assert "level 250 is outside 0–100" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_folder_mode_with_jpeg(tmp_path, rng, tiny_weights):
+    src, dst = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    _bgr_png(src / "a.png", rng)
+    cv2.imwrite(str(src / "b.jpg"), cv2.imread(str(src / "a.png")), [cv2.IMWRITE_JPEG_QUALITY, 20])
+    cv2.imwrite(str(src / "c.JPEG"), cv2.imread(str(src / "a.png"), cv2.IMREAD_GRAYSCALE))
+    (src / "notes.txt").write_text("not an image")
+    (src / ".hidden.png").write_bytes(b"")
+    done = run_cli("restore", src, dst, "--task", "dejpeg", "--level", "20", "--weights", tiny_weights["dejpeg"])
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in dst.iterdir()) == ["a.png", "b.jpg", "c.JPEG"]
+    b = read_image(dst / "b.jpg")
+    assert b.dtype == np.uint8 and b.shape == (40, 52, 3)
+    assert read_image(dst / "c.JPEG").shape == (40, 52)
+    assert done.stderr.count("dejpeg 20 ->") == 3
+
+
+# --- in-process runs ------------------------------------------------------------------------------------
+def _restore(*args, weights=None, task="denoise", level="25"):
+    argv = ["restore", *map(str, args), "--task", task, "--level", level, "--quiet"]
+    return main(argv + (["--weights", str(weights)] if weights else []))
+
+
+def test_refuses_to_overwrite_the_input(tmp_path, rng, weights, capsys):
+    _bgr_png(tmp_path / "in.png", rng)
+    before = (tmp_path / "in.png").read_bytes()
+    for extra in ([], ["--overwrite"]):
+        assert main(["restore", str(tmp_path / "in.png"), str(tmp_path / "sub" / ".." / "in.png"), "--task", "denoise",
+                     "--level", "25", "--weights", weights, *extra]) == 2
+        assert "refusing to overwrite" in capsys.readouterr().err
+    assert (tmp_path / "in.png").read_bytes() == before
+
+
+def test_refuses_an_existing_output_unless_overwrite(tmp_path, rng, weights, capsys):
+    _bgr_png(tmp_path / "in.png", rng)
+    (tmp_path / "out.png").write_bytes(b"keep me")
+    assert _restore(tmp_path / "in.png", tmp_path / "out.png", weights=weights) == 2
+    assert "already exists; pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "out.png").read_bytes() == b"keep me"
+    assert _restore(tmp_path / "in.png", tmp_path / "out.png", "--overwrite", weights=weights) == 0
+    assert read_image(tmp_path / "out.png").shape == (40, 52, 3)
+
+
+def test_output_folder_for_a_single_file(tmp_path, rng, weights):
+    _bgr_png(tmp_path / "in.png", rng)
+    (tmp_path / "results").mkdir()
+    assert _restore(tmp_path / "in.png", tmp_path / "results", weights=weights) == 0
+    assert (tmp_path / "results" / "in.png").is_file()
+
+
+def test_format_conversion_and_refusal(tmp_path, rng, weights, capsys):
+    tifffile.imwrite(tmp_path / "in.tif", rng.integers(0, 65535, (30, 30), dtype=np.uint16))
+    assert _restore(tmp_path / "in.tif", tmp_path / "out.png", weights=weights) == 0
+    assert read_image(tmp_path / "out.png").dtype == np.uint16  # 16-bit PNG
+    assert _restore(tmp_path / "in.tif", tmp_path / "out.jpg", weights=weights) == 2
+    assert "JPG holds uint8 images, got uint16; write a .tif instead" in capsys.readouterr().err
+    assert not (tmp_path / "out.jpg").exists()
+
+
+def test_sr_and_value_range(tmp_path, rng, tiny_weights):
+    tifffile.imwrite(tmp_path / "low.tif", rng.integers(0, 4096, (2, 15, 20), dtype=np.uint16))
+    assert _restore(tmp_path / "low.tif", tmp_path / "high.tif", "--value-range", "0", "4095",
+                    weights=tiny_weights["sr"], task="sr", level="2") == 0
+    out = read_image(tmp_path / "high.tif")
+    assert out.shape == (2, 30, 40) and out.dtype == np.uint16
+    restorer = Restorer("sr", weights=str(tiny_weights["sr"]), device="cpu")
+    assert np.array_equal(out, restorer.restore(read_image(tmp_path / "low.tif"), 2, value_range=(0, 4095)))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--task", "deblur", "--level", "1"], "unknown task 'deblur'"),
+        (["--task", "denoise", "--level", "loud"], "expected a number"),
+        (["--task", "denoise", "--level", "25"], "no weights yet: train with python -m trainer train --task denoise"),
+        (["--task", "denoise", "--level", "25", "--weights", "nowhere.safetensors"], "nowhere.safetensors"),
+        (["--task", "sr", "--level", "2", "--weights", "{denoise}"], "weights are for task 'denoise', not 'sr'"),
+        (["--task", "denoise", "--level", "25", "--weights", "{denoise}", "--device", "toaster"], "expected a device"),
+    ],
+    ids=["task", "level", "no-weights", "missing-weights", "wrong-weights", "device"],
+)
+def test_errors_exit_2_with_one_line(tmp_path, rng, tiny_weights, capsys, args, message):
+    _bgr_png(tmp_path / "in.png", rng)
+    args = [a.format(**{k: str(v) for k, v in tiny_weights.items()}) for a in args]
+    assert main(["restore", str(tmp_path / "in.png"), str(tmp_path / "out.png"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_missing_and_damaged_inputs(tmp_path, weights, capsys):
+    assert _restore(tmp_path / "nothing.png", tmp_path / "out.png", weights=weights) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    (tmp_path / "broken.png").write_bytes(b"garbage")
+    assert _restore(tmp_path / "broken.png", tmp_path / "out.png", weights=weights) == 2
+    assert "broken.png: OpenCV could not read" in capsys.readouterr().err
+    (tmp_path / "in.png").write_bytes(b"")
+    assert _restore(tmp_path / "in.png", tmp_path / "out.gif", weights=weights) == 2
+    assert "unsupported output type '.gif'" in capsys.readouterr().err
+
+
+def test_folder_mode_keeps_going_past_a_bad_file(tmp_path, rng, weights, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    _bgr_png(src / "good.png", rng)
+    (src / "bad.png").write_bytes(b"garbage")
+    assert _restore(src, tmp_path / "out", weights=weights) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert any("bad.png: OpenCV could not read" in line for line in err)
+    assert err[-1] == "error: 1 of 2 files failed; the others were written"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["good.png"]
+
+
+def test_folder_mode_refusals(tmp_path, rng, weights, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    _bgr_png(src / "a.png", rng)
+    assert _restore(src, src, "--overwrite", weights=weights) == 2
+    assert "is the input folder" in capsys.readouterr().err
+    (tmp_path / "file.png").write_bytes(b"")
+    assert _restore(src, tmp_path / "file.png", weights=weights) == 2
+    assert "OUT must be a folder" in capsys.readouterr().err
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.png").write_bytes(b"old")
+    assert _restore(src, tmp_path / "out", weights=weights) == 2
+    assert "already exists" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert _restore(empty, tmp_path / "out2", weights=weights) == 2
+    assert "no images with a supported suffix" in capsys.readouterr().err
+
+
+def test_ctrl_c_leaves_no_file(tmp_path, rng, weights, monkeypatch, capsys):
+    tifffile.imwrite(tmp_path / "in.tif", rng.integers(0, 255, (20, 20), dtype=np.uint8))
+
+    def interrupted_write(path, *args, **kwargs):
+        Path(path).write_bytes(b"II*\x00half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tifffile, "imwrite", interrupted_write)
+    assert _restore(tmp_path / "in.tif", tmp_path / "out" / "o.tif", weights=weights) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_tasks_command(capsys):
+    assert main(["tasks"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["name", "title", "unit", "levels", "default", "weights"]
+    assert [line.split()[0] for line in out[1:4]] == ["denoise", "dejpeg", "sr"]
+    assert "0-100" in out[1] and "25" in out[1]
+
+
+def test_usage_errors(capsys):
+    assert main([]) == 2
+    assert "restore" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["restore", "a.png", "b.png", "--task", "denoise", "--level", "25", "--tile", "4"])
+    assert exit_info.value.code == 2
+    assert "at least 16 pixels" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+
+
+def test_subcommands_are_registered_by_small_functions():
+    names = {action.dest for action in build_parser()._subparsers._group_actions[0]._choices_actions}
+    assert {"tasks", "restore"} <= names
+    assert all(callable(add) for add in COMMANDS)
+
+
+def test_progress_line_on_a_terminal():
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    progress = ProgressLine("x.png", stream=stream)
+    for done in range(5):
+        progress(done, 4)
+    progress.finish("done")
+    text = stream.getvalue()
+    assert "\rx.png:  50% (2/4 tiles)" in text and "\rx.png: 100%" in text
+    assert text.endswith("\n") and "x.png: done (" in text
+    quiet = io.StringIO()
+    ProgressLine("x.png", stream=quiet)(1, 2)
+    assert quiet.getvalue() == ""
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs CUDA")
+def test_restore_on_cuda_matches_cpu(tmp_path, rng, weights):
+    _bgr_png(tmp_path / "in.png", rng)
+    for device in ("cpu", "cuda"):
+        assert _restore(tmp_path / "in.png", tmp_path / f"{device}.png", "--device", device, "--tile", "32",
+                        weights=weights) == 0
+    cpu, gpu = read_image(tmp_path / "cpu.png"), read_image(tmp_path / "cuda.png")
+    assert np.abs(cpu.astype(int) - gpu).max() <= 1

@@ -1,0 +1,298 @@
+"""napari_hyperres.engine: dtypes, channels, stacks, tiling, sr shapes, errors, cancellation.
+
+Round trips use a tiny network whose tail is zeroed (output == input), so any change
+comes from the engine's own conversions; tiling uses a tiny network with enlarged
+weights so that a seam would show far above the tolerance.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from conftest import identity_model, strong_model, tiny_model
+
+from napari_hyperres.engine import Restorer, output_shape, restore, tile_boxes
+from napari_hyperres.errors import (
+    CancelledError,
+    DeviceError,
+    LevelRangeError,
+    ShapeError,
+    UnknownTaskError,
+    WeightsError,
+)
+from napari_hyperres.tasks import DEJPEG, DENOISE, SR, Task
+
+
+@pytest.fixture(scope="module")
+def identity_rgb() -> Restorer:
+    return Restorer("denoise", device="cpu", model=identity_model(3))
+
+
+@pytest.fixture(scope="module")
+def identity_gray() -> Restorer:
+    return Restorer("dejpeg", device="cpu", model=identity_model(1))
+
+
+@pytest.fixture(scope="module")
+def strong_rgb() -> Restorer:
+    return Restorer("denoise", device="cpu", model=strong_model(3))
+
+
+def _random(rng, shape, dtype):
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dtype)
+    return rng.random(shape).astype(dtype)
+
+
+# --- dtype, channel and stack round trips ----------------------------------------------------------
+@pytest.mark.parametrize(
+    "shape, dtype",
+    [
+        ((24, 30), np.uint8),
+        ((24, 30), np.uint16),
+        ((24, 30), np.int16),
+        ((24, 30, 3), np.uint8),
+        ((24, 30, 3), np.uint16),
+        ((3, 24, 30), np.uint16),  # Z stack
+        ((2, 3, 24, 30), np.uint8),  # T, Z stack
+        ((2, 24, 30, 3), np.uint8),  # RGB stack
+    ],
+)
+def test_integer_round_trip_is_exact(identity_rgb, rng, shape, dtype):
+    image = _random(rng, shape, dtype)
+    out = identity_rgb.restore(image, 25)
+    assert out.dtype == image.dtype and out.shape == image.shape
+    assert np.array_equal(out, image)
+
+
+@pytest.mark.parametrize("shape", [(24, 30), (24, 30, 3), (2, 2, 24, 30)])
+def test_float32_in_unit_range_round_trip(identity_rgb, rng, shape):
+    image = rng.random(shape).astype(np.float32)
+    out = identity_rgb.restore(image, 25)
+    assert out.dtype == np.float32 and out.shape == image.shape
+    np.testing.assert_allclose(out, image, atol=1e-6)
+
+
+def test_float64_outside_unit_range_round_trip(identity_rgb, rng):
+    image = rng.normal(1000.0, 300.0, size=(3, 24, 30))  # e.g. background-subtracted intensities
+    image[0, 0, 0] = -200.0
+    out = identity_rgb.restore(image, 25)
+    assert out.dtype == np.float64 and out.shape == image.shape
+    np.testing.assert_allclose(out, image, rtol=0, atol=1e-4 * np.ptp(image))  # never clipped
+
+
+def test_value_range_override(identity_rgb, rng):
+    image = rng.integers(0, 4096, size=(20, 20), dtype=np.uint16)  # 12-bit data in a 16-bit array
+    assert np.array_equal(identity_rgb.restore(image, 25, value_range=(0, 4095)), image)
+
+
+def test_rgba_alpha_passes_through_unchanged(strong_rgb, rng):
+    image = _random(rng, (24, 30, 4), np.uint8)
+    out = strong_rgb.restore(image, 25)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert np.array_equal(out[..., 3], image[..., 3])
+    assert not np.array_equal(out[..., :3], image[..., :3])
+
+
+def test_gray_task_on_rgb_restores_luma_only(identity_gray, rng):
+    image = _random(rng, (24, 30, 3), np.uint8)
+    out = identity_gray.restore(image, 30)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - image).max() <= 1  # YCbCr there and back
+
+
+def test_input_never_modified(strong_rgb, rng):
+    for image in (_random(rng, (2, 20, 22), np.uint8), rng.random((20, 22, 3)).astype(np.float32),
+                  rng.normal(5.0, 2.0, (20, 22))):
+        before = image.copy()
+        out = strong_rgb.restore(image, 40, tile=16)
+        assert np.array_equal(image, before)
+        assert not np.shares_memory(out, image)
+
+
+def test_stack_planes_are_restored_independently(strong_rgb, rng):
+    stack = _random(rng, (3, 20, 22), np.uint8)
+    out = strong_rgb.restore(stack, 30)
+    for z in range(3):
+        assert np.array_equal(out[z], strong_rgb.restore(stack[z], 30))
+
+
+def test_rgb_flag_overrides_the_guess(identity_rgb, rng):
+    stack = _random(rng, (20, 22, 3), np.uint8)  # three gray planes of 22×3, if the caller says so
+    assert identity_rgb.restore(stack, 25, rgb=True).shape == stack.shape
+    with pytest.raises(ShapeError, match="2×2|at least 2"):
+        identity_rgb.restore(stack[..., :1], 25, rgb=False)  # planes of 22×1
+
+
+# --- tiling ------------------------------------------------------------------------------------------
+def test_tiled_equals_untiled_on_odd_sizes(strong_rgb, rng):
+    image = rng.random((203, 157)).astype(np.float32)
+    whole = strong_rgb.restore(image, 25)
+    assert np.abs(whole - image).mean() > 1e-3  # the network really changes the image
+    calls: list[tuple[int, int]] = []
+    tiled = strong_rgb.restore(image, 25, tile=64, progress=lambda done, total: calls.append((done, total)))
+    np.testing.assert_allclose(tiled, whole, atol=1e-4, rtol=0)
+    total = calls[-1][1]
+    assert total == len(tile_boxes(203, 157, 64)) == 12
+    assert calls[-1] == (total, total)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+
+
+def test_tiled_equals_untiled_rgb_odd_tile(strong_rgb, rng):
+    image = _random(rng, (45, 51, 3), np.uint8)
+    tiled = strong_rgb.restore(image, 50, tile=17)  # odd tile: rounded up to an even edge
+    assert np.abs(tiled.astype(int) - strong_rgb.restore(image, 50)).max() <= 1
+
+
+def test_too_small_overlap_would_show_seams(rng):
+    """The check above is sensitive: with less overlap than the receptive field, tiles differ."""
+    restorer = Restorer("denoise", device="cpu", model=strong_model(3))
+    image = rng.random((96, 96)).astype(np.float32)
+    whole = restorer.restore(image, 25)
+    restorer.overlap = 4
+    assert np.abs(restorer.restore(image, 25, tile=32) - whole).max() > 1e-3
+
+
+def test_progress_counts_tiles_over_all_planes(strong_rgb, rng):
+    calls: list[tuple[int, int]] = []
+    strong_rgb.restore(rng.random((3, 40, 40)).astype(np.float32), 25, tile=20,
+                       progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (12, 12) and all(total == 12 for _, total in calls)
+
+
+def test_cancel_raises_and_stops(strong_rgb, rng):
+    calls: list[tuple[int, int]] = []
+    with pytest.raises(CancelledError, match="cancelled"):
+        strong_rgb.restore(rng.random((64, 64)).astype(np.float32), 25, tile=16,
+                           progress=lambda done, total: calls.append((done, total)), cancel=lambda: len(calls) >= 2)
+    assert len(calls) == 2 and calls[-1][0] < calls[-1][1]
+
+
+# --- tasks -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape, level", [((20, 24), 2.0), ((15, 17, 3), 1.5), ((2, 11, 13), 3.0)])
+def test_sr_output_shape(rng, shape, level):
+    restorer = Restorer("sr", device="cpu", model=tiny_model(3))
+    image = _random(rng, shape, np.uint8)
+    out = restorer.restore(image, level)
+    rgb = len(shape) == 3 and shape[-1] == 3
+    assert out.shape == output_shape(SR, shape, level, rgb) and out.dtype == np.uint8
+    spatial = shape[-3:-1] if rgb else shape[-2:]
+    expected = tuple(round(s * level) for s in spatial)
+    assert (out.shape[-3:-1] if rgb else out.shape[-2:]) == expected
+
+
+def test_sr_tiled_equals_untiled(rng):
+    restorer = Restorer("sr", device="cpu", model=strong_model(3))
+    image = rng.random((31, 27)).astype(np.float32)
+    np.testing.assert_allclose(restorer.restore(image, 2.0, tile=16), restorer.restore(image, 2.0), atol=1e-4)
+
+
+def test_output_shape_for_same_size_tasks():
+    assert output_shape(DENOISE, (3, 20, 30), 25, False) == (3, 20, 30)
+
+
+def test_dejpeg_on_rgb(rng):
+    restorer = Restorer("dejpeg", device="cpu", model=tiny_model(1))
+    image = _random(rng, (33, 40, 3), np.uint8)
+    out = restorer.restore(image, 20)
+    assert out.shape == image.shape and out.dtype == np.uint8
+
+
+def test_restore_from_a_weights_file(tiny_weights, rng):
+    image = _random(rng, (20, 24, 3), np.uint8)
+    from_file = restore(image, "denoise", 25, weights=str(tiny_weights["denoise"]), device="cpu")
+    in_memory = Restorer("denoise", device="cpu", model=tiny_model(3)).restore(image, 25)
+    assert np.array_equal(from_file, in_memory)
+    assert Restorer("denoise", weights=str(tiny_weights["denoise"])).info.task == "denoise"
+
+
+def test_generated_networks_are_cached(strong_rgb):
+    assert strong_rgb.network_for(25) is strong_rgb.network_for(25.0)
+    assert strong_rgb.network_for(25) is not strong_rgb.network_for(30)
+    strong_rgb.release()
+    assert not strong_rgb._generated
+
+
+# --- errors ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("level", [-1, 100.5, "loud"])
+def test_level_outside_range(strong_rgb, level):
+    with pytest.raises(LevelRangeError, match="denoise") as info:
+        strong_rgb.restore(np.zeros((8, 8), np.uint8), level)
+    assert isinstance(info.value, ValueError)
+
+
+def test_unknown_task():
+    with pytest.raises(UnknownTaskError, match="unknown task 'deblur'") as info:
+        Restorer("deblur", model=tiny_model(3))
+    assert isinstance(info.value, KeyError)
+
+
+@pytest.mark.parametrize(
+    "image, rgb, message",
+    [
+        (np.zeros(16, np.uint8), None, "at least 2 dimensions"),
+        (np.zeros((0, 16), np.float32), None, "non-empty"),
+        (np.full((8, 8), np.nan, np.float32), None, "NaN"),
+        (np.array([[0.0, np.inf], [0.0, 1.0]]), None, "NaN or infinite"),
+        (np.zeros((8, 8, 2), np.uint8), True, "3 \\(RGB\\) or 4 \\(RGBA\\)"),
+        (np.zeros((8, 8), bool), None, "dtype bool"),
+        (np.zeros((8, 8), np.complex64), None, "dtype complex64"),
+        (np.zeros((1, 8), np.uint8), None, "2×2"),
+    ],
+    ids=["1-D", "empty", "nan", "inf", "2-channels-rgb", "bool", "complex", "1-row"],
+)
+def test_bad_images(strong_rgb, image, rgb, message):
+    with pytest.raises(ShapeError, match=message) as info:
+        strong_rgb.restore(image, 25, rgb=rgb)
+    assert isinstance(info.value, ValueError)
+
+
+def test_model_channels_must_fit_the_task():
+    with pytest.raises(WeightsError, match="1 input channel"):
+        Restorer("denoise", model=tiny_model(1))
+
+
+def test_task_without_weights():
+    task = Task(name="noweights", title="t", unit="u", level_range=(0.0, 1.0), default_level=0.5,
+                train_levels=(0.5,), channels="gray", degrade=lambda x, level, generator=None: x)
+    with pytest.raises(WeightsError, match="python -m trainer train --task noweights"):
+        Restorer(task)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_without_cuda():
+    with pytest.raises(DeviceError, match="'cuda' is not available"):
+        Restorer("denoise", device="cuda", model=tiny_model(3))
+
+
+def test_nonsense_device():
+    with pytest.raises(DeviceError, match="expected a device"):
+        Restorer("denoise", device="toaster", model=tiny_model(3))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu(rng):
+    image = rng.random((70, 90)).astype(np.float32)
+    cpu = Restorer("denoise", device="cpu", model=strong_model(3)).restore(image, 25)
+    gpu = Restorer("denoise", device="cuda", model=strong_model(3)).restore(image, 25, tile=32)
+    np.testing.assert_allclose(gpu, cpu, atol=1e-3)
+
+
+def test_engine_import_pulls_in_no_napari_or_qt():
+    code = (
+        "import sys, napari_hyperres.engine, napari_hyperres.io, napari_hyperres.__main__\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('napari', 'qtpy', 'PySide6', 'PySide2', 'PyQt5', 'PyQt6', 'magicgui'))\n"
+        "assert not bad, bad\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_dejpeg_task_is_gray():
+    assert DEJPEG.in_channels == 1

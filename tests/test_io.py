@@ -1,0 +1,146 @@
+"""napari_hyperres.io: reading and writing TIFF / PNG / JPEG / BMP in RGB order, atomically."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+
+from napari_hyperres.errors import ShapeError
+from napari_hyperres.io import (
+    SUPPORTED_SUFFIXES,
+    check_writable,
+    is_supported,
+    read_image,
+    write_image,
+)
+
+
+def test_supported_suffixes():
+    assert {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp"} == set(SUPPORTED_SUFFIXES)
+    assert is_supported("a/B.PNG") and not is_supported("a.gif") and not is_supported("noext")
+
+
+@pytest.mark.parametrize(
+    "name, shape, dtype",
+    [
+        ("gray8.png", (20, 30), np.uint8),
+        ("gray16.png", (20, 30), np.uint16),
+        ("rgb8.png", (20, 30, 3), np.uint8),
+        ("rgba16.png", (20, 30, 4), np.uint16),
+        ("rgb.bmp", (20, 30, 3), np.uint8),
+        ("stack16.tif", (4, 20, 30), np.uint16),
+        ("rgb.tiff", (20, 30, 3), np.uint8),
+        ("rgba.tif", (20, 30, 4), np.uint8),
+        ("float.tif", (2, 20, 30), np.float32),
+        ("signed.tif", (20, 30), np.int16),
+    ],
+)
+def test_lossless_round_trip(tmp_path, rng, name, shape, dtype):
+    image = (rng.random(shape) * (np.iinfo(dtype).max if np.issubdtype(dtype, np.integer) else 1)).astype(dtype)
+    path = write_image(tmp_path / name, image)
+    back = read_image(path)
+    assert back.dtype == image.dtype and back.shape == image.shape
+    assert np.array_equal(back, image)
+
+
+def test_colour_is_rgb_on_both_sides(tmp_path):
+    red = np.zeros((4, 4, 3), np.uint8)
+    red[..., 0] = 255
+    write_image(tmp_path / "red.png", red)
+    assert cv2.imread(str(tmp_path / "red.png"))[0, 0].tolist() == [0, 0, 255]  # OpenCV's BGR on disk
+    assert read_image(tmp_path / "red.png")[0, 0].tolist() == [255, 0, 0]
+    bgr_file = np.zeros((4, 4, 4), np.uint8)
+    bgr_file[..., 0] = 200  # blue in OpenCV's order
+    bgr_file[..., 3] = 77
+    cv2.imwrite(str(tmp_path / "blue.png"), bgr_file)
+    assert read_image(tmp_path / "blue.png")[0, 0].tolist() == [0, 0, 200, 77]
+
+
+def test_jpeg_round_trip_is_close(tmp_path, rng):
+    y, x = np.mgrid[0:32, 0:40]
+    image = np.stack([x * 6, y * 7, (x + y) * 3], axis=-1).astype(np.uint8)
+    path = write_image(tmp_path / "a.jpg", image)
+    back = read_image(path)
+    assert back.shape == image.shape and back.dtype == np.uint8
+    assert np.abs(back.astype(int) - image).mean() < 3
+    low = read_image(write_image(tmp_path / "low.jpeg", image, jpeg_quality=5))
+    assert np.abs(low.astype(int) - image).mean() > np.abs(back.astype(int) - image).mean()
+
+
+def test_rgb_tiff_is_written_as_rgb(tmp_path):
+    write_image(tmp_path / "rgb.tif", np.zeros((8, 8, 3), np.uint8))
+    write_image(tmp_path / "gray.tif", np.zeros((3, 8, 8), np.uint8))
+    with tifffile.TiffFile(tmp_path / "rgb.tif") as tif:
+        assert tif.pages[0].photometric == tifffile.PHOTOMETRIC.RGB
+    with tifffile.TiffFile(tmp_path / "gray.tif") as tif:
+        assert tif.pages[0].photometric == tifffile.PHOTOMETRIC.MINISBLACK and len(tif.pages) == 3
+
+
+@pytest.mark.parametrize(
+    "name, shape, dtype, message",
+    [
+        ("a.jpg", (8, 8), np.uint16, "JPG holds uint8"),
+        ("a.jpg", (8, 8, 4), np.uint8, "1/3 channel"),
+        ("a.png", (8, 8), np.float32, "PNG holds uint8 or uint16"),
+        ("a.png", (3, 8, 8), np.uint8, "write stacks as .tif"),
+        ("a.bmp", (8, 8), np.uint16, "BMP holds uint8"),
+        ("a.png", (8, 8, 2), np.uint8, "channel"),
+        ("a.gif", (8, 8), np.uint8, "unsupported output type '.gif'"),
+        ("a.tif", (8, 8), np.complex64, "TIFF"),
+    ],
+)
+def test_formats_refuse_what_they_cannot_hold(tmp_path, name, shape, dtype, message):
+    with pytest.raises(ShapeError, match=message):
+        check_writable(tmp_path / name, shape, dtype)
+    with pytest.raises(ShapeError, match=message):
+        write_image(tmp_path / name, np.zeros(shape, dtype))
+    assert not any(tmp_path.iterdir())  # nothing written, not even a temporary file
+
+
+def test_write_is_atomic_and_replaces(tmp_path, rng):
+    path = tmp_path / "a.png"
+    write_image(path, np.zeros((8, 8), np.uint8))
+    write_image(path, np.full((8, 8), 9, np.uint8))
+    assert read_image(path).max() == 9
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_write_creates_folders(tmp_path):
+    path = write_image(tmp_path / "new" / "deeper" / "a.tif", np.zeros((4, 4), np.uint16))
+    assert read_image(path).dtype == np.uint16
+
+
+def test_read_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such image file"):
+        read_image(tmp_path / "missing.png")
+
+
+@pytest.mark.parametrize("name", ["broken.png", "broken.jpg", "broken.tif"])
+def test_read_damaged_file(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"not an image at all" * 10)
+    with pytest.raises(ShapeError, match=name):
+        read_image(path)
+
+
+def test_read_truncated_tiff(tmp_path, rng):
+    good = write_image(tmp_path / "good.tif", rng.integers(0, 65535, (3, 64, 64), dtype=np.uint16))
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(good.read_bytes()[:100])
+    with pytest.raises(ShapeError, match="cut.tif"):
+        read_image(cut)
+
+
+def test_read_unsupported_suffix(tmp_path):
+    path = tmp_path / "a.gif"
+    path.write_bytes(b"GIF89a")
+    with pytest.raises(ShapeError, match="unsupported file type '.gif'"):
+        read_image(path)

@@ -1,0 +1,123 @@
+"""napari_hyperres.models.hyperres: the meta-block algebra, generated networks, receptive field."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn as nn
+from conftest import strong_model, tiny_model
+
+from napari_hyperres.models.hyperres import (
+    PRESETS,
+    Architecture,
+    GeneratedNet,
+    HyperResNet,
+    MetaConv2d,
+    architecture_for,
+    receptive_radius,
+)
+
+
+@pytest.mark.parametrize("c", [0.0, 0.1, 0.37, 1.0])
+def test_meta_conv_generated_kernel_is_c_w_plus_b(seed, c):
+    meta = MetaConv2d(4, 6)
+    weight, bias = meta.generate_weights(c)
+    torch.testing.assert_close(weight, c * meta.weight_w + meta.weight_b)
+    torch.testing.assert_close(bias, c * meta.bias_w + meta.bias_b)
+    conv = meta.generate(c)
+    assert isinstance(conv, nn.Conv2d) and conv.weight.shape == (6, 4, 3, 3)
+    torch.testing.assert_close(conv.weight, c * meta.weight_w.detach() + meta.weight_b.detach())
+    torch.testing.assert_close(conv.bias, c * meta.bias_w.detach() + meta.bias_b.detach())
+    assert not conv.weight.requires_grad
+
+
+def test_meta_conv_forward_equals_generated_conv(seed):
+    meta = MetaConv2d(3, 5)
+    x = torch.rand(2, 3, 11, 9)
+    torch.testing.assert_close(meta(x, 0.2), meta.generate(0.2)(x))
+    assert meta(x, 0.2).shape == (2, 5, 11, 9)
+
+
+def test_meta_conv_is_linear_in_c(seed):
+    """k(c) = c·w + b: kernels at three levels lie on one line."""
+    meta = MetaConv2d(2, 2)
+    k0, k1, k_half = (meta.generate_weights(c)[0] for c in (0.0, 1.0, 0.5))
+    torch.testing.assert_close(k_half, 0.5 * (k0 + k1))
+
+
+def test_meta_conv_gradients_reach_w_and_b(seed):
+    meta = MetaConv2d(2, 2)
+    meta(torch.rand(1, 2, 8, 8), 0.3).square().sum().backward()
+    for p in (meta.weight_w, meta.weight_b, meta.bias_w, meta.bias_b):
+        assert p.grad is not None and p.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("init", ["conv", "paper"])
+def test_meta_conv_inits(seed, init):
+    meta = MetaConv2d(8, 8, init=init)
+    assert meta.weight_w.std() > 0
+    if init == "paper":
+        assert torch.all(meta.weight_b == 0)
+    with pytest.raises(ValueError, match="init"):
+        MetaConv2d(8, 8, init="nope")
+
+
+@pytest.mark.parametrize("c", [0.05, 0.3])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_generate_equals_forward(seed, c, channels):
+    model = strong_model(channels)
+    x = torch.rand(2, channels, 21, 17)
+    with torch.no_grad():
+        expected = model(x, c)
+        generated = model.generate(c)
+        assert isinstance(generated, GeneratedNet)
+        torch.testing.assert_close(generated(x), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("size", [(16, 16), (15, 16), (21, 17), (2, 3)])
+def test_output_shape_equals_input_shape(seed, size):
+    model = tiny_model(3)
+    x = torch.rand(1, 3, *size)
+    with torch.no_grad():
+        assert model(x, 0.1).shape == x.shape
+        assert model.generate(0.1)(x).shape == x.shape
+
+
+def test_levels_change_the_output(seed):
+    model = strong_model(1)
+    x = torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        assert (model(x, 0.0) - model(x, 0.5)).abs().max() > 1e-3
+
+
+def test_receptive_radius_bounds_the_context(seed):
+    """A pixel farther than the radius from an output pixel does not change it (tiling relies on this)."""
+    model = strong_model(1)
+    radius = receptive_radius(model.arch)
+    x = torch.rand(1, 1, 96, 96)
+    y0, x0 = 40, 40  # even: the stride-2 head's grid is the same as inside a tile
+    changed = x.clone()
+    changed[..., y0, x0 + radius + 1 :] = torch.rand(96 - x0 - radius - 1)
+    with torch.no_grad():
+        a, b = model(x, 0.2), model(changed, 0.2)
+    assert a[..., y0, x0] == b[..., y0, x0]
+    near = x.clone()
+    near[..., y0, x0 + 2] += 0.5
+    with torch.no_grad():
+        assert model(near, 0.2)[..., y0, x0] != a[..., y0, x0]
+
+
+def test_presets_and_architecture_for():
+    assert set(PRESETS) >= {"paper", "lite", "tiny"}
+    arch = architecture_for("paper", 3)
+    assert arch == Architecture(in_channels=3, features=64, blocks=16)
+    assert Architecture(**arch.to_dict()) == arch
+    with pytest.raises(ValueError, match="preset"):
+        architecture_for("huge", 3)
+
+
+def test_paper_preset_parameter_count():
+    """The published configuration has about 2.6 M parameters in its meta blocks."""
+    model = HyperResNet(architecture_for("paper", 3))
+    meta = sum(p.numel() for p in model.body.parameters())
+    assert 2.3e6 < meta < 2.8e6

@@ -1,0 +1,130 @@
+"""napari_hyperres.plugins: built-ins through the hook, a real third-party package, bad plugins."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import subprocess_env
+
+import napari_hyperres
+from napari_hyperres.errors import PluginError, UnknownTaskError
+from napari_hyperres.plugins import (
+    ENTRY_POINT_GROUP,
+    get_plugin_manager,
+    get_task,
+    get_tasks,
+    list_task_names,
+)
+from napari_hyperres.tasks import DENOISE, Task
+
+
+@pytest.fixture
+def registered():
+    """Register plugin objects on the live plugin manager for one test, unregistering them after."""
+    pm = get_plugin_manager()
+    added = []
+
+    def register(plugin, name: str):
+        pm.register(plugin, name=name)
+        added.append(plugin)
+        return plugin
+
+    yield register
+    for plugin in added:
+        pm.unregister(plugin)
+
+
+class TasksPlugin:
+    """A plugin object whose hook returns ``tasks``."""
+
+    def __init__(self, tasks):
+        self.tasks = tasks
+
+    @napari_hyperres.hookimpl
+    def hyperres_tasks(self):
+        return self.tasks
+
+
+def test_builtins_registered_through_the_hook():
+    pm = get_plugin_manager()
+    pm.check_pending()
+    assert pm.get_plugin("builtins") is not None
+    assert list_task_names()[:3] == ["denoise", "dejpeg", "sr"]
+    assert get_task("denoise") is DENOISE
+    assert get_task(DENOISE) is DENOISE
+
+
+def test_unknown_task_lists_what_exists():
+    with pytest.raises(UnknownTaskError, match="installed tasks: dejpeg, denoise") as info:
+        get_task("deblur")
+    assert isinstance(info.value, KeyError)
+    assert str(info.value).startswith("unknown task 'deblur'")  # no KeyError quoting
+
+
+def test_duplicate_task_names_are_rejected_naming_both_plugins(registered):
+    registered(TasksPlugin([DENOISE]), "copycat")
+    with pytest.raises(PluginError, match="'denoise' is registered twice") as info:
+        get_tasks()
+    assert "'builtins'" in str(info.value) and "'copycat'" in str(info.value)
+
+
+def test_duplicate_is_cleaned_up_after_the_test():
+    assert list_task_names().count("denoise") == 1 and get_plugin_manager().get_plugin("copycat") is None
+
+
+@pytest.mark.parametrize("bad", [DENOISE, ["denoise"]], ids=["not-a-list", "not-a-task"])
+def test_plugins_returning_the_wrong_type(registered, bad):
+    registered(TasksPlugin(bad), "sloppy")
+    with pytest.raises(PluginError, match="'sloppy'"):
+        get_tasks()
+
+
+def test_an_extra_task_registered_in_process(registered):
+    extra = Task(name="identity", title="Identity", unit="u", level_range=(0.0, 1.0), default_level=0.5,
+                 train_levels=(0.5,), channels="gray", degrade=lambda x, level, generator=None: x)
+    registered(TasksPlugin([extra]), "extra")
+    assert get_task("identity") is extra
+    assert list_task_names()[-1] == "identity"
+    get_plugin_manager().check_pending()
+
+
+# --- the example package, pip-installed --------------------------------------------------------------
+def test_installed_plugin_registers_its_task(poisson_plugin):
+    from importlib.metadata import entry_points
+
+    assert any(ep.name == "poisson" for ep in entry_points(group=ENTRY_POINT_GROUP))
+    tasks = get_tasks()
+    assert list(tasks)[:3] == ["denoise", "dejpeg", "sr"]  # built-ins first, then plugins
+    poisson = tasks["poisson"]
+    assert poisson.channels == "gray" and poisson.weights is None
+    pm = get_plugin_manager()
+    pm.check_pending()
+    assert pm.get_plugin("poisson") is not None
+
+
+def test_installed_plugin_task_behaves(poisson_plugin, clean_gray):
+    import torch
+
+    poisson = get_task("poisson")
+    low, high = poisson.level_range
+    assert poisson.check_level(poisson.default_level) == poisson.default_level
+    # normalize: the noise std of a white pixel, decreasing with the photon count
+    cs = [poisson.normalize(p) for p in (low, 10, 100, high)]
+    assert cs == sorted(cs, reverse=True)
+    assert poisson.normalize(100) == pytest.approx(0.1, rel=0.01)
+    noisy = [poisson.degrade(clean_gray, p, torch.Generator().manual_seed(0)) for p in (5.0, 500.0)]
+    errors = [float((n - clean_gray).std()) for n in noisy]
+    assert errors[0] > 3 * errors[1]
+
+
+def test_cli_lists_the_installed_plugin(poisson_plugin):
+    done = subprocess.run([sys.executable, "-m", "napari_hyperres", "tasks"], capture_output=True, text=True,
+                          env=subprocess_env(poisson_plugin), timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
+    assert list(lines)[:3] == ["denoise", "dejpeg", "sr"]
+    assert "poisson" in lines
+    assert "no weights yet: train with python -m trainer train --task poisson" in lines["poisson"]
+    assert "1-1000" in lines["poisson"]

@@ -1,0 +1,92 @@
+"""napari_hyperres.tasks: the built-in Task records, level checks, degrade/prepare/make_input."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+from conftest import smooth_image
+
+from napari_hyperres.errors import LevelRangeError
+from napari_hyperres.tasks import DEJPEG, DENOISE, SR, Task, divide_by_255
+
+BUILTINS = [DENOISE, DEJPEG, SR]
+
+
+@pytest.mark.parametrize("task", BUILTINS, ids=lambda t: t.name)
+def test_builtin_task_record(task):
+    low, high = task.level_range
+    assert task.name == task.name.lower() and " " not in task.name
+    assert low <= task.default_level <= high
+    assert all(low <= level <= high for level in task.train_levels)
+    assert task.in_channels == (1 if task.channels == "gray" else 3)
+    assert task.eval_protocol and task.title and task.unit
+    assert task.normalize is divide_by_255 and task.normalize(51) == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("task", BUILTINS, ids=lambda t: t.name)
+def test_check_level_accepts_the_range_and_rejects_outside(task):
+    low, high = task.level_range
+    assert task.check_level(low) == low and task.check_level(str(high)) == high
+    for bad in (low - 1, high + 1):
+        with pytest.raises(LevelRangeError, match=task.name) as info:
+            task.check_level(bad)
+        assert isinstance(info.value, ValueError)
+    with pytest.raises(LevelRangeError, match="expected a number"):
+        task.check_level("loud")
+
+
+@pytest.mark.parametrize("task", BUILTINS, ids=lambda t: t.name)
+def test_degrade_keeps_shape_and_dtype(task):
+    clean = smooth_image(32, 40, task.in_channels).repeat(2, 1, 1, 1)
+    out = task.degrade(clean, task.default_level, torch.Generator().manual_seed(0))
+    assert out.shape == clean.shape and out.dtype == clean.dtype
+    assert not torch.equal(out, clean)
+
+
+@pytest.mark.parametrize("task", BUILTINS, ids=lambda t: t.name)
+def test_degrade_per_sample_levels(task):
+    clean = smooth_image(32, 32, task.in_channels).repeat(2, 1, 1, 1)
+    levels = torch.tensor(task.train_levels[:2])
+    out = task.degrade(clean, levels, torch.Generator().manual_seed(0))
+    single = task.degrade(clean[1:], float(levels[1]), torch.Generator().manual_seed(0))
+    assert out.shape == clean.shape
+    if task is not DENOISE:  # noise draws differ with the batch size; deterministic tasks match exactly
+        torch.testing.assert_close(out[1:], single)
+
+
+def test_denoise_degrade_is_sigma_over_255():
+    clean = torch.full((1, 3, 64, 64), 0.5)
+    noisy = DENOISE.degrade(clean, 25.0, torch.Generator().manual_seed(0))
+    assert abs(float((noisy - clean).std()) - 25 / 255) < 0.003
+
+
+def test_sr_prepare_of_make_input_matches_degrade_shape():
+    clean = smooth_image(36, 30, 3)
+    low = SR.simulate_input(clean, 3.0)
+    assert low.shape == (1, 3, 12, 10)
+    assert SR.prepare(low, 3.0).shape == clean.shape == SR.degrade(clean, 3.0).shape
+    assert SR.crop_border(3.0) == 3 and SR.crop_border(2.5) == 3
+
+
+def test_simulate_input_defaults_to_degrade():
+    clean = smooth_image(16, 16, 1)
+    torch.testing.assert_close(DEJPEG.simulate_input(clean, 30.0), DEJPEG.degrade(clean, 30.0))
+
+
+def test_task_validates_itself():
+    base = dict(name="t", title="T", unit="u", level_range=(0.0, 10.0), default_level=5.0, train_levels=(1.0,),
+                channels="gray", degrade=lambda x, level, generator=None: x)
+    assert Task(**base).in_channels == 1
+    with pytest.raises(ValueError, match="low < high"):
+        Task(**{**base, "level_range": (10.0, 0.0)})
+    with pytest.raises(ValueError, match="channels"):
+        Task(**{**base, "channels": "cmyk"})
+    with pytest.raises(LevelRangeError):
+        Task(**{**base, "default_level": 11.0})
+
+
+def test_task_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        DENOISE.name = "x"

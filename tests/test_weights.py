@@ -1,0 +1,134 @@
+"""napari_hyperres.weights: round trip with metadata, and clear errors naming the file."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import tiny_model, write_tiny_weights
+
+from napari_hyperres.engine import Restorer
+from napari_hyperres.errors import WeightsError
+from napari_hyperres.weights import (
+    WeightsInfo,
+    atomic_write,
+    load_model,
+    load_weights,
+    read_info,
+    resolve_weights,
+    save_weights,
+)
+
+
+def test_save_load_round_trip_with_metadata(tmp_path, seed):
+    model = tiny_model(3)
+    info = WeightsInfo(
+        name="denoise.tiny", task="denoise", architecture=model.arch.to_dict(), preset="tiny",
+        train_levels=[15.0, 35.0], training_data=["BSD400"], steps=12, validation={"Set12": {"25": {"psnr": 30.1}}},
+    )
+    path = save_weights(tmp_path / "w.safetensors", model.state_dict(), info)
+    assert read_info(path) == info
+    tensors, loaded_info = load_weights(path)
+    assert loaded_info == info
+    assert tensors.keys() == model.state_dict().keys()
+    for key, value in model.state_dict().items():
+        assert torch.equal(tensors[key], value)
+    rebuilt, _ = load_model(path, task="denoise", kind="hyperres")
+    x = torch.rand(1, 3, 12, 12)
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(x, 0.1), model(x, 0.1))
+    assert not rebuilt.training
+
+
+def test_atomic_write_gives_ordinary_permissions(tmp_path):
+    """Not mkstemp's 0600: restored images must be readable like any file the user writes."""
+    path = tmp_path / "out.bin"
+    atomic_write(path, lambda tmp: Path(tmp).write_bytes(b"data"))
+    assert path.read_bytes() == b"data"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+
+    def fail(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, fail)
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+def test_missing_weights_name(tmp_path):
+    with pytest.raises(WeightsError, match="no weights file or shipped weights named 'nothing-here'"):
+        resolve_weights("nothing-here")
+
+
+def test_truncated_file(tmp_path):
+    path = write_tiny_weights(tmp_path / "full.safetensors", "denoise", 3)
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(WeightsError, match="cut.safetensors"):
+        load_model(cut)
+
+
+def test_garbage_file(tmp_path):
+    path = tmp_path / "garbage.safetensors"
+    path.write_bytes(b"\x00\x01 this is not a safetensors file" * 20)
+    with pytest.raises(WeightsError, match="garbage.safetensors"):
+        load_weights(path)
+
+
+def test_file_without_metadata(tmp_path):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "plain.safetensors"
+    save_file({"x": torch.zeros(2)}, str(path))
+    with pytest.raises(WeightsError, match="plain.safetensors.*metadata"):
+        load_model(path)
+
+
+def test_wrong_task(tmp_path):
+    path = write_tiny_weights(tmp_path / "dn.safetensors", "denoise", 3)
+    with pytest.raises(WeightsError, match="dn.safetensors.*'denoise', not 'sr'"):
+        load_model(path, task="sr")
+    with pytest.raises(WeightsError, match="dn.safetensors"):
+        Restorer("sr", weights=str(path))
+
+
+def test_wrong_kind(tmp_path):
+    path = write_tiny_weights(tmp_path / "dn.safetensors", "denoise", 3)
+    with pytest.raises(WeightsError, match="dn.safetensors.*'hyperres'.*'estimator'"):
+        load_model(path, kind="estimator")
+
+
+def test_architecture_mismatch(tmp_path):
+    model = tiny_model(3)
+    wrong = dict(model.arch.to_dict(), features=16)
+    path = save_weights(tmp_path / "mismatch.safetensors", model.state_dict(),
+                        WeightsInfo(name="x", task="denoise", architecture=wrong))
+    with pytest.raises(WeightsError, match="mismatch.safetensors.*do not match architecture"):
+        load_model(path)
+
+
+def test_unknown_architecture_keys(tmp_path):
+    model = tiny_model(3)
+    path = save_weights(tmp_path / "odd.safetensors", model.state_dict(),
+                        WeightsInfo(name="x", task="denoise", architecture={"colours": 3}))
+    with pytest.raises(WeightsError, match="does not fit"):
+        load_model(path)
+
+
+def test_channel_count_must_fit_the_task(tmp_path):
+    gray = write_tiny_weights(tmp_path / "gray.safetensors", "denoise", 1)
+    with pytest.raises(WeightsError, match="1 input channel"):
+        Restorer("denoise", weights=str(gray))
