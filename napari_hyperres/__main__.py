@@ -3,8 +3,9 @@
 Subcommands::
 
     napari-hyperres tasks
-    napari-hyperres restore IN OUT --task denoise --level 25 [--weights W] [--device auto]
+    napari-hyperres restore IN OUT --task denoise --level 25|auto [--weights W] [--device auto]
                                    [--tile N] [--value-range BLACK WHITE] [--overwrite] [--quiet]
+    napari-hyperres estimate IN --task denoise [--weights W] [--device auto]
 
 Every subcommand is registered by a small ``add_*_command(subparsers)`` function
 listed in :data:`COMMANDS`; it adds its parser and sets ``run=`` to a function
@@ -135,7 +136,11 @@ def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("input", metavar="IN", type=Path, help="image file or folder of images")
     parser.add_argument("output", metavar="OUT", type=Path, help="output file (or folder when IN is a folder)")
     parser.add_argument("--task", required=True, help="task name (see `napari-hyperres tasks`), e.g. denoise")
-    parser.add_argument("--level", required=True, help="degradation level in the task's unit, e.g. 25 (σ) for denoise")
+    parser.add_argument(
+        "--level", default=None,
+        help="degradation level in the task's unit, e.g. 25 (σ) for denoise, or 'auto' to estimate it per file "
+        "(JPEG files: read from their quantisation tables); not needed for the auto task",
+    )
     parser.add_argument("--weights", help="weights file or shipped name (default: the task's shipped weights)")
     parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps (default: auto)")
     parser.add_argument("--tile", type=positive_int, help="tile edge in pixels (default: tile only planes above 1024×1024)")
@@ -193,7 +198,13 @@ def run_restore(args: argparse.Namespace) -> int:
     from .plugins import get_task
 
     task = get_task(args.task)
-    level = task.check_level(args.level)
+    auto_level = is_auto(args.level)
+    if task.conditioning == "image":
+        level = task.default_level
+    elif args.level is None:
+        raise ShapeError(f"task {task.name!r} needs --level ({task.unit}, {task.level_range[0]:g}-{task.level_range[1]:g}) or --level auto")
+    else:
+        level = None if auto_level else task.check_level(args.level)
     jobs = restore_jobs(args.input, args.output)
     check_targets(jobs, args.overwrite)
     if args.weights is None and not weights_status(task)[0]:
@@ -207,6 +218,12 @@ def run_restore(args: argparse.Namespace) -> int:
     for src, dst in jobs:
         try:
             image = read_image(src)
+            if level is None or auto_level:
+                from .estimate import estimate_level_from_file
+
+                level, method = estimate_level_from_file(src, task, device=args.device, image=image)
+                if not args.quiet:
+                    print(f"{src.name}: estimated {task.unit} {level:.3g} ({method})", file=sys.stderr)
             if image.ndim >= 2:  # the engine reports bad shapes; check the output format first
                 check_writable(dst, output_shape(task, image.shape, level, is_rgb_image(image.shape, None)), image.dtype)
             progress = ProgressLine(f"{src.name}", enabled=not args.quiet)
@@ -224,10 +241,58 @@ def run_restore(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def is_auto(level: str | None) -> bool:
+    return isinstance(level, str) and level.strip().lower() == "auto"
+
+
+# --- estimate ---------------------------------------------------------------------------------------
+def add_estimate_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "estimate",
+        help="estimate the degradation level of an image file (or each image in a folder)",
+        description=(
+            "Print the degradation level of IN in the task's unit, from the task's level estimator "
+            "(dejpeg on a JPEG file: read exactly from its quantisation tables). "
+            "Output: one line 'FILE<TAB>LEVEL<TAB>METHOD' per image."
+        ),
+    )
+    parser.add_argument("input", metavar="IN", type=Path, help="image file or folder of images")
+    parser.add_argument("--task", required=True, help="task name (see `napari-hyperres tasks`), e.g. denoise")
+    parser.add_argument("--weights", help="estimator weights file (default: the task's shipped '<task>.estimator')")
+    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps (default: auto)")
+    parser.set_defaults(run=run_estimate)
+
+
+def run_estimate(args: argparse.Namespace) -> int:
+    from .estimate import estimate_level_from_file
+    from .io import SUPPORTED_SUFFIXES, is_supported
+    from .plugins import get_task
+
+    task = get_task(args.task)
+    if task.conditioning == "image":
+        raise ShapeError(f"task {task.name!r} has no level to estimate; restore with it directly")
+    source: Path = args.input
+    if not source.exists():
+        raise FileNotFoundError(f"no such file or folder: {source}")
+    files = sorted(p for p in source.iterdir() if p.is_file() and is_supported(p)) if source.is_dir() else [source]
+    if not files:
+        raise ShapeError(f"{source}: no images with a supported suffix ({', '.join(SUPPORTED_SUFFIXES)})")
+    failed = 0
+    for path in files:
+        try:
+            level, method = estimate_level_from_file(path, task, weights=args.weights, device=args.device)
+            print(f"{path}\t{level:.4g}\t{method}")
+        except (HyperResError, OSError) as exc:
+            if len(files) == 1:
+                raise
+            failed += 1
+            print_error(f"{path}: {one_line(exc)}")
+    return EXIT_ERROR if failed else EXIT_OK
+
+
 # --- the parser ------------------------------------------------------------------------------------
-COMMANDS: list[Command] = [add_tasks_command, add_restore_command]
-"""Subcommand registrars, in the order ``--help`` lists them. An ``estimate`` subcommand
-plugs in here: ``add_estimate_command(subparsers)`` adding its parser with ``set_defaults(run=...)``."""
+COMMANDS: list[Command] = [add_tasks_command, add_restore_command, add_estimate_command]
+"""Subcommand registrars, in the order ``--help`` lists them."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ Importing this module imports neither napari nor Qt.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from typing import Callable, Iterator
 
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
+from .crops import grid_crops
 from .devices import select_device
 from .errors import CancelledError, ShapeError, WeightsError
 from .intensity import IntensityMap, check_dtype, intensity_map_for
@@ -28,6 +30,12 @@ DEFAULT_TILE = 512
 """Tile edge used when an image plane exceeds ``DEFAULT_TILE² · 4`` pixels and no tile is given."""
 
 GENERATED_CACHE_SIZE = 8
+
+SELECTION_CROP = 256
+"""Edge of the crops HAIR's classifier sees (GIVs averaged over up to 16 crops per plane)."""
+
+Level = float | str
+"""A level in the task's units, or ``"auto"`` (estimated from the image)."""
 
 
 def is_rgb_image(image_shape: tuple[int, ...], rgb: bool | None) -> bool:
@@ -77,7 +85,10 @@ class Restorer:
         task: task name or :class:`Task`.
         weights: weights name or path; defaults to the task's shipped weights.
         device: ``None``/``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"``.
-        model: an already-built :class:`HyperResNet` (the trainer's evaluation uses this).
+        model: an already-built network (the trainer's evaluation uses this): a
+            :class:`HyperResNet` or anything with ``generate(c)``, or a HAIR
+            :class:`~napari_hyperres.models.hair.HairNet` for image-conditioned tasks.
+        half: run in float16 (default: on CUDA only; measured within 0.05 dB, BENCHMARKS.md).
 
     Raises:
         UnknownTaskError, WeightsError, DeviceError.
@@ -90,9 +101,11 @@ class Restorer:
         device: str | torch.device | None = None,
         *,
         model: HyperResNet | None = None,
+        half: bool | None = None,
     ) -> None:
         self.task = get_task(task)
         self.device = select_device(device)
+        self.half = self.device.type == "cuda" if half is None else bool(half)
         if model is None:
             name = weights or self.task.weights
             if name is None:
@@ -100,7 +113,10 @@ class Restorer:
                     f"task {self.task.name!r} has no weights yet: train with "
                     f"`python -m trainer train --task {self.task.name} ...` and pass the exported file as weights"
                 )
-            model, self.info = load_model(name, task=self.task.name, kind="hyperres", device=self.device)
+            model, self.info = load_model(name, task=self.task.name, device=self.device)
+            expected = "hair" if self.task.conditioning == "image" else "hyperres"
+            if self.info.kind != expected:
+                raise WeightsError(f"{name}: holds a {self.info.kind!r} model; task {self.task.name!r} needs {expected!r} weights")
         else:
             model = model.to(self.device).eval()
             self.info = WeightsInfo(name="(in memory)", task=self.task.name, architecture=model.arch.to_dict())
@@ -109,22 +125,53 @@ class Restorer:
                 f"weights have {model.arch.in_channels} input channel(s) but task {self.task.name!r} "
                 f"is {self.task.channels} ({self.task.in_channels})"
             )
+        if self.half:
+            model = model.half()
         self.model: HyperResNet = model
+        self.dtype = torch.float16 if self.half else torch.float32
         self.overlap = receptive_radius(model.arch)
         self._generated: OrderedDict[float, GeneratedNet] = OrderedDict()
+        self._lock = threading.Lock()  # dask may restore blocks from several threads
+        self.last_selection: np.ndarray | None = None
+        """HAIR only: the mixtures ``(blocks, N)`` chosen for the last plane restored."""
+
+    @property
+    def image_conditioned(self) -> bool:
+        """Whether the network picks its own weights from the image (HAIR; no level)."""
+        return self.task.conditioning == "image"
 
     # --- networks -------------------------------------------------------------------------
     def network_for(self, level: float) -> GeneratedNet:
         """The plain network for ``level`` (task units), generated once and cached on the device."""
         level = self.task.check_level(level)
         c = float(self.task.normalize(level))
-        net = self._generated.pop(c, None)
-        if net is None:
-            net = self.model.generate(c).eval()
-        self._generated[c] = net
-        while len(self._generated) > GENERATED_CACHE_SIZE:
-            self._generated.popitem(last=False)
+        with self._lock:
+            net = self._generated.pop(c, None)
+            if net is None:
+                net = self.model.generate(c).eval()
+            self._generated[c] = net
+            while len(self._generated) > GENERATED_CACHE_SIZE:
+                self._generated.popitem(last=False)
         return net
+
+    @torch.inference_mode()
+    def network_for_image(self, x: torch.Tensor) -> GeneratedNet:
+        """HAIR: the plain network selected by ``x`` ``(1, C, H, W)`` (GIV averaged over grid crops)."""
+        plane = x[0].numpy().transpose(1, 2, 0)
+        crops = torch.from_numpy(grid_crops(plane, SELECTION_CROP)).to(self.device, self.dtype)
+        net, selections = self.model.generate_for_image(crops)
+        self.last_selection = selections.float().cpu().numpy()
+        return net
+
+    def resolve_level(self, image: np.ndarray, level: Level, rgb: bool | None = None) -> float:
+        """``level`` as a checked float; ``"auto"`` runs the task's level estimator on ``image``."""
+        if self.image_conditioned:
+            return self.task.default_level
+        if isinstance(level, str) and level.strip().lower() == "auto":
+            from .estimate import estimate_level
+
+            return estimate_level(image, self.task, device=str(self.device), rgb=rgb)
+        return self.task.check_level(level)
 
     def release(self) -> None:
         """Drop cached generated networks and free accelerator memory."""
@@ -141,7 +188,7 @@ class Restorer:
         h, w = x.shape[-2:]
         if tile is None and h * w <= 4 * DEFAULT_TILE**2:
             yield (0, 1)
-            out = net(x.to(self.device)).float().cpu()
+            out = net(x.to(self.device, self.dtype)).float().cpu()
             yield (1, 1)
             yield out
             return
@@ -154,7 +201,7 @@ class Restorer:
         for i, (y0, y1, x0, x1) in enumerate(boxes):
             ty0, tx0 = max(0, y0 - m), max(0, x0 - m)
             ty1, tx1 = min(h, y1 + m), min(w, x1 + m)
-            piece = net(x[..., ty0:ty1, tx0:tx1].to(self.device)).float().cpu()
+            piece = net(x[..., ty0:ty1, tx0:tx1].to(self.device, self.dtype)).float().cpu()
             out[..., y0:y1, x0:x1] = piece[..., y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0]
             yield (i + 1, len(boxes))
         yield out
@@ -163,7 +210,6 @@ class Restorer:
         self, plane: np.ndarray, level: float, is_rgb: bool, tile: int | None
     ) -> Iterator[tuple[int, int] | np.ndarray]:
         """Restore one float ``[0, 1]`` plane ``(Y, X)`` or ``(Y, X, 3|4)``; yields progress, then the plane."""
-        net = self.network_for(level)
         alpha = plane[..., 3] if is_rgb and plane.shape[-1] == 4 else None
         color = plane[..., :3] if is_rgb else plane
         chroma = None
@@ -177,6 +223,7 @@ class Restorer:
         x = torch.from_numpy(np.ascontiguousarray(data.transpose(2, 0, 1)))[None]
         if self.task.prepare is not None:
             x = self.task.prepare(x, level)
+        net = self.network_for_image(x) if self.image_conditioned else self.network_for(level)
         result = None
         for step in self._run_tiles(net, x, tile):
             if isinstance(step, torch.Tensor):
@@ -199,7 +246,7 @@ class Restorer:
     def restore_steps(
         self,
         image: np.ndarray,
-        level: float,
+        level: Level,
         *,
         tile: int | None = None,
         rgb: bool | None = None,
@@ -209,9 +256,9 @@ class Restorer:
 
         This generator is what the GUI's cancellable workers iterate; :meth:`restore` drives it.
         """
-        level = self.task.check_level(level)
         image = np.asarray(image)
         is_rgb = validate_image(image, rgb)
+        level = self.resolve_level(image, level, rgb)
         spatial_ndim = 3 if is_rgb else 2
         lead = image.shape[: image.ndim - spatial_ndim]
         planes = image.reshape((-1,) + image.shape[image.ndim - spatial_ndim :])
@@ -235,7 +282,7 @@ class Restorer:
     def restore(
         self,
         image: np.ndarray,
-        level: float,
+        level: Level,
         *,
         tile: int | None = None,
         progress: Progress | None = None,
@@ -248,7 +295,9 @@ class Restorer:
         Args:
             image: ``(..., Y, X)`` gray or ``(..., Y, X, 3|4)`` RGB(A), any integer or float dtype.
                 Leading axes (Z, T, …) are restored plane by plane. Never modified.
-            level: degradation level in the task's unit (e.g. σ = 25).
+            level: degradation level in the task's unit (e.g. σ = 25), or ``"auto"`` to
+                estimate it from the image (:func:`napari_hyperres.estimate_level`);
+                ignored by image-conditioned tasks (``auto``).
             tile: tile edge in pixels (overlapping by the receptive field, no seams);
                 ``None`` tiles only planes larger than 1024×1024.
             progress: ``progress(done, total)`` after each tile.
@@ -259,8 +308,11 @@ class Restorer:
 
         Returns:
             The restored array, same dtype and value range; for ``sr`` the spatial
-            axes are scaled by ``level``.
+            axes are scaled by ``level``. A dask array in gives a lazy dask array
+            out (:meth:`restore_lazy`).
         """
+        if _is_dask(image):
+            return self.restore_lazy(image, level, tile=tile, rgb=rgb, value_range=value_range)
         result = None
         for step in self.restore_steps(image, level, tile=tile, rgb=rgb, value_range=value_range):
             if isinstance(step, np.ndarray):
@@ -271,6 +323,71 @@ class Restorer:
             if cancel is not None and cancel():
                 raise CancelledError("restoration cancelled; no output was written")
         return result
+
+
+    def restore_lazy(
+        self,
+        image,
+        level: Level,
+        *,
+        tile: int | None = None,
+        rgb: bool | None = None,
+        value_range: tuple[float, float] | None = None,
+    ):
+        """Restore a dask array lazily: a dask array whose blocks are restored when computed.
+
+        Built with ``dask.array.map_overlap`` (overlap = the network's receptive field on
+        the spatial axes, no padding at the image's outer border), so computed values equal
+        :meth:`restore` on the whole array. Spatial chunks are kept for level-conditioned
+        tasks without resampling; ``sr`` and ``auto`` use whole-plane chunks (one selection
+        per plane; a scaled output). Leading axes are chunked one plane per block.
+
+        The intensity rule for floats is applied to the first plane (pass ``value_range``
+        to set it); integers use their dtype's range as always. Works under a
+        ``dask.distributed`` client: the Restorer is shipped to the workers with the graph.
+        """
+        import dask.array as da
+
+        check_dtype(np.dtype(image.dtype))
+        is_rgb = is_rgb_image(tuple(image.shape), rgb)
+        spatial_ndim = 3 if is_rgb else 2
+        if image.ndim < 2 or image.size == 0:
+            raise ShapeError(f"expected a non-empty image with at least 2 dimensions (Y, X), got shape {image.shape}")
+        lead = image.ndim - spatial_ndim
+        plane = image[(0,) * lead]
+        stride = max(1, int(np.sqrt(plane.shape[0] * plane.shape[1] / 2**20)))
+        sample = np.asarray(plane[::stride, ::stride])
+        if value_range is None:
+            mapping = intensity_map_for(sample)
+            value_range = (mapping.offset, mapping.offset + mapping.scale)
+        level = self.resolve_level(sample, level, rgb)
+        y_axis = lead
+        whole_plane = self.task.prepare is not None or self.image_conditioned
+        chunks = {axis: 1 for axis in range(lead)}
+        if is_rgb:
+            chunks[image.ndim - 1] = -1
+        if whole_plane:
+            chunks.update({y_axis: -1, y_axis + 1: -1})
+        else:
+            for axis in (y_axis, y_axis + 1):
+                size = max(int(tile or 0), *(c for c in image.chunks[axis]))
+                chunks[axis] = max(size, 2 * self.overlap, 2)
+        image = image.rechunk(chunks)
+
+        def restore_block(block: np.ndarray) -> np.ndarray:
+            return self.restore(block, level, tile=tile, rgb=is_rgb, value_range=value_range)
+
+        if whole_plane:
+            out_chunks = list(image.chunks)
+            for axis in (y_axis, y_axis + 1):
+                out_chunks[axis] = tuple(max(1, round(c * level)) if self.task.prepare is not None else c for c in image.chunks[axis])
+            return da.map_blocks(restore_block, image, chunks=tuple(out_chunks), dtype=image.dtype)
+        depth = {axis: (self.overlap if axis in (y_axis, y_axis + 1) else 0) for axis in range(image.ndim)}
+        return da.map_overlap(restore_block, image, depth=depth, boundary="none", trim=True, dtype=image.dtype)
+
+
+def _is_dask(image) -> bool:
+    return type(image).__module__.startswith("dask.")
 
 
 def _resize_like(channels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -286,7 +403,7 @@ def _resize_like(channels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def restore(
     image: np.ndarray,
     task: str | Task,
-    level: float,
+    level: Level,
     *,
     weights: str | None = None,
     device: str | None = None,
@@ -300,6 +417,7 @@ def restore(
 
     Example:
         >>> clean = restore(noisy_uint8, "denoise", 25)
+        >>> clean = restore(noisy_uint8, "denoise", "auto")  # level estimated from the image
     """
     return Restorer(task, weights=weights, device=device).restore(
         image, level, tile=tile, progress=progress, cancel=cancel, rgb=rgb, value_range=value_range

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from .color import rgb_to_ycbcr
+from .crops import grid_crops
 from .devices import select_device
 from .engine import validate_image
 from .errors import WeightsError
@@ -26,21 +27,6 @@ MAX_CROPS = 16
 def estimator_weights_name(task: Task) -> str:
     """Shipped estimator weights for a task: ``"<task>.estimator"``."""
     return f"{task.name}.estimator"
-
-
-def crops_for_estimation(plane: np.ndarray, crop: int = CROP, max_crops: int = MAX_CROPS) -> np.ndarray:
-    """Up to ``max_crops`` crops ``(N, C, crop, crop)`` on a regular grid of a ``(H, W, C)`` plane.
-
-    Planes smaller than ``crop`` give one crop of the whole plane (cut to a multiple of 16).
-    """
-    h, w = plane.shape[:2]
-    if h < crop or w < crop:
-        ch, cw = max(16, h - h % 16), max(16, w - w % 16)
-        return plane[None, :ch, :cw].transpose(0, 3, 1, 2)
-    ys = np.linspace(0, h - crop, max(1, min(4, h // crop))).astype(int)
-    xs = np.linspace(0, w - crop, max(1, min(4, w // crop))).astype(int)
-    boxes = [(y, x) for y in ys for x in xs][:max_crops]
-    return np.stack([plane[y : y + crop, x : x + crop] for y, x in boxes]).transpose(0, 3, 1, 2)
 
 
 def prepare_plane(image: np.ndarray, task: Task, rgb: bool | None = None) -> np.ndarray:
@@ -77,7 +63,34 @@ def estimate_level(
         model, _ = load_model(name, task=task.name, kind="estimator", device=select_device(device))
     except WeightsError as exc:
         raise WeightsError(f"task {task.name!r} has no level estimator ({exc}); train one with `python -m trainer train-estimator --task {task.name}`") from exc
-    crops = torch.from_numpy(np.ascontiguousarray(crops_for_estimation(prepare_plane(image, task, rgb))))
+    crops = torch.from_numpy(np.ascontiguousarray(grid_crops(prepare_plane(image, task, rgb), CROP, MAX_CROPS)))
     fractions = model(crops.to(next(model.parameters()).device)).float().cpu().numpy()
     low, high = task.level_range
     return float(np.clip(low + np.median(fractions) * (high - low), low, high))
+
+
+JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+
+
+def estimate_level_from_file(
+    path, task: str | Task, *, weights: str | None = None, device: str | None = None, image: np.ndarray | None = None
+) -> tuple[float, str]:
+    """The level of the image file at ``path``, and how it was found.
+
+    ``dejpeg`` on a JPEG file reads the quality from its quantisation tables (exact for
+    libjpeg-based encoders, no network); otherwise the task's estimator runs on the
+    decoded image (``image``, if already read). Returns ``(level, method)`` with method
+    ``"quantisation tables"`` or ``"estimator"``.
+    """
+    from pathlib import Path
+
+    from .io import read_image
+    from .jpeg_quality import read_jpeg_quality
+
+    task = get_task(task)
+    if task.name == "dejpeg" and Path(path).suffix.lower() in JPEG_SUFFIXES:
+        low, high = task.level_range
+        return float(np.clip(read_jpeg_quality(path).quality, low, high)), "quantisation tables"
+    if image is None:
+        image = read_image(path)
+    return estimate_level(image, task, weights=weights, device=device), "estimator"

@@ -200,9 +200,10 @@ def list_weights() -> list[WeightsInfo]:
 def _register_builtin_kinds() -> None:
     if "hyperres" in MODEL_BUILDERS:
         return
+    from .models.estimator import EstimatorArchitecture, LevelEstimator
+    from .models.hair import HairArchitecture, HairNet
     from .models.hyperres import Architecture, HyperResNet
 
-    from .models.estimator import EstimatorArchitecture, LevelEstimator
-
     register_model_kind("hyperres", lambda arch: HyperResNet(Architecture(**arch)))
+    register_model_kind("hair", lambda arch: HairNet(HairArchitecture(**arch)))
     register_model_kind("estimator", lambda arch: LevelEstimator(EstimatorArchitecture(**arch)))

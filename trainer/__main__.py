@@ -20,8 +20,11 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--task", required=True)
     p.add_argument("--data", nargs="+", required=True, help="folders of training images")
     p.add_argument("--levels", nargs="*", type=float, default=[], help="training levels (default: the task's)")
-    p.add_argument("--kind", default="hyperres", choices=["hyperres", "dedicated", "adafm"])
-    p.add_argument("--preset", default="lite", choices=["lite", "paper", "tiny"])
+    p.add_argument(
+        "--kind", default=None, choices=["hyperres", "hair", "dedicated", "adafm"],
+        help="model family (default: hyperres, or hair for an image-conditioned task such as auto)",
+    )
+    p.add_argument("--preset", default="lite", choices=["lite", "paper", "small", "tiny"])
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--patch", type=int, default=96)
@@ -43,10 +46,13 @@ def add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from napari_hyperres.plugins import get_task
+
     from .loop import train
 
+    kind = args.kind or ("hair" if get_task(args.task).conditioning == "image" else "hyperres")
     cfg = TrainConfig(
-        task=args.task, data=args.data, out=args.out, levels=args.levels, kind=args.kind, preset=args.preset,
+        task=args.task, data=args.data, out=args.out, levels=args.levels, kind=kind, preset=args.preset,
         steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, lr_decay_at=args.lr_decay_at,
         val=args.val, val_every=args.val_every, ckpt_every=args.ckpt_every, seed=args.seed, device=args.device,
         init_from=args.init_from, max_images=args.max_images, time_budget_s=args.time_budget, amp=args.amp,
@@ -112,7 +118,7 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val", required=True)
     p.add_argument("--runs", required=True, help="folder of run directories (missing runs are trained)")
     p.add_argument("--eval-levels", nargs="+", type=float, required=True)
-    p.add_argument("--preset", default="lite", choices=["lite", "paper", "tiny"])
+    p.add_argument("--preset", default="lite", choices=["lite", "paper", "small", "tiny"])
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--patch", type=int, default=96)

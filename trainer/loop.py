@@ -22,7 +22,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from napari_hyperres.devices import select_device
-from napari_hyperres.models.hyperres import architecture_for
 from napari_hyperres.plugins import get_task
 from napari_hyperres.tasks import Task
 from napari_hyperres.weights import atomic_write
@@ -163,7 +162,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         out.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(cfg.seed)
-    arch = architecture_for(cfg.preset, task.in_channels)
+    arch = model_kinds.architecture(cfg.kind, cfg.preset, task.in_channels)
     model = model_kinds.build(cfg.kind, arch)
     if cfg.init_from:
         _init_from(model, cfg.init_from)

@@ -4,6 +4,7 @@
 - ``dedicated``: the same backbone with ordinary kernels, for one level.
 - ``adafm``: a dedicated base with depth-wise AdaFM layers after every residual conv;
   ``c`` is the interpolation coefficient λ (g* = I + λ(g − I), b* = λb).
+- ``hair``: :class:`napari_hyperres.models.hair.HairNet`, image-conditioned (``c`` ignored).
 - ``dni``: parameter interpolation θ = (1 − α)θ_a + αθ_b of two dedicated networks.
 """
 
@@ -15,7 +16,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from napari_hyperres.models.hyperres import Architecture, GeneratedNet, HyperResNet, ResBlock, SharedLayers, _init_conv
+from napari_hyperres.models.hair import HairNet, hair_architecture_for
+from napari_hyperres.models.hyperres import (
+    Architecture,
+    GeneratedNet,
+    HyperResNet,
+    ResBlock,
+    SharedLayers,
+    _init_conv,
+    architecture_for,
+)
 from napari_hyperres.weights import register_model_kind
 
 
@@ -113,15 +123,24 @@ class DNINet(nn.Module):
         return self.generate(c)(x)
 
 
-def build(kind: str, arch: Architecture) -> nn.Module:
+def architecture(kind: str, preset: str, in_channels: int):
+    """The architecture record of ``kind`` at ``preset`` (HAIR has its own presets)."""
+    if kind == "hair":
+        return hair_architecture_for(preset, in_channels)
+    return architecture_for(preset, in_channels)
+
+
+def build(kind: str, arch) -> nn.Module:
     """A fresh trainable model of ``kind``."""
+    if kind == "hair":
+        return HairNet(arch)
     if kind == "hyperres":
         return HyperResNet(arch)
     if kind == "dedicated":
         return DedicatedNet(arch)
     if kind == "adafm":
         return AdaFMNet(arch)
-    raise ValueError(f"expected kind hyperres, dedicated or adafm, got {kind!r}")
+    raise ValueError(f"expected kind hyperres, hair, dedicated or adafm, got {kind!r}")
 
 
 register_model_kind("dedicated", lambda arch: DedicatedNet(Architecture(**arch)))

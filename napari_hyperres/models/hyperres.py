@@ -38,6 +38,7 @@ class Architecture:
 PRESETS: dict[str, tuple[int, int]] = {
     "paper": (64, 16),  # the published configuration, ~2.6 M hypernetwork parameters
     "lite": (48, 8),  # CPU-usable, ~0.66 M hypernetwork parameters; the shipped default
+    "small": (32, 4),  # the CPU baseline comparison (trainer compare) at a budget 2 cores can afford
     "tiny": (8, 2),  # for tests only
 }
 

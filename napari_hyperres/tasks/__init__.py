@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from ..hookspecs import hookimpl
+from .auto import AUTO
 from .base import Task, divide_by_255
 from .dejpeg import DEJPEG
 from .denoise import DENOISE
 from .sr import SR
 
-__all__ = ["Task", "divide_by_255", "DENOISE", "DEJPEG", "SR"]
+__all__ = ["Task", "divide_by_255", "DENOISE", "DEJPEG", "SR", "AUTO"]
 
 
 @hookimpl
 def hyperres_tasks() -> list[Task]:
-    """The built-in tasks: ``denoise``, ``dejpeg``, ``sr``."""
-    return [DENOISE, DEJPEG, SR]
+    """The built-in tasks: ``denoise``, ``dejpeg``, ``sr``, ``auto``."""
+    return [DENOISE, DEJPEG, SR, AUTO]

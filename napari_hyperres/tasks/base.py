@@ -44,7 +44,9 @@ class Task:
         psnr_on: ``"all"`` channels or ``"y"`` (luma, BT.601) in evaluation tables.
         crop_border: ``level -> pixels`` cropped from each side before PSNR.
         eval_protocol: one sentence stating how evaluation degrades images.
-        estimate_range: levels an estimator is trained on (defaults to ``level_range``).
+        conditioning: ``"level"`` (a level-conditioned hypernetwork, the slider sets the
+            level) or ``"image"`` (an image-conditioned network such as HAIR; no slider,
+            the level is ignored).
     """
 
     name: str
@@ -64,6 +66,7 @@ class Task:
     eval_protocol: str = ""
     level_step: float = 1.0
     description: str = ""
+    conditioning: Literal["level", "image"] = "level"
 
     def __post_init__(self) -> None:
         low, high = self.level_range
@@ -71,6 +74,8 @@ class Task:
             raise ValueError(f"task {self.name!r}: expected level_range (low, high) with low < high, got {self.level_range}")
         if self.channels not in ("gray", "rgb"):
             raise ValueError(f"task {self.name!r}: expected channels 'gray' or 'rgb', got {self.channels!r}")
+        if self.conditioning not in ("level", "image"):
+            raise ValueError(f"task {self.name!r}: expected conditioning 'level' or 'image', got {self.conditioning!r}")
         self.check_level(self.default_level)
 
     def simulate_input(self, clean: torch.Tensor, level: float, generator: torch.Generator | None = None) -> torch.Tensor:

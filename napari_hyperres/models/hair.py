@@ -1,0 +1,225 @@
+"""HAIR: an image-conditioned hypernetwork for all-in-one restoration.
+
+The same backbone as :mod:`.hyperres` (shared head, residual body at half
+resolution, post-body conv + long skip, pixel-shuffle upsampler, tail). The first
+half of the body has ordinary kernels. A *Classifier* (residual blocks +
+stride-2 downsampling + global average pooling, no softmax) turns the features
+at the middle of the body into a Global Information Vector (GIV). Every block of
+the second half owns a *Hyper Selecting Net* (MLP + softmax over N) that turns
+the GIV into N mixing weights for a *weight box* of N candidate kernel sets; the
+blocks of one stage share that stage's box. Convolution is linear in its kernel,
+so the mixed kernel ``Σ_n s_n·k_n`` equals the ``s``-weighted sum of the N expert
+convolutions. During training every sample gets its own mixture (a grouped
+convolution); at inference :meth:`HairNet.generate_for_image` fixes one mixture
+for a whole plane and returns an ordinary network, so tiles agree (no seams).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .hyperres import GeneratedNet, ResBlock, SharedLayers, _init_conv, _pad_even
+
+
+@dataclass(frozen=True)
+class HairArchitecture:
+    """Shape of a HAIR network.
+
+    Attributes:
+        in_channels: image channels (1 gray, 3 RGB).
+        features: channels inside the network.
+        blocks: residual blocks; the first ``blocks // 2`` are fixed, the rest generated.
+        candidates: N, kernel sets in each weight box.
+        stages: weight boxes over the generated blocks (consecutive blocks of a stage share one).
+        giv: length of the Global Information Vector.
+    """
+
+    in_channels: int = 3
+    features: int = 48
+    blocks: int = 8
+    candidates: int = 4
+    stages: int = 2
+    giv: int = 64
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def fixed_blocks(self) -> int:
+        return self.blocks // 2
+
+    @property
+    def generated_blocks(self) -> int:
+        return self.blocks - self.fixed_blocks
+
+    def __post_init__(self) -> None:
+        if self.generated_blocks < 1 or not 1 <= self.stages <= self.generated_blocks:
+            raise ValueError(f"expected 1 <= stages <= generated blocks ({self.generated_blocks}), got {self.stages}")
+        if self.candidates < 1:
+            raise ValueError(f"expected at least one candidate, got {self.candidates}")
+
+
+HAIR_PRESETS: dict[str, tuple[int, int, int, int, int]] = {
+    # features, blocks, candidates, stages, giv
+    "paper": (64, 16, 4, 4, 128),
+    "lite": (48, 8, 4, 2, 64),
+    "small": (32, 4, 4, 1, 32),
+    "tiny": (8, 2, 2, 1, 8),
+}
+
+
+def hair_architecture_for(preset: str, in_channels: int) -> HairArchitecture:
+    """The :class:`HairArchitecture` of a named preset (``paper``, ``lite``, ``tiny``)."""
+    if preset not in HAIR_PRESETS:
+        raise ValueError(f"expected a preset among {sorted(HAIR_PRESETS)}, got {preset!r}")
+    f, b, n, s, g = HAIR_PRESETS[preset]
+    return HairArchitecture(in_channels=in_channels, features=f, blocks=b, candidates=n, stages=s, giv=g)
+
+
+def _plain_block(features: int) -> ResBlock:
+    convs = [nn.Conv2d(features, features, 3, padding=1) for _ in range(2)]
+    for conv in convs:
+        _init_conv(conv)
+    return ResBlock(*convs)
+
+
+class Classifier(nn.Module):
+    """Mid-network features ``(B, F, h, w)`` → GIV ``(B, giv)`` (residual blocks, stride-2 downsampling, GAP)."""
+
+    def __init__(self, features: int, giv: int) -> None:
+        super().__init__()
+        self.down1 = nn.Conv2d(features, giv, 3, stride=2, padding=1)
+        self.block1 = _plain_block(giv)
+        self.down2 = nn.Conv2d(giv, giv, 3, stride=2, padding=1)
+        self.block2 = _plain_block(giv)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Before pooling: ``(B, giv, h/4, w/4)``."""
+        y = self.block1(F.relu(self.down1(x)))
+        return self.block2(F.relu(self.down2(y)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x).mean(dim=(-2, -1))
+
+
+class SelectingNet(nn.Module):
+    """GIV ``(B, giv)`` → mixing weights ``(B, N)`` (softmax, rows sum to 1)."""
+
+    def __init__(self, giv: int, candidates: int) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(giv, giv), nn.ReLU(), nn.Linear(giv, candidates))
+
+    def forward(self, giv: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.mlp(giv), dim=-1)
+
+
+class WeightBox(nn.Module):
+    """N candidate kernel sets for one residual block (conv1 and conv2, kernels and biases).
+
+    ``mixed(s)`` gives the kernels ``Σ_n s_n·k_n``; ``forward(x, s)`` applies a
+    per-sample mixture ``s`` ``(B, N)`` with one grouped convolution per conv.
+    """
+
+    def __init__(self, features: int, candidates: int) -> None:
+        super().__init__()
+        shape = (candidates, features, features, 3, 3)
+        std = (2.0 / (features * 9)) ** 0.5 * 0.1
+        self.weight1 = nn.Parameter(torch.randn(shape) * std)
+        self.weight2 = nn.Parameter(torch.randn(shape) * std)
+        self.bias1 = nn.Parameter(torch.zeros(candidates, features))
+        self.bias2 = nn.Parameter(torch.zeros(candidates, features))
+
+    def mixed(self, selection: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Kernels for mixtures ``selection`` ``(B, N)``: ``(B, F, F, 3, 3)`` ×2 and biases ``(B, F)`` ×2."""
+        mix = lambda p: torch.einsum("bn,n...->b...", selection.to(p.dtype), p)  # noqa: E731
+        return mix(self.weight1), mix(self.bias1), mix(self.weight2), mix(self.bias2)
+
+    def expert(self, index: int) -> ResBlock:
+        """Candidate ``index`` as an ordinary block (a one-hot selection)."""
+        selection = F.one_hot(torch.tensor([index]), self.weight1.shape[0]).to(self.weight1)
+        return self.generate(selection)
+
+    def generate(self, selection: torch.Tensor) -> ResBlock:
+        """An ordinary residual block for one mixture ``selection`` ``(1, N)`` (detached)."""
+        w1, b1, w2, b2 = (t[0].detach() for t in self.mixed(selection))
+        convs = []
+        for w, b in ((w1, b1), (w2, b2)):
+            conv = nn.Conv2d(w.shape[1], w.shape[0], 3, padding=1).to(w.device, w.dtype)
+            with torch.no_grad():
+                conv.weight.copy_(w)
+                conv.bias.copy_(b)
+            conv.requires_grad_(False)
+            convs.append(conv)
+        return ResBlock(*convs)
+
+    def forward(self, x: torch.Tensor, selection: torch.Tensor) -> torch.Tensor:
+        b, f, h, w = x.shape
+        w1, b1, w2, b2 = self.mixed(selection)
+        y = F.conv2d(x.reshape(1, b * f, h, w), w1.reshape(b * f, f, 3, 3), b1.reshape(-1), padding=1, groups=b)
+        y = F.conv2d(F.relu(y), w2.reshape(b * f, f, 3, 3), b2.reshape(-1), padding=1, groups=b)
+        return x + y.reshape(b, f, h, w)
+
+
+class HairNet(nn.Module):
+    """The image-conditioned network: ``forward(x)`` restores each sample with its own mixture.
+
+    Shape:
+        - x: ``(B, in_channels, H, W)``, any H, W; output: same shape.
+    """
+
+    def __init__(self, arch: HairArchitecture) -> None:
+        super().__init__()
+        self.arch = arch
+        self.shared = SharedLayers(arch)  # type: ignore[arg-type]  (reads in_channels and features)
+        self.fixed = nn.ModuleList(_plain_block(arch.features) for _ in range(arch.fixed_blocks))
+        self.classifier = Classifier(arch.features, arch.giv)
+        self.boxes = nn.ModuleList(WeightBox(arch.features, arch.candidates) for _ in range(arch.stages))
+        self.selectors = nn.ModuleList(SelectingNet(arch.giv, arch.candidates) for _ in range(arch.generated_blocks))
+
+    def stage_of(self, block: int) -> int:
+        """The weight box used by generated block ``block`` (consecutive blocks share a stage)."""
+        return block * self.arch.stages // self.arch.generated_blocks
+
+    def _middle(self, padded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.shared.encode(padded)
+        body = features
+        for block in self.fixed:
+            body = block(body)
+        return features, body
+
+    def giv(self, x: torch.Tensor) -> torch.Tensor:
+        """Global Information Vector ``(B, giv)`` of images ``x`` ``(B, C, H, W)``."""
+        padded, _, _ = _pad_even(x)
+        return self.classifier(self._middle(padded)[1])
+
+    def selections(self, giv: torch.Tensor) -> torch.Tensor:
+        """Mixing weights of every generated block: ``(B, blocks, N)``."""
+        return torch.stack([selector(giv) for selector in self.selectors], dim=1)
+
+    def forward(self, x: torch.Tensor, c: float | None = None) -> torch.Tensor:
+        """Restore ``x``; ``c`` is ignored (the image chooses its own weights)."""
+        padded, h, w = _pad_even(x)
+        features, body = self._middle(padded)
+        selections = self.selections(self.classifier(body))
+        for i in range(self.arch.generated_blocks):
+            body = self.boxes[self.stage_of(i)](body, selections[:, i])
+        return self.shared.decode(padded, features, body)[..., :h, :w]
+
+    def generate(self, selections: torch.Tensor) -> GeneratedNet:
+        """An ordinary network for one set of mixtures ``selections`` ``(blocks, N)``."""
+        generated = [self.boxes[self.stage_of(i)].generate(selections[i : i + 1]) for i in range(self.arch.generated_blocks)]
+        return GeneratedNet(self.shared, nn.ModuleList([*self.fixed, *generated]), self.arch)  # type: ignore[arg-type]
+
+    @torch.no_grad()
+    def generate_for_image(self, crops: torch.Tensor) -> tuple[GeneratedNet, torch.Tensor]:
+        """The network for an image seen through ``crops`` ``(K, C, h, w)`` (GIVs averaged).
+
+        Returns the plain network and the mixtures ``(blocks, N)`` it uses.
+        """
+        giv = self.giv(crops).mean(dim=0, keepdim=True)
+        selections = self.selections(giv)[0]
+        return self.generate(selections).eval(), selections
