@@ -2,8 +2,9 @@
 
 Public API::
 
-    from napari_hyperres import restore, Restorer, Task, hookimpl, get_tasks
+    from napari_hyperres import restore, Restorer, Task, hookimpl, get_tasks, estimate_level
     clean = restore(noisy, "denoise", 25)
+    clean = restore(noisy, "denoise", "auto")   # level from estimate_level
 
 Importing this package imports neither napari nor Qt; the dock widget lives in
 ``napari_hyperres._widget``.
@@ -20,6 +21,7 @@ from .errors import (
     UnknownTaskError,
     WeightsError,
 )
+from .estimate import estimate_level
 from .hookspecs import hookimpl
 from .plugins import get_task, get_tasks
 from .tasks import Task
@@ -38,6 +40,7 @@ __all__ = [
     "Task",
     "UnknownTaskError",
     "WeightsError",
+    "estimate_level",
     "get_task",
     "get_tasks",
     "hookimpl",

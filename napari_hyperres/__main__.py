@@ -149,6 +149,10 @@ def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
         help="values mapped to black and white (e.g. 0 4095 for 12-bit data in 16-bit files); default: by dtype",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files (never the input)")
+    parser.add_argument(
+        "--memory-budget", type=float, default=1024, metavar="MB",
+        help="TIFF stacks larger than this are streamed plane by plane to a TIFF OUT instead of loaded whole (default: 1024)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(run=run_restore)
 
@@ -196,6 +200,7 @@ def run_restore(args: argparse.Namespace) -> int:
     from .engine import Restorer, is_rgb_image, output_shape
     from .io import check_writable, read_image, write_image
     from .plugins import get_task
+    from .streaming import should_stream
 
     task = get_task(args.task)
     auto_level = is_auto(args.level)
@@ -215,8 +220,12 @@ def run_restore(args: argparse.Namespace) -> int:
     restorer = Restorer(task, weights=args.weights, device=args.device)
     value_range = tuple(args.value_range) if args.value_range else None
     failed = 0
+    budget = int(args.memory_budget * 2**20)
     for src, dst in jobs:
         try:
+            if is_tiff(dst) and should_stream(src, budget):
+                level = stream_one(restorer, src, dst, level, auto_level, args, value_range)
+                continue
             image = read_image(src)
             if level is None or auto_level:
                 from .estimate import estimate_level_from_file
@@ -239,6 +248,31 @@ def run_restore(args: argparse.Namespace) -> int:
         print_error(f"{failed} of {len(jobs)} files failed; the others were written")
         return EXIT_ERROR
     return EXIT_OK
+
+
+def is_tiff(path: Path) -> bool:
+    from .io import TIFF_SUFFIXES
+
+    return path.suffix.lower() in TIFF_SUFFIXES
+
+
+def stream_one(restorer, src: Path, dst: Path, level, auto_level: bool, args: argparse.Namespace, value_range) -> float:
+    """Restore one large TIFF stack page by page (:mod:`napari_hyperres.streaming`); returns the level used."""
+    import tifffile
+
+    from .streaming import stream_restore_tiff
+
+    task = restorer.task
+    if level is None or auto_level:
+        with tifffile.TiffFile(src) as tif:
+            first = tif.series[0].pages[0].asarray()
+        level = restorer.resolve_level(first, "auto")
+        if not args.quiet:
+            print(f"{src.name}: estimated {task.unit} {level:.3g} (estimator, first plane)", file=sys.stderr)
+    progress = ProgressLine(f"{src.name} (streaming)", enabled=not args.quiet)
+    stream_restore_tiff(src, dst, restorer, level, tile=args.tile, value_range=value_range, progress=progress)
+    progress.finish(f"{task.name} {level:g} -> {dst}")
+    return level
 
 
 def is_auto(level: str | None) -> bool:

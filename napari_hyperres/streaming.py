@@ -1,0 +1,105 @@
+"""Restore a TIFF stack plane by plane, from file to file, without loading it whole.
+
+:func:`stream_restore_tiff` reads one page (one 2-D gray or RGB plane) at a time,
+restores it (tile by tile when large) and hands it to tifffile's writer as an iterator,
+so memory holds about one input and one output plane, whatever the stack's size. The
+output is written to a temporary file renamed onto the target at the end, so a
+cancelled or failed run leaves no half-written file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .engine import Progress, Restorer, is_rgb_image, output_shape
+from .errors import CancelledError, ShapeError
+from .intensity import check_dtype, intensity_map_for
+from .io import TIFF_SUFFIXES
+from .weights import atomic_write
+
+
+def tiff_layout(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype, int]:
+    """``(shape, dtype, pages)`` of a TIFF's first series, read from its header only."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            return tuple(series.shape), np.dtype(series.dtype), len(series.pages)
+    except Exception as exc:  # tifffile raises several types for damaged files
+        raise ShapeError(f"{path}: not a readable TIFF file ({exc})") from exc
+
+
+def should_stream(path: str | os.PathLike, memory_budget_bytes: int) -> bool:
+    """Whether ``path`` is a TIFF stack whose pixels exceed ``memory_budget_bytes`` and can be read page by page."""
+    if Path(path).suffix.lower() not in TIFF_SUFFIXES:
+        return False
+    shape, dtype, pages = tiff_layout(path)
+    if math.prod(shape) * dtype.itemsize <= memory_budget_bytes:
+        return False
+    rgb = is_rgb_image(shape, None)
+    planes = math.prod(shape[: len(shape) - (3 if rgb else 2)])
+    return pages == planes and planes > 1
+
+
+def stream_restore_tiff(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    restorer: Restorer,
+    level: float,
+    *,
+    tile: int | None = None,
+    value_range: tuple[float, float] | None = None,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> tuple[int, ...]:
+    """Restore every page of the TIFF stack ``src`` into the TIFF ``dst``; returns the output shape.
+
+    Integers keep their dtype's intensity rule; for float stacks the rule of
+    :mod:`napari_hyperres.intensity` is applied to the first plane (pass ``value_range``
+    to set it). ``progress(done, total)`` counts planes.
+
+    Raises:
+        ShapeError: ``dst`` is not a TIFF, or ``src``'s pages are not its planes.
+        CancelledError: ``cancel()`` returned True (``dst`` is left untouched).
+    """
+    import tifffile
+
+    if Path(dst).suffix.lower() not in TIFF_SUFFIXES:
+        raise ShapeError(f"{dst}: streaming writes TIFF only; give OUT a .tif suffix")
+    shape, dtype, pages = tiff_layout(src)
+    check_dtype(dtype)
+    rgb = is_rgb_image(shape, None)
+    spatial = 3 if rgb else 2
+    planes = math.prod(shape[: len(shape) - spatial])
+    if pages != planes:
+        raise ShapeError(f"{src}: {pages} pages for {planes} planes; only stacks stored one plane per page can be streamed")
+    out_shape = output_shape(restorer.task, shape, level, rgb)
+
+    def restored_planes(tif: tifffile.TiffFile) -> Iterator[np.ndarray]:
+        nonlocal value_range
+        for index in range(planes):
+            if cancel is not None and cancel():
+                raise CancelledError("restoration cancelled; no output was written")
+            plane = tif.series[0].pages[index].asarray()
+            if value_range is None:
+                mapping = intensity_map_for(plane)
+                value_range = (mapping.offset, mapping.offset + mapping.scale)
+            yield restorer.restore(plane, level, tile=tile, rgb=rgb, value_range=value_range)
+            if progress is not None:
+                progress(index + 1, planes)
+
+    photometric = "rgb" if rgb else "minisblack"
+    with tifffile.TiffFile(src) as tif:
+        atomic_write(
+            dst,
+            lambda tmp: tifffile.imwrite(
+                tmp, restored_planes(tif), shape=out_shape, dtype=dtype, photometric=photometric, bigtiff=True
+            ),
+        )
+    return out_shape
