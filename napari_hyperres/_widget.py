@@ -37,10 +37,16 @@ from .plugins import get_tasks
 from .preview import (
     LatestOnly,
     Request,
+    Restored,
     RestorerCache,
+    can_estimate,
     describe_error,
+    describe_estimate_error,
+    describe_selection,
+    estimate_request,
     find_estimator,
     format_level,
+    is_image_conditioned,
     level_label,
     output_geometry,
     output_metadata,
@@ -93,16 +99,28 @@ class _ReleaseOnHide(QObject):
 class RestoreWidget(Container):
     """Dock widget: pick an image layer, a task and a level; preview, apply, sweep.
 
+    Image-conditioned tasks (``auto``) have no level: the level controls and the sweep are
+    hidden, and a label tells which mixture of its candidate weights the network chose.
+
     Args:
         napari_viewer: the viewer (a ``ViewerModel`` works too, for tests and scripts).
         weights: optional ``{task name: weights file or name}`` overriding the tasks'
             shipped weights (the "weights" file field edits the same mapping).
+        estimators: optional ``{task name: weights file or name}`` overriding the tasks'
+            shipped level estimators (``"<task>.estimator"``) used by the "Auto" button.
     """
 
-    def __init__(self, napari_viewer: napari.viewer.Viewer, *, weights: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        napari_viewer: napari.viewer.Viewer,
+        *,
+        weights: Mapping[str, str] | None = None,
+        estimators: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(labels=True)
         self.viewer = napari_viewer
         self.weights: dict[str, str] = {k: str(v) for k, v in (weights or {}).items()}
+        self.estimators: dict[str, str] = {k: str(v) for k, v in (estimators or {}).items()}
         self._cache = RestorerCache()
         self._tasks: dict[str, Task] = {}
         self._preview_queue: LatestOnly[Request] = LatestOnly()
@@ -110,6 +128,7 @@ class RestoreWidget(Container):
         self._last_preview_error: str | None = None
         self._job = None
         self._job_kind = ""
+        self._estimating = False
         self._progress: _JobProgress | None = None
         self._syncing = False
         self._released = False
@@ -124,7 +143,10 @@ class RestoreWidget(Container):
         self.level_row.margins = (0, 0, 0, 0)
         self.auto_button: PushButton | None = None
         if find_estimator() is not None:
-            self.auto_button = PushButton(text="Auto", tooltip="estimate the level from the displayed plane")
+            self.auto_button = PushButton(
+                text="Auto",
+                tooltip="estimate the level from the displayed plane (dejpeg on a JPEG file: read its quality exactly)",
+            )
             self.level_row.append(self.auto_button)
             self.auto_button.changed.connect(self.estimate)
         self.device_combo = ComboBox(label="device", choices=["auto", *available_devices()], value="auto")
@@ -142,6 +164,11 @@ class RestoreWidget(Container):
         self.sweep_to = FloatSpinBox(label="to")
         self.sweep_button = PushButton(text="Level sweep")
         self.progress_bar = ProgressBar(label="progress", min=0, max=1, value=0, visible=False)
+        self.selection_label = Label(label="network chose", value="", visible=False)
+        self.selection_label.tooltip = (
+            "the network read the degradation from the image and mixed its candidate weight sets; "
+            "the full mixtures are in the output layer's metadata['hyperres']['selection']"
+        )
         self.status = Label(label="", value="")
         self.extend(
             [
@@ -157,6 +184,7 @@ class RestoreWidget(Container):
                 self.sweep_to,
                 self.sweep_button,
                 self.progress_bar,
+                self.selection_label,
                 self.status,
             ]
         )
@@ -231,6 +259,11 @@ class RestoreWidget(Container):
                 self.weights_file.value = self.weights.get(task.name)
         finally:
             self._syncing = False
+        has_level = not is_image_conditioned(task)
+        for widget in (self.level_row, self.sweep_count, self.sweep_from, self.sweep_to, self.sweep_button):
+            widget.visible = has_level  # hidden, not disabled: an image-conditioned task has no level
+        self.selection_label.visible = not has_level
+        self.selection_label.value = ""
         self._on_settings_changed()
 
     def _on_layer_changed(self, *_: Any) -> None:
@@ -271,7 +304,14 @@ class RestoreWidget(Container):
 
     def _on_settings_changed(self, *_: Any) -> None:
         self._last_preview_error = None
+        self._update_auto_button()
         self._maybe_preview()
+
+    def _update_auto_button(self) -> None:
+        """Show "Auto" for level tasks that have an estimator, or dejpeg on a layer read from a JPEG file."""
+        if self.auto_button is not None:
+            task = self.task
+            self.auto_button.visible = can_estimate(task, self.estimators.get(task.name), _source_path(self.layer_combo.value))
 
     def _on_dims(self, *_: Any) -> None:
         layer = self.layer_combo.value
@@ -300,7 +340,10 @@ class RestoreWidget(Container):
                 raise ShapeError(f"layer {layer.name!r} is a {type(layer).__name__} layer; choose an Image layer")
             if layer.multiscale:
                 raise ShapeError(f"layer {layer.name!r} is multiscale, which is not supported yet; open one resolution level")
-            level = task.check_level(self.level if level is None else level)
+            if is_image_conditioned(task):
+                level = task.default_level  # the network ignores it
+            else:
+                level = task.check_level(self.level if level is None else level)
             data = layer.data
             rgb = bool(layer.rgb)
             index = plane_index(layer.world_to_data(self.viewer.dims.point), data.shape, rgb)
@@ -354,8 +397,8 @@ class RestoreWidget(Container):
             },
         )
 
-    def _on_preview_result(self, request: Request, result: tuple[np.ndarray, float]) -> None:
-        plane, seconds = result
+    def _on_preview_result(self, request: Request, result: Restored) -> None:
+        plane, seconds, selection = result
         self._last_preview_error = None
         source = self._find_layer(request.source_id)
         if source is None or self._released:
@@ -363,8 +406,10 @@ class RestoreWidget(Container):
         spatial = slice(-3, -1) if request.rgb else slice(-2, None)
         in_yx = np.shape(request.data)[spatial]
         scale, translate = output_geometry(source.scale[-2:], source.translate[-2:], in_yx, plane.shape[spatial])
-        name = preview_name(request.source, request.task.name, request.level)
-        metadata = output_metadata(request.source, request.task, request.level, str(request.weights or request.task.weights))
+        name = preview_name(request.source, request.task.name, request.shown_level)
+        metadata = output_metadata(
+            request.source, request.task, request.level, str(request.weights or request.task.weights), selection
+        )
         metadata[PREVIEW_KEY] = request.source_id
         metadata["hyperres"]["plane"] = list(request.index)
         layer = self._find_preview(source)
@@ -379,7 +424,19 @@ class RestoreWidget(Container):
             self.viewer.add_image(
                 plane, name=name, scale=scale, translate=translate, metadata=metadata, **_display_kwargs(source)
             )
-        self.status.value = f"preview {request.task.name} {format_level(request.level)}: {seconds * 1000:.0f} ms"
+        self._show_selection(selection)
+        level = "" if request.shown_level is None else f" {format_level(request.level)}"
+        self.status.value = f"preview {request.task.name}{level}: {seconds * 1000:.0f} ms"
+
+    def _show_selection(self, selection: np.ndarray | None, plane: tuple[int, ...] = ()) -> None:
+        """Tell in ``selection_label`` what the image-conditioned network chose for ``plane``."""
+        if selection is None:
+            return
+        try:
+            text = describe_selection(np.asarray(selection)[plane])
+        except (HyperResError, IndexError, ValueError) as exc:
+            text = f"(mixture not readable: {exc})"
+        self.selection_label.value = f"plane {', '.join(map(str, plane))}: {text}" if plane else text
 
     def _on_preview_error(self, request: Request, exc: BaseException) -> None:
         self._notify_error(exc, request.task, quiet=True)
@@ -432,7 +489,8 @@ class RestoreWidget(Container):
             _start_thread=False,
             _connect={"returned": partial(self._on_apply_result, request), "errored": partial(self._on_job_error, request.task)},
         )
-        self._start_job(worker, f"Restoring {request.source} ({request.task.name} {format_level(request.level)})")
+        level = "" if request.shown_level is None else f" {format_level(request.level)}"
+        self._start_job(worker, f"Restoring {request.source} ({request.task.name}{level})")
 
     def sweep(self, n: int | None = None, low: float | None = None, high: float | None = None, layer: Any = None) -> None:
         """Restore the displayed plane at ``n`` levels from ``low`` to ``high`` into one layer.
@@ -443,6 +501,9 @@ class RestoreWidget(Container):
             show_warning("napari-hyperres: a restoration is already running; cancel it or wait")
             return
         task = self.task
+        if is_image_conditioned(task):
+            show_warning(f"napari-hyperres: task {task.name!r} chooses its own weights from the image and has no level to sweep")
+            return
         try:
             levels = sweep_levels(
                 task,
@@ -503,7 +564,8 @@ class RestoreWidget(Container):
                 self._progress.total = total
             self._progress.update(done - self._progress.n)
 
-    def _on_apply_result(self, request: Request, result: np.ndarray) -> None:
+    def _on_apply_result(self, request: Request, restored: Restored) -> None:
+        result, _seconds, selection = restored
         source = self._find_layer(request.source_id)
         shape = np.shape(request.data)
         spatial = slice(-3, -1) if request.rgb else slice(-2, None)
@@ -513,10 +575,13 @@ class RestoreWidget(Container):
         else:
             scale = translate = None
             display = {"rgb": request.rgb}
-        metadata = output_metadata(request.source, request.task, request.level, str(request.weights or request.task.weights))
+        metadata = output_metadata(
+            request.source, request.task, request.level, str(request.weights or request.task.weights), selection
+        )
+        self._show_selection(selection, request.index)
         self.viewer.add_image(
             result,
-            name=output_name(request.source, request.task.name, request.level),
+            name=output_name(request.source, request.task.name, request.shown_level),
             scale=scale,
             translate=translate,
             metadata=metadata,
@@ -561,28 +626,84 @@ class RestoreWidget(Container):
         if self.status.value.endswith("…"):
             self.status.value = ""
 
-    # --- level estimate (shown only once napari_hyperres.estimate exists) -------------------
+    # --- level estimate (the "Auto" button) ----------------------------------------------------
+    @property
+    def estimating(self) -> bool:
+        """Whether an "Auto" level estimate is running."""
+        return self._estimating
+
     def estimate(self, *_: Any) -> None:
-        """Set the level from ``napari_hyperres.estimate.estimate_level`` on the displayed plane."""
+        """Set the level from the displayed plane, in a thread worker.
+
+        ``dejpeg`` on a layer read from a JPEG file reads the quality exactly from the file
+        (:func:`napari_hyperres.estimate.estimate_level_from_file`); otherwise the task's
+        level estimator (:func:`napari_hyperres.estimate.estimate_level`) runs on the plane.
+        """
         estimate_level = find_estimator()
-        request = self._request()
-        if estimate_level is None or request is None:
+        task = self.task
+        if estimate_level is None:
+            show_warning("napari-hyperres: level estimation is not available in this installation; set the level with the slider")
             return
+        if is_image_conditioned(task):
+            show_info(f"napari-hyperres: task {task.name!r} chooses its own weights from the image; there is no level to estimate")
+            return
+        if self._estimating:
+            return  # one estimate at a time; its result arrives shortly
+        layer = self.layer_combo.value
+        request = self._request(layer=layer)
+        if request is None:
+            return
+        self._estimating = True
+        if self.auto_button is not None:
+            self.auto_button.enabled = False
+        self.status.value = f"estimating the {task.unit} level…"
         create_worker(
-            _estimate_plane,
+            estimate_request,
             estimate_level,
             request,
+            path=_source_path(layer),
+            weights=self.estimators.get(task.name),
             _start_thread=True,
-            _connect={"returned": partial(self._on_estimate, request.task), "errored": partial(self._on_job_error, request.task)},
+            _connect={
+                "returned": partial(self._on_estimate, request),
+                "errored": partial(self._on_estimate_error, request.task),
+                "finished": self._on_estimate_finished,
+            },
         )
 
-    def _on_estimate(self, task: Task, level: float) -> None:
+    def _on_estimate(self, request: Request, result: tuple[float, str]) -> None:
+        level, method = result
+        task = request.task
+        if self._released:
+            return
+        layer = self.layer_combo.value
+        if self.task.name != task.name or layer is None or layer.unique_id != request.source_id:
+            show_info(
+                f"napari-hyperres: the {task.name} level estimate for {request.source!r} ({format_level(level)}) "
+                "arrived after the task or the image changed; ignored"
+            )
+            return
         low, high = task.level_range
         if not low <= level <= high:
-            show_warning(f"napari-hyperres: estimated level {level:g} is outside {low:g}–{high:g} ({task.unit}); level left unchanged")
+            show_warning(
+                f"napari-hyperres: estimated level {level:g} is outside {low:g}–{high:g} ({task.unit}); level left unchanged"
+            )
             return
         self.level = level
-        self.status.value = f"estimated {task.unit} = {format_level(level)}"
+        source = "read from the file's quantisation tables" if method == "quantisation tables" else "estimated"
+        self.status.value = f"{task.unit} = {format_level(level)} ({source})"
+
+    def _on_estimate_error(self, task: Task, exc: BaseException) -> None:
+        message = describe_estimate_error(exc, task)
+        self.status.value = message[:120]
+        show_error(f"napari-hyperres: {message}")
+
+    def _on_estimate_finished(self) -> None:
+        self._estimating = False
+        if self.auto_button is not None:
+            self.auto_button.enabled = True
+        if self.status.value.endswith("…"):
+            self.status.value = ""
 
     # --- teardown ---------------------------------------------------------------------------
     def release(self) -> None:
@@ -606,9 +727,11 @@ class RestoreWidget(Container):
         super().close()
 
 
-def _estimate_plane(estimate_level: Callable[..., float], request: Request) -> float:
-    plane = np.asarray(request.data[request.index])
-    return float(estimate_level(plane, request.task.name))
+def _source_path(layer: Any) -> str | None:
+    """The file a layer was read from (``layer.source.path``), or ``None``."""
+    source = getattr(layer, "source", None)
+    path = getattr(source, "path", None)
+    return str(path) if path else None
 
 
 def _display_kwargs(source: Any) -> dict[str, Any]:

@@ -9,10 +9,14 @@ neither napari nor Qt.
 from __future__ import annotations
 
 import importlib
+import itertools
+import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, Sequence, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, NamedTuple, Sequence, TypeVar
 
 import numpy as np
 
@@ -70,14 +74,18 @@ def format_level(level: float) -> str:
     return f"{round(float(level), 2):g}"
 
 
-def output_name(source: str, task: str, level: float) -> str:
-    """Name of a restored layer: ``"<source> [<task> <level>]"``."""
-    return f"{source} [{task} {format_level(level)}]"
+def output_name(source: str, task: str, level: float | None) -> str:
+    """Name of a restored layer: ``"<source> [<task> <level>]"``, or ``"<source> [<task>]"`` without a level."""
+    return f"{source} [{_task_and_level(task, level)}]"
 
 
-def preview_name(source: str, task: str, level: float) -> str:
+def preview_name(source: str, task: str, level: float | None) -> str:
     """Name of the (single, updated in place) preview layer of ``source``."""
-    return f"{source} [{task} {format_level(level)} preview]"
+    return f"{source} [{_task_and_level(task, level)} preview]"
+
+
+def _task_and_level(task: str, level: float | None) -> str:
+    return task if level is None else f"{task} {format_level(level)}"
 
 
 def sweep_name(source: str, task: str, levels: Sequence[float]) -> str:
@@ -159,8 +167,9 @@ def sweep_levels(task: Task, n: int, low: float | None = None, high: float | Non
 def find_estimator() -> Callable[..., float] | None:
     """``napari_hyperres.estimate.estimate_level`` if that module exists, else ``None``.
 
-    The widget shows its "Auto" level button only when this returns a function; it is
-    called as ``estimate_level(plane, task_name) -> level`` (task units).
+    The widget has an "Auto" level button only when this returns a function; it is
+    called as ``estimate_level(plane, task_name, rgb=..., [weights=..., device=...]) -> level``
+    (task units).
     """
     try:
         module = importlib.import_module(f"{__package__}.estimate")
@@ -168,6 +177,112 @@ def find_estimator() -> Callable[..., float] | None:
         return None
     function = getattr(module, "estimate_level", None)
     return function if callable(function) else None
+
+
+def is_image_conditioned(task: Task) -> bool:
+    """Whether ``task``'s network picks its own weights from the image (no level, no slider)."""
+    return task.conditioning == "image"
+
+
+def estimator_weights(task: Task, weights: str | os.PathLike | None = None) -> str | None:
+    """The level-estimator weights the "Auto" button would use for ``task``, if they exist.
+
+    ``weights`` overrides the shipped ``"<task>.estimator"`` (the name
+    :func:`napari_hyperres.estimate.estimator_weights_name` gives). Returns the name or
+    path, or ``None`` when there is no such file (image-conditioned tasks never have one).
+    """
+    if is_image_conditioned(task):
+        return None
+    from .weights import resolve_weights
+
+    name = str(weights) if weights else f"{task.name}.estimator"
+    try:
+        resolve_weights(name)
+    except WeightsError:
+        return None
+    return name
+
+
+def quality_from_file(task: Task, path: str | os.PathLike | None) -> bool:
+    """Whether ``task``'s level can be read exactly from the file at ``path`` (``dejpeg`` on a JPEG file).
+
+    Mirrors :func:`napari_hyperres.estimate.estimate_level_from_file`, which then reads the
+    quality from the file's quantisation tables.
+    """
+    if task.name != "dejpeg" or not path:
+        return False
+    from .estimate import JPEG_SUFFIXES
+
+    return Path(path).suffix.lower() in JPEG_SUFFIXES
+
+
+def can_estimate(task: Task, weights: str | os.PathLike | None = None, path: str | os.PathLike | None = None) -> bool:
+    """Whether the "Auto" button can set ``task``'s level: from the file at ``path`` or from an estimator."""
+    if is_image_conditioned(task):
+        return False
+    return quality_from_file(task, path) or estimator_weights(task, weights) is not None
+
+
+def estimate_request(
+    estimate_level: Callable[..., float], request: Request, *, path: str | None = None, weights: str | None = None
+) -> tuple[float, str]:
+    """The level of the request's plane and how it was found: ``(level, method)``.
+
+    Runs in a worker thread. ``dejpeg`` on a layer read from a JPEG file (``path``) reads the
+    quality exactly from the file's quantisation tables (method ``"quantisation tables"``);
+    otherwise ``estimate_level`` runs the task's estimator (``weights``: override of the
+    shipped ones) on the displayed plane (method ``"estimator"``).
+
+    Raises:
+        WeightsError: no estimator for the task; ShapeError: unreadable JPEG file.
+    """
+    if quality_from_file(request.task, path):
+        from .estimate import estimate_level_from_file
+
+        level, method = estimate_level_from_file(path, request.task)
+        return float(level), method
+    plane = np.asarray(request.data[request.index])
+    options: dict[str, Any] = {"rgb": request.rgb}
+    if weights:
+        options["weights"] = str(weights)
+    if request.device != "auto":
+        options["device"] = request.device
+    return float(estimate_level(plane, request.task.name, **options)), "estimator"
+
+
+def describe_estimate_error(exc: BaseException, task: Task) -> str:
+    """The message the widget shows when the "Auto" level estimate fails, with what to do."""
+    message = str(exc) or type(exc).__name__
+    if not isinstance(exc, HyperResError):
+        message = f"{type(exc).__name__}: {message}"
+    if isinstance(exc, WeightsError) and "train-estimator" not in message:
+        message += f"; train one with `python -m trainer train-estimator --task {task.name}`"
+    return f"could not estimate the level of {task.name!r} ({message}); set the level with the slider instead"
+
+
+def describe_selection(selection: Any) -> str:
+    """A short reading of HAIR's mixtures ``(blocks, N)``: which candidate dominates, and where.
+
+    Example:
+        >>> describe_selection([[0.2, 0.7, 0.1], [0.1, 0.5, 0.4], [0.6, 0.3, 0.1]])
+        'mixture: candidate 2 dominates (60%) in 2 of 3 blocks'
+
+    Candidates are numbered from 1; the share is the mean weight of the dominant
+    candidate over the blocks it dominates.
+    """
+    weights = np.asarray(selection, dtype=np.float64)
+    if weights.ndim != 2 or weights.size == 0:
+        raise ShapeError(f"expected mixtures of shape (blocks, candidates), got shape {weights.shape}")
+    blocks = weights.shape[0]
+    winners = weights.argmax(axis=1)
+    best, best_key = 0, (-1, -1.0)
+    for candidate in np.unique(winners):
+        rows = winners == candidate
+        key = (int(rows.sum()), float(weights[rows, candidate].mean()))
+        if key > best_key:
+            best, best_key = int(candidate), key
+    count, share = best_key
+    return f"mixture: candidate {best + 1} dominates ({share:.0%}) in {count} of {blocks} block{'s' if blocks != 1 else ''}"
 
 
 def describe_error(exc: BaseException, task: Task | None = None) -> str:
@@ -182,9 +297,23 @@ def describe_error(exc: BaseException, task: Task | None = None) -> str:
     return message
 
 
-def output_metadata(source: str, task: Task, level: float, weights: str) -> dict[str, Any]:
-    """Layer metadata recording how an output was made (under the key ``"hyperres"``)."""
-    return {"hyperres": {"source": source, "task": task.name, "level": float(level), "unit": task.unit, "weights": weights}}
+def output_metadata(source: str, task: Task, level: float, weights: str, selection: Any = None) -> dict[str, Any]:
+    """Layer metadata recording how an output was made (under the key ``"hyperres"``).
+
+    Image-conditioned tasks have no level (``"level": None``); their ``selection`` (HAIR's
+    mixtures, ``(blocks, N)`` per plane) is stored as a nested list under ``"selection"``.
+    """
+    image = is_image_conditioned(task)
+    metadata: dict[str, Any] = {
+        "source": source,
+        "task": task.name,
+        "level": None if image else float(level),
+        "unit": task.unit,
+        "weights": weights,
+    }
+    if selection is not None:
+        metadata["selection"] = np.asarray(selection, dtype=np.float64).tolist()
+    return {"hyperres": metadata}
 
 
 class RestorerCache:
@@ -247,32 +376,108 @@ class Request:
     source: str = ""
     source_id: Any = None
 
+    @property
+    def shown_level(self) -> float | None:
+        """The level as names show it: ``None`` for image-conditioned tasks (they have none)."""
+        return None if is_image_conditioned(self.task) else self.level
 
-def restore_plane(cache: RestorerCache, request: Request) -> tuple[np.ndarray, float]:
-    """Restore the plane ``request.data[request.index]``; returns ``(result, seconds)``.
+
+class Restored(NamedTuple):
+    """What a restore worker returns.
+
+    Attributes:
+        data: the restored plane or array.
+        seconds: wall time of the restoration.
+        selection: image-conditioned tasks only: HAIR's mixtures, ``(blocks, N)`` for a
+            plane, ``(*leading axes, blocks, N)`` for a stack (one per plane); else ``None``.
+    """
+
+    data: np.ndarray
+    seconds: float
+    selection: np.ndarray | None = None
+
+
+_SELECTION_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
+_SELECTION_LOCKS_GUARD = threading.Lock()
+
+
+def _selection_lock(restorer: Restorer) -> threading.Lock:
+    """One lock per Restorer around "choose a mixture, read ``last_selection``" (preview and apply share it)."""
+    with _SELECTION_LOCKS_GUARD:
+        return _SELECTION_LOCKS.setdefault(restorer, threading.Lock())
+
+
+def restore_plane(cache: RestorerCache, request: Request) -> Restored:
+    """Restore the plane ``request.data[request.index]``; returns ``Restored(result, seconds, selection)``.
 
     Runs in a worker thread; reading the plane (dask arrays too) happens here.
     """
     start = time.perf_counter()
     restorer = cache.get(request.task, request.device, request.weights)
     plane = np.asarray(request.data[request.index])
-    result = restorer.restore(plane, request.level, rgb=request.rgb)
-    return result, time.perf_counter() - start
+    if not restorer.image_conditioned:
+        result = restorer.restore(plane, request.level, rgb=request.rgb)
+        return Restored(result, time.perf_counter() - start)
+    with _selection_lock(restorer):
+        result = restorer.restore(plane, request.level, rgb=request.rgb)
+        selection = restorer.last_selection
+    return Restored(result, time.perf_counter() - start, selection)
 
 
 def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int, int]]:
-    """Restore the whole array, yielding ``(done, total)`` tiles; the return value is the result.
+    """Restore the whole array, yielding ``(done, total)`` tiles; the return value is a :class:`Restored`.
 
     A generator worker that is asked to quit stops at the next yield, so nothing is returned.
     """
+    start = time.perf_counter()
     restorer = cache.get(request.task, request.device, request.weights)
+    data = np.asarray(request.data)
+    if restorer.image_conditioned:
+        result, selection = yield from _restore_selected_steps(restorer, data, request)
+        return Restored(result, time.perf_counter() - start, selection)
     result = None
-    for step in restorer.restore_steps(np.asarray(request.data), request.level, rgb=request.rgb):
+    for step in restorer.restore_steps(data, request.level, rgb=request.rgb):
         if isinstance(step, np.ndarray):
             result = step
         else:
             yield step
-    return result
+    return Restored(result, time.perf_counter() - start)
+
+
+def _restore_selected_steps(restorer: Restorer, data: np.ndarray, request: Request) -> Iterator[tuple[int, int]]:
+    """Image-conditioned restore plane by plane, recording each plane's mixture; returns ``(result, selections)``.
+
+    The intensity map is taken from the whole array, so the result equals the engine's
+    whole-array restore. The engine chooses a plane's mixture before the plane's first
+    progress step, so ``last_selection`` is read right after that step, under the lock.
+    """
+    from .engine import validate_image
+    from .intensity import intensity_map_for
+
+    is_rgb = validate_image(data, request.rgb)
+    lead = data.shape[: data.ndim - (3 if is_rgb else 2)]
+    planes = data.reshape((-1,) + data.shape[len(lead) :])
+    mapping = intensity_map_for(data)
+    value_range = (mapping.offset, mapping.offset + mapping.scale)
+    lock = _selection_lock(restorer)
+    outputs, selections = [], []
+    done_before, grand_total = 0, None
+    for plane in planes:
+        steps = restorer.restore_steps(plane, request.level, rgb=is_rgb, value_range=value_range)
+        with lock:
+            first = next(steps)
+            selections.append(np.array(restorer.last_selection, copy=True))
+        total = 0
+        for step in itertools.chain([first], steps):
+            if isinstance(step, np.ndarray):
+                outputs.append(step)
+                continue
+            done, total = step
+            grand_total = grand_total or total * len(planes)
+            yield (done_before + done, grand_total)
+        done_before += total
+    result = np.stack(outputs).reshape(lead + outputs[0].shape)
+    return result, np.stack(selections).reshape(lead + selections[0].shape)
 
 
 def sweep_steps(cache: RestorerCache, request: Request, levels: Sequence[float]) -> Iterator[tuple[int, int]]:
@@ -290,16 +495,24 @@ def sweep_steps(cache: RestorerCache, request: Request, levels: Sequence[float])
 __all__ = [
     "LatestOnly",
     "Request",
+    "Restored",
     "RestorerCache",
+    "can_estimate",
     "describe_error",
+    "describe_estimate_error",
+    "describe_selection",
+    "estimate_request",
+    "estimator_weights",
     "find_estimator",
     "format_level",
+    "is_image_conditioned",
     "level_label",
     "output_geometry",
     "output_metadata",
     "output_name",
     "plane_index",
     "preview_name",
+    "quality_from_file",
     "restore_plane",
     "restore_steps",
     "sweep_levels",

@@ -51,13 +51,13 @@ def test_builtins_registered_through_the_hook():
     pm = get_plugin_manager()
     pm.check_pending()
     assert pm.get_plugin("builtins") is not None
-    assert list_task_names()[:3] == ["denoise", "dejpeg", "sr"]
+    assert list_task_names()[:4] == ["denoise", "dejpeg", "sr", "auto"]
     assert get_task("denoise") is DENOISE
     assert get_task(DENOISE) is DENOISE
 
 
 def test_unknown_task_lists_what_exists():
-    with pytest.raises(UnknownTaskError, match="installed tasks: dejpeg, denoise") as info:
+    with pytest.raises(UnknownTaskError, match="installed tasks: auto, dejpeg, denoise") as info:
         get_task("deblur")
     assert isinstance(info.value, KeyError)
     assert str(info.value).startswith("unknown task 'deblur'")  # no KeyError quoting

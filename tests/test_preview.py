@@ -12,24 +12,35 @@ import torch
 
 from napari_hyperres import LevelRangeError, ShapeError, WeightsError
 from napari_hyperres.engine import Restorer
+from napari_hyperres.estimate import estimate_level as real_estimate_level
+from napari_hyperres.models.estimator import EstimatorArchitecture, LevelEstimator
+from napari_hyperres.models.hair import HairNet, hair_architecture_for
 from napari_hyperres.models.hyperres import HyperResNet, architecture_for
 from napari_hyperres.preview import (
     LatestOnly,
     Request,
+    Restored,
     RestorerCache,
+    can_estimate,
     describe_error,
+    describe_estimate_error,
+    describe_selection,
+    estimate_request,
+    estimator_weights,
     format_level,
     output_geometry,
+    output_metadata,
     output_name,
     plane_index,
     preview_name,
+    quality_from_file,
     restore_plane,
     restore_steps,
     sweep_levels,
     sweep_name,
     sweep_steps,
 )
-from napari_hyperres.tasks import DENOISE, SR
+from napari_hyperres.tasks import AUTO, DEJPEG, DENOISE, SR
 from napari_hyperres.weights import WeightsInfo, save_weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +81,30 @@ def test_names():
     assert output_name("cells", "denoise", 25) == "cells [denoise 25]"
     assert preview_name("cells", "sr", 2.5) == "cells [sr 2.5 preview]"
     assert sweep_name("cells", "denoise", [0.0, 50.0, 100.0]) == "cells [denoise sweep 0–100]"
+    # image-conditioned tasks have no level
+    assert output_name("cells", "auto", None) == "cells [auto]"
+    assert preview_name("cells", "auto", None) == "cells [auto preview]"
+    assert _request(np.zeros((4, 4)), task=AUTO, level=0.0).shown_level is None
+    assert _request(np.zeros((4, 4)), level=25.0).shown_level == 25.0
+
+
+def test_output_metadata_of_an_image_conditioned_task():
+    meta = output_metadata("x", AUTO, 0.0, "auto.tiny", np.array([[0.25, 0.75]], np.float32))["hyperres"]
+    assert meta["level"] is None and meta["task"] == "auto"
+    assert meta["selection"] == [[0.25, 0.75]] and isinstance(meta["selection"][0][0], float)
+    assert "selection" not in output_metadata("x", DENOISE, 25, "w")["hyperres"]
+    assert output_metadata("x", DENOISE, 25, "w")["hyperres"]["level"] == 25.0
+
+
+def test_describe_selection():
+    assert describe_selection([[0.2, 0.7, 0.1], [0.1, 0.5, 0.4], [0.6, 0.3, 0.1]]) == (
+        "mixture: candidate 2 dominates (60%) in 2 of 3 blocks"
+    )
+    assert describe_selection(np.array([[0.48, 0.52]])) == "mixture: candidate 2 dominates (52%) in 1 of 1 block"
+    # a tie in block count goes to the candidate with the larger mean share
+    assert describe_selection([[0.9, 0.1], [0.4, 0.6]]).startswith("mixture: candidate 1 dominates (90%)")
+    with pytest.raises(ShapeError):
+        describe_selection(np.zeros(3))
 
 
 def test_plane_index_rounds_and_clips():
@@ -136,8 +171,88 @@ def test_restorer_cache_propagates_weights_error():
         cache.get(DENOISE, "cpu", "/nonexistent/denoise.safetensors")
 
 
-def _request(data, level=25.0, index=(), rgb=False, weights=None) -> Request:
-    return Request(task=DENOISE, level=level, device="cpu", weights=weights, data=data, rgb=rgb, index=index, source="x")
+def _request(data, level=25.0, index=(), rgb=False, weights=None, task=DENOISE) -> Request:
+    return Request(task=task, level=level, device="cpu", weights=weights, data=data, rgb=rgb, index=index, source="x")
+
+
+@pytest.fixture(scope="module")
+def tiny_auto(tmp_path_factory) -> str:
+    torch.manual_seed(0)
+    model = HairNet(hair_architecture_for("tiny", 3))
+    info = WeightsInfo(name="auto.tiny", task="auto", kind="hair", architecture=model.arch.to_dict(), preset="tiny", train_levels=[0.0])
+    return str(save_weights(tmp_path_factory.mktemp("weights") / "auto.tiny.safetensors", model.state_dict(), info))
+
+
+def test_image_conditioned_workers_return_each_planes_selection(tiny_auto):
+    rng = np.random.default_rng(1)
+    stack = rng.integers(0, 255, size=(2, 3, 40, 36), dtype=np.uint8)
+    stack[1, 2] = 255 - stack[1, 2] // 4  # a plane unlike the others: its own mixture
+    original = stack.copy()
+    cache = RestorerCache()
+    engine = Restorer(AUTO, weights=tiny_auto, device="cpu")
+    expected = engine.restore(stack, 0.0)
+
+    plane, _seconds, selection = restore_plane(cache, _request(stack, 0.0, index=(1, 2), weights=tiny_auto, task=AUTO))
+    np.testing.assert_array_equal(plane, expected[1, 2])
+    blocks, n = engine.model.arch.generated_blocks, engine.model.arch.candidates
+    assert selection.shape == (blocks, n)
+    np.testing.assert_allclose(selection.sum(axis=-1), 1.0, atol=1e-5)
+
+    steps = restore_steps(cache, _request(stack, 0.0, weights=tiny_auto, task=AUTO))
+    progress = []
+    with pytest.raises(StopIteration) as stop:
+        while True:
+            progress.append(next(steps))
+    result = stop.value.value
+    np.testing.assert_array_equal(result.data, expected)
+    assert result.selection.shape == (2, 3, blocks, n)
+    np.testing.assert_allclose(result.selection[1, 2], selection, atol=1e-6)
+    assert progress[-1] == (6, 6) and [done for done, _ in progress] == sorted(done for done, _ in progress)
+    np.testing.assert_array_equal(stack, original)
+
+
+def test_auto_button_availability(tmp_path):
+    assert estimator_weights(DENOISE, tmp_path / "missing.safetensors") is None
+    model = LevelEstimator(EstimatorArchitecture(in_channels=3, features=8))
+    info = WeightsInfo(name="denoise.estimator", task="denoise", kind="estimator", architecture=model.arch.to_dict(), preset="tiny")
+    path = save_weights(tmp_path / "denoise.estimator.safetensors", model.state_dict(), info)
+    assert estimator_weights(DENOISE, path) == str(path)
+    assert can_estimate(DENOISE, path) and not can_estimate(AUTO, path)
+    assert quality_from_file(DEJPEG, "/data/photo.JPG") and not quality_from_file(DEJPEG, "/data/photo.png")
+    assert not quality_from_file(DENOISE, "/data/photo.jpg") and not quality_from_file(DEJPEG, None)
+    assert can_estimate(DEJPEG, tmp_path / "missing.safetensors", "photo.jpeg")
+
+    image = np.random.default_rng(0).integers(0, 255, size=(2, 64, 64), dtype=np.uint8)
+    calls = []
+
+    def estimate_level(plane, task, **options):
+        calls.append((plane, task, options))
+        return real_estimate_level(plane, task, **options)
+
+    level, method = estimate_request(estimate_level, _request(image, index=(1,)), weights=str(path))
+    low, high = DENOISE.level_range
+    assert method == "estimator" and low <= level <= high
+    [(plane, task, options)] = calls
+    np.testing.assert_array_equal(plane, image[1])
+    assert task == "denoise" and options == {"rgb": False, "weights": str(path), "device": "cpu"}
+
+
+def test_estimate_request_reads_jpeg_quality_from_the_file(tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    image = np.random.default_rng(0).integers(0, 255, size=(48, 64, 3), dtype=np.uint8)
+    path = tmp_path / "photo.jpg"
+    assert cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 30])
+    request = _request(image, 50.0, rgb=True, task=DEJPEG)
+    assert estimate_request(lambda *a, **k: pytest.fail("no estimator for a JPEG file"), request, path=str(path)) == (
+        30.0,
+        "quantisation tables",
+    )
+
+
+def test_describe_estimate_error_says_what_to_do():
+    message = describe_estimate_error(WeightsError("no weights file named 'denoise.estimator'"), DENOISE)
+    assert "python -m trainer train-estimator --task denoise" in message and "slider" in message
+    assert "RuntimeError: boom" in describe_estimate_error(RuntimeError("boom"), DENOISE)
 
 
 def test_worker_functions_match_the_engine(tiny_denoise):
@@ -147,8 +262,8 @@ def test_worker_functions_match_the_engine(tiny_denoise):
     cache = RestorerCache()
     expected = Restorer(DENOISE, weights=tiny_denoise, device="cpu").restore(stack, 25.0)
 
-    plane, seconds = restore_plane(cache, _request(stack, index=(1,), weights=tiny_denoise))
-    assert plane.dtype == np.uint16 and seconds >= 0
+    plane, seconds, selection = restore_plane(cache, _request(stack, index=(1,), weights=tiny_denoise))
+    assert plane.dtype == np.uint16 and seconds >= 0 and selection is None
     np.testing.assert_array_equal(plane, expected[1])
 
     steps = restore_steps(cache, _request(stack, weights=tiny_denoise))
@@ -156,7 +271,8 @@ def test_worker_functions_match_the_engine(tiny_denoise):
     with pytest.raises(StopIteration) as stop:
         while True:
             progress.append(next(steps))
-    np.testing.assert_array_equal(stop.value.value, expected)
+    assert isinstance(stop.value.value, Restored) and stop.value.value.selection is None
+    np.testing.assert_array_equal(stop.value.value.data, expected)
     assert progress[-1] == (3, 3)
 
     sweep = sweep_steps(cache, _request(stack, index=(2,), weights=tiny_denoise), [0.0, 50.0])

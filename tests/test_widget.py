@@ -28,6 +28,9 @@ import napari_hyperres  # noqa: E402
 from napari_hyperres import _widget  # noqa: E402
 from napari_hyperres._widget import PREVIEW_KEY, RestoreWidget  # noqa: E402
 from napari_hyperres.engine import Restorer  # noqa: E402
+from napari_hyperres.estimate import estimate_level  # noqa: E402
+from napari_hyperres.models.estimator import EstimatorArchitecture, LevelEstimator  # noqa: E402
+from napari_hyperres.models.hair import HairNet, hair_architecture_for  # noqa: E402
 from napari_hyperres.models.hyperres import HyperResNet, architecture_for  # noqa: E402
 from napari_hyperres.plugins import get_plugin_manager  # noqa: E402
 from napari_hyperres.tasks import Task  # noqa: E402
@@ -43,11 +46,30 @@ def _tiny_weights(path, task: str) -> str:
     return str(save_weights(path / f"{task}.tiny.safetensors", model.state_dict(), info))
 
 
+def _tiny_hair_weights(path) -> str:
+    """Untrained tiny HAIR weights for the image-conditioned ``auto`` task."""
+    torch.manual_seed(0)
+    model = HairNet(hair_architecture_for("tiny", 3))
+    info = WeightsInfo(
+        name="auto.tiny", task="auto", kind="hair", architecture=model.arch.to_dict(), preset="tiny", train_levels=[0.0]
+    )
+    return str(save_weights(path / "auto.tiny.safetensors", model.state_dict(), info))
+
+
 @pytest.fixture(scope="module")
 def tiny_weights(tmp_path_factory) -> dict[str, str]:
-    """Untrained tiny weights for every built-in task (all three are 3-channel networks)."""
+    """Untrained tiny weights for the built-in tasks (denoise, sr and auto are 3-channel networks)."""
     folder = tmp_path_factory.mktemp("weights")
-    return {"denoise": _tiny_weights(folder, "denoise"), "sr": _tiny_weights(folder, "sr")}
+    return {"denoise": _tiny_weights(folder, "denoise"), "sr": _tiny_weights(folder, "sr"), "auto": _tiny_hair_weights(folder)}
+
+
+@pytest.fixture(scope="module")
+def tiny_estimator(tmp_path_factory) -> str:
+    """An untrained tiny level estimator for ``denoise`` (3 channels, like the task)."""
+    torch.manual_seed(0)
+    model = LevelEstimator(EstimatorArchitecture(in_channels=3, features=8))
+    info = WeightsInfo(name="denoise.estimator", task="denoise", kind="estimator", architecture=model.arch.to_dict(), preset="tiny")
+    return str(save_weights(tmp_path_factory.mktemp("estimator") / "denoise.estimator.safetensors", model.state_dict(), info))
 
 
 @pytest.fixture
@@ -64,8 +86,8 @@ def make_widget(qtbot, tiny_weights):
     """``make_widget(viewer=None, weights=tiny)`` → a RestoreWidget on a ViewerModel, closed afterwards."""
     made = []
 
-    def factory(viewer=None, weights=tiny_weights):
-        widget = RestoreWidget(viewer if viewer is not None else ViewerModel(), weights=weights)
+    def factory(viewer=None, weights=tiny_weights, estimators=None):
+        widget = RestoreWidget(viewer if viewer is not None else ViewerModel(), weights=weights, estimators=estimators)
         qtbot.addWidget(widget.native)
         made.append(widget)
         return widget
@@ -117,12 +139,12 @@ def test_controls_follow_the_task(make_widget):
     assert widget.level == 25.0 and "σ" in widget.level_row.label
 
 
-def test_auto_button_only_with_an_estimator(make_widget, monkeypatch):
+def test_auto_button_only_with_an_estimator(make_widget, monkeypatch, qtbot):
     widget = make_widget()
     assert (widget.auto_button is None) == (_widget.find_estimator() is None)
 
     fake = types.ModuleType("napari_hyperres.estimate")
-    fake.estimate_level = lambda image, task: 42.0
+    fake.estimate_level = lambda image, task, **options: 42.0
     monkeypatch.setitem(sys.modules, "napari_hyperres.estimate", fake)
     viewer = ViewerModel()
     viewer.add_image(np.zeros((32, 32), np.uint8))
@@ -130,12 +152,113 @@ def test_auto_button_only_with_an_estimator(make_widget, monkeypatch):
     assert widget.auto_button is not None
     widget.live_check.value = False
     widget.auto_button.clicked.emit()
-    from qtpy.QtWidgets import QApplication
+    # qtbot.waitUntil, not a QApplication.processEvents() loop: under PySide6 6.12 on Python 3.11
+    # every processEvents() call drops a reference to None, and a long loop aborts the interpreter
+    qtbot.waitUntil(lambda: widget.level == 42.0 and not widget.estimating, timeout=TIMEOUT_MS)
 
-    deadline = time.time() + 10
-    while widget.level != 42.0 and time.time() < deadline:
-        QApplication.processEvents()
-    assert widget.level == 42.0
+
+def test_auto_button_sets_the_level_from_a_tiny_estimator(make_widget, qtbot, tiny_estimator, tmp_path, notes):
+    viewer = ViewerModel()
+    image = np.random.default_rng(8).integers(0, 255, size=(2, 64, 64), dtype=np.uint8)
+    viewer.add_image(image, name="noisy")
+    viewer.dims.current_step = (1, 0, 0)
+    widget = make_widget(viewer, estimators={"denoise": tiny_estimator})
+    widget.native.show()
+    widget.live_check.value = False
+    assert widget.auto_button is not None and widget.auto_button.visible
+
+    widget.auto_button.clicked.emit()
+    qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+    expected = estimate_level(image[1], "denoise", weights=tiny_estimator, rgb=False)
+    low, high = widget.task.level_range
+    assert low <= widget.level <= high
+    assert widget.level == pytest.approx(expected, abs=widget.task.level_step)
+    assert "estimated" in widget.status.value and notes["error"] == []
+    assert widget.auto_button.enabled
+
+    # no estimator weights for the task: no Auto button
+    other = make_widget(viewer, estimators={"denoise": str(tmp_path / "missing.safetensors")})
+    other.native.show()
+    assert not other.auto_button.visible
+
+
+def test_auto_button_reads_the_quality_of_a_jpeg_file(make_widget, qtbot, tmp_path, notes):
+    cv2 = pytest.importorskip("cv2")
+    image = np.random.default_rng(9).integers(0, 255, size=(48, 64, 3), dtype=np.uint8)
+    path = tmp_path / "photo.jpg"
+    assert cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 30])
+    npe2 = pytest.importorskip("npe2")
+    npe2.PluginManager.instance().discover()  # napari's own reader, as a Viewer would have it
+    viewer = ViewerModel()
+    [layer] = viewer.open(str(path), plugin="napari")
+    assert layer.source.path.endswith("photo.jpg")
+    widget = make_widget(viewer, estimators={"dejpeg": str(tmp_path / "no-estimator.safetensors")})
+    widget.native.show()
+    widget.live_check.value = False
+    widget.task_combo.value = "dejpeg"
+    widget.level = 60
+    assert widget.auto_button.visible  # the file alone is enough: no estimator weights needed
+
+    widget.estimate()
+    qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+    assert widget.level == 30.0
+    assert "quantisation tables" in widget.status.value and notes["error"] == []
+
+
+def test_missing_estimator_is_a_notification(make_widget, qtbot, tmp_path, notes):
+    viewer = ViewerModel()
+    viewer.add_image(np.zeros((32, 32), np.uint8), name="img")
+    widget = make_widget(viewer, estimators={"denoise": str(tmp_path / "missing.safetensors")})
+    widget.live_check.value = False
+    widget.estimate()
+    qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+    assert len(notes["error"]) == 1 and "missing.safetensors" in notes["error"][0]
+    assert "train-estimator" in notes["error"][0] and "slider" in notes["error"][0]
+    assert widget.level == 25.0
+
+
+# --- image-conditioned task (auto) ---------------------------------------------------------------
+def test_auto_task_hides_the_level_and_reports_the_selection(make_widget, qtbot, notes):
+    viewer = ViewerModel()
+    stack = np.random.default_rng(10).integers(0, 4000, size=(2, 40, 36), dtype=np.uint16)
+    original = stack.copy()
+    viewer.add_image(stack, name="cells")
+    viewer.dims.current_step = (1, 0, 0)
+    widget = make_widget(viewer)
+    widget.native.show()
+    level_controls = [widget.level_row, widget.sweep_count, widget.sweep_from, widget.sweep_to, widget.sweep_button]
+    assert all(w.visible for w in level_controls) and not widget.selection_label.visible
+
+    widget.task_combo.value = "auto"  # live preview starts
+    assert not any(w.visible for w in level_controls)  # hidden, not merely disabled
+    assert widget.selection_label.visible
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    preview = _previews(viewer)[0]
+    assert preview.name == "cells [auto preview]" and preview.data.shape == (40, 36)
+    blocks = len(preview.metadata["hyperres"]["selection"])
+    assert preview.metadata["hyperres"]["level"] is None and blocks >= 1
+    assert widget.selection_label.value.startswith("mixture: candidate ")
+    assert f"of {blocks} block" in widget.selection_label.value
+
+    widget.apply()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    out = viewer.layers["cells [auto]"]
+    assert out.data.shape == stack.shape and out.data.dtype == np.uint16
+    selection = np.asarray(out.metadata["hyperres"]["selection"])
+    assert selection.shape[:2] == (2, blocks)
+    np.testing.assert_allclose(selection.sum(axis=-1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(selection[1], preview.metadata["hyperres"]["selection"], atol=1e-6)
+    assert widget.selection_label.value.startswith("plane 1: mixture: candidate ")
+    np.testing.assert_array_equal(viewer.layers["cells"].data, original)
+    assert notes["error"] == []
+
+    widget.sweep(n=3)  # nothing to sweep
+    assert not widget.busy and "no level" in notes["warning"][-1]
+    widget.estimate()  # nothing to estimate
+    assert "no level" in notes["info"][-1]
+
+    widget.task_combo.value = "denoise"
+    assert all(w.visible for w in level_controls) and not widget.selection_label.visible
 
 
 # --- live preview ------------------------------------------------------------------------------

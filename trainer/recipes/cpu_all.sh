@@ -3,7 +3,7 @@
 # once, one thread each, with wall-clock budgets (the lr schedule follows time used).
 # The three lite hypernetworks get the CPU first; the auxiliary runs (level estimators,
 # HAIR and its fixed-weights baseline at the small preset, the small-preset baseline
-# comparison for denoise) run at lower priority (nice 5).
+# comparison for denoise) run at lower priority (nice 10 for the estimators, 12 for the rest).
 # Usage: DATA=../shared/data OUT=runs BUDGET=6300 bash trainer/recipes/cpu_all.sh
 set -euo pipefail
 DATA=${DATA:-../shared/data}
@@ -21,15 +21,15 @@ for spec in "denoise Set12" "dejpeg classic5" "sr Set14"; do
     --out "$OUT/$1" --time-budget "$BUDGET" $SCHEDULE > "$OUT/$1.txt" 2>&1 & pids+=($!)
 done
 for kind in hair dedicated; do
-  nice -n 5 python -m trainer train --task auto --kind "$kind" --preset small --batch 8 --patch 48 --data $TRAIN \
+  nice -n 12 python -m trainer train --task auto --kind "$kind" --preset small --batch 8 --patch 48 --data $TRAIN \
     --out "$OUT/auto_$kind" --time-budget "$AUX" $SCHEDULE > "$OUT/auto_$kind.txt" 2>&1 & pids+=($!)
 done
 for task in denoise dejpeg sr; do
-  nice -n 5 python -m trainer train-estimator --task "$task" --data $TRAIN --out "$OUT/$task.estimator.safetensors" \
+  nice -n 10 python -m trainer train-estimator --task "$task" --data $TRAIN --out "$OUT/$task.estimator.safetensors" \
     --steps 100000000 --batch 16 --patch 64 --time-budget "$((AUX / 2))" > "$OUT/$task.estimator.txt" 2>&1 & pids+=($!)
 done
 # The baseline comparison (same small backbone, same steps for every network), trained one after another.
-nice -n 5 python -m trainer compare --task denoise --runs "$OUT/compare" --val "$DATA/val/Set12" --data $TRAIN \
+nice -n 12 python -m trainer compare --task denoise --runs "$OUT/compare" --val "$DATA/val/Set12" --data $TRAIN \
   --eval-levels 5 15 25 35 50 65 75 85 --preset small --steps "${COMPARE_STEPS:-1500}" --batch 8 --patch 48 --lr 4e-4 \
   --device cpu --json "$OUT/compare.json" > "$OUT/compare.txt" 2>&1 & pids+=($!)
 status=0
