@@ -370,8 +370,8 @@ class Restorer:
             chunks.update({y_axis: -1, y_axis + 1: -1})
         else:
             for axis in (y_axis, y_axis + 1):
-                size = max(int(tile or 0), *(c for c in image.chunks[axis]))
-                chunks[axis] = max(size, 2 * self.overlap, 2)
+                size = max(int(tile or 0), *(c for c in image.chunks[axis]), 2 * self.overlap, 2)
+                chunks[axis] = _even_chunks(image.shape[axis], size + size % 2, self.overlap)
         image = image.rechunk(chunks)
 
         def restore_block(block: np.ndarray) -> np.ndarray:
@@ -382,8 +382,24 @@ class Restorer:
             for axis in (y_axis, y_axis + 1):
                 out_chunks[axis] = tuple(max(1, round(c * level)) if self.task.prepare is not None else c for c in image.chunks[axis])
             return da.map_blocks(restore_block, image, chunks=tuple(out_chunks), dtype=image.dtype)
-        depth = {axis: (self.overlap if axis in (y_axis, y_axis + 1) else 0) for axis in range(image.ndim)}
+        spatial = [a for a in (y_axis, y_axis + 1) if len(image.chunks[a]) > 1]  # one chunk: no overlap needed
+        depth = {axis: (self.overlap if axis in spatial else 0) for axis in range(image.ndim)}
         return da.map_overlap(restore_block, image, depth=depth, boundary="none", trim=True, dtype=image.dtype)
+
+
+def _even_chunks(length: int, size: int, minimum: int) -> tuple[int, ...]:
+    """Chunks of even ``size`` along an axis of ``length``; a last piece shorter than ``minimum`` joins its neighbour.
+
+    Every block then starts at an even offset (on the grid of the networks' stride-2 head)
+    and none is shorter than the overlap (dask would otherwise re-chunk it unevenly).
+    """
+    chunks = [size] * (length // size)
+    rest = length - size * len(chunks)
+    if rest and chunks and rest < minimum:
+        chunks[-1] += rest
+    elif rest:
+        chunks.append(rest)
+    return tuple(chunks)
 
 
 def _is_dask(image) -> bool:

@@ -72,10 +72,12 @@ def luminance_table(data: bytes) -> np.ndarray:
             break
         length = int.from_bytes(data[i + 2 : i + 4], "big")
         if marker == 0xDB:
-            j, end = i + 4, i + 2 + length
+            j, end = i + 4, min(i + 2 + length, len(data))
             while j < end:
                 precision, table_id = data[j] >> 4, data[j] & 0x0F
                 size = 128 if precision else 64
+                if j + 1 + size > end:  # truncated file: the table is cut short
+                    break
                 raw = np.frombuffer(data[j + 1 : j + 1 + size], dtype=">u2" if precision else np.uint8).astype(int)
                 if table_id == 0 and raw.size == 64:
                     natural = np.empty(64, dtype=int)

@@ -150,3 +150,63 @@ def subprocess_env(*extra_paths: Path) -> dict[str, str]:
         env["PYTHONPATH"] = os.pathsep.join(paths)
     env["PYTHONIOENCODING"] = "utf-8"
     return env
+
+
+# --- HAIR, the level estimator and small image folders (trainer and blind-mode tests) ---------------
+def tiny_hair_model(channels: int = 3, seed: int = 0):
+    """An untrained ``tiny`` HAIR network (8 features, 2 blocks, 2 candidates) in eval mode."""
+    from napari_hyperres.models.hair import HairNet, hair_architecture_for
+
+    torch.manual_seed(seed)
+    return HairNet(hair_architecture_for("tiny", channels)).eval()
+
+
+def write_tiny_hair_weights(path: Path, channels: int = 3, model=None) -> Path:
+    """Save a tiny HAIR model for the ``auto`` task (kind ``"hair"``) with :func:`save_weights`."""
+    model = model or tiny_hair_model(channels)
+    info = WeightsInfo(name="auto.tiny", task="auto", kind="hair", architecture=model.arch.to_dict(), preset="tiny", train_levels=[0.0])
+    return save_weights(path, model.state_dict(), info)
+
+
+@pytest.fixture(scope="session")
+def tiny_hair_weights(tmp_path_factory) -> Path:
+    """A tiny untrained HAIR weights file for the ``auto`` task."""
+    return write_tiny_hair_weights(tmp_path_factory.mktemp("hair") / "auto.tiny.safetensors")
+
+
+def write_image_folder(folder: Path, count: int = 3, height: int = 48, width: int = 56, gray: int = 1, seed: int = 0) -> Path:
+    """Write ``count`` small uint8 PNGs (the last ``gray`` of them gray, the rest BGR) into ``folder``."""
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        image = smooth_image(height, width, 1 if i >= count - gray else 3, seed=seed + i)[0].numpy()
+        array = np.round(image.transpose(1, 2, 0) * 255).astype(np.uint8)
+        if not cv2.imwrite(str(folder / f"image{i:02d}.png"), array[..., ::-1] if array.shape[-1] == 3 else array[..., 0]):
+            raise OSError(f"could not write {folder / f'image{i:02d}.png'}")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory) -> Path:
+    """A folder of three small synthetic PNGs (two colour, one gray), for training runs."""
+    return write_image_folder(tmp_path_factory.mktemp("images") / "train")
+
+
+@pytest.fixture(scope="session")
+def val_folder(tmp_path_factory) -> Path:
+    """A folder of two small synthetic PNGs (one colour, one gray), for evaluation."""
+    return write_image_folder(tmp_path_factory.mktemp("images") / "val", count=2, height=40, width=44, seed=10)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Run torch on one CPU thread for a module, restored afterwards.
+
+    Tiny networks gain nothing from more threads, and on a loaded machine two spinning
+    OpenMP threads measured 100× slower (a 0.6-s estimator run took 60 s).
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -55,7 +55,7 @@ def train_estimator(cfg: EstimatorConfig, progress: bool = True) -> Path:
     model = LevelEstimator(arch).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     low, high = task.level_range
-    start, losses, step = time.perf_counter(), [], 0
+    start, losses, step, done = time.perf_counter(), [], 0, 0
     log = []
     for step in range(cfg.steps):
         fraction = step / cfg.steps
@@ -76,6 +76,7 @@ def train_estimator(cfg: EstimatorConfig, progress: bool = True) -> Path:
         loss.backward()
         optimizer.step()
         losses.append(float(loss.detach()))
+        done = step + 1
         if progress and (step + 1) % 200 == 0:
             mean_err = np.mean(losses[-200:]) * (high - low)
             log.append({"step": step + 1, "mean_abs_error_level": round(float(mean_err), 3)})
@@ -87,7 +88,7 @@ def train_estimator(cfg: EstimatorConfig, progress: bool = True) -> Path:
         architecture=arch.to_dict(),
         preset="estimator",
         training_data=[Path(d).name for d in cfg.data],
-        steps=step,
+        steps=done,
         training_time_s=round(time.perf_counter() - start, 1),
         device=str(device),
         extra={"level_range": list(task.level_range), "log": log[-5:]},

@@ -1,0 +1,388 @@
+"""Blind mode: JPEG quality from quantisation tables, HAIR's algebra, the level estimator, ``auto``.
+
+HAIR's claims are checked as algebra on a tiny untrained network: a one-hot mixture is
+that candidate's block, a mixed convolution is the mixture of the candidates'
+convolutions, per-sample mixtures equal running each sample alone, and the plain network
+``generate_for_image`` returns equals the forward pass on that image.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import smooth_image, tiny_hair_model
+
+import napari_hyperres.estimate as estimate_module
+from napari_hyperres.__main__ import main as cli_main
+from napari_hyperres.engine import Restorer
+from napari_hyperres.errors import ShapeError, WeightsError
+from napari_hyperres.estimate import estimate_level, estimate_level_from_file
+from napari_hyperres.io import read_image
+from napari_hyperres.jpeg_quality import ZIGZAG, ijg_table, read_jpeg_quality
+from napari_hyperres.models.estimator import EstimatorArchitecture, LevelEstimator
+from napari_hyperres.models.hair import WeightBox
+from napari_hyperres.tasks import DENOISE
+from napari_hyperres.weights import PRETRAINED_DIR, WeightsInfo, load_model, save_weights
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+QUALITIES = [1, 5, 10, 23, 37, 50, 51, 64, 75, 90, 95, 99, 100]
+
+
+def _photo(height: int = 40, width: int = 48, channels: int = 3, seed: int = 0) -> np.ndarray:
+    """A uint8 ``(H, W, 3)`` or ``(H, W)`` test picture."""
+    image = smooth_image(height, width, channels, seed=seed)[0].numpy().transpose(1, 2, 0)
+    image = np.round(image * 255).astype(np.uint8)
+    return image if channels == 3 else image[..., 0]
+
+
+# --- JPEG quality from quantisation tables ---------------------------------------------------------
+@pytest.mark.parametrize("quality", QUALITIES)
+@pytest.mark.parametrize("gray", [False, True], ids=["color", "gray"])
+def test_quality_opencv(tmp_path, quality, gray):
+    path = tmp_path / "cv.jpg"
+    assert cv2.imwrite(str(path), _photo(channels=1 if gray else 3), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    found = read_jpeg_quality(path)
+    assert (found.quality, found.exact, found.mean_abs_error) == (quality, True, 0.0)
+
+
+@pytest.mark.parametrize("quality", QUALITIES)
+@pytest.mark.parametrize("gray", [False, True], ids=["color", "gray"])
+def test_quality_pillow(tmp_path, quality, gray):
+    Image = pytest.importorskip("PIL.Image")
+    path = tmp_path / "pil.jpeg"
+    Image.fromarray(_photo(channels=1 if gray else 3)).save(path, quality=quality)
+    found = read_jpeg_quality(path)
+    assert (found.quality, found.exact) == (quality, True)
+
+
+def _dqt16_jpeg(quality: int) -> bytes:
+    """A JPEG header whose luminance table is stored with 16-bit precision (then a bare scan marker)."""
+    zigzag = ijg_table(quality)[ZIGZAG].astype(">u2").tobytes()
+    segment = b"\x10" + zigzag  # precision 1, table 0
+    return b"\xff\xd8" + b"\xff\xdb" + (2 + len(segment)).to_bytes(2, "big") + segment + b"\xff\xda\x00\x02\xff\xd9"
+
+
+def test_quality_16_bit_table(tmp_path):
+    path = tmp_path / "dqt16.jpg"
+    path.write_bytes(_dqt16_jpeg(42))
+    assert read_jpeg_quality(path).quality == 42
+
+
+def test_png_is_a_shape_error_naming_the_file(tmp_path):
+    path = tmp_path / "picture.png"
+    assert cv2.imwrite(str(path), _photo())
+    with pytest.raises(ShapeError, match=r"picture\.png: not a JPEG file"):
+        read_jpeg_quality(path)
+
+
+def test_missing_file_is_an_os_error(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        read_jpeg_quality(tmp_path / "absent.jpg")
+
+
+@pytest.mark.parametrize("source", ["opencv", "dqt16"])
+def test_every_truncation_is_a_shape_error_or_exact(tmp_path, source):
+    """Cut the file after each byte of its header: a ShapeError naming the file, or the right quality."""
+    if source == "opencv":
+        ok, encoded = cv2.imencode(".jpg", _photo(), [cv2.IMWRITE_JPEG_QUALITY, 37])
+        data, quality = encoded.tobytes(), 37
+    else:
+        data, quality = _dqt16_jpeg(42), 42
+    scan = data.find(b"\xff\xda")
+    path = tmp_path / "cut.jpg"
+    results = set()
+    for length in range(scan + 4):
+        path.write_bytes(data[:length])
+        try:
+            results.add(read_jpeg_quality(path).quality)
+        except ShapeError as exc:
+            assert str(exc).startswith(f"{path}: ")
+            results.add("error")
+    assert results == {"error", quality}
+
+
+# --- HAIR algebra ----------------------------------------------------------------------------------
+@pytest.fixture
+def box(seed) -> WeightBox:
+    box = WeightBox(features=6, candidates=3)
+    with torch.no_grad():
+        box.bias1.normal_(0, 0.1)
+        box.bias2.normal_(0, 0.1)
+        box.weight1.mul_(10)
+        box.weight2.mul_(10)
+    return box
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_one_hot_selection_is_that_expert(box, index):
+    x = torch.randn(2, 6, 12, 14)
+    one_hot = F.one_hot(torch.tensor([index, index]), 3).float()
+    with torch.no_grad():
+        expected = box.expert(index)(x)
+        torch.testing.assert_close(box(x, one_hot), expected, atol=1e-5, rtol=1e-5)
+        others = [box.expert(i)(x) for i in range(3) if i != index]
+    assert all((expected - other).abs().max() > 1e-2 for other in others)  # the experts do differ
+
+
+def test_mixed_first_conv_is_the_mixture_of_expert_convs(box):
+    x = torch.randn(1, 6, 12, 14)
+    s = torch.tensor([[0.2, 0.5, 0.3]])
+    with torch.no_grad():
+        mixed = box.generate(s).conv1(x)
+        experts = sum(float(s[0, n]) * box.expert(n).conv1(x) for n in range(3))
+        torch.testing.assert_close(mixed, experts, atol=1e-5, rtol=1e-5)
+        # the same holds for any weights (linearity of convolution in its kernel), not only convex ones
+        s2 = torch.tensor([[1.5, -0.7, 0.4]])
+        torch.testing.assert_close(box.generate(s2).conv1(x), sum(float(s2[0, n]) * box.expert(n).conv1(x) for n in range(3)), atol=1e-5, rtol=1e-5)
+
+
+def test_grouped_forward_equals_one_block_per_sample(box):
+    x = torch.randn(3, 6, 10, 12)
+    s = torch.softmax(torch.randn(3, 3) * 3, dim=-1)
+    with torch.no_grad():
+        batched = box(x, s)
+        for b in range(3):
+            torch.testing.assert_close(batched[b : b + 1], box.generate(s[b : b + 1])(x[b : b + 1]), atol=1e-5, rtol=1e-5)
+
+
+@pytest.fixture
+def hair_net():
+    net = tiny_hair_model(3, seed=3)
+    with torch.no_grad():  # sharpen the selectors so different images get clearly different mixtures
+        for selector in net.selectors:
+            selector.mlp[0].weight.mul_(100)
+        for box in net.boxes:
+            box.weight1.mul_(10)
+            box.weight2.mul_(10)
+    return net
+
+
+def test_per_sample_mixtures_equal_running_each_alone(hair_net):
+    noise = 20 * torch.rand(1, 3, 30, 34, generator=torch.Generator().manual_seed(0))
+    x = torch.cat([smooth_image(30, 34, 3, seed=1), noise, -10 * smooth_image(30, 34, 3, seed=2)])
+    with torch.no_grad():
+        batched = hair_net(x)
+        selections = hair_net.selections(hair_net.giv(x))
+        for b in range(x.shape[0]):
+            torch.testing.assert_close(batched[b : b + 1], hair_net(x[b : b + 1]), atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(batched[b : b + 1], hair_net.generate(selections[b])(x[b : b + 1]), atol=1e-5, rtol=1e-5)
+    assert selections.shape == (3, hair_net.arch.generated_blocks, hair_net.arch.candidates)
+    torch.testing.assert_close(selections.sum(-1), torch.ones(3, hair_net.arch.generated_blocks))
+    assert (selections[0] - selections[1]).abs().max() > 0.05  # the samples really use different mixtures
+    assert (selections[2] - selections[1]).abs().max() > 0.05
+
+
+def test_generate_for_image_equals_forward(hair_net):
+    x = smooth_image(33, 29, 3, seed=4)  # odd sizes: both paths pad the same way
+    net, selections = hair_net.generate_for_image(x)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), hair_net(x), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(selections, hair_net.selections(hair_net.giv(x))[0])
+    assert not any(p.requires_grad for p in net.blocks[-1].parameters())
+
+
+# --- level estimator -------------------------------------------------------------------------------
+def _estimator_file(path: Path, task: str = "denoise", channels: int = 3, seed: int = 0) -> Path:
+    torch.manual_seed(seed)
+    model = LevelEstimator(EstimatorArchitecture(in_channels=channels, features=8))
+    info = WeightsInfo(name=f"{task}.estimator", task=task, kind="estimator", architecture=model.arch.to_dict(), preset="estimator")
+    return save_weights(path, model.state_dict(), info)
+
+
+@pytest.fixture(scope="module")
+def untrained_estimator(tmp_path_factory) -> Path:
+    return _estimator_file(tmp_path_factory.mktemp("estimator") / "denoise.estimator.safetensors")
+
+
+@pytest.fixture(scope="module")
+def trained_estimator(tmp_path_factory, one_thread) -> Path:
+    """A tiny denoise estimator trained for 100 steps on synthetic pictures (about 2 s on a CPU).
+
+    Measured with seeds 0–13: every one gave estimates increasing with σ (0 < 25 < 75).
+    """
+    from conftest import write_image_folder
+
+    from trainer.estimator import EstimatorConfig, train_estimator
+
+    base = tmp_path_factory.mktemp("estimator_run")
+    data = write_image_folder(base / "data", count=3, height=48, width=56)
+    cfg = EstimatorConfig(task="denoise", data=[str(data)], out=str(base / "denoise.estimator.safetensors"), steps=100, batch=8, patch=32, lr=2e-3, features=8, device="cpu")
+    return train_estimator(cfg, progress=False)
+
+
+def test_estimator_shape(seed):
+    model = LevelEstimator(EstimatorArchitecture(in_channels=3, features=8)).eval()
+    with torch.no_grad():
+        out = model(torch.rand(5, 3, 32, 40))
+    assert out.shape == (5,) and out.dtype == torch.float32 and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.random.default_rng(0).integers(0, 255, (48, 52, 3), dtype=np.uint8),
+        np.random.default_rng(1).integers(0, 65535, (2, 40, 36), dtype=np.uint16),  # a stack: first plane
+        np.random.default_rng(2).random((300, 280)).astype(np.float32) * 4000,  # several crops, any float range
+    ],
+    ids=["rgb-uint8", "gray-stack-uint16", "float-large"],
+)
+def test_estimate_level_in_task_range(untrained_estimator, image):
+    level = estimate_level(image, "denoise", weights=str(untrained_estimator), device="cpu")
+    assert isinstance(level, float)
+    low, high = DENOISE.level_range
+    assert low <= level <= high
+
+
+def _noisy(sigma: float, seed: int = 1) -> np.ndarray:
+    clean = smooth_image(96, 96, 3, seed=5)[0].numpy().transpose(1, 2, 0)
+    noise = np.random.default_rng(seed).normal(0, sigma / 255, clean.shape)
+    return np.clip(clean + noise, 0, 1).astype(np.float32)
+
+
+def test_trained_estimator_is_monotonic(trained_estimator):
+    estimates = [estimate_level(_noisy(sigma), "denoise", weights=str(trained_estimator), device="cpu") for sigma in (0, 25, 75)]
+    assert estimates[0] < estimates[1] < estimates[2], estimates
+    assert estimates[2] - estimates[0] > 3, estimates
+
+
+SHIPPED_DENOISE_ESTIMATOR = PRETRAINED_DIR / "denoise.estimator.safetensors"
+
+
+@pytest.mark.skipif(not SHIPPED_DENOISE_ESTIMATOR.exists(), reason="no shipped denoise.estimator weights")
+def test_shipped_denoise_estimator_is_monotonic_and_close():
+    estimates = [estimate_level(_noisy(sigma), "denoise", device="cpu") for sigma in (5, 25, 50)]
+    assert estimates[0] < estimates[1] < estimates[2], estimates
+    assert abs(estimates[1] - 26) < 12, estimates  # σ 25 on a picture that has σ ≈ 7.6 of texture: about 26
+
+
+def test_restore_auto_level_uses_the_estimator(untrained_estimator, tiny_weights, monkeypatch):
+    monkeypatch.setattr(estimate_module, "estimator_weights_name", lambda task: str(untrained_estimator))
+    image = _photo(48, 52)
+    restorer = Restorer("denoise", weights=str(tiny_weights["denoise"]), device="cpu")
+    level = estimate_level(image, "denoise", weights=str(untrained_estimator), device="cpu")
+    assert np.array_equal(restorer.restore(image, "auto"), restorer.restore(image, level))
+    assert np.array_equal(restorer.restore(image, " AUTO "), restorer.restore(image, level))
+
+
+def test_cli_restore_denoise_level_auto_uses_the_estimator(tmp_path, untrained_estimator, tiny_weights, monkeypatch, capsys):
+    monkeypatch.setattr(estimate_module, "estimator_weights_name", lambda task: str(untrained_estimator))
+    src, dst = tmp_path / "in.png", tmp_path / "out.png"
+    assert cv2.imwrite(str(src), _photo(48, 52)[..., ::-1])
+    weights = str(tiny_weights["denoise"])
+    code = cli_main(["restore", str(src), str(dst), "--task", "denoise", "--level", "auto", "--weights", weights, "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    image = read_image(src)
+    level = estimate_level(image, "denoise", weights=str(untrained_estimator), device="cpu")
+    assert f"in.png: estimated σ (8-bit) {level:.3g} (estimator)" in err
+    assert np.array_equal(read_image(dst), Restorer("denoise", weights=weights, device="cpu").restore(image, level))
+
+
+def test_restore_auto_level_without_estimator_says_how_to_train(tiny_weights, monkeypatch):
+    monkeypatch.setattr(estimate_module, "estimator_weights_name", lambda task: "no-such.estimator")
+    restorer = Restorer("denoise", weights=str(tiny_weights["denoise"]), device="cpu")
+    with pytest.raises(WeightsError, match="train-estimator --task denoise"):
+        restorer.restore(_photo(), "auto")
+
+
+def test_estimator_weights_of_another_task_are_refused(tmp_path):
+    path = _estimator_file(tmp_path / "dejpeg.estimator.safetensors", task="dejpeg", channels=1)
+    with pytest.raises(WeightsError, match="has no level estimator"):
+        estimate_level(_photo(), "denoise", weights=str(path), device="cpu")
+
+
+def test_estimate_level_from_file(tmp_path, untrained_estimator):
+    jpg, png = tmp_path / "q.jpg", tmp_path / "p.png"
+    assert cv2.imwrite(str(jpg), _photo(), [cv2.IMWRITE_JPEG_QUALITY, 40])
+    assert cv2.imwrite(str(png), _photo())
+    assert estimate_level_from_file(jpg, "dejpeg") == (40.0, "quantisation tables")
+    low_jpg = tmp_path / "low.jpg"
+    assert cv2.imwrite(str(low_jpg), _photo(), [cv2.IMWRITE_JPEG_QUALITY, 2])
+    assert estimate_level_from_file(low_jpg, "dejpeg") == (5.0, "quantisation tables")  # clipped to the task's range
+    level, method = estimate_level_from_file(png, "denoise", weights=str(untrained_estimator), device="cpu")
+    assert method == "estimator" and 0 <= level <= 100
+
+
+# --- the auto task: engine and command line --------------------------------------------------------
+def test_auto_through_the_engine(tiny_hair_weights):
+    restorer = Restorer("auto", weights=str(tiny_hair_weights), device="cpu")
+    assert restorer.image_conditioned and restorer.info.kind == "hair"
+    image = _photo(50, 46)
+    out = restorer.restore(image, "auto")
+    assert out.shape == image.shape and out.dtype == np.uint8
+    model, _ = load_model(tiny_hair_weights, kind="hair")
+    x = torch.from_numpy(image.astype(np.float32).transpose(2, 0, 1) / 255)[None]
+    with torch.no_grad():
+        expected = np.clip(np.rint(model(x)[0].numpy().transpose(1, 2, 0) * 255), 0, 255)
+    assert np.abs(out.astype(int) - expected).max() <= 1  # a plane smaller than a crop: one crop, the whole image
+    selection = restorer.last_selection
+    assert selection.shape == (model.arch.generated_blocks, model.arch.candidates)
+    np.testing.assert_allclose(selection.sum(-1), 1.0, atol=1e-5)
+    for level in (0, 0.7, None):  # the level is ignored
+        assert np.array_equal(restorer.restore(image, level), out)
+
+
+def test_hyperres_weights_refused_for_auto(tiny_weights):
+    with pytest.raises(WeightsError, match="needs 'hair' weights|not 'auto'"):
+        Restorer("auto", weights=str(tiny_weights["denoise"]), device="cpu")
+
+
+def test_cli_restore_auto_without_level(tmp_path, tiny_hair_weights, capsys):
+    src, dst = tmp_path / "in.png", tmp_path / "out.png"
+    bgr = _photo(44, 52)[..., ::-1]
+    assert cv2.imwrite(str(src), bgr)
+    code = cli_main(["restore", str(src), str(dst), "--task", "auto", "--weights", str(tiny_hair_weights), "--device", "cpu"])
+    assert code == 0, capsys.readouterr().err
+    out = read_image(dst)
+    expected = Restorer("auto", weights=str(tiny_hair_weights), device="cpu").restore(read_image(src), 0)
+    assert out.shape == expected.shape and np.array_equal(out, expected)
+
+
+def test_cli_estimate_dejpeg_prints_quality(tmp_path, capsys):
+    path = tmp_path / "photo.jpg"
+    assert cv2.imwrite(str(path), _photo(), [cv2.IMWRITE_JPEG_QUALITY, 63])
+    assert cli_main(["estimate", str(path), "--task", "dejpeg"]) == 0
+    assert capsys.readouterr().out == f"{path}\t63\tquantisation tables\n"
+
+
+def test_cli_estimate_with_estimator_weights(tmp_path, untrained_estimator, capsys):
+    path = tmp_path / "photo.png"
+    assert cv2.imwrite(str(path), _photo())
+    assert cli_main(["estimate", str(path), "--task", "denoise", "--weights", str(untrained_estimator), "--device", "cpu"]) == 0
+    name, level, method = capsys.readouterr().out.strip().split("\t")
+    assert name == str(path) and method == "estimator" and 0 <= float(level) <= 100
+
+
+def test_cli_estimate_auto_is_refused(tmp_path, capsys):
+    path = tmp_path / "photo.png"
+    assert cv2.imwrite(str(path), _photo())
+    assert cli_main(["estimate", str(path), "--task", "auto"]) == 2
+    assert "no level to estimate" in capsys.readouterr().err
+
+
+def test_cli_restore_dejpeg_level_auto_reads_the_tables(tmp_path, tiny_weights, capsys):
+    src, dst = tmp_path / "in.jpg", tmp_path / "out.png"
+    assert cv2.imwrite(str(src), _photo(40, 48, channels=1), [cv2.IMWRITE_JPEG_QUALITY, 27])
+    code = cli_main(["restore", str(src), str(dst), "--task", "dejpeg", "--level", "auto", "--weights", str(tiny_weights["dejpeg"]), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "in.jpg: estimated JPEG quality 27 (quantisation tables)" in err
+    expected = Restorer("dejpeg", weights=str(tiny_weights["dejpeg"]), device="cpu").restore(read_image(src), 27)
+    assert np.array_equal(read_image(dst), expected)
+
+
+def test_jpeg_bytes_in_memory_match_file(tmp_path):
+    """Pillow writing to a buffer then to disk: the same quality (no dependence on the file suffix)."""
+    Image = pytest.importorskip("PIL.Image")
+    buffer = io.BytesIO()
+    Image.fromarray(_photo()).save(buffer, format="JPEG", quality=58)
+    path = tmp_path / "photo.jfif"
+    path.write_bytes(buffer.getvalue())
+    assert read_jpeg_quality(path).quality == 58
