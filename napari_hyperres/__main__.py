@@ -99,6 +99,12 @@ def positive_int(text: str) -> int:
     return value
 
 
+def add_model_arguments(parser: argparse.ArgumentParser, weights_help: str) -> None:
+    """``--weights`` and ``--device``, shared by the subcommands that run a network."""
+    parser.add_argument("--weights", help=weights_help)
+    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps (default: auto)")
+
+
 # --- tasks ------------------------------------------------------------------------------------------
 def add_tasks_command(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -141,8 +147,7 @@ def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
         help="degradation level in the task's unit, e.g. 25 (σ) for denoise, or 'auto' to estimate it per file "
         "(JPEG files: read from their quantisation tables); not needed for the auto task",
     )
-    parser.add_argument("--weights", help="weights file or shipped name (default: the task's shipped weights)")
-    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps (default: auto)")
+    add_model_arguments(parser, weights_help="weights file or shipped name (default: the task's shipped weights)")
     parser.add_argument("--tile", type=positive_int, help="tile edge in pixels (default: tile only planes above 1024×1024)")
     parser.add_argument(
         "--value-range", nargs=2, type=float, metavar=("BLACK", "WHITE"),
@@ -292,8 +297,7 @@ def add_estimate_command(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("input", metavar="IN", type=Path, help="image file or folder of images")
     parser.add_argument("--task", required=True, help="task name (see `napari-hyperres tasks`), e.g. denoise")
-    parser.add_argument("--weights", help="estimator weights file (default: the task's shipped '<task>.estimator')")
-    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:N or mps (default: auto)")
+    add_model_arguments(parser, weights_help="estimator weights file (default: the task's shipped '<task>.estimator')")
     parser.set_defaults(run=run_estimate)
 
 
