@@ -75,6 +75,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     os.unlink(tmp)  # let write() create it, with the usual permissions (mkstemp's are 0600)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # some writers create 0600 files; give outputs the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

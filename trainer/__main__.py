@@ -154,13 +154,14 @@ def add_train_estimator(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init-from", default=None, help="an estimator weights file to continue training from")
     p.set_defaults(func=run_train_estimator)
 
 
 def run_train_estimator(args: argparse.Namespace) -> int:
     from .estimator import EstimatorConfig, train_estimator
 
-    cfg = EstimatorConfig(task=args.task, data=args.data, out=args.out, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, time_budget_s=args.time_budget, max_images=args.max_images, device=args.device, seed=args.seed)
+    cfg = EstimatorConfig(task=args.task, data=args.data, out=args.out, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, time_budget_s=args.time_budget, max_images=args.max_images, device=args.device, seed=args.seed, init_from=args.init_from)
     print(f"wrote {train_estimator(cfg)}")
     return 0
 

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from napari_hyperres.devices import select_device
 from napari_hyperres.models.estimator import EstimatorArchitecture, LevelEstimator
 from napari_hyperres.plugins import get_task
-from napari_hyperres.weights import WeightsInfo, save_weights
+from napari_hyperres.weights import WeightsInfo, load_model, save_weights
 
 from .data import PatchSampler, degrade_batch, image_paths
 
@@ -35,6 +35,7 @@ class EstimatorConfig:
     device: str = "auto"
     time_budget_s: float | None = None
     max_images: int | None = None
+    init_from: str | None = None
 
 
 def sample_levels(task, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -53,6 +54,11 @@ def train_estimator(cfg: EstimatorConfig, progress: bool = True) -> Path:
     sampler = PatchSampler(image_paths(cfg.data, cfg.max_images), task.channels, cfg.patch, data_gen)
     arch = EstimatorArchitecture(in_channels=task.in_channels, features=cfg.features)
     model = LevelEstimator(arch).to(device).train()
+    previous_steps, previous_time = 0, 0.0
+    if cfg.init_from:  # continue training a saved estimator (its steps and time are carried over)
+        trained, trained_info = load_model(cfg.init_from, task=task.name, kind="estimator", device=device)
+        model.load_state_dict(trained.state_dict())
+        previous_steps, previous_time = trained_info.steps, trained_info.training_time_s
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     low, high = task.level_range
     start, losses, step, done = time.perf_counter(), [], 0, 0
@@ -88,8 +94,8 @@ def train_estimator(cfg: EstimatorConfig, progress: bool = True) -> Path:
         architecture=arch.to_dict(),
         preset="estimator",
         training_data=[Path(d).name for d in cfg.data],
-        steps=done,
-        training_time_s=round(time.perf_counter() - start, 1),
+        steps=previous_steps + done,
+        training_time_s=round(previous_time + time.perf_counter() - start, 1),
         device=str(device),
         extra={"level_range": list(task.level_range), "log": log[-5:]},
     )

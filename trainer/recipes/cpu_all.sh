@@ -24,9 +24,14 @@ for kind in hair dedicated; do
   nice -n 12 python -m trainer train --task auto --kind "$kind" --preset small --batch 8 --patch 48 --data $TRAIN \
     --out "$OUT/auto_$kind" --time-budget "$AUX" $SCHEDULE > "$OUT/auto_$kind.txt" 2>&1 & pids+=($!)
 done
-for task in denoise dejpeg sr; do
-  nice -n 10 python -m trainer train-estimator --task "$task" --data $TRAIN --out "$OUT/$task.estimator.safetensors" \
-    --steps 100000000 --batch 16 --patch 64 --time-budget "$((AUX / 2))" > "$OUT/$task.estimator.txt" 2>&1 & pids+=($!)
+for task in denoise dejpeg sr; do  # two rounds: lr 1e-3, then continued at 3e-4 (ESTIMATOR_MORE seconds)
+  (
+    nice -n 10 python -m trainer train-estimator --task "$task" --data $TRAIN --out "$OUT/$task.estimator.round1.safetensors" \
+      --steps 100000000 --batch 16 --patch 64 --time-budget "$((AUX / 2))" &&
+    nice -n 10 python -m trainer train-estimator --task "$task" --data $TRAIN --out "$OUT/$task.estimator.safetensors" \
+      --init-from "$OUT/$task.estimator.round1.safetensors" --steps 100000000 --batch 16 --patch 64 --lr 3e-4 --seed 1 \
+      --time-budget "${ESTIMATOR_MORE:-3800}"
+  ) > "$OUT/$task.estimator.txt" 2>&1 & pids+=($!)
 done
 # The baseline comparison (same small backbone, same steps for every network), trained one after another.
 nice -n 12 python -m trainer compare --task denoise --runs "$OUT/compare" --val "$DATA/val/Set12" --data $TRAIN \
