@@ -271,7 +271,7 @@ def stream_one(restorer, src: Path, dst: Path, level, auto_level: bool, args: ar
     if level is None or auto_level:
         with tifffile.TiffFile(src) as tif:
             first = tif.series[0].pages[0].asarray()
-        level = restorer.resolve_level(first, "auto")
+        level = restorer.resolve_level(first, "auto", value_range=value_range)
         if not args.quiet:
             print(f"{src.name}: estimated {task.unit} {level:.3g} (estimator, first plane)", file=sys.stderr)
     progress = ProgressLine(f"{src.name} (streaming)", enabled=not args.quiet)

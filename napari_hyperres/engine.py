@@ -163,14 +163,16 @@ class Restorer:
         self.last_selection = selections.float().cpu().numpy()
         return net
 
-    def resolve_level(self, image: np.ndarray, level: Level, rgb: bool | None = None) -> float:
+    def resolve_level(
+        self, image: np.ndarray, level: Level, rgb: bool | None = None, value_range: tuple[float, float] | None = None
+    ) -> float:
         """``level`` as a checked float; ``"auto"`` runs the task's level estimator on ``image``."""
         if self.image_conditioned:
             return self.task.default_level
         if isinstance(level, str) and level.strip().lower() == "auto":
             from .estimate import estimate_level
 
-            return estimate_level(image, self.task, device=str(self.device), rgb=rgb)
+            return estimate_level(image, self.task, device=str(self.device), rgb=rgb, value_range=value_range)
         return self.task.check_level(level)
 
     def release(self) -> None:
@@ -258,7 +260,7 @@ class Restorer:
         """
         image = np.asarray(image)
         is_rgb = validate_image(image, rgb)
-        level = self.resolve_level(image, level, rgb)
+        level = self.resolve_level(image, level, rgb, value_range)
         spatial_ndim = 3 if is_rgb else 2
         lead = image.shape[: image.ndim - spatial_ndim]
         planes = image.reshape((-1,) + image.shape[image.ndim - spatial_ndim :])
@@ -360,7 +362,7 @@ class Restorer:
         if value_range is None:
             mapping = intensity_map_for(sample)
             value_range = (mapping.offset, mapping.offset + mapping.scale)
-        level = self.resolve_level(sample, level, rgb)
+        level = self.resolve_level(sample, level, rgb, value_range)
         y_axis = lead
         whole_plane = self.task.prepare is not None or self.image_conditioned
         chunks = {axis: 1 for axis in range(lead)}

@@ -29,10 +29,10 @@ def estimator_weights_name(task: Task) -> str:
     return f"{task.name}.estimator"
 
 
-def prepare_plane(image: np.ndarray, task: Task, rgb: bool | None = None) -> np.ndarray:
+def prepare_plane(image: np.ndarray, task: Task, rgb: bool | None = None, value_range: tuple[float, float] | None = None) -> np.ndarray:
     """The first 2-D plane of ``image`` as float ``(H, W, C)`` in the task's channels."""
     is_rgb = validate_image(image, rgb)
-    unit = intensity_map_for(image).to_unit(np.asarray(image))
+    unit = intensity_map_for(image, value_range).to_unit(np.asarray(image))
     plane = unit.reshape((-1,) + unit.shape[-3:])[0] if is_rgb else unit.reshape((-1,) + unit.shape[-2:])[0]
     if is_rgb:
         plane = plane[..., :3]
@@ -45,7 +45,13 @@ def prepare_plane(image: np.ndarray, task: Task, rgb: bool | None = None) -> np.
 
 @torch.inference_mode()
 def estimate_level(
-    image: np.ndarray, task: str | Task, *, weights: str | None = None, device: str | None = None, rgb: bool | None = None
+    image: np.ndarray,
+    task: str | Task,
+    *,
+    weights: str | None = None,
+    device: str | None = None,
+    rgb: bool | None = None,
+    value_range: tuple[float, float] | None = None,
 ) -> float:
     """The degradation level of ``image`` in ``task``'s units, from its trained estimator.
 
@@ -53,6 +59,8 @@ def estimate_level(
         image: as for :func:`napari_hyperres.restore` (the first plane of a stack is used).
         task: task name or :class:`Task`.
         weights: estimator weights (default ``"<task>.estimator"``).
+        value_range: ``(black, white)`` overriding the intensity rule, as for ``restore``
+            (e.g. ``(0, 1)`` for float images whose noise leaves ``[0, 1]``).
 
     Raises:
         WeightsError: the task has no trained estimator.
@@ -63,7 +71,7 @@ def estimate_level(
         model, _ = load_model(name, task=task.name, kind="estimator", device=select_device(device))
     except WeightsError as exc:
         raise WeightsError(f"task {task.name!r} has no level estimator ({exc}); train one with `python -m trainer train-estimator --task {task.name}`") from exc
-    crops = torch.from_numpy(np.ascontiguousarray(grid_crops(prepare_plane(image, task, rgb), CROP, MAX_CROPS)))
+    crops = torch.from_numpy(np.ascontiguousarray(grid_crops(prepare_plane(image, task, rgb, value_range), CROP, MAX_CROPS)))
     fractions = model(crops.to(next(model.parameters()).device)).float().cpu().numpy()
     low, high = task.level_range
     return float(np.clip(low + np.median(fractions) * (high - low), low, high))
