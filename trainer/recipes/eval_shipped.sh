@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Export finished runs as the shipped weights, evaluate them on ../shared/data/val with the
+# papers' protocols, and export again with the validation tables stored in the files.
+# Usage: DATA=../shared/data RUNS=runs OUT=runs/eval bash trainer/recipes/eval_shipped.sh
+set -euo pipefail
+DATA=${DATA:-../shared/data}
+RUNS=${RUNS:-runs}
+OUT=${OUT:-$RUNS/eval}
+mkdir -p "$OUT"
+for task in denoise dejpeg sr; do
+  python -m trainer export "$RUNS/$task" --name "$task.lite"
+done
+python -m trainer eval --task denoise --data "$DATA/val/Set12" --levels 15 25 50 --json "$OUT/denoise_Set12.json"
+python -m trainer eval --task denoise --data "$DATA/val/McMaster" --levels 15 25 50 --json "$OUT/denoise_McMaster.json"
+python -m trainer eval --task dejpeg --data "$DATA/val/classic5" --levels 10 20 30 40 --json "$OUT/dejpeg_classic5.json"
+python -m trainer eval --task sr --data "$DATA/val/Set14" --levels 2 3 4 --json "$OUT/sr_Set14.json"
+python -m trainer export "$RUNS/denoise" --name denoise.lite --validation-json "$OUT/denoise_Set12.json" "$OUT/denoise_McMaster.json"
+python -m trainer export "$RUNS/dejpeg" --name dejpeg.lite --validation-json "$OUT/dejpeg_classic5.json"
+python -m trainer export "$RUNS/sr" --name sr.lite --validation-json "$OUT/sr_Set14.json"
