@@ -157,13 +157,28 @@ def test_sr_and_value_range(tmp_path, rng, tiny_weights):
     ],
     ids=["task", "level", "no-weights", "missing-weights", "wrong-weights", "device"],
 )
-def test_errors_exit_2_with_one_line(tmp_path, rng, tiny_weights, capsys, args, message):
+def test_errors_exit_2_with_one_line(tmp_path, rng, tiny_weights, capsys, monkeypatch, args, message):
+    import napari_hyperres.weights as weights_module
+
+    # "no weights": as on an install whose pretrained folder lacks the task's file
+    monkeypatch.setattr(weights_module, "PRETRAINED_DIR", tmp_path / "empty_pretrained")
     _bgr_png(tmp_path / "in.png", rng)
     args = [a.format(**{k: str(v) for k, v in tiny_weights.items()}) for a in args]
     assert main(["restore", str(tmp_path / "in.png"), str(tmp_path / "out.png"), *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
     assert not (tmp_path / "out.png").exists()
+
+
+def test_weights_lists_every_shipped_file(capsys):
+    from napari_hyperres.weights import list_weights
+
+    assert main(["weights"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    shipped = list_weights()
+    assert len(lines) == 2 + len(shipped) and lines[0].startswith("| name | kind |")
+    for info, line in zip(shipped, lines[2:], strict=True):
+        assert line.startswith(f"| `{info.name}` | {info.kind} | {info.preset} |") and f"| {info.steps} |" in line
 
 
 def test_missing_and_damaged_inputs(tmp_path, weights, capsys):

@@ -469,7 +469,15 @@ def test_tasks_refresh_when_a_plugin_arrives_later(make_widget, toy_plugin):
     assert "toy" in widget.task_combo.choices
 
 
-def test_missing_shipped_weights_is_a_notification(make_widget, qtbot, notes):
+@pytest.fixture
+def no_shipped_weights(tmp_path, monkeypatch):
+    """As on an install whose pretrained folder holds no weights files."""
+    import napari_hyperres.weights as weights_module
+
+    monkeypatch.setattr(weights_module, "PRETRAINED_DIR", tmp_path / "empty_pretrained")
+
+
+def test_missing_shipped_weights_is_a_notification(make_widget, qtbot, notes, no_shipped_weights):
     viewer = ViewerModel()
     viewer.add_image(np.zeros((16, 16), np.uint8), name="img")
     widget = make_widget(viewer, weights={})
@@ -480,7 +488,7 @@ def test_missing_shipped_weights_is_a_notification(make_widget, qtbot, notes):
     assert len(viewer.layers) == 1 and widget.apply_button.enabled
 
 
-def test_repeated_preview_errors_are_not_stacked(make_widget, qtbot, notes):
+def test_repeated_preview_errors_are_not_stacked(make_widget, qtbot, notes, no_shipped_weights):
     viewer = ViewerModel()
     viewer.add_image(np.zeros((16, 16), np.uint8), name="img")
     widget = make_widget(viewer, weights={})
