@@ -6,6 +6,7 @@ Subcommands::
     napari-hyperres restore IN OUT --task denoise --level 25|auto [--weights W] [--device auto]
                                    [--tile N] [--value-range BLACK WHITE] [--overwrite] [--quiet]
     napari-hyperres estimate IN --task denoise [--weights W] [--device auto]
+    napari-hyperres weights
 
 Every subcommand is registered by a small ``add_*_command(subparsers)`` function
 listed in :data:`COMMANDS`; it adds its parser and sets ``run=`` to a function
@@ -328,8 +329,54 @@ def run_estimate(args: argparse.Namespace) -> int:
     return EXIT_ERROR if failed else EXIT_OK
 
 
+# --- weights ---------------------------------------------------------------------------------------
+def add_weights_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "weights",
+        help="list the shipped weights files with how they were trained and their validation numbers",
+        description=(
+            "Print a markdown table of every shipped weights file: task, kind, preset, training levels and data, "
+            "steps, training time, and the validation table stored in the file (PSNR in dB per dataset and level; "
+            "for level estimators the mean absolute error of the last training check, in the task's unit)."
+        ),
+    )
+    parser.set_defaults(run=run_weights)
+
+
+def validation_summary(info) -> str:
+    """One cell: ``"Set12 σ15 32.1 / σ25 29.6"``-like text from a weights file's validation table."""
+    parts = []
+    for dataset, table in info.validation.items():
+        cells = []
+        for level, row in table.items():
+            psnr = row["psnr"] if isinstance(row, dict) else row
+            base = f" (input {row['psnr_input']:.2f})" if isinstance(row, dict) and "psnr_input" in row else ""
+            cells.append(f"{level}: {psnr:.2f}{base}")
+        parts.append(f"{dataset} — " + ", ".join(cells))
+    log = info.extra.get("log") if info.kind == "estimator" else None
+    if log:
+        parts.append(f"mean abs. error {log[-1]['mean_abs_error_level']:.3g} (training check, step {log[-1]['step']})")
+    return "; ".join(parts) or "—"
+
+
+def run_weights(args: argparse.Namespace) -> int:
+    from .weights import list_weights
+
+    rows = ["| name | kind | preset | levels | data | steps | training time | validation (PSNR dB) |", "|---|---|---|---|---|---|---|---|"]
+    for info in list_weights():
+        levels = ", ".join(f"{v:g}" for v in info.train_levels) or "—"
+        where = f" ({info.device})" if info.device not in ("", "auto") else ""
+        hours = f"{info.training_time_s / 3600:.2f} h{where}"
+        rows.append(
+            f"| `{info.name}` | {info.kind} | {info.preset} | {levels} | {', '.join(info.training_data) or '—'} "
+            f"| {info.steps} | {hours} | {validation_summary(info)} |"
+        )
+    print("\n".join(rows))
+    return EXIT_OK
+
+
 # --- the parser ------------------------------------------------------------------------------------
-COMMANDS: list[Command] = [add_tasks_command, add_restore_command, add_estimate_command]
+COMMANDS: list[Command] = [add_tasks_command, add_restore_command, add_estimate_command, add_weights_command]
 """Subcommand registrars, in the order ``--help`` lists them."""
 
 

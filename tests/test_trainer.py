@@ -200,6 +200,19 @@ def test_export_with_validation_json(denoise_run, val_folder, tmp_path, tiny_wei
     assert read_info(target).validation == {val_folder.name: json.loads(table.read_text())["table"]}
 
 
+def test_continued_training_records_both_rounds(denoise_run, image_folder, tmp_path):
+    first = tmp_path / "first.safetensors"
+    assert trainer_main(["export", str(denoise_run), "--name", "denoise.first", "--out", str(first)]) == 0
+    more = tmp_path / "more"
+    assert trainer_main(train_args("denoise", image_folder, more, 1, "--levels", "15", "50", "--init-from", str(first))) == 0
+    second = tmp_path / "second.safetensors"
+    assert trainer_main(["export", str(more), "--name", "denoise.second", "--out", str(second)]) == 0
+    info = read_info(second)
+    assert [r["steps"] for r in info.extra["rounds"]] == [2, 1] and info.steps == 3
+    assert info.training_time_s == pytest.approx(sum(r["training_time_s"] for r in info.extra["rounds"]), abs=0.2)
+    assert info.device == "cpu"
+
+
 # --- eval ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("task, levels", [("denoise", ["15", "50"]), ("sr", ["2", "3"]), ("dejpeg", ["20", "60"])])
 def test_eval_json_table(tiny_weights, val_folder, tmp_path, capsys, task, levels):

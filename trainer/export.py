@@ -18,12 +18,26 @@ def read_log(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
 
 
+def previous_rounds(init_from: str | None, kind: str) -> list[dict]:
+    """The training rounds behind ``init_from`` when it is a weights file of the same kind, else ``[]``."""
+    if not init_from or not str(init_from).endswith(".safetensors") or not Path(init_from).is_file():
+        return []
+    from napari_hyperres.weights import read_info
+
+    before = read_info(init_from)
+    if before.kind != kind:  # e.g. AdaFM on a dedicated base: a different model, not a continuation
+        return []
+    return before.extra.get("rounds") or [{"steps": before.steps, "training_time_s": before.training_time_s, "lr": before.extra.get("lr")}]
+
+
 def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None, validation: dict | None = None) -> Path:
     """Write ``RUN_DIR``'s checkpoint as ``NAME.safetensors`` (default: the package's pretrained folder).
 
     The metadata records task, kind, preset, architecture, levels, training data, steps,
     training time, device, and the validation table (``validation``, else the run's last
-    periodic validation).
+    periodic validation). A run started ``--init-from`` a weights file of the same kind
+    continues that file's training: steps and time are the totals over both, and
+    ``extra["rounds"]`` lists each round's steps, time and learning rate.
     """
     run_dir = Path(run_dir)
     ckpt = load_checkpoint(run_dir / CHECKPOINT)
@@ -31,6 +45,8 @@ def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None,
     if validation is None:
         vals = [row["val_psnr"] for row in read_log(run_dir) if "val_psnr" in row]
         validation = {Path(cfg["val"]).name: vals[-1]} if vals and cfg.get("val") else {}
+    this_round = {"steps": int(ckpt["step"]), "training_time_s": round(float(ckpt.get("elapsed", 0.0)), 1), "lr": cfg["lr"]}
+    rounds = previous_rounds(cfg.get("init_from"), cfg["kind"]) + [this_round]
     info = WeightsInfo(
         name=name,
         task=cfg["task"],
@@ -39,11 +55,11 @@ def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None,
         preset=cfg["preset"],
         train_levels=list(ckpt["levels"]),
         training_data=[Path(d).name for d in cfg["data"]],
-        steps=int(ckpt["step"]),
-        training_time_s=round(float(ckpt.get("elapsed", 0.0)), 1),
-        device=cfg.get("device", ""),
+        steps=sum(r["steps"] for r in rounds),
+        training_time_s=round(sum(r["training_time_s"] for r in rounds), 1),
+        device=ckpt.get("device", cfg.get("device", "")),
         validation=validation,
-        extra={"batch": cfg["batch"], "patch": cfg["patch"], "lr": cfg["lr"], "torch": torch.__version__, "host": platform.machine()},
+        extra={"batch": cfg["batch"], "patch": cfg["patch"], "lr": cfg["lr"], "torch": torch.__version__, "host": platform.machine(), "rounds": rounds},
     )
     target = Path(out) if out else PRETRAINED_DIR / f"{name}.safetensors"
     if target.is_dir():

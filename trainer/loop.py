@@ -206,6 +206,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
                 "config": cfg.to_dict(),
                 "levels": levels,
                 "architecture": arch.to_dict(),
+                "device": str(device),
             },
         )
 
