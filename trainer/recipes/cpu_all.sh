@@ -4,6 +4,9 @@
 # The three lite hypernetworks get the CPU first; the auxiliary runs (level estimators,
 # HAIR and its fixed-weights baseline at the small preset, the small-preset baseline
 # comparison for denoise) run at lower priority (nice 10 for the estimators, 12 for the rest).
+# INIT=DIR continues the three hypernetworks from the weights files DIR/TASK.lite.safetensors
+# (a second round on top of shipped weights: the optimiser starts afresh, the lr schedule too);
+# ESTIMATORS=0 skips the estimator rounds (when shipped estimators are kept).
 # Usage: DATA=../shared/data OUT=runs BUDGET=6300 bash trainer/recipes/cpu_all.sh
 set -euo pipefail
 DATA=${DATA:-../shared/data}
@@ -17,14 +20,15 @@ mkdir -p "$OUT"
 pids=()
 for spec in "denoise Set12" "dejpeg classic5" "sr Set14"; do
   set -- $spec
+  init=(); if [ -n "${INIT:-}" ]; then init=(--init-from "$INIT/$1.lite.safetensors"); fi
   python -m trainer train --task "$1" --preset lite --batch 16 --patch 48 --data $TRAIN --val "$DATA/val/$2" \
-    --out "$OUT/$1" --time-budget "$BUDGET" $SCHEDULE > "$OUT/$1.txt" 2>&1 & pids+=($!)
+    --out "$OUT/$1" --time-budget "$BUDGET" "${init[@]}" $SCHEDULE > "$OUT/$1.txt" 2>&1 & pids+=($!)
 done
 for kind in hair dedicated; do
   nice -n 12 python -m trainer train --task auto --kind "$kind" --preset small --batch 8 --patch 48 --data $TRAIN \
     --out "$OUT/auto_$kind" --time-budget "$AUX" $SCHEDULE > "$OUT/auto_$kind.txt" 2>&1 & pids+=($!)
 done
-for task in denoise dejpeg sr; do  # two rounds: lr 1e-3, then continued at 3e-4 (ESTIMATOR_MORE seconds)
+for task in $([ "${ESTIMATORS:-1}" = 1 ] && echo denoise dejpeg sr); do  # two rounds: lr 1e-3, then continued at 3e-4 (ESTIMATOR_MORE seconds)
   (
     nice -n 10 python -m trainer train-estimator --task "$task" --data $TRAIN --out "$OUT/$task.estimator.round1.safetensors" \
       --steps 100000000 --batch 16 --patch 64 --time-budget "$((AUX / 2))" &&

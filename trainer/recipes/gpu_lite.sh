@@ -10,9 +10,11 @@ COMMON="--preset lite --batch 32 --patch 96 --lr 4e-4 --lr-decay-at 0.6 0.9 --am
 TRAIN="$DATA/train/gray400 $DATA/train/color400"
 mkdir -p "$OUT"
 pids=()
-python3 -m trainer train --task denoise --data $TRAIN --val "$DATA/val/Set12" --out "$OUT/denoise" --time-budget "$BUDGET" $COMMON > "$OUT/denoise.txt" 2>&1 & pids+=($!)
-python3 -m trainer train --task dejpeg --data $TRAIN --val "$DATA/val/classic5" --out "$OUT/dejpeg" --time-budget "$BUDGET" $COMMON > "$OUT/dejpeg.txt" 2>&1 & pids+=($!)
-python3 -m trainer train --task sr --data $TRAIN --val "$DATA/val/Set14" --out "$OUT/sr" --time-budget "$BUDGET" $COMMON > "$OUT/sr.txt" 2>&1 & pids+=($!)
+val() { if [ -d "$DATA/val/$1" ]; then echo "--val $DATA/val/$1"; fi; }  # a final validation when the folder is there
+for spec in "denoise Set12" "dejpeg classic5" "sr Set14"; do
+  set -- $spec
+  python3 -m trainer train --task "$1" --data $TRAIN $(val "$2") --out "$OUT/$1" --time-budget "$BUDGET" $COMMON > "$OUT/$1.txt" 2>&1 & pids+=($!)
+done
 if [ "${ESTIMATORS:-1}" = 1 ]; then
   for task in denoise dejpeg sr; do
     python3 -m trainer train-estimator --task "$task" --data $TRAIN --out "$OUT/$task.estimator.safetensors" \
