@@ -18,16 +18,34 @@ def read_log(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
 
 
+def round_of(ckpt: dict) -> dict:
+    """One training round as the weights metadata lists it: steps, time, lr, data folders."""
+    cfg = ckpt["config"]
+    return {
+        "steps": int(ckpt["step"]),
+        "training_time_s": round(float(ckpt.get("elapsed", 0.0)), 1),
+        "lr": cfg["lr"],
+        "data": [Path(d).name for d in cfg["data"]],
+    }
+
+
 def previous_rounds(init_from: str | None, kind: str) -> list[dict]:
-    """The training rounds behind ``init_from`` when it is a weights file of the same kind, else ``[]``."""
-    if not init_from or not str(init_from).endswith(".safetensors") or not Path(init_from).is_file():
+    """The training rounds behind ``init_from`` (a weights file or checkpoint of the same kind), else ``[]``."""
+    if not init_from or not Path(init_from).is_file():
         return []
+    if str(init_from).endswith(".pt"):
+        ckpt = load_checkpoint(init_from)
+        if ckpt["config"]["kind"] != kind:  # e.g. AdaFM on a dedicated base: another model, not a continuation
+            return []
+        return previous_rounds(ckpt["config"].get("init_from"), kind) + [round_of(ckpt)]
     from napari_hyperres.weights import read_info
 
     before = read_info(init_from)
-    if before.kind != kind:  # e.g. AdaFM on a dedicated base: a different model, not a continuation
+    if before.kind != kind:
         return []
-    return before.extra.get("rounds") or [{"steps": before.steps, "training_time_s": before.training_time_s, "lr": before.extra.get("lr")}]
+    return before.extra.get("rounds") or [
+        {"steps": before.steps, "training_time_s": before.training_time_s, "lr": before.extra.get("lr"), "data": before.training_data}
+    ]
 
 
 def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None, validation: dict | None = None) -> Path:
@@ -45,8 +63,7 @@ def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None,
     if validation is None:
         vals = [row["val_psnr"] for row in read_log(run_dir) if "val_psnr" in row]
         validation = {Path(cfg["val"]).name: vals[-1]} if vals and cfg.get("val") else {}
-    this_round = {"steps": int(ckpt["step"]), "training_time_s": round(float(ckpt.get("elapsed", 0.0)), 1), "lr": cfg["lr"]}
-    rounds = previous_rounds(cfg.get("init_from"), cfg["kind"]) + [this_round]
+    rounds = previous_rounds(cfg.get("init_from"), cfg["kind"]) + [round_of(ckpt)]
     info = WeightsInfo(
         name=name,
         task=cfg["task"],
@@ -54,7 +71,7 @@ def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None,
         architecture=ckpt["architecture"],
         preset=cfg["preset"],
         train_levels=list(ckpt["levels"]),
-        training_data=[Path(d).name for d in cfg["data"]],
+        training_data=list(dict.fromkeys(name for r in rounds for name in r["data"])),
         steps=sum(r["steps"] for r in rounds),
         training_time_s=round(sum(r["training_time_s"] for r in rounds), 1),
         device=ckpt.get("device", cfg.get("device", "")),
