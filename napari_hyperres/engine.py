@@ -184,13 +184,25 @@ class Restorer:
     # --- tensors ---------------------------------------------------------------------------
     @torch.inference_mode()
     def _run_tiles(
-        self, net: GeneratedNet, x: torch.Tensor, tile: int | None
+        self, net: GeneratedNet, x: torch.Tensor, tile: int | None, channels: int
     ) -> Iterator[tuple[int, int] | torch.Tensor]:
-        """Run ``net`` on ``x`` ``(1, C, H, W)`` tile by tile; yields ``(done, total)`` then the output."""
+        """Run ``net`` on ``x`` ``(1, C, H, W)`` tile by tile; yields ``(done, total)`` then the output.
+
+        A gray ``x`` (C = 1) for a 3-channel network is replicated per tile and the
+        output averaged back to one channel per tile (``channels`` = the network's), so
+        no whole-plane 3-channel copy is ever made: memory stays at the plane plus one tile.
+        """
+        widen = channels == 3 and x.shape[1] == 1
+
+        def run(piece: torch.Tensor) -> torch.Tensor:
+            piece = piece.to(self.device, self.dtype)
+            out = net(piece.expand(-1, 3, -1, -1) if widen else piece)
+            return (out.mean(dim=1, keepdim=True) if widen else out).float().cpu()
+
         h, w = x.shape[-2:]
         if tile is None and h * w <= 4 * DEFAULT_TILE**2:
             yield (0, 1)
-            out = net(x.to(self.device, self.dtype)).float().cpu()
+            out = run(x)
             yield (1, 1)
             yield out
             return
@@ -203,7 +215,7 @@ class Restorer:
         for i, (y0, y1, x0, x1) in enumerate(boxes):
             ty0, tx0 = max(0, y0 - m), max(0, x0 - m)
             ty1, tx1 = min(h, y1 + m), min(w, x1 + m)
-            piece = net(x[..., ty0:ty1, tx0:tx1].to(self.device, self.dtype)).float().cpu()
+            piece = run(x[..., ty0:ty1, tx0:tx1])
             out[..., y0:y1, x0:x1] = piece[..., y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0]
             yield (i + 1, len(boxes))
         yield out
@@ -211,33 +223,37 @@ class Restorer:
     def _restore_unit_plane(
         self, plane: np.ndarray, level: float, is_rgb: bool, tile: int | None
     ) -> Iterator[tuple[int, int] | np.ndarray]:
-        """Restore one float ``[0, 1]`` plane ``(Y, X)`` or ``(Y, X, 3|4)``; yields progress, then the plane."""
+        """Restore one float ``[0, 1]`` plane ``(Y, X)`` or ``(Y, X, 3|4)``; yields progress, then the plane.
+
+        The plane yielded is a new float32 array the caller may overwrite.
+        """
         alpha = plane[..., 3] if is_rgb and plane.shape[-1] == 4 else None
         color = plane[..., :3] if is_rgb else plane
         chroma = None
         if self.task.in_channels == 1 and is_rgb:
             ycc = rgb_to_ycbcr(color)
             data, chroma = ycc[..., :1], ycc[..., 1:]
-        elif self.task.in_channels == 3 and not is_rgb:
-            data = np.repeat(color[..., None], 3, axis=-1)
         else:
-            data = color if is_rgb else color[..., None]
+            data = color if is_rgb else color[..., None]  # gray for an RGB network: widened per tile
         x = torch.from_numpy(np.ascontiguousarray(data.transpose(2, 0, 1)))[None]
+        del data
         if self.task.prepare is not None:
             x = self.task.prepare(x, level)
-        net = self.network_for_image(x) if self.image_conditioned else self.network_for(level)
+        if self.image_conditioned:
+            net = self.network_for_image(x.expand(-1, self.task.in_channels, -1, -1))
+        else:
+            net = self.network_for(level)
         result = None
-        for step in self._run_tiles(net, x, tile):
+        for step in self._run_tiles(net, x, tile, self.task.in_channels):
             if isinstance(step, torch.Tensor):
                 result = step
             else:
                 yield step
+        del x
         out = result[0].numpy().transpose(1, 2, 0)
         size = out.shape[:2]
         if chroma is not None:
             out = ycbcr_to_rgb(np.concatenate([out, _resize_like(chroma, size)], axis=-1))
-        elif self.task.in_channels == 3 and not is_rgb:
-            out = out.mean(axis=-1, keepdims=True)
         if not is_rgb:
             out = out[..., 0]
         if alpha is not None:
@@ -265,21 +281,23 @@ class Restorer:
         lead = image.shape[: image.ndim - spatial_ndim]
         planes = image.reshape((-1,) + image.shape[image.ndim - spatial_ndim :])
         mapping: IntensityMap = intensity_map_for(image, value_range)
-        outputs = []
+        result: np.ndarray | None = None  # allocated at the first plane; planes are written into it
         totals: list[int] = []
         done_before = 0
         for p in range(planes.shape[0]):
-            unit = mapping.to_unit(planes[p])
-            for step in self._restore_unit_plane(unit, level, is_rgb, tile):
+            for step in self._restore_unit_plane(mapping.to_unit(planes[p]), level, is_rgb, tile):
                 if isinstance(step, np.ndarray):
-                    outputs.append(mapping.from_unit(step))
+                    if result is None:
+                        result = np.empty((planes.shape[0],) + step.shape, dtype=mapping.dtype)
+                    result[p] = mapping.from_unit(step, overwrite=True)
+                    del step
                 else:
                     done, total = step
                     if not totals:
                         totals.append(total * planes.shape[0])
                     yield (done_before + done, totals[0])
             done_before += total
-        yield np.stack(outputs).reshape(lead + outputs[0].shape)
+        yield result.reshape(lead + result.shape[1:])
 
     def restore(
         self,

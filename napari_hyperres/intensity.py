@@ -37,13 +37,24 @@ class IntensityMap:
             out /= np.float32(self.scale)
         return out
 
-    def from_unit(self, unit: np.ndarray) -> np.ndarray:
-        """float ``[0, 1]`` → the original dtype and value range."""
-        values = unit.astype(np.float64) * self.scale + self.offset
+    def from_unit(self, unit: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
+        """float ``[0, 1]`` → the original dtype and value range.
+
+        Computed in float32 where that is exact enough (8/16-bit integers, float16/32),
+        else float64; ``overwrite=True`` lets a float32 ``unit`` be used as scratch space
+        (no whole-plane temporaries: what keeps huge planes within memory).
+        """
+        work_dtype = np.result_type(self.dtype, np.float32)
+        work = unit if overwrite and unit.dtype == work_dtype and unit.flags.writeable else unit.astype(work_dtype, copy=True)
+        if self.scale != 1.0:
+            work *= work_dtype.type(self.scale)
+        if self.offset:
+            work += work_dtype.type(self.offset)
         if np.issubdtype(self.dtype, np.integer):
             info = np.iinfo(self.dtype)
-            return np.clip(np.rint(values), info.min, info.max).astype(self.dtype)
-        return values.astype(self.dtype)
+            np.rint(work, out=work)
+            np.clip(work, info.min, info.max, out=work)
+        return work.astype(self.dtype, copy=False) if work.dtype != self.dtype else work
 
 
 def check_dtype(dtype: np.dtype) -> None:
