@@ -135,6 +135,23 @@ class Restorer:
         self.last_selection: np.ndarray | None = None
         """HAIR only: the mixtures ``(blocks, N)`` chosen for the last plane restored."""
 
+    def __getstate__(self) -> dict:
+        """Pickle support (dask's process and distributed schedulers ship the Restorer to workers).
+
+        The task travels by name (looked up in the worker's registry), the lock and the
+        cache of generated networks are not sent.
+        """
+        state = self.__dict__.copy()
+        state["task"] = self.task.name
+        state["_generated"] = OrderedDict()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state["task"] = get_task(state["task"])
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     @property
     def image_conditioned(self) -> bool:
         """Whether the network picks its own weights from the image (HAIR; no level)."""

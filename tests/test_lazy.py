@@ -120,3 +120,22 @@ def test_nothing_runs_before_compute(strong_rgb, rng, monkeypatch):
     assert calls == []
     lazy.compute()
     assert len(calls) == len(lazy.chunks[0]) * len(lazy.chunks[1]) * len(lazy.chunks[2])
+
+
+def test_restorer_pickles_for_workers(strong_rgb, rng):
+    import pickle
+
+    image = rng.integers(0, 255, (40, 48), dtype=np.uint8)
+    strong_rgb.network_for(25)  # a cached network and the lock must not block pickling
+    clone = pickle.loads(pickle.dumps(strong_rgb))
+    assert clone.task is strong_rgb.task and not clone._generated
+    assert np.array_equal(clone.restore(image, 25), strong_rgb.restore(image, 25))
+
+
+@pytest.mark.slow
+def test_lazy_result_computes_in_worker_processes(strong_rgb, rng):
+    """What a dask.distributed cluster does: the graph (with the Restorer) pickled into other processes."""
+    stack = rng.integers(0, 65535, (2, 64, 72), dtype=np.uint16)
+    lazy = _lazy(strong_rgb, stack, (1, 32, 40), 25)
+    out = lazy.compute(scheduler="processes", num_workers=2)
+    assert np.abs(out.astype(np.int64) - strong_rgb.restore(stack, 25)).max() <= 1
