@@ -16,7 +16,7 @@ import torch
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
 from .crops import grid_crops
 from .devices import select_device
-from .errors import CancelledError, ShapeError, WeightsError
+from .errors import CancelledError, LevelRangeError, ShapeError, WeightsError
 from .intensity import IntensityMap, check_dtype, intensity_map_for
 from .models.hyperres import GeneratedNet, HyperResNet, receptive_radius
 from .plugins import get_task
@@ -187,6 +187,12 @@ class Restorer:
         if self.image_conditioned:
             return self.task.default_level
         if isinstance(level, str) and level.strip().lower() == "auto":
+            if self.task.prepare is not None:
+                raise LevelRangeError(
+                    f"task {self.task.name!r}: the level ({self.task.unit}) says how much to enlarge the image, "
+                    f"which the low-resolution image itself cannot tell; give a number in "
+                    f"{self.task.level_range[0]:g}-{self.task.level_range[1]:g}, e.g. 2"
+                )
             from .estimate import estimate_level
 
             return estimate_level(image, self.task, device=str(self.device), rgb=rgb, value_range=value_range)

@@ -55,6 +55,11 @@ def estimate_level(
 ) -> float:
     """The degradation level of ``image`` in ``task``'s units, from its trained estimator.
 
+    For ``sr`` the estimator answers a different question than ``restore`` asks: given an
+    image that was already enlarged by bicubic interpolation (what its network sees after
+    pre-upsampling), by which factor it was enlarged. ``restore(low_res, "sr", "auto")``
+    is refused: the factor to enlarge a low-resolution image by is the user's choice.
+
     Args:
         image: as for :func:`napari_hyperres.restore` (the first plane of a stack is used).
         task: task name or :class:`Task`.

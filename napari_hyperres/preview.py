@@ -217,8 +217,12 @@ def quality_from_file(task: Task, path: str | os.PathLike | None) -> bool:
 
 
 def can_estimate(task: Task, weights: str | os.PathLike | None = None, path: str | os.PathLike | None = None) -> bool:
-    """Whether the "Auto" button can set ``task``'s level: from the file at ``path`` or from an estimator."""
-    if is_image_conditioned(task):
+    """Whether the "Auto" button can set ``task``'s level: from the file at ``path`` or from an estimator.
+
+    Never for image-conditioned tasks (no level) nor for resampling tasks such as ``sr``,
+    whose level (how much to enlarge) is the user's choice, not a property of the image.
+    """
+    if is_image_conditioned(task) or task.prepare is not None:
         return False
     return quality_from_file(task, path) or estimator_weights(task, weights) is not None
 

@@ -386,3 +386,14 @@ def test_jpeg_bytes_in_memory_match_file(tmp_path):
     path = tmp_path / "photo.jfif"
     path.write_bytes(buffer.getvalue())
     assert read_jpeg_quality(path).quality == 58
+
+
+def test_sr_level_auto_is_refused_with_a_hint(tiny_weights):
+    from napari_hyperres.errors import LevelRangeError
+    from napari_hyperres.preview import can_estimate
+    from napari_hyperres.tasks import SR
+
+    restorer = Restorer("sr", weights=str(tiny_weights["sr"]), device="cpu")
+    with pytest.raises(LevelRangeError, match="how much to enlarge"):
+        restorer.restore(np.zeros((16, 16), np.uint8), "auto")
+    assert not can_estimate(SR)
