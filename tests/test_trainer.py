@@ -283,11 +283,13 @@ def test_baselines_ensure_runs_and_compare(tmp_path, image_folder, val_folder):
 def test_torchrun_two_processes_gloo(tmp_path, image_folder):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "trainer",
-           *train_args("denoise", image_folder, out, 2, "--levels", "15", "50")]
+           *train_args("denoise", image_folder, out, 2, "--levels", "15", "50", "--time-budget", "3600")]
     done = subprocess.run(cmd, cwd=ROOT, env=subprocess_env(ROOT), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("run saved in") == 2  # both ranks finished
     ckpt = load_checkpoint(out / CHECKPOINT)
+    (data0, noise0), (data1, noise1) = ckpt["rank_rngs"]  # each rank's generators, for an exact --resume
+    assert torch.equal(data0, ckpt["data_rng"]) and not torch.equal(data0, data1) and not torch.equal(noise0, noise1)
     assert ckpt["step"] == 2 and ckpt["levels"] == [15.0, 50.0]
     assert [row["step"] for row in read_log(out)] == [2]  # only rank 0 logs
 

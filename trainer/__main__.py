@@ -79,7 +79,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     from .evaluate import evaluate, format_table
 
-    restorer = Restorer(args.task, weights=args.weights, device=args.device)
+    restorer = Restorer(args.task, weights=args.weights, device=args.device, half=False)  # tables in float32
     table = evaluate(restorer, args.data, args.levels, max_images=args.max_images)
     title = f"{args.task} ({restorer.info.name}) on {Path(args.data).name}"
     print(format_table(title, table, restorer.task.eval_protocol))

@@ -179,8 +179,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         start_step, elapsed = int(ckpt["step"]), float(ckpt.get("elapsed", 0.0))
-        data_gen.set_state(ckpt["data_rng"])
-        noise_gen.set_state(ckpt["noise_rng"].to(noise_gen.get_state().device))
+        data_rng, noise_rng = ckpt["data_rng"], ckpt["noise_rng"]
+        rank_rngs = ckpt.get("rank_rngs")
+        if info.world > 1 and rank_rngs is not None and len(rank_rngs) == info.world:
+            data_rng, noise_rng = rank_rngs[info.rank]  # each rank continues its own crops and noise
+        data_gen.set_state(data_rng)
+        noise_gen.set_state(noise_rng.to(noise_gen.get_state().device))
         torch.set_rng_state(ckpt["torch_rng"])
 
     sampler = PatchSampler(image_paths(cfg.data, cfg.max_images), task.channels, cfg.patch, data_gen)
@@ -191,6 +195,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     controls = controls_for(task, cfg.kind, levels)
 
     def checkpoint(step: int) -> None:
+        rank_rngs = None
+        if info.world > 1:  # every rank takes part: rank 0 saves all ranks' generator states
+            rank_rngs = [None] * info.world
+            dist.all_gather_object(rank_rngs, (data_gen.get_state(), noise_gen.get_state().cpu()))
         if not info.main:
             return
         _save_checkpoint(
@@ -207,6 +215,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
                 "levels": levels,
                 "architecture": arch.to_dict(),
                 "device": str(device),
+                **({"rank_rngs": rank_rngs} if rank_rngs is not None else {}),
             },
         )
 
@@ -223,6 +232,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     try:
         for step in range(start_step, cfg.steps):
             fraction = progress_fraction(cfg, step, elapsed + time.perf_counter() - run_start)
+            if info.world > 1 and cfg.time_budget_s:  # all ranks follow the slowest clock: they stop at the same step
+                shared = torch.tensor([fraction], dtype=torch.float64, device=device)
+                dist.all_reduce(shared, op=dist.ReduceOp.MAX)
+                fraction = float(shared)
             if fraction >= 1.0:
                 break
             lr_now = learning_rate(cfg, fraction)
