@@ -41,6 +41,12 @@ Level = float | str
 def is_rgb_image(image_shape: tuple[int, ...], rgb: bool | None) -> bool:
     """Whether the last axis holds colour channels (auto: ≥3-D and last axis of length 3 or 4)."""
     if rgb is None:
+        if len(image_shape) >= 3 and image_shape[-1] in (1, 2) and min(image_shape[-3:-1]) > 4:
+            raise ShapeError(
+                f"the last axis of shape {image_shape} looks like {image_shape[-1]} channel(s); expected gray (..., Y, X) "
+                f"or RGB(A) (..., Y, X, 3|4): move the channel axis first to restore each channel as a plane "
+                f"(numpy.moveaxis(image, -1, 0)), or pass rgb=False if the last axis really is X"
+            )
         return len(image_shape) >= 3 and image_shape[-1] in (3, 4)
     if rgb and (len(image_shape) < 3 or image_shape[-1] not in (3, 4)):
         raise ShapeError(f"expected a last axis of 3 (RGB) or 4 (RGBA) channels for an RGB image, got shape {image_shape}")

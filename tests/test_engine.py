@@ -243,13 +243,20 @@ def test_unknown_task():
         (np.zeros((8, 8), bool), None, "dtype bool"),
         (np.zeros((8, 8), np.complex64), None, "dtype complex64"),
         (np.zeros((1, 8), np.uint8), None, "2×2"),
+        (np.zeros((32, 32, 2), np.uint16), None, "looks like 2 channel"),
+        (np.zeros((32, 32, 1), np.float32), None, "moveaxis"),
     ],
-    ids=["1-D", "empty", "nan", "inf", "2-channels-rgb", "bool", "complex", "1-row"],
+    ids=["1-D", "empty", "nan", "inf", "2-channels-rgb", "bool", "complex", "1-row", "2-channels-guessed", "1-channel-guessed"],
 )
 def test_bad_images(strong_rgb, image, rgb, message):
     with pytest.raises(ShapeError, match=message) as info:
         strong_rgb.restore(image, 25, rgb=rgb)
     assert isinstance(info.value, ValueError)
+
+
+def test_a_narrow_last_axis_is_x_when_told(strong_rgb):
+    image = np.zeros((32, 32, 2), np.uint16)
+    assert strong_rgb.restore(image, 25, rgb=False).shape == image.shape  # 32 planes of 32×2
 
 
 def test_model_channels_must_fit_the_task():
