@@ -353,6 +353,22 @@ def test_apply_on_a_uint16_stack(make_widget, qtbot, notes):
     assert notes["error"] == []
 
 
+def test_apply_on_a_dask_layer_gives_a_lazy_layer(make_widget, qtbot, notes):
+    da = pytest.importorskip("dask.array")
+    viewer = ViewerModel()
+    stack = np.random.default_rng(6).integers(0, 65535, size=(4, 40, 36), dtype=np.uint16)
+    viewer.add_image(da.from_array(stack, chunks=(1, 40, 36)), name="lazy")
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    widget.apply(30)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    out = viewer.layers["lazy [denoise 30]"]
+    assert isinstance(out.data, da.Array) and out.data.shape == stack.shape and out.data.dtype == np.uint16
+    restorer = Restorer("denoise", weights=str(widget.weights["denoise"]), device="cpu")
+    assert np.abs(np.asarray(out.data[2]).astype(int) - restorer.restore(stack[2], 30)).max() <= 1
+    assert notes["error"] == []
+
+
 def test_apply_sr_overlays_the_input(make_widget, qtbot):
     viewer = ViewerModel()
     viewer.add_image(np.random.default_rng(5).integers(0, 255, size=(20, 16, 3), dtype=np.uint8), name="small", rgb=True, scale=(1.0, 1.0))

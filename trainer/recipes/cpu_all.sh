@@ -51,8 +51,8 @@ for task in $([ "${ESTIMATORS:-1}" = 1 ] && echo denoise dejpeg sr); do  # two r
   ) > "$OUT/$task.estimator.txt" 2>&1 & pids+=($!)
 done
 # The baseline comparison (same small backbone, same steps for every network), trained one after another.
-nice -n 12 python -m trainer compare --task denoise --runs "$OUT/compare" --val "$DATA/val/Set12" --data $TRAIN \
-  --eval-levels 5 15 25 35 50 65 75 85 --preset small --steps "${COMPARE_STEPS:-1500}" --batch 8 --patch 48 --lr 4e-4 \
+nice -n 5 python -m trainer compare --task denoise --runs "$OUT/compare" --val "$DATA/val/Set12" --data $TRAIN \
+  --eval-levels 5 15 25 50 65 85 --preset small --steps "${COMPARE_STEPS:-1500}" --batch 8 --patch 48 --lr 4e-4 \
   --device cpu --json "$OUT/compare.json" > "$OUT/compare.txt" 2>&1 & pids+=($!)
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
