@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 import sys
 
+import numpy as np
 import pytest
 from conftest import subprocess_env
 
@@ -128,3 +130,27 @@ def test_cli_lists_the_installed_plugin(poisson_plugin):
     assert "poisson" in lines
     assert "no weights yet: train with python -m trainer train --task poisson" in lines["poisson"]
     assert "1-1000" in lines["poisson"]
+
+
+def test_trainer_trains_and_exports_the_plugin_task(poisson_plugin, tmp_path):
+    """``python -m trainer`` works for a third-party task with no trainer changes: train, export, restore."""
+    from conftest import write_image_folder
+
+    from napari_hyperres.engine import Restorer
+    from napari_hyperres.weights import read_info
+
+    images = write_image_folder(tmp_path / "images", count=2, height=40, width=40)
+    run, weights = tmp_path / "run", tmp_path / "poisson.tiny.safetensors"
+    env = subprocess_env(poisson_plugin)
+    for args in (
+        ["train", "--task", "poisson", "--data", str(images), "--out", str(run), "--steps", "2", "--batch", "2",
+         "--patch", "24", "--preset", "tiny", "--device", "cpu", "--no-progress"],
+        ["export", str(run), "--name", "poisson.tiny", "--out", str(weights)],
+    ):
+        done = subprocess.run([sys.executable, "-m", "trainer", *args], capture_output=True, text=True, env=env, timeout=300,
+                              cwd=Path(__file__).resolve().parents[1])
+        assert done.returncode == 0, done.stdout + done.stderr
+    info = read_info(weights)
+    assert info.task == "poisson" and info.train_levels == list(get_task("poisson").train_levels)
+    out = Restorer("poisson", weights=str(weights), device="cpu").restore(np.full((24, 24), 1000, np.uint16), 100)
+    assert out.shape == (24, 24) and out.dtype == np.uint16
