@@ -54,12 +54,22 @@ def test_meta_conv_gradients_reach_w_and_b(seed):
 
 @pytest.mark.parametrize("init", ["conv", "paper"])
 def test_meta_conv_inits(seed, init):
-    meta = MetaConv2d(8, 8, init=init)
-    assert meta.weight_w.std() > 0
-    if init == "paper":
-        assert torch.all(meta.weight_b == 0)
+    meta = MetaConv2d(64, 64, init=init)
+    if init == "paper":  # the official Linear(1, n) meta block, Kaiming × 0.1: w std ≈ 0.14, b = 0
+        assert float(meta.weight_w.std()) == pytest.approx(0.1414, rel=0.02) and torch.all(meta.weight_b == 0)
+    else:  # both like a Kaiming × 0.1 conv of fan-in 64·9
+        expected = (2 / (64 * 9)) ** 0.5 * 0.1
+        assert float(meta.weight_w.std()) == pytest.approx(expected, rel=0.02)
+        assert float(meta.weight_b.std()) == pytest.approx(expected, rel=0.02)
     with pytest.raises(ValueError, match="init"):
         MetaConv2d(8, 8, init="nope")
+
+
+def test_architecture_selects_the_paper_init():
+    from napari_hyperres.models.hyperres import Architecture, HyperResNet
+
+    model = HyperResNet(Architecture(in_channels=1, features=16, blocks=2, init="paper"))
+    assert all(torch.all(block.conv1.weight_b == 0) for block in model.body)
 
 
 @pytest.mark.parametrize("c", [0.05, 0.3])

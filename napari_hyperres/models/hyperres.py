@@ -25,11 +25,14 @@ class Architecture:
         in_channels: image channels (1 gray, 3 RGB).
         features: channels inside the network (64 in the paper).
         blocks: residual blocks with generated kernels (16 in the paper).
+        init: meta-block initialisation, ``"conv"`` (default, see :class:`MetaConv2d`)
+            or ``"paper"`` (the official code's).
     """
 
     in_channels: int = 3
     features: int = 64
     blocks: int = 16
+    init: str = "conv"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -115,10 +118,10 @@ class MetaConv2d(nn.Module):
 class MetaResBlock(nn.Module):
     """conv-ReLU-conv with generated kernels and an identity skip."""
 
-    def __init__(self, features: int) -> None:
+    def __init__(self, features: int, init: str = "conv") -> None:
         super().__init__()
-        self.conv1 = MetaConv2d(features, features)
-        self.conv2 = MetaConv2d(features, features)
+        self.conv1 = MetaConv2d(features, features, init=init)
+        self.conv2 = MetaConv2d(features, features, init=init)
 
     def forward(self, x: torch.Tensor, c: float | torch.Tensor) -> torch.Tensor:
         return x + self.conv2(F.relu(self.conv1(x, c)), c)
@@ -194,7 +197,7 @@ class HyperResNet(nn.Module):
         super().__init__()
         self.arch = arch
         self.shared = SharedLayers(arch)
-        self.body = nn.ModuleList(MetaResBlock(arch.features) for _ in range(arch.blocks))
+        self.body = nn.ModuleList(MetaResBlock(arch.features, arch.init) for _ in range(arch.blocks))
 
     def forward(self, x: torch.Tensor, c: float | torch.Tensor) -> torch.Tensor:
         padded, h, w = _pad_even(x)
