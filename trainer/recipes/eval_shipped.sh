@@ -17,3 +17,8 @@ python -m trainer eval --task sr --data "$DATA/val/Set14" --levels 2 3 4 --json 
 python -m trainer export "$RUNS/denoise" --name denoise.lite --validation-json "$OUT/denoise_Set12.json" "$OUT/denoise_McMaster.json"
 python -m trainer export "$RUNS/dejpeg" --name dejpeg.lite --validation-json "$OUT/dejpeg_classic5.json"
 python -m trainer export "$RUNS/sr" --name sr.lite --validation-json "$OUT/sr_Set14.json"
+# The all-in-one (auto) HAIR network, and estimators retrained by the recipe, when present.
+if [ -f "$RUNS/auto_hair/checkpoint.pt" ]; then python -m trainer export "$RUNS/auto_hair" --name auto.small; fi
+for task in denoise dejpeg sr; do
+  if [ -f "$RUNS/$task.estimator.safetensors" ]; then cp "$RUNS/$task.estimator.safetensors" napari_hyperres/pretrained/; fi
+done
