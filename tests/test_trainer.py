@@ -74,7 +74,7 @@ def test_two_step_run_writes_checkpoint_and_log(denoise_run, image_folder):
     ckpt = load_checkpoint(denoise_run / CHECKPOINT)
     assert ckpt["step"] == 2 and ckpt["levels"] == [15.0, 50.0]
     assert ckpt["config"]["kind"] == "hyperres" and ckpt["config"]["data"] == [str(image_folder)]
-    assert ckpt["architecture"] == {"in_channels": 3, "features": 8, "blocks": 2}
+    assert ckpt["architecture"] == {"in_channels": 3, "features": 8, "blocks": 2, "init": "conv"}
     assert {"model", "optimizer", "data_rng", "noise_rng", "torch_rng", "elapsed"} <= set(ckpt)
     HyperResNet(Architecture(**ckpt["architecture"])).load_state_dict(ckpt["model"])  # the tensors fit the architecture
     rows = read_log(denoise_run)
