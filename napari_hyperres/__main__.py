@@ -364,7 +364,7 @@ def run_weights(args: argparse.Namespace) -> int:
 
     rows = ["| name | kind | preset | levels | data | steps | training time | validation (PSNR dB) |", "|---|---|---|---|---|---|---|---|"]
     for info in list_weights():
-        levels = ", ".join(f"{v:g}" for v in info.train_levels) or "—"
+        levels = "—" if info.kind in ("hair", "estimator") else ", ".join(f"{v:g}" for v in info.train_levels) or "—"
         where = f" ({info.device})" if info.device not in ("", "auto") else ""
         hours = f"{info.training_time_s / 3600:.2f} h{where}"
         rows.append(
