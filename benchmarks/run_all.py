@@ -22,7 +22,7 @@ from pathlib import Path
 
 import common
 
-BENCHMARKS = ["bench_core", "bench_profile", "bench_classical", "bench_memory", "bench_estimator", "bench_auto", "bench_w2s", "bench_preview_latency"]
+BENCHMARKS = ["bench_core", "bench_profile", "bench_classical", "bench_memory", "bench_estimator", "bench_auto", "bench_w2s", "bench_train", "bench_preview_latency"]
 
 
 def command_for(name: str, args, out: Path) -> list[str] | str:
