@@ -12,6 +12,11 @@
 # only the luminance part of the noise (L1 on colour crops 0.078 → 0.074, gray 0.039), colour
 # only learns both (colour 0.043, gray 0.052), and colour then gray + colour gives colour 0.036,
 # gray 0.038. (Experiments: `trainer train --kind dedicated --levels 25 --preset small`.)
+# The shipped denoise.estimator had one more round, run by hand beside this recipe:
+#   nice -n 8 python -m trainer train-estimator --task denoise --data $TRAIN --out runs/denoise.estimator.safetensors \
+#     --init-from napari_hyperres/pretrained/denoise.estimator.safetensors --steps 100000000 --batch 16 --patch 64 \
+#     --lr 3e-4 --seed 2 --time-budget 3400
+# and the shipped weights' second round was: INIT=<first-round files> ESTIMATORS=0 BUDGET=7000 AUX=4200 COMPARE_STEPS=1500.
 # Usage: DATA=../shared/data OUT=runs BUDGET=6300 bash trainer/recipes/cpu_all.sh
 set -euo pipefail
 DATA=${DATA:-../shared/data}
