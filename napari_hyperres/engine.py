@@ -360,7 +360,7 @@ class Restorer:
             axes are scaled by ``level``. A dask array in gives a lazy dask array
             out (:meth:`restore_lazy`).
         """
-        if _is_dask(image):
+        if is_dask_array(image):
             return self.restore_lazy(image, level, tile=tile, rgb=rgb, value_range=value_range)
         result = None
         for step in self.restore_steps(image, level, tile=tile, rgb=rgb, value_range=value_range):
@@ -451,7 +451,8 @@ def _even_chunks(length: int, size: int, minimum: int) -> tuple[int, ...]:
     return tuple(chunks)
 
 
-def _is_dask(image) -> bool:
+def is_dask_array(image) -> bool:
+    """Whether ``image`` is a dask array (napari hands plugins those for large or multi-file data)."""
     return type(image).__module__.startswith("dask.")
 
 

@@ -428,11 +428,6 @@ def restore_plane(cache: RestorerCache, request: Request) -> Restored:
     return Restored(result, time.perf_counter() - start, selection)
 
 
-def _is_lazy(data) -> bool:
-    """A dask array (napari hands plugins those for large or multi-file data)."""
-    return type(data).__module__.startswith("dask.")
-
-
 def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int, int]]:
     """Restore the whole array, yielding ``(done, total)`` tiles; the return value is a :class:`Restored`.
 
@@ -440,7 +435,9 @@ def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int,
     """
     start = time.perf_counter()
     restorer = cache.get(request.task, request.device, request.weights)
-    if _is_lazy(request.data) and not restorer.image_conditioned:
+    from .engine import is_dask_array
+
+    if is_dask_array(request.data) and not restorer.image_conditioned:
         # a dask layer (big or multi-file data): the output is lazy too, and napari computes
         # only the planes it shows; nothing is loaded whole
         yield (0, 1)
