@@ -52,7 +52,7 @@ def main() -> None:
             net(x)
 
     def tiled() -> None:
-        for _ in restorer._run_tiles(net, torch.from_numpy(unit)[None, None], DEFAULT_TILE, 3):
+        for _ in restorer._run_tiles(net, torch.from_numpy(unit)[None, None], DEFAULT_TILE):
             pass
 
     whole_s = common.timed(whole, repeat)

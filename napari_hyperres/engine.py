@@ -193,7 +193,7 @@ class Restorer:
         if self.image_conditioned:
             return self.task.default_level
         if isinstance(level, str) and level.strip().lower() == "auto":
-            if self.task.prepare is not None:
+            if not self.task.level_from_image:
                 raise LevelRangeError(
                     f"task {self.task.name!r}: the level ({self.task.unit}) says how much to enlarge the image, "
                     f"which the low-resolution image itself cannot tell; give a number in "
@@ -213,15 +213,15 @@ class Restorer:
     # --- tensors ---------------------------------------------------------------------------
     @torch.inference_mode()
     def _run_tiles(
-        self, net: GeneratedNet, x: torch.Tensor, tile: int | None, channels: int
+        self, net: GeneratedNet, x: torch.Tensor, tile: int | None
     ) -> Iterator[tuple[int, int] | torch.Tensor]:
         """Run ``net`` on ``x`` ``(1, C, H, W)`` tile by tile; yields ``(done, total)`` then the output.
 
         A gray ``x`` (C = 1) for a 3-channel network is replicated per tile and the
-        output averaged back to one channel per tile (``channels`` = the network's), so
-        no whole-plane 3-channel copy is ever made: memory stays at the plane plus one tile.
+        output averaged back to one channel per tile, so no whole-plane 3-channel copy
+        is ever made: memory stays at the plane plus one tile.
         """
-        widen = channels == 3 and x.shape[1] == 1
+        widen = self.task.in_channels == 3 and x.shape[1] == 1
 
         def run(piece: torch.Tensor) -> torch.Tensor:
             piece = piece.to(self.device, self.dtype)
@@ -273,7 +273,7 @@ class Restorer:
         else:
             net = self.network_for(level)
         result = None
-        for step in self._run_tiles(net, x, tile, self.task.in_channels):
+        for step in self._run_tiles(net, x, tile):
             if isinstance(step, torch.Tensor):
                 result = step
             else:

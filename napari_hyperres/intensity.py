@@ -54,7 +54,7 @@ class IntensityMap:
             info = np.iinfo(self.dtype)
             np.rint(work, out=work)
             np.clip(work, info.min, info.max, out=work)
-        return work.astype(self.dtype, copy=False) if work.dtype != self.dtype else work
+        return work.astype(self.dtype, copy=False)
 
 
 def check_dtype(dtype: np.dtype) -> None:

@@ -219,10 +219,9 @@ def quality_from_file(task: Task, path: str | os.PathLike | None) -> bool:
 def can_estimate(task: Task, weights: str | os.PathLike | None = None, path: str | os.PathLike | None = None) -> bool:
     """Whether the "Auto" button can set ``task``'s level: from the file at ``path`` or from an estimator.
 
-    Never for image-conditioned tasks (no level) nor for resampling tasks such as ``sr``,
-    whose level (how much to enlarge) is the user's choice, not a property of the image.
+    Only for tasks whose level an image can tell (:attr:`Task.level_from_image`).
     """
-    if is_image_conditioned(task) or task.prepare is not None:
+    if not task.level_from_image:
         return False
     return quality_from_file(task, path) or estimator_weights(task, weights) is not None
 
@@ -433,10 +432,10 @@ def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int,
 
     A generator worker that is asked to quit stops at the next yield, so nothing is returned.
     """
-    start = time.perf_counter()
-    restorer = cache.get(request.task, request.device, request.weights)
     from .engine import is_dask_array
 
+    start = time.perf_counter()
+    restorer = cache.get(request.task, request.device, request.weights)
     if is_dask_array(request.data) and not restorer.image_conditioned:
         # a dask layer (big or multi-file data): the output is lazy too, and napari computes
         # only the planes it shows; nothing is loaded whole

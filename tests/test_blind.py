@@ -390,6 +390,7 @@ def test_jpeg_bytes_in_memory_match_file(tmp_path):
 
 def test_sr_level_auto_is_refused_with_a_hint(tiny_weights):
     from napari_hyperres.errors import LevelRangeError
+    from napari_hyperres.plugins import get_task
     from napari_hyperres.preview import can_estimate
     from napari_hyperres.tasks import SR
 
@@ -397,3 +398,4 @@ def test_sr_level_auto_is_refused_with_a_hint(tiny_weights):
     with pytest.raises(LevelRangeError, match="how much to enlarge"):
         restorer.restore(np.zeros((16, 16), np.uint8), "auto")
     assert not can_estimate(SR)
+    assert not SR.level_from_image and get_task("denoise").level_from_image and not get_task("auto").level_from_image

@@ -53,9 +53,9 @@ def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None,
 
     The metadata records task, kind, preset, architecture, levels, training data, steps,
     training time, device, and the validation table (``validation``, else the run's last
-    periodic validation). A run started ``--init-from`` a weights file of the same kind
-    continues that file's training: steps and time are the totals over both, and
-    ``extra["rounds"]`` lists each round's steps, time and learning rate.
+    periodic validation). A run started ``--init-from`` a weights file or checkpoint of the
+    same kind continues that training: steps and time are the totals over all rounds, and
+    ``extra["rounds"]`` lists each round's steps, time, learning rate and data.
     """
     run_dir = Path(run_dir)
     ckpt = load_checkpoint(run_dir / CHECKPOINT)

@@ -84,6 +84,15 @@ class Task:
         return make(clean, level, generator)
 
     @property
+    def level_from_image(self) -> bool:
+        """Whether an image can tell its own level (so "auto" may estimate it).
+
+        Not for image-conditioned tasks (no level) nor for resampling tasks such as ``sr``,
+        whose level (how much to enlarge) is the user's choice, not a property of the image.
+        """
+        return self.conditioning == "level" and self.prepare is None
+
+    @property
     def in_channels(self) -> int:
         """Channels the task's network sees (1 for gray, 3 for rgb)."""
         return 1 if self.channels == "gray" else 3
