@@ -1,8 +1,9 @@
 """Blind mode: estimate a task's degradation level from the image itself.
 
 ``estimate_level(image, task)`` runs the task's trained :class:`LevelEstimator` on
-several crops of the image (same intensity and channel rules as the engine) and
-returns the median, in the task's units, clipped to the task's level range.
+crops of the image the size it was trained on (same intensity and channel rules as
+the engine) and returns the median, in the task's units, clipped to the task's
+level range.
 """
 
 from __future__ import annotations
@@ -20,8 +21,15 @@ from .plugins import get_task
 from .tasks import Task
 from .weights import load_model
 
-CROP = 128
-MAX_CROPS = 16
+TRAINED_PATCH = 64
+"""Crop edge of estimators whose weights do not record their training patch (all shipped before it was recorded)."""
+MAX_CROPS = 64
+"""Crops per plane (a 512² plane: all 64 non-overlapping 64² crops)."""
+
+
+def estimator_crop(info) -> int:
+    """The crop edge an estimator sees: its training patch (its pooled statistics depend on it)."""
+    return int(info.extra.get("patch", TRAINED_PATCH))
 
 
 def estimator_weights_name(task: Task) -> str:
@@ -73,10 +81,10 @@ def estimate_level(
     task = get_task(task)
     name = weights or estimator_weights_name(task)
     try:
-        model, _ = load_model(name, task=task.name, kind="estimator", device=select_device(device))
+        model, info = load_model(name, task=task.name, kind="estimator", device=select_device(device))
     except WeightsError as exc:
         raise WeightsError(f"task {task.name!r} has no level estimator ({exc}); train one with `python -m trainer train-estimator --task {task.name}`") from exc
-    crops = torch.from_numpy(np.ascontiguousarray(grid_crops(prepare_plane(image, task, rgb, value_range), CROP, MAX_CROPS)))
+    crops = torch.from_numpy(np.ascontiguousarray(grid_crops(prepare_plane(image, task, rgb, value_range), estimator_crop(info), MAX_CROPS)))
     fractions = model(crops.to(next(model.parameters()).device)).float().cpu().numpy()
     low, high = task.level_range
     return float(np.clip(low + np.median(fractions) * (high - low), low, high))

@@ -399,3 +399,30 @@ def test_sr_level_auto_is_refused_with_a_hint(tiny_weights):
         restorer.restore(np.zeros((16, 16), np.uint8), "auto")
     assert not can_estimate(SR)
     assert not SR.level_from_image and get_task("denoise").level_from_image and not get_task("auto").level_from_image
+
+
+# --- crops the estimator looks through ---------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(256, 256, 1), (301, 517, 3), (70, 64, 1)])
+def test_grid_crops_lie_on_the_jpeg_block_grid(shape):
+    from napari_hyperres.crops import JPEG_BLOCK, grid_crops
+
+    plane = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    crops = grid_crops(plane, 64, 64)
+    corners = {tuple(int(v) for v in np.argwhere(plane[..., 0] == crop[0, 0, 0])[0]) for crop in crops}
+    assert len(corners) == len(crops) and all(y % JPEG_BLOCK == 0 and x % JPEG_BLOCK == 0 for y, x in corners)
+    assert all(y + 64 <= shape[0] and x + 64 <= shape[1] for y, x in corners)
+
+
+def test_estimate_level_looks_through_crops_of_the_training_patch(tmp_path, monkeypatch):
+    """The pooled statistics depend on the crop size: crops are the recorded training patch (64 if none)."""
+    model = LevelEstimator(EstimatorArchitecture(in_channels=3, features=8))
+    sizes = []
+    forward = LevelEstimator.forward
+    monkeypatch.setattr(LevelEstimator, "forward", lambda self, x: sizes.append(tuple(x.shape[-2:])) or forward(self, x))
+    image = np.random.default_rng(0).integers(0, 255, (200, 180, 3), dtype=np.uint8)
+    for extra, expected in (({"patch": 48}, (48, 48)), ({}, (64, 64))):
+        info = WeightsInfo(name="denoise.estimator", task="denoise", kind="estimator", architecture=model.arch.to_dict(), preset="estimator", extra=extra)
+        path = save_weights(tmp_path / f"est{len(extra)}.safetensors", model.state_dict(), info)
+        sizes.clear()
+        estimate_level(image, "denoise", weights=str(path), device="cpu")
+        assert sizes == [expected]

@@ -298,13 +298,14 @@ def test_torchrun_two_processes_gloo(tmp_path, image_folder):
 def test_train_estimator_two_steps(tmp_path, image_folder, capsys):
     path = tmp_path / "dejpeg.estimator.safetensors"
     args = ["train-estimator", "--task", "dejpeg", "--data", str(image_folder), "--out", str(path), "--steps", "2",
-            "--batch", "2", "--patch", "32", "--device", "cpu"]
+            "--batch", "2", "--patch", "32", "--device", "cpu", "--relative-loss"]
     assert trainer_main(args) == 0
     assert f"wrote {path}" in capsys.readouterr().out
     model, info = load_model(path, task="dejpeg", kind="estimator")
     assert isinstance(model, LevelEstimator) and model.arch.in_channels == 1
     assert (info.name, info.kind, info.steps) == ("dejpeg.estimator", "estimator", 2)
     assert info.extra["level_range"] == [5.0, 95.0] and info.training_data == [image_folder.name]
+    assert (info.extra["patch"], info.extra["relative_loss"]) == (32, True)
     level = estimate_level(uint8_picture(48, 48), "dejpeg", weights=str(path), device="cpu")
     assert 5.0 <= level <= 95.0
 
@@ -325,3 +326,57 @@ def test_train_auto_defaults_to_hair_then_restore(auto_run, tmp_path):
     assert out.shape == image.shape and out.dtype == np.uint8
     assert restorer.last_selection.shape == (model.arch.generated_blocks, model.arch.candidates)
     assert np.array_equal(out, Restorer("auto", model=model, device="cpu").restore(image, 0))
+
+
+# --- HAIR upcycled from a fixed network ------------------------------------------------------------
+def _trained_fixed_weights(tmp_path: Path, seed: int = 3) -> tuple[Path, torch.nn.Module]:
+    from napari_hyperres.weights import WeightsInfo, save_weights
+    from trainer.models import architecture
+
+    torch.manual_seed(seed)
+    fixed = build("dedicated", architecture("dedicated", "tiny", 3))
+    with torch.no_grad():  # kernels unlike a fresh init, as after training
+        for p in fixed.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    info = WeightsInfo(name="auto.fixed", task="auto", kind="dedicated", architecture=fixed.arch.__dict__, preset="tiny")
+    return save_weights(tmp_path / "auto.fixed.safetensors", fixed.state_dict(), info), fixed.eval()
+
+
+def test_upcycled_hair_computes_what_the_fixed_network_computes(tmp_path):
+    from trainer.models import architecture, upcycle_into_hair
+
+    path, fixed = _trained_fixed_weights(tmp_path)
+    hair = build("hair", architecture("hair", "tiny", 3)).eval()
+    upcycle_into_hair(hair, fixed.state_dict(), jitter=0.0)
+    x = torch.rand(3, 3, 30, 34)
+    with torch.no_grad():
+        giv_before = hair.giv(x)
+        assert not torch.allclose(hair.selections(giv_before)[0], hair.selections(giv_before)[1])  # images choose differently…
+        assert torch.allclose(hair(x), fixed(x), atol=1e-5)  # …and still get the fixed network's output
+    jittered = build("hair", architecture("hair", "tiny", 3))
+    upcycle_into_hair(jittered, fixed.state_dict(), jitter=0.01, generator=torch.Generator().manual_seed(0))
+    box = jittered.boxes[0].weight1.detach()
+    assert not torch.equal(box[0], box[1]) and torch.allclose(box[0], box[1], atol=0.1 * float(box.std()))
+
+
+def test_upcycle_refuses_another_preset(tmp_path):
+    from trainer.models import architecture, upcycle_into_hair
+
+    _, fixed = _trained_fixed_weights(tmp_path)
+    with pytest.raises(ValueError, match="same preset"):
+        upcycle_into_hair(build("hair", architecture("hair", "small", 3)), fixed.state_dict())
+
+
+def test_train_hair_init_from_fixed_weights(tmp_path, image_folder):
+    """``--init-from`` a dedicated network's weights upcycles it: HAIR's shared layers start as its."""
+    path, fixed = _trained_fixed_weights(tmp_path)
+    run = tmp_path / "hair"
+    args = ["train", "--task", "auto", "--kind", "hair", "--preset", "tiny", "--data", str(image_folder), "--out", str(run),
+            "--steps", "1", "--batch", "2", "--patch", "24", "--lr", "1e-9", "--device", "cpu", "--no-progress", "--init-from", str(path)]
+    assert trainer_main(args) == 0
+    state = load_checkpoint(run / CHECKPOINT)["model"]
+    head = "shared.head.weight"
+    assert head in state and torch.allclose(state[head], fixed.state_dict()[f"net.{head}"], atol=1e-6)
+    assert trainer_main(["export", str(run), "--name", "auto.up", "--out", str(tmp_path)]) == 0
+    rounds = read_info(tmp_path / "auto.up.safetensors").extra["rounds"]  # the fixed network's training counts
+    assert [r.get("kind") for r in rounds] == ["dedicated", None] and read_info(tmp_path / "auto.up.safetensors").steps == rounds[0]["steps"] + 1

@@ -37,7 +37,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--init-from", default=None, help="base checkpoint (AdaFM fine-tuning)")
+    p.add_argument("--init-from", default=None, help="start from this checkpoint or weights file: the same kind continues; a dedicated network is AdaFM's base or is upcycled into HAIR")
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds (lr schedule follows time)")
     p.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA")
@@ -148,8 +148,9 @@ def add_train_estimator(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="weights file to write (e.g. NAME.estimator.safetensors)")
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--patch", type=int, default=128)
+    p.add_argument("--patch", type=int, default=64, help="crop edge (recorded; estimate_level looks through crops this size)")
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--relative-loss", action="store_true", help="weight the L1 by 1/level (relative error; for noise σ)")
     p.add_argument("--time-budget", type=float, default=None)
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--device", default="auto")
@@ -161,7 +162,7 @@ def add_train_estimator(sub: argparse._SubParsersAction) -> None:
 def run_train_estimator(args: argparse.Namespace) -> int:
     from .estimator import EstimatorConfig, train_estimator
 
-    cfg = EstimatorConfig(task=args.task, data=args.data, out=args.out, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, time_budget_s=args.time_budget, max_images=args.max_images, device=args.device, seed=args.seed, init_from=args.init_from)
+    cfg = EstimatorConfig(task=args.task, data=args.data, out=args.out, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, time_budget_s=args.time_budget, max_images=args.max_images, device=args.device, seed=args.seed, init_from=args.init_from, relative=args.relative_loss)
     print(f"wrote {train_estimator(cfg)}")
     return 0
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from napari_hyperres.devices import select_device
 from napari_hyperres.models.estimator import EstimatorArchitecture, LevelEstimator
@@ -28,7 +27,7 @@ class EstimatorConfig:
     out: str
     steps: int = 2000
     batch: int = 32
-    patch: int = 128
+    patch: int = 64
     lr: float = 1e-3
     features: int = 32
     seed: int = 0
@@ -36,6 +35,10 @@ class EstimatorConfig:
     time_budget_s: float | None = None
     max_images: int | None = None
     init_from: str | None = None
+    relative: bool = False
+    """Weight each crop's L1 by 1 / its level fraction (floored at ``relative_floor``): the
+    loss then measures relative error, which low noise levels need (σ 5 vs σ 75)."""
+    relative_floor: float = 0.05
 
 
 def sample_levels(task, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -45,7 +48,11 @@ def sample_levels(task, count: int, generator: torch.Generator) -> torch.Tensor:
 
 
 def train_estimator(cfg: EstimatorConfig, progress: bool = True) -> Path:
-    """Train a :class:`LevelEstimator` (L1 on the level fraction) and save it as a weights file."""
+    """Train a :class:`LevelEstimator` (L1 on the level fraction, or relative) and save it as a weights file.
+
+    The training patch is recorded in the weights: :func:`napari_hyperres.estimate.estimate_level`
+    looks through crops of that size, since the pooled statistics depend on it.
+    """
     task = get_task(cfg.task)
     device = select_device(cfg.device)
     torch.manual_seed(cfg.seed)
@@ -77,11 +84,16 @@ def train_estimator(cfg: EstimatorConfig, progress: bool = True) -> Path:
         with torch.no_grad():
             degraded = torch.cat([degrade_batch(task, clean[i : i + 1], float(levels[i]), gray[i : i + 1], noise_gen) for i in range(cfg.batch)])
         target = ((levels - low) / (high - low)).to(device)
-        loss = F.l1_loss(model(degraded), target)
+        abs_errors = (model(degraded) - target).abs()
+        loss = abs_errors.mean()
+        if cfg.relative:
+            weights = 1.0 / target.clamp_min(cfg.relative_floor)
+            loss = (abs_errors * weights).sum() / weights.sum()
+        abs_errors = abs_errors.detach()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        losses.append(float(loss.detach()))
+        losses.append(float(abs_errors.mean()))
         done = step + 1
         if progress and (step + 1) % 200 == 0:
             mean_err = np.mean(losses[-200:]) * (high - low)
@@ -97,6 +109,6 @@ def train_estimator(cfg: EstimatorConfig, progress: bool = True) -> Path:
         steps=previous_steps + done,
         training_time_s=round(previous_time + time.perf_counter() - start, 1),
         device=str(device),
-        extra={"level_range": list(task.level_range), "log": log[-5:]},
+        extra={"level_range": list(task.level_range), "patch": cfg.patch, "relative_loss": cfg.relative, "log": log[-5:]},
     )
     return save_weights(cfg.out, model.state_dict(), info)

@@ -29,23 +29,39 @@ def round_of(ckpt: dict) -> dict:
     }
 
 
+def continues(kind: str, before_kind: str) -> bool:
+    """Whether a ``kind`` run started from a ``before_kind`` model continues its training.
+
+    The same kind does; so does HAIR upcycled from a dedicated network (its weight boxes
+    start as that network's kernels). AdaFM on a dedicated base is another model.
+    """
+    return kind == before_kind or (kind, before_kind) == ("hair", "dedicated")
+
+
 def previous_rounds(init_from: str | None, kind: str) -> list[dict]:
-    """The training rounds behind ``init_from`` (a weights file or checkpoint of the same kind), else ``[]``."""
+    """The training rounds behind ``init_from`` (a weights file or checkpoint it continues), else ``[]``.
+
+    Rounds of another kind (a dedicated network HAIR was upcycled from) carry ``"kind"``.
+    """
     if not init_from or not Path(init_from).is_file():
         return []
     if str(init_from).endswith(".pt"):
         ckpt = load_checkpoint(init_from)
-        if ckpt["config"]["kind"] != kind:  # e.g. AdaFM on a dedicated base: another model, not a continuation
+        before_kind = ckpt["config"]["kind"]
+        if not continues(kind, before_kind):
             return []
-        return previous_rounds(ckpt["config"].get("init_from"), kind) + [round_of(ckpt)]
-    from napari_hyperres.weights import read_info
+        rounds = previous_rounds(ckpt["config"].get("init_from"), before_kind) + [round_of(ckpt)]
+    else:
+        from napari_hyperres.weights import read_info
 
-    before = read_info(init_from)
-    if before.kind != kind:
-        return []
-    return before.extra.get("rounds") or [
-        {"steps": before.steps, "training_time_s": before.training_time_s, "lr": before.extra.get("lr"), "data": before.training_data}
-    ]
+        before = read_info(init_from)
+        before_kind = before.kind
+        if not continues(kind, before_kind):
+            return []
+        rounds = before.extra.get("rounds") or [
+            {"steps": before.steps, "training_time_s": before.training_time_s, "lr": before.extra.get("lr"), "data": before.training_data}
+        ]
+    return [r if before_kind == kind else {**r, "kind": r.get("kind", before_kind)} for r in rounds]
 
 
 def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None, validation: dict | None = None) -> Path:
@@ -53,9 +69,9 @@ def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None,
 
     The metadata records task, kind, preset, architecture, levels, training data, steps,
     training time, device, and the validation table (``validation``, else the run's last
-    periodic validation). A run started ``--init-from`` a weights file or checkpoint of the
-    same kind continues that training: steps and time are the totals over all rounds, and
-    ``extra["rounds"]`` lists each round's steps, time, learning rate and data.
+    periodic validation). A run started ``--init-from`` a weights file or checkpoint it
+    continues (:func:`continues`) adds to that training: steps and time are the totals over
+    all rounds, and ``extra["rounds"]`` lists each round's steps, time, learning rate and data.
     """
     run_dir = Path(run_dir)
     ckpt = load_checkpoint(run_dir / CHECKPOINT)

@@ -134,13 +134,17 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 
 
 def _init_from(model: nn.Module, source: str) -> None:
-    """Load a dedicated base into an AdaFM-Net (from a checkpoint or a weights file)."""
+    """Start from a checkpoint or weights file: the same kind continues; a dedicated
+    network becomes an AdaFM-Net's frozen base or is upcycled into HAIR's weight boxes."""
     if source.endswith(".pt"):
         state = load_checkpoint(source)["model"]
     else:
         from napari_hyperres.weights import load_weights
 
         state, _ = load_weights(source)
+    if isinstance(model, model_kinds.HairNet) and any(k.startswith("net.blocks.") for k in state):
+        model_kinds.upcycle_into_hair(model, state, generator=torch.Generator().manual_seed(0))
+        return
     target = model.base if isinstance(model, model_kinds.AdaFMNet) else model
     target.load_state_dict(state)
 

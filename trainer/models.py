@@ -123,6 +123,37 @@ class DNINet(nn.Module):
         return self.generate(c)(x)
 
 
+def upcycle_into_hair(hair: HairNet, dedicated_state: dict[str, torch.Tensor], jitter: float = 0.01, generator: torch.Generator | None = None) -> None:
+    """Start HAIR from a trained fixed network of the same backbone ("sparse upcycling").
+
+    Shared head/tail and the first ``blocks // 2`` blocks are copied; every candidate of a
+    stage's weight box starts as that stage's first block, plus Gaussian jitter of
+    ``jitter`` × the kernel's std so the candidates can drift apart. With one box per
+    generated block (``stages == generated_blocks``) and no jitter, HAIR then computes
+    exactly what the fixed network computes, whatever its selections.
+    The classifier and selecting nets keep their fresh initialisation.
+
+    Args:
+        dedicated_state: a :class:`DedicatedNet` state dict (keys ``net.shared.*``, ``net.blocks.*``).
+    """
+    arch = hair.arch
+    block_keys = {k.split(".")[2] for k in dedicated_state if k.startswith("net.blocks.")}
+    if len(block_keys) != arch.blocks:
+        raise ValueError(f"the fixed network has {len(block_keys)} residual blocks, HAIR expects {arch.blocks}; use the same preset")
+    shared = {k[len("net.shared.") :]: v for k, v in dedicated_state.items() if k.startswith("net.shared.")}
+    with torch.no_grad():
+        hair.shared.load_state_dict(shared)
+        for i, block in enumerate(hair.fixed):
+            block.load_state_dict({k[len(f"net.blocks.{i}.") :]: v for k, v in dedicated_state.items() if k.startswith(f"net.blocks.{i}.")})
+        for stage, box in enumerate(hair.boxes):
+            first = next(i for i in range(arch.generated_blocks) if hair.stage_of(i) == stage) + arch.fixed_blocks
+            for conv, (weight, bias) in enumerate(((box.weight1, box.bias1), (box.weight2, box.bias2)), start=1):
+                kernel = dedicated_state[f"net.blocks.{first}.conv{conv}.weight"]
+                noise = torch.randn(weight.shape, generator=generator) * (jitter * float(kernel.std()))
+                weight.copy_(kernel.expand_as(weight) + noise.to(weight))
+                bias.copy_(dedicated_state[f"net.blocks.{first}.conv{conv}.bias"].expand_as(bias))
+
+
 def architecture(kind: str, preset: str, in_channels: int):
     """The architecture record of ``kind`` at ``preset`` (HAIR has its own presets)."""
     if kind == "hair":

@@ -66,8 +66,8 @@ class HairArchitecture:
 HAIR_PRESETS: dict[str, tuple[int, int, int, int, int]] = {
     # features, blocks, candidates, stages, giv
     "paper": (64, 16, 4, 4, 128),
-    "lite": (48, 8, 4, 2, 64),
-    "small": (32, 4, 4, 1, 32),
+    "lite": (48, 8, 4, 4, 64),  # one box per generated block, as small
+    "small": (32, 4, 4, 2, 32),  # one box per generated block: HAIR small contains the fixed small network
     "tiny": (8, 2, 2, 1, 8),
 }
 
