@@ -20,12 +20,14 @@ unclipped; JPEG = OpenCV). For "lowres" every image is first cropped to a multip
 the down-up input (a, b) and the sr oracle's bicubic pre-upsampling of the low-res image
 are the same image. PSNR: all channels (gray), outputs clipped to [0, 1], no border.
 
-    python benchmarks/bench_auto.py --fixed runs/auto_dedicated/model.safetensors [--quick] [--out benchmarks/results/bench_auto.md]
-    python benchmarks/bench_auto.py --fixed runs/auto_dedicated --auto-weights runs/auto_hair/model.safetensors
+    python benchmarks/bench_auto.py --fixed runs/auto.fixed.safetensors [--quick] [--out benchmarks/results/bench_auto.md]
+    python benchmarks/bench_auto.py --fixed runs/auto_dedicated_lite2 --auto-weights runs/auto_hair_lite2
+
+(``trainer/recipes/cpu_auto.sh`` trains both and writes ``runs/auto.fixed.safetensors``.)
 
 ``--fixed`` and ``--auto-weights`` take a weights file or a trainer run folder (its
 ``checkpoint.pt`` or ``model.safetensors``). HAIR defaults to the ``auto`` task's weights
-(``auto.small``), else ``auto.lite``, from ``--weights-dir`` or shipped.
+(``auto.lite``), else ``auto.small``, from ``--weights-dir`` or shipped.
 ``--quick``: 2 images, 128×128 centre crops.
 """
 
@@ -64,7 +66,7 @@ def fixed_restorer(model, device: str):
 def main() -> None:
     parser = common.base_parser(__doc__, "bench_auto")
     parser.add_argument("--fixed", type=Path, default=None, help="fixed-weights (dedicated) baseline: weights file or run folder (required)")
-    parser.add_argument("--auto-weights", type=Path, default=None, help="HAIR weights file or run folder (default: auto.small, else auto.lite)")
+    parser.add_argument("--auto-weights", type=Path, default=None, help="HAIR weights file or run folder (default: the task's shipped weights, else auto.lite, else auto.small)")
     parser.add_argument("--max-images", type=int, default=None, help="first N images of Set12 (default: all; --quick 2)")
     parser.add_argument("--crop", type=int, default=None, help="centre crop edge (default: whole images; --quick 128; 0 = none)")
     args = parser.parse_args()
@@ -88,7 +90,7 @@ def main() -> None:
         hair_model, hair_text = load_network(args.auto_weights, "hair")
         hair = Restorer("auto", model=hair_model, device=args.device)
     else:
-        names = list(dict.fromkeys([auto_task.weights or "auto.small", "auto.lite"]))
+        names = list(dict.fromkeys([auto_task.weights or "auto.lite", "auto.lite", "auto.small"]))
         path = next((p for p in (common.find_weights(n, args.weights_dir) for n in names) if p is not None), None)
         if path is None:
             common.fail(f"missing HAIR weights: none of {', '.join(names)} found (--weights-dir or napari_hyperres/pretrained/); pass --auto-weights FILE")

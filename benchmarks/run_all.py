@@ -1,6 +1,6 @@
 """Run every benchmark in sequence with the same flags and collect their markdown into one file.
 
-    python benchmarks/run_all.py --fixed runs/auto_dedicated/model.safetensors      # the full set → benchmarks/results/ALL.md
+    python benchmarks/run_all.py --fixed runs/auto.fixed.safetensors      # the full set → benchmarks/results/ALL.md
     python benchmarks/run_all.py --quick --fixed FILE                                 # checks every script runs → ALL.quick.md
 
 Runs ``bench_core``, ``bench_classical``, ``bench_memory``, ``bench_estimator``, ``bench_auto``,
