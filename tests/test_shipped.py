@@ -71,6 +71,22 @@ def test_shipped_sr_beats_bicubic():
     assert psnr(y_channel(restored)[crop], y_channel(clean)[crop]) > psnr(y_channel(bicubic)[crop], y_channel(clean)[crop]) + 0.3
 
 
+def test_shipped_auto_restores_without_being_told_what_happened():
+    """``auto.lite`` (HAIR): noise and JPEG on one picture, each restored with no level given."""
+    clean = data.camera()[128:384, 128:384]
+    noisy = clean / 255.0 + 25 / 255.0 * np.random.default_rng(0).standard_normal(clean.shape)
+    ok, encoded = cv2.imencode(".jpg", clean, [cv2.IMWRITE_JPEG_QUALITY, 15])
+    jpeg = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED) / 255.0
+    restorer = Restorer("auto", device="cpu")
+    assert restorer.info.name == get_task("auto").weights and restorer.info.kind == "hair"
+    selections = []
+    for degraded, margin in ((noisy, 5.0), (jpeg, 0.5)):
+        restored = restorer.restore(degraded, "auto", value_range=(0, 1))
+        assert psnr(restored, clean / 255.0, 1.0) > psnr(degraded, clean / 255.0, 1.0) + margin
+        selections.append(restorer.last_selection)
+    assert not np.allclose(selections[0], selections[1], atol=1e-3)  # the two images chose different mixtures
+
+
 def test_readme_restore_command(tmp_path):
     """The README's first command: restore the noisy sample with the shipped denoise weights."""
     out = tmp_path / "restored.png"

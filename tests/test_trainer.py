@@ -305,7 +305,7 @@ def test_train_estimator_two_steps(tmp_path, image_folder, capsys):
     assert isinstance(model, LevelEstimator) and model.arch.in_channels == 1
     assert (info.name, info.kind, info.steps) == ("dejpeg.estimator", "estimator", 2)
     assert info.extra["level_range"] == [5.0, 95.0] and info.training_data == [image_folder.name]
-    assert (info.extra["patch"], info.extra["relative_loss"]) == (32, True)
+    assert (info.extra["patch"], info.extra["context"], info.extra["relative_loss"]) == (32, 16, True)
     level = estimate_level(uint8_picture(48, 48), "dejpeg", weights=str(path), device="cpu")
     assert 5.0 <= level <= 95.0
 

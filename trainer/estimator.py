@@ -39,6 +39,10 @@ class EstimatorConfig:
     """Weight each crop's L1 by 1 / its level fraction (floored at ``relative_floor``): the
     loss then measures relative error, which low noise levels need (σ 5 vs σ 75)."""
     relative_floor: float = 0.05
+    context: int = 16
+    """Pixels degraded around each crop and then cut off: crops of a whole degraded image
+    have no border effects of the degradation (resampling, blur), so neither do training
+    crops. A multiple of 8 keeps JPEG's blocks where they are in a crop of a JPEG image."""
 
 
 def sample_levels(task, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -58,7 +62,8 @@ def train_estimator(cfg: EstimatorConfig, progress: bool = True) -> Path:
     torch.manual_seed(cfg.seed)
     data_gen = torch.Generator().manual_seed(cfg.seed)
     noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
-    sampler = PatchSampler(image_paths(cfg.data, cfg.max_images), task.channels, cfg.patch, data_gen)
+    sampler = PatchSampler(image_paths(cfg.data, cfg.max_images), task.channels, cfg.patch + 2 * cfg.context, data_gen)
+    inner = slice(cfg.context, cfg.context + cfg.patch)
     arch = EstimatorArchitecture(in_channels=task.in_channels, features=cfg.features)
     model = LevelEstimator(arch).to(device).train()
     previous_steps, previous_time = 0, 0.0
@@ -83,6 +88,7 @@ def train_estimator(cfg: EstimatorConfig, progress: bool = True) -> Path:
         levels = sample_levels(task, cfg.batch, data_gen)
         with torch.no_grad():
             degraded = torch.cat([degrade_batch(task, clean[i : i + 1], float(levels[i]), gray[i : i + 1], noise_gen) for i in range(cfg.batch)])
+            degraded = degraded[..., inner, inner].contiguous()
         target = ((levels - low) / (high - low)).to(device)
         abs_errors = (model(degraded) - target).abs()
         loss = abs_errors.mean()
@@ -109,6 +115,6 @@ def train_estimator(cfg: EstimatorConfig, progress: bool = True) -> Path:
         steps=previous_steps + done,
         training_time_s=round(previous_time + time.perf_counter() - start, 1),
         device=str(device),
-        extra={"level_range": list(task.level_range), "patch": cfg.patch, "relative_loss": cfg.relative, "log": log[-5:]},
+        extra={"level_range": list(task.level_range), "patch": cfg.patch, "context": cfg.context, "relative_loss": cfg.relative, "log": log[-5:]},
     )
     return save_weights(cfg.out, model.state_dict(), info)
