@@ -17,6 +17,9 @@
 #     --init-from napari_hyperres/pretrained/denoise.estimator.safetensors --steps 100000000 --batch 16 --patch 64 \
 #     --lr 3e-4 --seed 2 --time-budget 3400
 # and the shipped weights' second round was: INIT=<first-round files> ESTIMATORS=0 BUDGET=7000 AUX=4200 COMPARE_STEPS=1500.
+# The estimators then had the rounds of trainer/recipes/cpu_estimators.sh; the shipped auto
+# network (auto.lite) and its baseline come from trainer/recipes/cpu_auto.sh (the small-preset
+# HAIR run here is the earlier auto.small, no longer shipped).
 # Usage: DATA=../shared/data OUT=runs BUDGET=6300 bash trainer/recipes/cpu_all.sh
 set -euo pipefail
 DATA=${DATA:-../shared/data}

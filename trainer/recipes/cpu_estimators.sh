@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The last rounds of the shipped level estimators (2-core CPU, one thread each, one at a time),
+# each continuing the estimator cpu_all.sh trained (INIT=folder with TASK.estimator.safetensors).
+#   denoise: relative L1 (weight 1/σ), so σ 5–15 count as much as σ 75 in relative error.
+#   dejpeg:  a long round at 64² crops.
+#   sr:      a round at 96² crops, then one with the 16 px of degradation context
+#            (`EstimatorConfig.context`, now the default for every task; the first two
+#            rounds above ran before it existed, context 0) that removed the ×4 bias.
+# Usage: DATA=../shared/data INIT=napari_hyperres/pretrained OUT=runs bash trainer/recipes/cpu_estimators.sh
+set -euo pipefail
+DATA=${DATA:-../shared/data}
+INIT=${INIT:-napari_hyperres/pretrained}
+OUT=${OUT:-runs}
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+TRAIN="$DATA/train/gray400 $DATA/train/color400"
+EST="python -m trainer train-estimator --data $TRAIN --steps 100000000 --batch 16"
+mkdir -p "$OUT"
+$EST --task denoise --out "$OUT/denoise.estimator.safetensors" --init-from "$INIT/denoise.estimator.safetensors" \
+  --patch 64 --lr 1e-4 --seed 2 --relative-loss --time-budget 900
+$EST --task dejpeg --out "$OUT/dejpeg.estimator.safetensors" --init-from "$INIT/dejpeg.estimator.safetensors" \
+  --patch 64 --lr 5e-4 --seed 2 --time-budget 1200
+$EST --task sr --out "$OUT/sr.estimator.round2.safetensors" --init-from "$INIT/sr.estimator.safetensors" \
+  --patch 96 --lr 5e-4 --seed 2 --time-budget 1200
+$EST --task sr --out "$OUT/sr.estimator.safetensors" --init-from "$OUT/sr.estimator.round2.safetensors" \
+  --patch 96 --lr 2e-4 --seed 3 --time-budget 720
+echo "copy $OUT/*.estimator.safetensors into napari_hyperres/pretrained/ and run benchmarks/bench_estimator.py"
