@@ -6,6 +6,7 @@
 #   (a) the fixed network continues;
 #   (b) HAIR is upcycled from it (its weight boxes start as the fixed kernels, every
 #       candidate alike plus 1 % jitter; classifier and selecting nets fresh) and trains.
+# Round 3: both continue once more (ROUND3 steps, lr 1e-4).
 # Both have then had the same optimiser steps on the same data: the BENCHMARKS.md
 # comparison "at the same budget". HAIR's exported metadata lists both rounds.
 # Usage: DATA=../shared/data OUT=runs bash trainer/recipes/cpu_auto.sh
@@ -14,6 +15,7 @@ DATA=${DATA:-../shared/data}
 OUT=${OUT:-runs}
 ROUND1=${ROUND1:-9000}
 ROUND2=${ROUND2:-15000}
+ROUND3=${ROUND3:-4500}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 TRAIN="$DATA/train/gray400 $DATA/train/color400"
 COMMON="--task auto --preset lite --batch 16 --patch 48 --data $TRAIN --lr-decay-at 0.6 0.9 --no-progress --val-every 100000000 --ckpt-every 500"
@@ -24,9 +26,15 @@ for kind in dedicated hair; do
   python -m trainer train --kind "$kind" $COMMON --out "$OUT/auto_${kind}_lite2" --steps "$ROUND2" --lr 2e-4 \
     --init-from "$OUT/auto_fixed_lite1/checkpoint.pt" > "$OUT/auto_${kind}_lite2.txt" 2>&1 & pids+=($!)
 done
+for pid in "${pids[@]}"; do wait "$pid"; done
+pids=()
+for kind in dedicated hair; do
+  python -m trainer train --kind "$kind" $COMMON --out "$OUT/auto_${kind}_lite3" --steps "$ROUND3" --lr 1e-4 \
+    --init-from "$OUT/auto_${kind}_lite2/checkpoint.pt" > "$OUT/auto_${kind}_lite3.txt" 2>&1 & pids+=($!)
+done
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
-python -m trainer export "$OUT/auto_hair_lite2" --name auto.lite
-python -m trainer export "$OUT/auto_dedicated_lite2" --name auto.fixed --out "$OUT"
+python -m trainer export "$OUT/auto_hair_lite3" --name auto.lite
+python -m trainer export "$OUT/auto_dedicated_lite3" --name auto.fixed --out "$OUT"
 echo "compare: python benchmarks/bench_auto.py --threads 2 --fixed $OUT/auto.fixed.safetensors"
 exit $status
