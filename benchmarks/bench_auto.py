@@ -90,7 +90,7 @@ def main() -> None:
         hair_model, hair_text = load_network(args.auto_weights, "hair")
         hair = Restorer("auto", model=hair_model, device=args.device)
     else:
-        names = list(dict.fromkeys([auto_task.weights or "auto.lite", "auto.lite", "auto.small"]))
+        names = list(dict.fromkeys(n for n in (auto_task.weights, "auto.lite", "auto.small") if n))
         path = next((p for p in (common.find_weights(n, args.weights_dir) for n in names) if p is not None), None)
         if path is None:
             common.fail(f"missing HAIR weights: none of {', '.join(names)} found (--weights-dir or napari_hyperres/pretrained/); pass --auto-weights FILE")

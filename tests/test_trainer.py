@@ -338,7 +338,7 @@ def _trained_fixed_weights(tmp_path: Path, seed: int = 3) -> tuple[Path, torch.n
     with torch.no_grad():  # kernels unlike a fresh init, as after training
         for p in fixed.parameters():
             p.add_(0.05 * torch.randn_like(p))
-    info = WeightsInfo(name="auto.fixed", task="auto", kind="dedicated", architecture=fixed.arch.__dict__, preset="tiny")
+    info = WeightsInfo(name="auto.fixed", task="auto", kind="dedicated", architecture=fixed.arch.to_dict(), preset="tiny")
     return save_weights(tmp_path / "auto.fixed.safetensors", fixed.state_dict(), info), fixed.eval()
 
 
