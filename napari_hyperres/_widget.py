@@ -31,7 +31,7 @@ from napari.utils.progress import cancelable_progress
 from qtpy.QtCore import QEvent, QObject
 
 from .devices import available_devices
-from .engine import output_shape
+from .engine import output_shape, whole_value_range
 from .errors import HyperResError, ShapeError
 from .plugins import get_tasks
 from .preview import (
@@ -129,6 +129,7 @@ class RestoreWidget(Container):
         self._job = None
         self._job_kind = ""
         self._estimating = False
+        self._value_range: tuple[Any, tuple[float, float]] | None = None  # (layer key, whole_value_range)
         self._progress: _JobProgress | None = None
         self._syncing = False
         self._released = False
@@ -347,6 +348,7 @@ class RestoreWidget(Container):
             data = layer.data
             rgb = bool(layer.rgb)
             index = plane_index(layer.world_to_data(self.viewer.dims.point), data.shape, rgb)
+            value_range = self._layer_value_range(layer)
         except HyperResError as exc:
             self._notify_error(exc, task, quiet=quiet)
             return None
@@ -360,7 +362,19 @@ class RestoreWidget(Container):
             index=index,
             source=layer.name,
             source_id=layer.unique_id,
+            value_range=value_range,
         )
+
+    def _layer_value_range(self, layer: Image) -> tuple[float, float]:
+        """The whole layer's ``(black, white)`` (:func:`whole_value_range`), kept while the layer's data is the same.
+
+        A float layer's percentiles are read once (the whole array; a dask layer's first plane),
+        not on every slider move; previews and Apply then use the same intensity map.
+        """
+        key = (layer.unique_id, id(layer.data), layer.data.shape, str(layer.data.dtype))
+        if self._value_range is None or self._value_range[0] != key:
+            self._value_range = (key, whole_value_range(layer.data, bool(layer.rgb)))
+        return self._value_range[1]
 
     def _notify_error(self, exc: BaseException, task: Task | None, *, quiet: bool = False) -> None:
         message = describe_error(exc, task)

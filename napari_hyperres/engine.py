@@ -403,12 +403,9 @@ class Restorer:
         if image.ndim < 2 or image.size == 0:
             raise ShapeError(f"expected a non-empty image with at least 2 dimensions (Y, X), got shape {image.shape}")
         lead = image.ndim - spatial_ndim
-        plane = image[(0,) * lead]
-        stride = max(1, int(np.sqrt(plane.shape[0] * plane.shape[1] / 2**20)))
-        sample = np.asarray(plane[::stride, ::stride])
+        sample = first_plane_sample(image, lead)
         if value_range is None:
-            mapping = intensity_map_for(sample)
-            value_range = (mapping.offset, mapping.offset + mapping.scale)
+            value_range = intensity_map_for(sample).value_range
         level = self.resolve_level(sample, level, rgb, value_range)
         y_axis = lead
         whole_plane = self.task.prepare is not None or self.image_conditioned
@@ -449,6 +446,30 @@ def _even_chunks(length: int, size: int, minimum: int) -> tuple[int, ...]:
     elif rest:
         chunks.append(rest)
     return tuple(chunks)
+
+
+def first_plane_sample(image, lead: int) -> np.ndarray:
+    """The first plane of ``image`` (``lead`` leading axes), subsampled to about 1 MP and read.
+
+    What the lazy path reads to choose a float array's intensity map and an "auto" level.
+    """
+    plane = image[(0,) * lead]
+    stride = max(1, int(np.sqrt(plane.shape[0] * plane.shape[1] / 2**20)))
+    return np.asarray(plane[::stride, ::stride])
+
+
+def whole_value_range(image, rgb: bool | None = None) -> tuple[float, float]:
+    """The ``(black, white)`` that restoring all of ``image`` maps to ``[0, 1]``.
+
+    Integers: their dtype's range. Floats: the intensity rule on the whole array (numpy),
+    or on the first plane's sample (dask, as :meth:`Restorer.restore_lazy`). Passing it as
+    ``value_range`` when restoring one plane gives that plane exactly as in the whole result.
+    """
+    check_dtype(np.dtype(image.dtype))
+    if is_dask_array(image) and np.issubdtype(np.dtype(image.dtype), np.floating):
+        lead = image.ndim - (3 if is_rgb_image(tuple(image.shape), rgb) else 2)
+        return intensity_map_for(first_plane_sample(image, lead)).value_range
+    return intensity_map_for(image).value_range
 
 
 def is_dask_array(image) -> bool:

@@ -28,6 +28,11 @@ class IntensityMap:
     scale: float
     dtype: np.dtype
 
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """``(black, white)``: the values that map to 0 and 1."""
+        return (self.offset, self.offset + self.scale)
+
     def to_unit(self, values: np.ndarray) -> np.ndarray:
         """``values`` (any dtype) → float32 in roughly ``[0, 1]``."""
         out = values.astype(np.float32, copy=True)

@@ -378,6 +378,9 @@ class Request:
     index: tuple[int, ...] = ()
     source: str = ""
     source_id: Any = None
+    value_range: tuple[float, float] | None = None
+    """``(black, white)`` for the whole layer (:func:`napari_hyperres.engine.whole_value_range`):
+    a previewed plane then equals that plane of Apply's result, also for float layers."""
 
     @property
     def shown_level(self) -> float | None:
@@ -419,10 +422,10 @@ def restore_plane(cache: RestorerCache, request: Request) -> Restored:
     restorer = cache.get(request.task, request.device, request.weights)
     plane = np.asarray(request.data[request.index])
     if not restorer.image_conditioned:
-        result = restorer.restore(plane, request.level, rgb=request.rgb)
+        result = restorer.restore(plane, request.level, rgb=request.rgb, value_range=request.value_range)
         return Restored(result, time.perf_counter() - start)
     with _selection_lock(restorer):
-        result = restorer.restore(plane, request.level, rgb=request.rgb)
+        result = restorer.restore(plane, request.level, rgb=request.rgb, value_range=request.value_range)
         selection = restorer.last_selection
     return Restored(result, time.perf_counter() - start, selection)
 
@@ -440,7 +443,7 @@ def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int,
         # a dask layer (big or multi-file data): the output is lazy too, and napari computes
         # only the planes it shows; nothing is loaded whole
         yield (0, 1)
-        result = restorer.restore_lazy(request.data, request.level, rgb=request.rgb)
+        result = restorer.restore_lazy(request.data, request.level, rgb=request.rgb, value_range=request.value_range)
         yield (1, 1)
         return Restored(result, time.perf_counter() - start)
     data = np.asarray(request.data)
@@ -448,7 +451,7 @@ def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int,
         result, selection = yield from _restore_selected_steps(restorer, data, request)
         return Restored(result, time.perf_counter() - start, selection)
     result = None
-    for step in restorer.restore_steps(data, request.level, rgb=request.rgb):
+    for step in restorer.restore_steps(data, request.level, rgb=request.rgb, value_range=request.value_range):
         if isinstance(step, np.ndarray):
             result = step
         else:
@@ -463,14 +466,12 @@ def _restore_selected_steps(restorer: Restorer, data: np.ndarray, request: Reque
     whole-array restore. The engine chooses a plane's mixture before the plane's first
     progress step, so ``last_selection`` is read right after that step, under the lock.
     """
-    from .engine import validate_image
-    from .intensity import intensity_map_for
+    from .engine import validate_image, whole_value_range
 
     is_rgb = validate_image(data, request.rgb)
     lead = data.shape[: data.ndim - (3 if is_rgb else 2)]
     planes = data.reshape((-1,) + data.shape[len(lead) :])
-    mapping = intensity_map_for(data)
-    value_range = (mapping.offset, mapping.offset + mapping.scale)
+    value_range = request.value_range or whole_value_range(data, is_rgb)
     lock = _selection_lock(restorer)
     outputs, selections = [], []
     done_before, grand_total = 0, None
@@ -499,7 +500,7 @@ def sweep_steps(cache: RestorerCache, request: Request, levels: Sequence[float])
     outputs = []
     yield (0, len(levels))
     for i, level in enumerate(levels):
-        outputs.append(restorer.restore(plane, level, rgb=request.rgb))
+        outputs.append(restorer.restore(plane, level, rgb=request.rgb, value_range=request.value_range))
         yield (i + 1, len(levels))
     return np.stack(outputs)
 

@@ -89,7 +89,7 @@ def stream_restore_tiff(
             plane = tif.series[0].pages[index].asarray()
             if value_range is None:
                 mapping = intensity_map_for(plane)
-                value_range = (mapping.offset, mapping.offset + mapping.scale)
+                value_range = mapping.value_range
             yield restorer.restore(plane, level, tile=tile, rgb=rgb, value_range=value_range)
             if progress is not None:
                 progress(index + 1, planes)

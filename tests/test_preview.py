@@ -171,8 +171,8 @@ def test_restorer_cache_propagates_weights_error():
         cache.get(DENOISE, "cpu", "/nonexistent/denoise.safetensors")
 
 
-def _request(data, level=25.0, index=(), rgb=False, weights=None, task=DENOISE) -> Request:
-    return Request(task=task, level=level, device="cpu", weights=weights, data=data, rgb=rgb, index=index, source="x")
+def _request(data, level=25.0, index=(), rgb=False, weights=None, task=DENOISE, value_range=None) -> Request:
+    return Request(task=task, level=level, device="cpu", weights=weights, data=data, rgb=rgb, index=index, source="x", value_range=value_range)
 
 
 @pytest.fixture(scope="module")
@@ -281,6 +281,26 @@ def test_worker_functions_match_the_engine(tiny_denoise):
             next(sweep)
     assert stop.value.value.shape == (2, 24, 20)
     np.testing.assert_array_equal(stack, original)
+
+
+def test_a_plane_with_the_whole_value_range_equals_that_plane_of_the_whole():
+    from napari_hyperres.engine import whole_value_range
+    from napari_hyperres.weights import PRETRAINED_DIR
+
+    weights = str(PRETRAINED_DIR / "denoise.lite.safetensors")  # trained: not near the identity
+    rng = np.random.default_rng(1)
+    stack = np.stack([rng.random((24, 20)) * 5, rng.random((24, 20)) * 900 + 100]).astype(np.float32)
+    cache = RestorerCache()
+    whole = Restorer(DENOISE, weights=weights, device="cpu").restore(stack, 25.0)
+    value_range = whole_value_range(stack)
+    plane = restore_plane(cache, _request(stack, index=(0,), weights=weights, value_range=value_range)).data
+    np.testing.assert_allclose(plane, whole[0], rtol=0, atol=1e-4)
+    own = restore_plane(cache, _request(stack, index=(0,), weights=weights)).data  # the plane's own intensity map
+    assert np.abs(own - whole[0]).max() > 0.05
+    assert whole_value_range(stack.astype(np.uint16)) == (0.0, 65535.0)
+    dask = pytest.importorskip("dask.array")
+    lazy = dask.from_array(stack, chunks=(1, 24, 20))
+    assert whole_value_range(lazy) == whole_value_range(stack[0])  # the lazy path's rule: the first plane
 
 
 # --- sample data ------------------------------------------------------------------------------------

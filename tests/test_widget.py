@@ -34,7 +34,7 @@ from napari_hyperres.models.hair import HairNet, hair_architecture_for  # noqa: 
 from napari_hyperres.models.hyperres import HyperResNet, architecture_for  # noqa: E402
 from napari_hyperres.plugins import get_plugin_manager  # noqa: E402
 from napari_hyperres.tasks import Task  # noqa: E402
-from napari_hyperres.weights import WeightsInfo, save_weights  # noqa: E402
+from napari_hyperres.weights import PRETRAINED_DIR, WeightsInfo, save_weights  # noqa: E402
 
 TIMEOUT_MS = 15_000
 
@@ -350,6 +350,28 @@ def test_apply_on_a_uint16_stack(make_widget, qtbot, notes):
     assert out.metadata["hyperres"]["level"] == 40.0
     np.testing.assert_array_equal(viewer.layers["stack"].data, original)
     assert widget.apply_button.enabled and not widget.cancel_button.enabled
+    assert notes["error"] == []
+
+
+def test_preview_of_a_float_stack_equals_that_plane_of_apply(make_widget, qtbot, notes):
+    """Planes of very different brightness: the preview maps intensities as Apply does (whole layer)."""
+    viewer = ViewerModel()
+    rng = np.random.default_rng(6)
+    stack = np.stack([rng.random((32, 28)) * 10, rng.random((32, 28)) * 3000 - 500]).astype(np.float32)
+    viewer.add_image(stack, name="floats")
+    widget = make_widget(viewer)
+    widget.weights["denoise"] = str(PRETRAINED_DIR / "denoise.lite.safetensors")  # trained: not near the identity
+    viewer.dims.current_step = (1, 0, 0)
+    widget.preview(30)
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    preview = np.array(_previews(viewer)[0].data)
+    widget.live_check.value = False
+    widget.apply(30)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    applied = viewer.layers["floats [denoise 30]"].data
+    np.testing.assert_allclose(preview, applied[1], rtol=0, atol=1e-3)
+    alone = Restorer("denoise", weights=widget.weights["denoise"], device="cpu").restore(stack[1], 30.0)  # the plane's own map
+    assert np.abs(alone - applied[1]).max() > 1.0
     assert notes["error"] == []
 
 
