@@ -60,7 +60,7 @@ def test_meta_conv_inits(seed, init):
     else:  # both like a Kaiming × 0.1 conv of fan-in 64·9
         expected = (2 / (64 * 9)) ** 0.5 * 0.1
         assert float(meta.weight_w.detach().std()) == pytest.approx(expected, rel=0.02)
-        assert float(meta.weight_b.std()) == pytest.approx(expected, rel=0.02)
+        assert float(meta.weight_b.detach().std()) == pytest.approx(expected, rel=0.02)
     with pytest.raises(ValueError, match="init"):
         MetaConv2d(8, 8, init="nope")
 
