@@ -56,7 +56,7 @@ def test_meta_conv_gradients_reach_w_and_b(seed):
 def test_meta_conv_inits(seed, init):
     meta = MetaConv2d(64, 64, init=init)
     if init == "paper":  # the official Linear(1, n) meta block, Kaiming × 0.1: w std ≈ 0.14, b = 0
-        assert float(meta.weight_w.std()) == pytest.approx(0.1414, rel=0.02) and torch.all(meta.weight_b == 0)
+        assert float(meta.weight_w.detach().std()) == pytest.approx(0.1414, rel=0.02) and torch.all(meta.weight_b == 0)
     else:  # both like a Kaiming × 0.1 conv of fan-in 64·9
         expected = (2 / (64 * 9)) ** 0.5 * 0.1
         assert float(meta.weight_w.detach().std()) == pytest.approx(expected, rel=0.02)
