@@ -6,7 +6,7 @@
 #   (a) the fixed network continues;
 #   (b) HAIR is upcycled from it (its weight boxes start as the fixed kernels, every
 #       candidate alike plus 1 % jitter; classifier and selecting nets fresh) and trains.
-# Round 3: both continue once more (ROUND3 steps, lr 1e-4).
+# Rounds 3 and 4: both continue twice more (ROUND3 and ROUND4 steps, lr 1e-4 each).
 # Both have then had the same optimiser steps on the same data: the BENCHMARKS.md
 # comparison "at the same budget". HAIR's exported metadata lists both rounds.
 # Usage: DATA=../shared/data OUT=runs bash trainer/recipes/cpu_auto.sh
@@ -16,6 +16,7 @@ OUT=${OUT:-runs}
 ROUND1=${ROUND1:-9000}
 ROUND2=${ROUND2:-15000}
 ROUND3=${ROUND3:-4500}
+ROUND4=${ROUND4:-6000}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 TRAIN="$DATA/train/gray400 $DATA/train/color400"
 COMMON="--task auto --preset lite --batch 16 --patch 48 --data $TRAIN --lr-decay-at 0.6 0.9 --no-progress --val-every 100000000 --ckpt-every 500"
@@ -27,14 +28,17 @@ for kind in dedicated hair; do
     --init-from "$OUT/auto_fixed_lite1/checkpoint.pt" > "$OUT/auto_${kind}_lite2.txt" 2>&1 & pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
-pids=()
-for kind in dedicated hair; do
-  python -m trainer train --kind "$kind" $COMMON --out "$OUT/auto_${kind}_lite3" --steps "$ROUND3" --lr 1e-4 \
-    --init-from "$OUT/auto_${kind}_lite2/checkpoint.pt" > "$OUT/auto_${kind}_lite3.txt" 2>&1 & pids+=($!)
-done
 status=0
-for pid in "${pids[@]}"; do wait "$pid" || status=1; done
-python -m trainer export "$OUT/auto_hair_lite3" --name auto.lite
-python -m trainer export "$OUT/auto_dedicated_lite3" --name auto.fixed --out "$OUT"
+for round in "3 $ROUND3" "4 $ROUND4"; do
+  set -- $round
+  pids=()
+  for kind in dedicated hair; do
+    python -m trainer train --kind "$kind" $COMMON --out "$OUT/auto_${kind}_lite$1" --steps "$2" --lr 1e-4 \
+      --init-from "$OUT/auto_${kind}_lite$(($1 - 1))/checkpoint.pt" > "$OUT/auto_${kind}_lite$1.txt" 2>&1 & pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+done
+python -m trainer export "$OUT/auto_hair_lite4" --name auto.lite
+python -m trainer export "$OUT/auto_dedicated_lite4" --name auto.fixed --out "$OUT"
 echo "compare: python benchmarks/bench_auto.py --threads 2 --fixed $OUT/auto.fixed.safetensors"
 exit $status
