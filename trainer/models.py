@@ -123,6 +123,11 @@ class DNINet(nn.Module):
         return self.generate(c)(x)
 
 
+def _under(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The entries of ``state`` below ``prefix`` (``"net.shared."``), with the prefix removed."""
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+
+
 def upcycle_into_hair(hair: HairNet, dedicated_state: dict[str, torch.Tensor], jitter: float = 0.01, generator: torch.Generator | None = None) -> None:
     """Start HAIR from a trained fixed network of the same backbone ("sparse upcycling").
 
@@ -140,11 +145,10 @@ def upcycle_into_hair(hair: HairNet, dedicated_state: dict[str, torch.Tensor], j
     block_keys = {k.split(".")[2] for k in dedicated_state if k.startswith("net.blocks.")}
     if len(block_keys) != arch.blocks:
         raise ValueError(f"the fixed network has {len(block_keys)} residual blocks, HAIR expects {arch.blocks}; use the same preset")
-    shared = {k[len("net.shared.") :]: v for k, v in dedicated_state.items() if k.startswith("net.shared.")}
     with torch.no_grad():
-        hair.shared.load_state_dict(shared)
+        hair.shared.load_state_dict(_under(dedicated_state, "net.shared."))
         for i, block in enumerate(hair.fixed):
-            block.load_state_dict({k[len(f"net.blocks.{i}.") :]: v for k, v in dedicated_state.items() if k.startswith(f"net.blocks.{i}.")})
+            block.load_state_dict(_under(dedicated_state, f"net.blocks.{i}."))
         for stage, box in enumerate(hair.boxes):
             first = next(i for i in range(arch.generated_blocks) if hair.stage_of(i) == stage) + arch.fixed_blocks
             for conv, (weight, bias) in enumerate(((box.weight1, box.bias1), (box.weight2, box.bias2)), start=1):
