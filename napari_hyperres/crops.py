@@ -1,4 +1,9 @@
-"""Crops on a regular grid: how blind models (level estimator, HAIR's classifier) see a whole plane."""
+"""Crops on a regular grid: how blind models (level estimator, HAIR's classifier) see a whole plane.
+
+Both pool their features over a crop, so what they answer depends on the crop's size:
+they see crops of the patch they were trained on (:func:`trained_patch`), as many as
+:data:`MAX_CROPS`, and their answers are averaged.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,23 @@ JPEG_BLOCK = 8
 in a training patch (compressed after cropping: blocks start at the patch's corner)."""
 
 
+MAX_CROPS = 64
+"""Crops per plane (a 512² plane: all 64 non-overlapping 64² crops)."""
+
+
+def trained_patch(info, default: int) -> int:
+    """The crop edge a blind model should see: the training patch its weights record
+    (``info.extra["patch"]``, a :class:`~napari_hyperres.weights.WeightsInfo`), else ``default``."""
+    return int(info.extra.get("patch", default))
+
+
 def _offsets(size: int, crop: int, count: int) -> np.ndarray:
     """``count`` evenly spread offsets in ``[0, size - crop]``, snapped down to the JPEG block grid."""
     offsets = np.linspace(0, size - crop, count).astype(int)
     return np.unique(offsets - offsets % JPEG_BLOCK)
 
 
-def grid_crops(plane: np.ndarray, crop: int, max_crops: int = 16) -> np.ndarray:
+def grid_crops(plane: np.ndarray, crop: int, max_crops: int = MAX_CROPS) -> np.ndarray:
     """Up to ``max_crops`` crops ``(N, C, crop, crop)`` on a regular grid of a ``(H, W, C)`` plane.
 
     Crop corners lie on the 8-pixel JPEG block grid (:data:`JPEG_BLOCK`).

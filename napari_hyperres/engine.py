@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
-from .crops import grid_crops
+from .crops import grid_crops, trained_patch
 from .devices import select_device
 from .errors import CancelledError, LevelRangeError, ShapeError, WeightsError
 from .intensity import IntensityMap, check_dtype, intensity_map_for
@@ -31,8 +31,9 @@ DEFAULT_TILE = 512
 
 GENERATED_CACHE_SIZE = 8
 
-SELECTION_CROP = 256
-"""Edge of the crops HAIR's classifier sees (GIVs averaged over up to 16 crops per plane)."""
+SELECTION_CROP = 48
+"""Edge of the crops HAIR's classifier sees when its weights do not record their training
+patch (GIVs averaged over up to ``MAX_CROPS`` crops per plane)."""
 
 Level = float | str
 """A level in the task's units, or ``"auto"`` (estimated from the image)."""
@@ -181,7 +182,7 @@ class Restorer:
     def network_for_image(self, x: torch.Tensor) -> GeneratedNet:
         """HAIR: the plain network selected by ``x`` ``(1, C, H, W)`` (GIV averaged over grid crops)."""
         plane = x[0].numpy().transpose(1, 2, 0)
-        crops = torch.from_numpy(grid_crops(plane, SELECTION_CROP)).to(self.device, self.dtype)
+        crops = torch.from_numpy(grid_crops(plane, trained_patch(self.info, SELECTION_CROP))).to(self.device, self.dtype)
         net, selections = self.model.generate_for_image(crops)
         self.last_selection = selections.float().cpu().numpy()
         return net

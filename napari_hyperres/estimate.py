@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .color import rgb_to_ycbcr
-from .crops import grid_crops
+from .crops import grid_crops, trained_patch
 from .devices import select_device
 from .engine import validate_image
 from .errors import WeightsError
@@ -23,13 +23,6 @@ from .weights import load_model
 
 TRAINED_PATCH = 64
 """Crop edge of estimators whose weights do not record their training patch (all shipped before it was recorded)."""
-MAX_CROPS = 64
-"""Crops per plane (a 512² plane: all 64 non-overlapping 64² crops)."""
-
-
-def estimator_crop(info) -> int:
-    """The crop edge an estimator sees: its training patch (its pooled statistics depend on it)."""
-    return int(info.extra.get("patch", TRAINED_PATCH))
 
 
 def estimator_weights_name(task: Task) -> str:
@@ -84,7 +77,7 @@ def estimate_level(
         model, info = load_model(name, task=task.name, kind="estimator", device=select_device(device))
     except WeightsError as exc:
         raise WeightsError(f"task {task.name!r} has no level estimator ({exc}); train one with `python -m trainer train-estimator --task {task.name}`") from exc
-    crops = torch.from_numpy(np.ascontiguousarray(grid_crops(prepare_plane(image, task, rgb, value_range), estimator_crop(info), MAX_CROPS)))
+    crops = torch.from_numpy(np.ascontiguousarray(grid_crops(prepare_plane(image, task, rgb, value_range), trained_patch(info, TRAINED_PATCH))))
     fractions = model(crops.to(next(model.parameters()).device)).float().cpu().numpy()
     low, high = task.level_range
     return float(np.clip(low + np.median(fractions) * (high - low), low, high))

@@ -329,6 +329,25 @@ def test_auto_through_the_engine(tiny_hair_weights):
         assert np.array_equal(restorer.restore(image, level), out)
 
 
+def test_hair_chooses_from_crops_of_its_training_patch(tmp_path, monkeypatch):
+    """The classifier pools over a crop: the engine shows it crops of the recorded training patch (48 if none)."""
+    from conftest import tiny_hair_model
+
+    from napari_hyperres.models.hair import HairNet
+
+    model = tiny_hair_model()
+    sizes = []
+    choose = HairNet.generate_for_image
+    monkeypatch.setattr(HairNet, "generate_for_image", lambda self, crops: sizes.append(tuple(crops.shape)) or choose(self, crops))
+    image = _photo(200, 180)
+    for extra, edge in (({"patch": 64}, 64), ({}, 48)):
+        info = WeightsInfo(name="auto.tiny", task="auto", kind="hair", architecture=model.arch.to_dict(), preset="tiny", extra=extra)
+        path = save_weights(tmp_path / f"hair{len(extra)}.safetensors", model.state_dict(), info)
+        sizes.clear()
+        Restorer("auto", weights=str(path), device="cpu").restore(image, None)
+        assert len(sizes) == 1 and sizes[0][1:] == (3, edge, edge) and sizes[0][0] > 4  # many crops, averaged
+
+
 def test_hyperres_weights_refused_for_auto(tiny_weights):
     with pytest.raises(WeightsError, match="needs 'hair' weights|not 'auto'"):
         Restorer("auto", weights=str(tiny_weights["denoise"]), device="cpu")

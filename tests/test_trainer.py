@@ -380,3 +380,59 @@ def test_train_hair_init_from_fixed_weights(tmp_path, image_folder):
     assert trainer_main(["export", str(run), "--name", "auto.up", "--out", str(tmp_path)]) == 0
     rounds = read_info(tmp_path / "auto.up.safetensors").extra["rounds"]  # the fixed network's training counts
     assert [r.get("kind") for r in rounds] == ["dedicated", None] and read_info(tmp_path / "auto.up.safetensors").steps == rounds[0]["steps"] + 1
+
+
+# --- HAIR selection penalties ----------------------------------------------------------------------
+def test_selection_penalty_values():
+    from trainer.selection import SelectionPenalty
+
+    n = 4
+    one_hot = torch.full((6, 2, n), -1e4)
+    one_hot[torch.arange(6), :, torch.arange(6) % n] = 0.0  # each sample picks one candidate, all used alike-ish
+    uniform = torch.zeros(6, 2, n)
+    collapsed = torch.full((6, 2, n), -1e4)
+    collapsed[..., 0] = 0.0
+    entropy, balance = SelectionPenalty(entropy=1.0), SelectionPenalty(balance=1.0)
+    assert float(entropy(uniform)) == pytest.approx(np.log(n), abs=1e-5)
+    assert float(entropy(one_hot)) == pytest.approx(0.0, abs=1e-5)
+    assert float(balance(uniform)) == pytest.approx(1.0, abs=1e-5)  # every candidate used equally
+    assert float(balance(collapsed)) == pytest.approx(n, abs=1e-5)  # one candidate takes everything
+    assert float(SelectionPenalty(entropy=0.5, balance=2.0)(uniform)) == pytest.approx(0.5 * np.log(n) + 2.0, abs=1e-5)
+    assert not SelectionPenalty().active
+
+
+def test_entropy_penalty_sharpens_selections():
+    """A few optimiser steps on the penalty alone make every image's mixture more decided."""
+    from conftest import tiny_hair_model
+
+    from trainer.selection import SelectionPenalty
+
+    net = tiny_hair_model().train()
+    x = torch.rand(4, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    penalty = SelectionPenalty(entropy=1.0)
+    with torch.no_grad():
+        before = float(penalty(net.forward_with_logits(x)[1]))
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(20):
+        optimizer.zero_grad()
+        penalty(net.forward_with_logits(x)[1]).backward()
+        optimizer.step()
+    with torch.no_grad():
+        out, logits = net.forward_with_logits(x)
+        assert float(penalty(logits)) < 0.5 * before
+        torch.testing.assert_close(out, net(x))  # forward is forward_with_logits without the scores
+
+
+def test_train_hair_with_selection_penalties(tmp_path, image_folder):
+    run = tmp_path / "hair_penalised"
+    args = ["train", "--task", "auto", "--kind", "hair", "--preset", "tiny", "--data", str(image_folder), "--out", str(run),
+            "--steps", "2", "--batch", "2", "--patch", "24", "--device", "cpu", "--no-progress",
+            "--selection-entropy", "1e-3", "--selection-balance", "5e-4"]
+    assert trainer_main(args) == 0
+    ckpt = load_checkpoint(run / CHECKPOINT)
+    assert (ckpt["config"]["selection_entropy"], ckpt["config"]["selection_balance"]) == (1e-3, 5e-4) and ckpt["step"] == 2
+
+
+def test_selection_penalty_needs_hair(tmp_path, image_folder, capsys):
+    assert trainer_main(train_args("denoise", image_folder, tmp_path / "bad", 1, "--selection-entropy", "1e-3")) == 2
+    assert "use --kind hair" in capsys.readouterr().err

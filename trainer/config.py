@@ -24,6 +24,8 @@ class TrainConfig:
         time_budget_s: stop after this much wall time (the lr schedule then follows the
             fraction of time used); ``--resume`` is exact only for step budgets.
         amp: bfloat16 autocast on CUDA.
+        selection_entropy, selection_balance: HAIR only: weights of the penalties on its
+            selections (:class:`trainer.selection.SelectionPenalty`); 0 = off.
     """
 
     task: str
@@ -48,6 +50,8 @@ class TrainConfig:
     max_images: int | None = None
     time_budget_s: float | None = None
     amp: bool = False
+    selection_entropy: float = 0.0
+    selection_balance: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)

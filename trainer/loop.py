@@ -30,20 +30,33 @@ from . import models as model_kinds
 from .config import TrainConfig
 from .data import PatchSampler, degrade_batch, image_paths, load_for_task
 from .metrics import score
+from .selection import SelectionPenalty
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "log.jsonl"
 
 
 class MultiLevel(nn.Module):
-    """Runs one model at k control values in a single forward (one DDP forward per step)."""
+    """Runs one model at k control values in a single forward (one DDP forward per step).
 
-    def __init__(self, model: nn.Module) -> None:
+    Returns the k outputs and the summed :class:`SelectionPenalty` of HAIR's selections
+    (0 when the penalty is off).
+    """
+
+    def __init__(self, model: nn.Module, penalty: SelectionPenalty | None = None) -> None:
         super().__init__()
         self.model = model
+        self.penalty = penalty if penalty is not None and penalty.active else None
 
-    def forward(self, inputs: list[torch.Tensor], controls: list[float]) -> list[torch.Tensor]:
-        return [self.model(x, c) for x, c in zip(inputs, controls, strict=True)]
+    def forward(self, inputs: list[torch.Tensor], controls: list[float]) -> tuple[list[torch.Tensor], torch.Tensor | float]:
+        if self.penalty is None:
+            return [self.model(x, c) for x, c in zip(inputs, controls, strict=True)], 0.0
+        outputs, penalty = [], 0.0
+        for x in inputs:
+            y, logits = self.model.forward_with_logits(x)
+            outputs.append(y)
+            penalty = penalty + self.penalty(logits)
+        return outputs, penalty
 
 
 @dataclass
@@ -155,6 +168,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     levels = [float(v) for v in (cfg.levels or task.train_levels)]
     if cfg.kind == "dedicated" and len(levels) != 1:
         raise ValueError(f"a dedicated network trains on one level, got {levels}")
+    penalty = SelectionPenalty(cfg.selection_entropy, cfg.selection_balance)
+    if penalty.active and cfg.kind != "hair":
+        raise ValueError(f"--selection-entropy / --selection-balance shape HAIR's selections; kind {cfg.kind!r} has none (use --kind hair)")
     info = init_distributed(cfg.device)
     device = torch.device("cuda", info.local_rank) if info.world > 1 and torch.cuda.is_available() else select_device(cfg.device)
     if device.type == "cuda":
@@ -193,7 +209,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
 
     sampler = PatchSampler(image_paths(cfg.data, cfg.max_images), task.channels, cfg.patch, data_gen)
     val_images = load_validation(cfg, task) if info.main else []
-    runner: nn.Module = MultiLevel(model)
+    runner: nn.Module = MultiLevel(model, penalty)
     if info.world > 1:
         runner = nn.parallel.DistributedDataParallel(runner, device_ids=[device.index] if device.type == "cuda" else None)
     controls = controls_for(task, cfg.kind, levels)
@@ -250,8 +266,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
             with torch.no_grad():
                 inputs = [degrade_batch(task, clean, level, gray, noise_gen) for level in levels]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                outputs = runner(inputs, controls)
-                loss = sum(F.l1_loss(o.float(), clean) for o in outputs)
+                outputs, selection_penalty = runner(inputs, controls)
+                loss = sum(F.l1_loss(o.float(), clean) for o in outputs) + selection_penalty
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

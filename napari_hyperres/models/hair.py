@@ -113,8 +113,12 @@ class SelectingNet(nn.Module):
         super().__init__()
         self.mlp = nn.Sequential(nn.Linear(giv, giv), nn.ReLU(), nn.Linear(giv, candidates))
 
+    def logits(self, giv: torch.Tensor) -> torch.Tensor:
+        """Scores before the softmax: ``(B, N)``."""
+        return self.mlp(giv)
+
     def forward(self, giv: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.mlp(giv), dim=-1)
+        return torch.softmax(self.logits(giv), dim=-1)
 
 
 class WeightBox(nn.Module):
@@ -196,18 +200,27 @@ class HairNet(nn.Module):
         padded, _, _ = _pad_even(x)
         return self.classifier(self._middle(padded)[1])
 
+    def selection_logits(self, giv: torch.Tensor) -> torch.Tensor:
+        """Every generated block's scores before the softmax: ``(B, blocks, N)``."""
+        return torch.stack([selector.logits(giv) for selector in self.selectors], dim=1)
+
     def selections(self, giv: torch.Tensor) -> torch.Tensor:
-        """Mixing weights of every generated block: ``(B, blocks, N)``."""
-        return torch.stack([selector(giv) for selector in self.selectors], dim=1)
+        """Mixing weights of every generated block: ``(B, blocks, N)`` (rows sum to 1)."""
+        return torch.softmax(self.selection_logits(giv), dim=-1)
+
+    def forward_with_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Restore ``x``; also return the selection scores ``(B, blocks, N)`` it used (for training penalties)."""
+        padded, h, w = _pad_even(x)
+        features, body = self._middle(padded)
+        logits = self.selection_logits(self.classifier(body))
+        selections = torch.softmax(logits, dim=-1)
+        for i in range(self.arch.generated_blocks):
+            body = self.boxes[self.stage_of(i)](body, selections[:, i])
+        return self.shared.decode(padded, features, body)[..., :h, :w], logits
 
     def forward(self, x: torch.Tensor, c: float | None = None) -> torch.Tensor:
         """Restore ``x``; ``c`` is ignored (the image chooses its own weights)."""
-        padded, h, w = _pad_even(x)
-        features, body = self._middle(padded)
-        selections = self.selections(self.classifier(body))
-        for i in range(self.arch.generated_blocks):
-            body = self.boxes[self.stage_of(i)](body, selections[:, i])
-        return self.shared.decode(padded, features, body)[..., :h, :w]
+        return self.forward_with_logits(x)[0]
 
     def generate(self, selections: torch.Tensor) -> GeneratedNet:
         """An ordinary network for one set of mixtures ``selections`` ``(blocks, N)``."""
