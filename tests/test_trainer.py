@@ -328,6 +328,16 @@ def test_train_auto_defaults_to_hair_then_restore(auto_run, tmp_path):
     assert np.array_equal(out, Restorer("auto", model=model, device="cpu").restore(image, 0))
 
 
+def test_load_run_rebuilds_hair_from_its_checkpoint(auto_run):
+    """Benchmarks read trainer run folders (``--auto-weights runs/auto_hair``): HAIR's own architecture record."""
+    from trainer.baselines import load_run
+
+    model = load_run(auto_run, "hair")
+    assert isinstance(model, HairNet) and not model.training
+    state = load_checkpoint(auto_run / CHECKPOINT)["model"]
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+
+
 # --- HAIR upcycled from a fixed network ------------------------------------------------------------
 def _trained_fixed_weights(tmp_path: Path, seed: int = 3) -> tuple[Path, torch.nn.Module]:
     from napari_hyperres.weights import WeightsInfo, save_weights

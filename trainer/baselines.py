@@ -20,8 +20,8 @@ import torch
 import torch.nn as nn
 
 from napari_hyperres.engine import Restorer
-from napari_hyperres.models.hyperres import Architecture
 from napari_hyperres.plugins import get_task
+from napari_hyperres.weights import build_model, load_model
 
 from . import models as model_kinds
 from .config import TrainConfig
@@ -53,11 +53,9 @@ def load_run(run: Path, kind: str) -> nn.Module:
     """The model of a run directory: ``checkpoint.pt``, else an exported ``model.safetensors``."""
     if (run / CHECKPOINT).exists():
         ckpt = load_checkpoint(run / CHECKPOINT)
-        model = model_kinds.build(kind, Architecture(**ckpt["architecture"]))
+        model = build_model(kind, ckpt["architecture"])
         model.load_state_dict(ckpt["model"])
         return model.eval()
-    from napari_hyperres.weights import load_model
-
     model, _ = load_model(run / EXPORTED, kind=kind)
     return model
 
