@@ -441,6 +441,9 @@ def test_train_hair_with_selection_penalties(tmp_path, image_folder):
     assert trainer_main(args) == 0
     ckpt = load_checkpoint(run / CHECKPOINT)
     assert (ckpt["config"]["selection_entropy"], ckpt["config"]["selection_balance"]) == (1e-3, 5e-4) and ckpt["step"] == 2
+    assert trainer_main(["export", str(run), "--name", "auto.pen", "--out", str(tmp_path)]) == 0
+    (last,) = read_info(tmp_path / "auto.pen.safetensors").extra["rounds"]
+    assert (last["selection_entropy"], last["selection_balance"], last["steps"]) == (1e-3, 5e-4, 2)
 
 
 def test_selection_penalty_needs_hair(tmp_path, image_folder, capsys):

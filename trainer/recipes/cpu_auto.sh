@@ -7,6 +7,8 @@
 #   (b) HAIR is upcycled from it (its weight boxes start as the fixed kernels, every
 #       candidate alike plus 1 % jitter; classifier and selecting nets fresh) and trains.
 # Rounds 3 and 4: both continue twice more (ROUND3 and ROUND4 steps, lr 1e-4 each).
+# Round 5: both continue once more (ROUND5 steps, lr 1e-4); HAIR now with the selection
+#   penalties (ROUND5_HAIR: each image's mixture made decisive, candidates kept in use).
 # Both have then had the same optimiser steps on the same data: the BENCHMARKS.md
 # comparison "at the same budget". HAIR's exported metadata lists both rounds.
 # Usage: DATA=../shared/data OUT=runs bash trainer/recipes/cpu_auto.sh
@@ -17,6 +19,8 @@ ROUND1=${ROUND1:-9000}
 ROUND2=${ROUND2:-15000}
 ROUND3=${ROUND3:-4500}
 ROUND4=${ROUND4:-6000}
+ROUND5=${ROUND5:-12000}
+ROUND5_HAIR=${ROUND5_HAIR:---selection-entropy 1e-3 --selection-balance 5e-4}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 TRAIN="$DATA/train/gray400 $DATA/train/color400"
 COMMON="--task auto --preset lite --batch 16 --patch 48 --data $TRAIN --lr-decay-at 0.6 0.9 --no-progress --val-every 100000000 --ckpt-every 500"
@@ -29,16 +33,18 @@ for kind in dedicated hair; do
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
 status=0
-for round in "3 $ROUND3" "4 $ROUND4"; do
+for round in "3 $ROUND3" "4 $ROUND4" "5 $ROUND5"; do
   set -- $round
   pids=()
   for kind in dedicated hair; do
-    python -m trainer train --kind "$kind" $COMMON --out "$OUT/auto_${kind}_lite$1" --steps "$2" --lr 1e-4 \
+    extra=""
+    if [ "$kind" = hair ] && [ "$1" = 5 ]; then extra=$ROUND5_HAIR; fi
+    python -m trainer train --kind "$kind" $COMMON $extra --out "$OUT/auto_${kind}_lite$1" --steps "$2" --lr 1e-4 \
       --init-from "$OUT/auto_${kind}_lite$(($1 - 1))/checkpoint.pt" > "$OUT/auto_${kind}_lite$1.txt" 2>&1 & pids+=($!)
   done
   for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 done
-python -m trainer export "$OUT/auto_hair_lite4" --name auto.lite
-python -m trainer export "$OUT/auto_dedicated_lite4" --name auto.fixed --out "$OUT"
+python -m trainer export "$OUT/auto_hair_lite5" --name auto.lite
+python -m trainer export "$OUT/auto_dedicated_lite5" --name auto.fixed --out "$OUT"
 echo "compare: python benchmarks/bench_auto.py --threads 2 --fixed $OUT/auto.fixed.safetensors"
 exit $status
