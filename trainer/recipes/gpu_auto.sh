@@ -3,7 +3,7 @@
 # Round 1: the lite backbone with fixed weights learns the degradation mixture (ROUND1 steps).
 # Round 2, side by side from that network, the same steps and schedule (ROUND2 steps each):
 #   (a) the fixed network continues: baseline (a) of BENCHMARKS.md;
-#   (b) HAIR is upcycled from it and trains, with the selection penalties ($PENALTIES).
+#   (b) HAIR is upcycled from it and trains, with optional selection penalties (PENALTIES).
 # Not yet run on a GPU: the shipped auto.lite comes from cpu_auto.sh.
 # Usage: DATA=path/to/shared/data OUT=runs bash trainer/recipes/gpu_auto.sh
 set -euo pipefail
@@ -11,7 +11,7 @@ DATA=${DATA:-../shared/data}
 OUT=${OUT:-runs}
 ROUND1=${ROUND1:-20000}
 ROUND2=${ROUND2:-60000}
-PENALTIES=${PENALTIES:---selection-entropy 1e-3 --selection-balance 5e-4}
+PENALTIES=${PENALTIES:-}  # e.g. --selection-entropy 1e-3 --selection-balance 5e-4
 TRAIN="$DATA/train/gray400 $DATA/train/color400"
 COMMON="--task auto --preset lite --batch 32 --patch 48 --lr-decay-at 0.6 0.9 --amp --no-progress --val-every 1000000000 --ckpt-every 2000 --data $TRAIN"
 mkdir -p "$OUT"
