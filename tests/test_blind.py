@@ -8,6 +8,7 @@ convolutions, per-sample mixtures equal running each sample alone, and the plain
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -186,6 +187,54 @@ def test_generate_for_image_equals_forward(hair_net):
         torch.testing.assert_close(net(x), hair_net(x), atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(selections, hair_net.selections(hair_net.giv(x))[0])
     assert not any(p.requires_grad for p in net.blocks[-1].parameters())
+
+
+def _decoder_hair(seed: int = 3):
+    """A tiny HAIR whose decoder convs are selected too, with sharp selectors and distinct candidates."""
+    from napari_hyperres.models.hair import HairNet, hair_architecture_for
+
+    torch.manual_seed(seed)
+    net = HairNet(dataclasses.replace(hair_architecture_for("tiny", 3), select_decoder=True)).eval()
+    with torch.no_grad():
+        for selector in net.selectors:
+            selector.mlp[0].weight.mul_(100)
+        for p in net.decoder.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    return net
+
+
+def test_selected_decoder_per_sample_mixtures_equal_their_generated_networks():
+    net = _decoder_hair()
+    assert set(dict(net.shared.named_children())) == {"head"}  # no unused shared decoder convs
+    noise = 20 * torch.rand(1, 3, 30, 34, generator=torch.Generator().manual_seed(0))
+    x = torch.cat([smooth_image(30, 34, 3, seed=1), noise])
+    with torch.no_grad():
+        batched = net(x)
+        selections = net.selections(net.giv(x))
+        assert selections.shape == (2, net.arch.generated_blocks + 1, net.arch.candidates)
+        assert (selections[0, -1] - selections[1, -1]).abs().max() > 0.05  # the decoder's mixture differs per image
+        for b in range(2):
+            torch.testing.assert_close(batched[b : b + 1], net.generate(selections[b])(x[b : b + 1]), atol=1e-5, rtol=1e-5)
+        one_hot = torch.nn.functional.one_hot(torch.tensor([1] * selections.shape[1]), net.arch.candidates).float()
+        generated = net.generate(one_hot)
+        for name in ("body_tail", "upsample", "refine", "tail"):  # a one-hot selection is that candidate's convs
+            conv, box = getattr(generated.shared, name), getattr(net.decoder, name)
+            assert torch.equal(conv.weight, box.weight[1]) and torch.equal(conv.bias, box.bias[1])
+        assert generated.shared.head is net.shared.head
+
+
+def test_selected_decoder_through_the_engine(tmp_path):
+    from conftest import write_tiny_hair_weights
+
+    net = _decoder_hair()
+    path = write_tiny_hair_weights(tmp_path / "auto.dec.safetensors", model=net)
+    model, _ = load_model(path, kind="hair")
+    assert model.arch.select_decoder and model.decoder is not None
+    restorer = Restorer("auto", weights=str(path), device="cpu")
+    image = (255 * np.random.default_rng(0).random((40, 36, 3))).astype(np.uint8)
+    out = restorer.restore(image, "auto")
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert restorer.last_selection.shape == (net.arch.generated_blocks + 1, net.arch.candidates)
 
 
 # --- level estimator -------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from napari_hyperres.models.hair import HairNet
 from napari_hyperres.models.hyperres import Architecture, HyperResNet
 from napari_hyperres.weights import load_model, read_info
 from trainer.__main__ import main as trainer_main
-from trainer.baselines import compare, ensure_runs, format_comparison
+from trainer.baselines import compare, ensure_runs, format_comparison, load_run
 from trainer.config import TrainConfig
 from trainer.data import PatchSampler
 from trainer.loop import CHECKPOINT, LOG, load_checkpoint
@@ -390,6 +390,37 @@ def test_train_hair_init_from_fixed_weights(tmp_path, image_folder):
     assert trainer_main(["export", str(run), "--name", "auto.up", "--out", str(tmp_path)]) == 0
     rounds = read_info(tmp_path / "auto.up.safetensors").extra["rounds"]  # the fixed network's training counts
     assert [r.get("kind") for r in rounds] == ["dedicated", None] and read_info(tmp_path / "auto.up.safetensors").steps == rounds[0]["steps"] + 1
+
+
+def test_select_decoder_starts_from_a_plain_hair(tmp_path, auto_run, image_folder):
+    """``--select-decoder --init-from`` a plain HAIR run: same outputs as the plain HAIR (without jitter),
+    the decoder's candidates start as its shared decoder convs."""
+    from trainer.models import architecture, select_hair_decoder
+
+    plain = load_run(auto_run, "hair")
+    plain_state = plain.state_dict()
+    exact = build("hair", architecture("hair", "tiny", 3, select_decoder=True)).eval()
+    select_hair_decoder(exact, plain_state, jitter=0.0)
+    x = torch.rand(2, 3, 30, 34)
+    with torch.no_grad():
+        torch.testing.assert_close(exact(x), plain(x), atol=1e-5, rtol=1e-5)
+    run = tmp_path / "hairdec"
+    args = ["train", "--task", "auto", "--kind", "hair", "--select-decoder", "--preset", "tiny", "--data", str(image_folder),
+            "--out", str(run), "--steps", "1", "--batch", "2", "--patch", "24", "--lr", "1e-9", "--device", "cpu",
+            "--no-progress", "--init-from", str(auto_run / CHECKPOINT)]
+    assert trainer_main(args) == 0
+    state = load_checkpoint(run / CHECKPOINT)["model"]
+    tail = state["decoder.tail.weight"]
+    assert tail.shape[0] == exact.arch.candidates and "shared.tail.weight" not in state
+    assert torch.allclose(tail[0], plain_state["shared.tail.weight"], atol=0.1 * float(tail.std()))
+    assert trainer_main(["export", str(run), "--name", "auto.dec", "--out", str(tmp_path)]) == 0
+    model, _ = load_model(tmp_path / "auto.dec.safetensors", task="auto", kind="hair")
+    assert model.arch.select_decoder
+
+
+def test_select_decoder_is_a_hair_option(tmp_path, image_folder, capsys):
+    assert trainer_main(train_args("denoise", image_folder, tmp_path / "bad", 1, "--select-decoder")) == 2
+    assert "--select-decoder is a HAIR option" in capsys.readouterr().err
 
 
 # --- HAIR selection penalties ----------------------------------------------------------------------

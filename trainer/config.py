@@ -26,6 +26,8 @@ class TrainConfig:
         amp: bfloat16 autocast on CUDA.
         selection_entropy, selection_balance: HAIR only: weights of the penalties on its
             selections (:class:`trainer.selection.SelectionPenalty`); 0 = off.
+        select_decoder: HAIR only: the decoder convs are selected from a weight box too
+            (:class:`napari_hyperres.models.hair.DecoderBox`).
     """
 
     task: str
@@ -52,6 +54,7 @@ class TrainConfig:
     amp: bool = False
     selection_entropy: float = 0.0
     selection_balance: float = 0.0
+    select_decoder: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -148,7 +148,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 
 def _init_from(model: nn.Module, source: str) -> None:
     """Start from a checkpoint or weights file: the same kind continues; a dedicated
-    network becomes an AdaFM-Net's frozen base or is upcycled into HAIR's weight boxes."""
+    network becomes an AdaFM-Net's frozen base or is upcycled into HAIR's weight boxes; a
+    HAIR with a shared decoder seeds a ``select_decoder`` HAIR."""
     if source.endswith(".pt"):
         state = load_checkpoint(source)["model"]
     else:
@@ -157,6 +158,9 @@ def _init_from(model: nn.Module, source: str) -> None:
         state, _ = load_weights(source)
     if isinstance(model, model_kinds.HairNet) and any(k.startswith("net.blocks.") for k in state):
         model_kinds.upcycle_into_hair(model, state, generator=torch.Generator().manual_seed(0))
+        return
+    if isinstance(model, model_kinds.HairNet) and model.decoder is not None and not any(k.startswith("decoder.") for k in state):
+        model_kinds.select_hair_decoder(model, state, generator=torch.Generator().manual_seed(0))
         return
     target = model.base if isinstance(model, model_kinds.AdaFMNet) else model
     target.load_state_dict(state)
@@ -182,7 +186,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         out.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(cfg.seed)
-    arch = model_kinds.architecture(cfg.kind, cfg.preset, task.in_channels)
+    arch = model_kinds.architecture(cfg.kind, cfg.preset, task.in_channels, cfg.select_decoder)
     model = model_kinds.build(cfg.kind, arch)
     if cfg.init_from:
         _init_from(model, cfg.init_from)

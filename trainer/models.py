@@ -11,12 +11,13 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from napari_hyperres.models.hair import HairNet, hair_architecture_for
+from napari_hyperres.models.hair import DECODER_CONVS, HairNet, hair_architecture_for
 from napari_hyperres.models.hyperres import (
     Architecture,
     GeneratedNet,
@@ -128,14 +129,41 @@ def _under(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tenso
     return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
+def _fill_decoder_box(hair: HairNet, shared_state: dict[str, torch.Tensor], jitter: float, generator: torch.Generator | None) -> None:
+    """Every candidate of HAIR's :class:`DecoderBox` starts as the shared decoder convs in
+    ``shared_state`` (``SharedLayers`` keys), plus jitter (as the blocks' candidates)."""
+    assert hair.decoder is not None
+    for name in DECODER_CONVS:
+        box = getattr(hair.decoder, name)
+        _copy_candidates(box.weight, box.bias, shared_state[f"{name}.weight"], shared_state[f"{name}.bias"], jitter, generator)
+
+
+def _copy_candidates(weight: nn.Parameter, bias: nn.Parameter, kernel: torch.Tensor, kernel_bias: torch.Tensor,
+                     jitter: float, generator: torch.Generator | None) -> None:
+    """Candidates ``weight`` ``(N, ...)`` = ``kernel`` + N(0, (jitter·std(kernel))²); ``bias`` = ``kernel_bias``."""
+    noise = torch.randn(weight.shape, generator=generator) * (jitter * float(kernel.std()))
+    weight.copy_(kernel.expand_as(weight) + noise.to(weight))
+    bias.copy_(kernel_bias.expand_as(bias))
+
+
+def _load_shared(hair: HairNet, shared_state: dict[str, torch.Tensor], jitter: float, generator: torch.Generator | None) -> None:
+    """The shared layers from ``shared_state``; with ``select_decoder`` only the head, the decoder convs seed the box."""
+    if hair.decoder is None:
+        hair.shared.load_state_dict(shared_state)
+        return
+    hair.shared.head.load_state_dict(_under(shared_state, "head."))
+    _fill_decoder_box(hair, shared_state, jitter, generator)
+
+
 def upcycle_into_hair(hair: HairNet, dedicated_state: dict[str, torch.Tensor], jitter: float = 0.01, generator: torch.Generator | None = None) -> None:
     """Start HAIR from a trained fixed network of the same backbone ("sparse upcycling").
 
     Shared head/tail and the first ``blocks // 2`` blocks are copied; every candidate of a
     stage's weight box starts as that stage's first block, plus Gaussian jitter of
-    ``jitter`` × the kernel's std so the candidates can drift apart. With one box per
-    generated block (``stages == generated_blocks``) and no jitter, HAIR then computes
-    exactly what the fixed network computes, whatever its selections.
+    ``jitter`` × the kernel's std so the candidates can drift apart (with ``select_decoder``
+    the decoder box's candidates start as the fixed network's decoder convs, the same way).
+    With one box per generated block (``stages == generated_blocks``) and no jitter, HAIR
+    then computes exactly what the fixed network computes, whatever its selections.
     The classifier and selecting nets keep their fresh initialisation.
 
     Args:
@@ -146,22 +174,45 @@ def upcycle_into_hair(hair: HairNet, dedicated_state: dict[str, torch.Tensor], j
     if len(block_keys) != arch.blocks:
         raise ValueError(f"the fixed network has {len(block_keys)} residual blocks, HAIR expects {arch.blocks}; use the same preset")
     with torch.no_grad():
-        hair.shared.load_state_dict(_under(dedicated_state, "net.shared."))
+        _load_shared(hair, _under(dedicated_state, "net.shared."), jitter, generator)
         for i, block in enumerate(hair.fixed):
             block.load_state_dict(_under(dedicated_state, f"net.blocks.{i}."))
         for stage, box in enumerate(hair.boxes):
             first = next(i for i in range(arch.generated_blocks) if hair.stage_of(i) == stage) + arch.fixed_blocks
             for conv, (weight, bias) in enumerate(((box.weight1, box.bias1), (box.weight2, box.bias2)), start=1):
-                kernel = dedicated_state[f"net.blocks.{first}.conv{conv}.weight"]
-                noise = torch.randn(weight.shape, generator=generator) * (jitter * float(kernel.std()))
-                weight.copy_(kernel.expand_as(weight) + noise.to(weight))
-                bias.copy_(dedicated_state[f"net.blocks.{first}.conv{conv}.bias"].expand_as(bias))
+                prefix = f"net.blocks.{first}.conv{conv}."
+                _copy_candidates(weight, bias, dedicated_state[prefix + "weight"], dedicated_state[prefix + "bias"], jitter, generator)
 
 
-def architecture(kind: str, preset: str, in_channels: int):
-    """The architecture record of ``kind`` at ``preset`` (HAIR has its own presets)."""
+def select_hair_decoder(hair: HairNet, plain_state: dict[str, torch.Tensor], jitter: float = 0.01, generator: torch.Generator | None = None) -> None:
+    """Start a ``select_decoder`` HAIR from a trained HAIR whose decoder is shared.
+
+    Everything is copied; the decoder box's candidates start as the shared decoder convs
+    (plus jitter), and the decoder's selecting net as a copy of the last generated block's,
+    so the decoder's candidates split the images the way that block's already do. Without
+    jitter the network then computes exactly what the plain HAIR computes.
+
+    Args:
+        plain_state: a :class:`HairNet` state dict without ``select_decoder``.
+    """
+    if hair.decoder is None:
+        raise ValueError("select_hair_decoder needs a HAIR architecture with select_decoder=True")
+    arch = hair.arch
+    with torch.no_grad():
+        _load_shared(hair, _under(plain_state, "shared."), jitter, generator)
+        for name in ("fixed", "classifier", "boxes"):
+            getattr(hair, name).load_state_dict(_under(plain_state, f"{name}."))
+        for i, selector in enumerate(hair.selectors):
+            selector.load_state_dict(_under(plain_state, f"selectors.{min(i, arch.generated_blocks - 1)}."))
+
+
+def architecture(kind: str, preset: str, in_channels: int, select_decoder: bool = False):
+    """The architecture record of ``kind`` at ``preset`` (HAIR has its own presets;
+    ``select_decoder`` is HAIR's only)."""
     if kind == "hair":
-        return hair_architecture_for(preset, in_channels)
+        return dataclasses.replace(hair_architecture_for(preset, in_channels), select_decoder=select_decoder)
+    if select_decoder:
+        raise ValueError(f"--select-decoder is a HAIR option; kind {kind!r} has no selection (use --kind hair)")
     return architecture_for(preset, in_channels)
 
 

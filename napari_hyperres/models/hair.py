@@ -7,7 +7,10 @@ stride-2 downsampling + global average pooling, no softmax) turns the features
 at the middle of the body into a Global Information Vector (GIV). Every block of
 the second half owns a *Hyper Selecting Net* (MLP + softmax over N) that turns
 the GIV into N mixing weights for a *weight box* of N candidate kernel sets; the
-blocks of one stage share that stage's box. Convolution is linear in its kernel,
+blocks of one stage share that stage's box. With ``select_decoder`` the rest of the
+second half (post-body conv, upsampler, refine and tail convs) is selected the same
+way, from a :class:`DecoderBox` with its own selecting net, so the whole second half
+is generated, as the paper does. Convolution is linear in its kernel,
 so the mixed kernel ``Σ_n s_n·k_n`` equals the ``s``-weighted sum of the N expert
 convolutions. During training every sample gets its own mixture (a grouped
 convolution); at inference :meth:`HairNet.generate_for_image` fixes one mixture
@@ -36,6 +39,8 @@ class HairArchitecture:
         candidates: N, kernel sets in each weight box.
         stages: weight boxes over the generated blocks (consecutive blocks of a stage share one).
         giv: length of the Global Information Vector.
+        select_decoder: the post-body conv, upsampler, refine and tail convs are selected
+            from a weight box too (one more selecting net); otherwise they are shared.
     """
 
     in_channels: int = 3
@@ -44,6 +49,7 @@ class HairArchitecture:
     candidates: int = 4
     stages: int = 2
     giv: int = 64
+    select_decoder: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,6 +61,11 @@ class HairArchitecture:
     @property
     def generated_blocks(self) -> int:
         return self.blocks - self.fixed_blocks
+
+    @property
+    def selected_parts(self) -> int:
+        """Rows of a selection: one per generated block, plus the decoder with ``select_decoder``."""
+        return self.generated_blocks + int(self.select_decoder)
 
     def __post_init__(self) -> None:
         if self.generated_blocks < 1 or not 1 <= self.stages <= self.generated_blocks:
@@ -121,6 +132,40 @@ class SelectingNet(nn.Module):
         return torch.softmax(self.logits(giv), dim=-1)
 
 
+def _mix(selection: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+    """``Σ_n s_n·p_n`` per sample: selection ``(B, N)``, candidates ``(N, ...)`` → ``(B, ...)``."""
+    return torch.einsum("bn,n...->b...", selection.to(candidates.dtype), candidates)
+
+
+def _per_sample_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Each sample through its own 3×3 conv (one grouped convolution).
+
+    Shape:
+        - x: ``(B, C_in, H, W)``; weight: ``(B, C_out, C_in, 3, 3)``; bias: ``(B, C_out)``;
+          output: ``(B, C_out, H, W)``.
+    """
+    b, c_in, h, w = x.shape
+    c_out = weight.shape[1]
+    y = F.conv2d(x.reshape(1, b * c_in, h, w), weight.reshape(b * c_out, c_in, 3, 3), bias.reshape(-1), padding=1, groups=b)
+    return y.reshape(b, c_out, h, w)
+
+
+def _frozen_conv(weight: torch.Tensor, bias: torch.Tensor) -> nn.Conv2d:
+    """An ordinary, frozen 3×3 ``nn.Conv2d`` holding ``weight`` ``(C_out, C_in, 3, 3)`` and ``bias`` ``(C_out,)``."""
+    conv = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1).to(weight.device, weight.dtype)
+    with torch.no_grad():
+        conv.weight.copy_(weight)
+        conv.bias.copy_(bias)
+    conv.requires_grad_(False)
+    return conv
+
+
+def _candidate_kernels(candidates: int, c_out: int, c_in: int) -> torch.Tensor:
+    """``(N, C_out, C_in, 3, 3)`` kernels, each Kaiming-normal × 0.1 (as :func:`_init_conv`)."""
+    std = (2.0 / (c_in * 9)) ** 0.5 * 0.1
+    return torch.randn(candidates, c_out, c_in, 3, 3) * std
+
+
 class WeightBox(nn.Module):
     """N candidate kernel sets for one residual block (conv1 and conv2, kernels and biases).
 
@@ -130,17 +175,14 @@ class WeightBox(nn.Module):
 
     def __init__(self, features: int, candidates: int) -> None:
         super().__init__()
-        shape = (candidates, features, features, 3, 3)
-        std = (2.0 / (features * 9)) ** 0.5 * 0.1
-        self.weight1 = nn.Parameter(torch.randn(shape) * std)
-        self.weight2 = nn.Parameter(torch.randn(shape) * std)
+        self.weight1 = nn.Parameter(_candidate_kernels(candidates, features, features))
+        self.weight2 = nn.Parameter(_candidate_kernels(candidates, features, features))
         self.bias1 = nn.Parameter(torch.zeros(candidates, features))
         self.bias2 = nn.Parameter(torch.zeros(candidates, features))
 
     def mixed(self, selection: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Kernels for mixtures ``selection`` ``(B, N)``: ``(B, F, F, 3, 3)`` ×2 and biases ``(B, F)`` ×2."""
-        mix = lambda p: torch.einsum("bn,n...->b...", selection.to(p.dtype), p)  # noqa: E731
-        return mix(self.weight1), mix(self.bias1), mix(self.weight2), mix(self.bias2)
+        return tuple(_mix(selection, p) for p in (self.weight1, self.bias1, self.weight2, self.bias2))
 
     def expert(self, index: int) -> ResBlock:
         """Candidate ``index`` as an ordinary block (a one-hot selection)."""
@@ -150,22 +192,62 @@ class WeightBox(nn.Module):
     def generate(self, selection: torch.Tensor) -> ResBlock:
         """An ordinary residual block for one mixture ``selection`` ``(1, N)`` (detached)."""
         w1, b1, w2, b2 = (t[0].detach() for t in self.mixed(selection))
-        convs = []
-        for w, b in ((w1, b1), (w2, b2)):
-            conv = nn.Conv2d(w.shape[1], w.shape[0], 3, padding=1).to(w.device, w.dtype)
-            with torch.no_grad():
-                conv.weight.copy_(w)
-                conv.bias.copy_(b)
-            conv.requires_grad_(False)
-            convs.append(conv)
-        return ResBlock(*convs)
+        return ResBlock(_frozen_conv(w1, b1), _frozen_conv(w2, b2))
 
     def forward(self, x: torch.Tensor, selection: torch.Tensor) -> torch.Tensor:
-        b, f, h, w = x.shape
         w1, b1, w2, b2 = self.mixed(selection)
-        y = F.conv2d(x.reshape(1, b * f, h, w), w1.reshape(b * f, f, 3, 3), b1.reshape(-1), padding=1, groups=b)
-        y = F.conv2d(F.relu(y), w2.reshape(b * f, f, 3, 3), b2.reshape(-1), padding=1, groups=b)
-        return x + y.reshape(b, f, h, w)
+        return x + _per_sample_conv(F.relu(_per_sample_conv(x, w1, b1)), w2, b2)
+
+
+class ConvBox(nn.Module):
+    """N candidate 3×3 convs ``C_in → C_out``: kernels ``(N, C_out, C_in, 3, 3)``, biases ``(N, C_out)``."""
+
+    def __init__(self, c_in: int, c_out: int, candidates: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(_candidate_kernels(candidates, c_out, c_in))
+        self.bias = nn.Parameter(torch.zeros(candidates, c_out))
+
+    def generate(self, selection: torch.Tensor) -> nn.Conv2d:
+        """The ordinary conv of one mixture ``selection`` ``(1, N)`` (detached)."""
+        return _frozen_conv(_mix(selection, self.weight)[0].detach(), _mix(selection, self.bias)[0].detach())
+
+    def forward(self, x: torch.Tensor, selection: torch.Tensor) -> torch.Tensor:
+        """``x`` ``(B, C_in, H, W)`` through each sample's mixed conv → ``(B, C_out, H, W)``."""
+        return _per_sample_conv(x, _mix(selection, self.weight), _mix(selection, self.bias))
+
+
+DECODER_CONVS = ("body_tail", "upsample", "refine", "tail")
+"""The convs of :class:`~.hyperres.SharedLayers` after the body, which a :class:`DecoderBox` selects."""
+
+
+class DecoderBox(nn.Module):
+    """Candidate sets of the decoder convs (post-body conv, upsampler, refine, tail) of
+    :class:`~.hyperres.SharedLayers`; ``decode`` mirrors ``SharedLayers.decode`` with
+    per-sample mixtures."""
+
+    def __init__(self, features: int, in_channels: int, candidates: int) -> None:
+        super().__init__()
+        f = features
+        self.body_tail = ConvBox(f, f, candidates)
+        self.upsample = ConvBox(f, 4 * f, candidates)
+        self.refine = ConvBox(f, f, candidates)
+        self.tail = ConvBox(f, in_channels, candidates)
+
+    def decode(self, x: torch.Tensor, features: torch.Tensor, body: torch.Tensor, selection: torch.Tensor) -> torch.Tensor:
+        """Image ``x`` ``(B, C, H, W)``, head ``features`` and ``body`` ``(B, F, H/2, W/2)``,
+        mixtures ``(B, N)`` → restored ``(B, C, H, W)``."""
+        y = self.body_tail(body, selection) + features
+        y = F.relu(F.pixel_shuffle(self.upsample(y, selection), 2))
+        y = F.relu(self.refine(y, selection))
+        return x + self.tail(y, selection)
+
+    def generate(self, selection: torch.Tensor, head: nn.Conv2d, arch: HairArchitecture) -> SharedLayers:
+        """``SharedLayers`` with ``head`` and the decoder convs of one mixture ``selection`` ``(1, N)``."""
+        layers = SharedLayers(arch)  # type: ignore[arg-type]  (reads in_channels and features)
+        layers.head = head
+        for name in DECODER_CONVS:
+            setattr(layers, name, getattr(self, name).generate(selection))
+        return layers
 
 
 class HairNet(nn.Module):
@@ -182,7 +264,12 @@ class HairNet(nn.Module):
         self.fixed = nn.ModuleList(_plain_block(arch.features) for _ in range(arch.fixed_blocks))
         self.classifier = Classifier(arch.features, arch.giv)
         self.boxes = nn.ModuleList(WeightBox(arch.features, arch.candidates) for _ in range(arch.stages))
-        self.selectors = nn.ModuleList(SelectingNet(arch.giv, arch.candidates) for _ in range(arch.generated_blocks))
+        self.selectors = nn.ModuleList(SelectingNet(arch.giv, arch.candidates) for _ in range(arch.selected_parts))
+        self.decoder: DecoderBox | None = None
+        if arch.select_decoder:  # the shared decoder convs give way to the box (only the head stays shared)
+            for name in DECODER_CONVS:
+                delattr(self.shared, name)
+            self.decoder = DecoderBox(arch.features, arch.in_channels, arch.candidates)
 
     def stage_of(self, block: int) -> int:
         """The weight box used by generated block ``block`` (consecutive blocks share a stage)."""
@@ -201,37 +288,44 @@ class HairNet(nn.Module):
         return self.classifier(self._middle(padded)[1])
 
     def selection_logits(self, giv: torch.Tensor) -> torch.Tensor:
-        """Every generated block's scores before the softmax: ``(B, blocks, N)``."""
+        """Scores before the softmax of every selected part: ``(B, parts, N)`` (generated blocks, then the decoder)."""
         return torch.stack([selector.logits(giv) for selector in self.selectors], dim=1)
 
     def selections(self, giv: torch.Tensor) -> torch.Tensor:
-        """Mixing weights of every generated block: ``(B, blocks, N)`` (rows sum to 1)."""
+        """Mixing weights of every selected part: ``(B, parts, N)`` (rows sum to 1; parts as in :meth:`selection_logits`)."""
         return torch.softmax(self.selection_logits(giv), dim=-1)
 
     def forward_with_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Restore ``x``; also return the selection scores ``(B, blocks, N)`` it used (for training penalties)."""
+        """Restore ``x``; also return the selection scores ``(B, parts, N)`` it used (for training penalties)."""
         padded, h, w = _pad_even(x)
         features, body = self._middle(padded)
         logits = self.selection_logits(self.classifier(body))
         selections = torch.softmax(logits, dim=-1)
         for i in range(self.arch.generated_blocks):
             body = self.boxes[self.stage_of(i)](body, selections[:, i])
-        return self.shared.decode(padded, features, body)[..., :h, :w], logits
+        if self.decoder is not None:
+            out = self.decoder.decode(padded, features, body, selections[:, -1])
+        else:
+            out = self.shared.decode(padded, features, body)
+        return out[..., :h, :w], logits
 
     def forward(self, x: torch.Tensor, c: float | None = None) -> torch.Tensor:
         """Restore ``x``; ``c`` is ignored (the image chooses its own weights)."""
         return self.forward_with_logits(x)[0]
 
     def generate(self, selections: torch.Tensor) -> GeneratedNet:
-        """An ordinary network for one set of mixtures ``selections`` ``(blocks, N)``."""
+        """An ordinary network for one set of mixtures ``selections`` ``(parts, N)``."""
         generated = [self.boxes[self.stage_of(i)].generate(selections[i : i + 1]) for i in range(self.arch.generated_blocks)]
-        return GeneratedNet(self.shared, nn.ModuleList([*self.fixed, *generated]), self.arch)  # type: ignore[arg-type]
+        shared = self.shared
+        if self.decoder is not None:
+            shared = self.decoder.generate(selections[-1:], self.shared.head, self.arch)
+        return GeneratedNet(shared, nn.ModuleList([*self.fixed, *generated]), self.arch)  # type: ignore[arg-type]
 
     @torch.no_grad()
     def generate_for_image(self, crops: torch.Tensor) -> tuple[GeneratedNet, torch.Tensor]:
         """The network for an image seen through ``crops`` ``(K, C, h, w)`` (GIVs averaged).
 
-        Returns the plain network and the mixtures ``(blocks, N)`` it uses.
+        Returns the plain network and the mixtures ``(parts, N)`` it uses.
         """
         giv = self.giv(crops).mean(dim=0, keepdim=True)
         selections = self.selections(giv)[0]
