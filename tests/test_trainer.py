@@ -369,6 +369,18 @@ def test_upcycled_hair_computes_what_the_fixed_network_computes(tmp_path):
     assert not torch.equal(box[0], box[1]) and torch.allclose(box[0], box[1], atol=0.1 * float(box.std()))
 
 
+def test_upcycled_hair_with_a_selected_decoder_computes_what_the_fixed_network_computes(tmp_path):
+    from trainer.models import architecture, upcycle_into_hair
+
+    _, fixed = _trained_fixed_weights(tmp_path)
+    hair = build("hair", architecture("hair", "tiny", 3, select_decoder=True)).eval()
+    upcycle_into_hair(hair, fixed.state_dict(), jitter=0.0)
+    x = torch.rand(2, 3, 30, 34)
+    with torch.no_grad():
+        assert torch.allclose(hair(x), fixed(x), atol=1e-5)
+    assert torch.equal(hair.decoder.upsample.weight[1], fixed.state_dict()["net.shared.upsample.weight"])
+
+
 def test_upcycle_refuses_another_preset(tmp_path):
     from trainer.models import architecture, upcycle_into_hair
 
@@ -414,8 +426,9 @@ def test_select_decoder_starts_from_a_plain_hair(tmp_path, auto_run, image_folde
     assert tail.shape[0] == exact.arch.candidates and "shared.tail.weight" not in state
     assert torch.allclose(tail[0], plain_state["shared.tail.weight"], atol=0.1 * float(tail.std()))
     assert trainer_main(["export", str(run), "--name", "auto.dec", "--out", str(tmp_path)]) == 0
-    model, _ = load_model(tmp_path / "auto.dec.safetensors", task="auto", kind="hair")
+    model, info = load_model(tmp_path / "auto.dec.safetensors", task="auto", kind="hair")
     assert model.arch.select_decoder
+    assert [r.get("select_decoder") for r in info.extra["rounds"]] == [None, True]  # the round that added it says so
 
 
 def test_select_decoder_is_a_hair_option(tmp_path, image_folder, capsys):
