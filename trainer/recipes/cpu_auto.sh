@@ -14,7 +14,7 @@
 #   HAIR selects its decoder convs too (--select-decoder: post-body conv, upsampler, refine and
 #   tail from a weight box, seeded from the shared convs; the whole second half is generated).
 #   Measured after round 6: gap closed 69 / 31 / 37 % with the selected decoder, 64 / 23 / 31 %
-#   without (noise / JPEG / ×3, BENCHMARKS.md).
+#   without (noise / JPEG / ×3); after round 7 (shipped): 86 / 38 / 61 % (BENCHMARKS.md).
 # Both have then had the same optimiser steps on the same data: the BENCHMARKS.md
 # comparison "at the same budget". HAIR's exported metadata lists both rounds.
 # Usage: DATA=../shared/data OUT=runs bash trainer/recipes/cpu_auto.sh
