@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .hyperres import GeneratedNet, ResBlock, SharedLayers, _init_conv, _pad_even
+from .hyperres import GeneratedNet, ResBlock, SharedLayers, _init_conv, _pad_even, decode_with
 
 
 @dataclass(frozen=True)
@@ -222,8 +222,8 @@ DECODER_CONVS = ("body_tail", "upsample", "refine", "tail")
 
 class DecoderBox(nn.Module):
     """Candidate sets of the decoder convs (post-body conv, upsampler, refine, tail) of
-    :class:`~.hyperres.SharedLayers`; ``decode`` mirrors ``SharedLayers.decode`` with
-    per-sample mixtures."""
+    :class:`~.hyperres.SharedLayers`; ``decode`` is the same decoder (:func:`~.hyperres.decode_with`)
+    with per-sample mixtures."""
 
     def __init__(self, features: int, in_channels: int, candidates: int) -> None:
         super().__init__()
@@ -236,10 +236,7 @@ class DecoderBox(nn.Module):
     def decode(self, x: torch.Tensor, features: torch.Tensor, body: torch.Tensor, selection: torch.Tensor) -> torch.Tensor:
         """Image ``x`` ``(B, C, H, W)``, head ``features`` and ``body`` ``(B, F, H/2, W/2)``,
         mixtures ``(B, N)`` → restored ``(B, C, H, W)``."""
-        y = self.body_tail(body, selection) + features
-        y = F.relu(F.pixel_shuffle(self.upsample(y, selection), 2))
-        y = F.relu(self.refine(y, selection))
-        return x + self.tail(y, selection)
+        return decode_with(lambda name, y: getattr(self, name)(y, selection), x, features, body)
 
     def generate(self, selection: torch.Tensor, head: nn.Conv2d, arch: HairArchitecture) -> SharedLayers:
         """``SharedLayers`` with ``head`` and the decoder convs of one mixture ``selection`` ``(1, N)``."""

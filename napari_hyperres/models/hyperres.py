@@ -156,10 +156,23 @@ class SharedLayers(nn.Module):
         return self.head(x)
 
     def decode(self, x: torch.Tensor, features: torch.Tensor, body: torch.Tensor) -> torch.Tensor:
-        y = self.body_tail(body) + features
-        y = F.relu(F.pixel_shuffle(self.upsample(y), 2))
-        y = F.relu(self.refine(y))
-        return x + self.tail(y)
+        return decode_with(lambda name, y: getattr(self, name)(y), x, features, body)
+
+
+def decode_with(conv, x: torch.Tensor, features: torch.Tensor, body: torch.Tensor) -> torch.Tensor:
+    """The decoder after the body: post-body conv + long skip, conv → pixel shuffle ×2 → ReLU,
+    refine conv + ReLU, tail conv + global residual.
+
+    ``conv(name, y)`` applies the conv called ``name`` (``body_tail``, ``upsample``, ``refine``,
+    ``tail``): :class:`SharedLayers` its own convs, HAIR's selected decoder its per-sample mixtures.
+
+    Shape:
+        - x: ``(B, C, H, W)``; features, body: ``(B, F, H/2, W/2)``; output: ``(B, C, H, W)``.
+    """
+    y = conv("body_tail", body) + features
+    y = F.relu(F.pixel_shuffle(conv("upsample", y), 2))
+    y = F.relu(conv("refine", y))
+    return x + conv("tail", y)
 
 
 def receptive_radius(arch: Architecture) -> int:
