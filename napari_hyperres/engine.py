@@ -140,7 +140,7 @@ class Restorer:
         self._generated: OrderedDict[float, GeneratedNet] = OrderedDict()
         self._lock = threading.Lock()  # dask may restore blocks from several threads
         self.last_selection: np.ndarray | None = None
-        """HAIR only: the mixtures ``(blocks, N)`` chosen for the last plane restored."""
+        """HAIR only: the mixtures ``(parts, N)`` (one row per generated block, plus one for a selected decoder) chosen for the last plane restored."""
 
     def __getstate__(self) -> dict:
         """Pickle support (dask's process and distributed schedulers ship the Restorer to workers).

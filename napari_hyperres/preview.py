@@ -264,19 +264,22 @@ def describe_estimate_error(exc: BaseException, task: Task) -> str:
 
 
 def describe_selection(selection: Any) -> str:
-    """A short reading of HAIR's mixtures ``(blocks, N)``: which candidate dominates, and where.
+    """A short reading of HAIR's mixtures ``(parts, N)``: which candidate dominates, and where.
+
+    A row is one generated part of the network: a residual block, or (with
+    ``select_decoder``) the decoder's convs, which share one selecting net.
 
     Example:
         >>> describe_selection([[0.2, 0.7, 0.1], [0.1, 0.5, 0.4], [0.6, 0.3, 0.1]])
-        'mixture: candidate 2 dominates (60%) in 2 of 3 blocks'
+        'mixture: candidate 2 dominates (60%) in 2 of 3 generated parts'
 
     Candidates are numbered from 1; the share is the mean weight of the dominant
     candidate over the blocks it dominates.
     """
     weights = np.asarray(selection, dtype=np.float64)
     if weights.ndim != 2 or weights.size == 0:
-        raise ShapeError(f"expected mixtures of shape (blocks, candidates), got shape {weights.shape}")
-    blocks = weights.shape[0]
+        raise ShapeError(f"expected mixtures of shape (parts, candidates), got shape {weights.shape}")
+    parts = weights.shape[0]
     winners = weights.argmax(axis=1)
     best, best_key = 0, (-1, -1.0)
     for candidate in np.unique(winners):
@@ -285,7 +288,7 @@ def describe_selection(selection: Any) -> str:
         if key > best_key:
             best, best_key = int(candidate), key
     count, share = best_key
-    return f"mixture: candidate {best + 1} dominates ({share:.0%}) in {count} of {blocks} block{'s' if blocks != 1 else ''}"
+    return f"mixture: candidate {best + 1} dominates ({share:.0%}) in {count} of {parts} generated part{'s' if parts != 1 else ''}"
 
 
 def describe_error(exc: BaseException, task: Task | None = None) -> str:
@@ -304,7 +307,7 @@ def output_metadata(source: str, task: Task, level: float, weights: str, selecti
     """Layer metadata recording how an output was made (under the key ``"hyperres"``).
 
     Image-conditioned tasks have no level (``"level": None``); their ``selection`` (HAIR's
-    mixtures, ``(blocks, N)`` per plane) is stored as a nested list under ``"selection"``.
+    mixtures, ``(parts, N)`` per plane) is stored as a nested list under ``"selection"``.
     """
     image = is_image_conditioned(task)
     metadata: dict[str, Any] = {
@@ -394,8 +397,8 @@ class Restored(NamedTuple):
     Attributes:
         data: the restored plane or array.
         seconds: wall time of the restoration.
-        selection: image-conditioned tasks only: HAIR's mixtures, ``(blocks, N)`` for a
-            plane, ``(*leading axes, blocks, N)`` for a stack (one per plane); else ``None``.
+        selection: image-conditioned tasks only: HAIR's mixtures, ``(parts, N)`` for a
+            plane, ``(*leading axes, parts, N)`` for a stack (one per plane); else ``None``.
     """
 
     data: np.ndarray
