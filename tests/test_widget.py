@@ -235,17 +235,17 @@ def test_auto_task_hides_the_level_and_reports_the_selection(make_widget, qtbot,
     qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
     preview = _previews(viewer)[0]
     assert preview.name == "cells [auto preview]" and preview.data.shape == (40, 36)
-    blocks = len(preview.metadata["hyperres"]["selection"])
-    assert preview.metadata["hyperres"]["level"] is None and blocks >= 1
+    parts = len(preview.metadata["hyperres"]["selection"])
+    assert preview.metadata["hyperres"]["level"] is None and parts >= 1
     assert widget.selection_label.value.startswith("mixture: candidate ")
-    assert f"of {blocks} block" in widget.selection_label.value
+    assert f"of {parts} generated part" in widget.selection_label.value
 
     widget.apply()
     qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
     out = viewer.layers["cells [auto]"]
     assert out.data.shape == stack.shape and out.data.dtype == np.uint16
     selection = np.asarray(out.metadata["hyperres"]["selection"])
-    assert selection.shape[:2] == (2, blocks)
+    assert selection.shape[:2] == (2, parts)
     np.testing.assert_allclose(selection.sum(axis=-1), 1.0, atol=1e-5)
     np.testing.assert_allclose(selection[1], preview.metadata["hyperres"]["selection"], atol=1e-6)
     assert widget.selection_label.value.startswith("plane 1: mixture: candidate ")
