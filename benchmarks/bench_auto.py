@@ -133,7 +133,7 @@ def main() -> None:
         summary["b"].append(b)
         oracle_name = {"noise": "denoise.lite σ25", "jpeg": "dejpeg.lite q20", "lowres": "sr.lite ×3 (low-res input)"}.get(kind, "n/a (no task network)")
         rows.append([kind, f"{strength:g}", common.fmt(mean["input"]), common.fmt(a), common.fmt(b), common.fmt(c), oracle_name,
-                     common.fmt(b - a, signed=True), "n/a" if gap is None else f"{round(100 * gap):d} %"])
+                     common.fmt(b - a, signed=True), "n/a" if gap is None else f"{100 * gap:.1f} %"])
     rows.append(["**mean**", "", "", common.fmt(float(np.mean(summary["a"]))), common.fmt(float(np.mean(summary["b"]))), "", "", common.fmt(float(np.mean(summary["b"])) - float(np.mean(summary["a"])), signed=True), ""])
 
     report = common.Report("All-in-one restoration (auto task)", "HAIR vs a fixed-weights network of the same backbone vs the task-specific oracle, per degradation kind, on Set12.", args.device)
