@@ -274,7 +274,7 @@ def describe_selection(selection: Any) -> str:
         'mixture: candidate 2 dominates (60%) in 2 of 3 generated parts'
 
     Candidates are numbered from 1; the share is the mean weight of the dominant
-    candidate over the blocks it dominates.
+    candidate over the parts it dominates.
     """
     weights = np.asarray(selection, dtype=np.float64)
     if weights.ndim != 2 or weights.size == 0:
