@@ -101,7 +101,7 @@ def test_describe_selection():
         "mixture: candidate 2 dominates (60%) in 2 of 3 generated parts"
     )
     assert describe_selection(np.array([[0.48, 0.52]])) == "mixture: candidate 2 dominates (52%) in 1 of 1 generated part"
-    # a tie in block count goes to the candidate with the larger mean share
+    # a tie in part count goes to the candidate with the larger mean share
     assert describe_selection([[0.9, 0.1], [0.4, 0.6]]).startswith("mixture: candidate 1 dominates (90%)")
     with pytest.raises(ShapeError):
         describe_selection(np.zeros(3))

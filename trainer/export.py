@@ -22,13 +22,13 @@ def round_of(ckpt: dict) -> dict:
     """One training round as the weights metadata lists it: steps, time, lr, data folders
     (and HAIR's selection penalties and selected decoder when the round used them)."""
     cfg = ckpt["config"]
-    penalties = {k: cfg[k] for k in ("selection_entropy", "selection_balance", "select_decoder") if cfg.get(k)}
+    hair_options = {k: cfg[k] for k in ("selection_entropy", "selection_balance", "select_decoder") if cfg.get(k)}
     return {
         "steps": int(ckpt["step"]),
         "training_time_s": round(float(ckpt.get("elapsed", 0.0)), 1),
         "lr": cfg["lr"],
         "data": [Path(d).name for d in cfg["data"]],
-        **penalties,
+        **hair_options,
     }
 
 
