@@ -17,9 +17,11 @@ from .color import rgb_to_ycbcr, ycbcr_to_rgb
 from .crops import grid_crops, trained_patch
 from .devices import select_device
 from .errors import CancelledError, LevelRangeError, ShapeError, WeightsError
-from .intensity import IntensityMap, check_dtype, intensity_map_for
+from .intensity import IntensityMap, check_dtype, intensity_map_for, reads_data_range
 from .models.hyperres import GeneratedNet, HyperResNet, receptive_radius
+from .photon_noise import PoissonGaussian
 from .plugins import get_task
+from .stabilize import StabilizedMap, photon_setup
 from .tasks import Task
 from .weights import WeightsInfo, load_model
 
@@ -120,7 +122,7 @@ class Restorer:
                     f"task {self.task.name!r} has no weights yet: train with "
                     f"`python -m trainer train --task {self.task.name} ...` and pass the exported file as weights"
                 )
-            model, self.info = load_model(name, task=self.task.name, device=self.device)
+            model, self.info = load_model(name, task=self.task.weights_for, device=self.device)
             expected = "hair" if self.task.conditioning == "image" else "hyperres"
             if self.info.kind != expected:
                 raise WeightsError(f"{name}: holds a {self.info.kind!r} model; task {self.task.name!r} needs {expected!r} weights")
@@ -167,8 +169,10 @@ class Restorer:
     # --- networks -------------------------------------------------------------------------
     def network_for(self, level: float) -> GeneratedNet:
         """The plain network for ``level`` (task units), generated once and cached on the device."""
-        level = self.task.check_level(level)
-        c = float(self.task.normalize(level))
+        return self._network_for_c(float(self.task.normalize(self.task.check_level(level))))
+
+    def _network_for_c(self, c: float) -> GeneratedNet:
+        """The plain network for control value ``c``, generated once and cached."""
         with self._lock:
             net = self._generated.pop(c, None)
             if net is None:
@@ -204,6 +208,25 @@ class Restorer:
 
             return estimate_level(image, self.task, device=str(self.device), rgb=rgb, value_range=value_range)
         return self.task.check_level(level)
+
+    def photon_map(
+        self,
+        image: np.ndarray,
+        level: Level,
+        is_rgb: bool = False,
+        *,
+        noise: PoissonGaussian | None = None,
+        value_range: tuple[float, float] | None = None,
+    ) -> tuple[float, StabilizedMap]:
+        """Photon-limited tasks: the level in photons and the variance-stabilising map (fitted once for all of ``image``)."""
+        if is_rgb:
+            raise ShapeError(
+                f"task {self.task.name!r} restores one fluorescence channel at a time (gray planes), got an RGB image "
+                f"of shape {image.shape}: split the channels first (napari: right-click the layer ▸ Split RGB; "
+                "numpy: numpy.moveaxis(image, -1, 0))"
+            )
+        max_sigma = get_task(self.task.weights_for).level_range[1]
+        return photon_setup(self.task, image, level, noise=noise, value_range=value_range, max_sigma=max_sigma)
 
     def release(self) -> None:
         """Drop cached generated networks and free accelerator memory."""
@@ -251,11 +274,12 @@ class Restorer:
         yield out
 
     def _restore_unit_plane(
-        self, plane: np.ndarray, level: float, is_rgb: bool, tile: int | None
+        self, plane: np.ndarray, level: float, is_rgb: bool, tile: int | None, net: GeneratedNet | None = None
     ) -> Iterator[tuple[int, int] | np.ndarray]:
         """Restore one float ``[0, 1]`` plane ``(Y, X)`` or ``(Y, X, 3|4)``; yields progress, then the plane.
 
-        The plane yielded is a new float32 array the caller may overwrite.
+        ``net``: the network to run (default: the task's at ``level``, or HAIR's choice for
+        this plane). The plane yielded is a new float32 array the caller may overwrite.
         """
         alpha = plane[..., 3] if is_rgb and plane.shape[-1] == 4 else None
         color = plane[..., :3] if is_rgb else plane
@@ -269,9 +293,9 @@ class Restorer:
         del data
         if self.task.prepare is not None:
             x = self.task.prepare(x, level)
-        if self.image_conditioned:
+        if net is None and self.image_conditioned:
             net = self.network_for_image(x.expand(-1, self.task.in_channels, -1, -1))
-        else:
+        elif net is None:
             net = self.network_for(level)
         result = None
         for step in self._run_tiles(net, x, tile):
@@ -299,6 +323,7 @@ class Restorer:
         tile: int | None = None,
         rgb: bool | None = None,
         value_range: tuple[float, float] | None = None,
+        noise: PoissonGaussian | None = None,
     ) -> Iterator[tuple[int, int] | np.ndarray]:
         """Restore ``image``, yielding ``(done, total)`` tile counts and finally the result array.
 
@@ -306,16 +331,21 @@ class Restorer:
         """
         image = np.asarray(image)
         is_rgb = validate_image(image, rgb)
-        level = self.resolve_level(image, level, rgb, value_range)
+        net = None
+        if self.task.noise_parameters:
+            level, mapping = self.photon_map(image, level, is_rgb, noise=noise, value_range=value_range)
+            net = self._network_for_c(float(self.task.normalize(mapping.sigma)))
+        else:
+            level = self.resolve_level(image, level, rgb, value_range)
+            mapping = intensity_map_for(image, value_range)
         spatial_ndim = 3 if is_rgb else 2
         lead = image.shape[: image.ndim - spatial_ndim]
         planes = image.reshape((-1,) + image.shape[image.ndim - spatial_ndim :])
-        mapping: IntensityMap = intensity_map_for(image, value_range)
         result: np.ndarray | None = None  # allocated at the first plane; planes are written into it
         totals: list[int] = []
         done_before = 0
         for p in range(planes.shape[0]):
-            for step in self._restore_unit_plane(mapping.to_unit(planes[p]), level, is_rgb, tile):
+            for step in self._restore_unit_plane(mapping.to_unit(planes[p]), level, is_rgb, tile, net):
                 if isinstance(step, np.ndarray):
                     if result is None:
                         result = np.empty((planes.shape[0],) + step.shape, dtype=mapping.dtype)
@@ -339,6 +369,7 @@ class Restorer:
         cancel: Callable[[], bool] | None = None,
         rgb: bool | None = None,
         value_range: tuple[float, float] | None = None,
+        noise: PoissonGaussian | None = None,
     ) -> np.ndarray:
         """Restore ``image`` at ``level`` (task units) and return a new array.
 
@@ -355,6 +386,9 @@ class Restorer:
             rgb: whether the last axis is colour; ``None`` guesses (last axis 3 or 4).
             value_range: ``(black, white)`` of the data, overriding the dtype rule of
                 :mod:`napari_hyperres.intensity` (e.g. ``(0, 4095)`` for 12-bit data in uint16).
+            noise: photon-limited tasks (``microscopy``): Poisson–Gaussian parameters to use
+                instead of fitting them to ``image`` (a :class:`~napari_hyperres.photon_noise.PoissonGaussian`;
+                ``level`` then sets its gain, unless "auto").
 
         Returns:
             The restored array, same dtype and value range; for ``sr`` the spatial
@@ -362,9 +396,9 @@ class Restorer:
             out (:meth:`restore_lazy`).
         """
         if is_dask_array(image):
-            return self.restore_lazy(image, level, tile=tile, rgb=rgb, value_range=value_range)
+            return self.restore_lazy(image, level, tile=tile, rgb=rgb, value_range=value_range, noise=noise)
         result = None
-        for step in self.restore_steps(image, level, tile=tile, rgb=rgb, value_range=value_range):
+        for step in self.restore_steps(image, level, tile=tile, rgb=rgb, value_range=value_range, noise=noise):
             if isinstance(step, np.ndarray):
                 result = step
                 continue
@@ -383,6 +417,7 @@ class Restorer:
         tile: int | None = None,
         rgb: bool | None = None,
         value_range: tuple[float, float] | None = None,
+        noise: PoissonGaussian | None = None,
     ):
         """Restore a dask array lazily: a dask array whose blocks are restored when computed.
 
@@ -392,8 +427,8 @@ class Restorer:
         tasks without resampling; ``sr`` and ``auto`` use whole-plane chunks (one selection
         per plane; a scaled output). Leading axes are chunked one plane per block.
 
-        The intensity rule for floats is applied to the first plane (pass ``value_range``
-        to set it); integers use their dtype's range as always. Works under a
+        The intensity rule is applied to the first plane (pass ``value_range`` to set it;
+        uint8 uses 0–255 as always), and so is the noise fit of photon-limited tasks. Works under a
         ``dask.distributed`` client: the Restorer is shipped to the workers with the graph.
         """
         import dask.array as da
@@ -407,7 +442,11 @@ class Restorer:
         sample = first_plane_sample(image, lead)
         if value_range is None:
             value_range = intensity_map_for(sample).value_range
-        level = self.resolve_level(sample, level, rgb, value_range)
+        if self.task.noise_parameters:
+            level, stabilized = self.photon_map(sample, level, is_rgb, noise=noise, value_range=value_range)
+            noise = stabilized.noise  # every block restores with the parameters of the whole array
+        else:
+            level = self.resolve_level(sample, level, rgb, value_range)
         y_axis = lead
         whole_plane = self.task.prepare is not None or self.image_conditioned
         chunks = {axis: 1 for axis in range(lead)}
@@ -422,7 +461,7 @@ class Restorer:
         image = image.rechunk(chunks)
 
         def restore_block(block: np.ndarray) -> np.ndarray:
-            return self.restore(block, level, tile=tile, rgb=is_rgb, value_range=value_range)
+            return self.restore(block, level, tile=tile, rgb=is_rgb, value_range=value_range, noise=noise)
 
         if whole_plane:
             out_chunks = list(image.chunks)
@@ -462,12 +501,12 @@ def first_plane_sample(image, lead: int) -> np.ndarray:
 def whole_value_range(image, rgb: bool | None = None) -> tuple[float, float]:
     """The ``(black, white)`` that restoring all of ``image`` maps to ``[0, 1]``.
 
-    Integers: their dtype's range. Floats: the intensity rule on the whole array (numpy),
+    uint8: 0–255. Anything else: the intensity rule on the whole array (numpy),
     or on the first plane's sample (dask, as :meth:`Restorer.restore_lazy`). Passing it as
     ``value_range`` when restoring one plane gives that plane exactly as in the whole result.
     """
     check_dtype(np.dtype(image.dtype))
-    if is_dask_array(image) and np.issubdtype(np.dtype(image.dtype), np.floating):
+    if is_dask_array(image) and reads_data_range(image.dtype):
         lead = image.ndim - (3 if is_rgb_image(tuple(image.shape), rgb) else 2)
         return intensity_map_for(first_plane_sample(image, lead)).value_range
     return intensity_map_for(image).value_range
@@ -500,15 +539,17 @@ def restore(
     cancel: Callable[[], bool] | None = None,
     rgb: bool | None = None,
     value_range: tuple[float, float] | None = None,
+    noise: PoissonGaussian | None = None,
 ) -> np.ndarray:
     """Restore ``image`` for ``task`` at ``level``; see :meth:`Restorer.restore`.
 
     Example:
         >>> clean = restore(noisy_uint8, "denoise", 25)
         >>> clean = restore(noisy_uint8, "denoise", "auto")  # level estimated from the image
+        >>> clean = restore(camera_uint16, "microscopy", "auto")  # Poisson–Gaussian noise fitted, raw counts kept
     """
     return Restorer(task, weights=weights, device=device).restore(
-        image, level, tile=tile, progress=progress, cancel=cancel, rgb=rgb, value_range=value_range
+        image, level, tile=tile, progress=progress, cancel=cancel, rgb=rgb, value_range=value_range, noise=noise
     )
 
 

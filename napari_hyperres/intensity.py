@@ -1,11 +1,14 @@
 """Mapping images of any dtype to float ``[0, 1]`` and back.
 
 Rules:
-    - unsigned integers: divided by the dtype's maximum (uint8 /255, uint16 /65535);
-    - signed integers: mapped from the dtype's ``[min, max]``;
+    - uint8: divided by 255 (8-bit files are display data: the level's "8-bit scale" is theirs);
     - floats already inside ``[0, 1]``: used as they are;
-    - other floats: the 0.1 and 99.9 percentiles are mapped to 0 and 1 and the
-      result is mapped back with the same affine transform (never clipped).
+    - every other array (uint16/uint32 camera counts, signed integers, other floats): by the
+      data's own range: the 0.1 and 99.9 percentiles are mapped to 0 and 1 and the result is
+      mapped back with the same affine transform (never clipped). A 12-bit camera image with
+      counts 100–4000 in a uint16 array is therefore seen with its own contrast, not as
+      nearly black (its dtype's 0–65535 would be), and int16 data with negative values
+      comes back in place.
 Integers come back rounded and clipped to their dtype's range.
 """
 
@@ -69,7 +72,7 @@ def check_dtype(dtype: np.dtype) -> None:
 
 
 def intensity_map_for(image: np.ndarray, value_range: tuple[float, float] | None = None) -> IntensityMap:
-    """The :class:`IntensityMap` of ``image`` under the module's rules (reads the whole array for floats).
+    """The :class:`IntensityMap` of ``image`` under the module's rules (reads the whole array unless it is uint8).
 
     ``value_range=(black, white)`` overrides the rules (black → 0, white → 1).
     """
@@ -80,15 +83,17 @@ def intensity_map_for(image: np.ndarray, value_range: tuple[float, float] | None
         if not white > black:
             raise ShapeError(f"expected value_range (black, white) with white > black, got {value_range}")
         return IntensityMap(black, white - black, dtype)
-    if np.issubdtype(dtype, np.unsignedinteger):
-        return IntensityMap(0.0, float(np.iinfo(dtype).max), dtype)
-    if np.issubdtype(dtype, np.integer):
-        info = np.iinfo(dtype)
-        return IntensityMap(float(info.min), float(info.max) - float(info.min), dtype)
+    if dtype == np.uint8:
+        return IntensityMap(0.0, 255.0, dtype)
     low, high = float(np.min(image)), float(np.max(image))
-    if low >= 0.0 and high <= 1.0:
+    if np.issubdtype(dtype, np.floating) and low >= 0.0 and high <= 1.0:
         return IntensityMap(0.0, 1.0, dtype)
     p_low, p_high = (float(v) for v in np.percentile(image, PERCENTILES))
     if p_high <= p_low:
         p_low, p_high = low, high if high > low else low + 1.0
     return IntensityMap(p_low, p_high - p_low, dtype)
+
+
+def reads_data_range(dtype: np.dtype) -> bool:
+    """Whether the intensity map of this dtype depends on the values (everything but uint8)."""
+    return np.dtype(dtype) != np.uint8

@@ -7,12 +7,13 @@ from .auto import AUTO
 from .base import Task, divide_by_255
 from .dejpeg import DEJPEG
 from .denoise import DENOISE
+from .microscopy import MICROSCOPY
 from .sr import SR
 
-__all__ = ["Task", "divide_by_255", "DENOISE", "DEJPEG", "SR", "AUTO"]
+__all__ = ["Task", "divide_by_255", "DENOISE", "DEJPEG", "SR", "AUTO", "MICROSCOPY"]
 
 
 @hookimpl
 def hyperres_tasks() -> list[Task]:
-    """The built-in tasks: ``denoise``, ``dejpeg``, ``sr``, ``auto``."""
-    return [DENOISE, DEJPEG, SR, AUTO]
+    """The built-in tasks: ``denoise``, ``microscopy``, ``dejpeg``, ``sr``, ``auto``."""
+    return [DENOISE, MICROSCOPY, DEJPEG, SR, AUTO]

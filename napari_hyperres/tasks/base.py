@@ -47,6 +47,17 @@ class Task:
         conditioning: ``"level"`` (a level-conditioned hypernetwork, the slider sets the
             level) or ``"image"`` (an image-conditioned network such as HAIR; no slider,
             the level is ignored).
+        noise_parameters: ``None``, or ``"poisson-gaussian"``: the level comes with noise
+            parameters fitted from the image (gain α and intercept β of ``var = α·y + β``,
+            :mod:`napari_hyperres.photon_noise`). The engine then keeps the data in its own
+            units, stabilises the variance (generalized Anscombe transform), runs the
+            Gaussian denoiser of ``weights`` at the stabilised σ (``normalize`` maps that σ to
+            ``c``) and inverts exactly. The level is then the photo-electrons between the
+            data's black and white points (``level_range`` is in photons).
+        weights_task: the task the weights were trained for, when another task's network
+            serves this one (``microscopy`` runs the ``denoise`` network); default ``name``.
+        level_scale: ``"linear"`` or ``"log"``: how a slider should move through the range
+            (a range over decades, such as photon counts, needs ``"log"``).
     """
 
     name: str
@@ -67,6 +78,9 @@ class Task:
     level_step: float = 1.0
     description: str = ""
     conditioning: Literal["level", "image"] = "level"
+    noise_parameters: Literal["poisson-gaussian"] | None = None
+    weights_task: str | None = None
+    level_scale: Literal["linear", "log"] = "linear"
 
     def __post_init__(self) -> None:
         low, high = self.level_range
@@ -76,7 +90,18 @@ class Task:
             raise ValueError(f"task {self.name!r}: expected channels 'gray' or 'rgb', got {self.channels!r}")
         if self.conditioning not in ("level", "image"):
             raise ValueError(f"task {self.name!r}: expected conditioning 'level' or 'image', got {self.conditioning!r}")
+        if self.noise_parameters not in (None, "poisson-gaussian"):
+            raise ValueError(f"task {self.name!r}: expected noise_parameters None or 'poisson-gaussian', got {self.noise_parameters!r}")
+        if self.level_scale not in ("linear", "log"):
+            raise ValueError(f"task {self.name!r}: expected level_scale 'linear' or 'log', got {self.level_scale!r}")
+        if self.level_scale == "log" and not low > 0:
+            raise ValueError(f"task {self.name!r}: a log-scale level needs a positive range, got {self.level_range}")
         self.check_level(self.default_level)
+
+    @property
+    def weights_for(self) -> str:
+        """The task name the weights file must declare (``weights_task`` or ``name``)."""
+        return self.weights_task or self.name
 
     def simulate_input(self, clean: torch.Tensor, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
         """The degraded image as a user would have it (``make_input``, else ``degrade``)."""

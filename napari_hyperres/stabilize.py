@@ -1,0 +1,118 @@
+"""Variance stabilisation as an intensity map: raw counts ↔ the Gaussian network's ``[0, 1]``.
+
+A :class:`StabilizedMap` has the interface of :class:`~napari_hyperres.intensity.IntensityMap`
+(``to_unit`` / ``from_unit``), so the engine restores photon-limited data exactly as it
+restores anything else, with a different map: counts → generalized Anscombe transform
+(noise std ≈ 1) → an affine map onto ``[0, 1]`` whose black and white points are those of
+the data → the network at ``sigma`` → the exact unbiased inverse → counts in the input dtype.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .intensity import IntensityMap
+from .photon_noise import PoissonGaussian, gat, gat_inverse
+
+
+@dataclass(frozen=True)
+class StabilizedMap:
+    """Counts ↔ unit through the generalized Anscombe transform.
+
+    Attributes:
+        noise: the Poisson–Gaussian parameters the transform stabilises (data units).
+        low: transform value mapped to 0.
+        span: transform units mapped onto ``[0, 1]``; the noise std in unit terms is ``1 / span``.
+        dtype: the dtype to return to (integers rounded and clipped to their range).
+    """
+
+    noise: PoissonGaussian
+    low: float
+    span: float
+    dtype: np.dtype
+
+    @property
+    def sigma(self) -> float:
+        """The stabilised noise std on the 8-bit scale (the Gaussian network's level): ``255 / span``."""
+        return 255.0 / self.span
+
+    def to_unit(self, values: np.ndarray) -> np.ndarray:
+        """Counts (any dtype) → float32, stabilised: noise std ``1 / span`` everywhere."""
+        out = gat(values, self.noise)
+        out -= np.float32(self.low)
+        out /= np.float32(self.span)
+        return out
+
+    def from_unit(self, unit: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
+        """Restored unit values → expected counts in the original dtype (exact unbiased inverse)."""
+        d = unit if overwrite else unit.copy()
+        d *= np.float32(self.span)
+        d += np.float32(self.low)
+        return IntensityMap(0.0, 1.0, np.dtype(self.dtype)).from_unit(gat_inverse(d, self.noise), overwrite=True)
+
+
+def stabilized_map(noise: PoissonGaussian, black: float, white: float, dtype: np.dtype, max_sigma: float) -> StabilizedMap:
+    """The :class:`StabilizedMap` that puts the transforms of ``black`` and ``white`` at 0 and 1.
+
+    Where that would make the stabilised σ exceed ``max_sigma`` (the network's range; fewer
+    than ≈ 2 photons between black and white), the span is widened around the same centre
+    so that σ = ``max_sigma``.
+    """
+    f_black, f_white = (float(v) for v in gat(np.array([black, white], dtype=np.float64), noise))
+    span = max(f_white - f_black, 255.0 / float(max_sigma))
+    low = 0.5 * (f_black + f_white) - 0.5 * span
+    return StabilizedMap(noise, low, span, np.dtype(dtype))
+
+
+def photon_setup(
+    task,
+    image: np.ndarray,
+    level: float | str,
+    *,
+    noise: PoissonGaussian | None = None,
+    value_range: tuple[float, float] | None = None,
+    max_sigma: float,
+) -> tuple[float, StabilizedMap]:
+    """Resolve a photon-limited task's level and the map its restoration runs through.
+
+    Args:
+        task: a :class:`~napari_hyperres.tasks.Task` with ``noise_parameters="poisson-gaussian"``.
+        image: ``(..., Y, X)`` gray data in its own units (a whole stack: fitted once).
+        level: photo-electrons between black and white, or ``"auto"`` (from the fitted gain).
+        noise: fitted parameters to use instead of fitting (the widget fits once per layer).
+        value_range: ``(black, white)``, overriding the intensity rule's percentiles.
+        max_sigma: the Gaussian network's largest level (8-bit σ).
+
+    Returns:
+        ``(photons, map)``: the level used and the :class:`StabilizedMap` at that level.
+
+    Raises:
+        ShapeError: the noise cannot be fitted (too small, flat, or not photon-limited).
+        LevelRangeError: the level, or the one "auto" finds, is outside the task's range.
+    """
+    from .errors import LevelRangeError
+    from .intensity import intensity_map_for
+    from .photon_noise import fit_poisson_gaussian
+
+    black, white = intensity_map_for(image, value_range).value_range
+    if noise is None:
+        noise = fit_poisson_gaussian(image)
+    if isinstance(level, str) and level.strip().lower() == "auto":
+        photons = noise.photons(black, white)
+        low, high = task.level_range
+        if not low <= photons <= high:
+            hint = (
+                "the image has almost no photon noise: there is little to restore"
+                if photons > high
+                else "the image holds fewer photons than the network handles"
+            )
+            raise LevelRangeError(
+                f"task {task.name!r}: the fitted noise ({noise.describe()}) puts {photons:.3g} photons between "
+                f"black {black:g} and white {white:g}, outside {low:g}–{high:g}: {hint}; give a level by hand"
+            )
+    else:
+        photons = task.check_level(level)
+        noise = noise.with_photons(photons, black, white)
+    return photons, stabilized_map(noise, black, white, np.dtype(image.dtype), max_sigma)
