@@ -80,6 +80,8 @@ METHODS = ("noisy", "denoise auto", "BM3D global σ", "GAT + BM3D", "microscopy 
 def main() -> None:
     parser = common.base_parser(__doc__, "bench_w2s")
     parser.add_argument("--fields", type=int, default=None, help="first N fields of view (default all; --quick 2)")
+    parser.add_argument("--field-step", type=int, default=1, help="every Nth field only (BM3D takes ~10 s per 512² frame here)")
+    parser.add_argument("--weights", default=None, help="weights of the microscopy network (default: the task's shipped)")
     parser.add_argument("--crop", type=int, default=None, help="centre crop edge (default: whole 512×512 frames; --quick 128)")
     parser.add_argument("--no-bm3d", action="store_true", help="skip the two BM3D rows (each takes seconds per frame)")
     args = parser.parse_args()
@@ -88,7 +90,7 @@ def main() -> None:
     root = args.data_root / "microscopy" / "W2S"
     if not (root / "noisy").is_dir() or not (root / "clean").is_dir():
         common.fail(f"W2S data not found: expected {root}/noisy and {root}/clean (pass --data-root)")
-    fields = field_ids(root / "noisy")[: args.fields or (2 if args.quick else None)]
+    fields = field_ids(root / "noisy")[: args.fields or (2 if args.quick else None)][:: args.field_step]
     if not fields:
         common.fail(f"no input_avg1_<field>_<channel>.tif files in {root / 'noisy'}")
     weights = common.require_weights(["denoise.lite", "denoise.estimator"], args.weights_dir)
@@ -98,7 +100,7 @@ def main() -> None:
     from napari_hyperres.photon_noise import fit_poisson_gaussian
 
     denoise = Restorer("denoise", weights=str(weights["denoise.lite"]), device=args.device)
-    microscopy = Restorer("microscopy", weights=str(weights["denoise.lite"]), device=args.device)
+    microscopy = Restorer("microscopy", weights=args.weights, device=args.device)
     methods = METHODS if not args.no_bm3d else tuple(m for m in METHODS if "BM3D" not in m)
     if not args.no_bm3d:
         import bm3d
@@ -148,9 +150,11 @@ def main() -> None:
         "Single noisy frame vs the 400-frame average; PSNR after the least-squares affine fit of each output onto the average (raw PSNR beside it).",
         args.device,
     )
-    report.text("Weights:\n\n" + "\n".join(f"- {common.weights_description(p)}" for p in weights.values()))
+    report.text("Weights:\n\n" + "\n".join(f"- {common.weights_description(p)}" for p in weights.values())
+                + f"\n- microscopy: {microscopy.info.name} ({microscopy.info.task} network)")
     shape = f"{crop}×{crop} centre crops" if crop else "whole 512×512 frames"
-    report.section(f"Mean affine-aligned PSNR, dB ({len(fields)} fields {fields[0]}–{fields[-1]} × 3 channels = {len(rows)} frames; {shape})")
+    every = f", every {args.field_step}th field" if args.field_step > 1 else ""
+    report.section(f"Mean affine-aligned PSNR, dB ({len(fields)} fields {fields[0]}–{fields[-1]}{every} × 3 channels = {len(rows)} frames; {shape})")
     report.table(["frames", "images", *methods], [[label, len(sub), *(common.fmt(mean("aligned", m, sub)) for m in methods)] for label, sub in groups])
     report.section("Mean raw PSNR, dB (no brightness fit: mostly measures the dataset's separate normalisations)")
     report.table(["frames", "images", *methods], [[label, len(sub), *(common.fmt(mean("raw", m, sub)) for m in methods)] for label, sub in groups])

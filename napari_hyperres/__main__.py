@@ -244,7 +244,7 @@ def run_restore(args: argparse.Namespace) -> int:
             progress = ProgressLine(f"{src.name}", enabled=not args.quiet)
             result = restorer.restore(image, level, tile=args.tile, progress=progress, value_range=value_range)
             write_image(dst, result)
-            progress.finish(f"{task.name} {level:g} -> {dst}")
+            progress.finish(f"{task.name} {level:.4g} -> {dst}")
         except (HyperResError, OSError) as exc:
             if len(jobs) == 1:
                 raise
@@ -277,7 +277,7 @@ def stream_one(restorer, src: Path, dst: Path, level, auto_level: bool, args: ar
             print(f"{src.name}: estimated {task.unit} {level:.3g} (estimator, first plane)", file=sys.stderr)
     progress = ProgressLine(f"{src.name} (streaming)", enabled=not args.quiet)
     stream_restore_tiff(src, dst, restorer, level, tile=args.tile, value_range=value_range, progress=progress)
-    progress.finish(f"{task.name} {level:g} -> {dst}")
+    progress.finish(f"{task.name} {level:.4g} -> {dst}")
     return level
 
 

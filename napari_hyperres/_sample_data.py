@@ -75,4 +75,9 @@ def noisy_stack() -> list[tuple[np.ndarray, dict[str, Any], str]]:
     return load_sample("noisy_stack")
 
 
-__all__ = ["SAMPLES_DIR", "load_sample", "noisy_nuclei", "coffee_jpeg", "astronaut_lowres", "noisy_stack"]
+def fluorescence_stack() -> list[tuple[np.ndarray, dict[str, Any], str]]:
+    """A synthetic 10 × 160 × 160 stack in raw uint16 camera counts with Poisson–Gaussian noise (the microscopy task)."""
+    return load_sample("fluorescence_stack")
+
+
+__all__ = ["SAMPLES_DIR", "load_sample", "noisy_nuclei", "coffee_jpeg", "astronaut_lowres", "noisy_stack", "fluorescence_stack"]

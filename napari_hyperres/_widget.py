@@ -31,7 +31,7 @@ from napari.utils.progress import cancelable_progress
 from qtpy.QtCore import QEvent, QObject
 
 from .devices import available_devices
-from .engine import output_shape, whole_value_range
+from .engine import output_shape, whole_noise, whole_value_range
 from .errors import HyperResError, ShapeError
 from .plugins import get_tasks
 from .preview import (
@@ -47,6 +47,7 @@ from .preview import (
     find_estimator,
     format_level,
     is_image_conditioned,
+    level_from_slider,
     level_label,
     output_geometry,
     output_metadata,
@@ -55,6 +56,7 @@ from .preview import (
     preview_name,
     restore_plane,
     restore_steps,
+    slider_from_level,
     sweep_levels,
     sweep_name,
     sweep_steps,
@@ -130,6 +132,7 @@ class RestoreWidget(Container):
         self._job_kind = ""
         self._estimating = False
         self._value_range: tuple[Any, tuple[float, float]] | None = None  # (layer key, whole_value_range)
+        self._noise: tuple[Any, Any] | None = None  # (layer key, whole_noise) for photon-limited tasks
         self._progress: _JobProgress | None = None
         self._syncing = False
         self._released = False
@@ -238,11 +241,11 @@ class RestoreWidget(Container):
     @property
     def level(self) -> float:
         """The chosen level, in the task's unit."""
-        return float(self.level_slider.value)
+        return level_from_slider(self.task, self.level_slider.value)
 
     @level.setter
     def level(self, value: float) -> None:
-        self.level_slider.value = float(value)
+        self.level_slider.value = slider_from_level(self.task, float(value))
 
     # --- control events -------------------------------------------------------------------
     def _on_task_changed(self, *_: Any) -> None:
@@ -250,10 +253,14 @@ class RestoreWidget(Container):
         low, high = task.level_range
         self._syncing = True
         try:
-            for widget in (self.level_slider, self.level_field, self.sweep_from, self.sweep_to):
+            for widget in (self.level_field, self.sweep_from, self.sweep_to):
                 widget.range = (low, high)
                 widget.step = task.level_step
-            self.level_field.value = self.level_slider.value = task.default_level
+            # a log-scale task's slider moves through log10(level): equal steps per decade
+            self.level_slider.range = (slider_from_level(task, low), slider_from_level(task, high))
+            self.level_slider.step = 0.01 if task.level_scale == "log" else task.level_step
+            self.level_field.value = task.default_level
+            self.level_slider.value = slider_from_level(task, task.default_level)
             self.sweep_from.value, self.sweep_to.value = low, high
             self.level_row.label = level_label(task)
             with self.weights_file.changed.blocked():
@@ -286,7 +293,7 @@ class RestoreWidget(Container):
             return
         self._syncing = True
         try:
-            self.level_field.value = value
+            self.level_field.value = level_from_slider(self.task, value)
         finally:
             self._syncing = False
         self._maybe_preview()
@@ -294,7 +301,7 @@ class RestoreWidget(Container):
     def _on_field(self, value: float) -> None:
         if self._syncing:
             return
-        self.level_slider.value = value  # previews through _on_slider
+        self.level_slider.value = slider_from_level(self.task, value)  # previews through _on_slider
 
     def _on_weights_file(self, value: Any) -> None:
         if value:
@@ -349,6 +356,7 @@ class RestoreWidget(Container):
             rgb = bool(layer.rgb)
             index = plane_index(layer.world_to_data(self.viewer.dims.point), data.shape, rgb)
             value_range = self._layer_value_range(layer)
+            noise = self._layer_noise(layer) if task.noise_parameters else None
         except HyperResError as exc:
             self._notify_error(exc, task, quiet=quiet)
             return None
@@ -363,7 +371,15 @@ class RestoreWidget(Container):
             source=layer.name,
             source_id=layer.unique_id,
             value_range=value_range,
+            noise=noise,
         )
+
+    def _layer_noise(self, layer: Image):
+        """The whole layer's Poisson–Gaussian fit (:func:`whole_noise`), kept while the layer's data is the same."""
+        key = (layer.unique_id, id(layer.data), layer.data.shape, str(layer.data.dtype))
+        if self._noise is None or self._noise[0] != key:
+            self._noise = (key, whole_noise(layer.data, bool(layer.rgb)))
+        return self._noise[1]
 
     def _layer_value_range(self, layer: Image) -> tuple[float, float]:
         """The whole layer's ``(black, white)`` (:func:`whole_value_range`), kept while the layer's data is the same.
@@ -704,7 +720,7 @@ class RestoreWidget(Container):
             )
             return
         self.level = level
-        source = "read from the file's quantisation tables" if method == "quantisation tables" else "estimated"
+        source = {"quantisation tables": "read from the file's quantisation tables", "estimator": "estimated"}.get(method, method)
         self.status.value = f"{task.unit} = {format_level(level)} ({source})"
 
     def _on_estimate_error(self, task: Task, exc: BaseException) -> None:

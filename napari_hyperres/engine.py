@@ -122,7 +122,7 @@ class Restorer:
                     f"task {self.task.name!r} has no weights yet: train with "
                     f"`python -m trainer train --task {self.task.name} ...` and pass the exported file as weights"
                 )
-            model, self.info = load_model(name, task=self.task.weights_for, device=self.device)
+            model, self.info = load_model(name, task=self.task.accepted_weights, device=self.device)
             expected = "hair" if self.task.conditioning == "image" else "hyperres"
             if self.info.kind != expected:
                 raise WeightsError(f"{name}: holds a {self.info.kind!r} model; task {self.task.name!r} needs {expected!r} weights")
@@ -194,9 +194,12 @@ class Restorer:
     def resolve_level(
         self, image: np.ndarray, level: Level, rgb: bool | None = None, value_range: tuple[float, float] | None = None
     ) -> float:
-        """``level`` as a checked float; ``"auto"`` runs the task's level estimator on ``image``."""
+        """``level`` as a checked float; ``"auto"`` runs the task's level estimator on ``image``
+        (photon-limited tasks: the photons of the Poisson–Gaussian fit)."""
         if self.image_conditioned:
             return self.task.default_level
+        if self.task.noise_parameters:
+            return self.photon_map(image, level, validate_image(image, rgb), value_range=value_range)[0]
         if isinstance(level, str) and level.strip().lower() == "auto":
             if not self.task.level_from_image:
                 raise LevelRangeError(
@@ -208,6 +211,28 @@ class Restorer:
 
             return estimate_level(image, self.task, device=str(self.device), rgb=rgb, value_range=value_range)
         return self.task.check_level(level)
+
+    def settle(
+        self,
+        sample: np.ndarray,
+        level: Level,
+        is_rgb: bool,
+        value_range: tuple[float, float] | None = None,
+        noise: PoissonGaussian | None = None,
+    ) -> tuple[float, tuple[float, float], PoissonGaussian | None]:
+        """What every piece of a large image must share, read from ``sample`` (e.g. its first plane).
+
+        Returns ``(level, value_range, noise)``: the numeric level ("auto" resolved), the
+        intensity map's ``(black, white)`` and, for photon-limited tasks, the fitted noise at
+        that level (else ``noise`` as given). Restoring each piece with these equals restoring
+        the whole with them (the lazy and streaming paths use this).
+        """
+        if value_range is None:
+            value_range = intensity_map_for(sample).value_range
+        if self.task.noise_parameters:
+            level, stabilized = self.photon_map(sample, level, is_rgb, noise=noise, value_range=value_range)
+            return level, value_range, stabilized.noise
+        return self.resolve_level(sample, level, is_rgb, value_range), value_range, noise
 
     def photon_map(
         self,
@@ -225,8 +250,7 @@ class Restorer:
                 f"of shape {image.shape}: split the channels first (napari: right-click the layer ▸ Split RGB; "
                 "numpy: numpy.moveaxis(image, -1, 0))"
             )
-        max_sigma = get_task(self.task.weights_for).level_range[1]
-        return photon_setup(self.task, image, level, noise=noise, value_range=value_range, max_sigma=max_sigma)
+        return photon_setup(self.task, image, level, noise=noise, value_range=value_range)
 
     def release(self) -> None:
         """Drop cached generated networks and free accelerator memory."""
@@ -334,7 +358,7 @@ class Restorer:
         net = None
         if self.task.noise_parameters:
             level, mapping = self.photon_map(image, level, is_rgb, noise=noise, value_range=value_range)
-            net = self._network_for_c(float(self.task.normalize(mapping.sigma)))
+            net = self._network_for_c(mapping.sigma / 255.0)  # a Gaussian denoiser's control: its σ / 255
         else:
             level = self.resolve_level(image, level, rgb, value_range)
             mapping = intensity_map_for(image, value_range)
@@ -440,13 +464,7 @@ class Restorer:
             raise ShapeError(f"expected a non-empty image with at least 2 dimensions (Y, X), got shape {image.shape}")
         lead = image.ndim - spatial_ndim
         sample = first_plane_sample(image, lead)
-        if value_range is None:
-            value_range = intensity_map_for(sample).value_range
-        if self.task.noise_parameters:
-            level, stabilized = self.photon_map(sample, level, is_rgb, noise=noise, value_range=value_range)
-            noise = stabilized.noise  # every block restores with the parameters of the whole array
-        else:
-            level = self.resolve_level(sample, level, rgb, value_range)
+        level, value_range, noise = self.settle(sample, level, is_rgb, value_range, noise)
         y_axis = lead
         whole_plane = self.task.prepare is not None or self.image_conditioned
         chunks = {axis: 1 for axis in range(lead)}
@@ -510,6 +528,22 @@ def whole_value_range(image, rgb: bool | None = None) -> tuple[float, float]:
         lead = image.ndim - (3 if is_rgb_image(tuple(image.shape), rgb) else 2)
         return intensity_map_for(first_plane_sample(image, lead)).value_range
     return intensity_map_for(image).value_range
+
+
+def whole_noise(image, rgb: bool | None = None) -> PoissonGaussian:
+    """The Poisson–Gaussian fit that restoring all of ``image`` with a photon-limited task uses.
+
+    numpy: the whole array (up to 8 planes of a stack); dask: the first plane's sample, as
+    :meth:`Restorer.restore_lazy`. Passing it as ``noise`` when restoring one plane gives
+    that plane as in the whole result (with :func:`whole_value_range`).
+    """
+    from .photon_noise import fit_poisson_gaussian
+
+    if is_rgb_image(tuple(image.shape), rgb):
+        raise ShapeError(f"photon-limited restoration takes gray planes, got an RGB image of shape {image.shape}: split the channels first")
+    if is_dask_array(image):
+        return fit_poisson_gaussian(first_plane_sample(image, image.ndim - 2))
+    return fit_poisson_gaussian(np.asarray(image))
 
 
 def is_dask_array(image) -> bool:

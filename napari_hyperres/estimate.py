@@ -15,9 +15,11 @@ from .color import rgb_to_ycbcr
 from .crops import grid_crops, trained_patch
 from .devices import select_device
 from .engine import validate_image
-from .errors import WeightsError
+from .errors import ShapeError, WeightsError
 from .intensity import intensity_map_for
+from .photon_noise import PoissonGaussian, fit_poisson_gaussian
 from .plugins import get_task
+from .stabilize import photon_setup
 from .tasks import Task
 from .weights import load_model
 
@@ -68,10 +70,15 @@ def estimate_level(
         value_range: ``(black, white)`` overriding the intensity rule, as for ``restore``
             (e.g. ``(0, 1)`` for float images whose noise leaves ``[0, 1]``).
 
+    Photon-limited tasks (``microscopy``) need no network: the level is the photons of the
+    Poisson–Gaussian fit of the whole image (:func:`estimate_photon_noise`).
+
     Raises:
         WeightsError: the task has no trained estimator.
     """
     task = get_task(task)
+    if task.noise_parameters:
+        return estimate_photon_noise(image, task, rgb=rgb, value_range=value_range)[0]
     name = weights or estimator_weights_name(task)
     try:
         model, info = load_model(name, task=task.name, kind="estimator", device=select_device(device))
@@ -81,6 +88,34 @@ def estimate_level(
     fractions = model(crops.to(next(model.parameters()).device)).float().cpu().numpy()
     low, high = task.level_range
     return float(np.clip(low + np.median(fractions) * (high - low), low, high))
+
+
+def estimate_photon_noise(
+    image: np.ndarray, task: str | Task = "microscopy", *, rgb: bool | None = None, value_range: tuple[float, float] | None = None
+) -> tuple[float, PoissonGaussian]:
+    """``(photons, noise)``: a photon-limited task's level and the Poisson–Gaussian parameters fitted to ``image``.
+
+    The whole image (a stack: up to 8 of its planes) is fitted once; ``photons`` is the
+    number of photo-electrons between its black and white points (intensity rule or
+    ``value_range``), ``noise.gain`` the counts per photo-electron.
+
+    Raises:
+        ShapeError: RGB input, or an image whose noise cannot be fitted.
+        LevelRangeError: the photons found are outside the task's range.
+    """
+    task = get_task(task)
+    is_rgb = validate_image(image, rgb)
+    if is_rgb:
+        raise ShapeError(f"task {task.name!r} fits one fluorescence channel at a time; split the RGB channels first")
+    black, white = intensity_map_for(image, value_range).value_range
+    noise = fit_poisson_gaussian(np.asarray(image))
+    photons, _ = photon_setup(task, image, "auto", noise=noise, value_range=(black, white), max_sigma=1e9)
+    return photons, noise
+
+
+def describe_fit(noise: PoissonGaussian) -> str:
+    """How a photon task's level was found, for people: ``Poisson–Gaussian fit: gain α …``."""
+    return f"Poisson–Gaussian fit: {noise.describe()}"
 
 
 JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
@@ -93,8 +128,9 @@ def estimate_level_from_file(
 
     ``dejpeg`` on a JPEG file reads the quality from its quantisation tables (exact for
     libjpeg-based encoders, no network); otherwise the task's estimator runs on the
-    decoded image (``image``, if already read). Returns ``(level, method)`` with method
-    ``"quantisation tables"`` or ``"estimator"``.
+    decoded image (``image``, if already read); photon-limited tasks fit their noise.
+    Returns ``(level, method)`` with method ``"quantisation tables"``, ``"estimator"`` or
+    the fitted parameters (``"Poisson–Gaussian fit: gain α …"``).
     """
     from pathlib import Path
 
@@ -102,6 +138,9 @@ def estimate_level_from_file(
     from .jpeg_quality import read_jpeg_quality
 
     task = get_task(task)
+    if task.noise_parameters:
+        photons, noise = estimate_photon_noise(read_image(path) if image is None else image, task)
+        return photons, describe_fit(noise)
     if task.name == "dejpeg" and Path(path).suffix.lower() in JPEG_SUFFIXES:
         low, high = task.level_range
         return float(np.clip(read_jpeg_quality(path).quality, low, high)), "quantisation tables"

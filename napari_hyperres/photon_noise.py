@@ -99,6 +99,13 @@ def gat(z: np.ndarray, noise: PoissonGaussian) -> np.ndarray:
     return inner
 
 
+def exact_unbiased_photons(d):
+    """The closed form of the exact unbiased inverse for α = 1, σ = 0: ``E[photons]`` whose
+    Anscombe transform has expectation ``d`` (numpy array or torch tensor, ``d ≥ 2·√(3/8)``)."""
+    r = math.sqrt(1.5)
+    return 0.25 * d**2 + 0.25 * r / d - 1.375 / d**2 + 0.625 * r / d**3 - 0.125
+
+
 def gat_inverse(d: np.ndarray, noise: PoissonGaussian) -> np.ndarray:
     """Closed-form exact unbiased inverse of :func:`gat` (Mäkitalo & Foi 2011/2013).
 
@@ -111,9 +118,7 @@ def gat_inverse(d: np.ndarray, noise: PoissonGaussian) -> np.ndarray:
     Shape:
         - d: any shape; output: float32 data units, same shape.
     """
-    d64 = np.maximum(np.asarray(d, dtype=np.float64), ANSCOMBE_FLOOR)
-    r = math.sqrt(1.5)
-    photons = 0.25 * d64**2 + 0.25 * r / d64 - 1.375 / d64**2 + 0.625 * r / d64**3 - 0.125
+    photons = exact_unbiased_photons(np.maximum(np.asarray(d, dtype=np.float64), ANSCOMBE_FLOOR))
     photons -= noise.beta / noise.gain**2
     return (photons * noise.gain).astype(np.float32)
 
@@ -133,6 +138,12 @@ VARIANCE_SPREAD = 3.0
 is above the 2.3 of independent samples)."""
 
 CURVE_BINS = 32
+
+MIN_VARIANCE_GROWTH = 1.5
+"""The fitted variance must grow at least this much from the darkest to the brightest level
+measured, or the image is not photon-limited: white Gaussian noise fits a nearly flat line
+(its scatter alone gave ×1.2 on a 256² test image), and where shot noise changes the noise by
+less than this, one Gaussian σ (the ``denoise`` task) describes it well enough."""
 """Intensity levels at which the noise variance is measured for the fit."""
 """Share of each intensity bin (its flattest pixels) whose detail measures the noise."""
 
@@ -257,12 +268,6 @@ def noise_curve_points(
     return np.array(means), np.array(variances), np.array(counts)
 
 
-SMOOTH_HALF_BIAS = 1.0
-"""Ratio of the squared MAD over the smoothest half of a bin to the true noise variance,
-measured on pure white Gaussian noise (4 × 256² pixels, seed 0): choosing the quieter
-half by local detail energy also keeps the quieter half of the noise. A test re-measures it."""
-
-
 FIT_CROP = 512
 """Planes larger than this are fitted on a 3×3 grid of crops this size (bounded memory and time)."""
 
@@ -306,12 +311,14 @@ def fit_poisson_gaussian(
         info = np.iinfo(array.dtype)
         clip = (float(info.min), float(info.max))
     means, variances, counts = noise_curve_points(planes, bins=CURVE_BINS, clip=clip)
-    variances = variances / SMOOTH_HALF_BIAS
     gain, beta = _noise_curve_line(means, variances, counts)
-    if not gain > 0:
+    low, high = float(means.min()), float(means.max())
+    growth = (gain * high + beta) / max(gain * low + beta, 1e-12)
+    if not gain > 0 or growth < MIN_VARIANCE_GROWTH:
         raise ShapeError(
-            f"the noise of this image does not grow with intensity (fitted gain {gain:.3g}): it is not "
-            "photon-limited; use the 'denoise' task (one σ for the whole image), or give the gain by hand"
+            f"the noise of this image barely grows with intensity (fitted gain {gain:.3g}; noise variance ×{growth:.2g} "
+            "from the darkest to the brightest level): it is not photon-limited; use the 'denoise' task "
+            "(one σ for the whole image)"
         )
     if offset is None:
         offset = float(np.percentile(np.concatenate([_box(p, 2).ravel() for p in planes]), 0.1))

@@ -93,6 +93,18 @@ def sweep_name(source: str, task: str, levels: Sequence[float]) -> str:
     return f"{source} [{task} sweep {format_level(levels[0])}–{format_level(levels[-1])}]"
 
 
+def slider_from_level(task: Task, level: float) -> float:
+    """The slider position of ``level``: the level itself, or its log10 for a log-scale task."""
+    return float(np.log10(level)) if task.level_scale == "log" else float(level)
+
+
+def level_from_slider(task: Task, position: float) -> float:
+    """The level at slider ``position`` (inverse of :func:`slider_from_level`), rounded to 3 significant digits on a log scale."""
+    if task.level_scale != "log":
+        return float(position)
+    return float(f"{10.0 ** float(position):.3g}")
+
+
 def level_label(task: Task) -> str:
     """The level slider's label, with the task's unit."""
     return f"level ({task.unit})"
@@ -161,7 +173,8 @@ def sweep_levels(task: Task, n: int, low: float | None = None, high: float | Non
     hi = task.check_level(task.level_range[1] if high is None else high)
     if not lo < hi:
         raise LevelRangeError(f"task {task.name!r}: expected a sweep from a lower to a higher level, got {lo:g} to {hi:g}")
-    return [float(np.round(v, 6)) for v in np.linspace(lo, hi, int(n))]
+    spaced = np.geomspace if task.level_scale == "log" else np.linspace  # log tasks: equal ratios
+    return [float(np.round(v, 6)) for v in spaced(lo, hi, int(n))]
 
 
 def find_estimator() -> Callable[..., float] | None:
@@ -223,6 +236,8 @@ def can_estimate(task: Task, weights: str | os.PathLike | None = None, path: str
     """
     if not task.level_from_image:
         return False
+    if task.noise_parameters:
+        return True  # fitted from the image, no network
     return quality_from_file(task, path) or estimator_weights(task, weights) is not None
 
 
@@ -239,6 +254,12 @@ def estimate_request(
     Raises:
         WeightsError: no estimator for the task; ShapeError: unreadable JPEG file.
     """
+    if request.task.noise_parameters and request.noise is not None:
+        from .engine import whole_value_range
+        from .estimate import describe_fit
+
+        black, white = request.value_range or whole_value_range(request.data, request.rgb)
+        return request.noise.photons(black, white), describe_fit(request.noise)
     if quality_from_file(request.task, path):
         from .estimate import estimate_level_from_file
 
@@ -384,6 +405,9 @@ class Request:
     value_range: tuple[float, float] | None = None
     """``(black, white)`` for the whole layer (:func:`napari_hyperres.engine.whole_value_range`):
     a previewed plane then equals that plane of Apply's result, also for float layers."""
+    noise: Any = None
+    """Photon-limited tasks: the whole layer's Poisson–Gaussian fit
+    (:func:`napari_hyperres.engine.whole_noise`), for the same reason."""
 
     @property
     def shown_level(self) -> float | None:
@@ -425,10 +449,10 @@ def restore_plane(cache: RestorerCache, request: Request) -> Restored:
     restorer = cache.get(request.task, request.device, request.weights)
     plane = np.asarray(request.data[request.index])
     if not restorer.image_conditioned:
-        result = restorer.restore(plane, request.level, rgb=request.rgb, value_range=request.value_range)
+        result = restorer.restore(plane, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise)
         return Restored(result, time.perf_counter() - start)
     with _selection_lock(restorer):
-        result = restorer.restore(plane, request.level, rgb=request.rgb, value_range=request.value_range)
+        result = restorer.restore(plane, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise)
         selection = restorer.last_selection
     return Restored(result, time.perf_counter() - start, selection)
 
@@ -446,7 +470,7 @@ def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int,
         # a dask layer (big or multi-file data): the output is lazy too, and napari computes
         # only the planes it shows; nothing is loaded whole
         yield (0, 1)
-        result = restorer.restore_lazy(request.data, request.level, rgb=request.rgb, value_range=request.value_range)
+        result = restorer.restore_lazy(request.data, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise)
         yield (1, 1)
         return Restored(result, time.perf_counter() - start)
     data = np.asarray(request.data)
@@ -454,7 +478,7 @@ def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int,
         result, selection = yield from _restore_selected_steps(restorer, data, request)
         return Restored(result, time.perf_counter() - start, selection)
     result = None
-    for step in restorer.restore_steps(data, request.level, rgb=request.rgb, value_range=request.value_range):
+    for step in restorer.restore_steps(data, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise):
         if isinstance(step, np.ndarray):
             result = step
         else:
@@ -479,7 +503,7 @@ def _restore_selected_steps(restorer: Restorer, data: np.ndarray, request: Reque
     outputs, selections = [], []
     done_before, grand_total = 0, None
     for plane in planes:
-        steps = restorer.restore_steps(plane, request.level, rgb=is_rgb, value_range=value_range)
+        steps = restorer.restore_steps(plane, request.level, rgb=is_rgb, value_range=value_range, noise=request.noise)
         with lock:
             first = next(steps)
             selections.append(np.array(restorer.last_selection, copy=True))
@@ -503,7 +527,7 @@ def sweep_steps(cache: RestorerCache, request: Request, levels: Sequence[float])
     outputs = []
     yield (0, len(levels))
     for i, level in enumerate(levels):
-        outputs.append(restorer.restore(plane, level, rgb=request.rgb, value_range=request.value_range))
+        outputs.append(restorer.restore(plane, level, rgb=request.rgb, value_range=request.value_range, noise=request.noise))
         yield (i + 1, len(levels))
     return np.stack(outputs)
 

@@ -16,6 +16,10 @@ import numpy as np
 from .intensity import IntensityMap
 from .photon_noise import PoissonGaussian, gat, gat_inverse
 
+MAX_STABILIZED_SIGMA = 100.0
+"""Largest σ (8-bit scale) the Gaussian network is run at after stabilisation (the ``denoise``
+range); images with fewer photons get a wider span instead (:func:`stabilized_map`)."""
+
 
 @dataclass(frozen=True)
 class StabilizedMap:
@@ -53,7 +57,9 @@ class StabilizedMap:
         return IntensityMap(0.0, 1.0, np.dtype(self.dtype)).from_unit(gat_inverse(d, self.noise), overwrite=True)
 
 
-def stabilized_map(noise: PoissonGaussian, black: float, white: float, dtype: np.dtype, max_sigma: float) -> StabilizedMap:
+def stabilized_map(
+    noise: PoissonGaussian, black: float, white: float, dtype: np.dtype, max_sigma: float = MAX_STABILIZED_SIGMA
+) -> StabilizedMap:
     """The :class:`StabilizedMap` that puts the transforms of ``black`` and ``white`` at 0 and 1.
 
     Where that would make the stabilised σ exceed ``max_sigma`` (the network's range; fewer
@@ -73,7 +79,7 @@ def photon_setup(
     *,
     noise: PoissonGaussian | None = None,
     value_range: tuple[float, float] | None = None,
-    max_sigma: float,
+    max_sigma: float = MAX_STABILIZED_SIGMA,
 ) -> tuple[float, StabilizedMap]:
     """Resolve a photon-limited task's level and the map its restoration runs through.
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from .engine import Progress, Restorer, is_rgb_image, output_shape
 from .errors import CancelledError, ShapeError
-from .intensity import check_dtype, intensity_map_for
+from .intensity import check_dtype
 from .io import TIFF_SUFFIXES
 from .weights import atomic_write
 
@@ -60,9 +60,9 @@ def stream_restore_tiff(
 ) -> tuple[int, ...]:
     """Restore every page of the TIFF stack ``src`` into the TIFF ``dst``; returns the output shape.
 
-    Integers keep their dtype's intensity rule; for float stacks the rule of
-    :mod:`napari_hyperres.intensity` is applied to the first plane (pass ``value_range``
-    to set it). ``progress(done, total)`` counts planes.
+    The intensity rule of :mod:`napari_hyperres.intensity` (and, for photon-limited tasks,
+    the noise fit) is applied to the first plane and used for all (pass ``value_range`` to
+    set it; uint8 is always 0–255). ``progress(done, total)`` counts planes.
 
     Raises:
         ShapeError: ``dst`` is not a TIFF, or ``src``'s pages are not its planes.
@@ -82,15 +82,15 @@ def stream_restore_tiff(
     out_shape = output_shape(restorer.task, shape, level, rgb)
 
     def restored_planes(tif: tifffile.TiffFile) -> Iterator[np.ndarray]:
-        nonlocal value_range
+        nonlocal value_range, level
+        noise = None
         for index in range(planes):
             if cancel is not None and cancel():
                 raise CancelledError("restoration cancelled; no output was written")
             plane = tif.series[0].pages[index].asarray()
-            if value_range is None:
-                mapping = intensity_map_for(plane)
-                value_range = mapping.value_range
-            yield restorer.restore(plane, level, tile=tile, rgb=rgb, value_range=value_range)
+            if index == 0:  # the first plane sets the intensity map (and a photon task's noise) for all
+                level, value_range, noise = restorer.settle(plane, level, rgb, value_range)
+            yield restorer.restore(plane, level, tile=tile, rgb=rgb, value_range=value_range, noise=noise)
             if progress is not None:
                 progress(index + 1, planes)
 

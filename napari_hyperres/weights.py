@@ -168,13 +168,17 @@ def build_model(kind: str, architecture: dict) -> nn.Module:
 
 
 def load_model(
-    name_or_path: str | os.PathLike, *, task: str | None = None, kind: str | None = None, device: str | torch.device = "cpu"
+    name_or_path: str | os.PathLike,
+    *,
+    task: str | tuple[str, ...] | None = None,
+    kind: str | None = None,
+    device: str | torch.device = "cpu",
 ) -> tuple[nn.Module, WeightsInfo]:
     """Rebuild the network stored in a weights file, in eval mode on ``device``.
 
     Args:
         name_or_path: shipped name (``"denoise.lite"``) or a path.
-        task: if given, the file must be for this task.
+        task: if given, the file must be for this task (or one of these tasks).
         kind: if given, the file must hold this model kind.
 
     Raises:
@@ -182,8 +186,9 @@ def load_model(
     """
     tensors, info = load_weights(name_or_path)
     path = resolve_weights(name_or_path)
-    if task is not None and info.task != task:
-        raise WeightsError(f"{path}: weights are for task {info.task!r}, not {task!r}")
+    accepted = (task,) if isinstance(task, str) else task
+    if accepted is not None and info.task not in accepted:
+        raise WeightsError(f"{path}: weights are for task {info.task!r}, not {' or '.join(map(repr, accepted))}")
     if kind is not None and info.kind != kind:
         raise WeightsError(f"{path}: holds a {info.kind!r} model, expected {kind!r}")
     model = build_model(info.kind, info.architecture)

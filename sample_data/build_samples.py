@@ -1,4 +1,4 @@
-"""Build the plugin's four sample images from scikit-image's bundled pictures.
+"""Build the plugin's five sample images from scikit-image's bundled pictures.
 
     python sample_data/build_samples.py            # writes napari_hyperres/_samples/
     python sample_data/build_samples.py --out DIR  # somewhere else
@@ -15,6 +15,7 @@ Restore widget uses to preset its task and level.
 | coffee_q10.jpg | skimage.data.coffee() | OpenCV (libjpeg) JPEG at quality 10 |
 | astronaut_x2.png | skimage.data.astronaut() | bicubic ×1/2 (torch antialiased, a = -0.5; the sr task's resampler) |
 | noisy_stack.tif | synthetic 3-D nuclei, 8 × 128 × 128 uint16 | + σ/255·65535·N(0,1), σ = 15, clipped |
+| fluorescence_stack.tif | synthetic 3-D nuclei, 10 × 160 × 160 uint16 camera counts | Poisson–Gaussian: sCMOS-like gain 2.2 counts/e⁻, offset 100, read noise 1.6 e⁻, ≈ 60 e⁻ at the brightest |
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ SIGMA_2D = 25.0
 QUALITY = 10
 SCALE = 2
 SIGMA_3D = 15.0
+CAMERA = dict(gain=2.2, offset=100.0, read_electrons=1.6, peak_electrons=60.0)
+"""The simulated camera of the fluorescence sample (an sCMOS in its 16-bit mode, a dim sample)."""
 
 
 def synthetic_nuclei(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
@@ -71,7 +74,7 @@ def add_noise(clean: np.ndarray, sigma_8bit: float, seed: int) -> np.ndarray:
 
 
 def build(out: Path) -> list[dict]:
-    """Write the four samples and ``samples.json`` into ``out``; return the manifest entries."""
+    """Write the five samples and ``samples.json`` into ``out``; return the manifest entries."""
     import cv2
     import tifffile
     import torch
@@ -130,6 +133,28 @@ def build(out: Path) -> list[dict]:
             key="noisy_stack", file="noisy_stack.tif", display_name="Noisy 3-D stack (σ=15, uint16)", task="denoise",
             level=SIGMA_3D, unit="σ (8-bit)", source="synthetic 3-D fluorescence-like nuclei (seed 3)",
             how=f"clean + {SIGMA_3D:g}/255·N(0,1) on [0, 1] (numpy seed 4), clipped, ×65535 → uint16",
+            axes="ZYX", scale=[2.0, 1.0, 1.0],
+        )
+    )
+
+    # 5. photon-limited fluorescence stack in raw camera counts (the microscopy task)
+    clean5 = synthetic_nuclei((10, 160, 160), count=12, seed=5)
+    rng = np.random.default_rng(6)
+    electrons = rng.poisson(clean5 * CAMERA["peak_electrons"]) + CAMERA["read_electrons"] * rng.standard_normal(clean5.shape)
+    counts = np.clip(np.round(CAMERA["offset"] + CAMERA["gain"] * electrons), 0, 65535).astype(np.uint16)
+    tifffile.imwrite(out / "fluorescence_stack.tif", counts, compression="zlib", metadata={"axes": "ZYX"})
+    black, white = np.percentile(counts, (0.1, 99.9))  # the intensity rule's black and white points
+    photons = round(float((white - black) / CAMERA["gain"]), 1)
+    entries.append(
+        dict(
+            key="fluorescence_stack", file="fluorescence_stack.tif",
+            display_name=f"Photon-limited fluorescence stack (uint16 counts, ≈{photons:g} photons)", task="microscopy",
+            level=photons, unit="photons", source="synthetic 3-D fluorescence-like nuclei (seed 5)",
+            how=(
+                f"electrons = Poisson({CAMERA['peak_electrons']:g}·clean) + {CAMERA['read_electrons']:g}·N(0,1) (numpy seed 6); "
+                f"counts = {CAMERA['offset']:g} + {CAMERA['gain']:g}·electrons, rounded → uint16; level = photons between "
+                "the 0.1st and 99.9th percentiles of the counts with the true gain"
+            ),
             axes="ZYX", scale=[2.0, 1.0, 1.0],
         )
     )

@@ -210,3 +210,21 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def w2s_root() -> Path:
+    """``../shared/data/microscopy/W2S`` (real widefield frames and their 400-frame averages).
+
+    Skips when absent, except under ``HYPERRES_REQUIRE_DATA=1`` (set by ``.ci/run``, where the
+    data is always beside the clone), which turns a missing folder into a failure.
+    """
+    root = SHARED_DATA / "microscopy" / "W2S"
+    if not (root / "noisy").is_dir():
+        if os.environ.get("HYPERRES_REQUIRE_DATA") == "1":
+            pytest.fail(f"HYPERRES_REQUIRE_DATA=1 but {root} is missing")
+        pytest.skip(f"real microscopy data not found at {root}")
+    return root

@@ -240,7 +240,7 @@ def test_tasks_command(capsys):
     assert main(["tasks"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["name", "title", "unit", "levels", "default", "weights"]
-    assert [line.split()[0] for line in out[1:4]] == ["denoise", "dejpeg", "sr"]
+    assert [line.split()[0] for line in out[1:5]] == ["denoise", "microscopy", "dejpeg", "sr"]
     assert "0-100" in out[1] and "25" in out[1]
 
 

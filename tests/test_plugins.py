@@ -53,7 +53,7 @@ def test_builtins_registered_through_the_hook():
     pm = get_plugin_manager()
     pm.check_pending()
     assert pm.get_plugin("builtins") is not None
-    assert list_task_names()[:4] == ["denoise", "dejpeg", "sr", "auto"]
+    assert list_task_names()[:5] == ["denoise", "microscopy", "dejpeg", "sr", "auto"]
     assert get_task("denoise") is DENOISE
     assert get_task(DENOISE) is DENOISE
 
@@ -98,7 +98,7 @@ def test_installed_plugin_registers_its_task(poisson_plugin):
 
     assert any(ep.name == "poisson" for ep in entry_points(group=ENTRY_POINT_GROUP))
     tasks = get_tasks()
-    assert list(tasks)[:3] == ["denoise", "dejpeg", "sr"]  # built-ins first, then plugins
+    assert list(tasks)[:4] == ["denoise", "microscopy", "dejpeg", "sr"]  # built-ins first, then plugins
     poisson = tasks["poisson"]
     assert poisson.channels == "gray" and poisson.weights is None
     pm = get_plugin_manager()
@@ -126,7 +126,7 @@ def test_cli_lists_the_installed_plugin(poisson_plugin):
                           env=subprocess_env(poisson_plugin), timeout=120)
     assert done.returncode == 0, done.stderr
     lines = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
-    assert list(lines)[:3] == ["denoise", "dejpeg", "sr"]
+    assert list(lines)[:4] == ["denoise", "microscopy", "dejpeg", "sr"]
     assert "poisson" in lines
     assert "no weights yet: train with python -m trainer train --task poisson" in lines["poisson"]
     assert "1-1000" in lines["poisson"]

@@ -261,8 +261,11 @@ def test_worker_functions_match_the_engine(tiny_denoise):
     original = stack.copy()
     cache = RestorerCache()
     expected = Restorer(DENOISE, weights=tiny_denoise, device="cpu").restore(stack, 25.0)
+    from napari_hyperres.engine import whole_value_range
 
-    plane, seconds, selection = restore_plane(cache, _request(stack, index=(1,), weights=tiny_denoise))
+    whole = whole_value_range(stack)  # what the widget passes: the whole layer's intensity map
+
+    plane, seconds, selection = restore_plane(cache, _request(stack, index=(1,), weights=tiny_denoise, value_range=whole))
     assert plane.dtype == np.uint16 and seconds >= 0 and selection is None
     np.testing.assert_array_equal(plane, expected[1])
 
@@ -297,7 +300,9 @@ def test_a_plane_with_the_whole_value_range_equals_that_plane_of_the_whole():
     np.testing.assert_allclose(plane, whole[0], rtol=0, atol=1e-4)
     own = restore_plane(cache, _request(stack, index=(0,), weights=weights)).data  # the plane's own intensity map
     assert np.abs(own - whole[0]).max() > 0.05
-    assert whole_value_range(stack.astype(np.uint16)) == (0.0, 65535.0)
+    assert whole_value_range(stack.astype(np.uint8)) == (0.0, 255.0)  # 8-bit: its dtype's range
+    counts = stack.astype(np.uint16)  # other integers: their own range (percentiles), like floats
+    assert whole_value_range(counts) == tuple(float(v) for v in np.percentile(counts, (0.1, 99.9)))
     dask = pytest.importorskip("dask.array")
     lazy = dask.from_array(stack, chunks=(1, 24, 20))
     assert whole_value_range(lazy) == whole_value_range(stack[0])  # the lazy path's rule: the first plane
@@ -311,6 +316,7 @@ def test_a_plane_with_the_whole_value_range_equals_that_plane_of_the_whole():
         ("coffee_jpeg", (400, 600, 3), np.uint8, "dejpeg", 10.0),
         ("astronaut_lowres", (256, 256, 3), np.uint8, "sr", 2.0),
         ("noisy_stack", (8, 128, 128), np.uint16, "denoise", 15.0),
+        ("fluorescence_stack", (10, 160, 160), np.uint16, "microscopy", 56.4),
     ],
 )
 def test_sample_data(function, shape, dtype, task, level):
@@ -335,7 +341,7 @@ def test_manifest_is_valid_and_imports():
     assert manifest.name == "napari-hyperres"
     manifest.validate_imports()
     assert {w.display_name for w in manifest.contributions.widgets} == {"Restore"}
-    assert len(manifest.contributions.sample_data) == 4
+    assert len(manifest.contributions.sample_data) == 5
     top = ROOT / "napari.yaml"
     if top.is_symlink():
         assert top.resolve() == (ROOT / "napari_hyperres" / "napari.yaml").resolve()
@@ -348,3 +354,15 @@ def test_logic_modules_import_no_napari_or_qt():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_fluorescence_sample_is_raw_counts_whose_fit_finds_its_camera():
+    """The microscopy sample: uint16 counts with an offset and a known gain (2.2 counts per photo-electron)."""
+    from napari_hyperres._sample_data import fluorescence_stack
+    from napari_hyperres.estimate import estimate_photon_noise
+
+    [(data, kwargs, _)] = fluorescence_stack()
+    assert 80 <= data.min() and data.max() < 400  # a sliver of the uint16 range, above the camera offset
+    photons, noise = estimate_photon_noise(data)
+    assert noise.gain == pytest.approx(2.2, rel=0.15)
+    assert photons == pytest.approx(kwargs["metadata"]["degradation"]["level"], rel=0.15)

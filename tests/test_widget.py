@@ -139,6 +139,45 @@ def test_controls_follow_the_task(make_widget):
     assert widget.level == 25.0 and "σ" in widget.level_row.label
 
 
+def test_microscopy_task_slides_through_photons_on_a_log_scale_and_auto_fits_the_layer(make_widget, qtbot, notes):
+    """Raw camera counts: Auto sets the photons of the whole layer's fit; the preview equals that plane of Apply."""
+    from test_photon_noise import camera, fluorescence_like
+
+    viewer = ViewerModel()
+    stack = camera(np.stack([fluorescence_like((96, 96), seed=s) for s in range(3)]), 2.0, 3.0, 100.0, 250.0)
+    viewer.add_image(stack, name="counts")
+    viewer.dims.current_step = (1, 0, 0)
+    widget = make_widget(viewer)  # no microscopy override: the shipped network
+    widget.native.show()
+    widget.live_check.value = False
+    widget.task_combo.value = "microscopy"
+    assert widget.level_slider.range == (0.0, 4.0) and widget.level == 30.0 and "photons" in widget.level_row.label
+    widget.level_field.value = 100.0
+    assert widget.level_slider.value == pytest.approx(2.0) and widget.level == 100.0
+    widget.level_slider.value = 1.0
+    assert widget.level_field.value == pytest.approx(10.0)
+    assert widget.auto_button is not None and widget.auto_button.visible  # fitted, no estimator network needed
+
+    widget.auto_button.clicked.emit()
+    qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+    from napari_hyperres.engine import whole_noise, whole_value_range
+
+    black, white = whole_value_range(stack)
+    photons = whole_noise(stack).photons(black, white)
+    assert widget.level == pytest.approx(photons, rel=0.01)
+    assert "Poisson–Gaussian fit" in widget.status.value and notes["error"] == []
+
+    widget.preview()
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    preview = np.array(_previews(viewer)[0].data)
+    widget.apply()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    applied = [layer for layer in viewer.layers if layer.name.startswith("counts [microscopy")][-1].data
+    assert applied.dtype == np.uint16 and applied.shape == stack.shape
+    np.testing.assert_array_equal(preview, applied[1])
+    assert notes["error"] == []
+
+
 def test_auto_button_only_with_an_estimator(make_widget, monkeypatch, qtbot):
     widget = make_widget()
     assert (widget.auto_button is None) == (_widget.find_estimator() is None)

@@ -54,8 +54,8 @@ class Task:
             Gaussian denoiser of ``weights`` at the stabilised σ (``normalize`` maps that σ to
             ``c``) and inverts exactly. The level is then the photo-electrons between the
             data's black and white points (``level_range`` is in photons).
-        weights_task: the task the weights were trained for, when another task's network
-            serves this one (``microscopy`` runs the ``denoise`` network); default ``name``.
+        weights_task: another task whose weights also serve this one (``microscopy`` can run
+            the ``denoise`` network); weights trained for the task itself are accepted too.
         level_scale: ``"linear"`` or ``"log"``: how a slider should move through the range
             (a range over decades, such as photon counts, needs ``"log"``).
     """
@@ -99,9 +99,9 @@ class Task:
         self.check_level(self.default_level)
 
     @property
-    def weights_for(self) -> str:
-        """The task name the weights file must declare (``weights_task`` or ``name``)."""
-        return self.weights_task or self.name
+    def accepted_weights(self) -> tuple[str, ...]:
+        """Task names a weights file for this task may declare: its own, and ``weights_task``'s."""
+        return (self.name,) if self.weights_task is None else (self.name, self.weights_task)
 
     def simulate_input(self, clean: torch.Tensor, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
         """The degraded image as a user would have it (``make_input``, else ``degrade``)."""

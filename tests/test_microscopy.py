@@ -1,0 +1,137 @@
+"""The built-in ``microscopy`` task: raw counts in, Poisson–Gaussian noise fitted once, GAT + network + exact inverse."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_hyperres import LevelRangeError, ShapeError, restore
+from napari_hyperres.__main__ import main
+from napari_hyperres.engine import Restorer, whole_noise, whole_value_range
+from napari_hyperres.estimate import estimate_level, estimate_photon_noise
+from napari_hyperres.plugins import get_task
+from test_photon_noise import camera, fluorescence_like
+
+
+@pytest.fixture(scope="module")
+def microscopy() -> Restorer:
+    return Restorer("microscopy", device="cpu")  # the shipped network: this is about real behaviour
+
+
+def aligned_psnr(output: np.ndarray, target: np.ndarray) -> float:
+    """PSNR (peak = the target's range) after the least-squares affine map of ``output`` onto ``target``."""
+    x = output.astype(np.float64).ravel()
+    a, b = np.linalg.lstsq(np.stack([x, np.ones_like(x)], 1), target.astype(np.float64).ravel(), rcond=None)[0]
+    mse = np.mean((a * x + b - target.astype(np.float64).ravel()) ** 2)
+    return 10 * np.log10(float(np.ptp(target)) ** 2 / mse)
+
+
+def test_task_declares_its_capabilities():
+    task = get_task("microscopy")
+    assert task.noise_parameters == "poisson-gaussian" and task.level_scale == "log" and task.level_from_image
+    assert task.unit == "photons" and "denoise" in task.accepted_weights
+
+
+def test_raw_camera_counts_are_restored_in_counts(microscopy):
+    """A 12-bit-like camera image (offset 100, counts ≈ 100–600 of 65535) stays in its counts and gets much cleaner."""
+    clean = fluorescence_like((128, 128))
+    gain, offset, peak = 2.0, 100.0, 250.0
+    frame = camera(clean, gain, 3.0, offset, peak)
+    truth = offset + gain * peak * clean
+    out = microscopy.restore(frame, "auto")
+    assert out.dtype == np.uint16 and out.shape == frame.shape
+    assert abs(out.mean() - truth.mean()) < 0.02 * truth.mean()  # unbiased: the inverse is exact, not algebraic
+    assert aligned_psnr(out, truth) > aligned_psnr(frame, truth) + 6.0
+    denoise = restore(frame, "denoise", 25)  # the Gaussian task on the same counts, by the data's own range now
+    assert denoise.dtype == np.uint16 and abs(float(denoise.mean()) - truth.mean()) < 0.05 * truth.mean()
+
+
+def test_auto_level_is_the_fitted_photons(microscopy):
+    frame = camera(fluorescence_like((256, 256)), 2.0, 3.0, 100.0, 250.0)
+    photons, noise = estimate_photon_noise(frame)
+    black, white = whole_value_range(frame)
+    assert photons == pytest.approx((white - black) / noise.gain)
+    assert estimate_level(frame, "microscopy") == pytest.approx(photons)
+    assert microscopy.resolve_level(frame, "auto") == pytest.approx(photons)
+    assert photons == pytest.approx((white - black) / 2.0, rel=0.15)  # the true gain is 2 counts per photo-electron (fit: ≈ 10 % here)
+
+
+def test_fewer_photons_smooth_more(microscopy):
+    frame = camera(fluorescence_like((96, 96)), 2.0, 3.0, 100.0, 250.0)
+    noise = whole_noise(frame)
+    weak, strong = (microscopy.restore(frame, p, noise=noise) for p in (1000.0, 5.0))
+    assert np.std(np.diff(strong.astype(float), axis=1)) < np.std(np.diff(weak.astype(float), axis=1))
+
+
+def test_a_stack_is_fitted_once_and_planes_match_the_whole(microscopy):
+    clean = np.stack([fluorescence_like((64, 64), seed=s) for s in range(3)])
+    stack = camera(clean, 2.0, 3.0, 100.0, 250.0)
+    whole = microscopy.restore(stack, 60.0)
+    noise, value_range = whole_noise(stack), whole_value_range(stack)
+    plane = microscopy.restore(stack[1], 60.0, noise=noise, value_range=value_range)  # what the widget's preview does
+    np.testing.assert_array_equal(plane, whole[1])
+    alone = microscopy.restore(stack[1], 60.0)  # the plane's own fit and range differ
+    assert not np.array_equal(alone, whole[1])
+
+
+def test_lazy_equals_eager_with_the_same_fit(microscopy):
+    dask = pytest.importorskip("dask.array")
+    stack = camera(np.stack([fluorescence_like((64, 64), seed=s) for s in range(2)]), 2.0, 3.0, 100.0, 250.0)
+    noise, value_range = whole_noise(stack), whole_value_range(stack)
+    lazy = microscopy.restore(dask.from_array(stack, chunks=(1, 64, 64)), "auto", noise=noise, value_range=value_range)
+    eager = microscopy.restore(stack, "auto", noise=noise, value_range=value_range)
+    np.testing.assert_array_equal(lazy.compute(), eager)
+
+
+def test_rgb_and_unfit_images_are_refused_with_advice(microscopy):
+    with pytest.raises(ShapeError, match="split"):
+        microscopy.restore(np.zeros((32, 32, 3), np.uint8), 30)
+    flat_noise = (500 + np.random.default_rng(0).normal(0, 5, (96, 96))).astype(np.uint16)
+    with pytest.raises(ShapeError, match="denoise"):
+        microscopy.restore(flat_noise, "auto")
+    with pytest.raises(LevelRangeError, match="1–10000"):
+        microscopy.restore(camera(fluorescence_like((64, 64)), 2.0, 3.0, 100.0, 250.0), 0.5)
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype"),
+    [((1000, 1010), np.uint16), ((-100, 500), np.int16), ((-100, 500), np.int32), ((100, 4000), np.uint16)],
+)
+def test_integers_using_a_small_part_of_their_range_come_back_in_place(values, dtype):
+    """Every task maps non-8-bit integers by their own range: no near-black input, no ±3·10⁷ output."""
+    rng = np.random.default_rng(0)
+    smooth = fluorescence_like((48, 48))
+    image = np.round(values[0] + (values[1] - values[0]) * smooth + rng.normal(0, 0.02 * (values[1] - values[0]), smooth.shape))
+    image = np.clip(image, *values).astype(dtype)
+    out = restore(image, "denoise", 25)
+    assert out.dtype == dtype
+    span = values[1] - values[0]
+    assert out.min() >= values[0] - 0.1 * span and out.max() <= values[1] + 0.1 * span
+    assert np.abs(out.astype(float) - values[0] - span * smooth).mean() < np.abs(image.astype(float) - values[0] - span * smooth).mean()
+
+
+def test_cli_restores_and_estimates_a_camera_stack(tmp_path, capsys):
+    stack = camera(np.stack([fluorescence_like((64, 64), seed=s) for s in range(2)]), 2.0, 3.0, 100.0, 250.0)
+    src, dst = tmp_path / "counts.tif", tmp_path / "restored.tif"
+    tifffile.imwrite(src, stack)
+    assert main(["restore", str(src), str(dst), "--task", "microscopy", "--level", "auto", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "Poisson–Gaussian fit: gain α" in err and "photons" in err
+    out = tifffile.imread(dst)
+    assert out.dtype == np.uint16 and out.shape == stack.shape
+    np.testing.assert_array_equal(out, Restorer("microscopy", device="cpu").restore(stack, "auto"))
+    assert main(["estimate", str(src), "--task", "microscopy"]) == 0
+    line = capsys.readouterr().out.strip().split("\t")
+    assert float(line[1]) == pytest.approx(estimate_level(stack, "microscopy"), rel=1e-3) and line[2].startswith("Poisson–Gaussian fit")
+
+
+def test_real_widefield_frame_is_restored_without_losing_to_its_input(w2s_root, microscopy):
+    """A real W2S frame (8-bit, Poisson–Gaussian): much closer to the 400-frame average than the input or denoise."""
+    noisy = tifffile.imread(w2s_root / "noisy" / "input_avg1_010_1.tif")
+    clean = tifffile.imread(w2s_root / "clean" / "target_avg400_010_1.tif")
+    out = microscopy.restore(noisy, "auto")
+    gaussian = restore(noisy, "denoise", "auto")
+    before, after = aligned_psnr(noisy, clean), aligned_psnr(out, clean)
+    assert out.dtype == np.uint8
+    assert after > before + 8.0 and after > aligned_psnr(gaussian, clean) + 2.0
