@@ -21,6 +21,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, TextIO
 
@@ -117,7 +118,7 @@ def add_tasks_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_tasks(args: argparse.Namespace) -> int:
-    from .plugins import get_tasks
+    from .plugins import broken_plugins, get_tasks
 
     rows = [("name", "title", "unit", "levels", "default", "weights")]
     for task in get_tasks().values():
@@ -126,6 +127,11 @@ def run_tasks(args: argparse.Namespace) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1])
+    broken = broken_plugins()
+    if broken:
+        print("\nskipped plugins (broken; the tasks above work without them):")
+        for plugin in broken:
+            print(f"  {plugin.describe()}")
     return EXIT_OK
 
 
@@ -215,6 +221,8 @@ def run_restore(args: argparse.Namespace) -> int:
     elif args.level is None:
         raise ShapeError(f"task {task.name!r} needs --level ({task.unit}, {task.level_range[0]:g}-{task.level_range[1]:g}) or --level auto")
     else:
+        if auto_level:
+            task.check_auto()
         level = None if auto_level else task.check_level(args.level)
     jobs = restore_jobs(args.input, args.output)
     check_targets(jobs, args.overwrite)
@@ -401,6 +409,10 @@ def main(argv: list[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .weights import exit_cleanly_on_sigterm
+
+    exit_cleanly_on_sigterm()
+    warnings.showwarning = lambda message, category, *_, **__: print(f"warning: {message}", file=sys.stderr, flush=True)
     if getattr(args, "run", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_ERROR

@@ -16,8 +16,8 @@ import torch
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
 from .crops import grid_crops, trained_patch
 from .devices import select_device
-from .errors import CancelledError, LevelRangeError, ShapeError, WeightsError
-from .intensity import IntensityMap, check_dtype, intensity_map_for, reads_data_range
+from .errors import CancelledError, ShapeError, WeightsError
+from .intensity import check_dtype, intensity_map_for, reads_data_range
 from .models.hyperres import GeneratedNet, HyperResNet, receptive_radius
 from .photon_noise import PoissonGaussian
 from .plugins import get_task
@@ -201,12 +201,7 @@ class Restorer:
         if self.task.noise_parameters:
             return self.photon_map(image, level, validate_image(image, rgb), value_range=value_range)[0]
         if isinstance(level, str) and level.strip().lower() == "auto":
-            if not self.task.level_from_image:
-                raise LevelRangeError(
-                    f"task {self.task.name!r}: the level ({self.task.unit}) says how much to enlarge the image, "
-                    f"which the low-resolution image itself cannot tell; give a number in "
-                    f"{self.task.level_range[0]:g}-{self.task.level_range[1]:g}, e.g. 2"
-                )
+            self.task.check_auto()
             from .estimate import estimate_level
 
             return estimate_level(image, self.task, device=str(self.device), rgb=rgb, value_range=value_range)

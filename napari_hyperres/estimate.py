@@ -23,6 +23,9 @@ from .stabilize import photon_setup
 from .tasks import Task
 from .weights import load_model
 
+MIN_ESTIMATE_SIZE = 32
+"""Smallest plane edge the level estimators read (their pooled statistics need ≥ 2×2 features)."""
+
 TRAINED_PATCH = 64
 """Crop edge of estimators whose weights do not record their training patch (all shipped before it was recorded)."""
 
@@ -84,10 +87,19 @@ def estimate_level(
         model, info = load_model(name, task=task.name, kind="estimator", device=select_device(device))
     except WeightsError as exc:
         raise WeightsError(f"task {task.name!r} has no level estimator ({exc}); train one with `python -m trainer train-estimator --task {task.name}`") from exc
-    crops = torch.from_numpy(np.ascontiguousarray(grid_crops(prepare_plane(image, task, rgb, value_range), trained_patch(info, TRAINED_PATCH))))
+    plane = prepare_plane(image, task, rgb, value_range)
+    if min(plane.shape[:2]) < MIN_ESTIMATE_SIZE:
+        raise ShapeError(
+            f"the image is too small to estimate its level ({plane.shape[0]}×{plane.shape[1]} pixels; the estimator needs "
+            f"at least {MIN_ESTIMATE_SIZE}×{MIN_ESTIMATE_SIZE}): give the level as a number ({task.unit})"
+        )
+    crops = torch.from_numpy(np.ascontiguousarray(grid_crops(plane, trained_patch(info, TRAINED_PATCH))))
     fractions = model(crops.to(next(model.parameters()).device)).float().cpu().numpy()
+    estimate = float(np.median(fractions))
+    if not np.isfinite(estimate):
+        raise ShapeError(f"the level estimator gave no finite answer for this image ({name}); give the level as a number ({task.unit})")
     low, high = task.level_range
-    return float(np.clip(low + np.median(fractions) * (high - low), low, high))
+    return float(np.clip(low + estimate * (high - low), low, high))
 
 
 def estimate_photon_noise(

@@ -33,6 +33,8 @@ def hyperres_tasks() -> list:
 
     Returns:
         A list of :class:`napari_hyperres.Task`. Results of all plugins are
-        concatenated; two tasks with the same ``name`` are an error
-        (:class:`napari_hyperres.errors.PluginError` naming both plugins).
+        concatenated in registration order (built-ins first); a task whose ``name`` is
+        taken already, a hook that raises or one that returns anything else is skipped
+        with a warning naming the plugin (:mod:`napari_hyperres.plugins`; a
+        :class:`napari_hyperres.errors.PluginError` under ``NAPARI_HYPERRES_STRICT_PLUGINS=1``).
     """

@@ -65,6 +65,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"no such image file: {path}")
     suffix = _suffix(path, "file")
+    if path.stat().st_size == 0:
+        raise ShapeError(f"{path}: the file is empty (0 bytes); re-export or re-copy it")
     if suffix in TIFF_SUFFIXES:
         import tifffile
 
@@ -73,7 +75,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         except Exception as exc:  # tifffile raises several types for damaged files
             raise ShapeError(f"{path}: not a readable TIFF file ({exc})") from exc
     # imdecode of the bytes (not imread) also handles non-ASCII paths on Windows
-    image = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        image = None
     if image is None:
         raise ShapeError(f"{path}: OpenCV could not read this file (damaged or not an image)")
     if image.ndim == 3 and image.shape[-1] == 3:

@@ -2,12 +2,24 @@
 
 Built-in tasks (``napari_hyperres.tasks``) are registered through the same
 ``hyperres_tasks`` hook as third-party packages found via the ``napari_hyperres``
-entry-point group. The plugin manager is the package's only global state.
+entry-point group. The plugin manager is the package's only global state; it also
+remembers which plugins are broken and the registry it built.
+
+A broken plugin breaks only itself: one that fails to import, raises in its hook, returns
+something other than a list of :class:`Task`, or registers a task name that is already
+taken is skipped with a :class:`PluginWarning` naming its entry point and distribution, and
+listed by :func:`broken_plugins` (``napari-hyperres tasks`` shows them). Built-ins and the
+other plugins keep working. Plugin authors can set ``NAPARI_HYPERRES_STRICT_PLUGINS=1`` to
+turn each of these into a :class:`~napari_hyperres.errors.PluginError` instead.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import warnings
+from dataclasses import dataclass
+from importlib.metadata import entry_points
 
 import pluggy
 
@@ -16,17 +28,75 @@ from .errors import PluginError, UnknownTaskError
 from .tasks import Task
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
+STRICT_ENV = "NAPARI_HYPERRES_STRICT_PLUGINS"
+
+
+class PluginWarning(UserWarning):
+    """A plugin was skipped (it is broken); the message names it and says why."""
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A plugin that was skipped: its entry-point (or registration) name, its distribution, and why."""
+
+    name: str
+    distribution: str
+    error: str
+
+    def describe(self) -> str:
+        return f"plugin {self.name!r} ({self.distribution}): {self.error}"
+
+
+class TaskPluginManager(pluggy.PluginManager):
+    """pluggy's manager, with the registry of tasks it builds and the plugins it had to skip."""
+
+    def __init__(self) -> None:
+        super().__init__(hookspecs.PROJECT)
+        self.add_hookspecs(hookspecs)
+        self.broken: dict[str, BrokenPlugin] = {}  # import failures, then hook failures of the last registry build
+        self.import_failures: dict[str, BrokenPlugin] = {}
+        self.distributions: dict[str, str] = {"builtins": "built in"}  # plugin name → "distribution version"
+        self.tasks_built: tuple[tuple[int, ...], dict[str, Task]] | None = None  # (registered plugins, registry)
+
+    def skip(self, name: str, distribution: str, error: str) -> BrokenPlugin:
+        """Record ``name`` as broken and warn, or raise :class:`PluginError` in strict mode."""
+        broken = BrokenPlugin(name, distribution, error)
+        if os.environ.get(STRICT_ENV) == "1":
+            raise PluginError(broken.describe())
+        warnings.warn(f"napari-hyperres skipped {broken.describe()}", PluginWarning, stacklevel=3)
+        self.broken[name] = broken
+        return broken
+
+    def load_entry_point_plugins(self) -> None:
+        """Import and register every ``napari_hyperres`` entry point; a failing one is skipped."""
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if self.get_plugin(ep.name) is not None or self.is_blocked(ep.name):
+                continue
+            self.distributions[ep.name] = _distribution(ep)
+            try:
+                self.register(ep.load(), name=ep.name)
+            except Exception as exc:  # any import-time error of third-party code
+                broken = self.skip(ep.name, self.distributions[ep.name], f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}")
+                self.import_failures[ep.name] = broken
+
+    def distribution_of(self, plugin: object) -> str:
+        """The distribution (``name version``) that installed ``plugin``, or ``"registered in process"``."""
+        return self.distributions.get(self.get_name(plugin) or "", "registered in process")
+
+
+def _distribution(ep) -> str:
+    dist = getattr(ep, "dist", None)
+    return f"{dist.metadata['name']} {dist.version}" if dist is not None else "unknown distribution"
 
 
 @functools.lru_cache(maxsize=1)
-def get_plugin_manager() -> pluggy.PluginManager:
+def get_plugin_manager() -> TaskPluginManager:
     """The plugin manager, with built-ins and entry-point plugins loaded (created once)."""
     from . import tasks as builtin_tasks
 
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
+    pm = TaskPluginManager()
     pm.register(builtin_tasks, name="builtins")
-    pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    pm.load_entry_point_plugins()
     pm.check_pending()
     return pm
 
@@ -36,47 +106,71 @@ def reset_plugin_manager() -> None:
     get_plugin_manager.cache_clear()
 
 
+def broken_plugins() -> list[BrokenPlugin]:
+    """Plugins skipped so far (import failures at start-up; hook failures once the registry is built)."""
+    pm = get_plugin_manager()
+    get_tasks()
+    return list(pm.broken.values())
+
+
 def get_tasks() -> dict[str, Task]:
     """All registered tasks by name, built-ins first.
 
-    Raises:
-        PluginError: a plugin returned something other than ``Task`` objects, or two
-            plugins registered the same task name (the message names both).
+    Each plugin's hook runs once per set of registered plugins (the registry is kept on the
+    plugin manager). A plugin whose hook raises or returns anything but a list of
+    :class:`Task` is skipped as a whole; a task whose name is already taken is skipped (the
+    earlier registration, built-ins first, keeps it). Both warn (:class:`PluginWarning`),
+    or raise :class:`PluginError` in strict mode.
     """
     pm = get_plugin_manager()
+    key = tuple(id(plugin) for plugin in pm.get_plugins())
+    if pm.tasks_built is not None and pm.tasks_built[0] == key:
+        return dict(pm.tasks_built[1])
     found: dict[str, Task] = {}
     owner: dict[str, str] = {}
+    pm.broken = dict(pm.import_failures)  # hook failures are found again for the current set of plugins
     for impl in pm.hook.hyperres_tasks.get_hookimpls():  # registration order: built-ins first
         plugin = pm.get_name(impl.plugin) or repr(impl.plugin)
-        result = impl.function()
-        if not isinstance(result, (list, tuple)):
-            raise PluginError(f"plugin {plugin!r}: hyperres_tasks() must return a list of Task, got {type(result).__name__}")
+        dist = pm.distribution_of(impl.plugin)
+        try:
+            result = impl.function()
+        except Exception as exc:  # third-party code
+            pm.skip(plugin, dist, f"hyperres_tasks() raised {type(exc).__name__}: {exc}")
+            continue
+        if not isinstance(result, (list, tuple)) or not all(isinstance(task, Task) for task in result):
+            got = type(result).__name__ if not isinstance(result, (list, tuple)) else ", ".join(sorted({type(t).__name__ for t in result}))
+            pm.skip(plugin, dist, f"hyperres_tasks() must return a list of napari_hyperres.Task, got {got}")
+            continue
         for task in result:
-            if not isinstance(task, Task):
-                raise PluginError(f"plugin {plugin!r}: hyperres_tasks() returned {type(task).__name__}, expected napari_hyperres.Task")
             if task.name in found:
-                raise PluginError(
+                pm.skip(
+                    plugin, dist,
                     f"task name {task.name!r} is registered twice: by plugin {owner[task.name]!r} and by plugin {plugin!r}; "
-                    "uninstall one of them or rename the task"
+                    f"kept {owner[task.name]!r}'s (uninstall one of them or rename the task)",
                 )
+                continue
             found[task.name] = task
             owner[task.name] = plugin
-    return found
+    pm.tasks_built = (key, found)
+    return dict(found)
 
 
 def get_task(name: str | Task) -> Task:
     """The task called ``name`` (a :class:`Task` passes through).
 
     Raises:
-        UnknownTaskError: no plugin registers ``name``; the message lists what exists.
+        UnknownTaskError: no plugin registers ``name``; the message lists what exists
+            (and the plugins that were skipped as broken).
     """
     if isinstance(name, Task):
         return name
     tasks = get_tasks()
     if name not in tasks:
+        broken = get_plugin_manager().broken
+        skipped = f"; skipped broken plugins: {', '.join(sorted(broken))}" if broken else ""
         raise UnknownTaskError(
             f"unknown task {name!r}; installed tasks: {', '.join(sorted(tasks))} "
-            "(a third-party task appears once its package is installed)"
+            f"(a third-party task appears once its package is installed){skipped}"
         )
     return tasks[name]
 

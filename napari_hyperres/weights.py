@@ -9,6 +9,7 @@ normalisation, training data and validation table. Shipped files live in
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -63,14 +64,68 @@ class WeightsInfo:
     format_version: int = FORMAT_VERSION
 
 
+TEMP_MARK = "hyperres"
+"""Temporary files are named ``.<name>.hyperres-<pid>-<random>.tmp<suffix>`` beside their target."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or a platform that cannot tell: leave its files alone
+    return True
+
+
+def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Delete temporary files of earlier writes of ``path`` whose process is gone (killed mid-write); returns them.
+
+    A SIGKILL (or a power cut) cannot be caught, so its temporary file stays; the next write
+    to the same path recognises it by name and by its writer's dead process id.
+    """
+    path = Path(path)
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.{TEMP_MARK}-*-*.tmp*"):
+        try:
+            pid = int(tmp.name[len(path.name) + len(TEMP_MARK) + 3 :].split("-", 1)[0])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _pid_alive(pid):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def exit_cleanly_on_sigterm() -> None:
+    """Make SIGTERM raise ``SystemExit(143)`` in the main thread, so writes in progress clean up.
+
+    For programs (the CLI, the trainer), not for the library: the default SIGTERM ends the
+    process at once and would leave :func:`atomic_write`'s temporary file behind.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` and move the temporary file onto ``path`` only if it succeeds.
 
-    A crash or cancellation leaves ``path`` as it was (never half-written).
+    A crash, cancellation or SIGTERM (the CLI and the trainer turn it into an exception)
+    leaves ``path`` as it was (never half-written) and removes the temporary file; one left
+    by an uncatchable kill is removed by the next write to ``path`` (:func:`remove_stale_temps`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{TEMP_MARK}-{os.getpid()}-", suffix=".tmp" + path.suffix, dir=path.parent)
     os.close(fd)
     os.unlink(tmp)  # let write() create it, with the usual permissions (mkstemp's are 0600)
     try:
@@ -156,8 +211,51 @@ def register_model_kind(kind: str, build: Callable[[dict], nn.Module]) -> None:
     MODEL_BUILDERS[kind] = build
 
 
+ARCHITECTURE_BOUNDS: dict[str, tuple[int, int]] = {
+    "in_channels": (1, 4),
+    "features": (1, 512),
+    "blocks": (1, 128),
+    "candidates": (1, 64),
+    "stages": (1, 16),
+    "giv": (1, 4096),
+}
+"""Allowed ranges of the integer sizes in a weights file's architecture (the paper preset is
+64 features × 16 blocks); checked before any network is built, so a damaged or hostile file
+cannot make the loader allocate without end."""
+
+
+def check_architecture(architecture: object, source: str | os.PathLike = "weights") -> dict:
+    """Return ``architecture`` if its sizes are integers inside :data:`ARCHITECTURE_BOUNDS` (switches and short names pass).
+
+    Raises:
+        WeightsError: not a dict, a size that is not a whole number, or one out of bounds.
+    """
+    if not isinstance(architecture, dict):
+        raise WeightsError(f"{source}: the architecture in the metadata is not a dict ({type(architecture).__name__}); re-export the weights")
+    for key, value in architecture.items():
+        if isinstance(value, bool) or (isinstance(value, str) and len(value) <= 64):
+            continue  # switches and names (e.g. an init scheme) are checked by the model's own constructor
+        if not isinstance(value, int):
+            raise WeightsError(f"{source}: architecture value {key}={value!r} is not a whole number; re-export the weights")
+        low, high = ARCHITECTURE_BOUNDS.get(key, (0, 4096))
+        if not low <= value <= high:
+            raise WeightsError(f"{source}: architecture value {key}={value} is outside {low}–{high}; the file is damaged or not for this program")
+    return architecture
+
+
+def check_tensors(tensors: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], source: str | os.PathLike = "weights") -> None:
+    """Raise :class:`WeightsError` unless ``tensors`` have the dtypes of ``expected`` (a built model's state) and finite values."""
+    for name, tensor in tensors.items():
+        want = expected.get(name)
+        if want is not None and tensor.dtype != want.dtype:
+            raise WeightsError(f"{source}: tensor {name!r} is {tensor.dtype}, expected {want.dtype}; re-export the weights")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise WeightsError(f"{source}: tensor {name!r} holds NaN or infinite values; the weights are damaged (a diverged training?)")
+
+
 def build_model(kind: str, architecture: dict) -> nn.Module:
-    """A freshly initialised network of ``kind`` with ``architecture``."""
+    """A freshly initialised network of ``kind`` with ``architecture`` (sizes checked first)."""
+    check_architecture(architecture)
     _register_builtin_kinds()
     if kind not in MODEL_BUILDERS:
         raise WeightsError(f"unknown model kind {kind!r}; known: {sorted(MODEL_BUILDERS)}")
@@ -191,7 +289,9 @@ def load_model(
         raise WeightsError(f"{path}: weights are for task {info.task!r}, not {' or '.join(map(repr, accepted))}")
     if kind is not None and info.kind != kind:
         raise WeightsError(f"{path}: holds a {info.kind!r} model, expected {kind!r}")
+    check_architecture(info.architecture, path)
     model = build_model(info.kind, info.architecture)
+    check_tensors(tensors, model.state_dict(), path)
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tifffile
+from test_photon_noise import camera, fluorescence_like
 
 from napari_hyperres import LevelRangeError, ShapeError, restore
 from napari_hyperres.__main__ import main
 from napari_hyperres.engine import Restorer, whole_noise, whole_value_range
 from napari_hyperres.estimate import estimate_level, estimate_photon_noise
 from napari_hyperres.plugins import get_task
-from test_photon_noise import camera, fluorescence_like
 
 
 @pytest.fixture(scope="module")

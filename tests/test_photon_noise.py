@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from napari_hyperres.errors import ShapeError
-from napari_hyperres.photon_noise import PoissonGaussian, fit_poisson_gaussian, gat, gat_inverse, noise_curve_points
+from napari_hyperres.photon_noise import (
+    PoissonGaussian,
+    fit_poisson_gaussian,
+    gat,
+    gat_inverse,
+    noise_curve_points,
+)
 from napari_hyperres.stabilize import stabilized_map
 
 

@@ -14,6 +14,9 @@ import napari_hyperres
 from napari_hyperres.errors import PluginError, UnknownTaskError
 from napari_hyperres.plugins import (
     ENTRY_POINT_GROUP,
+    STRICT_ENV,
+    PluginWarning,
+    broken_plugins,
     get_plugin_manager,
     get_task,
     get_tasks,
@@ -65,20 +68,43 @@ def test_unknown_task_lists_what_exists():
     assert str(info.value).startswith("unknown task 'deblur'")  # no KeyError quoting
 
 
-def test_duplicate_task_names_are_rejected_naming_both_plugins(registered):
-    registered(TasksPlugin([DENOISE]), "copycat")
-    with pytest.raises(PluginError, match="'denoise' is registered twice") as info:
+def test_a_duplicate_task_name_is_skipped_naming_both_plugins(registered, monkeypatch):
+    other = Task(name="other", title="Other", unit="u", level_range=(0.0, 1.0), default_level=0.5,
+                 train_levels=(0.5,), channels="gray", degrade=lambda x, level, generator=None: x)
+    registered(TasksPlugin([DENOISE, other]), "copycat")
+    with pytest.warns(PluginWarning, match="'denoise' is registered twice") as record:
+        tasks = get_tasks()
+    message = str(record[0].message)
+    assert "'builtins'" in message and "'copycat'" in message
+    assert tasks["denoise"] is DENOISE and tasks["other"] is other  # the built-in is kept; the plugin's other task too
+    assert [b.name for b in broken_plugins()] == ["copycat"]
+    monkeypatch.setenv(STRICT_ENV, "1")  # plugin authors: every skip is an error
+    get_plugin_manager().tasks_built = None
+    with pytest.raises(PluginError, match="'denoise' is registered twice"):
         get_tasks()
-    assert "'builtins'" in str(info.value) and "'copycat'" in str(info.value)
 
 
 def test_duplicate_is_cleaned_up_after_the_test():
     assert list_task_names().count("denoise") == 1 and get_plugin_manager().get_plugin("copycat") is None
 
 
-@pytest.mark.parametrize("bad", [DENOISE, ["denoise"]], ids=["not-a-list", "not-a-task"])
-def test_plugins_returning_the_wrong_type(registered, bad):
-    registered(TasksPlugin(bad), "sloppy")
+class RaisingPlugin:
+    @napari_hyperres.hookimpl
+    def hyperres_tasks(self):
+        raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize("bad", [TasksPlugin(DENOISE), TasksPlugin(["denoise"]), RaisingPlugin()], ids=["not-a-list", "not-a-task", "raises"])
+def test_a_broken_hook_breaks_only_its_plugin(registered, bad, monkeypatch):
+    registered(bad, "sloppy")
+    with pytest.warns(PluginWarning, match="'sloppy'"):
+        tasks = get_tasks()
+    assert {"denoise", "microscopy", "dejpeg", "sr", "auto"} <= set(tasks)  # the built-ins keep working
+    assert get_task("denoise") is DENOISE
+    with pytest.raises(UnknownTaskError, match="skipped broken plugins: sloppy"):
+        get_task("nonexistent")
+    monkeypatch.setenv(STRICT_ENV, "1")
+    get_plugin_manager().tasks_built = None
     with pytest.raises(PluginError, match="'sloppy'"):
         get_tasks()
 

@@ -184,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from napari_hyperres.weights import exit_cleanly_on_sigterm
+
+    exit_cleanly_on_sigterm()
     try:
         return args.func(args)
     except (HyperResError, FileNotFoundError, ValueError) as exc:

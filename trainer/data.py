@@ -57,7 +57,7 @@ class PatchSampler:
     Args:
         paths: image files.
         channels: ``"gray"`` or ``"rgb"``.
-        patch: crop edge; images smaller than that are reflect-padded.
+        patch: crop edge; images smaller than that are mirror-padded (repeatedly, if need be).
         generator: CPU generator driving every random choice (saved in checkpoints).
 
     ``sample(batch)`` returns ``(B, C, patch, patch)`` float in ``[0, 1]`` and a ``(B,)`` bool
@@ -71,10 +71,10 @@ class PatchSampler:
         self.gray: list[bool] = []
         for path in paths:
             image, was_gray = load_for_task(path, channels)
+            h, w = image.shape[:2]
+            if h < patch or w < patch:  # numpy's symmetric padding repeats as often as needed (torch's reflect cannot)
+                image = np.pad(image, ((0, max(0, patch - h)), (0, max(0, patch - w)), (0, 0)), mode="symmetric")
             t = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
-            h, w = t.shape[-2:]
-            if h < patch or w < patch:
-                t = torch.nn.functional.pad(t[None], (0, max(0, patch - w), 0, max(0, patch - h)), mode="reflect")[0]
             self.images.append(t)
             self.gray.append(was_gray)
 

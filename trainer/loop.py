@@ -22,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from napari_hyperres.devices import select_device
+from napari_hyperres.errors import WeightsError
 from napari_hyperres.plugins import get_task
 from napari_hyperres.tasks import Task
 from napari_hyperres.weights import atomic_write
@@ -142,8 +143,58 @@ def _save_checkpoint(path: Path, payload: dict) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
-    """A checkpoint dict (``weights_only=True``: tensors, numbers, strings only)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """A checkpoint dict (``weights_only=True``: tensors, numbers, strings only).
+
+    Raises:
+        WeightsError: the file is missing, truncated, or holds other objects (never unpickled;
+            the message names the file and gives no advice to load it unsafely).
+    """
+    import pickle
+
+    if not Path(path).is_file():
+        raise WeightsError(f"{path}: no such checkpoint")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise WeightsError(
+            f"{path}: holds objects other than tensors, numbers and strings, so it was not loaded; "
+            "it is not a checkpoint written by this trainer"
+        ) from None
+    except (RuntimeError, OSError, EOFError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise WeightsError(f"{path}: not a readable checkpoint (truncated or damaged: {reason})") from None
+    if not isinstance(checkpoint, dict) or "model" not in checkpoint:
+        raise WeightsError(f"{path}: not a checkpoint written by this trainer (no model state)")
+    return checkpoint
+
+
+def _load_state(model: nn.Module, state: dict, source: str, what: str) -> None:
+    """``model.load_state_dict(state)``, or a :class:`WeightsError` naming ``source`` when they do not fit."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise WeightsError(
+            f"{source}: its network does not fit this run's {what} ({first}); use the same task, kind and preset as the run it came from"
+        ) from None
+
+
+RESUME_MUST_MATCH = ("task", "kind", "preset", "select_decoder", "batch", "patch", "levels")
+"""Settings a resumed run must keep: they shape the network, the batch or what each step trains on."""
+
+
+def _check_resume(checkpoint: dict, cfg: TrainConfig, levels: list[float], path: Path) -> None:
+    """Raise :class:`WeightsError` if ``cfg`` changes a setting the checkpoint's run was started with."""
+    before = dict(checkpoint.get("config", {}))
+    before["levels"] = [float(v) for v in checkpoint.get("levels", before.get("levels") or [])]
+    now = cfg.to_dict()
+    now["levels"] = levels
+    changed = [f"{key} {before[key]!r} → {now.get(key)!r}" for key in RESUME_MUST_MATCH if key in before and before[key] != now.get(key)]
+    if changed:
+        raise WeightsError(
+            f"{path}: --resume continues a run, but these settings differ from it: {'; '.join(changed)}. "
+            "Give the original settings, or start a new run (another --out, or --init-from the checkpoint)"
+        )
 
 
 def _init_from(model: nn.Module, source: str) -> None:
@@ -163,7 +214,7 @@ def _init_from(model: nn.Module, source: str) -> None:
         model_kinds.select_hair_decoder(model, state, generator=torch.Generator().manual_seed(0))
         return
     target = model.base if isinstance(model, model_kinds.AdaFMNet) else model
-    target.load_state_dict(state)
+    _load_state(target, state, source, "network")
 
 
 def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Path:
@@ -198,9 +249,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 7 + 1000 * info.rank)
     start_step, elapsed = 0, 0.0
     ckpt_path = out / CHECKPOINT
-    if resume and ckpt_path.exists():
+    if resume and not ckpt_path.exists():
+        raise WeightsError(f"--resume: there is no {ckpt_path} to continue; drop --resume to start a new run in {out}")
+    if resume:
         ckpt = load_checkpoint(ckpt_path)
-        model.load_state_dict(ckpt["model"])
+        _check_resume(ckpt, cfg, levels, ckpt_path)
+        _load_state(model, ckpt["model"], str(ckpt_path), "network")
         optimizer.load_state_dict(ckpt["optimizer"])
         start_step, elapsed = int(ckpt["step"]), float(ckpt.get("elapsed", 0.0))
         data_rng, noise_rng = ckpt["data_rng"], ckpt["noise_rng"]

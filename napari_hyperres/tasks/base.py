@@ -117,6 +117,15 @@ class Task:
         """
         return self.conditioning == "level" and self.prepare is None
 
+    def check_auto(self) -> None:
+        """Raise :class:`LevelRangeError` if "auto" may not estimate this task's level (see :attr:`level_from_image`)."""
+        if not self.level_from_image:
+            low, high = self.level_range
+            raise LevelRangeError(
+                f"task {self.name!r}: the level ({self.unit}) says how much to enlarge the image, which the "
+                f"low-resolution image itself cannot tell; give a number in {low:g}-{high:g}, e.g. {self.default_level:g}"
+            )
+
     @property
     def in_channels(self) -> int:
         """Channels the task's network sees (1 for gray, 3 for rgb)."""

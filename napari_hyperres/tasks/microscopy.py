@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import torch
 
-from ..degradations import add_poisson_gaussian_noise
 from .base import Task
 
 READ_NOISE_ELECTRONS = 1.0
