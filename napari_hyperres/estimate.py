@@ -130,32 +130,26 @@ def describe_fit(noise: PoissonGaussian) -> str:
     return f"Poisson–Gaussian fit: {noise.describe()}"
 
 
-JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
-
-
 def estimate_level_from_file(
     path, task: str | Task, *, weights: str | None = None, device: str | None = None, image: np.ndarray | None = None
 ) -> tuple[float, str]:
     """The level of the image file at ``path``, and how it was found.
 
-    ``dejpeg`` on a JPEG file reads the quality from its quantisation tables (exact for
-    libjpeg-based encoders, no network); otherwise the task's estimator runs on the
+    A task whose files record the level (:attr:`Task.level_in_file`: ``dejpeg`` on a JPEG
+    file, from its quantisation tables) reads it, no network; otherwise the task's estimator runs on the
     decoded image (``image``, if already read); photon-limited tasks fit their noise.
     Returns ``(level, method)`` with method ``"quantisation tables"``, ``"estimator"`` or
     the fitted parameters (``"Poisson–Gaussian fit: gain α …"``).
     """
-    from pathlib import Path
-
     from .io import read_image
-    from .jpeg_quality import read_jpeg_quality
 
     task = get_task(task)
     if task.noise_parameters:
         photons, noise = estimate_photon_noise(read_image(path) if image is None else image, task)
         return photons, describe_fit(noise)
-    if task.name == "dejpeg" and Path(path).suffix.lower() in JPEG_SUFFIXES:
+    if task.level_in_file is not None and task.level_in_file.applies_to(path):
         low, high = task.level_range
-        return float(np.clip(read_jpeg_quality(path).quality, low, high)), "quantisation tables"
+        return float(np.clip(task.level_in_file.read(path), low, high)), task.level_in_file.method
     if image is None:
         image = read_image(path)
     return estimate_level(image, task, weights=weights, device=device), "estimator"

@@ -15,7 +15,6 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, NamedTuple, Sequence, TypeVar
 
 import numpy as np
@@ -217,16 +216,8 @@ def estimator_weights(task: Task, weights: str | os.PathLike | None = None) -> s
 
 
 def quality_from_file(task: Task, path: str | os.PathLike | None) -> bool:
-    """Whether ``task``'s level can be read exactly from the file at ``path`` (``dejpeg`` on a JPEG file).
-
-    Mirrors :func:`napari_hyperres.estimate.estimate_level_from_file`, which then reads the
-    quality from the file's quantisation tables.
-    """
-    if task.name != "dejpeg" or not path:
-        return False
-    from .estimate import JPEG_SUFFIXES
-
-    return Path(path).suffix.lower() in JPEG_SUFFIXES
+    """Whether ``task``'s level can be read exactly from the file at ``path`` (:attr:`Task.level_in_file`)."""
+    return task.level_in_file is not None and task.level_in_file.applies_to(path)
 
 
 def can_estimate(task: Task, weights: str | os.PathLike | None = None, path: str | os.PathLike | None = None) -> bool:

@@ -90,3 +90,21 @@ def test_task_validates_itself():
 def test_task_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         DENOISE.name = "x"
+
+
+def test_a_task_can_declare_that_files_record_its_level(tmp_path):
+    """Task.level_in_file: generic code reads it (no task name is special-cased), for any task."""
+    import numpy as np
+
+    from napari_hyperres.estimate import estimate_level_from_file
+    from napari_hyperres.preview import quality_from_file
+    from napari_hyperres.tasks import DEJPEG, FileLevel, Task
+
+    recorded = FileLevel((".lvl",), lambda path: float(open(path).read()), "sidecar file")
+    task = Task(name="recorded", title="Recorded", unit="u", level_range=(0.0, 10.0), default_level=1.0,
+                train_levels=(1.0,), channels="gray", degrade=lambda x, level, generator=None: x, level_in_file=recorded)
+    path = tmp_path / "image.lvl"
+    path.write_text("7.5")
+    assert quality_from_file(task, path) and not quality_from_file(task, tmp_path / "image.png")
+    assert estimate_level_from_file(path, task, image=np.zeros((8, 8))) == (7.5, "sidecar file")
+    assert DEJPEG.level_in_file is not None and DEJPEG.level_in_file.applies_to("photo.JPG")

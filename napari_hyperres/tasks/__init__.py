@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from ..hookspecs import hookimpl
 from .auto import AUTO
-from .base import Task, divide_by_255
+from .base import FileLevel, Task, divide_by_255
 from .dejpeg import DEJPEG
 from .denoise import DENOISE
 from .microscopy import MICROSCOPY
 from .sr import SR
 
-__all__ = ["Task", "divide_by_255", "DENOISE", "DEJPEG", "SR", "AUTO", "MICROSCOPY"]
+__all__ = ["Task", "FileLevel", "divide_by_255", "DENOISE", "DEJPEG", "SR", "AUTO", "MICROSCOPY"]
 
 
 @hookimpl

@@ -15,6 +15,27 @@ def divide_by_255(level: float) -> float:
     return float(level) / 255.0
 
 
+@dataclass(frozen=True)
+class FileLevel:
+    """A level some files record exactly (a JPEG's quality in its quantisation tables).
+
+    Attributes:
+        suffixes: file suffixes (lower case, with the dot) that record it.
+        read: ``read(path) -> level`` in the task's units; raises ``ShapeError`` for a damaged file.
+        method: how it is read, for people (``"quantisation tables"``).
+    """
+
+    suffixes: tuple[str, ...]
+    read: Callable[[str], float]
+    method: str
+
+    def applies_to(self, path) -> bool:
+        """Whether the file at ``path`` records the level (by its suffix)."""
+        from pathlib import Path
+
+        return bool(path) and Path(path).suffix.lower() in self.suffixes
+
+
 Degrade = Callable[..., torch.Tensor]
 """``degrade(clean, level, generator=None) -> degraded`` on ``(B, C, H, W)`` in ``[0, 1]``."""
 
@@ -58,6 +79,8 @@ class Task:
             the ``denoise`` network); weights trained for the task itself are accepted too.
         level_scale: ``"linear"`` or ``"log"``: how a slider should move through the range
             (a range over decades, such as photon counts, needs ``"log"``).
+        level_in_file: a :class:`FileLevel` when some files record the level exactly (``dejpeg``:
+            a JPEG's quality); "auto" then reads it instead of estimating.
     """
 
     name: str
@@ -81,6 +104,7 @@ class Task:
     noise_parameters: Literal["poisson-gaussian"] | None = None
     weights_task: str | None = None
     level_scale: Literal["linear", "log"] = "linear"
+    level_in_file: FileLevel | None = None
 
     def __post_init__(self) -> None:
         low, high = self.level_range

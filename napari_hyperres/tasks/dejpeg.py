@@ -5,7 +5,16 @@ from __future__ import annotations
 import torch
 
 from ..degradations import jpeg_compress
-from .base import Task
+from .base import FileLevel, Task
+
+JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+
+
+def read_file_quality(path) -> float:
+    """The quality a JPEG file was saved with, from its quantisation tables (exact for libjpeg encoders)."""
+    from ..jpeg_quality import read_jpeg_quality
+
+    return float(read_jpeg_quality(path).quality)
 
 
 def degrade_jpeg(clean: torch.Tensor, quality: float | torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -23,6 +32,7 @@ DEJPEG = Task(
     channels="gray",
     degrade=degrade_jpeg,
     weights="dejpeg.lite",
+    level_in_file=FileLevel(JPEG_SUFFIXES, read_file_quality, "quantisation tables"),
     psnr_on="y",
     eval_protocol="OpenCV (libjpeg) encode at quality q of the gray/Y image; PSNR on Y (BT.601), no border crop",
     description="Removes JPEG blocking and ringing; the level is the quality the file was saved with (lower = worse).",
