@@ -6,11 +6,13 @@ Public API::
     clean = restore(noisy, "denoise", 25)
     clean = restore(noisy, "denoise", "auto")   # level from estimate_level
 
-Importing this package imports neither napari nor Qt; the dock widget lives in
-``napari_hyperres._widget``.
+Importing this package imports neither napari nor Qt (the dock widget lives in
+``napari_hyperres._widget``), nor torch: the names below that need it are imported on
+first use, so ``napari-hyperres --help`` starts in a fraction of a second.
 """
 
-from .engine import Restorer, restore
+import importlib
+
 from .errors import (
     CancelledError,
     DeviceError,
@@ -21,11 +23,32 @@ from .errors import (
     UnknownTaskError,
     WeightsError,
 )
-from .estimate import estimate_level
 from .hookspecs import hookimpl
-from .plugins import get_task, get_tasks
-from .tasks import Task
-from .weights import list_weights, load_model
+
+_LAZY = {
+    "Restorer": ".engine",
+    "restore": ".engine",
+    "estimate_level": ".estimate",
+    "get_task": ".plugins",
+    "get_tasks": ".plugins",
+    "Task": ".tasks",
+    "list_weights": ".weights",
+    "load_model": ".weights",
+}
+
+
+def __getattr__(name: str):
+    """Import the torch-based parts of the public API on first use (PEP 562)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 

@@ -28,7 +28,7 @@ from napari.layers import Image
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 from napari.utils.progress import cancelable_progress
-from qtpy.QtCore import QEvent, QObject
+from qtpy.QtCore import QEvent, QObject, QTimer
 
 from .devices import available_devices
 from .engine import output_shape, whole_noise, whole_value_range
@@ -82,19 +82,22 @@ class _JobProgress(cancelable_progress):
             self.cancel_callback()
 
 
-class _ReleaseOnHide(QObject):
-    """Event filter freeing cached networks when the panel is hidden, closed or undocked.
+class _ShowHideFilter(QObject):
+    """Event filter: the first time the panel is shown, ``shown()`` (the first preview); when it
+    is hidden, closed or undocked, ``release()`` (cached networks, rebuilt on the next use, so
+    hiding the panel frees GPU memory at no risk)."""
 
-    They are rebuilt on the next use, so hiding the panel frees GPU memory at no risk.
-    """
-
-    def __init__(self, parent: Any, release: Callable[[], None]) -> None:
+    def __init__(self, parent: Any, release: Callable[[], None], shown: Callable[[], None]) -> None:
         super().__init__(parent)
         self._release = release
+        self._shown = shown
 
     def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 (Qt's name)
         if event.type() in (QEvent.Type.Hide, QEvent.Type.Close):
             self._release()
+        elif event.type() == QEvent.Type.Show and self._shown is not None:
+            shown, self._shown = self._shown, None
+            QTimer.singleShot(0, shown)  # after the event loop has run once: the layer and level are settled
         return False
 
 
@@ -208,11 +211,20 @@ class RestoreWidget(Container):
         for emitter in (events.inserted, events.removed, events.reordered):
             emitter.connect(self.reset_choices)
         self.viewer.dims.events.current_step.connect(self._on_dims)
-        self._release_filter = _ReleaseOnHide(self.native, self._cache.release)
+        self.viewer.layers.selection.events.active.connect(self._on_active_layer)
+        self._on_active_layer()
+        self._release_filter = _ShowHideFilter(self.native, self._cache.release, self._maybe_preview)  # first preview on show
         self.native.installEventFilter(self._release_filter)
         self.native.destroyed.connect(self._cache.release)
         self._on_layer_changed()
         self._ready = True
+
+    def _on_active_layer(self, *_: Any) -> None:
+        """The image box follows the layer selected in the layer list (when it is an image)."""
+        active = self.viewer.layers.selection.active
+        if isinstance(active, Image) and PREVIEW_KEY not in active.metadata and active is not self.layer_combo.value:
+            if any(value is active for _, value in self._layer_choices()):
+                self.layer_combo.value = active
 
     # --- choices --------------------------------------------------------------------------
     def _layer_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
@@ -231,7 +243,7 @@ class RestoreWidget(Container):
             show_error(f"napari-hyperres: {exc}; showing the built-in tasks only")
             tasks = {t.name: t for t in (DENOISE, DEJPEG, SR)}
         self._tasks = dict(tasks)
-        return [(f"{task.title} ({name})", name) for name, task in tasks.items()]
+        return [(task.title, name) for name, task in tasks.items()]
 
     @property
     def task(self) -> Task:

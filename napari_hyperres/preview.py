@@ -105,8 +105,8 @@ def level_from_slider(task: Task, position: float) -> float:
 
 
 def level_label(task: Task) -> str:
-    """The level slider's label, with the task's unit."""
-    return f"level ({task.unit})"
+    """The level slider's label: the task's unit, once (``σ (8-bit)``, ``photons``, ``JPEG quality``)."""
+    return task.unit
 
 
 def plane_index(data_point: Sequence[float], shape: Sequence[int], rgb: bool) -> tuple[int, ...]:

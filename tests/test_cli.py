@@ -289,3 +289,10 @@ def test_restore_on_cuda_matches_cpu(tmp_path, rng, weights):
                         weights=weights) == 0
     cpu, gpu = read_image(tmp_path / "cpu.png"), read_image(tmp_path / "cuda.png")
     assert np.abs(cpu.astype(int) - gpu).max() <= 1
+
+
+def test_help_starts_without_torch():
+    """`napari-hyperres --help` (and the package import) must not pay for torch (≈ 4 s before)."""
+    code = "import sys, napari_hyperres.__main__ as m; m.build_parser(); assert 'torch' not in sys.modules, 'torch imported'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

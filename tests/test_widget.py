@@ -524,13 +524,30 @@ def toy_plugin():
     pm.unregister(plugin)
 
 
+def test_the_image_box_follows_the_selected_layer_and_showing_the_panel_previews(make_widget, qtbot, notes):
+    viewer = ViewerModel()
+    viewer.add_image(np.zeros((24, 24), np.uint8), name="first")
+    second = viewer.add_image(np.full((24, 24), 60, np.uint8), name="second")  # adding selects it
+    widget = make_widget(viewer)
+    assert widget.layer_combo.value is second
+    viewer.layers.selection.active = viewer.layers["first"]
+    assert widget.layer_combo.value is viewer.layers["first"]
+    combo = widget.task_combo.native
+    titles = [combo.itemText(i) for i in range(combo.count())]
+    assert titles[:2] == ["Denoise (Gaussian)", "Denoise (fluorescence / photon-limited)"]  # plain titles, no "(denoise)"
+    assert _previews(viewer) == []
+    widget.native.show()  # opening the panel shows a preview of the current image at once
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    assert _previews(viewer)[0].name == "first [denoise 25 preview]" and notes["error"] == []
+
+
 def test_third_party_task_appears_and_reports_missing_weights(make_widget, toy_plugin, qtbot, notes):
     viewer = ViewerModel()
     viewer.add_image(np.zeros((16, 16), np.uint8), name="img")
     widget = make_widget(viewer)
     assert "toy" in widget.task_combo.choices
     widget.task_combo.value = "toy"
-    assert widget.level == 5.0 and widget.level_row.label == "level (toy units)"
+    assert widget.level == 5.0 and widget.level_row.label == "toy units"  # the unit, once
     widget.preview(7)
     qtbot.waitUntil(lambda: _idle(widget) and bool(notes["error"]), timeout=TIMEOUT_MS)
     assert "python -m trainer" in notes["error"][-1] and "toy" in notes["error"][-1]
