@@ -17,6 +17,7 @@ from .color import rgb_to_ycbcr, ycbcr_to_rgb
 from .crops import grid_crops, trained_patch
 from .devices import select_device
 from .errors import CancelledError, ShapeError, WeightsError
+from .images import is_rgb_image, validate_image
 from .intensity import check_dtype, intensity_map_for, reads_data_range
 from .models.hyperres import GeneratedNet, HyperResNet, receptive_radius
 from .photon_noise import PoissonGaussian
@@ -39,44 +40,6 @@ patch (GIVs averaged over up to ``MAX_CROPS`` crops per plane)."""
 
 Level = float | str
 """A level in the task's units, or ``"auto"`` (estimated from the image)."""
-
-
-def is_rgb_image(image_shape: tuple[int, ...], rgb: bool | None) -> bool:
-    """Whether the last axis holds colour channels (auto: ≥3-D and last axis of length 3 or 4)."""
-    if rgb is None:
-        if len(image_shape) >= 3 and image_shape[-1] in (1, 2) and min(image_shape[-3:-1]) > 4:
-            raise ShapeError(
-                f"the last axis of shape {image_shape} looks like {image_shape[-1]} channel(s); expected gray (..., Y, X) "
-                f"or RGB(A) (..., Y, X, 3|4): move the channel axis first to restore each channel as a plane "
-                f"(numpy.moveaxis(image, -1, 0)), or pass rgb=False if the last axis really is X"
-            )
-        return len(image_shape) >= 3 and image_shape[-1] in (3, 4)
-    if rgb and (len(image_shape) < 3 or image_shape[-1] not in (3, 4)):
-        raise ShapeError(f"expected a last axis of 3 (RGB) or 4 (RGBA) channels for an RGB image, got shape {image_shape}")
-    return bool(rgb)
-
-
-def validate_image(image: np.ndarray, rgb: bool | None = None) -> bool:
-    """Check an image array before restoring; return whether it is RGB(A).
-
-    Raises:
-        ShapeError: not an array, empty, fewer than 2 dimensions, wrong channel
-            count for RGB, unsupported dtype, or NaN/inf values.
-    """
-    if not hasattr(image, "shape") or not hasattr(image, "dtype"):
-        raise ShapeError(f"expected a numpy array, got {type(image).__name__}")
-    check_dtype(np.dtype(image.dtype))
-    if image.ndim < 2:
-        raise ShapeError(f"expected an image with at least 2 dimensions (Y, X), got shape {image.shape}")
-    if image.size == 0:
-        raise ShapeError(f"expected a non-empty image, got shape {image.shape}")
-    is_rgb = is_rgb_image(tuple(image.shape), rgb)
-    spatial = image.shape[-3:-1] if is_rgb else image.shape[-2:]
-    if min(spatial) < 2:
-        raise ShapeError(f"expected at least 2×2 pixels per plane, got {spatial[0]}×{spatial[1]} (shape {image.shape})")
-    if np.issubdtype(image.dtype, np.floating) and not np.all(np.isfinite(image)):
-        raise ShapeError("the image contains NaN or infinite values; replace them first (e.g. numpy.nan_to_num)")
-    return is_rgb
 
 
 def tile_boxes(height: int, width: int, tile: int) -> list[tuple[int, int, int, int]]:

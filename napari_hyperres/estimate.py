@@ -14,8 +14,8 @@ import torch
 from .color import rgb_to_ycbcr
 from .crops import grid_crops, trained_patch
 from .devices import select_device
-from .engine import validate_image
 from .errors import ShapeError, WeightsError
+from .images import validate_image
 from .intensity import intensity_map_for
 from .photon_noise import PoissonGaussian, fit_poisson_gaussian
 from .plugins import get_task
