@@ -252,7 +252,7 @@ def run_restore(args: argparse.Namespace) -> int:
             progress = ProgressLine(f"{src.name}", enabled=not args.quiet)
             result = restorer.restore(image, level, tile=args.tile, progress=progress, value_range=value_range)
             write_image(dst, result)
-            progress.finish(f"{task.name} {level:.4g} -> {dst}")
+            progress.finish(f"{describe_run(task, level)} -> {dst}")
         except (HyperResError, OSError) as exc:
             if len(jobs) == 1:
                 raise
@@ -285,8 +285,15 @@ def stream_one(restorer, src: Path, dst: Path, level, auto_level: bool, args: ar
             print(f"{src.name}: estimated {task.unit} {level:.3g} (estimator, first plane)", file=sys.stderr)
     progress = ProgressLine(f"{src.name} (streaming)", enabled=not args.quiet)
     stream_restore_tiff(src, dst, restorer, level, tile=args.tile, value_range=value_range, progress=progress)
-    progress.finish(f"{task.name} {level:.4g} -> {dst}")
+    progress.finish(f"{describe_run(task, level)} -> {dst}")
     return level
+
+
+def describe_run(task, level: float) -> str:
+    """``denoise 25`` / ``microscopy 61.3 photons``; an image-conditioned task has no level to show."""
+    if task.conditioning == "image":
+        return f"{task.name} (weights chosen from the image)"
+    return f"{task.name} {level:.4g}" + (f" {task.unit}" if task.noise_parameters else "")
 
 
 def is_auto(level: str | None) -> bool:

@@ -177,6 +177,8 @@ class RestoreWidget(Container):
             "the full mixtures are in the output layer's metadata['hyperres']['selection']"
         )
         self.status = Label(label="", value="")
+        for label in (self.selection_label, self.status):  # long texts wrap instead of widening the dock
+            label.native.setWordWrap(True)
         self.extend(
             [
                 self.layer_combo,
