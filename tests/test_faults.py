@@ -74,15 +74,20 @@ def test_hostile_architecture_is_refused_before_building(tmp_path, key, value, m
         load_model(path)
 
 
+class Payload:
+    """Unpickling this runs ``touch MARKER``: a file that holds it must never be unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
 def test_a_pickle_is_never_unpickled_as_weights(tmp_path):
     marker = tmp_path / "pwned"
-
-    class Payload:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
     path = tmp_path / "evil.safetensors"
-    path.write_bytes(pickle.dumps(Payload()))
+    path.write_bytes(pickle.dumps(Payload(marker)))
     with pytest.raises(WeightsError, match="not a readable safetensors"):
         load_model(path)
     assert not marker.exists()
@@ -241,14 +246,9 @@ def _trainer(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
 
 def test_trainer_refuses_a_malicious_checkpoint_in_one_safe_line(tmp_path):
     marker = tmp_path / "pwned"
-
-    class Payload:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
     run = tmp_path / "run"
     run.mkdir()
-    torch.save({"model": Payload()}, run / "checkpoint.pt")
+    torch.save({"model": Payload(marker)}, run / "checkpoint.pt")
     data = write_image_folder(tmp_path / "data", count=2)
     done = _trainer("train", "--task", "denoise", "--data", str(data), "--preset", "tiny", "--steps", "2", "--batch", "2",
                     "--patch", "16", "--out", str(run), "--resume", "--no-progress")
