@@ -19,7 +19,7 @@ from .images import validate_image
 from .intensity import intensity_map_for
 from .photon_noise import PoissonGaussian, fit_poisson_gaussian
 from .plugins import get_task
-from .stabilize import photon_setup
+from .stabilize import fitted_photons
 from .tasks import Task
 from .weights import load_model
 
@@ -121,8 +121,7 @@ def estimate_photon_noise(
         raise ShapeError(f"task {task.name!r} fits one fluorescence channel at a time; split the RGB channels first")
     black, white = intensity_map_for(image, value_range).value_range
     noise = fit_poisson_gaussian(np.asarray(image))
-    photons, _ = photon_setup(task, image, "auto", noise=noise, value_range=(black, white), max_sigma=1e9)
-    return photons, noise
+    return fitted_photons(task, noise, black, white), noise
 
 
 def describe_fit(noise: PoissonGaussian) -> str:

@@ -248,9 +248,10 @@ def estimate_request(
     if request.task.noise_parameters and request.noise is not None:
         from .engine import whole_value_range
         from .estimate import describe_fit
+        from .stabilize import fitted_photons
 
         black, white = request.value_range or whole_value_range(request.data, request.rgb)
-        return request.noise.photons(black, white), describe_fit(request.noise)
+        return fitted_photons(request.task, request.noise, black, white), describe_fit(request.noise)
     if quality_from_file(request.task, path):
         from .estimate import estimate_level_from_file
 

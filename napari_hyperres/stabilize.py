@@ -72,6 +72,29 @@ def stabilized_map(
     return StabilizedMap(noise, low, span, np.dtype(dtype))
 
 
+def fitted_photons(task, noise: PoissonGaussian, black: float, white: float) -> float:
+    """The photons ``noise`` puts between ``black`` and ``white``: a photon task's "auto" level.
+
+    Raises:
+        LevelRangeError: outside the task's range (with what that means and what to do).
+    """
+    from .errors import LevelRangeError
+
+    photons = noise.photons(black, white)
+    low, high = task.level_range
+    if not low <= photons <= high:
+        hint = (
+            "the image has almost no photon noise: there is little to restore"
+            if photons > high
+            else "the image holds fewer photons than the network handles"
+        )
+        raise LevelRangeError(
+            f"task {task.name!r}: the fitted noise ({noise.describe()}) puts {photons:.3g} photons between "
+            f"black {black:g} and white {white:g}, outside {low:g}–{high:g}: {hint}; give a level by hand"
+        )
+    return photons
+
+
 def photon_setup(
     task,
     image: np.ndarray,
@@ -98,7 +121,6 @@ def photon_setup(
         ShapeError: the noise cannot be fitted (too small, flat, or not photon-limited).
         LevelRangeError: the level, or the one "auto" finds, is outside the task's range.
     """
-    from .errors import LevelRangeError
     from .intensity import intensity_map_for
     from .photon_noise import fit_poisson_gaussian
 
@@ -106,18 +128,7 @@ def photon_setup(
     if noise is None:
         noise = fit_poisson_gaussian(image)
     if isinstance(level, str) and level.strip().lower() == "auto":
-        photons = noise.photons(black, white)
-        low, high = task.level_range
-        if not low <= photons <= high:
-            hint = (
-                "the image has almost no photon noise: there is little to restore"
-                if photons > high
-                else "the image holds fewer photons than the network handles"
-            )
-            raise LevelRangeError(
-                f"task {task.name!r}: the fitted noise ({noise.describe()}) puts {photons:.3g} photons between "
-                f"black {black:g} and white {white:g}, outside {low:g}–{high:g}: {hint}; give a level by hand"
-            )
+        photons = fitted_photons(task, noise, black, white)
     else:
         photons = task.check_level(level)
         noise = noise.with_photons(photons, black, white)
