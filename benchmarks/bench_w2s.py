@@ -82,6 +82,11 @@ def main() -> None:
     parser.add_argument("--fields", type=int, default=None, help="first N fields of view (default all; --quick 2)")
     parser.add_argument("--field-step", type=int, default=1, help="every Nth field only (BM3D takes ~10 s per 512² frame here)")
     parser.add_argument("--weights", default=None, help="weights of the microscopy network (default: the task's shipped)")
+    parser.add_argument(
+        "--extra-weights", nargs="*", default=[], metavar="LABEL=FILE",
+        help="more microscopy networks to score on the same frames, each a row 'microscopy auto [LABEL]' "
+        "(e.g. denoise=napari_hyperres/pretrained/denoise.lite.safetensors: GAT around the Gaussian network)",
+    )
     parser.add_argument("--crop", type=int, default=None, help="centre crop edge (default: whole 512×512 frames; --quick 128)")
     parser.add_argument("--no-bm3d", action="store_true", help="skip the two BM3D rows (each takes seconds per frame)")
     args = parser.parse_args()
@@ -101,7 +106,9 @@ def main() -> None:
 
     denoise = Restorer("denoise", weights=str(weights["denoise.lite"]), device=args.device)
     microscopy = Restorer("microscopy", weights=args.weights, device=args.device)
-    methods = METHODS if not args.no_bm3d else tuple(m for m in METHODS if "BM3D" not in m)
+    extras = {f"microscopy auto [{label}]": Restorer("microscopy", weights=path, device=args.device)
+              for label, path in (item.split("=", 1) for item in args.extra_weights)}
+    methods = (METHODS if not args.no_bm3d else tuple(m for m in METHODS if "BM3D" not in m)) + tuple(extras)
     if not args.no_bm3d:
         import bm3d
         from skimage.restoration import estimate_sigma
@@ -121,6 +128,8 @@ def main() -> None:
             start = time.perf_counter()
             outputs["microscopy auto"] = microscopy.restore(noisy, "auto")
             row["seconds"]["microscopy auto"] = time.perf_counter() - start
+            for name, extra in extras.items():
+                outputs[name] = extra.restore(noisy, "auto")
             photons, stabilized = microscopy.photon_map(noisy, "auto")
             row["photons"] = photons
             blind = fit_poisson_gaussian(noisy)
