@@ -87,6 +87,11 @@ def main() -> None:
         help="more microscopy networks to score on the same frames, each a row 'microscopy auto [LABEL]' "
         "(e.g. denoise=napari_hyperres/pretrained/denoise.lite.safetensors: GAT around the Gaussian network)",
     )
+    parser.add_argument(
+        "--direct-weights", default=None, metavar="FILE",
+        help="route (b): weights of the example 'poisson' task (a hypernetwork trained directly on Poisson–Gaussian "
+        "noise, no GAT; needs examples/hyperres-poisson installed), run at the fitted photons: row 'direct P–G network'",
+    )
     parser.add_argument("--crop", type=int, default=None, help="centre crop edge (default: whole 512×512 frames; --quick 128)")
     parser.add_argument("--no-bm3d", action="store_true", help="skip the two BM3D rows (each takes seconds per frame)")
     args = parser.parse_args()
@@ -100,7 +105,7 @@ def main() -> None:
         common.fail(f"no input_avg1_<field>_<channel>.tif files in {root / 'noisy'}")
     weights = common.require_weights(["denoise.lite", "denoise.estimator"], args.weights_dir)
 
-    from napari_hyperres.engine import Restorer
+    from napari_hyperres.engine import Restorer, whole_value_range
     from napari_hyperres.io import read_image
     from napari_hyperres.photon_noise import fit_poisson_gaussian
 
@@ -108,7 +113,16 @@ def main() -> None:
     microscopy = Restorer("microscopy", weights=args.weights, device=args.device)
     extras = {f"microscopy auto [{label}]": Restorer("microscopy", weights=path, device=args.device)
               for label, path in (item.split("=", 1) for item in args.extra_weights)}
+    direct = None
+    if args.direct_weights:
+        from napari_hyperres.errors import UnknownTaskError
+
+        try:
+            direct = Restorer("poisson", weights=args.direct_weights, device=args.device)
+        except UnknownTaskError:
+            common.fail("--direct-weights needs the example task 'poisson': pip install examples/hyperres-poisson")
     methods = (METHODS if not args.no_bm3d else tuple(m for m in METHODS if "BM3D" not in m)) + tuple(extras)
+    methods += ("direct P–G network",) if direct is not None else ()
     if not args.no_bm3d:
         import bm3d
         from skimage.restoration import estimate_sigma
@@ -131,6 +145,10 @@ def main() -> None:
             for name, extra in extras.items():
                 outputs[name] = extra.restore(noisy, "auto")
             photons, stabilized = microscopy.photon_map(noisy, "auto")
+            if direct is not None:  # same fit: photons between the same black and white points
+                black, white = whole_value_range(noisy)
+                level = min(max(photons, direct.task.level_range[0]), direct.task.level_range[1])
+                outputs["direct P–G network"] = direct.restore(noisy, level, value_range=(black, white))
             row["photons"] = photons
             blind = fit_poisson_gaussian(noisy)
             row["alpha_blind"], row["beta_blind"] = blind.gain, blind.beta

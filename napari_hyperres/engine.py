@@ -22,7 +22,7 @@ from .intensity import check_dtype, intensity_map_for, reads_data_range
 from .models.hyperres import GeneratedNet, HyperResNet, receptive_radius
 from .photon_noise import PoissonGaussian
 from .plugins import get_task
-from .stabilize import StabilizedMap, photon_setup
+from .stabilize import StabilizedMap, photon_setup, refuse_rgb
 from .tasks import Task
 from .weights import WeightsInfo, load_model
 
@@ -203,11 +203,7 @@ class Restorer:
     ) -> tuple[float, StabilizedMap]:
         """Photon-limited tasks: the level in photons and the variance-stabilising map (fitted once for all of ``image``)."""
         if is_rgb:
-            raise ShapeError(
-                f"task {self.task.name!r} restores one fluorescence channel at a time (gray planes), got an RGB image "
-                f"of shape {image.shape}: split the channels first (napari: right-click the layer ▸ Split RGB; "
-                "numpy: numpy.moveaxis(image, -1, 0))"
-            )
+            refuse_rgb(self.task.name, image.shape)
         return photon_setup(self.task, image, level, noise=noise, value_range=value_range)
 
     def release(self) -> None:
@@ -498,7 +494,7 @@ def whole_noise(image, rgb: bool | None = None) -> PoissonGaussian:
     from .photon_noise import fit_poisson_gaussian
 
     if is_rgb_image(tuple(image.shape), rgb):
-        raise ShapeError(f"photon-limited restoration takes gray planes, got an RGB image of shape {image.shape}: split the channels first")
+        refuse_rgb("microscopy", image.shape)
     if is_dask_array(image):
         return fit_poisson_gaussian(first_plane_sample(image, image.ndim - 2))
     return fit_poisson_gaussian(np.asarray(image))

@@ -19,7 +19,7 @@ from .images import validate_image
 from .intensity import intensity_map_for
 from .photon_noise import PoissonGaussian, fit_poisson_gaussian
 from .plugins import get_task
-from .stabilize import fitted_photons
+from .stabilize import fitted_photons, refuse_rgb
 from .tasks import Task
 from .weights import load_model
 
@@ -116,9 +116,8 @@ def estimate_photon_noise(
         LevelRangeError: the photons found are outside the task's range.
     """
     task = get_task(task)
-    is_rgb = validate_image(image, rgb)
-    if is_rgb:
-        raise ShapeError(f"task {task.name!r} fits one fluorescence channel at a time; split the RGB channels first")
+    if validate_image(image, rgb):
+        refuse_rgb(task.name, image.shape)
     black, white = intensity_map_for(image, value_range).value_range
     noise = fit_poisson_gaussian(np.asarray(image))
     return fitted_photons(task, noise, black, white), noise

@@ -72,6 +72,16 @@ def stabilized_map(
     return StabilizedMap(noise, low, span, np.dtype(dtype))
 
 
+def refuse_rgb(task_name: str, shape: tuple[int, ...]) -> None:
+    """Raise :class:`ShapeError`: photon-limited noise is fitted and restored one gray channel at a time."""
+    from .errors import ShapeError
+
+    raise ShapeError(
+        f"task {task_name!r} restores one fluorescence channel at a time (gray planes), got an RGB image of shape "
+        f"{tuple(shape)}: split the channels first (napari: right-click the layer ▸ Split RGB; numpy: numpy.moveaxis(image, -1, 0))"
+    )
+
+
 def fitted_photons(task, noise: PoissonGaussian, black: float, white: float) -> float:
     """The photons ``noise`` puts between ``black`` and ``white``: a photon task's "auto" level.
 
