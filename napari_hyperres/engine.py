@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
@@ -40,6 +41,32 @@ patch (GIVs averaged over up to ``MAX_CROPS`` crops per plane)."""
 
 Level = float | str
 """A level in the task's units, or ``"auto"`` (estimated from the image)."""
+
+
+@dataclass(frozen=True)
+class PlaneChoice:
+    """A step of :meth:`Restorer.restore_steps` for image-conditioned tasks: the weights mixture
+    ``(parts, N)`` (one row per generated part, N candidates) chosen for plane ``index``
+    (flat index over the leading axes), yielded before that plane's first progress step."""
+
+    index: int
+    mixture: np.ndarray
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one restore did (:meth:`Restorer.restore_with_report`).
+
+    Attributes:
+        level: the level used, in the task's units ("auto" resolved; photons for ``microscopy``).
+        selections: image-conditioned tasks: the mixtures, shape ``lead + (parts, N)``
+            (``lead``: the input's leading axes); else ``None``.
+        noise: photon-limited tasks: the Poisson–Gaussian parameters at that level; else ``None``.
+    """
+
+    level: float
+    selections: np.ndarray | None = None
+    noise: PoissonGaussian | None = None
 
 
 def tile_boxes(height: int, width: int, tile: int) -> list[tuple[int, int, int, int]]:
@@ -104,8 +131,6 @@ class Restorer:
         self.overlap = receptive_radius(model.arch)
         self._generated: OrderedDict[float, GeneratedNet] = OrderedDict()
         self._lock = threading.Lock()  # dask may restore blocks from several threads
-        self.last_selection: np.ndarray | None = None
-        """HAIR only: the mixtures ``(parts, N)`` (one row per generated block, plus one for a selected decoder) chosen for the last plane restored."""
 
     def __getstate__(self) -> dict:
         """Pickle support (dask's process and distributed schedulers ship the Restorer to workers).
@@ -146,13 +171,13 @@ class Restorer:
         return net
 
     @torch.inference_mode()
-    def network_for_image(self, x: torch.Tensor) -> GeneratedNet:
-        """HAIR: the plain network selected by ``x`` ``(1, C, H, W)`` (GIV averaged over grid crops)."""
+    def network_for_image(self, x: torch.Tensor) -> tuple[GeneratedNet, np.ndarray]:
+        """HAIR: the plain network selected by ``x`` ``(1, C, H, W)`` (GIV averaged over grid crops)
+        and the mixture ``(parts, N)`` it chose (one row per generated block, plus one for a selected decoder)."""
         plane = x[0].numpy().transpose(1, 2, 0)
         crops = torch.from_numpy(grid_crops(plane, trained_patch(self.info, SELECTION_CROP))).to(self.device, self.dtype)
         net, selections = self.model.generate_for_image(crops)
-        self.last_selection = selections.float().cpu().numpy()
-        return net
+        return net, selections.float().cpu().numpy()
 
     def resolve_level(
         self, image: np.ndarray, level: Level, rgb: bool | None = None, value_range: tuple[float, float] | None = None
@@ -253,11 +278,12 @@ class Restorer:
 
     def _restore_unit_plane(
         self, plane: np.ndarray, level: float, is_rgb: bool, tile: int | None, net: GeneratedNet | None = None
-    ) -> Iterator[tuple[int, int] | np.ndarray]:
+    ) -> Iterator[tuple[int, int] | PlaneChoice | np.ndarray]:
         """Restore one float ``[0, 1]`` plane ``(Y, X)`` or ``(Y, X, 3|4)``; yields progress, then the plane.
 
         ``net``: the network to run (default: the task's at ``level``, or HAIR's choice for
-        this plane). The plane yielded is a new float32 array the caller may overwrite.
+        this plane, announced first as a :class:`PlaneChoice` with index 0). The plane
+        yielded is a new float32 array the caller may overwrite.
         """
         alpha = plane[..., 3] if is_rgb and plane.shape[-1] == 4 else None
         color = plane[..., :3] if is_rgb else plane
@@ -272,7 +298,8 @@ class Restorer:
         if self.task.prepare is not None:
             x = self.task.prepare(x, level)
         if net is None and self.image_conditioned:
-            net = self.network_for_image(x.expand(-1, self.task.in_channels, -1, -1))
+            net, mixture = self.network_for_image(x.expand(-1, self.task.in_channels, -1, -1))
+            yield PlaneChoice(0, mixture)
         elif net is None:
             net = self.network_for(level)
         result = None
@@ -302,10 +329,13 @@ class Restorer:
         rgb: bool | None = None,
         value_range: tuple[float, float] | None = None,
         noise: PoissonGaussian | None = None,
-    ) -> Iterator[tuple[int, int] | np.ndarray]:
-        """Restore ``image``, yielding ``(done, total)`` tile counts and finally the result array.
+    ) -> Iterator[tuple[int, int] | PlaneChoice | Report | np.ndarray]:
+        """Restore ``image``, yielding ``(done, total)`` tile counts, and finally a :class:`Report`
+        and the result array.
 
-        This generator is what the GUI's cancellable workers iterate; :meth:`restore` drives it.
+        Image-conditioned tasks also yield a :class:`PlaneChoice` per plane (before its first
+        progress step). This generator is what the GUI's cancellable workers iterate;
+        :meth:`restore` drives it.
         """
         image = np.asarray(image)
         is_rgb = validate_image(image, rgb)
@@ -322,9 +352,13 @@ class Restorer:
         result: np.ndarray | None = None  # allocated at the first plane; planes are written into it
         totals: list[int] = []
         done_before = 0
+        mixtures = []
         for p in range(planes.shape[0]):
             for step in self._restore_unit_plane(mapping.to_unit(planes[p]), level, is_rgb, tile, net):
-                if isinstance(step, np.ndarray):
+                if isinstance(step, PlaneChoice):
+                    mixtures.append(step.mixture)
+                    yield PlaneChoice(p, step.mixture)
+                elif isinstance(step, np.ndarray):
                     if result is None:
                         result = np.empty((planes.shape[0],) + step.shape, dtype=mapping.dtype)
                     result[p] = mapping.from_unit(step, overwrite=True)
@@ -335,6 +369,8 @@ class Restorer:
                         totals.append(total * planes.shape[0])
                     yield (done_before + done, totals[0])
             done_before += total
+        selections = np.stack(mixtures).reshape(lead + mixtures[0].shape) if mixtures else None
+        yield Report(float(level), selections, mapping.noise if isinstance(mapping, StabilizedMap) else None)
         yield result.reshape(lead + result.shape[1:])
 
     def restore(
@@ -375,16 +411,36 @@ class Restorer:
         """
         if is_dask_array(image):
             return self.restore_lazy(image, level, tile=tile, rgb=rgb, value_range=value_range, noise=noise)
-        result = None
+        return self.restore_with_report(
+            image, level, tile=tile, progress=progress, cancel=cancel, rgb=rgb, value_range=value_range, noise=noise
+        )[0]
+
+    def restore_with_report(
+        self,
+        image: np.ndarray,
+        level: Level,
+        *,
+        tile: int | None = None,
+        progress: Progress | None = None,
+        cancel: Callable[[], bool] | None = None,
+        rgb: bool | None = None,
+        value_range: tuple[float, float] | None = None,
+        noise: PoissonGaussian | None = None,
+    ) -> tuple[np.ndarray, Report]:
+        """:meth:`restore` (numpy arrays only), and a :class:`Report` of what it did: the level
+        used, HAIR's mixtures, a photon task's fitted noise. Nothing is kept on the Restorer."""
+        result = report = None
         for step in self.restore_steps(image, level, tile=tile, rgb=rgb, value_range=value_range, noise=noise):
             if isinstance(step, np.ndarray):
                 result = step
-                continue
-            if progress is not None:
-                progress(*step)
-            if cancel is not None and cancel():
-                raise CancelledError("restoration cancelled; no output was written")
-        return result
+            elif isinstance(step, Report):
+                report = step
+            elif isinstance(step, tuple):
+                if progress is not None:
+                    progress(*step)
+                if cancel is not None and cancel():
+                    raise CancelledError("restoration cancelled; no output was written")
+        return result, report
 
 
     def restore_lazy(
@@ -552,4 +608,4 @@ def output_shape(task: Task, shape: tuple[int, ...], level: float, rgb: bool) ->
     return tuple(out)
 
 
-__all__ = ["Restorer", "restore", "output_shape", "validate_image", "tile_boxes"]
+__all__ = ["Restorer", "Report", "PlaneChoice", "restore", "output_shape", "validate_image", "tile_boxes"]

@@ -9,11 +9,9 @@ neither napari nor Qt.
 from __future__ import annotations
 
 import importlib
-import itertools
 import os
 import threading
 import time
-import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, NamedTuple, Sequence, TypeVar
 
@@ -422,16 +420,6 @@ class Restored(NamedTuple):
     selection: np.ndarray | None = None
 
 
-_SELECTION_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
-_SELECTION_LOCKS_GUARD = threading.Lock()
-
-
-def _selection_lock(restorer: Restorer) -> threading.Lock:
-    """One lock per Restorer around "choose a mixture, read ``last_selection``" (preview and apply share it)."""
-    with _SELECTION_LOCKS_GUARD:
-        return _SELECTION_LOCKS.setdefault(restorer, threading.Lock())
-
-
 def restore_plane(cache: RestorerCache, request: Request) -> Restored:
     """Restore the plane ``request.data[request.index]``; returns ``Restored(result, seconds, selection)``.
 
@@ -440,13 +428,10 @@ def restore_plane(cache: RestorerCache, request: Request) -> Restored:
     start = time.perf_counter()
     restorer = cache.get(request.task, request.device, request.weights)
     plane = np.asarray(request.data[request.index])
-    if not restorer.image_conditioned:
-        result = restorer.restore(plane, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise)
-        return Restored(result, time.perf_counter() - start)
-    with _selection_lock(restorer):
-        result = restorer.restore(plane, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise)
-        selection = restorer.last_selection
-    return Restored(result, time.perf_counter() - start, selection)
+    result, report = restorer.restore_with_report(
+        plane, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise
+    )
+    return Restored(result, time.perf_counter() - start, report.selections)
 
 
 def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int, int]]:
@@ -454,7 +439,7 @@ def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int,
 
     A generator worker that is asked to quit stops at the next yield, so nothing is returned.
     """
-    from .engine import is_dask_array
+    from .engine import Report, is_dask_array
 
     start = time.perf_counter()
     restorer = cache.get(request.task, request.device, request.weights)
@@ -466,50 +451,15 @@ def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int,
         yield (1, 1)
         return Restored(result, time.perf_counter() - start)
     data = np.asarray(request.data)
-    if restorer.image_conditioned:
-        result, selection = yield from _restore_selected_steps(restorer, data, request)
-        return Restored(result, time.perf_counter() - start, selection)
-    result = None
+    result = report = None
     for step in restorer.restore_steps(data, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise):
         if isinstance(step, np.ndarray):
             result = step
-        else:
+        elif isinstance(step, Report):
+            report = step
+        elif isinstance(step, tuple):
             yield step
-    return Restored(result, time.perf_counter() - start)
-
-
-def _restore_selected_steps(restorer: Restorer, data: np.ndarray, request: Request) -> Iterator[tuple[int, int]]:
-    """Image-conditioned restore plane by plane, recording each plane's mixture; returns ``(result, selections)``.
-
-    The intensity map is taken from the whole array, so the result equals the engine's
-    whole-array restore. The engine chooses a plane's mixture before the plane's first
-    progress step, so ``last_selection`` is read right after that step, under the lock.
-    """
-    from .engine import validate_image, whole_value_range
-
-    is_rgb = validate_image(data, request.rgb)
-    lead = data.shape[: data.ndim - (3 if is_rgb else 2)]
-    planes = data.reshape((-1,) + data.shape[len(lead) :])
-    value_range = request.value_range or whole_value_range(data, is_rgb)
-    lock = _selection_lock(restorer)
-    outputs, selections = [], []
-    done_before, grand_total = 0, None
-    for plane in planes:
-        steps = restorer.restore_steps(plane, request.level, rgb=is_rgb, value_range=value_range, noise=request.noise)
-        with lock:
-            first = next(steps)
-            selections.append(np.array(restorer.last_selection, copy=True))
-        total = 0
-        for step in itertools.chain([first], steps):
-            if isinstance(step, np.ndarray):
-                outputs.append(step)
-                continue
-            done, total = step
-            grand_total = grand_total or total * len(planes)
-            yield (done_before + done, grand_total)
-        done_before += total
-    result = np.stack(outputs).reshape(lead + outputs[0].shape)
-    return result, np.stack(selections).reshape(lead + selections[0].shape)
+    return Restored(result, time.perf_counter() - start, report.selections)
 
 
 def sweep_steps(cache: RestorerCache, request: Request, levels: Sequence[float]) -> Iterator[tuple[int, int]]:

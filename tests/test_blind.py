@@ -232,9 +232,9 @@ def test_selected_decoder_through_the_engine(tmp_path):
     assert model.arch.select_decoder and model.decoder is not None
     restorer = Restorer("auto", weights=str(path), device="cpu")
     image = (255 * np.random.default_rng(0).random((40, 36, 3))).astype(np.uint8)
-    out = restorer.restore(image, "auto")
+    out, report = restorer.restore_with_report(image, "auto")
     assert out.shape == image.shape and out.dtype == np.uint8
-    assert restorer.last_selection.shape == (net.arch.generated_blocks + 1, net.arch.candidates)
+    assert report.selections.shape == (net.arch.generated_blocks + 1, net.arch.candidates)
 
 
 # --- level estimator -------------------------------------------------------------------------------
@@ -371,7 +371,7 @@ def test_auto_through_the_engine(tiny_hair_weights):
     with torch.no_grad():
         expected = np.clip(np.rint(model(x)[0].numpy().transpose(1, 2, 0) * 255), 0, 255)
     assert np.abs(out.astype(int) - expected).max() <= 1  # a plane smaller than a crop: one crop, the whole image
-    selection = restorer.last_selection
+    selection = restorer.restore_with_report(image, "auto")[1].selections
     assert selection.shape == (model.arch.generated_blocks, model.arch.candidates)
     np.testing.assert_allclose(selection.sum(-1), 1.0, atol=1e-5)
     for level in (0, 0.7, None):  # the level is ignored

@@ -81,9 +81,9 @@ def test_shipped_auto_restores_without_being_told_what_happened():
     assert restorer.info.name == get_task("auto").weights and restorer.info.kind == "hair"
     selections = []
     for degraded, margin in ((noisy, 5.0), (jpeg, 0.5)):
-        restored = restorer.restore(degraded, "auto", value_range=(0, 1))
+        restored, report = restorer.restore_with_report(degraded, "auto", value_range=(0, 1))
         assert psnr(restored, clean / 255.0, 1.0) > psnr(degraded, clean / 255.0, 1.0) + margin
-        selections.append(restorer.last_selection)
+        selections.append(report.selections)
     assert not np.allclose(selections[0], selections[1], atol=1e-3)  # the two images chose different mixtures
 
 

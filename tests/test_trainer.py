@@ -322,9 +322,9 @@ def test_train_auto_defaults_to_hair_then_restore(auto_run, tmp_path):
     assert isinstance(model, HairNet)
     image = uint8_picture(44, 52)
     restorer = Restorer("auto", weights=str(path), device="cpu")
-    out = restorer.restore(image, "auto")
+    out, report = restorer.restore_with_report(image, "auto")
     assert out.shape == image.shape and out.dtype == np.uint8
-    assert restorer.last_selection.shape == (model.arch.generated_blocks, model.arch.candidates)
+    assert report.selections.shape == (model.arch.generated_blocks, model.arch.candidates)
     assert np.array_equal(out, Restorer("auto", model=model, device="cpu").restore(image, 0))
 
 
