@@ -35,7 +35,7 @@ def main() -> None:
     rows, summary = [], {}
     for name, channels in sets.items():
         paths = common.image_paths(args.data_root / "val" / name, 2 if args.quick else None)
-        errors = {"alpha": [], "sigma": [], "sigma_blind": []}
+        errors = {"alpha": [], "sigma": [], "sigma_blind": [], "peak": []}
         failures = 0
         for index, path in enumerate(paths):
             clean = common.load_image(path, channels)
@@ -49,6 +49,7 @@ def main() -> None:
                 except ShapeError:
                     failures += 1
                     continue
+                errors["peak"].append(peak)
                 errors["alpha"].append(abs(fitted.gain / gain - 1))
                 errors["sigma"].append(abs(fitted.sigma / sigma - 1))
                 blind = PoissonGaussian(fitted.gain, fitted.beta, fit_poisson_gaussian(counts).offset)
@@ -68,9 +69,8 @@ def main() -> None:
                   "90th pct |σ err|", "median |σ err| (offset blind)"], rows)
     by_peak = []
     for peak in PEAKS:
-        mask = [p == peak for _, _, p in itertools.product(GAINS, READ_ELECTRONS, PEAKS)]
-        alpha = [e for name in summary for i, e in enumerate(summary[name]["alpha"]) if mask[i % len(mask)]]
-        sig = [e for name in summary for i, e in enumerate(summary[name]["sigma"]) if mask[i % len(mask)]]
+        alpha = [e for errs in summary.values() for e, p in zip(errs["alpha"], errs["peak"], strict=True) if p == peak]
+        sig = [e for errs in summary.values() for e, p in zip(errs["sigma"], errs["peak"], strict=True) if p == peak]
         by_peak.append([f"{peak:g}", f"{100 * np.median(alpha):.1f} %", f"{100 * np.median(sig):.1f} %"])
     report.section("By photons at white (both sets)")
     report.table(["e⁻ at white", "median |α err|", "median |σ err| (offset given)"], by_peak)

@@ -94,6 +94,10 @@ def main() -> None:
     )
     parser.add_argument("--crop", type=int, default=None, help="centre crop edge (default: whole 512×512 frames; --quick 128)")
     parser.add_argument("--no-bm3d", action="store_true", help="skip the two BM3D rows (each takes seconds per frame)")
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["denoise auto", "BM3D global σ"],
+        help="leave out rows whose numbers do not depend on the microscopy task (to save time on a busy machine)",
+    )
     args = parser.parse_args()
     common.setup_threads(args.threads)
     crop = args.crop if args.crop is not None else (128 if args.quick else None)
@@ -107,7 +111,6 @@ def main() -> None:
 
     from napari_hyperres.engine import Restorer, whole_value_range
     from napari_hyperres.io import read_image
-    from napari_hyperres.photon_noise import fit_poisson_gaussian
 
     denoise = Restorer("denoise", weights=str(weights["denoise.lite"]), device=args.device)
     microscopy = Restorer("microscopy", weights=args.weights, device=args.device)
@@ -121,7 +124,7 @@ def main() -> None:
             direct = Restorer("poisson", weights=args.direct_weights, device=args.device)
         except UnknownTaskError:
             common.fail("--direct-weights needs the example task 'poisson': pip install examples/hyperres-poisson")
-    methods = (METHODS if not args.no_bm3d else tuple(m for m in METHODS if "BM3D" not in m)) + tuple(extras)
+    methods = tuple(m for m in METHODS if not (args.no_bm3d and "BM3D" in m) and m not in args.skip) + tuple(extras)
     methods += ("direct P–G network",) if direct is not None else ()
     if not args.no_bm3d:
         import bm3d
@@ -136,21 +139,22 @@ def main() -> None:
                 common.fail(f"expected 8-bit W2S frames, got {noisy.dtype} / {clean.dtype} for field {field} channel {channel}")
             row = {"field": field, "channel": channel, "aligned": {}, "raw": {}, "seconds": {}}
             outputs = {"noisy": noisy}
+            if "denoise auto" in methods:
+                start = time.perf_counter()
+                outputs["denoise auto"] = denoise.restore(noisy, "auto")
+                row["seconds"]["denoise auto"] = time.perf_counter() - start
             start = time.perf_counter()
-            outputs["denoise auto"] = denoise.restore(noisy, "auto")
-            row["seconds"]["denoise auto"] = time.perf_counter() - start
-            start = time.perf_counter()
-            outputs["microscopy auto"] = microscopy.restore(noisy, "auto")
+            outputs["microscopy auto"], report = microscopy.restore_with_report(noisy, "auto")
             row["seconds"]["microscopy auto"] = time.perf_counter() - start
-            for name, extra in extras.items():
-                outputs[name] = extra.restore(noisy, "auto")
-            photons, stabilized = microscopy.photon_map(noisy, "auto")
+            blind = report.noise  # the blind fit that restore made (the gain of the auto level)
+            for name, extra in extras.items():  # the same fitted parameters for every network
+                outputs[name] = extra.restore(noisy, "auto", noise=blind)
+            photons, stabilized = microscopy.photon_map(noisy, "auto", noise=blind)
             if direct is not None:  # same fit: photons between the same black and white points
                 black, white = whole_value_range(noisy)
                 level = min(max(photons, direct.task.level_range[0]), direct.task.level_range[1])
                 outputs["direct P–G network"] = direct.restore(noisy, level, value_range=(black, white))
             row["photons"] = photons
-            blind = fit_poisson_gaussian(noisy)
             row["alpha_blind"], row["beta_blind"] = blind.gain, blind.beta
             row["alpha_pair"], row["beta_pair"] = pair_noise_fit(noisy, clean)
             if not args.no_bm3d:
@@ -158,10 +162,11 @@ def main() -> None:
                 unit = stabilized.to_unit(noisy)
                 outputs["GAT + BM3D"] = stabilized.from_unit(bm3d.bm3d(unit, sigma_psd=1.0 / stabilized.span).astype(np.float32))
                 row["seconds"]["GAT + BM3D"] = time.perf_counter() - start
-                sigma = float(estimate_sigma(noisy.astype(np.float64)))
-                start = time.perf_counter()
-                outputs["BM3D global σ"] = bm3d.bm3d(noisy.astype(np.float64), sigma_psd=sigma)
-                row["seconds"]["BM3D global σ"] = time.perf_counter() - start
+                if "BM3D global σ" in methods:
+                    sigma = float(estimate_sigma(noisy.astype(np.float64)))
+                    start = time.perf_counter()
+                    outputs["BM3D global σ"] = bm3d.bm3d(noisy.astype(np.float64), sigma_psd=sigma)
+                    row["seconds"]["BM3D global σ"] = time.perf_counter() - start
             for name in methods:
                 row["aligned"][name] = psnr_255(affine_fit(outputs[name], clean), clean)
                 row["raw"][name] = psnr_255(np.clip(np.asarray(outputs[name], np.float64), 0, 255), clean)
@@ -191,8 +196,9 @@ def main() -> None:
         ["microscopy auto − noisy, mean", common.fmt(float(gains.mean()), signed=True)],
         ["frames made worse than their input", f"{int((gains <= 0).sum())} of {len(rows)}"],
         ["seconds per frame: microscopy auto (median)", f"{np.median([r['seconds']['microscopy auto'] for r in rows]):.3f}"],
-        ["seconds per frame: denoise auto (median)", f"{np.median([r['seconds']['denoise auto'] for r in rows]):.3f}"],
     ]
+    if "denoise auto" in methods:
+        summary.append(["seconds per frame: denoise auto (median)", f"{np.median([r['seconds']['denoise auto'] for r in rows]):.3f}"])
     if not args.no_bm3d:
         diffs = np.array([r["aligned"]["microscopy auto"] - r["aligned"]["GAT + BM3D"] for r in rows])
         speed = np.median([r["seconds"]["GAT + BM3D"] for r in rows]) / np.median([r["seconds"]["microscopy auto"] for r in rows])
