@@ -9,6 +9,7 @@ normalisation, training data and validation table. Shipped files live in
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import os
@@ -134,10 +135,24 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # some writers create 0600 files; give outputs the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and _disk_full(exc, path.parent):
+            raise OSError(errno.ENOSPC, f"no space left on the device holding {path.parent} ({exc}); free some space or write elsewhere") from exc
         raise
+
+
+def _disk_full(exc: OSError, folder: Path) -> bool:
+    """Whether a failed write ran out of space (writers report it as ENOSPC or as a short write)."""
+    import shutil
+
+    if exc.errno == errno.ENOSPC:
+        return True
+    try:
+        return "written" in str(exc) and shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
 
 
 def save_weights(path: str | os.PathLike, state_dict: dict[str, torch.Tensor], info: WeightsInfo) -> Path:

@@ -270,3 +270,28 @@ def test_trainer_resume_faults_are_one_line(tmp_path):
     (run / "checkpoint.pt").write_bytes((run / "checkpoint.pt").read_bytes()[:1000])
     cut = _trainer(*base, "--preset", "tiny", "--resume")
     assert cut.returncode == 2 and "checkpoint.pt" in cut.stderr and len(cut.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 256 KiB tmpfs (needs root, as in CI's container); skipped where it cannot be mounted."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip() or 'not root'})")
+    yield mount
+    subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(full_disk, tmp_path, tiny_weights, capsys):
+    stack = np.random.default_rng(0).integers(0, 65535, size=(6, 160, 160), dtype=np.uint16)  # 300 KiB out > 256 KiB
+    src = tmp_path / "stack.tif"
+    tifffile.imwrite(src, stack)
+    before = src.read_bytes()
+    code = main(["restore", str(src), str(full_disk / "out.tif"), "--task", "denoise", "--level", "25",
+                 "--weights", str(tiny_weights["denoise"]), "--device", "cpu", "--quiet"])
+    assert code == 2
+    assert "no space left on the device" in _one_line_error(capsys)
+    assert _files(full_disk) == set()  # neither a partial output nor a temporary file
+    assert src.read_bytes() == before
