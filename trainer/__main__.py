@@ -155,6 +155,8 @@ def add_train_estimator(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patch", type=int, default=64, help="crop edge (recorded; estimate_level looks through crops this size)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--relative-loss", action="store_true", help="weight the L1 by 1/level (relative error; for noise σ)")
+    p.add_argument("--quantize-8bit", type=float, default=0.0, metavar="SHARE",
+                   help="share of crops rounded and clipped to 8-bit after degrading (what 8-bit files hold), e.g. 0.5")
     p.add_argument("--time-budget", type=float, default=None)
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--device", default="auto")
@@ -166,7 +168,7 @@ def add_train_estimator(sub: argparse._SubParsersAction) -> None:
 def run_train_estimator(args: argparse.Namespace) -> int:
     from .estimator import EstimatorConfig, train_estimator
 
-    cfg = EstimatorConfig(task=args.task, data=args.data, out=args.out, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, time_budget_s=args.time_budget, max_images=args.max_images, device=args.device, seed=args.seed, init_from=args.init_from, relative=args.relative_loss)
+    cfg = EstimatorConfig(task=args.task, data=args.data, out=args.out, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, time_budget_s=args.time_budget, max_images=args.max_images, device=args.device, seed=args.seed, init_from=args.init_from, relative=args.relative_loss, quantize_8bit=args.quantize_8bit)
     print(f"wrote {train_estimator(cfg)}")
     return 0
 

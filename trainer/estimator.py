@@ -39,6 +39,9 @@ class EstimatorConfig:
     """Weight each crop's L1 by 1 / its level fraction (floored at ``relative_floor``): the
     loss then measures relative error, which low noise levels need (σ 5 vs σ 75)."""
     relative_floor: float = 0.05
+    quantize_8bit: float = 0.0
+    """Share of crops rounded and clipped to 8-bit values after degrading: what an 8-bit file
+    holds (its noise is quantised and clipped at 0 and 255, which lowers its spread)."""
     context: int = 16
     """Pixels degraded around each crop and then cut off: crops of a whole degraded image
     have no border effects of the degradation (resampling, blur), so neither do training
@@ -89,6 +92,9 @@ def train_estimator(cfg: EstimatorConfig, progress: bool = True) -> Path:
         with torch.no_grad():
             degraded = torch.cat([degrade_batch(task, clean[i : i + 1], float(levels[i]), gray[i : i + 1], noise_gen) for i in range(cfg.batch)])
             degraded = degraded[..., inner, inner].contiguous()
+            if cfg.quantize_8bit > 0:
+                files = torch.rand(cfg.batch, generator=data_gen) < cfg.quantize_8bit
+                degraded[files.to(device)] = torch.round(degraded[files.to(device)].clamp(0, 1) * 255) / 255
         target = ((levels - low) / (high - low)).to(device)
         abs_errors = (model(degraded) - target).abs()
         loss = abs_errors.mean()
@@ -115,6 +121,6 @@ def train_estimator(cfg: EstimatorConfig, progress: bool = True) -> Path:
         steps=previous_steps + done,
         training_time_s=round(previous_time + time.perf_counter() - start, 1),
         device=str(device),
-        extra={"level_range": list(task.level_range), "patch": cfg.patch, "context": cfg.context, "relative_loss": cfg.relative, "log": log[-5:]},
+        extra={"level_range": list(task.level_range), "patch": cfg.patch, "context": cfg.context, "relative_loss": cfg.relative, "quantize_8bit": cfg.quantize_8bit, "log": log[-5:]},
     )
     return save_weights(cfg.out, model.state_dict(), info)
