@@ -29,6 +29,7 @@ from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 from napari.utils.progress import cancelable_progress
 from qtpy.QtCore import QEvent, QObject, QTimer
+from qtpy.QtWidgets import QComboBox
 
 from .devices import available_devices
 from .engine import output_shape, whole_noise, whole_value_range
@@ -145,7 +146,7 @@ class RestoreWidget(Container):
         self.task_combo = ComboBox(label="task", choices=self._task_choices)
         self.level_slider = FloatSlider(label="", readout=False, tracking=True)
         self.level_field = FloatSpinBox(label="")
-        self.level_field.max_width = 90  # the slider takes the rest of the row
+        self.level_field.max_width = 110  # the slider takes the rest of the row (110: "10000.00" fits in every Qt style)
         self.level_row = Container(layout="horizontal", labels=False, widgets=[self.level_slider, self.level_field])
         self.level_row.margins = (0, 0, 0, 0)
         self.auto_button: PushButton | None = None
@@ -177,8 +178,12 @@ class RestoreWidget(Container):
             "the full mixtures are in the output layer's metadata['hyperres']['selection']"
         )
         self.status = Label(label="", value="")
+        for combo in (self.layer_combo, self.task_combo):  # long layer names do not widen the dock
+            combo.native.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.native.setMinimumContentsLength(24)
         for label in (self.selection_label, self.status):  # long texts wrap instead of widening the dock
             label.native.setWordWrap(True)
+            label.native.setMinimumWidth(260)  # a wrapping label may otherwise shrink to nothing
         self.extend(
             [
                 self.layer_combo,
