@@ -30,8 +30,15 @@ TRAINED_PATCH = 64
 """Crop edge of estimators whose weights do not record their training patch (all shipped before it was recorded)."""
 
 
-def estimator_weights_name(task: Task) -> str:
-    """Shipped estimator weights for a task: ``"<task>.estimator"``."""
+def estimator_weights_name(task: Task, dtype=None) -> str:
+    """Shipped estimator weights for a task: ``"<task>.estimator"``, or for a uint8 image
+    ``"<task>.estimator-8bit"`` where that ships (trained on noise rounded and clipped to
+    0–255, as 8-bit files hold it; the general one reads σ 70 there as 58)."""
+    if dtype is not None and np.dtype(dtype) == np.uint8:
+        from .weights import PRETRAINED_DIR
+
+        if (PRETRAINED_DIR / f"{task.name}.estimator-8bit.safetensors").is_file():
+            return f"{task.name}.estimator-8bit"
     return f"{task.name}.estimator"
 
 
@@ -82,7 +89,7 @@ def estimate_level(
     task = get_task(task)
     if task.noise_parameters:
         return estimate_photon_noise(image, task, rgb=rgb, value_range=value_range)[0]
-    name = weights or estimator_weights_name(task)
+    name = weights or estimator_weights_name(task, getattr(image, "dtype", None))
     try:
         model, info = load_model(name, task=task.name, kind="estimator", device=select_device(device))
     except WeightsError as exc:

@@ -312,7 +312,7 @@ def test_shipped_denoise_estimator_is_monotonic_and_close():
 
 
 def test_restore_auto_level_uses_the_estimator(untrained_estimator, tiny_weights, monkeypatch):
-    monkeypatch.setattr(estimate_module, "estimator_weights_name", lambda task: str(untrained_estimator))
+    monkeypatch.setattr(estimate_module, "estimator_weights_name", lambda task, dtype=None: str(untrained_estimator))
     image = _photo(48, 52)
     restorer = Restorer("denoise", weights=str(tiny_weights["denoise"]), device="cpu")
     level = estimate_level(image, "denoise", weights=str(untrained_estimator), device="cpu")
@@ -321,7 +321,7 @@ def test_restore_auto_level_uses_the_estimator(untrained_estimator, tiny_weights
 
 
 def test_cli_restore_denoise_level_auto_uses_the_estimator(tmp_path, untrained_estimator, tiny_weights, monkeypatch, capsys):
-    monkeypatch.setattr(estimate_module, "estimator_weights_name", lambda task: str(untrained_estimator))
+    monkeypatch.setattr(estimate_module, "estimator_weights_name", lambda task, dtype=None: str(untrained_estimator))
     src, dst = tmp_path / "in.png", tmp_path / "out.png"
     assert cv2.imwrite(str(src), _photo(48, 52)[..., ::-1])
     weights = str(tiny_weights["denoise"])
@@ -335,7 +335,7 @@ def test_cli_restore_denoise_level_auto_uses_the_estimator(tmp_path, untrained_e
 
 
 def test_restore_auto_level_without_estimator_says_how_to_train(tiny_weights, monkeypatch):
-    monkeypatch.setattr(estimate_module, "estimator_weights_name", lambda task: "no-such.estimator")
+    monkeypatch.setattr(estimate_module, "estimator_weights_name", lambda task, dtype=None: "no-such.estimator")
     restorer = Restorer("denoise", weights=str(tiny_weights["denoise"]), device="cpu")
     with pytest.raises(WeightsError, match="train-estimator --task denoise"):
         restorer.restore(_photo(), "auto")
@@ -494,3 +494,19 @@ def test_estimate_level_looks_through_crops_of_the_training_patch(tmp_path, monk
         sizes.clear()
         estimate_level(image, "denoise", weights=str(path), device="cpu")
         assert sizes == [expected]
+
+
+def test_an_8bit_image_is_read_by_the_estimator_trained_on_8bit_files():
+    """Noise in an 8-bit file is rounded and clipped: the general estimator reads σ 60 low, the 8-bit one does not."""
+    from conftest import smooth_image
+
+    from napari_hyperres.estimate import estimator_weights_name
+    from napari_hyperres.tasks import DENOISE
+
+    assert estimator_weights_name(DENOISE, np.uint8) == "denoise.estimator-8bit"
+    assert estimator_weights_name(DENOISE, np.float32) == estimator_weights_name(DENOISE, np.uint16) == "denoise.estimator"
+    clean = smooth_image(192, 192, 1)[0, 0].numpy() * 255
+    noisy = np.clip(np.round(clean + 60 * np.random.default_rng(0).standard_normal(clean.shape)), 0, 255).astype(np.uint8)
+    eight_bit = estimate_level(noisy, "denoise")
+    general = estimate_level(noisy, "denoise", weights="denoise.estimator")
+    assert abs(eight_bit - 60) < abs(general - 60) and abs(eight_bit - 60) < 4

@@ -24,3 +24,10 @@ $EST --task sr --out "$OUT/sr.estimator.round2.safetensors" --init-from "$INIT/s
 $EST --task sr --out "$OUT/sr.estimator.safetensors" --init-from "$OUT/sr.estimator.round2.safetensors" \
   --patch 96 --lr 2e-4 --seed 3 --time-budget 720
 echo "copy $OUT/*.estimator.safetensors into napari_hyperres/pretrained/ and run benchmarks/bench_estimator.py"
+
+# denoise.estimator-8bit (read for uint8 images): the shipped denoise.estimator, 900 s more with half
+# of its crops rounded and clipped to 8-bit values, as 8-bit files hold noise:
+#   python -m trainer train-estimator --task denoise --data $TRAIN --out runs/denoise.estimator.q8.safetensors \
+#     --init-from napari_hyperres/pretrained/denoise.estimator.safetensors --steps 100000000 --batch 16 --patch 64 \
+#     --lr 3e-4 --seed 3 --relative-loss --quantize-8bit 0.5 --time-budget 900
+# then renamed denoise.estimator-8bit (metadata name included) into napari_hyperres/pretrained/.
