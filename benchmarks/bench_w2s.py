@@ -81,6 +81,7 @@ def main() -> None:
     parser = common.base_parser(__doc__, "bench_w2s")
     parser.add_argument("--fields", type=int, default=None, help="first N fields of view (default all; --quick 2)")
     parser.add_argument("--field-step", type=int, default=1, help="every Nth field only (BM3D takes ~10 s per 512² frame here)")
+    parser.add_argument("--field-start", type=int, default=0, help="with --field-step: start at the Kth field (0-based), to split a run")
     parser.add_argument("--weights", default=None, help="weights of the microscopy network (default: the task's shipped)")
     parser.add_argument(
         "--extra-weights", nargs="*", default=[], metavar="LABEL=FILE",
@@ -104,7 +105,7 @@ def main() -> None:
     root = args.data_root / "microscopy" / "W2S"
     if not (root / "noisy").is_dir() or not (root / "clean").is_dir():
         common.fail(f"W2S data not found: expected {root}/noisy and {root}/clean (pass --data-root)")
-    fields = field_ids(root / "noisy")[: args.fields or (2 if args.quick else None)][:: args.field_step]
+    fields = field_ids(root / "noisy")[: args.fields or (2 if args.quick else None)][args.field_start :: args.field_step]
     if not fields:
         common.fail(f"no input_avg1_<field>_<channel>.tif files in {root / 'noisy'}")
     weights = common.require_weights(["denoise.lite", "denoise.estimator"], args.weights_dir)

@@ -295,3 +295,12 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(full_disk, tmp_path, tiny_we
     assert "no space left on the device" in _one_line_error(capsys)
     assert _files(full_disk) == set()  # neither a partial output nor a temporary file
     assert src.read_bytes() == before
+
+
+def test_trainer_names_an_empty_image_in_its_data(tmp_path):
+    data = write_image_folder(tmp_path / "data", count=2)
+    (data / "broken.png").write_bytes(b"")
+    done = _trainer("train", "--task", "denoise", "--data", str(data), "--preset", "tiny", "--steps", "2", "--batch", "2",
+                    "--patch", "16", "--out", str(tmp_path / "run"), "--no-progress")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "broken.png" in lines[0] and "empty" in lines[0]
