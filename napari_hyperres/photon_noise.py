@@ -129,8 +129,10 @@ DETAIL_KERNEL = np.outer([1.0, -2.0, 1.0], [1.0, -2.0, 1.0]) / 6.0
 """Second differences in y and x, scaled so white noise of variance v keeps variance v."""
 
 MIN_PIXELS_PER_BIN = 400
+"""Fewest usable pixels per intensity bin (fewer bins on small images)."""
 
 SMOOTH_FRACTION = 0.25
+"""Share of each intensity bin (its flattest pixels) whose detail measures the noise."""
 
 VARIANCE_SPREAD = 3.0
 """Relative scatter of one bin's variance estimate times ``sqrt(pixels in the bin)``: ≈ 0.09 at
@@ -138,6 +140,7 @@ VARIANCE_SPREAD = 3.0
 is above the 2.3 of independent samples)."""
 
 CURVE_BINS = 32
+"""Intensity levels at which the noise variance is measured for the fit."""
 
 TEXTURE_ENERGY = 2.5
 """Refinement threshold on the 5×5 mean of detail² / modelled noise variance. Pure noise
@@ -146,6 +149,7 @@ noise: no correction needed); texture exceeds it. On simulated camera images of 
 halved the fit's median gain error (8.5 → 4.1 %; benchmarks/bench_photon_fit.py)."""
 
 REFINE_PASSES = 2
+"""Texture-rejecting refits after the first fit."""
 
 REFINED_SMOOTH_FRACTION = 0.5
 """Share of each bin measured once texture is left out (more pixels, less scatter)."""
@@ -155,8 +159,6 @@ MIN_VARIANCE_GROWTH = 1.5
 measured, or the image is not photon-limited: white Gaussian noise fits a nearly flat line
 (its scatter alone gave ×1.2 on a 256² test image), and where shot noise changes the noise by
 less than this, one Gaussian σ (the ``denoise`` task) describes it well enough."""
-"""Intensity levels at which the noise variance is measured for the fit."""
-"""Share of each intensity bin (its flattest pixels) whose detail measures the noise."""
 
 
 def _filter3(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -233,8 +235,57 @@ def _noise_curve_line(means: np.ndarray, variances: np.ndarray, counts: np.ndarr
     return float(a), float(b)
 
 
+@dataclass(frozen=True)
+class CurveSamples:
+    """The per-pixel measurements a noise-curve fit reads, computed once for all its passes.
+
+    Attributes:
+        planes: per plane ``(mean, detail, energy, usable)``, each ``(H-8, W-8)``
+            (see :func:`_local_stats`; ``usable``: not near a clipped value).
+        mean, detail, energy: the usable pixels of all planes, concatenated ``(P,)``.
+        order: indices sorting ``mean`` (stable), so each pass selects instead of sorting.
+    """
+
+    planes: tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]
+    mean: np.ndarray
+    detail: np.ndarray
+    energy: np.ndarray
+    order: np.ndarray
+
+    @classmethod
+    def measure(cls, planes, clip: tuple[float, float] | None = None) -> "CurveSamples":
+        """Local statistics of ``planes`` (``N`` float arrays ``(H, W)``, each at least 16×16);
+        pixels whose neighbourhood touches ``clip`` (saturated or zero-clipped) are unusable."""
+        measured = []
+        for plane in planes:
+            mean, detail, energy = _local_stats(plane)
+            usable = np.ones(mean.shape, dtype=bool)
+            if clip is not None:
+                low, high = clip
+                usable &= _box(((plane <= low) | (plane >= high)).astype(np.float64), 4) == 0
+            measured.append((mean, detail, energy, usable))
+        mean = np.concatenate([m[u] for m, _, _, u in measured])
+        return cls(
+            planes=tuple(measured),
+            mean=mean,
+            detail=np.concatenate([d[u] for _, d, _, u in measured]),
+            energy=np.concatenate([e[u] for _, _, e, u in measured]),
+            order=np.argsort(mean, kind="stable"),
+        )
+
+    def without_texture(self, model: tuple[float, float]) -> np.ndarray:
+        """``(P,)`` bool: usable pixels whose 5×5 neighbourhood holds no more detail than the
+        noise ``model=(gain, beta)`` explains (mean of detail² / variance < :data:`TEXTURE_ENERGY`)."""
+        keep = []
+        for mean, detail, _, usable in self.planes:
+            variance = np.maximum(model[0] * mean + model[1], 1e-12)
+            texture = _box(np.pad(detail**2 / variance, 2, mode="reflect"), 2)
+            keep.append((texture < TEXTURE_ENERGY)[usable])
+        return np.concatenate(keep)
+
+
 def noise_curve_points(
-    planes: np.ndarray, bins: int = 24, clip: tuple[float, float] | None = None, model: tuple[float, float] | None = None
+    planes, bins: int = 24, clip: tuple[float, float] | None = None, model: tuple[float, float] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(means, variances, counts)``: the robust noise variance at each of ``bins`` intensity levels.
 
@@ -249,40 +300,27 @@ def noise_curve_points(
     :data:`REFINED_SMOOTH_FRACTION` of each bin is measured.
 
     Shape:
-        - planes: ``N`` float arrays ``(H, W)`` in data units (sizes may differ), each at least 16×16.
+        - planes: ``N`` float arrays ``(H, W)`` in data units (sizes may differ), each at least
+          16×16, or their :class:`CurveSamples` (then ``clip`` was applied when measuring).
     """
-    mean_all, detail_all, energy_all = [], [], []
-    for plane in planes:
-        mean, detail, energy = _local_stats(plane)
-        keep = np.ones(mean.shape, dtype=bool)
-        if clip is not None:
-            low, high = clip
-            near = _box(((plane <= low) | (plane >= high)).astype(np.float64), 4)
-            keep &= near == 0
-        if model is not None:
-            variance = np.maximum(model[0] * mean + model[1], 1e-12)
-            texture = _box(np.pad(detail**2 / variance, 2, mode="reflect"), 2)
-            keep &= texture < TEXTURE_ENERGY
-        mean_all.append(mean[keep])
-        detail_all.append(detail[keep])
-        energy_all.append(energy[keep])
-    mean = np.concatenate(mean_all)
-    detail = np.concatenate(detail_all)
-    energy = np.concatenate(energy_all)
-    if mean.size < MIN_PIXELS_PER_BIN * 4:
+    samples = planes if isinstance(planes, CurveSamples) else CurveSamples.measure(planes, clip)
+    order = samples.order
+    if model is not None:
+        order = order[samples.without_texture(model)[order]]  # still sorted by mean, stable
+    if order.size < MIN_PIXELS_PER_BIN * 4:
         raise ShapeError(
-            f"too few usable pixels ({mean.size}) to fit the noise: give an image of at least 64×64 pixels "
+            f"too few usable pixels ({order.size}) to fit the noise: give an image of at least 64×64 pixels "
             "that is not mostly saturated, or set the noise parameters by hand"
         )
-    bins = int(min(bins, mean.size // MIN_PIXELS_PER_BIN))
-    order = np.argsort(mean, kind="stable")
+    bins = int(min(bins, order.size // MIN_PIXELS_PER_BIN))
+    fraction = SMOOTH_FRACTION if model is None else REFINED_SMOOTH_FRACTION
     means, variances, counts = [], [], []
     for chunk in np.array_split(order, bins):
-        e = energy[chunk]
-        smooth = chunk[e <= np.quantile(e, SMOOTH_FRACTION if model is None else REFINED_SMOOTH_FRACTION)]
-        d = detail[smooth]
+        e = samples.energy[chunk]
+        smooth = chunk[e <= np.quantile(e, fraction)]
+        d = samples.detail[smooth]
         mad = np.median(np.abs(d - np.median(d)))
-        means.append(float(np.mean(mean[smooth])))
+        means.append(float(np.mean(samples.mean[smooth])))
         variances.append(float((1.4826 * mad) ** 2))
         counts.append(smooth.size)
     return np.array(means), np.array(variances), np.array(counts)
@@ -330,13 +368,14 @@ def fit_poisson_gaussian(
     if clip is None and np.issubdtype(array.dtype, np.integer):
         info = np.iinfo(array.dtype)
         clip = (float(info.min), float(info.max))
-    means, variances, counts = noise_curve_points(planes, bins=CURVE_BINS, clip=clip)
+    samples = CurveSamples.measure(planes, clip)
+    means, variances, counts = noise_curve_points(samples, bins=CURVE_BINS)
     gain, beta = _noise_curve_line(means, variances, counts)
     for _ in range(REFINE_PASSES):  # leave out texture that the first fit's noise level cannot explain
         if not gain > 0:
             break
         try:
-            refined = noise_curve_points(planes, bins=CURVE_BINS, clip=clip, model=(gain, beta))
+            refined = noise_curve_points(samples, bins=CURVE_BINS, model=(gain, beta))
         except ShapeError:
             break  # a small image: too few pixels left to refine on; the first fit stands
         means, variances, counts = refined

@@ -84,6 +84,32 @@ def test_generate_equals_forward(seed, c, channels):
         torch.testing.assert_close(generated(x), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("size", [(20, 20), (21, 17)])
+def test_gray_folding_equals_replicating_the_channel(seed, size):
+    """for_gray(): head kernels summed, tail averaged; the same as expand → net → mean."""
+    generated = strong_model(3).generate(0.3)
+    x = torch.rand(2, 1, *size)
+    with torch.no_grad():
+        expected = generated(x.expand(-1, 3, -1, -1)).mean(dim=1, keepdim=True)
+        gray = generated.for_gray()
+        torch.testing.assert_close(gray(x), expected, rtol=1e-5, atol=1e-5)
+    assert gray.arch.in_channels == 1 and generated.for_gray() is gray  # built once
+    assert all(p.data_ptr() in {q.data_ptr() for q in generated.parameters()} for p in gray.blocks.parameters())
+    assert set(generated.state_dict()) == set(dict(generated.named_parameters()))  # the cache is no submodule
+    one_channel = strong_model(1).generate(0.3)
+    assert one_channel.for_gray() is one_channel
+
+
+def test_channels_last_gives_the_same_pixels(seed):
+    generated = strong_model(3).generate(0.3)
+    for channels in (3, 1):
+        net = generated if channels == 3 else generated.for_gray()
+        x = torch.rand(1, channels, 24, 22)
+        laid_out = torch.empty(x.shape, memory_format=torch.channels_last).copy_(x)
+        with torch.no_grad():
+            torch.testing.assert_close(net(laid_out), net(x), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("size", [(16, 16), (15, 16), (21, 17), (2, 3)])
 def test_output_shape_equals_input_shape(seed, size):
     model = tiny_model(3)

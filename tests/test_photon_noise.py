@@ -7,6 +7,7 @@ import pytest
 
 from napari_hyperres.errors import ShapeError
 from napari_hyperres.photon_noise import (
+    CurveSamples,
     PoissonGaussian,
     fit_poisson_gaussian,
     gat,
@@ -39,6 +40,16 @@ def test_noise_curve_points_are_unbiased_on_white_noise():
     noise = np.random.default_rng(0).normal(100.0, 3.0, size=(4, 256, 256))
     _, variances, _ = noise_curve_points(list(noise))
     assert abs(np.median(variances) / 9.0 - 1.0) < 0.05
+
+
+def test_measured_samples_give_the_points_of_the_planes():
+    """The fit measures local statistics once (CurveSamples) for all passes: same points as from the planes."""
+    planes = [camera(fluorescence_like(seed=s), 3.0, 4.0, 100.0, 150.0).astype(np.float64) for s in range(2)]
+    samples = CurveSamples.measure(planes, clip=(0.0, 65535.0))
+    for model in (None, (3.0, 16.0 - 300.0)):
+        expected = noise_curve_points(planes, clip=(0.0, 65535.0), model=model)
+        for got, want in zip(noise_curve_points(samples, model=model), expected, strict=True):
+            np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize(("gain", "sigma", "offset", "peak"), [(2.0, 5.0, 100.0, 200.0), (0.5, 2.0, 400.0, 1000.0), (8.0, 10.0, 50.0, 30.0)])

@@ -28,7 +28,7 @@ from napari_hyperres.weights import load_model, read_info
 from trainer.__main__ import main as trainer_main
 from trainer.baselines import compare, ensure_runs, format_comparison, load_run
 from trainer.config import TrainConfig
-from trainer.data import PatchSampler
+from trainer.data import PatchSampler, as_8bit_files
 from trainer.loop import CHECKPOINT, LOG, load_checkpoint
 from trainer.models import build
 
@@ -493,3 +493,18 @@ def test_train_hair_with_selection_penalties(tmp_path, image_folder):
 def test_selection_penalty_needs_hair(tmp_path, image_folder, capsys):
     assert trainer_main(train_args("denoise", image_folder, tmp_path / "bad", 1, "--selection-entropy", "1e-3")) == 2
     assert "use --kind hair" in capsys.readouterr().err
+
+
+def test_as_8bit_files_rounds_and_clips_the_chosen_share():
+    generator = torch.Generator().manual_seed(0)
+    degraded = torch.rand(64, 1, 8, 8) * 1.4 - 0.2  # noise pushes values past both ends
+    before = degraded.clone()
+    as_8bit_files(degraded, 0.5, generator)
+    files = (degraded != before).flatten(1).any(dim=1)
+    assert 16 < int(files.sum()) < 48  # about half the samples, chosen per sample
+    quantized = degraded[files]
+    assert quantized.min() >= 0 and quantized.max() <= 1
+    torch.testing.assert_close(quantized * 255, torch.round(quantized * 255))
+    assert torch.equal(degraded[~files], before[~files])  # the rest keep their float noise
+    untouched = before.clone()
+    assert torch.equal(as_8bit_files(untouched, 0.0, generator), before)

@@ -44,6 +44,8 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--selection-entropy", type=float, default=0.0, help="HAIR: weight of the penalty on each image's mixture entropy (makes images choose)")
     p.add_argument("--selection-balance", type=float, default=0.0, help="HAIR: weight of the penalty on unequal candidate use over a batch")
     p.add_argument("--select-decoder", action="store_true", help="HAIR: select the decoder convs (post-body, upsampler, refine, tail) from a weight box too")
+    p.add_argument("--quantize-8bit", type=float, default=0.0, metavar="SHARE",
+                   help="share of degraded crops rounded and clipped to 8-bit (what 8-bit files hold), e.g. 0.5")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_train)
 
@@ -60,6 +62,7 @@ def run_train(args: argparse.Namespace) -> int:
         val=args.val, val_every=args.val_every, ckpt_every=args.ckpt_every, seed=args.seed, device=args.device,
         init_from=args.init_from, max_images=args.max_images, time_budget_s=args.time_budget, amp=args.amp,
         selection_entropy=args.selection_entropy, selection_balance=args.selection_balance, select_decoder=args.select_decoder,
+        quantize_8bit=args.quantize_8bit,
     )
     out = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"run saved in {out}")

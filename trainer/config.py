@@ -28,6 +28,8 @@ class TrainConfig:
             selections (:class:`trainer.selection.SelectionPenalty`); 0 = off.
         select_decoder: HAIR only: the decoder convs are selected from a weight box too
             (:class:`napari_hyperres.models.hair.DecoderBox`).
+        quantize_8bit: share of the degraded crops rounded and clipped to 8 bits, as 8-bit
+            files hold noise (0 = none; the network then sees only unclipped float noise).
     """
 
     task: str
@@ -55,6 +57,7 @@ class TrainConfig:
     selection_entropy: float = 0.0
     selection_balance: float = 0.0
     select_decoder: bool = False
+    quantize_8bit: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -114,3 +114,16 @@ def degrade_batch(
         out[color] = task.degrade(clean[color], level, generator)
     out[gray_mask] = task.degrade(clean[gray_mask][:, :1], level, generator).expand(-1, clean.shape[1], -1, -1)
     return out
+
+
+def as_8bit_files(degraded: torch.Tensor, share: float, generator: torch.Generator) -> torch.Tensor:
+    """Round and clip a random ``share`` of the samples to 8 bits, in place, as image files hold
+    them (noise rounded to 1/255, values below 0 or above 1 clipped); returns ``degraded``.
+
+    Shape:
+        - degraded: ``(B, C, H, W)`` on ``[0, 1]`` plus noise; ``generator``: a CPU generator.
+    """
+    if share > 0:
+        files = (torch.rand(degraded.shape[0], generator=generator) < share).to(degraded.device)
+        degraded[files] = torch.round(degraded[files].clamp(0, 1) * 255) / 255
+    return degraded

@@ -15,7 +15,7 @@ from napari_hyperres.models.estimator import EstimatorArchitecture, LevelEstimat
 from napari_hyperres.plugins import get_task
 from napari_hyperres.weights import WeightsInfo, load_model, save_weights
 
-from .data import PatchSampler, degrade_batch, image_paths
+from .data import PatchSampler, as_8bit_files, degrade_batch, image_paths
 
 
 @dataclass
@@ -92,9 +92,7 @@ def train_estimator(cfg: EstimatorConfig, progress: bool = True) -> Path:
         with torch.no_grad():
             degraded = torch.cat([degrade_batch(task, clean[i : i + 1], float(levels[i]), gray[i : i + 1], noise_gen) for i in range(cfg.batch)])
             degraded = degraded[..., inner, inner].contiguous()
-            if cfg.quantize_8bit > 0:
-                files = torch.rand(cfg.batch, generator=data_gen) < cfg.quantize_8bit
-                degraded[files.to(device)] = torch.round(degraded[files.to(device)].clamp(0, 1) * 255) / 255
+            as_8bit_files(degraded, cfg.quantize_8bit, data_gen)
         target = ((levels - low) / (high - low)).to(device)
         abs_errors = (model(degraded) - target).abs()
         loss = abs_errors.mean()

@@ -29,7 +29,7 @@ from napari_hyperres.weights import atomic_write
 
 from . import models as model_kinds
 from .config import TrainConfig
-from .data import PatchSampler, degrade_batch, image_paths, load_for_task
+from .data import PatchSampler, as_8bit_files, degrade_batch, image_paths, load_for_task
 from .metrics import score
 from .selection import SelectionPenalty
 
@@ -322,7 +322,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
             clean, gray = sampler.sample(cfg.batch)
             clean = clean.to(device, non_blocking=True)
             with torch.no_grad():
-                inputs = [degrade_batch(task, clean, level, gray, noise_gen) for level in levels]
+                inputs = [as_8bit_files(degrade_batch(task, clean, level, gray, noise_gen), cfg.quantize_8bit, data_gen) for level in levels]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 outputs, selection_penalty = runner(inputs, controls)
                 loss = sum(F.l1_loss(o.float(), clean) for o in outputs) + selection_penalty

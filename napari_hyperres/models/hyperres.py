@@ -10,7 +10,7 @@ predicts the correction). Head and tail are ordinary weights shared by all level
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn as nn
@@ -135,7 +135,7 @@ class ResBlock(nn.Module):
         self.conv1, self.conv2 = conv1, conv2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(F.relu(self.conv1(x)))
+        return self.conv2(F.relu(self.conv1(x), inplace=True)).add_(x)  # in place: fresh conv outputs
 
 
 class SharedLayers(nn.Module):
@@ -170,8 +170,8 @@ def decode_with(conv, x: torch.Tensor, features: torch.Tensor, body: torch.Tenso
         - x: ``(B, C, H, W)``; features, body: ``(B, F, H/2, W/2)``; output: ``(B, C, H, W)``.
     """
     y = conv("body_tail", body) + features
-    y = F.relu(F.pixel_shuffle(conv("upsample", y), 2))
-    y = F.relu(conv("refine", y))
+    y = F.relu(F.pixel_shuffle(conv("upsample", y), 2), inplace=True)  # in place: fresh outputs
+    y = F.relu(conv("refine", y), inplace=True)
     return x + conv("tail", y)
 
 
@@ -234,6 +234,7 @@ class GeneratedNet(nn.Module):
         self.shared = shared
         self.blocks = blocks
         self.arch = arch
+        self._gray: list[GeneratedNet] = []  # a plain list: not a submodule, not in the state dict
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         padded, h, w = _pad_even(x)
@@ -242,3 +243,42 @@ class GeneratedNet(nn.Module):
         for block in self.blocks:
             body = block(body)
         return self.shared.decode(padded, features, body)[..., :h, :w]
+
+    def for_gray(self) -> "GeneratedNet":
+        """This 3-channel network folded for gray images: ``for_gray()(x)`` equals
+        ``self(x.expand(-1, 3, -1, -1)).mean(1, keepdim=True)`` for ``x`` ``(B, 1, H, W)``
+        (up to float rounding) at a third of the head's and tail's cost and memory.
+
+        The head's kernels are summed over its input channels (the same gray value enters
+        all three) and the tail's averaged over its outputs, the global residual included
+        (the mean of ``x`` repeated is ``x``). Built once, then cached. A 1-channel network
+        is returned as it is.
+        """
+        if self.arch.in_channels == 1:
+            return self
+        if not self._gray:
+            self._gray.append(GeneratedNet(_gray_layers(self.shared), self.blocks, replace(self.arch, in_channels=1)))
+        return self._gray[0]
+
+
+def _gray_layers(shared: SharedLayers) -> SharedLayers:
+    """``shared`` with a 1-channel head (kernels summed over input channels) and tail
+    (kernels and bias averaged over output channels); the other convs are the same modules."""
+    gray = SharedLayers.__new__(SharedLayers)
+    nn.Module.__init__(gray)
+    for name in ("body_tail", "upsample", "refine"):
+        setattr(gray, name, getattr(shared, name))
+    with torch.no_grad():
+        head, tail = shared.head, shared.tail
+        gray.head = _frozen_like(head, head.weight.sum(dim=1, keepdim=True), head.bias)
+        gray.tail = _frozen_like(tail, tail.weight.mean(dim=0, keepdim=True), tail.bias.mean().reshape(1))
+    return gray
+
+
+def _frozen_like(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor) -> nn.Conv2d:
+    """A frozen conv with ``conv``'s stride and padding holding ``weight`` and ``bias``."""
+    out_ch, in_ch, k, _ = weight.shape
+    new = nn.Conv2d(in_ch, out_ch, k, stride=conv.stride, padding=conv.padding).to(weight.device, weight.dtype)
+    new.weight.copy_(weight)
+    new.bias.copy_(bias)
+    return new.requires_grad_(False)
