@@ -375,7 +375,7 @@ class RestoreWidget(Container):
             rgb = bool(layer.rgb)
             index = plane_index(layer.world_to_data(self.viewer.dims.point), data.shape, rgb)
             value_range = self._layer_value_range(layer)
-            noise = self._layer_noise(layer) if task.noise_parameters else None
+            noise = self._layer_noise(layer, task.name) if task.noise_parameters else None
         except HyperResError as exc:
             self._notify_error(exc, task, quiet=quiet)
             return None
@@ -393,11 +393,11 @@ class RestoreWidget(Container):
             noise=noise,
         )
 
-    def _layer_noise(self, layer: Image):
+    def _layer_noise(self, layer: Image, task_name: str):
         """The whole layer's Poisson–Gaussian fit (:func:`whole_noise`), kept while the layer's data is the same."""
         key = (layer.unique_id, id(layer.data), layer.data.shape, str(layer.data.dtype))
         if self._noise is None or self._noise[0] != key:
-            self._noise = (key, whole_noise(layer.data, bool(layer.rgb)))
+            self._noise = (key, whole_noise(layer.data, bool(layer.rgb), task_name))
         return self._noise[1]
 
     def _layer_value_range(self, layer: Image) -> tuple[float, float]:

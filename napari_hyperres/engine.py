@@ -544,17 +544,18 @@ def whole_value_range(image, rgb: bool | None = None) -> tuple[float, float]:
     return intensity_map_for(image).value_range
 
 
-def whole_noise(image, rgb: bool | None = None) -> PoissonGaussian:
+def whole_noise(image, rgb: bool | None = None, task: str = "microscopy") -> PoissonGaussian:
     """The Poisson–Gaussian fit that restoring all of ``image`` with a photon-limited task uses.
 
     numpy: the whole array (up to 8 planes of a stack); dask: the first plane's sample, as
     :meth:`Restorer.restore_lazy`. Passing it as ``noise`` when restoring one plane gives
-    that plane as in the whole result (with :func:`whole_value_range`).
+    that plane as in the whole result (with :func:`whole_value_range`). ``task``: the
+    photon-limited task's name, for the error an RGB image gets.
     """
     from .photon_noise import fit_poisson_gaussian
 
     if is_rgb_image(tuple(image.shape), rgb):
-        refuse_rgb("microscopy", image.shape)
+        refuse_rgb(task, image.shape)
     if is_dask_array(image):
         return fit_poisson_gaussian(first_plane_sample(image, image.ndim - 2))
     return fit_poisson_gaussian(np.asarray(image))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -189,6 +190,19 @@ def test_export_load_restore_round_trip(denoise_run, image_folder, val_folder, t
     with torch.no_grad():
         direct = np.clip(np.rint(model(x, 30 / 255)[0].numpy().transpose(1, 2, 0) * 255), 0, 255)
     assert np.abs(out.astype(int) - direct).max() <= 1
+
+
+def test_export_without_out_stays_in_the_run_directory(denoise_run, tmp_path, capsys):
+    """Exporting never writes into the installed package unless asked (--out napari_hyperres/pretrained)."""
+    import napari_hyperres.weights as weights_module
+
+    run = tmp_path / "run"
+    shutil.copytree(denoise_run, run)
+    shipped_before = sorted(p.name for p in weights_module.PRETRAINED_DIR.iterdir())
+    assert trainer_main(["export", str(run), "--name", "denoise.here"]) == 0
+    assert (run / "denoise.here.safetensors").is_file()
+    assert f"wrote {run / 'denoise.here.safetensors'}" in capsys.readouterr().out
+    assert sorted(p.name for p in weights_module.PRETRAINED_DIR.iterdir()) == shipped_before
 
 
 def test_export_with_validation_json(denoise_run, val_folder, tmp_path, tiny_weights):

@@ -99,7 +99,7 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write a run's weights (with metadata) as a weights file")
     p.add_argument("run_dir")
     p.add_argument("--name", required=True, help="weights name, e.g. denoise.lite")
-    p.add_argument("--out", default=None, help="file or folder (default: the package's pretrained folder)")
+    p.add_argument("--out", default=None, help="file or folder (default: RUN_DIR/NAME.safetensors; napari_hyperres/pretrained ships it with the package)")
     p.add_argument("--validation-json", nargs="*", default=[], help="eval --json outputs to store as the validation table")
     p.set_defaults(func=run_export)
 

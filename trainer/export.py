@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from napari_hyperres.weights import PRETRAINED_DIR, WeightsInfo, save_weights
+from napari_hyperres.weights import WeightsInfo, save_weights
 
 from .loop import CHECKPOINT, LOG, load_checkpoint
 
@@ -20,9 +20,10 @@ def read_log(run_dir: Path) -> list[dict]:
 
 def round_of(ckpt: dict) -> dict:
     """One training round as the weights metadata lists it: steps, time, lr, data folders
-    (and HAIR's selection penalties and selected decoder when the round used them)."""
+    (and HAIR's selection penalties and selected decoder, and the share of 8-bit crops, when
+    the round used them)."""
     cfg = ckpt["config"]
-    hair_options = {k: cfg[k] for k in ("selection_entropy", "selection_balance", "select_decoder") if cfg.get(k)}
+    hair_options = {k: cfg[k] for k in ("selection_entropy", "selection_balance", "select_decoder", "quantize_8bit") if cfg.get(k)}
     return {
         "steps": int(ckpt["step"]),
         "training_time_s": round(float(ckpt.get("elapsed", 0.0)), 1),
@@ -68,7 +69,8 @@ def previous_rounds(init_from: str | None, kind: str) -> list[dict]:
 
 
 def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None, validation: dict | None = None) -> Path:
-    """Write ``RUN_DIR``'s checkpoint as ``NAME.safetensors`` (default: the package's pretrained folder).
+    """Write ``RUN_DIR``'s checkpoint as ``NAME.safetensors`` (default: in ``RUN_DIR``; pass
+    ``out=PRETRAINED_DIR`` to ship it with the package).
 
     The metadata records task, kind, preset, architecture, levels, training data, steps,
     training time, device, and the validation table (``validation``, else the run's last
@@ -97,7 +99,7 @@ def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None,
         validation=validation,
         extra={"batch": cfg["batch"], "patch": cfg["patch"], "lr": cfg["lr"], "torch": torch.__version__, "host": platform.machine(), "rounds": rounds},
     )
-    target = Path(out) if out else PRETRAINED_DIR / f"{name}.safetensors"
+    target = Path(out) if out else run_dir / f"{name}.safetensors"
     if target.is_dir():
         target = target / f"{name}.safetensors"
     return save_weights(target, ckpt["model"], info)

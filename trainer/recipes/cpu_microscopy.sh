@@ -25,4 +25,4 @@ python -m trainer train $COMMON --patch 48 --data "$DATA/train/gray400" "$W2S" -
   --init-from napari_hyperres/pretrained/denoise.lite.safetensors --time-budget "${ROUND1:-1400}" --lr 2e-4 --lr-decay-at 0.7 0.95
 python -m trainer train $COMMON --patch 64 --data "$W2S" --out "$OUT/microscopy_w2s" \
   --init-from "$OUT/microscopy/checkpoint.pt" --time-budget "${ROUND2:-4800}" --lr 3e-4 --lr-decay-at 0.7 0.95
-python -m trainer export "$OUT/microscopy_w2s" --name microscopy.lite
+python -m trainer export "$OUT/microscopy_w2s" --name microscopy.lite --out napari_hyperres/pretrained
