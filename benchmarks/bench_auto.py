@@ -1,6 +1,6 @@
 """All-in-one restoration: HAIR vs a fixed-weights network vs the task-specific oracle, per degradation kind.
 
-For each kind of ``napari_hyperres.tasks.auto.EVAL_SETTINGS`` (noise σ 25, JPEG q 20,
+For each kind of ``napari_hyperres.core.tasks.auto.EVAL_SETTINGS`` (noise σ 25, JPEG q 20,
 low resolution ×3, Gaussian blur σ 1.6) on Set12 (gray; the RGB networks get the gray
 image replicated and their output averaged back, as the engine does), the mean PSNR of:
 
@@ -42,7 +42,7 @@ import numpy as np
 def load_network(path: Path, kind: str):
     """A ``kind`` network from a weights file or a trainer run folder (``checkpoint.pt`` / ``model.safetensors``)."""
     import trainer.models  # noqa: F401  (registers the "dedicated" kind with load_model)
-    from napari_hyperres.weights import load_model
+    from napari_hyperres.core.weights import load_model
     from trainer.baselines import load_run
 
     if path.is_dir():
@@ -57,7 +57,7 @@ def fixed_restorer(model, device: str):
     The network ignores the level (its ``generate(c)`` returns itself), so the engine's channel
     handling, intensity rules and tiling are exactly those HAIR and the oracles get.
     """
-    from napari_hyperres.engine import Restorer
+    from napari_hyperres.engine.restorer import Restorer
 
     task = "denoise" if model.arch.in_channels == 3 else "dejpeg"  # both: no resampling, 3 resp. 1 channel
     return Restorer(task, model=model, device=device)
@@ -79,9 +79,9 @@ def main() -> None:
     if not args.fixed.exists():
         common.fail(f"--fixed {args.fixed} does not exist")
 
-    from napari_hyperres.engine import Restorer
-    from napari_hyperres.plugins import get_task
-    from napari_hyperres.tasks.auto import EVAL_SETTINGS, apply_degradation
+    from napari_hyperres.core.plugins import get_task
+    from napari_hyperres.core.tasks.auto import EVAL_SETTINGS, apply_degradation
+    from napari_hyperres.engine.restorer import Restorer
 
     auto_task = get_task("auto")
     if args.auto_weights is not None:

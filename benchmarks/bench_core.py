@@ -33,8 +33,8 @@ def preset_model(preset: str, args, folder: Path):
     """``(HyperResNet, weights description, trained?)`` for ``denoise.<preset>``, random if none is found."""
     import torch
 
-    from napari_hyperres.models.hyperres import HyperResNet, architecture_for
-    from napari_hyperres.weights import load_model
+    from napari_hyperres.core.models.hyperres import HyperResNet, architecture_for
+    from napari_hyperres.core.weights import load_model
 
     path = common.find_weights(f"denoise.{preset}", args.weights_dir)
     if path is not None:
@@ -48,7 +48,7 @@ def bench_generate(presets: list[str], count: int) -> list[list[str]]:
     """(a): µs to generate the network for ``count`` new levels, per preset (random weights)."""
     import torch
 
-    from napari_hyperres.models.hyperres import HyperResNet, architecture_for
+    from napari_hyperres.core.models.hyperres import HyperResNet, architecture_for
 
     rows = []
     for preset in presets:
@@ -71,7 +71,7 @@ def bench_generate(presets: list[str], count: int) -> list[list[str]]:
 
 def restore_once(model, device: str, half: bool, noisy: np.ndarray, repeat: int) -> tuple[list[float], np.ndarray]:
     """Seconds of ``repeat`` restores of ``noisy`` at σ 25 after one warm-up, and the output."""
-    from napari_hyperres.engine import Restorer
+    from napari_hyperres.engine.restorer import Restorer
 
     restorer = Restorer("denoise", device=device, model=model, half=half)
     out: dict[str, np.ndarray] = {}
@@ -124,7 +124,7 @@ def bench_restore(presets: list[str], args, size: int, repeat: int, folder: Path
 
 def bench_jpeg(folder: Path, qualities: tuple[int, ...], limit: int | None, crop: int | None) -> tuple[list[list[str]], int]:
     """(c): per quality, mean PSNR of OpenCV and kornia JPEG on gray images, and the gap."""
-    from napari_hyperres.degradations import jpeg_compress, jpeg_compress_kornia
+    from napari_hyperres.core.degradations import jpeg_compress, jpeg_compress_kornia
 
     images = [common.center_crop(common.load_image(p, "gray"), crop) for p in common.image_paths(folder, limit)]
     rows = []

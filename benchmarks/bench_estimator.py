@@ -57,7 +57,7 @@ def decode(data: bytes) -> np.ndarray:
 def bench_denoise(images, sigmas, weights: Path, device: str) -> list[list[str]]:
     from skimage.restoration import estimate_sigma
 
-    from napari_hyperres.estimate import estimate_level
+    from napari_hyperres.blind.estimate import estimate_level
 
     rows = []
     for sigma in sigmas:
@@ -78,8 +78,8 @@ def bench_denoise(images, sigmas, weights: Path, device: str) -> list[list[str]]
 
 
 def bench_dejpeg(images, qualities, weights: Path, device: str, folder: Path) -> list[list[str]]:
-    from napari_hyperres.estimate import estimate_level
-    from napari_hyperres.jpeg_quality import read_jpeg_quality
+    from napari_hyperres.blind.estimate import estimate_level
+    from napari_hyperres.core.jpeg_quality import read_jpeg_quality
 
     rows = []
     for q in qualities:
@@ -97,8 +97,8 @@ def bench_dejpeg(images, qualities, weights: Path, device: str, folder: Path) ->
 
 
 def bench_sr(images, scales, weights: Path, device: str) -> list[list[str]]:
-    from napari_hyperres.estimate import estimate_level
-    from napari_hyperres.plugins import get_task
+    from napari_hyperres.blind.estimate import estimate_level
+    from napari_hyperres.core.plugins import get_task
 
     task = get_task("sr")
     rows = []
@@ -117,8 +117,8 @@ def bench_sr(images, scales, weights: Path, device: str) -> list[list[str]]:
 
 def bench_loss(task_name: str, images, levels, restorer_weights: Path, estimator: Path, device: str) -> list[list[str]]:
     """PSNR at the true level vs at the estimated level (mean over images), per level."""
-    from napari_hyperres.engine import Restorer
-    from napari_hyperres.estimate import estimate_level
+    from napari_hyperres.blind.estimate import estimate_level
+    from napari_hyperres.engine.restorer import Restorer
 
     restorer = Restorer(task_name, weights=str(restorer_weights), device=device)
     rows = []

@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--estimators", nargs="+", required=True, help="denoise estimator weights files to compare")
     args = parser.parse_args()
     common.setup_threads(args.threads)
-    from napari_hyperres.estimate import estimate_level
+    from napari_hyperres.blind.estimate import estimate_level
 
     images = []
     for name in ("Set12", "McMaster"):

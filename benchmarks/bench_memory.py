@@ -9,7 +9,7 @@
     ``.compute()`` (the whole result held); time and peak memory of each, outputs compared.
 (c) ``python -m napari_hyperres restore`` on the same stack written as a multi-page TIFF:
     with ``--memory-budget`` below the file's size (the CLI then streams page by page,
-    :mod:`napari_hyperres.streaming`) and above it (loads the stack whole); time, peak
+    :mod:`napari_hyperres.io.streaming`) and above it (loads the stack whole); time, peak
     memory, outputs compared.
 
 Every measured run is its own child process; its peak resident memory is the child's own
@@ -69,7 +69,7 @@ def lazy_stack(depth: int, edge: int):
 def worker(spec: dict) -> dict:
     """One measured run (in its own process): restores what ``spec`` says, returns times and checksums."""
     common.setup_threads(spec.get("threads"))
-    from napari_hyperres.engine import Restorer
+    from napari_hyperres.engine.restorer import Restorer
 
     restorer = Restorer("denoise", weights=spec["weights"], device=spec["device"])
     restorer.restore(synthetic_plane(64, 64, 0), LEVEL)  # warm-up: loads kernels, generates σ 25's network
@@ -108,7 +108,7 @@ def measure(spec: dict) -> tuple[dict, common.Measured]:
 # --- the parent ---------------------------------------------------------------------------------------
 def tile_equality(weights: str, device: str, crop: int, tile: int) -> float:
     """Max abs difference between tiled and untiled restoration of a float32 ``crop``² plane."""
-    from napari_hyperres.engine import Restorer
+    from napari_hyperres.engine.restorer import Restorer
 
     restorer = Restorer("denoise", weights=weights, device=device)
     image = synthetic_plane(crop, crop, 1).astype(np.float32) / np.float32(65535)
@@ -141,9 +141,9 @@ def cli_streams() -> bool:
     import importlib.util
     import io
 
-    from napari_hyperres.__main__ import build_parser
+    from napari_hyperres.cli.main import build_parser
 
-    if importlib.util.find_spec("napari_hyperres.streaming") is None:
+    if importlib.util.find_spec("napari_hyperres.io.streaming") is None:
         return False
     try:
         with contextlib.redirect_stderr(io.StringIO()):

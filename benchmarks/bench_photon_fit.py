@@ -4,7 +4,7 @@ Clean images (Set12 gray; McMaster colour, as BT.601 luma) are scaled to ``peak`
 photo-electrons at white and turned into raw counts of a camera with gain α (counts per
 photo-electron), read noise σ_e electrons (σ = α·σ_e counts) and offset 100:
 ``counts = 100 + α·Poisson(peak·x) + σ·N(0, 1)``, rounded to uint16.
-:func:`napari_hyperres.photon_noise.fit_poisson_gaussian` sees only the counts. σ is derived
+:func:`napari_hyperres.blind.photon_fit.fit_poisson_gaussian` sees only the counts. σ is derived
 from the fitted β = σ² − α·offset with the camera's offset given (its datasheet value; the
 offset cannot be told from one image's noise curve), and, in the last column, with the
 offset estimated blind (the darkest region taken as zero photons).
@@ -28,8 +28,9 @@ OFFSET = 100.0
 def main() -> None:
     parser = common.base_parser(__doc__, "bench_photon_fit")
     args = parser.parse_args()
+    from napari_hyperres.blind.photon_fit import fit_poisson_gaussian
+    from napari_hyperres.core.photon_noise import PoissonGaussian
     from napari_hyperres.errors import ShapeError
-    from napari_hyperres.photon_noise import PoissonGaussian, fit_poisson_gaussian
 
     sets = {"Set12": "gray", "McMaster": "gray"}
     rows, summary = [], {}

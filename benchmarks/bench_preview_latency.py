@@ -29,9 +29,9 @@ def make_weights(task_name: str, preset: str, folder: Path) -> str:
     """Weights file for ``task_name``: shipped if present, else random ``preset`` weights."""
     import torch
 
-    from napari_hyperres.models.hyperres import HyperResNet, architecture_for
-    from napari_hyperres.plugins import get_task
-    from napari_hyperres.weights import WeightsInfo, resolve_weights, save_weights
+    from napari_hyperres.core.models.hyperres import HyperResNet, architecture_for
+    from napari_hyperres.core.plugins import get_task
+    from napari_hyperres.core.weights import WeightsInfo, resolve_weights, save_weights
 
     task = get_task(task_name)
     if task.weights is not None:
@@ -64,8 +64,8 @@ def levels_for(task, n: int) -> list[float]:
 
 def bench_worker_path(task_name: str, weights: str, device: str, plane: np.ndarray, levels: list[float]) -> tuple[list[float], float]:
     """The widget's worker function per level change; returns (latencies s, cold first s)."""
-    from napari_hyperres.plugins import get_task
-    from napari_hyperres.preview import Request, RestorerCache, restore_plane
+    from napari_hyperres.core.plugins import get_task
+    from napari_hyperres.ui.preview import Request, RestorerCache, restore_plane
 
     task = get_task(task_name)
     cache = RestorerCache()
@@ -91,8 +91,8 @@ def bench_widget(task_name: str, weights: str, device: str, plane: np.ndarray, l
     from napari.components import ViewerModel
     from qtpy.QtWidgets import QApplication
 
-    from napari_hyperres._widget import PREVIEW_KEY, RestoreWidget
-    from napari_hyperres.preview import preview_name
+    from napari_hyperres.ui.preview import preview_name
+    from napari_hyperres.ui.widget import PREVIEW_KEY, RestoreWidget
 
     app = QApplication.instance() or QApplication([])
     viewer = ViewerModel()
@@ -134,8 +134,8 @@ def main() -> None:
 
     import torch
 
-    from napari_hyperres.plugins import get_task
-    from napari_hyperres.weights import read_info
+    from napari_hyperres.core.plugins import get_task
+    from napari_hyperres.core.weights import read_info
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -20,7 +20,7 @@ def step_seconds(task_name: str, preset: str, batch: int, patch: int, steps: int
     import torch.nn.functional as F
     from skimage import data
 
-    from napari_hyperres.plugins import get_task
+    from napari_hyperres.core.plugins import get_task
     from trainer import models as model_kinds
     from trainer.data import degrade_batch
     from trainer.loop import MultiLevel, controls_for

@@ -109,7 +109,7 @@ def device_name(device: str) -> str:
     """``device`` in words: ``cpu``, or ``cuda (NVIDIA H100 …)``."""
     import torch
 
-    from napari_hyperres.devices import select_device
+    from napari_hyperres.core.devices import select_device
 
     dev = select_device(device)
     if dev.type == "cuda":
@@ -182,7 +182,7 @@ class Report:
 
     def emit(self, args: argparse.Namespace) -> Path:
         """Print the markdown and write it to ``--out`` (atomically); returns the path written."""
-        from napari_hyperres.weights import atomic_write
+        from napari_hyperres.core.weights import atomic_write
 
         text = self.render(args.quick)
         print(text, flush=True)
@@ -212,7 +212,7 @@ def median(values: Sequence[float]) -> float:
 # --- images ----------------------------------------------------------------------------------------
 def image_paths(folder: Path, limit: int | None = None) -> list[Path]:
     """Sorted image files of ``folder`` (non-recursive); a missing or empty folder ends the program."""
-    from napari_hyperres.io import is_supported
+    from napari_hyperres.io.files import is_supported
 
     if not folder.is_dir():
         fail(f"data folder {folder} does not exist; pass --data-root (the folder holding val/ and microscopy/)")
@@ -227,7 +227,7 @@ def load_image(path: Path, channels: str = "as-is") -> np.ndarray:
 
     ``channels``: ``"gray"`` (colour → BT.601 luma), ``"rgb"`` (gray → replicated) or ``"as-is"``.
     """
-    from napari_hyperres.io import read_image
+    from napari_hyperres.io.files import read_image
 
     image = read_image(path)
     unit = image.astype(np.float32) / np.float32(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else image.astype(np.float32)
@@ -276,7 +276,7 @@ def add_noise(clean: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     """
     import torch
 
-    from napari_hyperres.plugins import get_task
+    from napari_hyperres.core.plugins import get_task
 
     noisy = get_task("denoise").simulate_input(to_tensor(clean), sigma, torch.Generator().manual_seed(seed))
     return to_array(noisy)
@@ -292,8 +292,8 @@ def psnr(restored: np.ndarray, clean: np.ndarray) -> float:
 # --- weights ---------------------------------------------------------------------------------------
 def find_weights(name: str, weights_dir: Path | None = None, override: str | Path | None = None) -> Path | None:
     """The weights file for ``name``: ``override``, else ``weights_dir/NAME.safetensors``, else shipped; ``None`` if none."""
+    from napari_hyperres.core.weights import resolve_weights
     from napari_hyperres.errors import WeightsError
-    from napari_hyperres.weights import resolve_weights
 
     if override is not None:
         path = Path(override)
@@ -324,7 +324,7 @@ def require_weights(names: Sequence[str], weights_dir: Path | None, overrides: d
 
 def weights_description(path: Path) -> str:
     """``name (kind, preset F×B, N steps) — file`` from a weights file's metadata."""
-    from napari_hyperres.weights import read_info
+    from napari_hyperres.core.weights import read_info
 
     info = read_info(path)
     arch = info.architecture
@@ -343,9 +343,9 @@ def random_weights(task_name: str, preset: str, folder: Path, seed: int = 0) -> 
     """A randomly initialised HyperRes weights file of ``preset`` for ``task_name`` (timing only)."""
     import torch
 
-    from napari_hyperres.models.hyperres import HyperResNet, architecture_for
-    from napari_hyperres.plugins import get_task
-    from napari_hyperres.weights import WeightsInfo, save_weights
+    from napari_hyperres.core.models.hyperres import HyperResNet, architecture_for
+    from napari_hyperres.core.plugins import get_task
+    from napari_hyperres.core.weights import WeightsInfo, save_weights
 
     task = get_task(task_name)
     torch.manual_seed(seed)

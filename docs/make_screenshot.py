@@ -26,10 +26,10 @@ def weights_for(task_name: str, given: str | None, folder: Path) -> tuple[str, b
     """``(weights, trained)``: the given/shipped weights, else random lite weights (placeholder)."""
     import torch
 
+    from napari_hyperres.core.models.hyperres import HyperResNet, architecture_for
+    from napari_hyperres.core.plugins import get_task
+    from napari_hyperres.core.weights import WeightsInfo, resolve_weights, save_weights
     from napari_hyperres.errors import WeightsError
-    from napari_hyperres.models.hyperres import HyperResNet, architecture_for
-    from napari_hyperres.plugins import get_task
-    from napari_hyperres.weights import WeightsInfo, resolve_weights, save_weights
 
     task = get_task(task_name)
     for name in (given, task.weights):
@@ -56,7 +56,7 @@ def main() -> None:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from napari_hyperres._widget import PREVIEW_KEY
+    from napari_hyperres.ui.widget import PREVIEW_KEY
 
     viewer = napari.Viewer(title="napari-hyperres", show=True)
     width, height = (int(v) for v in args.size.split("x"))

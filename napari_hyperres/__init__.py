@@ -7,7 +7,7 @@ Public API::
     clean = restore(noisy, "denoise", "auto")   # level from estimate_level
 
 Importing this package imports neither napari nor Qt (the dock widget lives in
-``napari_hyperres._widget``), nor torch: the names below that need it are imported on
+``napari_hyperres.ui.widget``), nor torch: the names below that need it are imported on
 first use, so ``napari-hyperres --help`` starts in a fraction of a second.
 """
 
@@ -18,6 +18,7 @@ from .errors import (
     DeviceError,
     HyperResError,
     LevelRangeError,
+    LevelRangeWarning,
     PluginError,
     ShapeError,
     UnknownTaskError,
@@ -28,12 +29,12 @@ from .hookspecs import hookimpl
 _LAZY = {
     "Restorer": ".engine",
     "restore": ".engine",
-    "estimate_level": ".estimate",
-    "get_task": ".plugins",
-    "get_tasks": ".plugins",
-    "Task": ".tasks",
-    "list_weights": ".weights",
-    "load_model": ".weights",
+    "estimate_level": ".blind.estimate",
+    "get_task": ".core.plugins",
+    "get_tasks": ".core.plugins",
+    "Task": ".core.tasks",
+    "list_weights": ".core.weights",
+    "load_model": ".core.weights",
 }
 
 
@@ -57,6 +58,7 @@ __all__ = [
     "DeviceError",
     "HyperResError",
     "LevelRangeError",
+    "LevelRangeWarning",
     "PluginError",
     "Restorer",
     "ShapeError",

@@ -14,6 +14,10 @@ class LevelRangeError(HyperResError, ValueError):
     """A degradation level outside the task's range (never clipped silently)."""
 
 
+class LevelRangeWarning(UserWarning):
+    """An estimated level outside the task's range: restored at the nearest end of the range."""
+
+
 class ShapeError(HyperResError, ValueError):
     """An image whose shape, channel count, dtype or values cannot be restored."""
 

@@ -35,6 +35,6 @@ def hyperres_tasks() -> list:
         A list of :class:`napari_hyperres.Task`. Results of all plugins are
         concatenated in registration order (built-ins first); a task whose ``name`` is
         taken already, a hook that raises or one that returns anything else is skipped
-        with a warning naming the plugin (:mod:`napari_hyperres.plugins`; a
+        with a warning naming the plugin (:mod:`napari_hyperres.core.plugins`; a
         :class:`napari_hyperres.errors.PluginError` under ``NAPARI_HYPERRES_STRICT_PLUGINS=1``).
     """

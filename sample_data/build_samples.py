@@ -5,7 +5,7 @@
 
 Deterministic (fixed seeds), offline (only images that ship inside scikit-image),
 and small (< 1 MB together). What each file is, and its degradation level, goes
-to ``samples.json`` beside them; ``napari_hyperres._sample_data`` reads it and puts
+to ``samples.json`` beside them; ``napari_hyperres.ui.sample_data`` reads it and puts
 the level into each layer's metadata (``metadata["degradation"]``), which the
 Restore widget uses to preset its task and level.
 
@@ -80,7 +80,7 @@ def build(out: Path) -> list[dict]:
     import torch
     from skimage import data
 
-    from napari_hyperres.degradations import bicubic_resize
+    from napari_hyperres.core.degradations import bicubic_resize
 
     out.mkdir(parents=True, exist_ok=True)
     entries = []

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from napari_hyperres.models.hyperres import HyperResNet, architecture_for
-from napari_hyperres.plugins import reset_plugin_manager
-from napari_hyperres.weights import WeightsInfo, save_weights
+from napari_hyperres.core.models.hyperres import HyperResNet, architecture_for
+from napari_hyperres.core.plugins import reset_plugin_manager
+from napari_hyperres.core.weights import WeightsInfo, save_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_PLUGIN = ROOT / "examples" / "hyperres-poisson"
@@ -155,7 +155,7 @@ def subprocess_env(*extra_paths: Path) -> dict[str, str]:
 # --- HAIR, the level estimator and small image folders (trainer and blind-mode tests) ---------------
 def tiny_hair_model(channels: int = 3, seed: int = 0):
     """An untrained ``tiny`` HAIR network (8 features, 2 blocks, 2 candidates) in eval mode."""
-    from napari_hyperres.models.hair import HairNet, hair_architecture_for
+    from napari_hyperres.core.models.hair import HairNet, hair_architecture_for
 
     torch.manual_seed(seed)
     return HairNet(hair_architecture_for("tiny", channels)).eval()

@@ -19,17 +19,19 @@ import torch
 import torch.nn.functional as F
 from conftest import smooth_image, tiny_hair_model
 
-import napari_hyperres.estimate as estimate_module
-from napari_hyperres.__main__ import main as cli_main
-from napari_hyperres.engine import Restorer
-from napari_hyperres.errors import ShapeError, WeightsError
-from napari_hyperres.estimate import estimate_level, estimate_level_from_file
-from napari_hyperres.io import read_image
-from napari_hyperres.jpeg_quality import ZIGZAG, ijg_table, read_jpeg_quality
-from napari_hyperres.models.estimator import EstimatorArchitecture, LevelEstimator
-from napari_hyperres.models.hair import WeightBox
-from napari_hyperres.tasks import DENOISE
-from napari_hyperres.weights import PRETRAINED_DIR, WeightsInfo, load_model, save_weights
+import napari_hyperres.blind.estimate as estimate_module
+from napari_hyperres.blind.estimate import estimate_level
+from napari_hyperres.blind.levels import LevelChoice, resolve_level
+from napari_hyperres.cli.main import main as cli_main
+from napari_hyperres.core.jpeg_quality import ZIGZAG, ijg_table, read_jpeg_quality
+from napari_hyperres.core.models.estimator import EstimatorArchitecture, LevelEstimator
+from napari_hyperres.core.models.hair import WeightBox
+from napari_hyperres.core.plugins import get_task
+from napari_hyperres.core.tasks import DENOISE
+from napari_hyperres.core.weights import PRETRAINED_DIR, WeightsInfo, load_model, save_weights
+from napari_hyperres.engine.restorer import Restorer
+from napari_hyperres.errors import LevelRangeError, LevelRangeWarning, ShapeError, WeightsError
+from napari_hyperres.io.files import read_image
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -191,7 +193,7 @@ def test_generate_for_image_equals_forward(hair_net):
 
 def _decoder_hair(seed: int = 3):
     """A tiny HAIR whose decoder convs are selected too, with sharp selectors and distinct candidates."""
-    from napari_hyperres.models.hair import HairNet, hair_architecture_for
+    from napari_hyperres.core.models.hair import HairNet, hair_architecture_for
 
     torch.manual_seed(seed)
     net = HairNet(dataclasses.replace(hair_architecture_for("tiny", 3), select_decoder=True)).eval()
@@ -282,11 +284,13 @@ def test_estimator_shape(seed):
     ],
     ids=["rgb-uint8", "gray-stack-uint16", "float-large"],
 )
-def test_estimate_level_in_task_range(untrained_estimator, image):
+def test_estimate_is_as_found_and_the_level_used_is_in_range(untrained_estimator, image):
     level = estimate_level(image, "denoise", weights=str(untrained_estimator), device="cpu")
-    assert isinstance(level, float)
+    assert isinstance(level, float) and np.isfinite(level)  # an untrained estimator's reading, unclipped
+    choice = resolve_level("denoise", "auto", image, weights=str(untrained_estimator), device="cpu")
     low, high = DENOISE.level_range
-    assert low <= level <= high
+    assert choice.estimate == level and low <= choice.level <= high
+    assert choice.outside_range == (not low <= level <= high)
 
 
 def _noisy(sigma: float, seed: int = 1) -> np.ndarray:
@@ -315,7 +319,7 @@ def test_restore_auto_level_uses_the_estimator(untrained_estimator, tiny_weights
     monkeypatch.setattr(estimate_module, "estimator_weights_name", lambda task, dtype=None: str(untrained_estimator))
     image = _photo(48, 52)
     restorer = Restorer("denoise", weights=str(tiny_weights["denoise"]), device="cpu")
-    level = estimate_level(image, "denoise", weights=str(untrained_estimator), device="cpu")
+    level = resolve_level("denoise", "auto", image, weights=str(untrained_estimator), device="cpu").level
     assert np.array_equal(restorer.restore(image, "auto"), restorer.restore(image, level))
     assert np.array_equal(restorer.restore(image, " AUTO "), restorer.restore(image, level))
 
@@ -329,9 +333,9 @@ def test_cli_restore_denoise_level_auto_uses_the_estimator(tmp_path, untrained_e
     err = capsys.readouterr().err
     assert code == 0, err
     image = read_image(src)
-    level = estimate_level(image, "denoise", weights=str(untrained_estimator), device="cpu")
-    assert f"in.png: estimated σ (8-bit) {level:.3g} (estimator)" in err
-    assert np.array_equal(read_image(dst), Restorer("denoise", weights=weights, device="cpu").restore(image, level))
+    choice = resolve_level("denoise", "auto", image, weights=str(untrained_estimator), device="cpu")
+    assert f"in.png: {choice.describe(DENOISE)}" in err  # an estimate outside the range says so
+    assert np.array_equal(read_image(dst), Restorer("denoise", weights=weights, device="cpu").restore(image, choice.level))
 
 
 def test_restore_auto_level_without_estimator_says_how_to_train(tiny_weights, monkeypatch):
@@ -347,16 +351,31 @@ def test_estimator_weights_of_another_task_are_refused(tmp_path):
         estimate_level(_photo(), "denoise", weights=str(path), device="cpu")
 
 
-def test_estimate_level_from_file(tmp_path, untrained_estimator):
-    jpg, png = tmp_path / "q.jpg", tmp_path / "p.png"
+def test_resolve_level_reads_files_and_reports_estimates_outside_the_range(tmp_path, untrained_estimator):
+    jpg = tmp_path / "q.jpg"
     assert cv2.imwrite(str(jpg), _photo(), [cv2.IMWRITE_JPEG_QUALITY, 40])
-    assert cv2.imwrite(str(png), _photo())
-    assert estimate_level_from_file(jpg, "dejpeg") == (40.0, "quantisation tables")
+    assert resolve_level("dejpeg", "auto", path=jpg) == LevelChoice(40.0, "quantisation tables", estimate=40.0)
     low_jpg = tmp_path / "low.jpg"
     assert cv2.imwrite(str(low_jpg), _photo(), [cv2.IMWRITE_JPEG_QUALITY, 2])
-    assert estimate_level_from_file(low_jpg, "dejpeg") == (5.0, "quantisation tables")  # clipped to the task's range
-    level, method = estimate_level_from_file(png, "denoise", weights=str(untrained_estimator), device="cpu")
-    assert method == "estimator" and 0 <= level <= 100
+    low = resolve_level("dejpeg", "auto", path=low_jpg)
+    assert low.estimate < 5 and low.level == 5.0 and low.outside_range  # reported, not clipped silently
+    assert "outside the task's range 5–95: restored at 5" in low.describe(get_task("dejpeg"))
+    photo = _photo()
+    found = resolve_level("denoise", "auto", photo, weights=str(untrained_estimator), device="cpu")
+    assert found.method == "estimator"
+    assert found.estimate == estimate_level(photo, "denoise", weights=str(untrained_estimator), device="cpu")  # as found
+    assert resolve_level("denoise", 25) == LevelChoice(25.0, "given")
+    with pytest.raises(LevelRangeError):
+        resolve_level("denoise", 500)
+    with pytest.raises(ShapeError, match="needs the image"):
+        resolve_level("denoise", "auto")
+
+
+def test_engine_restores_an_estimate_outside_the_range_at_its_end_and_warns(monkeypatch):
+    monkeypatch.setattr(estimate_module, "estimate_level", lambda image, task, **options: 140.0)
+    restorer = Restorer("denoise", device="cpu")
+    with pytest.warns(LevelRangeWarning, match="estimated σ \\(8-bit\\) 140 .*restored at 100"):
+        assert restorer.resolve_level(_photo(), "auto") == 100.0
 
 
 # --- the auto task: engine and command line --------------------------------------------------------
@@ -382,7 +401,7 @@ def test_hair_chooses_from_crops_of_its_training_patch(tmp_path, monkeypatch):
     """The classifier pools over a crop: the engine shows it crops of the recorded training patch (48 if none)."""
     from conftest import tiny_hair_model
 
-    from napari_hyperres.models.hair import HairNet
+    from napari_hyperres.core.models.hair import HairNet
 
     model = tiny_hair_model()
     sizes = []
@@ -425,7 +444,8 @@ def test_cli_estimate_with_estimator_weights(tmp_path, untrained_estimator, caps
     assert cv2.imwrite(str(path), _photo())
     assert cli_main(["estimate", str(path), "--task", "denoise", "--weights", str(untrained_estimator), "--device", "cpu"]) == 0
     name, level, method = capsys.readouterr().out.strip().split("\t")
-    assert name == str(path) and method == "estimator" and 0 <= float(level) <= 100
+    assert name == str(path) and np.isfinite(float(level))
+    assert method == "estimator" if 0 <= float(level) <= 100 else method == "estimator (outside the task's range 0–100)"
 
 
 def test_cli_estimate_auto_is_refused(tmp_path, capsys):
@@ -457,10 +477,10 @@ def test_jpeg_bytes_in_memory_match_file(tmp_path):
 
 
 def test_sr_level_auto_is_refused_with_a_hint(tiny_weights):
+    from napari_hyperres.core.plugins import get_task
+    from napari_hyperres.core.tasks import SR
     from napari_hyperres.errors import LevelRangeError
-    from napari_hyperres.plugins import get_task
-    from napari_hyperres.preview import can_estimate
-    from napari_hyperres.tasks import SR
+    from napari_hyperres.ui.preview import can_estimate
 
     restorer = Restorer("sr", weights=str(tiny_weights["sr"]), device="cpu")
     with pytest.raises(LevelRangeError, match="how much to enlarge"):
@@ -472,7 +492,7 @@ def test_sr_level_auto_is_refused_with_a_hint(tiny_weights):
 # --- crops the estimator looks through ---------------------------------------------------------------
 @pytest.mark.parametrize("shape", [(256, 256, 1), (301, 517, 3), (70, 64, 1)])
 def test_grid_crops_lie_on_the_jpeg_block_grid(shape):
-    from napari_hyperres.crops import JPEG_BLOCK, grid_crops
+    from napari_hyperres.blind.crops import JPEG_BLOCK, grid_crops
 
     plane = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
     crops = grid_crops(plane, 64, 64)
@@ -500,8 +520,8 @@ def test_an_8bit_image_is_read_by_the_estimator_trained_on_8bit_files():
     """Noise in an 8-bit file is rounded and clipped: the general estimator reads σ 60 low, the 8-bit one does not."""
     from conftest import smooth_image
 
-    from napari_hyperres.estimate import estimator_weights_name
-    from napari_hyperres.tasks import DENOISE
+    from napari_hyperres.blind.estimate import estimator_weights_name
+    from napari_hyperres.core.tasks import DENOISE
 
     assert estimator_weights_name(DENOISE, np.uint8) == "denoise.estimator-8bit"
     assert estimator_weights_name(DENOISE, np.float32) == estimator_weights_name(DENOISE, np.uint16) == "denoise.estimator"

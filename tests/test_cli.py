@@ -1,7 +1,7 @@
 """The command line (``python -m napari_hyperres``) on real files.
 
 A few runs go through a real subprocess (the entry point, exit codes, stderr);
-the rest call :func:`napari_hyperres.__main__.main` in-process, which is the same code.
+the rest call :func:`napari_hyperres.cli.main.main` in-process, which is the same code.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import pytest
 import tifffile
 from conftest import subprocess_env
 
-from napari_hyperres.__main__ import COMMANDS, ProgressLine, build_parser, main
-from napari_hyperres.engine import Restorer
-from napari_hyperres.io import read_image
+from napari_hyperres.cli.main import COMMANDS, ProgressLine, build_parser, main
+from napari_hyperres.engine.restorer import Restorer
+from napari_hyperres.io.files import read_image
 
 
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess:
@@ -158,7 +158,7 @@ def test_sr_and_value_range(tmp_path, rng, tiny_weights):
     ids=["task", "level", "no-weights", "missing-weights", "wrong-weights", "device"],
 )
 def test_errors_exit_2_with_one_line(tmp_path, rng, tiny_weights, capsys, monkeypatch, args, message):
-    import napari_hyperres.weights as weights_module
+    import napari_hyperres.core.weights as weights_module
 
     # "no weights": as on an install whose pretrained folder lacks the task's file
     monkeypatch.setattr(weights_module, "PRETRAINED_DIR", tmp_path / "empty_pretrained")
@@ -171,7 +171,7 @@ def test_errors_exit_2_with_one_line(tmp_path, rng, tiny_weights, capsys, monkey
 
 
 def test_weights_lists_every_shipped_file(capsys):
-    from napari_hyperres.weights import list_weights
+    from napari_hyperres.core.weights import list_weights
 
     assert main(["weights"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -293,6 +293,6 @@ def test_restore_on_cuda_matches_cpu(tmp_path, rng, weights):
 
 def test_help_starts_without_torch():
     """`napari-hyperres --help` (and the package import) must not pay for torch (≈ 4 s before)."""
-    code = "import sys, napari_hyperres.__main__ as m; m.build_parser(); assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, napari_hyperres.cli.main as m; m.build_parser(); assert 'torch' not in sys.modules, 'torch imported'"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -1,4 +1,4 @@
-"""napari_hyperres.degradations: shapes, value ranges, seeds, level monotonicity, the real JPEG codec."""
+"""napari_hyperres.core.degradations: shapes, value ranges, seeds, level monotonicity, the real JPEG codec."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_hyperres.degradations import (
+from napari_hyperres.core.degradations import (
     add_gaussian_noise,
     add_poisson_gaussian_noise,
     bicubic_resize,

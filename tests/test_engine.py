@@ -1,4 +1,4 @@
-"""napari_hyperres.engine: dtypes, channels, stacks, tiling, sr shapes, errors, cancellation.
+"""napari_hyperres.engine.restorer: dtypes, channels, stacks, tiling, sr shapes, errors, cancellation.
 
 Round trips use a tiny network whose tail is zeroed (output == input), so any change
 comes from the engine's own conversions; tiling uses a tiny network with enlarged
@@ -15,7 +15,8 @@ import pytest
 import torch
 from conftest import identity_model, strong_model, tiny_model
 
-from napari_hyperres.engine import Restorer, output_shape, restore, tile_boxes
+from napari_hyperres.core.tasks import DEJPEG, DENOISE, SR, Task
+from napari_hyperres.engine.restorer import Restorer, output_shape, restore, tile_boxes
 from napari_hyperres.errors import (
     CancelledError,
     DeviceError,
@@ -24,7 +25,6 @@ from napari_hyperres.errors import (
     UnknownTaskError,
     WeightsError,
 )
-from napari_hyperres.tasks import DEJPEG, DENOISE, SR, Task
 
 
 @pytest.fixture(scope="module")
@@ -293,7 +293,7 @@ def test_cuda_matches_cpu(rng):
 
 def test_engine_import_pulls_in_no_napari_or_qt():
     code = (
-        "import sys, napari_hyperres.engine, napari_hyperres.io, napari_hyperres.__main__\n"
+        "import sys, napari_hyperres.engine.restorer, napari_hyperres.io.files, napari_hyperres.cli.main\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('napari', 'qtpy', 'PySide6', 'PySide2', 'PyQt5', 'PyQt6', 'magicgui'))\n"
         "assert not bad, bad\n"
     )

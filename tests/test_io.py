@@ -1,4 +1,4 @@
-"""napari_hyperres.io: reading and writing TIFF / PNG / JPEG / BMP in RGB order, atomically."""
+"""napari_hyperres.io.files: reading and writing TIFF / PNG / JPEG / BMP in RGB order, atomically."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import tifffile
 
 from napari_hyperres.errors import ShapeError
-from napari_hyperres.io import (
+from napari_hyperres.io.files import (
     SUPPORTED_SUFFIXES,
     check_writable,
     is_supported,

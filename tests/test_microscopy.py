@@ -8,10 +8,10 @@ import tifffile
 from test_photon_noise import camera, fluorescence_like
 
 from napari_hyperres import LevelRangeError, ShapeError, restore
-from napari_hyperres.__main__ import main
-from napari_hyperres.engine import Restorer, whole_noise, whole_value_range
-from napari_hyperres.estimate import estimate_level, estimate_photon_noise
-from napari_hyperres.plugins import get_task
+from napari_hyperres.blind.estimate import estimate_level, estimate_photon_noise
+from napari_hyperres.cli.main import main
+from napari_hyperres.core.plugins import get_task
+from napari_hyperres.engine.restorer import Restorer, whole_noise, whole_value_range
 
 
 @pytest.fixture(scope="module")

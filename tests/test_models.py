@@ -1,4 +1,4 @@
-"""napari_hyperres.models.hyperres: the meta-block algebra, generated networks, receptive field."""
+"""napari_hyperres.core.models.hyperres: the meta-block algebra, generated networks, receptive field."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 from conftest import strong_model, tiny_model
 
-from napari_hyperres.models.hyperres import (
+from napari_hyperres.core.models.hyperres import (
     PRESETS,
     Architecture,
     GeneratedNet,
@@ -66,7 +66,7 @@ def test_meta_conv_inits(seed, init):
 
 
 def test_architecture_selects_the_paper_init():
-    from napari_hyperres.models.hyperres import Architecture, HyperResNet
+    from napari_hyperres.core.models.hyperres import Architecture, HyperResNet
 
     model = HyperResNet(Architecture(in_channels=1, features=16, blocks=2, init="paper"))
     assert all(torch.all(block.conv1.weight_b == 0) for block in model.body)

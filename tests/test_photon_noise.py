@@ -5,16 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_hyperres.blind.photon_fit import CurveSamples, fit_poisson_gaussian, noise_curve_points
+from napari_hyperres.core.photon_noise import PoissonGaussian, gat, gat_inverse
+from napari_hyperres.core.stabilize import stabilized_map
 from napari_hyperres.errors import ShapeError
-from napari_hyperres.photon_noise import (
-    CurveSamples,
-    PoissonGaussian,
-    fit_poisson_gaussian,
-    gat,
-    gat_inverse,
-    noise_curve_points,
-)
-from napari_hyperres.stabilize import stabilized_map
 
 
 def fluorescence_like(shape=(256, 256), seed=0) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""napari_hyperres.plugins: built-ins through the hook, a real third-party package, bad plugins."""
+"""napari_hyperres.core.plugins: built-ins through the hook, a real third-party package, bad plugins."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import pytest
 from conftest import subprocess_env
 
 import napari_hyperres
-from napari_hyperres.errors import PluginError, UnknownTaskError
-from napari_hyperres.plugins import (
+from napari_hyperres.core.plugins import (
     ENTRY_POINT_GROUP,
     STRICT_ENV,
     PluginWarning,
@@ -22,7 +21,8 @@ from napari_hyperres.plugins import (
     get_tasks,
     list_task_names,
 )
-from napari_hyperres.tasks import DENOISE, Task
+from napari_hyperres.core.tasks import DENOISE, Task
+from napari_hyperres.errors import PluginError, UnknownTaskError
 
 
 @pytest.fixture
@@ -162,8 +162,8 @@ def test_trainer_trains_and_exports_the_plugin_task(poisson_plugin, tmp_path):
     """``python -m trainer`` works for a third-party task with no trainer changes: train, export, restore."""
     from conftest import write_image_folder
 
-    from napari_hyperres.engine import Restorer
-    from napari_hyperres.weights import read_info
+    from napari_hyperres.core.weights import read_info
+    from napari_hyperres.engine.restorer import Restorer
 
     images = write_image_folder(tmp_path / "images", count=2, height=40, width=40)
     run, weights = tmp_path / "run", tmp_path / "poisson.tiny.safetensors"

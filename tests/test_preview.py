@@ -1,4 +1,4 @@
-"""The widget's Qt-free logic (napari_hyperres.preview) and the sample data, without a viewer."""
+"""The widget's Qt-free logic (napari_hyperres.ui.preview) and the sample data, without a viewer."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ import numpy as np
 import pytest
 import torch
 
+import napari_hyperres.blind.estimate as estimate_module
 from napari_hyperres import LevelRangeError, ShapeError, WeightsError
-from napari_hyperres.engine import Restorer
-from napari_hyperres.estimate import estimate_level as real_estimate_level
-from napari_hyperres.models.estimator import EstimatorArchitecture, LevelEstimator
-from napari_hyperres.models.hair import HairNet, hair_architecture_for
-from napari_hyperres.models.hyperres import HyperResNet, architecture_for
-from napari_hyperres.preview import (
+from napari_hyperres.blind.estimate import estimate_level as real_estimate_level
+from napari_hyperres.core.models.estimator import EstimatorArchitecture, LevelEstimator
+from napari_hyperres.core.models.hair import HairNet, hair_architecture_for
+from napari_hyperres.core.models.hyperres import HyperResNet, architecture_for
+from napari_hyperres.core.tasks import AUTO, DEJPEG, DENOISE, SR
+from napari_hyperres.core.weights import WeightsInfo, save_weights
+from napari_hyperres.engine.restorer import Restorer
+from napari_hyperres.ui.preview import (
     LatestOnly,
     Request,
     Restored,
@@ -40,8 +43,6 @@ from napari_hyperres.preview import (
     sweep_name,
     sweep_steps,
 )
-from napari_hyperres.tasks import AUTO, DEJPEG, DENOISE, SR
-from napari_hyperres.weights import WeightsInfo, save_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -211,7 +212,7 @@ def test_image_conditioned_workers_return_each_planes_selection(tiny_auto):
     np.testing.assert_array_equal(stack, original)
 
 
-def test_auto_button_availability(tmp_path):
+def test_auto_button_availability(tmp_path, monkeypatch):
     assert estimator_weights(DENOISE, tmp_path / "missing.safetensors") is None
     model = LevelEstimator(EstimatorArchitecture(in_channels=3, features=8))
     info = WeightsInfo(name="denoise.estimator", task="denoise", kind="estimator", architecture=model.arch.to_dict(), preset="tiny")
@@ -229,24 +230,23 @@ def test_auto_button_availability(tmp_path):
         calls.append((plane, task, options))
         return real_estimate_level(plane, task, **options)
 
-    level, method = estimate_request(estimate_level, _request(image, index=(1,)), weights=str(path))
-    low, high = DENOISE.level_range
-    assert method == "estimator" and low <= level <= high
+    monkeypatch.setattr(estimate_module, "estimate_level", estimate_level)
+    choice = estimate_request(_request(image, index=(1,)), weights=str(path))
+    assert choice.method == "estimator" and choice.estimate == real_estimate_level(image[1], DENOISE, weights=str(path), rgb=False)
     [(plane, task, options)] = calls
     np.testing.assert_array_equal(plane, image[1])
-    assert task == "denoise" and options == {"rgb": False, "weights": str(path), "device": "cpu"}
+    assert task is DENOISE and options == {"rgb": False, "weights": str(path), "device": "cpu", "value_range": None}
 
 
-def test_estimate_request_reads_jpeg_quality_from_the_file(tmp_path):
+def test_estimate_request_reads_jpeg_quality_from_the_file(tmp_path, monkeypatch):
     cv2 = pytest.importorskip("cv2")
     image = np.random.default_rng(0).integers(0, 255, size=(48, 64, 3), dtype=np.uint8)
     path = tmp_path / "photo.jpg"
     assert cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 30])
     request = _request(image, 50.0, rgb=True, task=DEJPEG)
-    assert estimate_request(lambda *a, **k: pytest.fail("no estimator for a JPEG file"), request, path=str(path)) == (
-        30.0,
-        "quantisation tables",
-    )
+    monkeypatch.setattr(estimate_module, "estimate_level", lambda *a, **k: pytest.fail("no estimator for a JPEG file"))
+    choice = estimate_request(request, path=str(path))
+    assert (choice.level, choice.method) == (30.0, "quantisation tables")
 
 
 def test_describe_estimate_error_says_what_to_do():
@@ -261,7 +261,7 @@ def test_worker_functions_match_the_engine(tiny_denoise):
     original = stack.copy()
     cache = RestorerCache()
     expected = Restorer(DENOISE, weights=tiny_denoise, device="cpu").restore(stack, 25.0)
-    from napari_hyperres.engine import whole_value_range
+    from napari_hyperres.engine.restorer import whole_value_range
 
     whole = whole_value_range(stack)  # what the widget passes: the whole layer's intensity map
 
@@ -287,8 +287,8 @@ def test_worker_functions_match_the_engine(tiny_denoise):
 
 
 def test_a_plane_with_the_whole_value_range_equals_that_plane_of_the_whole():
-    from napari_hyperres.engine import whole_value_range
-    from napari_hyperres.weights import PRETRAINED_DIR
+    from napari_hyperres.core.weights import PRETRAINED_DIR
+    from napari_hyperres.engine.restorer import whole_value_range
 
     weights = str(PRETRAINED_DIR / "denoise.lite.safetensors")  # trained: not near the identity
     rng = np.random.default_rng(1)
@@ -320,7 +320,7 @@ def test_a_plane_with_the_whole_value_range_equals_that_plane_of_the_whole():
     ],
 )
 def test_sample_data(function, shape, dtype, task, level):
-    from napari_hyperres import _sample_data
+    from napari_hyperres.ui import sample_data as _sample_data
 
     [(data, kwargs, kind)] = getattr(_sample_data, function)()
     assert kind == "image" and data.shape == shape and data.dtype == dtype
@@ -330,7 +330,7 @@ def test_sample_data(function, shape, dtype, task, level):
 
 
 def test_sample_files_are_small():
-    from napari_hyperres._sample_data import SAMPLES_DIR
+    from napari_hyperres.ui.sample_data import SAMPLES_DIR
 
     assert sum(p.stat().st_size for p in SAMPLES_DIR.iterdir()) < 1_000_000
 
@@ -349,7 +349,7 @@ def test_manifest_is_valid_and_imports():
 
 def test_logic_modules_import_no_napari_or_qt():
     code = (
-        "import sys, napari_hyperres.preview, napari_hyperres._sample_data\n"
+        "import sys, napari_hyperres.ui.preview, napari_hyperres.ui.sample_data\n"
         "bad = [m for m in ('napari', 'qtpy', 'PySide6', 'PyQt5', 'PyQt6', 'magicgui') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
@@ -358,8 +358,8 @@ def test_logic_modules_import_no_napari_or_qt():
 
 def test_fluorescence_sample_is_raw_counts_whose_fit_finds_its_camera():
     """The microscopy sample: uint16 counts with an offset and a known gain (2.2 counts per photo-electron)."""
-    from napari_hyperres._sample_data import fluorescence_stack
-    from napari_hyperres.estimate import estimate_photon_noise
+    from napari_hyperres.blind.estimate import estimate_photon_noise
+    from napari_hyperres.ui.sample_data import fluorescence_stack
 
     [(data, kwargs, _)] = fluorescence_stack()
     assert 80 <= data.min() and data.max() < 400  # a sliver of the uint16 range, above the camera offset

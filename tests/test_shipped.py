@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 import torch
 
-from napari_hyperres.__main__ import main
-from napari_hyperres.degradations import bicubic_resize
-from napari_hyperres.engine import Restorer
-from napari_hyperres.io import read_image
-from napari_hyperres.plugins import get_task
+from napari_hyperres.cli.main import main
+from napari_hyperres.core.degradations import bicubic_resize
+from napari_hyperres.core.plugins import get_task
+from napari_hyperres.engine.restorer import Restorer
+from napari_hyperres.io.files import read_image
 
 data = pytest.importorskip("skimage.data")
 

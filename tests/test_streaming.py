@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_hyperres.__main__ import main
-from napari_hyperres.engine import Restorer
+from napari_hyperres.cli.main import main
+from napari_hyperres.core.intensity import intensity_map_for
+from napari_hyperres.engine.restorer import Restorer
 from napari_hyperres.errors import CancelledError, ShapeError
-from napari_hyperres.intensity import intensity_map_for
-from napari_hyperres.streaming import should_stream, stream_restore_tiff
+from napari_hyperres.io.streaming import should_stream, stream_restore_tiff
 
 
 @pytest.fixture

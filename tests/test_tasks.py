@@ -1,4 +1,4 @@
-"""napari_hyperres.tasks: the built-in Task records, level checks, degrade/prepare/make_input."""
+"""napari_hyperres.core.tasks: the built-in Task records, level checks, degrade/prepare/make_input."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import torch
 from conftest import smooth_image
 
+from napari_hyperres.core.tasks import DEJPEG, DENOISE, SR, Task, divide_by_255
 from napari_hyperres.errors import LevelRangeError
-from napari_hyperres.tasks import DEJPEG, DENOISE, SR, Task, divide_by_255
 
 BUILTINS = [DENOISE, DEJPEG, SR]
 
@@ -96,9 +96,9 @@ def test_a_task_can_declare_that_files_record_its_level(tmp_path):
     """Task.level_in_file: generic code reads it (no task name is special-cased), for any task."""
     import numpy as np
 
-    from napari_hyperres.estimate import estimate_level_from_file
-    from napari_hyperres.preview import quality_from_file
-    from napari_hyperres.tasks import DEJPEG, FileLevel, Task
+    from napari_hyperres.blind.levels import LevelChoice, resolve_level
+    from napari_hyperres.core.tasks import DEJPEG, FileLevel, Task
+    from napari_hyperres.ui.preview import quality_from_file
 
     recorded = FileLevel((".lvl",), lambda path: float(open(path).read()), "sidecar file")
     task = Task(name="recorded", title="Recorded", unit="u", level_range=(0.0, 10.0), default_level=1.0,
@@ -106,5 +106,5 @@ def test_a_task_can_declare_that_files_record_its_level(tmp_path):
     path = tmp_path / "image.lvl"
     path.write_text("7.5")
     assert quality_from_file(task, path) and not quality_from_file(task, tmp_path / "image.png")
-    assert estimate_level_from_file(path, task, image=np.zeros((8, 8))) == (7.5, "sidecar file")
+    assert resolve_level(task, "auto", np.zeros((8, 8)), path=path) == LevelChoice(7.5, "sidecar file", estimate=7.5)
     assert DEJPEG.level_in_file is not None and DEJPEG.level_in_file.applies_to("photo.JPG")

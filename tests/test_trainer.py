@@ -20,12 +20,12 @@ import pytest
 import torch
 from conftest import ROOT, smooth_image, subprocess_env
 
-from napari_hyperres.engine import Restorer
-from napari_hyperres.estimate import estimate_level
-from napari_hyperres.models.estimator import LevelEstimator
-from napari_hyperres.models.hair import HairNet
-from napari_hyperres.models.hyperres import Architecture, HyperResNet
-from napari_hyperres.weights import load_model, read_info
+from napari_hyperres.blind.estimate import estimate_level
+from napari_hyperres.core.models.estimator import LevelEstimator
+from napari_hyperres.core.models.hair import HairNet
+from napari_hyperres.core.models.hyperres import Architecture, HyperResNet
+from napari_hyperres.core.weights import load_model, read_info
+from napari_hyperres.engine.restorer import Restorer
 from trainer.__main__ import main as trainer_main
 from trainer.baselines import compare, ensure_runs, format_comparison, load_run
 from trainer.config import TrainConfig
@@ -194,7 +194,7 @@ def test_export_load_restore_round_trip(denoise_run, image_folder, val_folder, t
 
 def test_export_without_out_stays_in_the_run_directory(denoise_run, tmp_path, capsys):
     """Exporting never writes into the installed package unless asked (--out napari_hyperres/pretrained)."""
-    import napari_hyperres.weights as weights_module
+    import napari_hyperres.core.weights as weights_module
 
     run = tmp_path / "run"
     shutil.copytree(denoise_run, run)
@@ -354,7 +354,7 @@ def test_load_run_rebuilds_hair_from_its_checkpoint(auto_run):
 
 # --- HAIR upcycled from a fixed network ------------------------------------------------------------
 def _trained_fixed_weights(tmp_path: Path, seed: int = 3) -> tuple[Path, torch.nn.Module]:
-    from napari_hyperres.weights import WeightsInfo, save_weights
+    from napari_hyperres.core.weights import WeightsInfo, save_weights
     from trainer.models import architecture
 
     torch.manual_seed(seed)

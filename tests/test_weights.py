@@ -1,4 +1,4 @@
-"""napari_hyperres.weights: round trip with metadata, and clear errors naming the file."""
+"""napari_hyperres.core.weights: round trip with metadata, and clear errors naming the file."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import pytest
 import torch
 from conftest import tiny_model, write_tiny_weights
 
-from napari_hyperres.engine import Restorer
-from napari_hyperres.errors import WeightsError
-from napari_hyperres.weights import (
+from napari_hyperres.core.weights import (
     WeightsInfo,
     atomic_write,
     load_model,
@@ -21,6 +19,8 @@ from napari_hyperres.weights import (
     resolve_weights,
     save_weights,
 )
+from napari_hyperres.engine.restorer import Restorer
+from napari_hyperres.errors import WeightsError
 
 
 def test_save_load_round_trip_with_metadata(tmp_path, seed):

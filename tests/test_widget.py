@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import types
 
 import numpy as np
 import pytest
@@ -25,16 +24,16 @@ import torch  # noqa: E402
 from napari.components import ViewerModel  # noqa: E402
 
 import napari_hyperres  # noqa: E402
-from napari_hyperres import _widget  # noqa: E402
-from napari_hyperres._widget import PREVIEW_KEY, RestoreWidget  # noqa: E402
-from napari_hyperres.engine import Restorer  # noqa: E402
-from napari_hyperres.estimate import estimate_level  # noqa: E402
-from napari_hyperres.models.estimator import EstimatorArchitecture, LevelEstimator  # noqa: E402
-from napari_hyperres.models.hair import HairNet, hair_architecture_for  # noqa: E402
-from napari_hyperres.models.hyperres import HyperResNet, architecture_for  # noqa: E402
-from napari_hyperres.plugins import get_plugin_manager  # noqa: E402
-from napari_hyperres.tasks import Task  # noqa: E402
-from napari_hyperres.weights import PRETRAINED_DIR, WeightsInfo, save_weights  # noqa: E402
+from napari_hyperres.ui import widget as _widget  # noqa: E402
+from napari_hyperres.blind.estimate import estimate_level  # noqa: E402
+from napari_hyperres.core.models.estimator import EstimatorArchitecture, LevelEstimator  # noqa: E402
+from napari_hyperres.core.models.hair import HairNet, hair_architecture_for  # noqa: E402
+from napari_hyperres.core.models.hyperres import HyperResNet, architecture_for  # noqa: E402
+from napari_hyperres.core.plugins import get_plugin_manager  # noqa: E402
+from napari_hyperres.core.tasks import Task  # noqa: E402
+from napari_hyperres.core.weights import PRETRAINED_DIR, WeightsInfo, save_weights  # noqa: E402
+from napari_hyperres.engine.restorer import Restorer  # noqa: E402
+from napari_hyperres.ui.widget import PREVIEW_KEY, RestoreWidget  # noqa: E402
 
 TIMEOUT_MS = 15_000
 
@@ -160,7 +159,7 @@ def test_microscopy_task_slides_through_photons_on_a_log_scale_and_auto_fits_the
 
     widget.auto_button.clicked.emit()
     qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
-    from napari_hyperres.engine import whole_noise, whole_value_range
+    from napari_hyperres.engine.restorer import whole_noise, whole_value_range
 
     black, white = whole_value_range(stack)
     photons = whole_noise(stack).photons(black, white)
@@ -178,22 +177,25 @@ def test_microscopy_task_slides_through_photons_on_a_log_scale_and_auto_fits_the
     assert notes["error"] == []
 
 
-def test_auto_button_only_with_an_estimator(make_widget, monkeypatch, qtbot):
-    widget = make_widget()
-    assert (widget.auto_button is None) == (_widget.find_estimator() is None)
+def test_auto_button_sets_the_estimate_and_reports_one_outside_the_range(make_widget, monkeypatch, qtbot, notes):
+    import napari_hyperres.blind.estimate as estimate_module
 
-    fake = types.ModuleType("napari_hyperres.estimate")
-    fake.estimate_level = lambda image, task, **options: 42.0
-    monkeypatch.setitem(sys.modules, "napari_hyperres.estimate", fake)
+    found = {"level": 42.0}
+    monkeypatch.setattr(estimate_module, "estimate_level", lambda image, task, **options: found["level"])
     viewer = ViewerModel()
     viewer.add_image(np.zeros((32, 32), np.uint8))
     widget = make_widget(viewer)
-    assert widget.auto_button is not None
     widget.live_check.value = False
     widget.auto_button.clicked.emit()
     # qtbot.waitUntil, not a QApplication.processEvents() loop: under PySide6 6.12 on Python 3.11
     # every processEvents() call drops a reference to None, and a long loop aborts the interpreter
     qtbot.waitUntil(lambda: widget.level == 42.0 and not widget.estimating, timeout=TIMEOUT_MS)
+
+    found["level"] = 140.0  # outside 0–100: said, and the level stays where it was
+    widget.auto_button.clicked.emit()
+    qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+    assert widget.level == 42.0
+    assert any("estimated level 140 is outside 0–100" in message for message in notes["warning"])
 
 
 def test_auto_button_sets_the_level_from_a_tiny_estimator(make_widget, qtbot, tiny_estimator, tmp_path, notes):
@@ -208,12 +210,15 @@ def test_auto_button_sets_the_level_from_a_tiny_estimator(make_widget, qtbot, ti
 
     widget.auto_button.clicked.emit()
     qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
-    expected = estimate_level(image[1], "denoise", weights=tiny_estimator, rgb=False)
+    expected = estimate_level(image[1], "denoise", weights=tiny_estimator, rgb=False)  # the displayed plane's
     low, high = widget.task.level_range
-    assert low <= widget.level <= high
-    assert widget.level == pytest.approx(expected, abs=widget.task.level_step)
-    assert "estimated" in widget.status.value and notes["error"] == []
-    assert widget.auto_button.enabled
+    if low <= expected <= high:
+        assert widget.level == pytest.approx(expected, abs=widget.task.level_step)
+        assert "estimated" in widget.status.value
+    else:  # the tiny untrained estimator reads outside 0–100: reported, the level kept
+        assert widget.level == widget.task.default_level
+        assert any(f"estimated level {expected:g} is outside" in message for message in notes["warning"])
+    assert notes["error"] == [] and widget.auto_button.enabled
 
     # no estimator weights for the task: no Auto button
     other = make_widget(viewer, estimators={"denoise": str(tmp_path / "missing.safetensors")})
@@ -566,7 +571,7 @@ def test_tasks_refresh_when_a_plugin_arrives_later(make_widget, toy_plugin):
 @pytest.fixture
 def no_shipped_weights(tmp_path, monkeypatch):
     """As on an install whose pretrained folder holds no weights files."""
-    import napari_hyperres.weights as weights_module
+    import napari_hyperres.core.weights as weights_module
 
     monkeypatch.setattr(weights_module, "PRETRAINED_DIR", tmp_path / "empty_pretrained")
 

@@ -51,7 +51,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from napari_hyperres.plugins import get_task
+    from napari_hyperres.core.plugins import get_task
 
     from .loop import train
 
@@ -82,7 +82,7 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from napari_hyperres.engine import Restorer
+    from napari_hyperres.engine.restorer import Restorer
 
     from .evaluate import evaluate, format_table
 
@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from napari_hyperres.weights import exit_cleanly_on_sigterm
+    from napari_hyperres.core.weights import exit_cleanly_on_sigterm
 
     exit_cleanly_on_sigterm()
     try:

@@ -27,7 +27,7 @@ class TrainConfig:
         selection_entropy, selection_balance: HAIR only: weights of the penalties on its
             selections (:class:`trainer.selection.SelectionPenalty`); 0 = off.
         select_decoder: HAIR only: the decoder convs are selected from a weight box too
-            (:class:`napari_hyperres.models.hair.DecoderBox`).
+            (:class:`napari_hyperres.core.models.hair.DecoderBox`).
         quantize_8bit: share of the degraded crops rounded and clipped to 8 bits, as 8-bit
             files hold noise (0 = none; the network then sees only unclipped float noise).
     """

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from napari_hyperres.io import SUPPORTED_SUFFIXES, read_image
-from napari_hyperres.tasks import Task
+from napari_hyperres.core.tasks import Task
+from napari_hyperres.io.files import SUPPORTED_SUFFIXES, read_image
 
 
 def image_paths(folders: list[str], limit: int | None = None) -> list[Path]:

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from napari_hyperres.devices import select_device
-from napari_hyperres.models.estimator import EstimatorArchitecture, LevelEstimator
-from napari_hyperres.plugins import get_task
-from napari_hyperres.weights import WeightsInfo, load_model, save_weights
+from napari_hyperres.core.devices import select_device
+from napari_hyperres.core.models.estimator import EstimatorArchitecture, LevelEstimator
+from napari_hyperres.core.plugins import get_task
+from napari_hyperres.core.weights import WeightsInfo, load_model, save_weights
 
 from .data import PatchSampler, as_8bit_files, degrade_batch, image_paths
 
@@ -57,7 +57,7 @@ def sample_levels(task, count: int, generator: torch.Generator) -> torch.Tensor:
 def train_estimator(cfg: EstimatorConfig, progress: bool = True) -> Path:
     """Train a :class:`LevelEstimator` (L1 on the level fraction, or relative) and save it as a weights file.
 
-    The training patch is recorded in the weights: :func:`napari_hyperres.estimate.estimate_level`
+    The training patch is recorded in the weights: :func:`napari_hyperres.blind.estimate.estimate_level`
     looks through crops of that size, since the pooled statistics depend on it.
     """
     task = get_task(cfg.task)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from napari_hyperres.engine import Restorer
-from napari_hyperres.tasks import Task
+from napari_hyperres.core.tasks import Task
+from napari_hyperres.engine.restorer import Restorer
 
 from .data import image_paths, load_for_task
 from .metrics import score

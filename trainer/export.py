@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from napari_hyperres.weights import WeightsInfo, save_weights
+from napari_hyperres.core.weights import WeightsInfo, save_weights
 
 from .loop import CHECKPOINT, LOG, load_checkpoint
 
@@ -56,7 +56,7 @@ def previous_rounds(init_from: str | None, kind: str) -> list[dict]:
             return []
         rounds = previous_rounds(ckpt["config"].get("init_from"), before_kind) + [round_of(ckpt)]
     else:
-        from napari_hyperres.weights import read_info
+        from napari_hyperres.core.weights import read_info
 
         before = read_info(init_from)
         before_kind = before.kind

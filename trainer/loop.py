@@ -21,11 +21,11 @@ import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 
-from napari_hyperres.devices import select_device
+from napari_hyperres.core.devices import select_device
+from napari_hyperres.core.plugins import get_task
+from napari_hyperres.core.tasks import Task
+from napari_hyperres.core.weights import atomic_write
 from napari_hyperres.errors import WeightsError
-from napari_hyperres.plugins import get_task
-from napari_hyperres.tasks import Task
-from napari_hyperres.weights import atomic_write
 
 from . import models as model_kinds
 from .config import TrainConfig
@@ -204,7 +204,7 @@ def _init_from(model: nn.Module, source: str) -> None:
     if source.endswith(".pt"):
         state = load_checkpoint(source)["model"]
     else:
-        from napari_hyperres.weights import load_weights
+        from napari_hyperres.core.weights import load_weights
 
         state, _ = load_weights(source)
     if isinstance(model, model_kinds.HairNet) and any(k.startswith("net.blocks.") for k in state):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from napari_hyperres.degradations import rgb_to_y
-from napari_hyperres.tasks import Task
+from napari_hyperres.core.degradations import rgb_to_y
+from napari_hyperres.core.tasks import Task
 
 
 def protocol_view(image: torch.Tensor, task: Task, level: float) -> torch.Tensor:

@@ -1,10 +1,10 @@
 """Trainable model kinds behind one interface: ``forward(x, c)``, ``generate(c)``, ``arch``.
 
-- ``hyperres``: :class:`napari_hyperres.models.HyperResNet` (k = c·w + b).
+- ``hyperres``: :class:`napari_hyperres.core.models.HyperResNet` (k = c·w + b).
 - ``dedicated``: the same backbone with ordinary kernels, for one level.
 - ``adafm``: a dedicated base with depth-wise AdaFM layers after every residual conv;
   ``c`` is the interpolation coefficient λ (g* = I + λ(g − I), b* = λb).
-- ``hair``: :class:`napari_hyperres.models.hair.HairNet`, image-conditioned (``c`` ignored).
+- ``hair``: :class:`napari_hyperres.core.models.hair.HairNet`, image-conditioned (``c`` ignored).
 - ``dni``: parameter interpolation θ = (1 − α)θ_a + αθ_b of two dedicated networks.
 """
 
@@ -17,8 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from napari_hyperres.models.hair import DECODER_CONVS, HairNet, hair_architecture_for
-from napari_hyperres.models.hyperres import (
+from napari_hyperres.core.models.hair import DECODER_CONVS, HairNet, hair_architecture_for
+from napari_hyperres.core.models.hyperres import (
     Architecture,
     GeneratedNet,
     HyperResNet,
@@ -27,7 +27,7 @@ from napari_hyperres.models.hyperres import (
     _init_conv,
     architecture_for,
 )
-from napari_hyperres.weights import register_model_kind
+from napari_hyperres.core.weights import register_model_kind
 
 
 class DedicatedNet(nn.Module):

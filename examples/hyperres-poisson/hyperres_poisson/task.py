@@ -22,7 +22,7 @@ import math
 import torch
 
 from napari_hyperres import Task
-from napari_hyperres.degradations import add_poisson_gaussian_noise
+from napari_hyperres.core.degradations import add_poisson_gaussian_noise
 
 READ_NOISE_ELECTRONS = 1.0
 """Camera read noise in electrons rms (a modern sCMOS is 1-2 e⁻)."""

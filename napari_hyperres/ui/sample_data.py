@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-SAMPLES_DIR = Path(__file__).parent / "_samples"
+SAMPLES_DIR = Path(__file__).parents[1] / "_samples"
 
 
 @lru_cache(maxsize=1)

@@ -2,8 +2,9 @@
 
 ``estimate_level(image, task)`` runs the task's trained :class:`LevelEstimator` on
 crops of the image the size it was trained on (same intensity and channel rules as
-the engine) and returns the median, in the task's units, clipped to the task's
-level range.
+the engine) and returns the median, in the task's units, as found: it may lie outside
+the task's range (:func:`napari_hyperres.blind.levels.resolve_level` reports that and
+restores at the nearest end of the range).
 """
 
 from __future__ import annotations
@@ -11,17 +12,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .color import rgb_to_ycbcr
+from ..core.color import rgb_to_ycbcr
+from ..core.devices import select_device
+from ..core.images import validate_image
+from ..core.intensity import intensity_map_for
+from ..core.photon_noise import PoissonGaussian
+from ..core.plugins import get_task
+from ..core.stabilize import fitted_photons, refuse_rgb
+from ..core.tasks import Task
+from ..core.weights import load_model
+from ..errors import ShapeError, WeightsError
 from .crops import grid_crops, trained_patch
-from .devices import select_device
-from .errors import ShapeError, WeightsError
-from .images import validate_image
-from .intensity import intensity_map_for
-from .photon_noise import PoissonGaussian, fit_poisson_gaussian
-from .plugins import get_task
-from .stabilize import fitted_photons, refuse_rgb
-from .tasks import Task
-from .weights import load_model
+from .photon_fit import fit_poisson_gaussian
 
 MIN_ESTIMATE_SIZE = 32
 """Smallest plane edge the level estimators read (their pooled statistics need ≥ 2×2 features)."""
@@ -35,7 +37,7 @@ def estimator_weights_name(task: Task, dtype=None) -> str:
     ``"<task>.estimator-8bit"`` where that ships (trained on noise rounded and clipped to
     0–255, as 8-bit files hold it; the general one reads σ 70 there as 58)."""
     if dtype is not None and np.dtype(dtype) == np.uint8:
-        from .weights import PRETRAINED_DIR
+        from ..core.weights import PRETRAINED_DIR
 
         if (PRETRAINED_DIR / f"{task.name}.estimator-8bit.safetensors").is_file():
             return f"{task.name}.estimator-8bit"
@@ -106,7 +108,7 @@ def estimate_level(
     if not np.isfinite(estimate):
         raise ShapeError(f"the level estimator gave no finite answer for this image ({name}); give the level as a number ({task.unit})")
     low, high = task.level_range
-    return float(np.clip(low + estimate * (high - low), low, high))
+    return float(low + estimate * (high - low))
 
 
 def estimate_photon_noise(
@@ -133,28 +135,3 @@ def estimate_photon_noise(
 def describe_fit(noise: PoissonGaussian) -> str:
     """How a photon task's level was found, for people: ``Poisson–Gaussian fit: gain α …``."""
     return f"Poisson–Gaussian fit: {noise.describe()}"
-
-
-def estimate_level_from_file(
-    path, task: str | Task, *, weights: str | None = None, device: str | None = None, image: np.ndarray | None = None
-) -> tuple[float, str]:
-    """The level of the image file at ``path``, and how it was found.
-
-    A task whose files record the level (:attr:`Task.level_in_file`: ``dejpeg`` on a JPEG
-    file, from its quantisation tables) reads it, no network; otherwise the task's estimator runs on the
-    decoded image (``image``, if already read); photon-limited tasks fit their noise.
-    Returns ``(level, method)`` with method ``"quantisation tables"``, ``"estimator"`` or
-    the fitted parameters (``"Poisson–Gaussian fit: gain α …"``).
-    """
-    from .io import read_image
-
-    task = get_task(task)
-    if task.noise_parameters:
-        photons, noise = estimate_photon_noise(read_image(path) if image is None else image, task)
-        return photons, describe_fit(noise)
-    if task.level_in_file is not None and task.level_in_file.applies_to(path):
-        low, high = task.level_range
-        return float(np.clip(task.level_in_file.read(path), low, high)), task.level_in_file.method
-    if image is None:
-        image = read_image(path)
-    return estimate_level(image, task, weights=weights, device=device), "estimator"

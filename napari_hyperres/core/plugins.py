@@ -1,6 +1,6 @@
 """The plugin manager: one registry of tasks for the widget, the CLI and the trainer.
 
-Built-in tasks (``napari_hyperres.tasks``) are registered through the same
+Built-in tasks (``napari_hyperres.core.tasks``) are registered through the same
 ``hyperres_tasks`` hook as third-party packages found via the ``napari_hyperres``
 entry-point group. The plugin manager is the package's only global state; it also
 remembers which plugins are broken and the registry it built.
@@ -23,8 +23,8 @@ from importlib.metadata import entry_points
 
 import pluggy
 
-from . import hookspecs
-from .errors import PluginError, UnknownTaskError
+from .. import hookspecs
+from ..errors import PluginError, UnknownTaskError
 from .tasks import Task
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT

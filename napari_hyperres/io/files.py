@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ShapeError
-from .weights import atomic_write
+from ..core.weights import atomic_write
+from ..errors import ShapeError
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 OPENCV_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")

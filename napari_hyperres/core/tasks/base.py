@@ -7,7 +7,7 @@ from typing import Callable, Literal
 
 import torch
 
-from ..errors import LevelRangeError
+from ...errors import LevelRangeError
 
 
 def divide_by_255(level: float) -> float:
@@ -70,7 +70,7 @@ class Task:
             the level is ignored).
         noise_parameters: ``None``, or ``"poisson-gaussian"``: the level comes with noise
             parameters fitted from the image (gain α and intercept β of ``var = α·y + β``,
-            :mod:`napari_hyperres.photon_noise`). The engine then keeps the data in its own
+            :mod:`napari_hyperres.core.photon_noise`). The engine then keeps the data in its own
             units, stabilises the variance (generalized Anscombe transform), runs the
             Gaussian denoiser of ``weights`` at the stabilised σ (``normalize`` maps that σ to
             ``c``) and inverts exactly. The level is then the photo-electrons between the

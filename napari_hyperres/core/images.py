@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ShapeError
+from ..errors import ShapeError
 from .intensity import check_dtype
 
 

@@ -20,7 +20,7 @@ MAX_CROPS = 64
 
 def trained_patch(info, default: int) -> int:
     """The crop edge a blind model should see: the training patch its weights record
-    (``info.extra["patch"]``, a :class:`~napari_hyperres.weights.WeightsInfo`), else ``default``."""
+    (``info.extra["patch"]``, a :class:`~napari_hyperres.core.weights.WeightsInfo`), else ``default``."""
     return int(info.extra.get("patch", default))
 
 

@@ -1,7 +1,7 @@
 """The blind-mode level estimator: five conv layers and three fully connected layers.
 
 It regresses the degradation level of an image crop, as a fraction of the task's
-level range (0 = lowest level, 1 = highest); :mod:`napari_hyperres.estimate` maps it
+level range (0 = lowest level, 1 = highest); :mod:`napari_hyperres.blind.estimate` maps it
 back to task units and averages over crops.
 """
 

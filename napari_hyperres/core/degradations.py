@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import LevelRangeError, ShapeError
+from ..errors import LevelRangeError, ShapeError
 
 
 def _check_batch(image: torch.Tensor, name: str = "image") -> None:

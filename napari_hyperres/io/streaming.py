@@ -16,11 +16,11 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .engine import Progress, Restorer, is_rgb_image, output_shape
-from .errors import CancelledError, ShapeError
-from .intensity import check_dtype
-from .io import TIFF_SUFFIXES
-from .weights import atomic_write
+from ..core.intensity import check_dtype
+from ..core.weights import atomic_write
+from ..engine.restorer import Progress, Restorer, is_rgb_image, output_shape
+from ..errors import CancelledError, ShapeError
+from .files import TIFF_SUFFIXES
 
 
 def tiff_layout(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype, int]:
@@ -60,7 +60,7 @@ def stream_restore_tiff(
 ) -> tuple[int, ...]:
     """Restore every page of the TIFF stack ``src`` into the TIFF ``dst``; returns the output shape.
 
-    The intensity rule of :mod:`napari_hyperres.intensity` (and, for photon-limited tasks,
+    The intensity rule of :mod:`napari_hyperres.core.intensity` (and, for photon-limited tasks,
     the noise fit) is applied to the first plane and used for all (pass ``value_range`` to
     set it; uint8 is always 0–255). ``progress(done, total)`` counts planes.
 

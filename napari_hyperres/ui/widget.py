@@ -1,7 +1,7 @@
 """The "Restore" dock widget: thin glue from the napari viewer to the engine.
 
 Everything that needs no Qt (coalescing, names, geometry, the worker generators)
-lives in :mod:`napari_hyperres.preview`; this module only builds the magicgui
+lives in :mod:`napari_hyperres.ui.preview`; this module only builds the magicgui
 controls, starts napari thread workers and turns their results into layers and
 their errors into notifications. Nothing here blocks the GUI thread.
 """
@@ -31,10 +31,11 @@ from napari.utils.progress import cancelable_progress
 from qtpy.QtCore import QEvent, QObject, QTimer
 from qtpy.QtWidgets import QComboBox
 
-from .devices import available_devices
-from .engine import output_shape, whole_noise, whole_value_range
-from .errors import HyperResError, ShapeError
-from .plugins import get_tasks
+from ..core.devices import available_devices
+from ..core.plugins import get_tasks
+from ..core.tasks import DEJPEG, DENOISE, SR, Task
+from ..engine.restorer import output_shape, whole_noise, whole_value_range
+from ..errors import HyperResError, ShapeError
 from .preview import (
     LatestOnly,
     Request,
@@ -45,7 +46,6 @@ from .preview import (
     describe_estimate_error,
     describe_selection,
     estimate_request,
-    find_estimator,
     format_level,
     is_image_conditioned,
     level_from_slider,
@@ -62,10 +62,11 @@ from .preview import (
     sweep_name,
     sweep_steps,
 )
-from .tasks import DEJPEG, DENOISE, SR, Task
 
 if TYPE_CHECKING:
     import napari
+
+    from ..blind.levels import LevelChoice
 
 PREVIEW_KEY = "hyperres_preview_of"
 """Layer-metadata key marking a preview layer, holding its input's ``unique_id``."""
@@ -149,14 +150,12 @@ class RestoreWidget(Container):
         self.level_field.max_width = 110  # the slider takes the rest of the row (110: "10000.00" fits in every Qt style)
         self.level_row = Container(layout="horizontal", labels=False, widgets=[self.level_slider, self.level_field])
         self.level_row.margins = (0, 0, 0, 0)
-        self.auto_button: PushButton | None = None
-        if find_estimator() is not None:
-            self.auto_button = PushButton(
-                text="Auto",
-                tooltip="estimate the level from the displayed plane (dejpeg on a JPEG file: read its quality exactly)",
-            )
-            self.level_row.append(self.auto_button)
-            self.auto_button.changed.connect(self.estimate)
+        self.auto_button = PushButton(
+            text="Auto",
+            tooltip="estimate the level from the displayed plane (dejpeg on a JPEG file: read its quality exactly)",
+        )
+        self.level_row.append(self.auto_button)
+        self.auto_button.changed.connect(self.estimate)
         self.device_combo = ComboBox(label="device", choices=["auto", *available_devices()], value="auto")
         self.weights_file = FileEdit(
             label="weights", mode="r", filter="*.safetensors", nullable=True,
@@ -336,9 +335,8 @@ class RestoreWidget(Container):
 
     def _update_auto_button(self) -> None:
         """Show "Auto" for level tasks that have an estimator, or dejpeg on a layer read from a JPEG file."""
-        if self.auto_button is not None:
-            task = self.task
-            self.auto_button.visible = can_estimate(task, self.estimators.get(task.name), _source_path(self.layer_combo.value))
+        task = self.task
+        self.auto_button.visible = can_estimate(task, self.estimators.get(task.name), _source_path(self.layer_combo.value))
 
     def _on_dims(self, *_: Any) -> None:
         layer = self.layer_combo.value
@@ -684,15 +682,12 @@ class RestoreWidget(Container):
     def estimate(self, *_: Any) -> None:
         """Set the level from the displayed plane, in a thread worker.
 
-        ``dejpeg`` on a layer read from a JPEG file reads the quality exactly from the file
-        (:func:`napari_hyperres.estimate.estimate_level_from_file`); otherwise the task's
-        level estimator (:func:`napari_hyperres.estimate.estimate_level`) runs on the plane.
+        ``dejpeg`` on a layer read from a JPEG file reads the quality exactly from the file;
+        otherwise the task's level estimator runs on the plane (both through
+        :func:`napari_hyperres.blind.levels.resolve_level`). An estimate outside the task's
+        range is reported and the level left unchanged.
         """
-        estimate_level = find_estimator()
         task = self.task
-        if estimate_level is None:
-            show_warning("napari-hyperres: level estimation is not available in this installation; set the level with the slider")
-            return
         if is_image_conditioned(task):
             show_info(f"napari-hyperres: task {task.name!r} chooses its own weights from the image; there is no level to estimate")
             return
@@ -703,12 +698,10 @@ class RestoreWidget(Container):
         if request is None:
             return
         self._estimating = True
-        if self.auto_button is not None:
-            self.auto_button.enabled = False
+        self.auto_button.enabled = False
         self.status.value = f"estimating the {task.unit} level…"
         create_worker(
             estimate_request,
-            estimate_level,
             request,
             path=_source_path(layer),
             weights=self.estimators.get(task.name),
@@ -720,8 +713,8 @@ class RestoreWidget(Container):
             },
         )
 
-    def _on_estimate(self, request: Request, result: tuple[float, str]) -> None:
-        level, method = result
+    def _on_estimate(self, request: Request, choice: LevelChoice) -> None:
+        level, method = choice.estimate, choice.method
         task = request.task
         if self._released:
             return
@@ -733,7 +726,7 @@ class RestoreWidget(Container):
             )
             return
         low, high = task.level_range
-        if not low <= level <= high:
+        if choice.outside_range:
             show_warning(
                 f"napari-hyperres: estimated level {level:g} is outside {low:g}–{high:g} ({task.unit}); level left unchanged"
             )
@@ -749,8 +742,7 @@ class RestoreWidget(Container):
 
     def _on_estimate_finished(self) -> None:
         self._estimating = False
-        if self.auto_button is not None:
-            self.auto_button.enabled = True
+        self.auto_button.enabled = True
         if self.status.value.endswith("…"):
             self.status.value = ""
 

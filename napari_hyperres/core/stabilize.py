@@ -1,6 +1,6 @@
 """Variance stabilisation as an intensity map: raw counts ↔ the Gaussian network's ``[0, 1]``.
 
-A :class:`StabilizedMap` has the interface of :class:`~napari_hyperres.intensity.IntensityMap`
+A :class:`StabilizedMap` has the interface of :class:`~napari_hyperres.core.intensity.IntensityMap`
 (``to_unit`` / ``from_unit``), so the engine restores photon-limited data exactly as it
 restores anything else, with a different map: counts → generalized Anscombe transform
 (noise std ≈ 1) → an affine map onto ``[0, 1]`` whose black and white points are those of
@@ -74,7 +74,7 @@ def stabilized_map(
 
 def refuse_rgb(task_name: str, shape: tuple[int, ...]) -> None:
     """Raise :class:`ShapeError`: photon-limited noise is fitted and restored one gray channel at a time."""
-    from .errors import ShapeError
+    from ..errors import ShapeError
 
     raise ShapeError(
         f"task {task_name!r} restores one fluorescence channel at a time (gray planes), got an RGB image of shape "
@@ -88,7 +88,7 @@ def fitted_photons(task, noise: PoissonGaussian, black: float, white: float) -> 
     Raises:
         LevelRangeError: outside the task's range (with what that means and what to do).
     """
-    from .errors import LevelRangeError
+    from ..errors import LevelRangeError
 
     photons = noise.photons(black, white)
     low, high = task.level_range
@@ -103,43 +103,3 @@ def fitted_photons(task, noise: PoissonGaussian, black: float, white: float) -> 
             f"black {black:g} and white {white:g}, outside {low:g}–{high:g}: {hint}; give a level by hand"
         )
     return photons
-
-
-def photon_setup(
-    task,
-    image: np.ndarray,
-    level: float | str,
-    *,
-    noise: PoissonGaussian | None = None,
-    value_range: tuple[float, float] | None = None,
-    max_sigma: float = MAX_STABILIZED_SIGMA,
-) -> tuple[float, StabilizedMap]:
-    """Resolve a photon-limited task's level and the map its restoration runs through.
-
-    Args:
-        task: a :class:`~napari_hyperres.tasks.Task` with ``noise_parameters="poisson-gaussian"``.
-        image: ``(..., Y, X)`` gray data in its own units (a whole stack: fitted once).
-        level: photo-electrons between black and white, or ``"auto"`` (from the fitted gain).
-        noise: fitted parameters to use instead of fitting (the widget fits once per layer).
-        value_range: ``(black, white)``, overriding the intensity rule's percentiles.
-        max_sigma: the Gaussian network's largest level (8-bit σ).
-
-    Returns:
-        ``(photons, map)``: the level used and the :class:`StabilizedMap` at that level.
-
-    Raises:
-        ShapeError: the noise cannot be fitted (too small, flat, or not photon-limited).
-        LevelRangeError: the level, or the one "auto" finds, is outside the task's range.
-    """
-    from .intensity import intensity_map_for
-    from .photon_noise import fit_poisson_gaussian
-
-    black, white = intensity_map_for(image, value_range).value_range
-    if noise is None:
-        noise = fit_poisson_gaussian(image)
-    if isinstance(level, str) and level.strip().lower() == "auto":
-        photons = fitted_photons(task, noise, black, white)
-    else:
-        photons = task.check_level(level)
-        noise = noise.with_photons(photons, black, white)
-    return photons, stabilized_map(noise, black, white, np.dtype(image.dtype), max_sigma)

@@ -1,129 +1,24 @@
-"""Poisson–Gaussian (photon-limited) noise: the model, its blind fit, and variance stabilisation.
+"""Blind fit of Poisson–Gaussian noise (Foi et al., IEEE TIP 2008), and a photon task's setup.
 
-The model, in the data's own units (camera counts, 8-bit grey levels, …):
+- :func:`fit_poisson_gaussian`: (α, β) of ``var = α · y + β`` from one image or stack, no clean
+  reference: local means vs. robust local noise variances on smooth pixels (second
+  differences, texture left out), a robust line fit.
+- :func:`photon_setup`: a photon-limited task's level (given, or "auto" from the fit) and the
+  variance-stabilising map its restoration runs through.
 
-    z = α · Poisson((y − offset) / α) + offset + N(0, σ²),   var(z | y) = α · (y − offset) + σ²
-
-with α the gain (counts per photo-electron), σ the read noise and ``offset`` the camera's
-black level. Only α and ``β = σ² − α · offset`` enter the noise curve ``var = α · y + β``,
-the generalized Anscombe transform and its inverse, so a single noisy image determines
-(α, β) — how β splits into σ and the offset is reported, not used.
-
-- :func:`fit_poisson_gaussian`: (α, β) from one image or stack (Foi et al., IEEE TIP 2008, in
-  short: local means vs. robust local noise variances on smooth pixels, robust line fit).
-- :func:`gat` / :func:`gat_inverse`: the generalized Anscombe transform (noise std ≈ 1 after it)
-  and the closed-form approximation of its exact unbiased inverse (Mäkitalo & Foi, IEEE TIP
-  2011 and 2013).
-
-Pure numpy; nothing here knows about networks or napari.
+Pure numpy; the model itself is :mod:`napari_hyperres.core.photon_noise`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ShapeError
-
-ANSCOMBE_FLOOR = 2.0 * math.sqrt(3.0 / 8.0)
-"""The transform of zero counts without read noise; below it the inverse is 0 photons."""
-
-
-@dataclass(frozen=True)
-class PoissonGaussian:
-    """Poisson–Gaussian noise parameters in the data's units: ``var(z | y) = gain · y + beta``.
-
-    Attributes:
-        gain: α, counts per photo-electron (> 0).
-        beta: ``σ² − α · offset``, the noise curve's intercept at ``y = 0`` (may be negative).
-        offset: the black level (counts at zero photons), used only to report ``sigma``.
-    """
-
-    gain: float
-    beta: float
-    offset: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.gain) and self.gain > 0):
-            raise ShapeError(f"expected a positive, finite gain α, got {self.gain}")
-        if not (math.isfinite(self.beta) and math.isfinite(self.offset)):
-            raise ShapeError(f"expected finite β and offset, got β={self.beta}, offset={self.offset}")
-
-    @classmethod
-    def from_read_noise(cls, gain: float, sigma: float, offset: float = 0.0) -> "PoissonGaussian":
-        """Parameters from the camera's gain α, read noise σ and black level (data units)."""
-        return cls(float(gain), float(sigma) ** 2 - float(gain) * float(offset), float(offset))
-
-    @property
-    def sigma(self) -> float:
-        """Read noise σ (data units) implied by ``beta`` and ``offset`` (0 where they imply σ² < 0)."""
-        return math.sqrt(max(self.beta + self.gain * self.offset, 0.0))
-
-    def variance(self, mean: np.ndarray | float) -> np.ndarray | float:
-        """Noise variance at expected intensity ``mean`` (clipped at 0)."""
-        return np.maximum(self.gain * np.asarray(mean, dtype=np.float64) + self.beta, 0.0)
-
-    def photons(self, black: float, white: float) -> float:
-        """Photo-electrons between intensities ``black`` and ``white``: ``(white − black) / α``."""
-        return (float(white) - float(black)) / self.gain
-
-    def with_photons(self, photons: float, black: float, white: float) -> "PoissonGaussian":
-        """The same curve's intercept with the gain that puts ``photons`` between ``black`` and ``white``.
-
-        β is kept at the intensity ``black`` (the noise of the background stays what was measured):
-        ``gain' · black + beta' = gain · black + beta``.
-        """
-        gain = (float(white) - float(black)) / float(photons)
-        return PoissonGaussian(gain, self.beta + (self.gain - gain) * float(black), self.offset)
-
-    def describe(self) -> str:
-        """One line for people: ``α 12.3 counts/e⁻, σ 4.1, offset 10.0``."""
-        return f"gain α {self.gain:.3g} per photo-electron, read noise σ {self.sigma:.3g}, offset {self.offset:.4g}"
-
-
-def gat(z: np.ndarray, noise: PoissonGaussian) -> np.ndarray:
-    """Generalized Anscombe transform: ``2 · sqrt(z/α + 3/8 + β/α²)`` (0 where the root is negative).
-
-    The noise of the result has standard deviation ≈ 1 wherever ``z`` holds a few photons or more.
-
-    Shape:
-        - z: any shape, data units; output: float32, same shape.
-    """
-    a = np.float32(noise.gain)
-    inner = np.asarray(z, dtype=np.float32) / a + np.float32(3.0 / 8.0 + noise.beta / noise.gain**2)
-    np.maximum(inner, 0.0, out=inner)
-    np.sqrt(inner, out=inner)
-    inner *= 2.0
-    return inner
-
-
-def exact_unbiased_photons(d):
-    """The closed form of the exact unbiased inverse for α = 1, σ = 0: ``E[photons]`` whose
-    Anscombe transform has expectation ``d`` (numpy array or torch tensor, ``d ≥ 2·√(3/8)``)."""
-    r = math.sqrt(1.5)
-    return 0.25 * d**2 + 0.25 * r / d - 1.375 / d**2 + 0.625 * r / d**3 - 0.125
-
-
-def gat_inverse(d: np.ndarray, noise: PoissonGaussian) -> np.ndarray:
-    """Closed-form exact unbiased inverse of :func:`gat` (Mäkitalo & Foi 2011/2013).
-
-    For ``D`` the denoised transform, the expected photon count is
-    ``D²/4 + ¼·√(3/2)·D⁻¹ − 11/8·D⁻² + 5/8·√(3/2)·D⁻³ − 1/8 − σ'²`` with ``σ'² = β/α²``
-    (the read noise and black level in photo-electrons), which maps back to ``α · λ``.
-    ``D`` below the transform of zero photons (``2·√(3/8)``) is held there: the expansion
-    is only valid above it.
-
-    Shape:
-        - d: any shape; output: float32 data units, same shape.
-    """
-    photons = exact_unbiased_photons(np.maximum(np.asarray(d, dtype=np.float64), ANSCOMBE_FLOOR))
-    photons -= noise.beta / noise.gain**2
-    return (photons * noise.gain).astype(np.float32)
-
-
-# --- blind fit -------------------------------------------------------------------------------
+from ..core.intensity import intensity_map_for
+from ..core.photon_noise import PoissonGaussian
+from ..core.stabilize import MAX_STABILIZED_SIGMA, StabilizedMap, fitted_photons, stabilized_map
+from ..errors import ShapeError
 
 DETAIL_KERNEL = np.outer([1.0, -2.0, 1.0], [1.0, -2.0, 1.0]) / 6.0
 """Second differences in y and x, scaled so white noise of variance v keeps variance v."""
@@ -391,3 +286,40 @@ def fit_poisson_gaussian(
     if offset is None:
         offset = float(np.percentile(np.concatenate([_box(p, 2).ravel() for p in planes]), 0.1))
     return PoissonGaussian(gain, beta, float(offset))
+
+
+def photon_setup(
+    task,
+    image: np.ndarray,
+    level: float | str,
+    *,
+    noise: PoissonGaussian | None = None,
+    value_range: tuple[float, float] | None = None,
+    max_sigma: float = MAX_STABILIZED_SIGMA,
+) -> tuple[float, StabilizedMap]:
+    """Resolve a photon-limited task's level and the map its restoration runs through.
+
+    Args:
+        task: a :class:`~napari_hyperres.core.tasks.Task` with ``noise_parameters="poisson-gaussian"``.
+        image: ``(..., Y, X)`` gray data in its own units (a whole stack: fitted once).
+        level: photo-electrons between black and white, or ``"auto"`` (from the fitted gain).
+        noise: fitted parameters to use instead of fitting (the widget fits once per layer).
+        value_range: ``(black, white)``, overriding the intensity rule's percentiles.
+        max_sigma: the Gaussian network's largest level (8-bit σ).
+
+    Returns:
+        ``(photons, map)``: the level used and the :class:`StabilizedMap` at that level.
+
+    Raises:
+        ShapeError: the noise cannot be fitted (too small, flat, or not photon-limited).
+        LevelRangeError: the level, or the one "auto" finds, is outside the task's range.
+    """
+    black, white = intensity_map_for(image, value_range).value_range
+    if noise is None:
+        noise = fit_poisson_gaussian(image)
+    if isinstance(level, str) and level.strip().lower() == "auto":
+        photons = fitted_photons(task, noise, black, white)
+    else:
+        photons = task.check_level(level)
+        noise = noise.with_photons(photons, black, white)
+    return photons, stabilized_map(noise, black, white, np.dtype(image.dtype), max_sigma)

@@ -7,6 +7,7 @@ Importing this module imports neither napari nor Qt.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -14,18 +15,20 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from .color import rgb_to_ycbcr, ycbcr_to_rgb
-from .crops import grid_crops, trained_patch
-from .devices import select_device
-from .errors import CancelledError, ShapeError, WeightsError
-from .images import is_rgb_image, validate_image
-from .intensity import check_dtype, intensity_map_for, reads_data_range
-from .models.hyperres import GeneratedNet, HyperResNet, receptive_radius
-from .photon_noise import PoissonGaussian
-from .plugins import get_task
-from .stabilize import StabilizedMap, photon_setup, refuse_rgb
-from .tasks import Task
-from .weights import WeightsInfo, load_model
+from ..blind.crops import grid_crops, trained_patch
+from ..blind.levels import resolve_level
+from ..blind.photon_fit import photon_setup
+from ..core.color import rgb_to_ycbcr, ycbcr_to_rgb
+from ..core.devices import select_device
+from ..core.images import is_rgb_image, validate_image
+from ..core.intensity import check_dtype, intensity_map_for, reads_data_range
+from ..core.models.hyperres import GeneratedNet, HyperResNet, receptive_radius
+from ..core.photon_noise import PoissonGaussian
+from ..core.plugins import get_task
+from ..core.stabilize import StabilizedMap, refuse_rgb
+from ..core.tasks import Task
+from ..core.weights import WeightsInfo, load_model
+from ..errors import CancelledError, LevelRangeWarning, ShapeError, WeightsError
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: called after each tile, counted over all planes."""
@@ -86,7 +89,7 @@ class Restorer:
         device: ``None``/``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"``.
         model: an already-built network (the trainer's evaluation uses this): a
             :class:`HyperResNet` or anything with ``generate(c)``, or a HAIR
-            :class:`~napari_hyperres.models.hair.HairNet` for image-conditioned tasks.
+            :class:`~napari_hyperres.core.models.hair.HairNet` for image-conditioned tasks.
         half: run in float16 (default: on CUDA only; measured within 0.05 dB, BENCHMARKS.md).
 
     Raises:
@@ -182,18 +185,16 @@ class Restorer:
     def resolve_level(
         self, image: np.ndarray, level: Level, rgb: bool | None = None, value_range: tuple[float, float] | None = None
     ) -> float:
-        """``level`` as a checked float; ``"auto"`` runs the task's level estimator on ``image``
-        (photon-limited tasks: the photons of the Poisson–Gaussian fit)."""
-        if self.image_conditioned:
-            return self.task.default_level
+        """``level`` as a checked float (:func:`napari_hyperres.blind.levels.resolve_level`);
+        ``"auto"`` runs the task's level estimator on ``image`` (photon-limited tasks: the
+        photons of the Poisson–Gaussian fit). An estimate outside the task's range is
+        restored at the nearest end of the range, with a :class:`LevelRangeWarning`."""
         if self.task.noise_parameters:
             return self.photon_map(image, level, validate_image(image, rgb), value_range=value_range)[0]
-        if isinstance(level, str) and level.strip().lower() == "auto":
-            self.task.check_auto()
-            from .estimate import estimate_level
-
-            return estimate_level(image, self.task, device=str(self.device), rgb=rgb, value_range=value_range)
-        return self.task.check_level(level)
+        choice = resolve_level(self.task, level, image, rgb=rgb, value_range=value_range, device=str(self.device))
+        if choice.outside_range:
+            warnings.warn(choice.describe(self.task), LevelRangeWarning, stacklevel=3)
+        return choice.level
 
     def settle(
         self,
@@ -305,7 +306,7 @@ class Restorer:
             net, mixture = self.network_for_image(x.expand(-1, self.task.in_channels, -1, -1))
             yield PlaneChoice(0, mixture)
         elif net is None:
-            net = self.network_for(level)
+            net = self._network_for_c(float(self.task.normalize(level)))  # level checked once, when resolved
         result = None
         for step in self._run_tiles(net, x, tile):
             if isinstance(step, torch.Tensor):
@@ -403,9 +404,9 @@ class Restorer:
             cancel: polled after each tile; returning True raises :class:`CancelledError`.
             rgb: whether the last axis is colour; ``None`` guesses (last axis 3 or 4).
             value_range: ``(black, white)`` of the data, overriding the dtype rule of
-                :mod:`napari_hyperres.intensity` (e.g. ``(0, 4095)`` for 12-bit data in uint16).
+                :mod:`napari_hyperres.core.intensity` (e.g. ``(0, 4095)`` for 12-bit data in uint16).
             noise: photon-limited tasks (``microscopy``): Poisson–Gaussian parameters to use
-                instead of fitting them to ``image`` (a :class:`~napari_hyperres.photon_noise.PoissonGaussian`;
+                instead of fitting them to ``image`` (a :class:`~napari_hyperres.core.photon_noise.PoissonGaussian`;
                 ``level`` then sets its gain, unless "auto").
 
         Returns:
@@ -552,7 +553,7 @@ def whole_noise(image, rgb: bool | None = None, task: str = "microscopy") -> Poi
     that plane as in the whole result (with :func:`whole_value_range`). ``task``: the
     photon-limited task's name, for the error an RGB image gets.
     """
-    from .photon_noise import fit_poisson_gaussian
+    from ..blind.photon_fit import fit_poisson_gaussian
 
     if is_rgb_image(tuple(image.shape), rgb):
         refuse_rgb(task, image.shape)
@@ -570,7 +571,7 @@ def _resize_like(channels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bicubic-resize ``(H, W, C)`` float channels to ``size`` (identity when equal)."""
     if channels.shape[:2] == tuple(size):
         return channels
-    from .degradations import bicubic_resize
+    from ..core.degradations import bicubic_resize
 
     t = torch.from_numpy(np.ascontiguousarray(channels.transpose(2, 0, 1)))[None]
     return bicubic_resize(t, size)[0].numpy().transpose(1, 2, 0)

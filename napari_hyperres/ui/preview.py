@@ -1,27 +1,27 @@
 """The dock widget's logic that needs no Qt: request coalescing, plane picking,
 output names, geometry and metadata, and the generators its workers run.
 
-:mod:`napari_hyperres._widget` is thin glue from napari/magicgui to these pieces,
+:mod:`napari_hyperres.ui.widget` is thin glue from napari/magicgui to these pieces,
 so everything here is unit-tested without a viewer. Importing this module imports
 neither napari nor Qt.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterator, NamedTuple, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Iterator, NamedTuple, Sequence, TypeVar
 
 import numpy as np
 
-from .errors import HyperResError, LevelRangeError, ShapeError, WeightsError
-from .tasks import Task
+from ..core.tasks import Task
+from ..errors import HyperResError, LevelRangeError, ShapeError, WeightsError
 
 if TYPE_CHECKING:
-    from .engine import Restorer
+    from ..blind.levels import LevelChoice
+    from ..engine.restorer import Restorer
 
 T = TypeVar("T")
 
@@ -174,21 +174,6 @@ def sweep_levels(task: Task, n: int, low: float | None = None, high: float | Non
     return [float(np.round(v, 6)) for v in spaced(lo, hi, int(n))]
 
 
-def find_estimator() -> Callable[..., float] | None:
-    """``napari_hyperres.estimate.estimate_level`` if that module exists, else ``None``.
-
-    The widget has an "Auto" level button only when this returns a function; it is
-    called as ``estimate_level(plane, task_name, rgb=..., [weights=..., device=...]) -> level``
-    (task units).
-    """
-    try:
-        module = importlib.import_module(f"{__package__}.estimate")
-    except ImportError:
-        return None
-    function = getattr(module, "estimate_level", None)
-    return function if callable(function) else None
-
-
 def is_image_conditioned(task: Task) -> bool:
     """Whether ``task``'s network picks its own weights from the image (no level, no slider)."""
     return task.conditioning == "image"
@@ -198,12 +183,12 @@ def estimator_weights(task: Task, weights: str | os.PathLike | None = None) -> s
     """The level-estimator weights the "Auto" button would use for ``task``, if they exist.
 
     ``weights`` overrides the shipped ``"<task>.estimator"`` (the name
-    :func:`napari_hyperres.estimate.estimator_weights_name` gives). Returns the name or
+    :func:`napari_hyperres.blind.estimate.estimator_weights_name` gives). Returns the name or
     path, or ``None`` when there is no such file (image-conditioned tasks never have one).
     """
     if is_image_conditioned(task):
         return None
-    from .weights import resolve_weights
+    from ..core.weights import resolve_weights
 
     name = str(weights) if weights else f"{task.name}.estimator"
     try:
@@ -230,38 +215,32 @@ def can_estimate(task: Task, weights: str | os.PathLike | None = None, path: str
     return quality_from_file(task, path) or estimator_weights(task, weights) is not None
 
 
-def estimate_request(
-    estimate_level: Callable[..., float], request: Request, *, path: str | None = None, weights: str | None = None
-) -> tuple[float, str]:
-    """The level of the request's plane and how it was found: ``(level, method)``.
+def estimate_request(request: Request, *, path: str | None = None, weights: str | None = None) -> LevelChoice:
+    """The level of the request's image and how it was found (the "Auto" button).
 
-    Runs in a worker thread. ``dejpeg`` on a layer read from a JPEG file (``path``) reads the
-    quality exactly from the file's quantisation tables (method ``"quantisation tables"``);
-    otherwise ``estimate_level`` runs the task's estimator (``weights``: override of the
-    shipped ones) on the displayed plane (method ``"estimator"``).
+    Runs in a worker thread, through :func:`napari_hyperres.blind.levels.resolve_level`:
+    ``dejpeg`` on a layer read from a JPEG file (``path``) reads the quality exactly from
+    the file's quantisation tables; a photon-limited task reads the photons of the layer's
+    fit (``request.noise``); otherwise the task's estimator (``weights``: override of the
+    shipped ones) runs on the displayed plane. The estimate comes back as found: one
+    outside the task's range is for the caller to report.
 
     Raises:
         WeightsError: no estimator for the task; ShapeError: unreadable JPEG file.
     """
+    from ..blind.levels import LevelChoice, resolve_level
+
     if request.task.noise_parameters and request.noise is not None:
-        from .engine import whole_value_range
-        from .estimate import describe_fit
-        from .stabilize import fitted_photons
+        from ..blind.estimate import describe_fit
+        from ..core.stabilize import fitted_photons
+        from ..engine.restorer import whole_value_range
 
         black, white = request.value_range or whole_value_range(request.data, request.rgb)
-        return fitted_photons(request.task, request.noise, black, white), describe_fit(request.noise)
-    if quality_from_file(request.task, path):
-        from .estimate import estimate_level_from_file
-
-        level, method = estimate_level_from_file(path, request.task)
-        return float(level), method
-    plane = np.asarray(request.data[request.index])
-    options: dict[str, Any] = {"rgb": request.rgb}
-    if weights:
-        options["weights"] = str(weights)
-    if request.device != "auto":
-        options["device"] = request.device
-    return float(estimate_level(plane, request.task.name, **options)), "estimator"
+        photons = fitted_photons(request.task, request.noise, black, white)
+        return LevelChoice(photons, describe_fit(request.noise), estimate=photons, noise=request.noise)
+    plane = None if quality_from_file(request.task, path) else np.asarray(request.data[request.index])
+    device = None if request.device == "auto" else request.device
+    return resolve_level(request.task, "auto", plane, path=path, rgb=request.rgb, weights=weights and str(weights), device=device)
 
 
 def describe_estimate_error(exc: BaseException, task: Task) -> str:
@@ -334,7 +313,7 @@ def output_metadata(source: str, task: Task, level: float, weights: str, selecti
 
 
 class RestorerCache:
-    """One :class:`~napari_hyperres.engine.Restorer` per (task, device, weights), built on first use.
+    """One :class:`~napari_hyperres.engine.restorer.Restorer` per (task, device, weights), built on first use.
 
     Safe to call from worker threads (building is serialised); :meth:`release` frees
     every Restorer's cached networks and accelerator memory and forgets them.
@@ -348,13 +327,13 @@ class RestorerCache:
         """The Restorer for ``task`` on ``device`` (``"auto"`` picks the best), built if needed.
 
         Raises:
-            WeightsError, DeviceError: as :class:`~napari_hyperres.engine.Restorer` does.
+            WeightsError, DeviceError: as :class:`~napari_hyperres.engine.restorer.Restorer` does.
         """
         key = (task.name, device, None if weights is None else str(weights))
         with self._lock:
             restorer = self._restorers.get(key)
             if restorer is None or restorer.task != task:
-                from .engine import Restorer
+                from ..engine.restorer import Restorer
 
                 restorer = Restorer(task, weights=key[2], device=None if device == "auto" else device)
                 self._restorers[key] = restorer
@@ -393,11 +372,11 @@ class Request:
     source: str = ""
     source_id: Any = None
     value_range: tuple[float, float] | None = None
-    """``(black, white)`` for the whole layer (:func:`napari_hyperres.engine.whole_value_range`):
+    """``(black, white)`` for the whole layer (:func:`napari_hyperres.engine.restorer.whole_value_range`):
     a previewed plane then equals that plane of Apply's result, also for float layers."""
     noise: Any = None
     """Photon-limited tasks: the whole layer's Poisson–Gaussian fit
-    (:func:`napari_hyperres.engine.whole_noise`), for the same reason."""
+    (:func:`napari_hyperres.engine.restorer.whole_noise`), for the same reason."""
 
     @property
     def shown_level(self) -> float | None:
@@ -439,7 +418,7 @@ def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int,
 
     A generator worker that is asked to quit stops at the next yield, so nothing is returned.
     """
-    from .engine import Report, is_dask_array
+    from ..engine.restorer import Report, is_dask_array
 
     start = time.perf_counter()
     restorer = cache.get(request.task, request.device, request.weights)
@@ -485,7 +464,6 @@ __all__ = [
     "describe_selection",
     "estimate_request",
     "estimator_weights",
-    "find_estimator",
     "format_level",
     "is_image_conditioned",
     "level_label",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..hookspecs import hookimpl
+from ...hookspecs import hookimpl
 from .auto import AUTO
 from .base import FileLevel, Task, divide_by_255
 from .dejpeg import DEJPEG

@@ -3,7 +3,7 @@
 Fluorescence images carry Poisson–Gaussian noise: its variance grows with intensity
 (``var = α·(y − offset) + σ²`` in the data's units), so one Gaussian σ is too weak on bright
 structures and too strong on the background. This task fits α and β = σ² − α·offset from
-the image itself (:func:`napari_hyperres.photon_noise.fit_poisson_gaussian`), stabilises the
+the image itself (:func:`napari_hyperres.blind.photon_fit.fit_poisson_gaussian`), stabilises the
 variance with the generalized Anscombe transform, restores with a level-conditioned Gaussian
 hypernetwork at the stabilised σ (``c = 1/span``, the ``denoise`` convention σ/255), and
 applies the exact unbiased inverse (Mäkitalo & Foi). The network is ``denoise``'s, or one

@@ -21,9 +21,9 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from .errors import WeightsError
+from ..errors import WeightsError
 
-PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+PRETRAINED_DIR = Path(__file__).parents[1] / "pretrained"
 METADATA_KEY = "hyperres"
 FORMAT_VERSION = 1
 

@@ -1,0 +1,116 @@
+"""One path from what a user asked for (a number, ``"auto"``) to the level a restoration runs at.
+
+:func:`resolve_level` is what the engine, the command line and the widget's "Auto" button
+all call. A level that was estimated (an estimator's reading, a JPEG file's quantisation
+tables, the photons of a Poisson–Gaussian fit) comes back as found, beside the level used:
+an estimate outside the task's range is *reported* (:attr:`LevelChoice.outside_range`,
+:meth:`LevelChoice.describe`), and the level used is the nearest end of the range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.photon_noise import PoissonGaussian
+from ..core.plugins import get_task
+from ..core.tasks import Task
+
+AUTO = "auto"
+
+
+def is_auto(level) -> bool:
+    """Whether ``level`` asks for the level to be found from the data (``"auto"``, any case)."""
+    return isinstance(level, str) and level.strip().lower() == AUTO
+
+
+@dataclass(frozen=True)
+class LevelChoice:
+    """The level a restoration runs at, and where it came from.
+
+    Attributes:
+        level: the level used, in the task's units (always inside the task's range).
+        method: ``"given"``, ``"estimator"``, ``"quantisation tables"`` (a task's
+            :attr:`~napari_hyperres.core.tasks.Task.level_in_file` method),
+            ``"Poisson–Gaussian fit: …"`` or ``"chosen from the image"`` (HAIR: no level).
+        estimate: the level as found, when it was found from the data (may lie outside the range).
+        noise: photon-limited tasks: the fitted Poisson–Gaussian parameters behind the level.
+    """
+
+    level: float
+    method: str
+    estimate: float | None = None
+    noise: PoissonGaussian | None = None
+
+    @property
+    def outside_range(self) -> bool:
+        """Whether an estimate fell outside the task's range (then ``level`` is the nearest end)."""
+        return self.estimate is not None and self.estimate != self.level
+
+    def describe(self, task: Task) -> str:
+        """For people: ``estimated σ 23.4 (estimator)``; an estimate outside the range says
+        what was used instead."""
+        if self.estimate is None:
+            return f"{task.unit} {self.level:.4g} ({self.method})"
+        text = f"estimated {task.unit} {self.estimate:.4g} ({self.method})"
+        if self.outside_range:
+            low, high = task.level_range
+            text += f", outside the task's range {low:g}–{high:g}: restored at {self.level:g}"
+        return text
+
+
+def resolve_level(
+    task: str | Task,
+    level: float | str,
+    image: np.ndarray | None = None,
+    *,
+    path=None,
+    rgb: bool | None = None,
+    value_range: tuple[float, float] | None = None,
+    weights: str | None = None,
+    device: str | None = None,
+) -> LevelChoice:
+    """The level to restore ``image`` at, checked once.
+
+    Args:
+        task: task name or :class:`Task`.
+        level: a number in the task's units, or ``"auto"``: read from the file at ``path``
+            when the task's files record it (:attr:`Task.level_in_file`), else fitted
+            (photon-limited tasks: the photons of a Poisson–Gaussian fit of the whole image)
+            or estimated by the task's trained estimator on ``image`` (a stack: its first plane).
+        image: the decoded image (needed for ``"auto"`` unless the file records the level).
+        path, rgb, value_range, weights, device: as for :func:`~napari_hyperres.blind.estimate.estimate_level`.
+
+    Raises:
+        LevelRangeError: a given level outside the task's range, or a photon fit outside it.
+        ShapeError / WeightsError: ``"auto"`` where the level cannot be found.
+    """
+    from .estimate import describe_fit, estimate_level, estimate_photon_noise
+
+    task = get_task(task)
+    if task.conditioning == "image":
+        return LevelChoice(task.default_level, "chosen from the image")
+    if not is_auto(level):
+        return LevelChoice(task.check_level(level), "given")
+    task.check_auto()
+    if task.noise_parameters:
+        photons, noise = estimate_photon_noise(_required(image, task), task, rgb=rgb, value_range=value_range)
+        return LevelChoice(photons, describe_fit(noise), estimate=photons, noise=noise)
+    if task.level_in_file is not None and task.level_in_file.applies_to(path):
+        return _within_range(task, float(task.level_in_file.read(path)), task.level_in_file.method)
+    found = estimate_level(_required(image, task), task, weights=weights, device=device, rgb=rgb, value_range=value_range)
+    return _within_range(task, found, "estimator")
+
+
+def _within_range(task: Task, estimate: float, method: str) -> LevelChoice:
+    low, high = task.level_range
+    return LevelChoice(float(np.clip(estimate, low, high)), method, estimate=float(estimate))
+
+
+def _required(image, task: Task) -> np.ndarray:
+    if image is None:
+        from ..errors import ShapeError
+
+        raise ShapeError(f"task {task.name!r}: 'auto' needs the image to estimate its level from")
+    return image

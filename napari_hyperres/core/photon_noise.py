@@ -1,0 +1,123 @@
+"""Poisson–Gaussian (photon-limited) noise: the model and variance stabilisation.
+
+The model, in the data's own units (camera counts, 8-bit grey levels, …):
+
+    z = α · Poisson((y − offset) / α) + offset + N(0, σ²),   var(z | y) = α · (y − offset) + σ²
+
+with α the gain (counts per photo-electron), σ the read noise and ``offset`` the camera's
+black level. Only α and ``β = σ² − α · offset`` enter the noise curve ``var = α · y + β``,
+the generalized Anscombe transform and its inverse, so a single noisy image determines
+(α, β) — how β splits into σ and the offset is reported, not used.
+
+- :func:`napari_hyperres.blind.photon_fit.fit_poisson_gaussian` finds (α, β) from one image
+  or stack.
+- :func:`gat` / :func:`gat_inverse`: the generalized Anscombe transform (noise std ≈ 1 after it)
+  and the closed-form approximation of its exact unbiased inverse (Mäkitalo & Foi, IEEE TIP
+  2011 and 2013).
+
+Pure numpy; nothing here knows about networks or napari.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ShapeError
+
+ANSCOMBE_FLOOR = 2.0 * math.sqrt(3.0 / 8.0)
+"""The transform of zero counts without read noise; below it the inverse is 0 photons."""
+
+
+@dataclass(frozen=True)
+class PoissonGaussian:
+    """Poisson–Gaussian noise parameters in the data's units: ``var(z | y) = gain · y + beta``.
+
+    Attributes:
+        gain: α, counts per photo-electron (> 0).
+        beta: ``σ² − α · offset``, the noise curve's intercept at ``y = 0`` (may be negative).
+        offset: the black level (counts at zero photons), used only to report ``sigma``.
+    """
+
+    gain: float
+    beta: float
+    offset: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.gain) and self.gain > 0):
+            raise ShapeError(f"expected a positive, finite gain α, got {self.gain}")
+        if not (math.isfinite(self.beta) and math.isfinite(self.offset)):
+            raise ShapeError(f"expected finite β and offset, got β={self.beta}, offset={self.offset}")
+
+    @classmethod
+    def from_read_noise(cls, gain: float, sigma: float, offset: float = 0.0) -> "PoissonGaussian":
+        """Parameters from the camera's gain α, read noise σ and black level (data units)."""
+        return cls(float(gain), float(sigma) ** 2 - float(gain) * float(offset), float(offset))
+
+    @property
+    def sigma(self) -> float:
+        """Read noise σ (data units) implied by ``beta`` and ``offset`` (0 where they imply σ² < 0)."""
+        return math.sqrt(max(self.beta + self.gain * self.offset, 0.0))
+
+    def variance(self, mean: np.ndarray | float) -> np.ndarray | float:
+        """Noise variance at expected intensity ``mean`` (clipped at 0)."""
+        return np.maximum(self.gain * np.asarray(mean, dtype=np.float64) + self.beta, 0.0)
+
+    def photons(self, black: float, white: float) -> float:
+        """Photo-electrons between intensities ``black`` and ``white``: ``(white − black) / α``."""
+        return (float(white) - float(black)) / self.gain
+
+    def with_photons(self, photons: float, black: float, white: float) -> "PoissonGaussian":
+        """The same curve's intercept with the gain that puts ``photons`` between ``black`` and ``white``.
+
+        β is kept at the intensity ``black`` (the noise of the background stays what was measured):
+        ``gain' · black + beta' = gain · black + beta``.
+        """
+        gain = (float(white) - float(black)) / float(photons)
+        return PoissonGaussian(gain, self.beta + (self.gain - gain) * float(black), self.offset)
+
+    def describe(self) -> str:
+        """One line for people: ``α 12.3 counts/e⁻, σ 4.1, offset 10.0``."""
+        return f"gain α {self.gain:.3g} per photo-electron, read noise σ {self.sigma:.3g}, offset {self.offset:.4g}"
+
+
+def gat(z: np.ndarray, noise: PoissonGaussian) -> np.ndarray:
+    """Generalized Anscombe transform: ``2 · sqrt(z/α + 3/8 + β/α²)`` (0 where the root is negative).
+
+    The noise of the result has standard deviation ≈ 1 wherever ``z`` holds a few photons or more.
+
+    Shape:
+        - z: any shape, data units; output: float32, same shape.
+    """
+    a = np.float32(noise.gain)
+    inner = np.asarray(z, dtype=np.float32) / a + np.float32(3.0 / 8.0 + noise.beta / noise.gain**2)
+    np.maximum(inner, 0.0, out=inner)
+    np.sqrt(inner, out=inner)
+    inner *= 2.0
+    return inner
+
+
+def exact_unbiased_photons(d):
+    """The closed form of the exact unbiased inverse for α = 1, σ = 0: ``E[photons]`` whose
+    Anscombe transform has expectation ``d`` (numpy array or torch tensor, ``d ≥ 2·√(3/8)``)."""
+    r = math.sqrt(1.5)
+    return 0.25 * d**2 + 0.25 * r / d - 1.375 / d**2 + 0.625 * r / d**3 - 0.125
+
+
+def gat_inverse(d: np.ndarray, noise: PoissonGaussian) -> np.ndarray:
+    """Closed-form exact unbiased inverse of :func:`gat` (Mäkitalo & Foi 2011/2013).
+
+    For ``D`` the denoised transform, the expected photon count is
+    ``D²/4 + ¼·√(3/2)·D⁻¹ − 11/8·D⁻² + 5/8·√(3/2)·D⁻³ − 1/8 − σ'²`` with ``σ'² = β/α²``
+    (the read noise and black level in photo-electrons), which maps back to ``α · λ``.
+    ``D`` below the transform of zero photons (``2·√(3/8)``) is held there: the expansion
+    is only valid above it.
+
+    Shape:
+        - d: any shape; output: float32 data units, same shape.
+    """
+    photons = exact_unbiased_photons(np.maximum(np.asarray(d, dtype=np.float64), ANSCOMBE_FLOOR))
+    photons -= noise.beta / noise.gain**2
+    return (photons * noise.gain).astype(np.float32)
