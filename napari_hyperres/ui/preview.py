@@ -383,6 +383,11 @@ class Request:
         """The level as names show it: ``None`` for image-conditioned tasks (they have none)."""
         return None if is_image_conditioned(self.task) else self.level
 
+    def metadata(self, level: float | None = None, selection: Any = None) -> dict[str, Any]:
+        """:func:`output_metadata` of an output of this request (at ``level``, default its own)."""
+        weights = str(self.weights or self.task.weights)
+        return output_metadata(self.source, self.task, self.level if level is None else level, weights, selection)
+
 
 class Restored(NamedTuple):
     """What a restore worker returns.

@@ -8,10 +8,8 @@ their errors into notifications. Nothing here blocks the GUI thread.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-import numpy as np
 from magicgui.widgets import (
     CheckBox,
     ComboBox,
@@ -25,64 +23,39 @@ from magicgui.widgets import (
     SpinBox,
 )
 from napari.layers import Image
-from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info, show_warning
-from napari.utils.progress import cancelable_progress
 from qtpy.QtCore import QEvent, QObject, QTimer
 from qtpy.QtWidgets import QComboBox
 
 from ..core.devices import available_devices
 from ..core.plugins import get_tasks
 from ..core.tasks import DEJPEG, DENOISE, SR, Task
-from ..engine.restorer import output_shape, whole_noise, whole_value_range
+from ..engine.restorer import whole_noise, whole_value_range
 from ..errors import HyperResError, ShapeError
+from .outputs import (
+    DEGRADATION_KEY,
+    PREVIEW_KEY,
+    find_preview,
+    source_path,
+)
 from .preview import (
     LatestOnly,
     Request,
-    Restored,
     RestorerCache,
     can_estimate,
     describe_error,
-    describe_estimate_error,
-    describe_selection,
-    estimate_request,
-    format_level,
     is_image_conditioned,
     level_from_slider,
     level_label,
-    output_geometry,
-    output_metadata,
-    output_name,
     plane_index,
-    preview_name,
-    restore_plane,
-    restore_steps,
     slider_from_level,
-    sweep_levels,
-    sweep_name,
-    sweep_steps,
 )
+from .widget_estimate import EstimateMixin
+from .widget_jobs import JobsMixin
+from .widget_preview import PreviewMixin
 
 if TYPE_CHECKING:
     import napari
-
-    from ..blind.levels import LevelChoice
-
-PREVIEW_KEY = "hyperres_preview_of"
-"""Layer-metadata key marking a preview layer, holding its input's ``unique_id``."""
-
-DEGRADATION_KEY = "degradation"
-"""Layer-metadata key of sample data: ``{"task": ..., "level": ...}`` presets the widget."""
-
-
-class _JobProgress(cancelable_progress):
-    """napari's progress bar whose own Cancel button stops the job at once."""
-
-    def cancel(self) -> None:
-        super().cancel()
-        if self.cancel_callback is not None:
-            self.cancel_callback()
-
 
 class _ShowHideFilter(QObject):
     """Event filter: the first time the panel is shown, ``shown()`` (the first preview); when it
@@ -103,7 +76,7 @@ class _ShowHideFilter(QObject):
         return False
 
 
-class RestoreWidget(Container):
+class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, Container):
     """Dock widget: pick an image layer, a task and a level; preview, apply, sweep.
 
     Image-conditioned tasks (``auto``) have no level: the level controls and the sweep are
@@ -138,7 +111,7 @@ class RestoreWidget(Container):
         self._estimating = False
         self._value_range: tuple[Any, tuple[float, float]] | None = None  # (layer key, whole_value_range)
         self._noise: tuple[Any, Any] | None = None  # (layer key, whole_noise) for photon-limited tasks
-        self._progress: _JobProgress | None = None
+        self._progress = None  # napari's progress bar of the running job
         self._syncing = False
         self._released = False
         self._ready = False  # no preview while the controls are being built
@@ -336,11 +309,11 @@ class RestoreWidget(Container):
     def _update_auto_button(self) -> None:
         """Show "Auto" for level tasks that have an estimator, or dejpeg on a layer read from a JPEG file."""
         task = self.task
-        self.auto_button.visible = can_estimate(task, self.estimators.get(task.name), _source_path(self.layer_combo.value))
+        self.auto_button.visible = can_estimate(task, self.estimators.get(task.name), source_path(self.layer_combo.value))
 
     def _on_dims(self, *_: Any) -> None:
         layer = self.layer_combo.value
-        if layer is not None and self._find_preview(layer) is not None:
+        if layer is not None and find_preview(self.viewer.layers, layer) is not None:
             self._maybe_preview()
 
     def _maybe_preview(self) -> None:
@@ -409,6 +382,10 @@ class RestoreWidget(Container):
             self._value_range = (key, whole_value_range(layer.data, bool(layer.rgb)))
         return self._value_range[1]
 
+    def _show(self, kind: str, message: str) -> None:
+        """A napari notification (``kind``: "error", "warning" or "info")."""
+        {"error": show_error, "warning": show_warning, "info": show_info}[kind](message)
+
     def _notify_error(self, exc: BaseException, task: Task | None, *, quiet: bool = False) -> None:
         message = describe_error(exc, task)
         self.status.value = message[:120]
@@ -417,334 +394,6 @@ class RestoreWidget(Container):
         if quiet:
             self._last_preview_error = message
         show_error(message)
-
-    # --- live preview ---------------------------------------------------------------------
-    def preview(self, level: float | None = None, layer: Any = None) -> None:
-        """Restore the displayed plane at ``level`` (default: the slider's) into the preview layer.
-
-        ``layer`` defaults to the chosen one. Requests made while a preview runs are
-        coalesced: only the newest one runs next.
-        """
-        if self._released:
-            return
-        request = self._request(level, layer, quiet=True)
-        if request is not None and self._preview_queue.submit(request):
-            self._start_preview(request)
-
-    def _start_preview(self, request: Request) -> None:
-        self._preview_worker = create_worker(
-            restore_plane,
-            self._cache,
-            request,
-            _start_thread=True,
-            _connect={
-                "returned": partial(self._on_preview_result, request),
-                "errored": partial(self._on_preview_error, request),
-                "finished": self._on_preview_finished,
-            },
-        )
-
-    def _on_preview_result(self, request: Request, result: Restored) -> None:
-        plane, seconds, selection = result
-        self._last_preview_error = None
-        source = self._find_layer(request.source_id)
-        if source is None or self._released:
-            return
-        spatial = slice(-3, -1) if request.rgb else slice(-2, None)
-        in_yx = np.shape(request.data)[spatial]
-        scale, translate = output_geometry(source.scale[-2:], source.translate[-2:], in_yx, plane.shape[spatial])
-        name = preview_name(request.source, request.task.name, request.shown_level)
-        metadata = output_metadata(
-            request.source, request.task, request.level, str(request.weights or request.task.weights), selection
-        )
-        metadata[PREVIEW_KEY] = request.source_id
-        metadata["hyperres"]["plane"] = list(request.index)
-        layer = self._find_preview(source)
-        if layer is not None and layer.rgb == request.rgb:
-            layer.data = plane
-            layer.scale, layer.translate = scale, translate
-            layer.name = name
-            layer.metadata.update(metadata)
-        else:
-            if layer is not None:
-                self.viewer.layers.remove(layer)
-            self.viewer.add_image(
-                plane, name=name, scale=scale, translate=translate, metadata=metadata, **_display_kwargs(source)
-            )
-        self._show_selection(selection)
-        level = "" if request.shown_level is None else f" {format_level(request.level)}"
-        self.status.value = f"preview {request.task.name}{level}: {seconds * 1000:.0f} ms"
-
-    def _show_selection(self, selection: np.ndarray | None, plane: tuple[int, ...] = ()) -> None:
-        """Tell in ``selection_label`` what the image-conditioned network chose for ``plane``."""
-        if selection is None:
-            return
-        try:
-            text = describe_selection(np.asarray(selection)[plane])
-        except (HyperResError, IndexError, ValueError) as exc:
-            text = f"(mixture not readable: {exc})"
-        self.selection_label.value = f"plane {', '.join(map(str, plane))}: {text}" if plane else text
-
-    def _on_preview_error(self, request: Request, exc: BaseException) -> None:
-        self._notify_error(exc, request.task, quiet=True)
-
-    def _on_preview_finished(self) -> None:
-        self._preview_worker = None
-        request = self._preview_queue.finish()
-        if request is None:
-            return
-        if self._released:
-            self._preview_queue.finish()  # drop it: nothing is pending any more, so the queue goes idle
-        else:
-            self._start_preview(request)
-
-    def _find_layer(self, unique_id: Any) -> Any:
-        for layer in self.viewer.layers:
-            if layer.unique_id == unique_id:
-                return layer
-        return None
-
-    def _find_preview(self, source: Any) -> Any:
-        """The preview layer of ``source``, or ``None``."""
-        for layer in self.viewer.layers:
-            if layer.metadata.get(PREVIEW_KEY) == source.unique_id:
-                return layer
-        return None
-
-    # --- apply and sweep (cancellable jobs) ---------------------------------------------
-    @property
-    def busy(self) -> bool:
-        """Whether an "Apply to all" or sweep job is running."""
-        return self._job is not None
-
-    def apply(self, level: float | None = None, layer: Any = None) -> None:
-        """Restore a whole layer (all planes; default: the chosen one) into a new layer, in a cancellable worker.
-
-        The input is never modified; the output keeps its dtype, scale and translate
-        (super-resolution divides the spatial scale so that the output overlays the input).
-        """
-        if self.busy:
-            show_warning("napari-hyperres: a restoration is already running; cancel it or wait")
-            return
-        request = self._request(level, layer)
-        if request is None:
-            return
-        worker = create_worker(
-            restore_steps,
-            self._cache,
-            request,
-            _start_thread=False,
-            _connect={"returned": partial(self._on_apply_result, request), "errored": partial(self._on_job_error, request.task)},
-        )
-        level = "" if request.shown_level is None else f" {format_level(request.level)}"
-        self._start_job(worker, f"Restoring {request.source} ({request.task.name}{level})")
-
-    def sweep(self, n: int | None = None, low: float | None = None, high: float | None = None, layer: Any = None) -> None:
-        """Restore the displayed plane at ``n`` levels from ``low`` to ``high`` into one layer.
-
-        The new layer's leading axis runs over the levels, listed in ``metadata["hyperres"]["levels"]``.
-        """
-        if self.busy:
-            show_warning("napari-hyperres: a restoration is already running; cancel it or wait")
-            return
-        task = self.task
-        if is_image_conditioned(task):
-            show_warning(f"napari-hyperres: task {task.name!r} chooses its own weights from the image and has no level to sweep")
-            return
-        try:
-            levels = sweep_levels(
-                task,
-                self.sweep_count.value if n is None else n,
-                self.sweep_from.value if low is None else low,
-                self.sweep_to.value if high is None else high,
-            )
-        except (HyperResError, ValueError) as exc:
-            self._notify_error(exc, task)
-            return
-        request = self._request(levels[0], layer)
-        if request is None:
-            return
-        plane_shape = np.shape(request.data)[len(request.index) :]
-        if output_shape(task, plane_shape, levels[0], request.rgb) != output_shape(task, plane_shape, levels[-1], request.rgb):
-            show_warning(
-                f"napari-hyperres: a level sweep stacks outputs of one size, but {task.name!r} changes the "
-                "image size with the level; use 'Apply to all' at each level instead"
-            )
-            return
-        worker = create_worker(
-            sweep_steps,
-            self._cache,
-            request,
-            levels,
-            _start_thread=False,
-            _connect={"returned": partial(self._on_sweep_result, request, levels), "errored": partial(self._on_job_error, task)},
-        )
-        self._start_job(worker, f"Level sweep of {request.source} ({task.name}, {len(levels)} levels)")
-
-    def cancel(self, *_: Any) -> None:
-        """Stop the running job at its next tile; no output layer is added."""
-        if self._job is not None:
-            self._job.quit()
-            self.status.value = "cancelling…"
-
-    def _start_job(self, worker: Any, description: str) -> None:
-        """Start ``worker`` (created with "returned" and "errored" handlers, which stop errors re-raising)."""
-        self._job = worker
-        self._job_kind = description
-        worker.yielded.connect(self._on_job_progress)
-        worker.aborted.connect(self._on_job_aborted)
-        worker.finished.connect(self._on_job_finished)
-        self.apply_button.enabled = self.sweep_button.enabled = False
-        self.cancel_button.enabled = True
-        self.progress_bar.max, self.progress_bar.value = 1, 0
-        self.progress_bar.visible = True
-        self._progress = _JobProgress(total=0, desc=description, cancel_callback=self.cancel)
-        self.status.value = description + "…"
-        worker.start()
-
-    def _on_job_progress(self, step: tuple[int, int]) -> None:
-        done, total = step
-        self.progress_bar.max = max(1, total)
-        self.progress_bar.value = min(done, total)
-        if self._progress is not None:
-            if self._progress.total != total:
-                self._progress.total = total
-            self._progress.update(done - self._progress.n)
-
-    def _on_apply_result(self, request: Request, restored: Restored) -> None:
-        result, _seconds, selection = restored
-        source = self._find_layer(request.source_id)
-        shape = np.shape(request.data)
-        spatial = slice(-3, -1) if request.rgb else slice(-2, None)
-        if source is not None:
-            scale, translate = output_geometry(source.scale, source.translate, shape[spatial], result.shape[spatial])
-            display = _display_kwargs(source)
-        else:
-            scale = translate = None
-            display = {"rgb": request.rgb}
-        metadata = output_metadata(
-            request.source, request.task, request.level, str(request.weights or request.task.weights), selection
-        )
-        self._show_selection(selection, request.index)
-        self.viewer.add_image(
-            result,
-            name=output_name(request.source, request.task.name, request.shown_level),
-            scale=scale,
-            translate=translate,
-            metadata=metadata,
-            **display,
-        )
-
-    def _on_sweep_result(self, request: Request, levels: list[float], stack: np.ndarray) -> None:
-        source = self._find_layer(request.source_id)
-        if source is not None:
-            scale = (1.0, *source.scale[-2:])
-            translate = (0.0, *source.translate[-2:])
-            display = _display_kwargs(source)
-        else:
-            scale = translate = None
-            display = {"rgb": request.rgb}
-        metadata = output_metadata(request.source, request.task, levels[0], str(request.weights or request.task.weights))
-        metadata["hyperres"].pop("level")
-        metadata["hyperres"].update(levels=list(levels), plane=list(request.index), axis0="level")
-        self.viewer.add_image(
-            stack,
-            name=sweep_name(request.source, request.task.name, levels),
-            scale=scale,
-            translate=translate,
-            metadata=metadata,
-            **display,
-        )
-
-    def _on_job_error(self, task: Task, exc: BaseException) -> None:
-        self._notify_error(exc, task)
-
-    def _on_job_aborted(self) -> None:
-        show_info(f"napari-hyperres: {self._job_kind} cancelled; no layer was added")
-
-    def _on_job_finished(self) -> None:
-        self._job = None
-        if self._progress is not None:
-            self._progress.close()
-            self._progress = None
-        self.apply_button.enabled = self.sweep_button.enabled = True
-        self.cancel_button.enabled = False
-        self.progress_bar.visible = False
-        if self.status.value.endswith("…"):
-            self.status.value = ""
-
-    # --- level estimate (the "Auto" button) ----------------------------------------------------
-    @property
-    def estimating(self) -> bool:
-        """Whether an "Auto" level estimate is running."""
-        return self._estimating
-
-    def estimate(self, *_: Any) -> None:
-        """Set the level from the displayed plane, in a thread worker.
-
-        ``dejpeg`` on a layer read from a JPEG file reads the quality exactly from the file;
-        otherwise the task's level estimator runs on the plane (both through
-        :func:`napari_hyperres.blind.levels.resolve_level`). An estimate outside the task's
-        range is reported and the level left unchanged.
-        """
-        task = self.task
-        if is_image_conditioned(task):
-            show_info(f"napari-hyperres: task {task.name!r} chooses its own weights from the image; there is no level to estimate")
-            return
-        if self._estimating:
-            return  # one estimate at a time; its result arrives shortly
-        layer = self.layer_combo.value
-        request = self._request(layer=layer)
-        if request is None:
-            return
-        self._estimating = True
-        self.auto_button.enabled = False
-        self.status.value = f"estimating the {task.unit} level…"
-        create_worker(
-            estimate_request,
-            request,
-            path=_source_path(layer),
-            weights=self.estimators.get(task.name),
-            _start_thread=True,
-            _connect={
-                "returned": partial(self._on_estimate, request),
-                "errored": partial(self._on_estimate_error, request.task),
-                "finished": self._on_estimate_finished,
-            },
-        )
-
-    def _on_estimate(self, request: Request, choice: LevelChoice) -> None:
-        level, method = choice.estimate, choice.method
-        task = request.task
-        if self._released:
-            return
-        layer = self.layer_combo.value
-        if self.task.name != task.name or layer is None or layer.unique_id != request.source_id:
-            show_info(
-                f"napari-hyperres: the {task.name} level estimate for {request.source!r} ({format_level(level)}) "
-                "arrived after the task or the image changed; ignored"
-            )
-            return
-        low, high = task.level_range
-        if choice.outside_range:
-            show_warning(
-                f"napari-hyperres: estimated level {level:g} is outside {low:g}–{high:g} ({task.unit}); level left unchanged"
-            )
-            return
-        self.level = level
-        source = {"quantisation tables": "read from the file's quantisation tables", "estimator": "estimated"}.get(method, method)
-        self.status.value = f"{task.unit} = {format_level(level)} ({source})"
-
-    def _on_estimate_error(self, task: Task, exc: BaseException) -> None:
-        message = describe_estimate_error(exc, task)
-        self.status.value = message[:120]
-        show_error(f"napari-hyperres: {message}")
-
-    def _on_estimate_finished(self) -> None:
-        self._estimating = False
-        self.auto_button.enabled = True
-        if self.status.value.endswith("…"):
-            self.status.value = ""
 
     # --- teardown ---------------------------------------------------------------------------
     def release(self) -> None:
@@ -766,20 +415,6 @@ class RestoreWidget(Container):
         """Release resources and close the widget."""
         self.release()
         super().close()
-
-
-def _source_path(layer: Any) -> str | None:
-    """The file a layer was read from (``layer.source.path``), or ``None``."""
-    source = getattr(layer, "source", None)
-    path = getattr(source, "path", None)
-    return str(path) if path else None
-
-
-def _display_kwargs(source: Any) -> dict[str, Any]:
-    """Display settings copied from the input layer so outputs look comparable."""
-    if source.rgb:
-        return {"rgb": True}
-    return {"rgb": False, "colormap": source.colormap, "contrast_limits": list(source.contrast_limits)}
 
 
 __all__ = ["RestoreWidget"]

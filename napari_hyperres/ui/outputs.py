@@ -1,0 +1,75 @@
+"""Output layers: where a restored array goes in the viewer, and how it looks there.
+
+Qt-free: the viewer and its layers are passed in (``napari.layers.Image`` objects or
+anything with their attributes), nothing here imports napari.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PREVIEW_KEY = "hyperres_preview_of"
+"""Layer-metadata key marking a preview layer, holding its input's ``unique_id``."""
+
+DEGRADATION_KEY = "degradation"
+"""Layer-metadata key of sample data: ``{"task": ..., "level": ...}`` presets the widget."""
+
+
+def source_path(layer: Any) -> str | None:
+    """The file a layer was read from (``layer.source.path``), or ``None``."""
+    source = getattr(layer, "source", None)
+    path = getattr(source, "path", None)
+    return str(path) if path else None
+
+
+def display_kwargs(source: Any) -> dict[str, Any]:
+    """Display settings copied from the input layer so outputs look comparable."""
+    if source.rgb:
+        return {"rgb": True}
+    return {"rgb": False, "colormap": source.colormap, "contrast_limits": list(source.contrast_limits)}
+
+
+def find_layer(layers: Any, unique_id: Any) -> Any:
+    """The layer with ``unique_id``, or ``None`` (it was deleted)."""
+    return next((layer for layer in layers if layer.unique_id == unique_id), None)
+
+
+def find_preview(layers: Any, source: Any) -> Any:
+    """The preview layer of ``source``, or ``None``."""
+    return next((layer for layer in layers if layer.metadata.get(PREVIEW_KEY) == source.unique_id), None)
+
+
+def place_output(
+    viewer: Any,
+    data: Any,
+    *,
+    source: Any,
+    rgb: bool,
+    geometry: tuple[Any, Any] | None,
+    name: str,
+    metadata: dict[str, Any],
+    replace: Any = None,
+) -> Any:
+    """Show ``data`` as an image layer; the one place outputs (previews, Apply, sweeps) are written.
+
+    Args:
+        source: the input layer (its colormap and contrast are copied), or ``None`` when it
+            was deleted meanwhile (then only ``rgb`` is kept).
+        geometry: ``(scale, translate)`` of the output, or ``None`` for napari's default.
+        replace: a layer to update in place (the preview layer), if it shows the same kind
+            of image (gray/RGB); otherwise it is removed and a new layer added.
+
+    Returns:
+        The layer showing ``data``.
+    """
+    scale, translate = geometry if geometry is not None else (None, None)
+    if replace is not None and replace.rgb == rgb:
+        replace.data = data
+        replace.scale, replace.translate = scale, translate
+        replace.name = name
+        replace.metadata.update(metadata)
+        return replace
+    if replace is not None:
+        viewer.layers.remove(replace)
+    display = display_kwargs(source) if source is not None else {"rgb": rgb}
+    return viewer.add_image(data, name=name, scale=scale, translate=translate, metadata=metadata, **display)

@@ -1,0 +1,105 @@
+"""The widget's "Auto" button: set the level from the image, in a worker thread.
+
+A mixin of :class:`napari_hyperres.ui.widget.RestoreWidget`; the level is found by
+:func:`napari_hyperres.blind.levels.resolve_level` (through
+:func:`napari_hyperres.ui.preview.estimate_request`).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from napari.qt.threading import create_worker
+
+from ..core.tasks import Task
+from .outputs import source_path
+from .preview import (
+    Request,
+    describe_estimate_error,
+    estimate_request,
+    format_level,
+    is_image_conditioned,
+)
+
+if TYPE_CHECKING:
+    from ..blind.levels import LevelChoice
+
+
+class EstimateMixin:
+    """``estimate()`` and its result handlers (needs the widget's ``auto_button``, ``_request`` and ``_show``)."""
+
+    _estimating: bool
+
+    @property
+    def estimating(self) -> bool:
+        """Whether an "Auto" level estimate is running."""
+        return self._estimating
+
+    def estimate(self, *_: Any) -> None:
+        """Set the level from the displayed plane, in a thread worker.
+
+        ``dejpeg`` on a layer read from a JPEG file reads the quality exactly from the file;
+        otherwise the task's level estimator runs on the plane (both through
+        :func:`napari_hyperres.blind.levels.resolve_level`). An estimate outside the task's
+        range is reported and the level left unchanged.
+        """
+        task = self.task
+        if is_image_conditioned(task):
+            self._show("info", f"napari-hyperres: task {task.name!r} chooses its own weights from the image; there is no level to estimate")
+            return
+        if self._estimating:
+            return  # one estimate at a time; its result arrives shortly
+        layer = self.layer_combo.value
+        request = self._request(layer=layer)
+        if request is None:
+            return
+        self._estimating = True
+        self.auto_button.enabled = False
+        self.status.value = f"estimating the {task.unit} level…"
+        create_worker(
+            estimate_request,
+            request,
+            path=source_path(layer),
+            weights=self.estimators.get(task.name),
+            _start_thread=True,
+            _connect={
+                "returned": partial(self._on_estimate, request),
+                "errored": partial(self._on_estimate_error, request.task),
+                "finished": self._on_estimate_finished,
+            },
+        )
+
+    def _on_estimate(self, request: Request, choice: LevelChoice) -> None:
+        level, method = choice.estimate, choice.method
+        task = request.task
+        if self._released:
+            return
+        layer = self.layer_combo.value
+        if self.task.name != task.name or layer is None or layer.unique_id != request.source_id:
+            self._show("info",
+                f"napari-hyperres: the {task.name} level estimate for {request.source!r} ({format_level(level)}) "
+                "arrived after the task or the image changed; ignored"
+            )
+            return
+        low, high = task.level_range
+        if choice.outside_range:
+            self._show("warning",
+                f"napari-hyperres: estimated level {level:g} is outside {low:g}–{high:g} ({task.unit}); level left unchanged"
+            )
+            return
+        self.level = level
+        source = {"quantisation tables": "read from the file's quantisation tables", "estimator": "estimated"}.get(method, method)
+        self.status.value = f"{task.unit} = {format_level(level)} ({source})"
+
+    def _on_estimate_error(self, task: Task, exc: BaseException) -> None:
+        message = describe_estimate_error(exc, task)
+        self.status.value = message[:120]
+        self._show("error", f"napari-hyperres: {message}")
+
+    def _on_estimate_finished(self) -> None:
+        self._estimating = False
+        self.auto_button.enabled = True
+        if self.status.value.endswith("…"):
+            self.status.value = ""
+

@@ -1,0 +1,188 @@
+"""The widget's cancellable jobs: "Apply to all" (every plane of a layer) and the level sweep.
+
+A mixin of :class:`napari_hyperres.ui.widget.RestoreWidget`: it reads the widget's controls
+and writes output layers through :func:`napari_hyperres.ui.outputs.place_output`.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import numpy as np
+from napari.qt.threading import create_worker
+from napari.utils.progress import cancelable_progress
+
+from ..core.tasks import Task
+from ..engine.restorer import output_shape
+from ..errors import HyperResError
+from .outputs import find_layer, place_output
+from .preview import (
+    Request,
+    Restored,
+    format_level,
+    is_image_conditioned,
+    output_geometry,
+    output_name,
+    restore_steps,
+    sweep_levels,
+    sweep_name,
+    sweep_steps,
+)
+
+
+class _JobProgress(cancelable_progress):
+    """napari's progress bar whose own Cancel button stops the job at once."""
+
+    def cancel(self) -> None:
+        super().cancel()
+        if self.cancel_callback is not None:
+            self.cancel_callback()
+
+
+class JobsMixin:
+    """Apply, sweep, cancel and their progress (needs the widget's buttons, ``_request`` and ``_show``)."""
+
+    _job: Any
+    _job_kind: str
+    _progress: _JobProgress | None
+
+    @property
+    def busy(self) -> bool:
+        """Whether an "Apply to all" or sweep job is running."""
+        return self._job is not None
+
+    def apply(self, level: float | None = None, layer: Any = None) -> None:
+        """Restore a whole layer (all planes; default: the chosen one) into a new layer, in a cancellable worker.
+
+        The input is never modified; the output keeps its dtype, scale and translate
+        (super-resolution divides the spatial scale so that the output overlays the input).
+        """
+        if self.busy:
+            self._show("warning", "napari-hyperres: a restoration is already running; cancel it or wait")
+            return
+        request = self._request(level, layer)
+        if request is None:
+            return
+        worker = create_worker(
+            restore_steps,
+            self._cache,
+            request,
+            _start_thread=False,
+            _connect={"returned": partial(self._on_apply_result, request), "errored": partial(self._on_job_error, request.task)},
+        )
+        level = "" if request.shown_level is None else f" {format_level(request.level)}"
+        self._start_job(worker, f"Restoring {request.source} ({request.task.name}{level})")
+
+    def sweep(self, n: int | None = None, low: float | None = None, high: float | None = None, layer: Any = None) -> None:
+        """Restore the displayed plane at ``n`` levels from ``low`` to ``high`` into one layer.
+
+        The new layer's leading axis runs over the levels, listed in ``metadata["hyperres"]["levels"]``.
+        """
+        if self.busy:
+            self._show("warning", "napari-hyperres: a restoration is already running; cancel it or wait")
+            return
+        task = self.task
+        if is_image_conditioned(task):
+            self._show("warning", f"napari-hyperres: task {task.name!r} chooses its own weights from the image and has no level to sweep")
+            return
+        try:
+            levels = sweep_levels(
+                task,
+                self.sweep_count.value if n is None else n,
+                self.sweep_from.value if low is None else low,
+                self.sweep_to.value if high is None else high,
+            )
+        except (HyperResError, ValueError) as exc:
+            self._notify_error(exc, task)
+            return
+        request = self._request(levels[0], layer)
+        if request is None:
+            return
+        plane_shape = np.shape(request.data)[len(request.index) :]
+        if output_shape(task, plane_shape, levels[0], request.rgb) != output_shape(task, plane_shape, levels[-1], request.rgb):
+            self._show("warning",
+                f"napari-hyperres: a level sweep stacks outputs of one size, but {task.name!r} changes the "
+                "image size with the level; use 'Apply to all' at each level instead"
+            )
+            return
+        worker = create_worker(
+            sweep_steps,
+            self._cache,
+            request,
+            levels,
+            _start_thread=False,
+            _connect={"returned": partial(self._on_sweep_result, request, levels), "errored": partial(self._on_job_error, task)},
+        )
+        self._start_job(worker, f"Level sweep of {request.source} ({task.name}, {len(levels)} levels)")
+
+    def cancel(self, *_: Any) -> None:
+        """Stop the running job at its next tile; no output layer is added."""
+        if self._job is not None:
+            self._job.quit()
+            self.status.value = "cancelling…"
+
+    def _start_job(self, worker: Any, description: str) -> None:
+        """Start ``worker`` (created with "returned" and "errored" handlers, which stop errors re-raising)."""
+        self._job = worker
+        self._job_kind = description
+        worker.yielded.connect(self._on_job_progress)
+        worker.aborted.connect(self._on_job_aborted)
+        worker.finished.connect(self._on_job_finished)
+        self.apply_button.enabled = self.sweep_button.enabled = False
+        self.cancel_button.enabled = True
+        self.progress_bar.max, self.progress_bar.value = 1, 0
+        self.progress_bar.visible = True
+        self._progress = _JobProgress(total=0, desc=description, cancel_callback=self.cancel)
+        self.status.value = description + "…"
+        worker.start()
+
+    def _on_job_progress(self, step: tuple[int, int]) -> None:
+        done, total = step
+        self.progress_bar.max = max(1, total)
+        self.progress_bar.value = min(done, total)
+        if self._progress is not None:
+            if self._progress.total != total:
+                self._progress.total = total
+            self._progress.update(done - self._progress.n)
+
+    def _on_apply_result(self, request: Request, restored: Restored) -> None:
+        result, _seconds, selection = restored
+        source = find_layer(self.viewer.layers, request.source_id)
+        spatial = slice(-3, -1) if request.rgb else slice(-2, None)
+        geometry = None
+        if source is not None:
+            geometry = output_geometry(source.scale, source.translate, np.shape(request.data)[spatial], result.shape[spatial])
+        self._show_selection(selection, request.index)
+        name = output_name(request.source, request.task.name, request.shown_level)
+        place_output(
+            self.viewer, result, source=source, rgb=request.rgb, geometry=geometry, name=name,
+            metadata=request.metadata(selection=selection),
+        )
+
+    def _on_sweep_result(self, request: Request, levels: list[float], stack: np.ndarray) -> None:
+        source = find_layer(self.viewer.layers, request.source_id)
+        geometry = None if source is None else ((1.0, *source.scale[-2:]), (0.0, *source.translate[-2:]))
+        metadata = request.metadata(levels[0])
+        metadata["hyperres"].pop("level")
+        metadata["hyperres"].update(levels=list(levels), plane=list(request.index), axis0="level")
+        name = sweep_name(request.source, request.task.name, levels)
+        place_output(self.viewer, stack, source=source, rgb=request.rgb, geometry=geometry, name=name, metadata=metadata)
+
+    def _on_job_error(self, task: Task, exc: BaseException) -> None:
+        self._notify_error(exc, task)
+
+    def _on_job_aborted(self) -> None:
+        self._show("info", f"napari-hyperres: {self._job_kind} cancelled; no layer was added")
+
+    def _on_job_finished(self) -> None:
+        self._job = None
+        if self._progress is not None:
+            self._progress.close()
+            self._progress = None
+        self.apply_button.enabled = self.sweep_button.enabled = True
+        self.cancel_button.enabled = False
+        self.progress_bar.visible = False
+        if self.status.value.endswith("…"):
+            self.status.value = ""
+

@@ -1,0 +1,99 @@
+"""The widget's live preview: the displayed plane restored at the slider's level.
+
+A mixin of :class:`napari_hyperres.ui.widget.RestoreWidget`. Requests made while a preview
+runs are coalesced (:class:`napari_hyperres.ui.preview.LatestOnly`): only the newest runs next.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import numpy as np
+from napari.qt.threading import create_worker
+
+from ..errors import HyperResError
+from .outputs import PREVIEW_KEY, find_layer, find_preview, place_output
+from .preview import (
+    Request,
+    Restored,
+    describe_selection,
+    format_level,
+    output_geometry,
+    preview_name,
+    restore_plane,
+)
+
+
+class PreviewMixin:
+    """``preview()`` and its worker's handlers (needs the widget's ``_request``, ``_cache`` and labels)."""
+
+    def preview(self, level: float | None = None, layer: Any = None) -> None:
+        """Restore the displayed plane at ``level`` (default: the slider's) into the preview layer.
+
+        ``layer`` defaults to the chosen one. Requests made while a preview runs are
+        coalesced: only the newest one runs next.
+        """
+        if self._released:
+            return
+        request = self._request(level, layer, quiet=True)
+        if request is not None and self._preview_queue.submit(request):
+            self._start_preview(request)
+
+    def _start_preview(self, request: Request) -> None:
+        self._preview_worker = create_worker(
+            restore_plane,
+            self._cache,
+            request,
+            _start_thread=True,
+            _connect={
+                "returned": partial(self._on_preview_result, request),
+                "errored": partial(self._on_preview_error, request),
+                "finished": self._on_preview_finished,
+            },
+        )
+
+    def _on_preview_result(self, request: Request, result: Restored) -> None:
+        plane, seconds, selection = result
+        self._last_preview_error = None
+        source = find_layer(self.viewer.layers, request.source_id)
+        if source is None or self._released:
+            return
+        spatial = slice(-3, -1) if request.rgb else slice(-2, None)
+        in_yx = np.shape(request.data)[spatial]
+        geometry = output_geometry(source.scale[-2:], source.translate[-2:], in_yx, plane.shape[spatial])
+        metadata = request.metadata(selection=selection)
+        metadata[PREVIEW_KEY] = request.source_id
+        metadata["hyperres"]["plane"] = list(request.index)
+        place_output(
+            self.viewer, plane, source=source, rgb=request.rgb, geometry=geometry,
+            name=preview_name(request.source, request.task.name, request.shown_level), metadata=metadata,
+            replace=find_preview(self.viewer.layers, source),
+        )
+        self._show_selection(selection)
+        level = "" if request.shown_level is None else f" {format_level(request.level)}"
+        self.status.value = f"preview {request.task.name}{level}: {seconds * 1000:.0f} ms"
+
+    def _show_selection(self, selection: np.ndarray | None, plane: tuple[int, ...] = ()) -> None:
+        """Tell in ``selection_label`` what the image-conditioned network chose for ``plane``."""
+        if selection is None:
+            return
+        try:
+            text = describe_selection(np.asarray(selection)[plane])
+        except (HyperResError, IndexError, ValueError) as exc:
+            text = f"(mixture not readable: {exc})"
+        self.selection_label.value = f"plane {', '.join(map(str, plane))}: {text}" if plane else text
+
+    def _on_preview_error(self, request: Request, exc: BaseException) -> None:
+        self._notify_error(exc, request.task, quiet=True)
+
+    def _on_preview_finished(self) -> None:
+        self._preview_worker = None
+        request = self._preview_queue.finish()
+        if request is None:
+            return
+        if self._released:
+            self._preview_queue.finish()  # drop it: nothing is pending any more, so the queue goes idle
+        else:
+            self._start_preview(request)
+
