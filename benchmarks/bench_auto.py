@@ -57,7 +57,7 @@ def fixed_restorer(model, device: str):
     The network ignores the level (its ``generate(c)`` returns itself), so the engine's channel
     handling, intensity rules and tiling are exactly those HAIR and the oracles get.
     """
-    from napari_hyperres.engine.restorer import Restorer
+    from napari_hyperres.engine import Restorer
 
     task = "denoise" if model.arch.in_channels == 3 else "dejpeg"  # both: no resampling, 3 resp. 1 channel
     return Restorer(task, model=model, device=device)
@@ -81,7 +81,7 @@ def main() -> None:
 
     from napari_hyperres.core.plugins import get_task
     from napari_hyperres.core.tasks.auto import EVAL_SETTINGS, apply_degradation
-    from napari_hyperres.engine.restorer import Restorer
+    from napari_hyperres.engine import Restorer
 
     auto_task = get_task("auto")
     if args.auto_weights is not None:

@@ -93,7 +93,7 @@ def main() -> None:
     import cv2
     import torch
 
-    from napari_hyperres.engine.restorer import Restorer
+    from napari_hyperres.engine import Restorer
 
     for name in args.datasets:  # fail before any work when a set is missing
         common.image_paths(args.data_root / "val" / name)

@@ -71,7 +71,7 @@ def bench_generate(presets: list[str], count: int) -> list[list[str]]:
 
 def restore_once(model, device: str, half: bool, noisy: np.ndarray, repeat: int) -> tuple[list[float], np.ndarray]:
     """Seconds of ``repeat`` restores of ``noisy`` at σ 25 after one warm-up, and the output."""
-    from napari_hyperres.engine.restorer import Restorer
+    from napari_hyperres.engine import Restorer
 
     restorer = Restorer("denoise", device=device, model=model, half=half)
     out: dict[str, np.ndarray] = {}

@@ -118,7 +118,7 @@ def bench_sr(images, scales, weights: Path, device: str) -> list[list[str]]:
 def bench_loss(task_name: str, images, levels, restorer_weights: Path, estimator: Path, device: str) -> list[list[str]]:
     """PSNR at the true level vs at the estimated level (mean over images), per level."""
     from napari_hyperres.blind.estimate import estimate_level
-    from napari_hyperres.engine.restorer import Restorer
+    from napari_hyperres.engine import Restorer
 
     restorer = Restorer(task_name, weights=str(restorer_weights), device=device)
     rows = []

@@ -69,7 +69,7 @@ def lazy_stack(depth: int, edge: int):
 def worker(spec: dict) -> dict:
     """One measured run (in its own process): restores what ``spec`` says, returns times and checksums."""
     common.setup_threads(spec.get("threads"))
-    from napari_hyperres.engine.restorer import Restorer
+    from napari_hyperres.engine import Restorer
 
     restorer = Restorer("denoise", weights=spec["weights"], device=spec["device"])
     restorer.restore(synthetic_plane(64, 64, 0), LEVEL)  # warm-up: loads kernels, generates σ 25's network
@@ -108,7 +108,7 @@ def measure(spec: dict) -> tuple[dict, common.Measured]:
 # --- the parent ---------------------------------------------------------------------------------------
 def tile_equality(weights: str, device: str, crop: int, tile: int) -> float:
     """Max abs difference between tiled and untiled restoration of a float32 ``crop``² plane."""
-    from napari_hyperres.engine.restorer import Restorer
+    from napari_hyperres.engine import Restorer
 
     restorer = Restorer("denoise", weights=weights, device=device)
     image = synthetic_plane(crop, crop, 1).astype(np.float32) / np.float32(65535)

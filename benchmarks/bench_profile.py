@@ -28,7 +28,7 @@ def main() -> None:
     from skimage import data
 
     from napari_hyperres.core.intensity import intensity_map_for
-    from napari_hyperres.engine.restorer import DEFAULT_TILE, Restorer
+    from napari_hyperres.engine import DEFAULT_TILE, Restorer
 
     size = args.size or (256 if args.quick else 2048)
     repeat = args.repeat or (1 if args.quick else 3)

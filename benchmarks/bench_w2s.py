@@ -110,7 +110,7 @@ def main() -> None:
         common.fail(f"no input_avg1_<field>_<channel>.tif files in {root / 'noisy'}")
     weights = common.require_weights(["denoise.lite", "denoise.estimator"], args.weights_dir)
 
-    from napari_hyperres.engine.restorer import Restorer, whole_value_range
+    from napari_hyperres.engine import Restorer, whole_value_range
     from napari_hyperres.io.files import read_image
 
     denoise = Restorer("denoise", weights=str(weights["denoise.lite"]), device=args.device)

@@ -9,7 +9,7 @@ import numpy as np
 import tifffile
 import torch
 
-from napari_hyperres.engine.restorer import Restorer
+from napari_hyperres.engine import Restorer
 
 torch.set_num_threads(1)
 r = Restorer("microscopy", device="cpu")

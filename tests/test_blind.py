@@ -29,7 +29,7 @@ from napari_hyperres.core.models.hair import WeightBox
 from napari_hyperres.core.plugins import get_task
 from napari_hyperres.core.tasks import DENOISE
 from napari_hyperres.core.weights import PRETRAINED_DIR, WeightsInfo, load_model, save_weights
-from napari_hyperres.engine.restorer import Restorer
+from napari_hyperres.engine import Restorer
 from napari_hyperres.errors import LevelRangeError, LevelRangeWarning, ShapeError, WeightsError
 from napari_hyperres.io.files import read_image
 

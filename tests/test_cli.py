@@ -18,7 +18,7 @@ import tifffile
 from conftest import subprocess_env
 
 from napari_hyperres.cli.main import COMMANDS, ProgressLine, build_parser, main
-from napari_hyperres.engine.restorer import Restorer
+from napari_hyperres.engine import Restorer
 from napari_hyperres.io.files import read_image
 
 

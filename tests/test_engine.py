@@ -16,7 +16,7 @@ import torch
 from conftest import identity_model, strong_model, tiny_model
 
 from napari_hyperres.core.tasks import DEJPEG, DENOISE, SR, Task
-from napari_hyperres.engine.restorer import Restorer, output_shape, restore, tile_boxes
+from napari_hyperres.engine import Restorer, output_shape, restore, tile_boxes
 from napari_hyperres.errors import (
     CancelledError,
     DeviceError,

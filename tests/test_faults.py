@@ -25,7 +25,7 @@ from conftest import subprocess_env, write_image_folder
 from napari_hyperres import LevelRangeError, ShapeError, WeightsError, estimate_level
 from napari_hyperres.cli.main import main
 from napari_hyperres.core.weights import WeightsInfo, load_model, remove_stale_temps, save_weights
-from napari_hyperres.engine.restorer import Restorer
+from napari_hyperres.engine import Restorer
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import strong_model, tiny_hair_model
 
 from napari_hyperres.core.tasks import SR
-from napari_hyperres.engine.restorer import Restorer, output_shape
+from napari_hyperres.engine import Restorer, output_shape
 
 da = pytest.importorskip("dask.array")
 

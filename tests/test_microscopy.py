@@ -11,7 +11,7 @@ from napari_hyperres import LevelRangeError, ShapeError, restore
 from napari_hyperres.blind.estimate import estimate_level, estimate_photon_noise
 from napari_hyperres.cli.main import main
 from napari_hyperres.core.plugins import get_task
-from napari_hyperres.engine.restorer import Restorer, whole_noise, whole_value_range
+from napari_hyperres.engine import Restorer, whole_noise, whole_value_range
 
 
 @pytest.fixture(scope="module")

@@ -163,7 +163,7 @@ def test_trainer_trains_and_exports_the_plugin_task(poisson_plugin, tmp_path):
     from conftest import write_image_folder
 
     from napari_hyperres.core.weights import read_info
-    from napari_hyperres.engine.restorer import Restorer
+    from napari_hyperres.engine import Restorer
 
     images = write_image_folder(tmp_path / "images", count=2, height=40, width=40)
     run, weights = tmp_path / "run", tmp_path / "poisson.tiny.safetensors"

@@ -18,7 +18,7 @@ from napari_hyperres.core.models.hair import HairNet, hair_architecture_for
 from napari_hyperres.core.models.hyperres import HyperResNet, architecture_for
 from napari_hyperres.core.tasks import AUTO, DEJPEG, DENOISE, SR
 from napari_hyperres.core.weights import WeightsInfo, save_weights
-from napari_hyperres.engine.restorer import Restorer
+from napari_hyperres.engine import Restorer
 from napari_hyperres.ui.preview import (
     LatestOnly,
     Request,
@@ -261,7 +261,7 @@ def test_worker_functions_match_the_engine(tiny_denoise):
     original = stack.copy()
     cache = RestorerCache()
     expected = Restorer(DENOISE, weights=tiny_denoise, device="cpu").restore(stack, 25.0)
-    from napari_hyperres.engine.restorer import whole_value_range
+    from napari_hyperres.engine import whole_value_range
 
     whole = whole_value_range(stack)  # what the widget passes: the whole layer's intensity map
 
@@ -288,7 +288,7 @@ def test_worker_functions_match_the_engine(tiny_denoise):
 
 def test_a_plane_with_the_whole_value_range_equals_that_plane_of_the_whole():
     from napari_hyperres.core.weights import PRETRAINED_DIR
-    from napari_hyperres.engine.restorer import whole_value_range
+    from napari_hyperres.engine import whole_value_range
 
     weights = str(PRETRAINED_DIR / "denoise.lite.safetensors")  # trained: not near the identity
     rng = np.random.default_rng(1)

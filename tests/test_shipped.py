@@ -18,7 +18,7 @@ import torch
 from napari_hyperres.cli.main import main
 from napari_hyperres.core.degradations import bicubic_resize
 from napari_hyperres.core.plugins import get_task
-from napari_hyperres.engine.restorer import Restorer
+from napari_hyperres.engine import Restorer
 from napari_hyperres.io.files import read_image
 
 data = pytest.importorskip("skimage.data")

@@ -10,7 +10,7 @@ import tifffile
 
 from napari_hyperres.cli.main import main
 from napari_hyperres.core.intensity import intensity_map_for
-from napari_hyperres.engine.restorer import Restorer
+from napari_hyperres.engine import Restorer
 from napari_hyperres.errors import CancelledError, ShapeError
 from napari_hyperres.io.streaming import should_stream, stream_restore_tiff
 

@@ -25,7 +25,7 @@ from napari_hyperres.core.models.estimator import LevelEstimator
 from napari_hyperres.core.models.hair import HairNet
 from napari_hyperres.core.models.hyperres import Architecture, HyperResNet
 from napari_hyperres.core.weights import load_model, read_info
-from napari_hyperres.engine.restorer import Restorer
+from napari_hyperres.engine import Restorer
 from trainer.__main__ import main as trainer_main
 from trainer.baselines import compare, ensure_runs, format_comparison, load_run
 from trainer.config import TrainConfig

@@ -19,7 +19,7 @@ from napari_hyperres.core.weights import (
     resolve_weights,
     save_weights,
 )
-from napari_hyperres.engine.restorer import Restorer
+from napari_hyperres.engine import Restorer
 from napari_hyperres.errors import WeightsError
 
 

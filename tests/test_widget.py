@@ -24,7 +24,6 @@ import torch  # noqa: E402
 from napari.components import ViewerModel  # noqa: E402
 
 import napari_hyperres  # noqa: E402
-from napari_hyperres.ui import widget as _widget  # noqa: E402
 from napari_hyperres.blind.estimate import estimate_level  # noqa: E402
 from napari_hyperres.core.models.estimator import EstimatorArchitecture, LevelEstimator  # noqa: E402
 from napari_hyperres.core.models.hair import HairNet, hair_architecture_for  # noqa: E402
@@ -32,7 +31,8 @@ from napari_hyperres.core.models.hyperres import HyperResNet, architecture_for  
 from napari_hyperres.core.plugins import get_plugin_manager  # noqa: E402
 from napari_hyperres.core.tasks import Task  # noqa: E402
 from napari_hyperres.core.weights import PRETRAINED_DIR, WeightsInfo, save_weights  # noqa: E402
-from napari_hyperres.engine.restorer import Restorer  # noqa: E402
+from napari_hyperres.engine import Restorer  # noqa: E402
+from napari_hyperres.ui import widget as _widget  # noqa: E402
 from napari_hyperres.ui.widget import PREVIEW_KEY, RestoreWidget  # noqa: E402
 
 TIMEOUT_MS = 15_000
@@ -159,7 +159,7 @@ def test_microscopy_task_slides_through_photons_on_a_log_scale_and_auto_fits_the
 
     widget.auto_button.clicked.emit()
     qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
-    from napari_hyperres.engine.restorer import whole_noise, whole_value_range
+    from napari_hyperres.engine import whole_noise, whole_value_range
 
     black, white = whole_value_range(stack)
     photons = whole_noise(stack).photons(black, white)

@@ -82,7 +82,7 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from napari_hyperres.engine.restorer import Restorer
+    from napari_hyperres.engine import Restorer
 
     from .evaluate import evaluate, format_table
 

@@ -21,7 +21,7 @@ import torch.nn as nn
 
 from napari_hyperres.core.plugins import get_task
 from napari_hyperres.core.weights import build_model, load_model
-from napari_hyperres.engine.restorer import Restorer
+from napari_hyperres.engine import Restorer
 
 from . import models as model_kinds
 from .config import TrainConfig

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from napari_hyperres.core.tasks import Task
-from napari_hyperres.engine.restorer import Restorer
+from napari_hyperres.engine import Restorer
 
 from .data import image_paths, load_for_task
 from .metrics import score
@@ -50,7 +50,7 @@ def evaluate(
             image, was_gray = load_for_task(path, task.channels)
             if was_gray:
                 image = image[..., :1]
-            image = modcrop(image, level if task.prepare is not None else 1)
+            image = modcrop(image, level if task.resamples else 1)
             clean = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
             degraded = task.simulate_input(clean, level, torch.Generator().manual_seed(seed))
             array = degraded[0].numpy().transpose(1, 2, 0)

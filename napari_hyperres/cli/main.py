@@ -210,8 +210,9 @@ def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool) -> None:
 
 def run_restore(args: argparse.Namespace) -> int:
     from ..blind.levels import is_auto, resolve_level
+    from ..core.images import is_rgb_image
     from ..core.plugins import get_task
-    from ..engine.restorer import Restorer, is_rgb_image, output_shape
+    from ..engine import Restorer, output_shape
     from ..io.files import check_writable, read_image, write_image
     from ..io.streaming import should_stream
 

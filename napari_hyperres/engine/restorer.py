@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
@@ -18,23 +17,23 @@ import torch
 from ..blind.crops import grid_crops, trained_patch
 from ..blind.levels import resolve_level
 from ..blind.photon_fit import photon_setup
-from ..core.color import rgb_to_ycbcr, ycbcr_to_rgb
 from ..core.devices import select_device
-from ..core.images import is_rgb_image, validate_image
-from ..core.intensity import check_dtype, intensity_map_for, reads_data_range
+from ..core.images import validate_image
+from ..core.intensity import intensity_map_for
 from ..core.models.hyperres import GeneratedNet, HyperResNet, receptive_radius
 from ..core.photon_noise import PoissonGaussian
 from ..core.plugins import get_task
 from ..core.stabilize import StabilizedMap, refuse_rgb
 from ..core.tasks import Task
 from ..core.weights import WeightsInfo, load_model
-from ..errors import CancelledError, LevelRangeWarning, ShapeError, WeightsError
+from ..errors import CancelledError, LevelRangeWarning, WeightsError
+from .lazy import is_dask_array, restore_lazy
+from .planes import restore_unit_plane
+from .report import PlaneChoice, Report
+from .tiling import run_tiles, tile_boxes
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: called after each tile, counted over all planes."""
-
-DEFAULT_TILE = 512
-"""Tile edge used when an image plane exceeds ``DEFAULT_TILE² · 4`` pixels and no tile is given."""
 
 GENERATED_CACHE_SIZE = 8
 
@@ -44,37 +43,6 @@ patch (GIVs averaged over up to ``MAX_CROPS`` crops per plane)."""
 
 Level = float | str
 """A level in the task's units, or ``"auto"`` (estimated from the image)."""
-
-
-@dataclass(frozen=True)
-class PlaneChoice:
-    """A step of :meth:`Restorer.restore_steps` for image-conditioned tasks: the weights mixture
-    ``(parts, N)`` (one row per generated part, N candidates) chosen for plane ``index``
-    (flat index over the leading axes), yielded before that plane's first progress step."""
-
-    index: int
-    mixture: np.ndarray
-
-
-@dataclass(frozen=True)
-class Report:
-    """What one restore did (:meth:`Restorer.restore_with_report`).
-
-    Attributes:
-        level: the level used, in the task's units ("auto" resolved; photons for ``microscopy``).
-        selections: image-conditioned tasks: the mixtures, shape ``lead + (parts, N)``
-            (``lead``: the input's leading axes); else ``None``.
-        noise: photon-limited tasks: the Poisson–Gaussian parameters at that level; else ``None``.
-    """
-
-    level: float
-    selections: np.ndarray | None = None
-    noise: PoissonGaussian | None = None
-
-
-def tile_boxes(height: int, width: int, tile: int) -> list[tuple[int, int, int, int]]:
-    """Non-overlapping ``(y0, y1, x0, x1)`` boxes of edge ``tile`` (even) covering the plane."""
-    return [(y, min(y + tile, height), x, min(x + tile, width)) for y in range(0, height, tile) for x in range(0, width, tile)]
 
 
 class Restorer:
@@ -260,69 +228,7 @@ class Restorer:
             laid_out = torch.empty(piece.shape, dtype=self.dtype, device=self.device, memory_format=layout)
             return net(laid_out.copy_(piece)).float().cpu().contiguous()
 
-        h, w = x.shape[-2:]
-        if tile is None and h * w <= 4 * DEFAULT_TILE**2:
-            yield (0, 1)
-            out = run(x)
-            yield (1, 1)
-            yield out
-            return
-        size = int(tile or DEFAULT_TILE)
-        size += size % 2
-        boxes = tile_boxes(h, w, size)
-        m = self.overlap
-        out = torch.empty_like(x, dtype=torch.float32)
-        yield (0, len(boxes))
-        for i, (y0, y1, x0, x1) in enumerate(boxes):
-            ty0, tx0 = max(0, y0 - m), max(0, x0 - m)
-            ty1, tx1 = min(h, y1 + m), min(w, x1 + m)
-            piece = run(x[..., ty0:ty1, tx0:tx1])
-            out[..., y0:y1, x0:x1] = piece[..., y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0]
-            yield (i + 1, len(boxes))
-        yield out
-
-    def _restore_unit_plane(
-        self, plane: np.ndarray, level: float, is_rgb: bool, tile: int | None, net: GeneratedNet | None = None
-    ) -> Iterator[tuple[int, int] | PlaneChoice | np.ndarray]:
-        """Restore one float ``[0, 1]`` plane ``(Y, X)`` or ``(Y, X, 3|4)``; yields progress, then the plane.
-
-        ``net``: the network to run (default: the task's at ``level``, or HAIR's choice for
-        this plane, announced first as a :class:`PlaneChoice` with index 0). The plane
-        yielded is a new float32 array the caller may overwrite.
-        """
-        alpha = plane[..., 3] if is_rgb and plane.shape[-1] == 4 else None
-        color = plane[..., :3] if is_rgb else plane
-        chroma = None
-        if self.task.in_channels == 1 and is_rgb:
-            ycc = rgb_to_ycbcr(color)
-            data, chroma = ycc[..., :1], ycc[..., 1:]
-        else:
-            data = color if is_rgb else color[..., None]  # gray for an RGB network: widened per tile
-        x = torch.from_numpy(np.ascontiguousarray(data.transpose(2, 0, 1)))[None]
-        del data
-        if self.task.prepare is not None:
-            x = self.task.prepare(x, level)
-        if net is None and self.image_conditioned:
-            net, mixture = self.network_for_image(x.expand(-1, self.task.in_channels, -1, -1))
-            yield PlaneChoice(0, mixture)
-        elif net is None:
-            net = self._network_for_c(float(self.task.normalize(level)))  # level checked once, when resolved
-        result = None
-        for step in self._run_tiles(net, x, tile):
-            if isinstance(step, torch.Tensor):
-                result = step
-            else:
-                yield step
-        del x
-        out = result[0].numpy().transpose(1, 2, 0)
-        size = out.shape[:2]
-        if chroma is not None:
-            out = ycbcr_to_rgb(np.concatenate([out, _resize_like(chroma, size)], axis=-1))
-        if not is_rgb:
-            out = out[..., 0]
-        if alpha is not None:
-            out = np.concatenate([out, np.clip(_resize_like(alpha[..., None], size), 0, 1)], axis=-1)
-        yield out
+        yield from run_tiles(run, x, tile, self.overlap)
 
     # --- arrays ----------------------------------------------------------------------------
     def restore_steps(
@@ -359,7 +265,7 @@ class Restorer:
         done_before = 0
         mixtures = []
         for p in range(planes.shape[0]):
-            for step in self._restore_unit_plane(mapping.to_unit(planes[p]), level, is_rgb, tile, net):
+            for step in restore_unit_plane(self, mapping.to_unit(planes[p]), level, is_rgb, tile, net):
                 if isinstance(step, PlaneChoice):
                     mixtures.append(step.mixture)
                     yield PlaneChoice(p, step.mixture)
@@ -470,111 +376,7 @@ class Restorer:
         uint8 uses 0–255 as always), and so is the noise fit of photon-limited tasks. Works under a
         ``dask.distributed`` client: the Restorer is shipped to the workers with the graph.
         """
-        import dask.array as da
-
-        check_dtype(np.dtype(image.dtype))
-        is_rgb = is_rgb_image(tuple(image.shape), rgb)
-        spatial_ndim = 3 if is_rgb else 2
-        if image.ndim < 2 or image.size == 0:
-            raise ShapeError(f"expected a non-empty image with at least 2 dimensions (Y, X), got shape {image.shape}")
-        lead = image.ndim - spatial_ndim
-        sample = first_plane_sample(image, lead)
-        level, value_range, noise = self.settle(sample, level, is_rgb, value_range, noise)
-        y_axis = lead
-        whole_plane = self.task.prepare is not None or self.image_conditioned
-        chunks = {axis: 1 for axis in range(lead)}
-        if is_rgb:
-            chunks[image.ndim - 1] = -1
-        if whole_plane:
-            chunks.update({y_axis: -1, y_axis + 1: -1})
-        else:
-            for axis in (y_axis, y_axis + 1):
-                size = max(int(tile or 0), *(c for c in image.chunks[axis]), 2 * self.overlap, 2)
-                chunks[axis] = _even_chunks(image.shape[axis], size + size % 2, self.overlap)
-        image = image.rechunk(chunks)
-
-        def restore_block(block: np.ndarray) -> np.ndarray:
-            return self.restore(block, level, tile=tile, rgb=is_rgb, value_range=value_range, noise=noise)
-
-        if whole_plane:
-            out_chunks = list(image.chunks)
-            for axis in (y_axis, y_axis + 1):
-                out_chunks[axis] = tuple(max(1, round(c * level)) if self.task.prepare is not None else c for c in image.chunks[axis])
-            return da.map_blocks(restore_block, image, chunks=tuple(out_chunks), dtype=image.dtype)
-        spatial = [a for a in (y_axis, y_axis + 1) if len(image.chunks[a]) > 1]  # one chunk: no overlap needed
-        depth = {axis: (self.overlap if axis in spatial else 0) for axis in range(image.ndim)}
-        return da.map_overlap(restore_block, image, depth=depth, boundary="none", trim=True, dtype=image.dtype)
-
-
-def _even_chunks(length: int, size: int, minimum: int) -> tuple[int, ...]:
-    """Chunks of even ``size`` along an axis of ``length``; a last piece shorter than ``minimum`` joins its neighbour.
-
-    Every block then starts at an even offset (on the grid of the networks' stride-2 head)
-    and none is shorter than the overlap (dask would otherwise re-chunk it unevenly).
-    """
-    chunks = [size] * (length // size)
-    rest = length - size * len(chunks)
-    if rest and chunks and rest < minimum:
-        chunks[-1] += rest
-    elif rest:
-        chunks.append(rest)
-    return tuple(chunks)
-
-
-def first_plane_sample(image, lead: int) -> np.ndarray:
-    """The first plane of ``image`` (``lead`` leading axes), subsampled to about 1 MP and read.
-
-    What the lazy path reads to choose a float array's intensity map and an "auto" level.
-    """
-    plane = image[(0,) * lead]
-    stride = max(1, int(np.sqrt(plane.shape[0] * plane.shape[1] / 2**20)))
-    return np.asarray(plane[::stride, ::stride])
-
-
-def whole_value_range(image, rgb: bool | None = None) -> tuple[float, float]:
-    """The ``(black, white)`` that restoring all of ``image`` maps to ``[0, 1]``.
-
-    uint8: 0–255. Anything else: the intensity rule on the whole array (numpy),
-    or on the first plane's sample (dask, as :meth:`Restorer.restore_lazy`). Passing it as
-    ``value_range`` when restoring one plane gives that plane exactly as in the whole result.
-    """
-    check_dtype(np.dtype(image.dtype))
-    if is_dask_array(image) and reads_data_range(image.dtype):
-        lead = image.ndim - (3 if is_rgb_image(tuple(image.shape), rgb) else 2)
-        return intensity_map_for(first_plane_sample(image, lead)).value_range
-    return intensity_map_for(image).value_range
-
-
-def whole_noise(image, rgb: bool | None = None, task: str = "microscopy") -> PoissonGaussian:
-    """The Poisson–Gaussian fit that restoring all of ``image`` with a photon-limited task uses.
-
-    numpy: the whole array (up to 8 planes of a stack); dask: the first plane's sample, as
-    :meth:`Restorer.restore_lazy`. Passing it as ``noise`` when restoring one plane gives
-    that plane as in the whole result (with :func:`whole_value_range`). ``task``: the
-    photon-limited task's name, for the error an RGB image gets.
-    """
-    from ..blind.photon_fit import fit_poisson_gaussian
-
-    if is_rgb_image(tuple(image.shape), rgb):
-        refuse_rgb(task, image.shape)
-    if is_dask_array(image):
-        return fit_poisson_gaussian(first_plane_sample(image, image.ndim - 2))
-    return fit_poisson_gaussian(np.asarray(image))
-
-
-def is_dask_array(image) -> bool:
-    """Whether ``image`` is a dask array (napari hands plugins those for large or multi-file data)."""
-    return type(image).__module__.startswith("dask.")
-
-
-def _resize_like(channels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Bicubic-resize ``(H, W, C)`` float channels to ``size`` (identity when equal)."""
-    if channels.shape[:2] == tuple(size):
-        return channels
-    from ..core.degradations import bicubic_resize
-
-    t = torch.from_numpy(np.ascontiguousarray(channels.transpose(2, 0, 1)))[None]
-    return bicubic_resize(t, size)[0].numpy().transpose(1, 2, 0)
+        return restore_lazy(self, image, level, tile=tile, rgb=rgb, value_range=value_range, noise=noise)
 
 
 def restore(
@@ -604,13 +406,11 @@ def restore(
 
 
 def output_shape(task: Task, shape: tuple[int, ...], level: float, rgb: bool) -> tuple[int, ...]:
-    """Shape :func:`restore` returns for an input of ``shape`` (sr scales the spatial axes)."""
-    if task.prepare is None:
-        return tuple(shape)
+    """Shape :func:`restore` returns for an input of ``shape`` (a resampling task scales the
+    spatial axes, :meth:`Task.output_size`)."""
     spatial_at = len(shape) - (3 if rgb else 2)
     out = list(shape)
-    for axis in (spatial_at, spatial_at + 1):
-        out[axis] = max(1, round(shape[axis] * float(level)))
+    out[spatial_at : spatial_at + 2] = task.output_size(shape[spatial_at], shape[spatial_at + 1], level)
     return tuple(out)
 
 

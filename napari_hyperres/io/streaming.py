@@ -16,9 +16,10 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from ..core.images import is_rgb_image
 from ..core.intensity import check_dtype
 from ..core.weights import atomic_write
-from ..engine.restorer import Progress, Restorer, is_rgb_image, output_shape
+from ..engine import Progress, Restorer, output_shape
 from ..errors import CancelledError, ShapeError
 from .files import TIFF_SUFFIXES
 

@@ -21,7 +21,7 @@ from ..errors import HyperResError, LevelRangeError, ShapeError, WeightsError
 
 if TYPE_CHECKING:
     from ..blind.levels import LevelChoice
-    from ..engine.restorer import Restorer
+    from ..engine import Restorer
 
 T = TypeVar("T")
 
@@ -233,7 +233,7 @@ def estimate_request(request: Request, *, path: str | None = None, weights: str 
     if request.task.noise_parameters and request.noise is not None:
         from ..blind.estimate import describe_fit
         from ..core.stabilize import fitted_photons
-        from ..engine.restorer import whole_value_range
+        from ..engine import whole_value_range
 
         black, white = request.value_range or whole_value_range(request.data, request.rgb)
         photons = fitted_photons(request.task, request.noise, black, white)
@@ -333,7 +333,7 @@ class RestorerCache:
         with self._lock:
             restorer = self._restorers.get(key)
             if restorer is None or restorer.task != task:
-                from ..engine.restorer import Restorer
+                from ..engine import Restorer
 
                 restorer = Restorer(task, weights=key[2], device=None if device == "auto" else device)
                 self._restorers[key] = restorer
@@ -423,7 +423,7 @@ def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int,
 
     A generator worker that is asked to quit stops at the next yield, so nothing is returned.
     """
-    from ..engine.restorer import Report, is_dask_array
+    from ..engine import Report, is_dask_array
 
     start = time.perf_counter()
     restorer = cache.get(request.task, request.device, request.weights)

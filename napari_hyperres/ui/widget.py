@@ -30,7 +30,7 @@ from qtpy.QtWidgets import QComboBox
 from ..core.devices import available_devices
 from ..core.plugins import get_tasks
 from ..core.tasks import DEJPEG, DENOISE, SR, Task
-from ..engine.restorer import whole_noise, whole_value_range
+from ..engine import whole_noise, whole_value_range
 from ..errors import HyperResError, ShapeError
 from .outputs import (
     DEGRADATION_KEY,

@@ -14,7 +14,7 @@ from napari.qt.threading import create_worker
 from napari.utils.progress import cancelable_progress
 
 from ..core.tasks import Task
-from ..engine.restorer import output_shape
+from ..engine import output_shape
 from ..errors import HyperResError
 from .outputs import find_layer, place_output
 from .preview import (

@@ -59,6 +59,10 @@ class Task:
         weights: name of the pretrained weights (``"denoise.lite"``) or a path; ``None`` if none ship.
         prepare: optional ``prepare(image, level) -> image`` the engine applies before
             the network (super-resolution upsamples the low-resolution input here).
+        output_scale: ``level -> factor`` by which the output's height and width differ from
+            the input's (super-resolution: the level itself); ``None``: same size. A task
+            that resamples restores whole planes (no tiles across its resampling) and its
+            level is the user's choice, never estimated from the image.
         make_input: optional ``make_input(clean, level, generator=None)``: what a user's
             file looks like (sr: the low-resolution image); defaults to ``degrade``.
             ``prepare(make_input(x)) == degrade(x)`` up to resampling.
@@ -94,6 +98,7 @@ class Task:
     normalize: Callable[[float], float] = divide_by_255
     weights: str | None = None
     prepare: Callable[[torch.Tensor, float], torch.Tensor] | None = None
+    output_scale: Callable[[float], float] | None = None
     make_input: Degrade | None = None
     psnr_on: Literal["all", "y"] = "all"
     crop_border: Callable[[float], int] = field(default=lambda level: 0)
@@ -133,13 +138,25 @@ class Task:
         return make(clean, level, generator)
 
     @property
+    def resamples(self) -> bool:
+        """Whether the output has another size than the input (:attr:`output_scale`)."""
+        return self.output_scale is not None
+
+    def output_size(self, height: int, width: int, level: float) -> tuple[int, int]:
+        """``(height, width)`` of the output for an input plane of that size at ``level``."""
+        if self.output_scale is None:
+            return int(height), int(width)
+        factor = float(self.output_scale(float(level)))
+        return max(1, round(height * factor)), max(1, round(width * factor))
+
+    @property
     def level_from_image(self) -> bool:
         """Whether an image can tell its own level (so "auto" may estimate it).
 
         Not for image-conditioned tasks (no level) nor for resampling tasks such as ``sr``,
         whose level (how much to enlarge) is the user's choice, not a property of the image.
         """
-        return self.conditioning == "level" and self.prepare is None
+        return self.conditioning == "level" and not self.resamples
 
     def check_auto(self) -> None:
         """Raise :class:`LevelRangeError` if "auto" may not estimate this task's level (see :attr:`level_from_image`)."""

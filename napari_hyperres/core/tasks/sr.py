@@ -45,6 +45,7 @@ SR = Task(
     degrade=degrade_bicubic,
     weights="sr.lite",
     prepare=upsample_bicubic,
+    output_scale=float,  # the level is the scale factor
     make_input=downsample_bicubic,
     psnr_on="y",
     crop_border=border_for_scale,

@@ -1,0 +1,114 @@
+"""Dask arrays: restored lazily, block by block, equal to restoring the whole array.
+
+What every block must share (the level, the intensity map, a photon task's noise fit) is
+read once from the first plane (:func:`first_plane_sample`) before the graph is built.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..blind.photon_fit import fit_poisson_gaussian
+from ..core.images import is_rgb_image
+from ..core.intensity import check_dtype, intensity_map_for, reads_data_range
+from ..core.photon_noise import PoissonGaussian
+from ..core.stabilize import refuse_rgb
+from ..errors import ShapeError
+
+
+def restore_lazy(restorer, image, level, *, tile=None, rgb=None, value_range=None, noise=None):
+    """:meth:`napari_hyperres.engine.Restorer.restore_lazy` (see there): a dask array whose
+    blocks ``restorer`` restores when computed."""
+    import dask.array as da
+
+    check_dtype(np.dtype(image.dtype))
+    is_rgb = is_rgb_image(tuple(image.shape), rgb)
+    spatial_ndim = 3 if is_rgb else 2
+    if image.ndim < 2 or image.size == 0:
+        raise ShapeError(f"expected a non-empty image with at least 2 dimensions (Y, X), got shape {image.shape}")
+    lead = image.ndim - spatial_ndim
+    sample = first_plane_sample(image, lead)
+    level, value_range, noise = restorer.settle(sample, level, is_rgb, value_range, noise)
+    y_axis = lead
+    whole_plane = restorer.task.resamples or restorer.image_conditioned
+    chunks = {axis: 1 for axis in range(lead)}
+    if is_rgb:
+        chunks[image.ndim - 1] = -1
+    if whole_plane:
+        chunks.update({y_axis: -1, y_axis + 1: -1})
+    else:
+        for axis in (y_axis, y_axis + 1):
+            size = max(int(tile or 0), *(c for c in image.chunks[axis]), 2 * restorer.overlap, 2)
+            chunks[axis] = _even_chunks(image.shape[axis], size + size % 2, restorer.overlap)
+    image = image.rechunk(chunks)
+
+    def restore_block(block: np.ndarray) -> np.ndarray:
+        return restorer.restore(block, level, tile=tile, rgb=is_rgb, value_range=value_range, noise=noise)
+
+    if whole_plane:
+        out_chunks = list(image.chunks)
+        for axis in (y_axis, y_axis + 1):
+            out_chunks[axis] = tuple(restorer.task.output_size(c, c, level)[0] for c in image.chunks[axis])
+        return da.map_blocks(restore_block, image, chunks=tuple(out_chunks), dtype=image.dtype)
+    spatial = [a for a in (y_axis, y_axis + 1) if len(image.chunks[a]) > 1]  # one chunk: no overlap needed
+    depth = {axis: (restorer.overlap if axis in spatial else 0) for axis in range(image.ndim)}
+    return da.map_overlap(restore_block, image, depth=depth, boundary="none", trim=True, dtype=image.dtype)
+
+
+def _even_chunks(length: int, size: int, minimum: int) -> tuple[int, ...]:
+    """Chunks of even ``size`` along an axis of ``length``; a last piece shorter than ``minimum`` joins its neighbour.
+
+    Every block then starts at an even offset (on the grid of the networks' stride-2 head)
+    and none is shorter than the overlap (dask would otherwise re-chunk it unevenly).
+    """
+    chunks = [size] * (length // size)
+    rest = length - size * len(chunks)
+    if rest and chunks and rest < minimum:
+        chunks[-1] += rest
+    elif rest:
+        chunks.append(rest)
+    return tuple(chunks)
+
+
+def first_plane_sample(image, lead: int) -> np.ndarray:
+    """The first plane of ``image`` (``lead`` leading axes), subsampled to about 1 MP and read.
+
+    What the lazy path reads to choose a float array's intensity map and an "auto" level.
+    """
+    plane = image[(0,) * lead]
+    stride = max(1, int(np.sqrt(plane.shape[0] * plane.shape[1] / 2**20)))
+    return np.asarray(plane[::stride, ::stride])
+
+
+def whole_value_range(image, rgb: bool | None = None) -> tuple[float, float]:
+    """The ``(black, white)`` that restoring all of ``image`` maps to ``[0, 1]``.
+
+    uint8: 0–255. Anything else: the intensity rule on the whole array (numpy),
+    or on the first plane's sample (dask, as :meth:`Restorer.restore_lazy`). Passing it as
+    ``value_range`` when restoring one plane gives that plane exactly as in the whole result.
+    """
+    check_dtype(np.dtype(image.dtype))
+    if is_dask_array(image) and reads_data_range(image.dtype):
+        lead = image.ndim - (3 if is_rgb_image(tuple(image.shape), rgb) else 2)
+        return intensity_map_for(first_plane_sample(image, lead)).value_range
+    return intensity_map_for(image).value_range
+
+
+def whole_noise(image, rgb: bool | None = None, task: str = "microscopy") -> PoissonGaussian:
+    """The Poisson–Gaussian fit that restoring all of ``image`` with a photon-limited task uses.
+
+    numpy: the whole array (up to 8 planes of a stack); dask: the first plane's sample, as
+    :meth:`Restorer.restore_lazy`. Passing it as ``noise`` when restoring one plane gives
+    that plane as in the whole result (with :func:`whole_value_range`). ``task``: the
+    photon-limited task's name, for the error an RGB image gets.
+    """
+    if is_rgb_image(tuple(image.shape), rgb):
+        refuse_rgb(task, image.shape)
+    if is_dask_array(image):
+        return fit_poisson_gaussian(first_plane_sample(image, image.ndim - 2))
+    return fit_poisson_gaussian(np.asarray(image))
+
+
+def is_dask_array(image) -> bool:
+    """Whether ``image`` is a dask array (napari hands plugins those for large or multi-file data)."""
+    return type(image).__module__.startswith("dask.")

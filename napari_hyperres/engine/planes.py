@@ -1,0 +1,67 @@
+"""One plane through a network: colour handling (Y only for gray networks, alpha kept), the
+task's preparation (super-resolution's upsampling), HAIR's choice, tiles."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ..core.color import rgb_to_ycbcr, ycbcr_to_rgb
+from ..core.models.hyperres import GeneratedNet
+from .report import PlaneChoice
+
+
+def restore_unit_plane(
+    restorer, plane: np.ndarray, level: float, is_rgb: bool, tile: int | None, net: GeneratedNet | None = None
+) -> Iterator[tuple[int, int] | PlaneChoice | np.ndarray]:
+    """``restorer`` on one float ``[0, 1]`` plane ``(Y, X)`` or ``(Y, X, 3|4)``; yields progress, then the plane.
+
+    ``net``: the network to run (default: the task's at ``level``, or HAIR's choice for
+    this plane, announced first as a :class:`PlaneChoice` with index 0). The plane
+    yielded is a new float32 array the caller may overwrite.
+    """
+    alpha = plane[..., 3] if is_rgb and plane.shape[-1] == 4 else None
+    color = plane[..., :3] if is_rgb else plane
+    chroma = None
+    if restorer.task.in_channels == 1 and is_rgb:
+        ycc = rgb_to_ycbcr(color)
+        data, chroma = ycc[..., :1], ycc[..., 1:]
+    else:
+        data = color if is_rgb else color[..., None]  # gray for an RGB network: widened per tile
+    x = torch.from_numpy(np.ascontiguousarray(data.transpose(2, 0, 1)))[None]
+    del data
+    if restorer.task.prepare is not None:
+        x = restorer.task.prepare(x, level)
+    if net is None and restorer.image_conditioned:
+        net, mixture = restorer.network_for_image(x.expand(-1, restorer.task.in_channels, -1, -1))
+        yield PlaneChoice(0, mixture)
+    elif net is None:
+        net = restorer._network_for_c(float(restorer.task.normalize(level)))  # level checked once, when resolved
+    result = None
+    for step in restorer._run_tiles(net, x, tile):
+        if isinstance(step, torch.Tensor):
+            result = step
+        else:
+            yield step
+    del x
+    out = result[0].numpy().transpose(1, 2, 0)
+    size = out.shape[:2]
+    if chroma is not None:
+        out = ycbcr_to_rgb(np.concatenate([out, _resize_like(chroma, size)], axis=-1))
+    if not is_rgb:
+        out = out[..., 0]
+    if alpha is not None:
+        out = np.concatenate([out, np.clip(_resize_like(alpha[..., None], size), 0, 1)], axis=-1)
+    yield out
+
+
+def _resize_like(channels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bicubic-resize ``(H, W, C)`` float channels to ``size`` (identity when equal)."""
+    if channels.shape[:2] == tuple(size):
+        return channels
+    from ..core.degradations import bicubic_resize
+
+    t = torch.from_numpy(np.ascontiguousarray(channels.transpose(2, 0, 1)))[None]
+    return bicubic_resize(t, size)[0].numpy().transpose(1, 2, 0)
