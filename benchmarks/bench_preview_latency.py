@@ -91,7 +91,7 @@ def bench_widget(task_name: str, weights: str, device: str, plane: np.ndarray, l
     from napari.components import ViewerModel
     from qtpy.QtWidgets import QApplication
 
-    from napari_hyperres.ui.preview import preview_name
+    from napari_hyperres.ui.labels import preview_name
     from napari_hyperres.ui.widget import PREVIEW_KEY, RestoreWidget
 
     app = QApplication.instance() or QApplication([])

@@ -17,7 +17,8 @@ import pytest
 import tifffile
 from conftest import subprocess_env
 
-from napari_hyperres.cli.main import COMMANDS, ProgressLine, build_parser, main
+from napari_hyperres.cli.common import ProgressLine
+from napari_hyperres.cli.main import COMMANDS, build_parser, main
 from napari_hyperres.engine import Restorer
 from napari_hyperres.io.files import read_image
 

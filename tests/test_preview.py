@@ -19,28 +19,28 @@ from napari_hyperres.core.models.hyperres import HyperResNet, architecture_for
 from napari_hyperres.core.tasks import AUTO, DEJPEG, DENOISE, SR
 from napari_hyperres.core.weights import WeightsInfo, save_weights
 from napari_hyperres.engine import Restorer
+from napari_hyperres.ui.geometry import output_geometry, plane_index, sweep_levels
+from napari_hyperres.ui.labels import (
+    describe_error,
+    describe_estimate_error,
+    describe_selection,
+    format_level,
+    output_metadata,
+    output_name,
+    preview_name,
+    sweep_name,
+)
 from napari_hyperres.ui.preview import (
     LatestOnly,
     Request,
     Restored,
     RestorerCache,
     can_estimate,
-    describe_error,
-    describe_estimate_error,
-    describe_selection,
     estimate_request,
     estimator_weights,
-    format_level,
-    output_geometry,
-    output_metadata,
-    output_name,
-    plane_index,
-    preview_name,
     quality_from_file,
     restore_plane,
     restore_steps,
-    sweep_levels,
-    sweep_name,
     sweep_steps,
 )
 

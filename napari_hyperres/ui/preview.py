@@ -1,5 +1,8 @@
-"""The dock widget's logic that needs no Qt: request coalescing, plane picking,
-output names, geometry and metadata, and the generators its workers run.
+"""The dock widget's work, without Qt: request coalescing, the restorer cache, the requests
+and the generators its workers run (preview, Apply, sweep, the "Auto" estimate).
+
+Names and readings are in :mod:`napari_hyperres.ui.labels`, the slider scale and geometry
+in :mod:`napari_hyperres.ui.geometry`.
 
 :mod:`napari_hyperres.ui.widget` is thin glue from napari/magicgui to these pieces,
 so everything here is unit-tested without a viewer. Importing this module imports
@@ -17,7 +20,8 @@ from typing import TYPE_CHECKING, Any, Generic, Iterator, NamedTuple, Sequence, 
 import numpy as np
 
 from ..core.tasks import Task
-from ..errors import HyperResError, LevelRangeError, ShapeError, WeightsError
+from ..errors import WeightsError
+from .labels import is_image_conditioned, output_metadata
 
 if TYPE_CHECKING:
     from ..blind.levels import LevelChoice
@@ -64,119 +68,6 @@ class LatestOnly(Generic[T]):
     def clear(self) -> None:
         """Drop the pending request (the running job, if any, still has to call :meth:`finish`)."""
         self.pending = None
-
-
-def format_level(level: float) -> str:
-    """A level as shown in layer names: ``25``, ``2.5``, ``37.33``."""
-    return f"{round(float(level), 2):g}"
-
-
-def output_name(source: str, task: str, level: float | None) -> str:
-    """Name of a restored layer: ``"<source> [<task> <level>]"``, or ``"<source> [<task>]"`` without a level."""
-    return f"{source} [{_task_and_level(task, level)}]"
-
-
-def preview_name(source: str, task: str, level: float | None) -> str:
-    """Name of the (single, updated in place) preview layer of ``source``."""
-    return f"{source} [{_task_and_level(task, level)} preview]"
-
-
-def _task_and_level(task: str, level: float | None) -> str:
-    return task if level is None else f"{task} {format_level(level)}"
-
-
-def sweep_name(source: str, task: str, levels: Sequence[float]) -> str:
-    """Name of a level-sweep layer: ``"<source> [<task> sweep 0–100]"``."""
-    return f"{source} [{task} sweep {format_level(levels[0])}–{format_level(levels[-1])}]"
-
-
-def slider_from_level(task: Task, level: float) -> float:
-    """The slider position of ``level``: the level itself, or its log10 for a log-scale task."""
-    return float(np.log10(level)) if task.level_scale == "log" else float(level)
-
-
-def level_from_slider(task: Task, position: float) -> float:
-    """The level at slider ``position`` (inverse of :func:`slider_from_level`), rounded to 3 significant digits on a log scale."""
-    if task.level_scale != "log":
-        return float(position)
-    return float(f"{10.0 ** float(position):.3g}")
-
-
-def level_label(task: Task) -> str:
-    """The level slider's label: the task's unit, once (``σ (8-bit)``, ``photons``, ``JPEG quality``)."""
-    return task.unit
-
-
-def plane_index(data_point: Sequence[float], shape: Sequence[int], rgb: bool) -> tuple[int, ...]:
-    """Index of the displayed 2-D plane along the leading axes of an array of ``shape``.
-
-    Args:
-        data_point: the viewer's position in the layer's data coordinates
-            (``layer.world_to_data(viewer.dims.point)``), one value per non-channel axis.
-        shape: the layer's data shape (``(..., Y, X)`` or ``(..., Y, X, 3|4)``).
-        rgb: whether the last axis is colour.
-
-    Returns:
-        One integer per leading axis (Z, T, …), rounded like napari's slicing and
-        clipped to the array; ``()`` for a single plane.
-    """
-    lead = len(shape) - (3 if rgb else 2)
-    if lead < 0:
-        raise ShapeError(f"expected an image with at least 2 spatial axes, got shape {tuple(shape)}")
-    index = []
-    for axis in range(lead):
-        value = float(data_point[axis]) if axis < len(data_point) else 0.0
-        index.append(int(np.clip(np.round(value), 0, shape[axis] - 1)))
-    return tuple(index)
-
-
-def output_geometry(
-    scale: Sequence[float], translate: Sequence[float], in_yx: Sequence[int], out_yx: Sequence[int]
-) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Scale and translate of a restored layer so that it overlays its input.
-
-    Only the last two entries (Y, X) change, and only when the output has another
-    size than the input (super-resolution): the pixel pitch becomes ``scale · in / out``
-    and the grid is shifted so that both images cover the same extent (output pixel
-    ``j`` is centred on input coordinate ``(j + 0.5) · in / out - 0.5``).
-
-    Args:
-        scale, translate: the input layer's (one value per non-channel axis).
-        in_yx, out_yx: input and output plane sizes ``(height, width)``.
-    """
-    scale_out = [float(s) for s in scale]
-    translate_out = [float(t) for t in translate]
-    for k in (1, 2):
-        n_in, n_out = int(in_yx[-k]), int(out_yx[-k])
-        if n_in == n_out:
-            continue
-        pitch_ratio = n_in / n_out
-        s = scale_out[-k]
-        scale_out[-k] = s * pitch_ratio
-        translate_out[-k] = translate_out[-k] + s * (0.5 * pitch_ratio - 0.5)
-    return tuple(scale_out), tuple(translate_out)
-
-
-def sweep_levels(task: Task, n: int, low: float | None = None, high: float | None = None) -> list[float]:
-    """``n`` evenly spaced levels from ``low`` to ``high`` (default: the task's whole range).
-
-    Raises:
-        LevelRangeError: ``low``/``high`` outside the task's range, or ``low >= high``.
-        ValueError: ``n < 2``.
-    """
-    if int(n) < 2:
-        raise ValueError(f"expected at least 2 levels for a sweep, got {n}")
-    lo = task.check_level(task.level_range[0] if low is None else low)
-    hi = task.check_level(task.level_range[1] if high is None else high)
-    if not lo < hi:
-        raise LevelRangeError(f"task {task.name!r}: expected a sweep from a lower to a higher level, got {lo:g} to {hi:g}")
-    spaced = np.geomspace if task.level_scale == "log" else np.linspace  # log tasks: equal ratios
-    return [float(np.round(v, 6)) for v in spaced(lo, hi, int(n))]
-
-
-def is_image_conditioned(task: Task) -> bool:
-    """Whether ``task``'s network picks its own weights from the image (no level, no slider)."""
-    return task.conditioning == "image"
 
 
 def estimator_weights(task: Task, weights: str | os.PathLike | None = None) -> str | None:
@@ -241,75 +132,6 @@ def estimate_request(request: Request, *, path: str | None = None, weights: str 
     plane = None if quality_from_file(request.task, path) else np.asarray(request.data[request.index])
     device = None if request.device == "auto" else request.device
     return resolve_level(request.task, "auto", plane, path=path, rgb=request.rgb, weights=weights and str(weights), device=device)
-
-
-def describe_estimate_error(exc: BaseException, task: Task) -> str:
-    """The message the widget shows when the "Auto" level estimate fails, with what to do."""
-    message = str(exc) or type(exc).__name__
-    if not isinstance(exc, HyperResError):
-        message = f"{type(exc).__name__}: {message}"
-    if isinstance(exc, WeightsError) and "train-estimator" not in message:
-        message += f"; train one with `python -m trainer train-estimator --task {task.name}`"
-    return f"could not estimate the level of {task.name!r} ({message}); set the level with the slider instead"
-
-
-def describe_selection(selection: Any) -> str:
-    """A short reading of HAIR's mixtures ``(parts, N)``: which candidate dominates, and where.
-
-    A row is one generated part of the network: a residual block, or (with
-    ``select_decoder``) the decoder's convs, which share one selecting net.
-
-    Example:
-        >>> describe_selection([[0.2, 0.7, 0.1], [0.1, 0.5, 0.4], [0.6, 0.3, 0.1]])
-        'mixture: candidate 2 dominates (60%) in 2 of 3 generated parts'
-
-    Candidates are numbered from 1; the share is the mean weight of the dominant
-    candidate over the parts it dominates.
-    """
-    weights = np.asarray(selection, dtype=np.float64)
-    if weights.ndim != 2 or weights.size == 0:
-        raise ShapeError(f"expected mixtures of shape (parts, candidates), got shape {weights.shape}")
-    parts = weights.shape[0]
-    winners = weights.argmax(axis=1)
-    best, best_key = 0, (-1, -1.0)
-    for candidate in np.unique(winners):
-        rows = winners == candidate
-        key = (int(rows.sum()), float(weights[rows, candidate].mean()))
-        if key > best_key:
-            best, best_key = int(candidate), key
-    count, share = best_key
-    return f"mixture: candidate {best + 1} dominates ({share:.0%}) in {count} of {parts} generated part{'s' if parts != 1 else ''}"
-
-
-def describe_error(exc: BaseException, task: Task | None = None) -> str:
-    """The message the widget shows for ``exc``: the library's own message, plus what to do."""
-    message = str(exc) or type(exc).__name__
-    if isinstance(exc, WeightsError) and task is not None:
-        if "python -m trainer" not in message:
-            message += f"; no weights yet for {task.name!r}: train with `python -m trainer train --task {task.name} ...`"
-        message += " (then choose the exported .safetensors file under 'weights')"
-    if not isinstance(exc, HyperResError):
-        message = f"{type(exc).__name__}: {message}"
-    return message
-
-
-def output_metadata(source: str, task: Task, level: float, weights: str, selection: Any = None) -> dict[str, Any]:
-    """Layer metadata recording how an output was made (under the key ``"hyperres"``).
-
-    Image-conditioned tasks have no level (``"level": None``); their ``selection`` (HAIR's
-    mixtures, ``(parts, N)`` per plane) is stored as a nested list under ``"selection"``.
-    """
-    image = is_image_conditioned(task)
-    metadata: dict[str, Any] = {
-        "source": source,
-        "task": task.name,
-        "level": None if image else float(level),
-        "unit": task.unit,
-        "weights": weights,
-    }
-    if selection is not None:
-        metadata["selection"] = np.asarray(selection, dtype=np.float64).tolist()
-    return {"hyperres": metadata}
 
 
 class RestorerCache:
@@ -456,31 +278,3 @@ def sweep_steps(cache: RestorerCache, request: Request, levels: Sequence[float])
         outputs.append(restorer.restore(plane, level, rgb=request.rgb, value_range=request.value_range, noise=request.noise))
         yield (i + 1, len(levels))
     return np.stack(outputs)
-
-
-__all__ = [
-    "LatestOnly",
-    "Request",
-    "Restored",
-    "RestorerCache",
-    "can_estimate",
-    "describe_error",
-    "describe_estimate_error",
-    "describe_selection",
-    "estimate_request",
-    "estimator_weights",
-    "format_level",
-    "is_image_conditioned",
-    "level_label",
-    "output_geometry",
-    "output_metadata",
-    "output_name",
-    "plane_index",
-    "preview_name",
-    "quality_from_file",
-    "restore_plane",
-    "restore_steps",
-    "sweep_levels",
-    "sweep_name",
-    "sweep_steps",
-]

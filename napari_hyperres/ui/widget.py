@@ -32,24 +32,15 @@ from ..core.plugins import get_tasks
 from ..core.tasks import DEJPEG, DENOISE, SR, Task
 from ..engine import whole_noise, whole_value_range
 from ..errors import HyperResError, ShapeError
+from .geometry import level_from_slider, level_label, plane_index, slider_from_level
+from .labels import describe_error, is_image_conditioned
 from .outputs import (
     DEGRADATION_KEY,
     PREVIEW_KEY,
     find_preview,
     source_path,
 )
-from .preview import (
-    LatestOnly,
-    Request,
-    RestorerCache,
-    can_estimate,
-    describe_error,
-    is_image_conditioned,
-    level_from_slider,
-    level_label,
-    plane_index,
-    slider_from_level,
-)
+from .preview import LatestOnly, Request, RestorerCache, can_estimate
 from .widget_estimate import EstimateMixin
 from .widget_jobs import JobsMixin
 from .widget_preview import PreviewMixin

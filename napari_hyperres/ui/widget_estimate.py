@@ -13,14 +13,9 @@ from typing import TYPE_CHECKING, Any
 from napari.qt.threading import create_worker
 
 from ..core.tasks import Task
+from .labels import describe_estimate_error, format_level, is_image_conditioned
 from .outputs import source_path
-from .preview import (
-    Request,
-    describe_estimate_error,
-    estimate_request,
-    format_level,
-    is_image_conditioned,
-)
+from .preview import Request, estimate_request
 
 if TYPE_CHECKING:
     from ..blind.levels import LevelChoice

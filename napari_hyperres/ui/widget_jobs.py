@@ -16,19 +16,10 @@ from napari.utils.progress import cancelable_progress
 from ..core.tasks import Task
 from ..engine import output_shape
 from ..errors import HyperResError
+from .geometry import output_geometry, sweep_levels
+from .labels import format_level, is_image_conditioned, output_name, sweep_name
 from .outputs import find_layer, place_output
-from .preview import (
-    Request,
-    Restored,
-    format_level,
-    is_image_conditioned,
-    output_geometry,
-    output_name,
-    restore_steps,
-    sweep_levels,
-    sweep_name,
-    sweep_steps,
-)
+from .preview import Request, Restored, restore_steps, sweep_steps
 
 
 class _JobProgress(cancelable_progress):

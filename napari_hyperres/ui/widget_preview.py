@@ -13,16 +13,10 @@ import numpy as np
 from napari.qt.threading import create_worker
 
 from ..errors import HyperResError
+from .geometry import output_geometry
+from .labels import describe_selection, format_level, preview_name
 from .outputs import PREVIEW_KEY, find_layer, find_preview, place_output
-from .preview import (
-    Request,
-    Restored,
-    describe_selection,
-    format_level,
-    output_geometry,
-    preview_name,
-    restore_plane,
-)
+from .preview import Request, Restored, restore_plane
 
 
 class PreviewMixin:

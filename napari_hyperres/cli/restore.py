@@ -1,0 +1,180 @@
+"""``napari-hyperres restore IN OUT``: files and folders, streamed TIFF stacks, "auto" levels."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..errors import HyperResError, ShapeError, WeightsError
+from .common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    ProgressLine,
+    add_model_arguments,
+    one_line,
+    positive_int,
+    print_error,
+    weights_status,
+)
+
+
+def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "restore",
+        help="restore an image file, or every image in a folder",
+        description=(
+            "Restore IN at a degradation level and write OUT. IN is an image file (TIFF, PNG, JPEG, BMP) "
+            "or a folder: then OUT is a folder and every supported image in IN is restored under the same name. "
+            "OUT keeps the input's dtype; its format follows OUT's suffix."
+        ),
+    )
+    parser.add_argument("input", metavar="IN", type=Path, help="image file or folder of images")
+    parser.add_argument("output", metavar="OUT", type=Path, help="output file (or folder when IN is a folder)")
+    parser.add_argument("--task", required=True, help="task name (see `napari-hyperres tasks`), e.g. denoise")
+    parser.add_argument(
+        "--level", default=None,
+        help="degradation level in the task's unit, e.g. 25 (σ) for denoise, or 'auto' to estimate it per file "
+        "(JPEG files: read from their quantisation tables); not needed for the auto task",
+    )
+    add_model_arguments(parser, weights_help="weights file or shipped name (default: the task's shipped weights)")
+    parser.add_argument("--tile", type=positive_int, help="tile edge in pixels (default: tile only planes above 1024×1024)")
+    parser.add_argument(
+        "--value-range", nargs=2, type=float, metavar=("BLACK", "WHITE"),
+        help="values mapped to black and white (e.g. 0 4095 for 12-bit data in 16-bit files); default: by dtype",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files (never the input)")
+    parser.add_argument(
+        "--memory-budget", type=float, default=1024, metavar="MB",
+        help="TIFF stacks larger than this are streamed plane by plane to a TIFF OUT instead of loaded whole (default: 1024)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.set_defaults(run=run_restore)
+
+
+def restore_jobs(source: Path, target: Path) -> list[tuple[Path, Path]]:
+    """``(input, output)`` file pairs for ``restore``; a folder maps to a folder, same names.
+
+    Raises:
+        FileNotFoundError: ``source`` does not exist.
+        ShapeError: unsupported suffix, a folder with no supported image, or a folder written onto itself.
+    """
+    from ..io.files import SUPPORTED_SUFFIXES, is_supported
+
+    if not source.exists():
+        raise FileNotFoundError(f"no such file or folder: {source}")
+    if source.is_dir():
+        if target.exists() and not target.is_dir():
+            raise ShapeError(f"{target} is a file; when IN is a folder, OUT must be a folder")
+        if target.resolve() == source.resolve():
+            raise ShapeError(f"OUT {target} is the input folder; restoring would overwrite the inputs, choose another folder")
+        files = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith(".") and is_supported(p))
+        if not files:
+            raise ShapeError(f"{source}: no images with a supported suffix ({', '.join(SUPPORTED_SUFFIXES)})")
+        return [(p, target / p.name) for p in files]
+    if target.is_dir():
+        target = target / source.name
+    if not is_supported(target):
+        raise ShapeError(f"{target}: unsupported output type {target.suffix or '(no suffix)'!r}; expected one of {', '.join(SUPPORTED_SUFFIXES)}")
+    return [(source, target)]
+
+
+def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool) -> None:
+    """Refuse to write onto an input, or onto an existing file without ``overwrite``, before any work."""
+    inputs = {src.resolve() for src, _ in jobs}
+    for src, dst in jobs:
+        if dst.resolve() in inputs or (dst.exists() and os.path.samefile(src, dst)):
+            raise ShapeError(f"{dst} is an input file; refusing to overwrite it, choose another OUT")
+    existing = [dst for _, dst in jobs if dst.exists()]
+    if existing and not overwrite:
+        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise ShapeError(f"{existing[0]}{more} already exists; pass --overwrite to replace")
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    from ..blind.levels import is_auto, resolve_level
+    from ..core.images import is_rgb_image
+    from ..core.plugins import get_task
+    from ..engine import Restorer, output_shape
+    from ..io.files import check_writable, read_image, write_image
+    from ..io.streaming import should_stream
+
+    task = get_task(args.task)
+    auto_level = is_auto(args.level)
+    if args.level is None and task.conditioning != "image":
+        raise ShapeError(f"task {task.name!r} needs --level ({task.unit}, {task.level_range[0]:g}-{task.level_range[1]:g}) or --level auto")
+    if auto_level:
+        task.check_auto()  # before any work
+    given = None if auto_level else resolve_level(task, args.level)  # the one check of a given level
+    jobs = restore_jobs(args.input, args.output)
+    check_targets(jobs, args.overwrite)
+    if args.weights is None and not weights_status(task)[0]:
+        raise WeightsError(
+            f"task {task.name!r} has no weights yet: train with python -m trainer train --task {task.name}, "
+            "then pass the exported file with --weights FILE"
+        )
+    restorer = Restorer(task, weights=args.weights, device=args.device)
+    value_range = tuple(args.value_range) if args.value_range else None
+    failed = 0
+    budget = int(args.memory_budget * 2**20)
+    for src, dst in jobs:
+        try:
+            if is_tiff(dst) and should_stream(src, budget):
+                stream_one(restorer, src, dst, given, args, value_range)
+                continue
+            image = read_image(src)
+            choice = given or resolve_level(task, "auto", image, path=src, device=args.device, value_range=value_range)
+            if choice is not given and not args.quiet:
+                print(f"{src.name}: {choice.describe(task)}", file=sys.stderr)
+            level = choice.level
+            if image.ndim >= 2:  # the engine reports bad shapes; check the output format first
+                check_writable(dst, output_shape(task, image.shape, level, is_rgb_image(image.shape, None)), image.dtype)
+            progress = ProgressLine(f"{src.name}", enabled=not args.quiet)
+            result = restorer.restore(image, level, tile=args.tile, progress=progress, value_range=value_range, noise=choice.noise)
+            write_image(dst, result)
+            progress.finish(f"{describe_run(task, level)} -> {dst}")
+        except (HyperResError, OSError) as exc:
+            if len(jobs) == 1:
+                raise
+            failed += 1
+            print_error(f"{src}: {one_line(exc)}")
+    if failed:
+        print_error(f"{failed} of {len(jobs)} files failed; the others were written")
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def is_tiff(path: Path) -> bool:
+    from ..io.files import TIFF_SUFFIXES
+
+    return path.suffix.lower() in TIFF_SUFFIXES
+
+
+def stream_one(restorer, src: Path, dst: Path, given, args: argparse.Namespace, value_range) -> None:
+    """Restore one large TIFF stack page by page (:mod:`napari_hyperres.io.streaming`) at the
+    ``given`` :class:`~napari_hyperres.blind.levels.LevelChoice`, or one found from its first page."""
+    import tifffile
+
+    from ..blind.levels import resolve_level
+    from ..io.streaming import stream_restore_tiff
+
+    task = restorer.task
+    choice = given
+    if choice is None:
+        with tifffile.TiffFile(src) as tif:
+            first = tif.series[0].pages[0].asarray()
+        choice = resolve_level(task, "auto", first, device=args.device, value_range=value_range)
+        if not args.quiet:
+            print(f"{src.name}: {choice.describe(task)}, from the first page", file=sys.stderr)
+    level = choice.level
+    progress = ProgressLine(f"{src.name} (streaming)", enabled=not args.quiet)
+    stream_restore_tiff(src, dst, restorer, level, tile=args.tile, value_range=value_range, progress=progress)
+    progress.finish(f"{describe_run(task, level)} -> {dst}")
+
+
+def describe_run(task, level: float) -> str:
+    """``denoise 25`` / ``microscopy 61.3 photons``; an image-conditioned task has no level to show."""
+    if task.conditioning == "image":
+        return f"{task.name} (weights chosen from the image)"
+    return f"{task.name} {level:.4g}" + (f" {task.unit}" if task.noise_parameters else "")

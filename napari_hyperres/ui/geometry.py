@@ -1,0 +1,96 @@
+"""The level slider and the viewer's geometry: slider positions ↔ levels (log-scale tasks
+move by decades), sweeps, the displayed plane, and where an output overlays its input.
+Pure functions, no Qt."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..core.tasks import Task
+from ..errors import LevelRangeError, ShapeError
+
+
+def slider_from_level(task: Task, level: float) -> float:
+    """The slider position of ``level``: the level itself, or its log10 for a log-scale task."""
+    return float(np.log10(level)) if task.level_scale == "log" else float(level)
+
+
+def level_from_slider(task: Task, position: float) -> float:
+    """The level at slider ``position`` (inverse of :func:`slider_from_level`), rounded to 3 significant digits on a log scale."""
+    if task.level_scale != "log":
+        return float(position)
+    return float(f"{10.0 ** float(position):.3g}")
+
+
+def level_label(task: Task) -> str:
+    """The level slider's label: the task's unit, once (``σ (8-bit)``, ``photons``, ``JPEG quality``)."""
+    return task.unit
+
+
+def plane_index(data_point: Sequence[float], shape: Sequence[int], rgb: bool) -> tuple[int, ...]:
+    """Index of the displayed 2-D plane along the leading axes of an array of ``shape``.
+
+    Args:
+        data_point: the viewer's position in the layer's data coordinates
+            (``layer.world_to_data(viewer.dims.point)``), one value per non-channel axis.
+        shape: the layer's data shape (``(..., Y, X)`` or ``(..., Y, X, 3|4)``).
+        rgb: whether the last axis is colour.
+
+    Returns:
+        One integer per leading axis (Z, T, …), rounded like napari's slicing and
+        clipped to the array; ``()`` for a single plane.
+    """
+    lead = len(shape) - (3 if rgb else 2)
+    if lead < 0:
+        raise ShapeError(f"expected an image with at least 2 spatial axes, got shape {tuple(shape)}")
+    index = []
+    for axis in range(lead):
+        value = float(data_point[axis]) if axis < len(data_point) else 0.0
+        index.append(int(np.clip(np.round(value), 0, shape[axis] - 1)))
+    return tuple(index)
+
+
+def output_geometry(
+    scale: Sequence[float], translate: Sequence[float], in_yx: Sequence[int], out_yx: Sequence[int]
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Scale and translate of a restored layer so that it overlays its input.
+
+    Only the last two entries (Y, X) change, and only when the output has another
+    size than the input (super-resolution): the pixel pitch becomes ``scale · in / out``
+    and the grid is shifted so that both images cover the same extent (output pixel
+    ``j`` is centred on input coordinate ``(j + 0.5) · in / out - 0.5``).
+
+    Args:
+        scale, translate: the input layer's (one value per non-channel axis).
+        in_yx, out_yx: input and output plane sizes ``(height, width)``.
+    """
+    scale_out = [float(s) for s in scale]
+    translate_out = [float(t) for t in translate]
+    for k in (1, 2):
+        n_in, n_out = int(in_yx[-k]), int(out_yx[-k])
+        if n_in == n_out:
+            continue
+        pitch_ratio = n_in / n_out
+        s = scale_out[-k]
+        scale_out[-k] = s * pitch_ratio
+        translate_out[-k] = translate_out[-k] + s * (0.5 * pitch_ratio - 0.5)
+    return tuple(scale_out), tuple(translate_out)
+
+
+def sweep_levels(task: Task, n: int, low: float | None = None, high: float | None = None) -> list[float]:
+    """``n`` evenly spaced levels from ``low`` to ``high`` (default: the task's whole range).
+
+    Raises:
+        LevelRangeError: ``low``/``high`` outside the task's range, or ``low >= high``.
+        ValueError: ``n < 2``.
+    """
+    if int(n) < 2:
+        raise ValueError(f"expected at least 2 levels for a sweep, got {n}")
+    lo = task.check_level(task.level_range[0] if low is None else low)
+    hi = task.check_level(task.level_range[1] if high is None else high)
+    if not lo < hi:
+        raise LevelRangeError(f"task {task.name!r}: expected a sweep from a lower to a higher level, got {lo:g} to {hi:g}")
+    spaced = np.geomspace if task.level_scale == "log" else np.linspace  # log tasks: equal ratios
+    return [float(np.round(v, 6)) for v in spaced(lo, hi, int(n))]

@@ -1,0 +1,109 @@
+"""What the widget says: layer names, level labels, readings of errors and of HAIR's choice,
+and the metadata recorded on output layers. Pure functions, no Qt."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..core.tasks import Task
+from ..errors import HyperResError, ShapeError, WeightsError
+
+
+def is_image_conditioned(task: Task) -> bool:
+    """Whether ``task``'s network picks its own weights from the image (no level, no slider)."""
+    return task.conditioning == "image"
+
+
+def format_level(level: float) -> str:
+    """A level as shown in layer names: ``25``, ``2.5``, ``37.33``."""
+    return f"{round(float(level), 2):g}"
+
+
+def output_name(source: str, task: str, level: float | None) -> str:
+    """Name of a restored layer: ``"<source> [<task> <level>]"``, or ``"<source> [<task>]"`` without a level."""
+    return f"{source} [{_task_and_level(task, level)}]"
+
+
+def preview_name(source: str, task: str, level: float | None) -> str:
+    """Name of the (single, updated in place) preview layer of ``source``."""
+    return f"{source} [{_task_and_level(task, level)} preview]"
+
+
+def _task_and_level(task: str, level: float | None) -> str:
+    return task if level is None else f"{task} {format_level(level)}"
+
+
+def sweep_name(source: str, task: str, levels: Sequence[float]) -> str:
+    """Name of a level-sweep layer: ``"<source> [<task> sweep 0–100]"``."""
+    return f"{source} [{task} sweep {format_level(levels[0])}–{format_level(levels[-1])}]"
+
+
+def describe_estimate_error(exc: BaseException, task: Task) -> str:
+    """The message the widget shows when the "Auto" level estimate fails, with what to do."""
+    message = str(exc) or type(exc).__name__
+    if not isinstance(exc, HyperResError):
+        message = f"{type(exc).__name__}: {message}"
+    if isinstance(exc, WeightsError) and "train-estimator" not in message:
+        message += f"; train one with `python -m trainer train-estimator --task {task.name}`"
+    return f"could not estimate the level of {task.name!r} ({message}); set the level with the slider instead"
+
+
+def describe_selection(selection: Any) -> str:
+    """A short reading of HAIR's mixtures ``(parts, N)``: which candidate dominates, and where.
+
+    A row is one generated part of the network: a residual block, or (with
+    ``select_decoder``) the decoder's convs, which share one selecting net.
+
+    Example:
+        >>> describe_selection([[0.2, 0.7, 0.1], [0.1, 0.5, 0.4], [0.6, 0.3, 0.1]])
+        'mixture: candidate 2 dominates (60%) in 2 of 3 generated parts'
+
+    Candidates are numbered from 1; the share is the mean weight of the dominant
+    candidate over the parts it dominates.
+    """
+    weights = np.asarray(selection, dtype=np.float64)
+    if weights.ndim != 2 or weights.size == 0:
+        raise ShapeError(f"expected mixtures of shape (parts, candidates), got shape {weights.shape}")
+    parts = weights.shape[0]
+    winners = weights.argmax(axis=1)
+    best, best_key = 0, (-1, -1.0)
+    for candidate in np.unique(winners):
+        rows = winners == candidate
+        key = (int(rows.sum()), float(weights[rows, candidate].mean()))
+        if key > best_key:
+            best, best_key = int(candidate), key
+    count, share = best_key
+    return f"mixture: candidate {best + 1} dominates ({share:.0%}) in {count} of {parts} generated part{'s' if parts != 1 else ''}"
+
+
+def describe_error(exc: BaseException, task: Task | None = None) -> str:
+    """The message the widget shows for ``exc``: the library's own message, plus what to do."""
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, WeightsError) and task is not None:
+        if "python -m trainer" not in message:
+            message += f"; no weights yet for {task.name!r}: train with `python -m trainer train --task {task.name} ...`"
+        message += " (then choose the exported .safetensors file under 'weights')"
+    if not isinstance(exc, HyperResError):
+        message = f"{type(exc).__name__}: {message}"
+    return message
+
+
+def output_metadata(source: str, task: Task, level: float, weights: str, selection: Any = None) -> dict[str, Any]:
+    """Layer metadata recording how an output was made (under the key ``"hyperres"``).
+
+    Image-conditioned tasks have no level (``"level": None``); their ``selection`` (HAIR's
+    mixtures, ``(parts, N)`` per plane) is stored as a nested list under ``"selection"``.
+    """
+    image = is_image_conditioned(task)
+    metadata: dict[str, Any] = {
+        "source": source,
+        "task": task.name,
+        "level": None if image else float(level),
+        "unit": task.unit,
+        "weights": weights,
+    }
+    if selection is not None:
+        metadata["selection"] = np.asarray(selection, dtype=np.float64).tolist()
+    return {"hyperres": metadata}
