@@ -136,6 +136,7 @@ def _install_plugin(tmp_path: Path, name: str, hooks_source: str) -> Path:
         ("garbage_hook", "import napari_hyperres\n@napari_hyperres.hookimpl\ndef hyperres_tasks():\n    return 'denoise'\n", "must return a list"),
     ],
 )
+@pytest.mark.slow  # a subprocess or a process pool: seconds
 def test_a_broken_installed_plugin_breaks_only_itself(tmp_path, tiny_weights, name, hooks, says):
     site = _install_plugin(tmp_path, name, hooks)
     env = subprocess_env(site)
@@ -244,6 +245,7 @@ def _trainer(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
                           env=subprocess_env(ROOT), cwd=ROOT)
 
 
+@pytest.mark.slow  # a subprocess or a process pool: seconds
 def test_trainer_refuses_a_malicious_checkpoint_in_one_safe_line(tmp_path):
     marker = tmp_path / "pwned"
     run = tmp_path / "run"
@@ -257,6 +259,7 @@ def test_trainer_refuses_a_malicious_checkpoint_in_one_safe_line(tmp_path):
     assert len(lines) == 1 and "checkpoint.pt" in lines[0] and "weights_only" not in lines[0] and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow  # a subprocess or a process pool: seconds
 def test_trainer_resume_faults_are_one_line(tmp_path):
     data = write_image_folder(tmp_path / "data", count=2, height=12, width=12)  # smaller than half the patch
     run = tmp_path / "run"
@@ -297,6 +300,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(full_disk, tmp_path, tiny_we
     assert src.read_bytes() == before
 
 
+@pytest.mark.slow  # a subprocess or a process pool: seconds
 def test_trainer_names_an_empty_image_in_its_data(tmp_path):
     data = write_image_folder(tmp_path / "data", count=2)
     (data / "broken.png").write_bytes(b"")

@@ -158,6 +158,7 @@ def test_cli_lists_the_installed_plugin(poisson_plugin):
     assert "1-1000" in lines["poisson"]
 
 
+@pytest.mark.slow  # a subprocess or a process pool: seconds
 def test_trainer_trains_and_exports_the_plugin_task(poisson_plugin, tmp_path):
     """``python -m trainer`` works for a third-party task with no trainer changes: train, export, restore."""
     from conftest import write_image_folder

@@ -8,11 +8,13 @@ when a file is missing, damaged, or not really trained.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import quality_pins
 import torch
 
 from napari_hyperres.cli.main import main
@@ -85,6 +87,26 @@ def test_shipped_auto_restores_without_being_told_what_happened():
         assert psnr(restored, clean / 255.0, 1.0) > psnr(degraded, clean / 255.0, 1.0) + margin
         selections.append(report.selections)
     assert not np.allclose(selections[0], selections[1], atol=1e-3)  # the two images chose different mixtures
+
+
+def test_every_shipped_weights_file_has_a_quality_pin():
+    shipped = {p.name.removesuffix(".safetensors") for p in (SAMPLES.parent / "pretrained").glob("*.safetensors")}
+    pinned = {name.split(":")[0] for name in quality_pins.CASES}
+    assert pinned == shipped, "add a case to tests/quality_pins.py for each shipped file, then --write"
+    assert set(json.loads(quality_pins.PINS.read_text())) == set(quality_pins.CASES)
+
+
+@pytest.mark.parametrize("case", list(quality_pins.CASES))
+def test_shipped_quality_is_pinned(case):
+    """Each shipped file on its fixed small case, within ±0.15 dB (estimators: ±2 %) of the pin."""
+    (kind, pinned), = json.loads(quality_pins.PINS.read_text())[case].items()
+    measured_kind, value = quality_pins.CASES[case]()
+    assert measured_kind == kind
+    tolerance = quality_pins.TOLERANCE[kind] * (abs(pinned) if kind == "estimate" else 1.0)
+    assert abs(value - pinned) <= tolerance, (
+        f"{case}: {value:.3f} against the pinned {pinned:.3f} ({kind}); if the weights or the engine changed on "
+        "purpose, run `python tests/quality_pins.py --write` and say why in the commit"
+    )
 
 
 def test_readme_restore_command(tmp_path):

@@ -46,6 +46,7 @@ def test_large_stack_is_streamed_and_equals_eager(stack_file, tiny_weights, tmp_
     np.testing.assert_array_equal(restored, eager)
 
 
+@pytest.mark.slow  # a subprocess or a process pool: seconds
 def test_streaming_memory_does_not_grow_with_the_stack(tiny_weights, tmp_path):
     """numpy's peak (tracemalloc) is about one plane's working set, whether 11 or 121 planes."""
     rng = np.random.default_rng(0)

@@ -294,6 +294,7 @@ def test_baselines_ensure_runs_and_compare(tmp_path, image_folder, val_folder):
 
 
 # --- distributed -----------------------------------------------------------------------------------
+@pytest.mark.slow  # a subprocess or a process pool: seconds
 def test_torchrun_two_processes_gloo(tmp_path, image_folder):
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "trainer",
