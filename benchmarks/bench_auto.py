@@ -108,12 +108,14 @@ def main() -> None:
 
     import torch
 
+    from trainer.evaluate import modcrop
+
     rows, summary = [], {"a": [], "b": []}
     for kind, strength in EVAL_SETTINGS.items():
         scores: dict[str, list[float]] = {"input": [], "a": [], "b": [], "c": []}
         for clean in images:
             if kind == "lowres":
-                clean = common.modcrop(clean, int(strength))
+                clean = modcrop(clean, int(strength))
             t = common.to_tensor(clean)
             degraded = common.to_array(apply_degradation(t, kind, strength, torch.Generator().manual_seed(0)))
             scores["input"].append(common.psnr(degraded, clean))

@@ -211,32 +211,32 @@ def median(values: Sequence[float]) -> float:
 
 # --- images ----------------------------------------------------------------------------------------
 def image_paths(folder: Path, limit: int | None = None) -> list[Path]:
-    """Sorted image files of ``folder`` (non-recursive); a missing or empty folder ends the program."""
-    from napari_hyperres.io.files import is_supported
+    """Sorted image files of ``folder`` (non-recursive; the trainer's rule); a missing or empty
+    folder ends the program."""
+    from trainer.data import image_paths as training_image_paths
 
     if not folder.is_dir():
         fail(f"data folder {folder} does not exist; pass --data-root (the folder holding val/ and microscopy/)")
-    paths = sorted(p for p in folder.iterdir() if p.is_file() and is_supported(p))
-    if not paths:
-        fail(f"no images in {folder}")
-    return paths[:limit] if limit else paths
+    try:
+        return training_image_paths([str(folder)], limit)
+    except FileNotFoundError as exc:
+        fail(str(exc))
 
 
 def load_image(path: Path, channels: str = "as-is") -> np.ndarray:
     """An image file as float32 in ``[0, 1]``: ``(H, W)`` gray or ``(H, W, 3)`` colour.
 
-    ``channels``: ``"gray"`` (colour → BT.601 luma), ``"rgb"`` (gray → replicated) or ``"as-is"``.
+    ``channels``: ``"gray"`` (colour → BT.601 luma), ``"rgb"`` (gray → replicated) or ``"as-is"``
+    (the trainer's reading, :func:`trainer.data.load_for_task`).
     """
-    from napari_hyperres.io.files import read_image
+    from trainer.data import load_for_task
 
-    image = read_image(path)
-    unit = image.astype(np.float32) / np.float32(np.iinfo(image.dtype).max) if image.dtype.kind in "ui" else image.astype(np.float32)
-    if unit.ndim == 3:
-        unit = unit[..., :3]
-    if channels == "gray" and unit.ndim == 3:
-        unit = unit @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    elif channels == "rgb" and unit.ndim == 2:
-        unit = np.repeat(unit[..., None], 3, axis=-1)
+    if channels == "as-is":
+        image = load_for_task(path, "rgb")
+        unit = image[0][..., 0] if image[1] else image[0]
+    else:
+        unit = load_for_task(path, channels)[0]
+        unit = unit[..., 0] if channels == "gray" else unit
     return np.ascontiguousarray(unit)
 
 
@@ -247,12 +247,6 @@ def center_crop(image: np.ndarray, size: int | None) -> np.ndarray:
     h, w = image.shape[:2]
     y, x = max(0, (h - size) // 2), max(0, (w - size) // 2)
     return image[y : y + size, x : x + size]
-
-
-def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
-    """Crop so both sides are multiples of ``scale`` (as the SR papers do)."""
-    h, w = image.shape[:2]
-    return image[: h - h % scale, : w - w % scale]
 
 
 def to_tensor(image: np.ndarray):
@@ -283,10 +277,12 @@ def add_noise(clean: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
 
 
 def psnr(restored: np.ndarray, clean: np.ndarray) -> float:
-    """PSNR in dB of images in ``[0, 1]``: ``restored`` clipped to ``[0, 1]`` first, all channels, no border."""
-    diff = np.clip(np.asarray(restored, dtype=np.float64), 0, 1) - np.asarray(clean, dtype=np.float64)
-    mse = max(float(np.mean(diff * diff)), 1e-12)
-    return 10.0 * float(np.log10(1.0 / mse))
+    """PSNR in dB of images in ``[0, 1]``: ``restored`` clipped to ``[0, 1]`` first, all channels,
+    no border (the trainer's :func:`trainer.metrics.psnr`, in float64)."""
+    from trainer.metrics import psnr as batch_psnr
+
+    restored = np.clip(np.asarray(restored, dtype=np.float64), 0, 1)
+    return float(batch_psnr(to_tensor(restored), to_tensor(np.asarray(clean, dtype=np.float64)))[0])
 
 
 # --- weights ---------------------------------------------------------------------------------------
