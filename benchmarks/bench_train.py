@@ -23,7 +23,7 @@ def step_seconds(task_name: str, preset: str, batch: int, patch: int, steps: int
     from napari_hyperres.core.plugins import get_task
     from trainer import models as model_kinds
     from trainer.data import degrade_batch
-    from trainer.loop import MultiLevel, controls_for
+    from trainer.objectives import MultiLevel, controls_for
 
     task = get_task(task_name)
     levels = [float(v) for v in task.train_levels]

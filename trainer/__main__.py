@@ -165,6 +165,8 @@ def add_train_estimator(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init-from", default=None, help="an estimator weights file to continue training from")
+    p.add_argument("--resume", action="store_true", help="continue the run in OUT's .run folder exactly (checkpoint, schedule, random state)")
+    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_train_estimator)
 
 
@@ -172,7 +174,7 @@ def run_train_estimator(args: argparse.Namespace) -> int:
     from .estimator import EstimatorConfig, train_estimator
 
     cfg = EstimatorConfig(task=args.task, data=args.data, out=args.out, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, time_budget_s=args.time_budget, max_images=args.max_images, device=args.device, seed=args.seed, init_from=args.init_from, relative=args.relative_loss, quantize_8bit=args.quantize_8bit)
-    print(f"wrote {train_estimator(cfg)}")
+    print(f"wrote {train_estimator(cfg, progress=not args.no_progress, resume=args.resume)}")
     return 0
 
 

@@ -30,6 +30,9 @@ class TrainConfig:
             (:class:`napari_hyperres.core.models.hair.DecoderBox`).
         quantize_8bit: share of the degraded crops rounded and clipped to 8 bits, as 8-bit
             files hold noise (0 = none; the network then sees only unclipped float noise).
+        estimator_features, context, relative_loss, relative_floor: kind ``"estimator"``
+            only (:class:`trainer.objectives.LevelEstimation`): the estimator's width; pixels
+            degraded around each crop and cut off; L1 weighted by 1 / level fraction (floored).
     """
 
     task: str
@@ -58,6 +61,10 @@ class TrainConfig:
     selection_balance: float = 0.0
     select_decoder: bool = False
     quantize_8bit: float = 0.0
+    estimator_features: int = 32
+    context: int = 16
+    relative_loss: bool = False
+    relative_floor: float = 0.05
 
     def to_dict(self) -> dict:
         return asdict(self)

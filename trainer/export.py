@@ -85,6 +85,8 @@ def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None,
         vals = [row["val_psnr"] for row in read_log(run_dir) if "val_psnr" in row]
         validation = {Path(cfg["val"]).name: vals[-1]} if vals and cfg.get("val") else {}
     rounds = previous_rounds(cfg.get("init_from"), cfg["kind"]) + [round_of(ckpt)]
+    if cfg["kind"] == "estimator":
+        return _export_estimator(run_dir, name, ckpt, rounds, out)
     info = WeightsInfo(
         name=name,
         task=cfg["task"],
@@ -103,3 +105,42 @@ def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None,
     if target.is_dir():
         target = target / f"{name}.safetensors"
     return save_weights(target, ckpt["model"], info)
+
+
+ESTIMATOR_LOG_ROWS = 5
+"""Training checks (mean absolute error in the task's units) an estimator's file keeps."""
+
+
+def _export_estimator(run_dir: Path, name: str, ckpt: dict, rounds: list[dict], out: str | Path | None) -> Path:
+    """An estimator run's weights: what :func:`napari_hyperres.blind.estimate.estimate_level` reads
+    (the level range it was trained on, the crop size it looks through) and its last checks."""
+    from napari_hyperres.core.plugins import get_task
+
+    cfg = ckpt["config"]
+    task = get_task(cfg["task"])
+    log = [{"step": row["step"], "mean_abs_error_level": round(row["loss"], 3)} for row in read_log(run_dir) if "loss" in row]
+    info = WeightsInfo(
+        name=name,
+        task=cfg["task"],
+        kind="estimator",
+        architecture=ckpt["architecture"],
+        preset="estimator",
+        training_data=list(dict.fromkeys(name for r in rounds for name in r["data"])),
+        steps=sum(r["steps"] for r in rounds),
+        training_time_s=round(sum(r["training_time_s"] for r in rounds), 1),
+        device=ckpt.get("device", cfg.get("device", "")),
+        extra={
+            "level_range": list(task.level_range),
+            "patch": cfg["patch"],
+            "context": cfg["context"],
+            "relative_loss": cfg["relative_loss"],
+            "quantize_8bit": cfg["quantize_8bit"],
+            "log": log[-ESTIMATOR_LOG_ROWS:],
+            "rounds": rounds,
+        },
+    )
+    target = Path(out) if out else run_dir / f"{name}.safetensors"
+    if target.is_dir():
+        target = target / f"{name}.safetensors"
+    return save_weights(target, ckpt["model"], info)
+

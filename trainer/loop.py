@@ -1,4 +1,5 @@
-"""The training loop: k main networks from one hypernetwork, unweighted sum of L1 losses.
+"""The one training loop, for every model kind; what a step optimises is its objective
+(:mod:`trainer.objectives`: restoration at k levels, or the level estimator).
 
 Checkpoints (``RUN_DIR/checkpoint.pt``) hold the model, the optimiser, the step and
 every random generator's state, written atomically, loaded with
@@ -19,7 +20,6 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn as nn
-import torch.nn.functional as F
 
 from napari_hyperres.core.devices import select_device
 from napari_hyperres.core.plugins import get_task
@@ -29,35 +29,12 @@ from napari_hyperres.errors import WeightsError
 
 from . import models as model_kinds
 from .config import TrainConfig
-from .data import PatchSampler, as_8bit_files, degrade_batch, image_paths, load_for_task
-from .metrics import score
+from .data import PatchSampler, image_paths, load_for_task
+from .objectives import LevelEstimation, Restoration
 from .selection import SelectionPenalty
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "log.jsonl"
-
-
-class MultiLevel(nn.Module):
-    """Runs one model at k control values in a single forward (one DDP forward per step).
-
-    Returns the k outputs and the summed :class:`SelectionPenalty` of HAIR's selections
-    (0 when the penalty is off).
-    """
-
-    def __init__(self, model: nn.Module, penalty: SelectionPenalty | None = None) -> None:
-        super().__init__()
-        self.model = model
-        self.penalty = penalty if penalty is not None and penalty.active else None
-
-    def forward(self, inputs: list[torch.Tensor], controls: list[float]) -> tuple[list[torch.Tensor], torch.Tensor | float]:
-        if self.penalty is None:
-            return [self.model(x, c) for x, c in zip(inputs, controls, strict=True)], 0.0
-        outputs, penalty = [], 0.0
-        for x in inputs:
-            y, logits = self.model.forward_with_logits(x)
-            outputs.append(y)
-            penalty = penalty + self.penalty(logits)
-        return outputs, penalty
 
 
 @dataclass
@@ -83,15 +60,6 @@ def init_distributed(device_name: str) -> DistInfo:
     if use_cuda:
         torch.cuda.set_device(info.local_rank)
     return info
-
-
-def controls_for(task: Task, kind: str, levels: list[float]) -> list[float]:
-    """Control value per level: ``task.normalize`` for hyperres, λ = 1 for AdaFM fine-tuning, 0 otherwise."""
-    if kind == "hyperres":
-        return [float(task.normalize(level)) for level in levels]
-    if kind == "adafm":
-        return [1.0 for _ in levels]
-    return [0.0 for _ in levels]
 
 
 def progress_fraction(cfg: TrainConfig, step: int, elapsed_s: float) -> float:
@@ -120,22 +88,6 @@ def load_validation(cfg: TrainConfig, task: Task, size: int = 192) -> list[torch
         crop = image[y : y + size, x : x + size]
         crops.append(torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))[None])
     return crops
-
-
-@torch.no_grad()
-def validate(model: nn.Module, task: Task, kind: str, levels: list[float], images: list[torch.Tensor], device: torch.device) -> dict:
-    """Mean PSNR per level on validation crops (noise seeded 0 per image); ``{level: psnr}``."""
-    model.eval()
-    table = {}
-    for level, c in zip(levels, controls_for(task, kind, levels), strict=True):
-        values = []
-        for image in images:
-            clean = image.to(device)
-            degraded = task.degrade(clean, level, torch.Generator(device=device).manual_seed(0))
-            values.append(score(model(degraded, c), clean, task, level)["psnr"])
-        table[f"{level:g}"] = round(float(np.mean(values)), 3)
-    model.train()
-    return table
 
 
 def _save_checkpoint(path: Path, payload: dict) -> None:
@@ -220,7 +172,7 @@ def _init_from(model: nn.Module, source: str) -> None:
 def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Path:
     """Train per ``cfg``; returns the run directory (with ``checkpoint.pt`` and ``log.jsonl``)."""
     task = get_task(cfg.task)
-    levels = [float(v) for v in (cfg.levels or task.train_levels)]
+    levels = [] if cfg.kind == "estimator" else [float(v) for v in (cfg.levels or task.train_levels)]
     if cfg.kind == "dedicated" and len(levels) != 1:
         raise ValueError(f"a dedicated network trains on one level, got {levels}")
     penalty = SelectionPenalty(cfg.selection_entropy, cfg.selection_balance)
@@ -237,7 +189,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         out.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(cfg.seed)
-    arch = model_kinds.architecture(cfg.kind, cfg.preset, task.in_channels, cfg.select_decoder)
+    arch = model_kinds.architecture(cfg.kind, cfg.preset, task.in_channels, cfg.select_decoder, cfg.estimator_features)
     model = model_kinds.build(cfg.kind, arch)
     if cfg.init_from:
         _init_from(model, cfg.init_from)
@@ -265,12 +217,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         noise_gen.set_state(noise_rng.to(noise_gen.get_state().device))
         torch.set_rng_state(ckpt["torch_rng"])
 
-    sampler = PatchSampler(image_paths(cfg.data, cfg.max_images), task.channels, cfg.patch, data_gen)
+    objective = LevelEstimation(model, task, cfg) if cfg.kind == "estimator" else Restoration(model, task, cfg, levels, penalty)
+    sampler = PatchSampler(image_paths(cfg.data, cfg.max_images), task.channels, objective.crop_size(cfg), data_gen)
     val_images = load_validation(cfg, task) if info.main else []
-    runner: nn.Module = MultiLevel(model, penalty)
+    runner: nn.Module = objective.module
     if info.world > 1:
         runner = nn.parallel.DistributedDataParallel(runner, device_ids=[device.index] if device.type == "cuda" else None)
-    controls = controls_for(task, cfg.kind, levels)
 
     def checkpoint(step: int) -> None:
         rank_rngs = None
@@ -306,7 +258,6 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     t0, losses = time.perf_counter(), []
     run_start = t0
     step = done = start_step
-    use_amp = cfg.amp and device.type == "cuda"
     try:
         for step in range(start_step, cfg.steps):
             fraction = progress_fraction(cfg, step, elapsed + time.perf_counter() - run_start)
@@ -320,16 +271,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
             for group in optimizer.param_groups:
                 group["lr"] = lr_now
             clean, gray = sampler.sample(cfg.batch)
-            clean = clean.to(device, non_blocking=True)
-            with torch.no_grad():
-                inputs = [as_8bit_files(degrade_batch(task, clean, level, gray, noise_gen), cfg.quantize_8bit, data_gen) for level in levels]
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                outputs, selection_penalty = runner(inputs, controls)
-                loss = sum(F.l1_loss(o.float(), clean) for o in outputs) + selection_penalty
+            loss, logged = objective.loss(runner, clean.to(device, non_blocking=True), gray, data_gen, noise_gen)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            losses.append(float(loss.detach()))
+            losses.append(logged)
             done = step + 1
             if bar is not None:
                 bar.update(1)
@@ -342,7 +288,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
                 log_file.flush()
                 t0 = now
             if val_images and (done % cfg.val_every == 0 or done == cfg.steps):
-                table = validate(model, task, cfg.kind, levels, val_images, device)
+                table = objective.validate(val_images, device)
                 if log_file:
                     log_file.write(json.dumps({"step": done, "val_psnr": table}) + "\n")
                     log_file.flush()
@@ -352,7 +298,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
                 checkpoint(done)
         if done != cfg.steps and done > start_step:  # stopped by the time budget
             if val_images:
-                table = validate(model, task, cfg.kind, levels, val_images, device)
+                table = objective.validate(val_images, device)
                 if log_file:
                     log_file.write(json.dumps({"step": done, "val_psnr": table}) + "\n")
             checkpoint(done)

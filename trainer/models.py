@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from napari_hyperres.core.models.estimator import EstimatorArchitecture, LevelEstimator
 from napari_hyperres.core.models.hair import DECODER_CONVS, HairNet, hair_architecture_for
 from napari_hyperres.core.models.hyperres import (
     Architecture,
@@ -206,9 +207,11 @@ def select_hair_decoder(hair: HairNet, plain_state: dict[str, torch.Tensor], jit
             selector.load_state_dict(_under(plain_state, f"selectors.{min(i, arch.generated_blocks - 1)}."))
 
 
-def architecture(kind: str, preset: str, in_channels: int, select_decoder: bool = False):
+def architecture(kind: str, preset: str, in_channels: int, select_decoder: bool = False, features: int = 32):
     """The architecture record of ``kind`` at ``preset`` (HAIR has its own presets;
-    ``select_decoder`` is HAIR's only)."""
+    ``select_decoder`` is HAIR's only; the estimator has one shape, ``features`` wide)."""
+    if kind == "estimator":
+        return EstimatorArchitecture(in_channels=in_channels, features=features)
     if kind == "hair":
         return dataclasses.replace(hair_architecture_for(preset, in_channels), select_decoder=select_decoder)
     if select_decoder:
@@ -226,7 +229,9 @@ def build(kind: str, arch) -> nn.Module:
         return DedicatedNet(arch)
     if kind == "adafm":
         return AdaFMNet(arch)
-    raise ValueError(f"expected kind hyperres, hair, dedicated or adafm, got {kind!r}")
+    if kind == "estimator":
+        return LevelEstimator(arch)
+    raise ValueError(f"expected kind hyperres, hair, dedicated, adafm or estimator, got {kind!r}")
 
 
 register_model_kind("dedicated", lambda arch: DedicatedNet(Architecture(**arch)))

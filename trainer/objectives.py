@@ -1,0 +1,150 @@
+"""What a training step optimises: the pluggable part of the one training loop (:func:`trainer.loop.train`).
+
+- :class:`Restoration`: restore a crop degraded at each training level (hypernetwork,
+  dedicated, AdaFM, HAIR): the unweighted sum of L1 losses over the levels, plus HAIR's
+  selection penalties.
+- :class:`LevelEstimation`: read the level of a crop degraded at a random level of the
+  task's range (the blind level estimator): L1 on the level as a fraction of the range,
+  optionally relative.
+
+The loop owns everything else (devices, DDP, schedule, checkpoints and exact resume, logs).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from napari_hyperres.core.tasks import Task
+
+from .config import TrainConfig
+from .data import as_8bit_files, degrade_batch
+from .metrics import score
+
+
+class Objective(Protocol):
+    """One training step's loss, and the run's periodic check."""
+
+    module: nn.Module
+    """What the loop wraps in DistributedDataParallel and calls (holds the model)."""
+
+    def crop_size(self, cfg: TrainConfig) -> int:
+        """Edge of the clean crops the loop samples."""
+
+    def loss(self, module: nn.Module, clean: torch.Tensor, gray: torch.Tensor, data_gen: torch.Generator, noise_gen: torch.Generator) -> tuple[torch.Tensor, float]:
+        """``(loss to minimise, number to log)`` for clean crops ``(B, C, h, w)`` on the device."""
+
+    def validate(self, images: list[torch.Tensor], device: torch.device) -> dict | None:
+        """A table for the log (``None``: the objective has no periodic check)."""
+
+
+def controls_for(task: Task, kind: str, levels: list[float]) -> list[float]:
+    """Control value per level: ``task.normalize`` for hyperres, λ = 1 for AdaFM fine-tuning, 0 otherwise."""
+    if kind == "hyperres":
+        return [float(task.normalize(level)) for level in levels]
+    if kind == "adafm":
+        return [1.0 for _ in levels]
+    return [0.0 for _ in levels]
+
+
+class MultiLevel(nn.Module):
+    """Runs one model at k control values in a single forward (one DDP forward per step).
+
+    Returns the k outputs and the summed HAIR selection penalty (0 when the penalty is off).
+    """
+
+    def __init__(self, model: nn.Module, penalty=None) -> None:
+        super().__init__()
+        self.model = model
+        self.penalty = penalty if penalty is not None and penalty.active else None
+
+    def forward(self, inputs: list[torch.Tensor], controls: list[float]) -> tuple[list[torch.Tensor], torch.Tensor | float]:
+        if self.penalty is None:
+            return [self.model(x, c) for x, c in zip(inputs, controls, strict=True)], 0.0
+        outputs, penalty = [], 0.0
+        for x in inputs:
+            y, logits = self.model.forward_with_logits(x)
+            outputs.append(y)
+            penalty = penalty + self.penalty(logits)
+        return outputs, penalty
+
+
+class Restoration:
+    """k restorations per step, one per training level (the papers' unweighted sum of L1)."""
+
+    def __init__(self, model: nn.Module, task: Task, cfg: TrainConfig, levels: list[float], penalty=None) -> None:
+        self.model, self.task, self.cfg, self.levels = model, task, cfg, levels
+        self.controls = controls_for(task, cfg.kind, levels)
+        self.module = MultiLevel(model, penalty)
+
+    def crop_size(self, cfg: TrainConfig) -> int:
+        return cfg.patch
+
+    def loss(self, module, clean, gray, data_gen, noise_gen):
+        with torch.no_grad():
+            inputs = [
+                as_8bit_files(degrade_batch(self.task, clean, level, gray, noise_gen), self.cfg.quantize_8bit, data_gen)
+                for level in self.levels
+            ]
+        with torch.autocast(clean.device.type, dtype=torch.bfloat16, enabled=self.cfg.amp and clean.device.type == "cuda"):
+            outputs, selection_penalty = module(inputs, self.controls)
+            loss = sum(F.l1_loss(o.float(), clean) for o in outputs) + selection_penalty
+        return loss, float(loss.detach())
+
+    @torch.no_grad()
+    def validate(self, images, device):
+        """Mean PSNR per level on validation crops (noise seeded 0 per image); ``{level: psnr}``."""
+        if not images:
+            return None
+        self.model.eval()
+        table = {}
+        for level, c in zip(self.levels, self.controls, strict=True):
+            values = []
+            for image in images:
+                clean = image.to(device)
+                degraded = self.task.degrade(clean, level, torch.Generator(device=device).manual_seed(0))
+                values.append(score(self.model(degraded, c), clean, self.task, level)["psnr"])
+            table[f"{level:g}"] = round(float(np.mean(values)), 3)
+        self.model.train()
+        return table
+
+
+class LevelEstimation:
+    """The level estimator: each crop degraded at its own random level of the task's range.
+
+    Crops are degraded with :attr:`TrainConfig.context` pixels around them that are cut off
+    afterwards (no border effects of resampling or blur; a multiple of 8 keeps JPEG's blocks
+    in place). The logged number is the mean absolute error in the task's units.
+    """
+
+    def __init__(self, model: nn.Module, task: Task, cfg: TrainConfig) -> None:
+        self.model, self.task, self.cfg = model, task, cfg
+        self.module = model
+
+    def crop_size(self, cfg: TrainConfig) -> int:
+        return cfg.patch + 2 * cfg.context
+
+    def loss(self, module, clean, gray, data_gen, noise_gen):
+        cfg, task = self.cfg, self.task
+        low, high = task.level_range
+        levels = low + (high - low) * torch.rand(clean.shape[0], generator=data_gen)  # uniform (SR scales too)
+        inner = slice(cfg.context, cfg.context + cfg.patch)
+        with torch.no_grad():
+            degraded = torch.cat(
+                [degrade_batch(task, clean[i : i + 1], float(levels[i]), gray[i : i + 1], noise_gen) for i in range(clean.shape[0])]
+            )
+            degraded = as_8bit_files(degraded[..., inner, inner].contiguous(), cfg.quantize_8bit, data_gen)
+        target = ((levels - low) / (high - low)).to(clean.device)
+        abs_errors = (module(degraded) - target).abs()
+        loss = abs_errors.mean()
+        if cfg.relative_loss:  # relative error, which low levels need (σ 5 vs σ 75)
+            weights = 1.0 / target.clamp_min(cfg.relative_floor)
+            loss = (abs_errors * weights).sum() / weights.sum()
+        return loss, float(abs_errors.detach().mean()) * (high - low)
+
+    def validate(self, images, device):
+        return None
