@@ -41,7 +41,9 @@ import numpy as np
 
 def load_network(path: Path, kind: str):
     """A ``kind`` network from a weights file or a trainer run folder (``checkpoint.pt`` / ``model.safetensors``)."""
-    import trainer.models  # noqa: F401  (registers the "dedicated" kind with load_model)
+    from trainer.models import register_with_loader
+
+    register_with_loader()  # load_model can then rebuild the "dedicated" baseline
     from napari_hyperres.core.weights import load_model
     from trainer.baselines import load_run
 

@@ -21,7 +21,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", nargs="+", required=True, help="folders of training images")
     p.add_argument("--levels", nargs="*", type=float, default=[], help="training levels (default: the task's)")
     p.add_argument(
-        "--kind", default=None, choices=["hyperres", "hair", "dedicated", "adafm"],
+        "--kind", default=None, choices=["hyperres", "hair", "dedicated", "adafm"],  # trainer.models.KINDS but the estimator
         help="model family (default: hyperres, or hair for an image-conditioned task such as auto)",
     )
     p.add_argument("--preset", default="lite", choices=["lite", "paper", "small", "tiny"])

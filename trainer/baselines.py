@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 
 from napari_hyperres.core.plugins import get_task
-from napari_hyperres.core.weights import build_model, load_model
+from napari_hyperres.core.weights import check_architecture, load_model
 from napari_hyperres.engine import Restorer
 
 from . import models as model_kinds
@@ -53,9 +53,10 @@ def load_run(run: Path, kind: str) -> nn.Module:
     """The model of a run directory: ``checkpoint.pt``, else an exported ``model.safetensors``."""
     if (run / CHECKPOINT).exists():
         ckpt = load_checkpoint(run / CHECKPOINT)
-        model = build_model(kind, ckpt["architecture"])
+        model = model_kinds.build(kind, model_kinds.KINDS[kind].record(**check_architecture(ckpt["architecture"])))
         model.load_state_dict(ckpt["model"])
         return model.eval()
+    model_kinds.register_with_loader()
     model, _ = load_model(run / EXPORTED, kind=kind)
     return model
 

@@ -12,13 +12,20 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from napari_hyperres.core.models.estimator import EstimatorArchitecture, LevelEstimator
-from napari_hyperres.core.models.hair import DECODER_CONVS, HairNet, hair_architecture_for
+from napari_hyperres.core.models.hair import (
+    DECODER_CONVS,
+    HairArchitecture,
+    HairNet,
+    hair_architecture_for,
+)
 from napari_hyperres.core.models.hyperres import (
     Architecture,
     GeneratedNet,
@@ -207,32 +214,66 @@ def select_hair_decoder(hair: HairNet, plain_state: dict[str, torch.Tensor], jit
             selector.load_state_dict(_under(plain_state, f"selectors.{min(i, arch.generated_blocks - 1)}."))
 
 
+@dataclass(frozen=True)
+class ModelKind:
+    """A trainable model family: its architecture record at a preset, and a fresh model of it.
+
+    Attributes:
+        architecture: ``(preset, in_channels, select_decoder, features) -> record``.
+        build: ``record -> nn.Module`` (fresh initialisation).
+        record: the record's class (rebuilds it from a weights file's architecture dict).
+    """
+
+    architecture: Callable[[str, int, bool, int], object]
+    build: Callable[[object], nn.Module]
+    record: type
+
+
+def _plain(preset: str, in_channels: int, select_decoder: bool, features: int) -> Architecture:
+    if select_decoder:
+        raise ValueError("--select-decoder is a HAIR option; this kind has no selection (use --kind hair)")
+    return architecture_for(preset, in_channels)
+
+
+KINDS: dict[str, ModelKind] = {
+    "hyperres": ModelKind(_plain, HyperResNet, Architecture),
+    "dedicated": ModelKind(_plain, DedicatedNet, Architecture),
+    "adafm": ModelKind(_plain, AdaFMNet, Architecture),
+    "hair": ModelKind(
+        lambda preset, channels, select_decoder, features: dataclasses.replace(
+            hair_architecture_for(preset, channels), select_decoder=select_decoder
+        ),
+        HairNet,
+        HairArchitecture,
+    ),
+    "estimator": ModelKind(
+        lambda preset, channels, select_decoder, features: EstimatorArchitecture(in_channels=channels, features=features),
+        LevelEstimator,
+        EstimatorArchitecture,
+    ),
+}
+"""Every model kind the trainer builds, in one table (``--kind`` offers all but the estimator,
+which ``train-estimator`` trains)."""
+
+
 def architecture(kind: str, preset: str, in_channels: int, select_decoder: bool = False, features: int = 32):
     """The architecture record of ``kind`` at ``preset`` (HAIR has its own presets;
     ``select_decoder`` is HAIR's only; the estimator has one shape, ``features`` wide)."""
-    if kind == "estimator":
-        return EstimatorArchitecture(in_channels=in_channels, features=features)
-    if kind == "hair":
-        return dataclasses.replace(hair_architecture_for(preset, in_channels), select_decoder=select_decoder)
-    if select_decoder:
-        raise ValueError(f"--select-decoder is a HAIR option; kind {kind!r} has no selection (use --kind hair)")
-    return architecture_for(preset, in_channels)
+    if kind not in KINDS:
+        raise ValueError(f"expected a kind among {sorted(KINDS)}, got {kind!r}")
+    return KINDS[kind].architecture(preset, in_channels, select_decoder, features)
 
 
 def build(kind: str, arch) -> nn.Module:
     """A fresh trainable model of ``kind``."""
-    if kind == "hair":
-        return HairNet(arch)
-    if kind == "hyperres":
-        return HyperResNet(arch)
-    if kind == "dedicated":
-        return DedicatedNet(arch)
-    if kind == "adafm":
-        return AdaFMNet(arch)
-    if kind == "estimator":
-        return LevelEstimator(arch)
-    raise ValueError(f"expected kind hyperres, hair, dedicated, adafm or estimator, got {kind!r}")
+    if kind not in KINDS:
+        raise ValueError(f"expected a kind among {sorted(KINDS)}, got {kind!r}")
+    return KINDS[kind].build(arch)
 
 
-register_model_kind("dedicated", lambda arch: DedicatedNet(Architecture(**arch)))
-register_model_kind("adafm", lambda arch: AdaFMNet(Architecture(**arch)))
+def register_with_loader() -> None:
+    """Let :func:`napari_hyperres.core.weights.load_model` rebuild the trainer-only kinds
+    (``dedicated``, ``adafm``) from weights files; the library knows the others itself."""
+    for name in ("dedicated", "adafm"):
+        kind = KINDS[name]
+        register_model_kind(name, lambda arch, kind=kind: kind.build(kind.record(**arch)))
