@@ -7,6 +7,11 @@ k = c·w + b for every generated conv) plus restoring the plane. Prints one mark
     python benchmarks/bench_preview_latency.py                      # worker path, lite preset, 512×512
     python benchmarks/bench_preview_latency.py --widget             # through the real widget (offscreen Qt)
     python benchmarks/bench_preview_latency.py --weights FILE.safetensors --task denoise
+    python benchmarks/bench_preview_latency.py --size 2048 --viewport 512   # view first: first pixels, view, plane
+
+With ``--viewport V`` the plane is previewed as the widget does (:func:`napari_hyperres.ui.progressive.preview_steps`):
+the columns then give the time to the first restored pixels (the middle of the V² view), to the
+whole view, and to the whole plane.
 
 ``--weights`` defaults to the task's shipped weights when they exist, else a randomly
 initialised network of ``--preset`` (timing does not depend on the weights' values).
@@ -85,6 +90,36 @@ def bench_worker_path(task_name: str, weights: str, device: str, plane: np.ndarr
     return times, cold
 
 
+def bench_view_first(task_name: str, weights: str, device: str, plane: np.ndarray, levels: list[float], viewport: int) -> dict[str, list[float]]:
+    """``preview_steps`` per level change on a plane with a ``viewport``² view in its middle:
+    seconds to the first tile, to the view, to the plane."""
+    from napari_hyperres.core.plugins import get_task
+    from napari_hyperres.ui.preview import Request, RestorerCache
+    from napari_hyperres.ui.progressive import preview_steps
+
+    task = get_task(task_name)
+    cache = RestorerCache()
+    h, w = plane.shape[:2]
+    y0, x0 = (h - viewport) // 2, (w - viewport) // 2
+    view = (y0, y0 + viewport, x0, x0 + viewport)
+
+    def one(level: float) -> dict[str, float]:
+        request = Request(task=task, level=level, device=device, weights=weights, data=plane, rgb=False, viewport=view)
+        start, marks = time.perf_counter(), {}
+        for tile in preview_steps(cache, request):
+            if tile is not None and tile.phase not in marks:
+                marks[tile.phase] = time.perf_counter() - start
+        marks["plane"] = time.perf_counter() - start
+        marks.setdefault("view", marks["plane"])
+        marks.setdefault("first", marks["view"])
+        return marks
+
+    one(task.default_level)  # loads the weights, warms up
+    runs = [one(level) for level in levels]
+    cache.release()
+    return {key: [run[key] for run in runs] for key in ("first", "view", "plane")}
+
+
 def bench_widget(task_name: str, weights: str, device: str, plane: np.ndarray, levels: list[float]) -> tuple[list[float], float]:
     """Set the widget's slider and wait until the preview layer shows that level (offscreen Qt)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -130,6 +165,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--widget", action="store_true", help="time through the real widget and Qt event loop")
+    parser.add_argument("--viewport", type=int, default=None, help="preview view first with a V×V view in the plane's middle")
     args = parser.parse_args()
 
     import torch
@@ -144,9 +180,22 @@ def main() -> None:
         weights = args.weights or make_weights(args.task, args.preset, Path(tmp))
         levels = levels_for(task, max(20, args.changes))
         plane = bench_image(args.task, args.size, 2.0)
+        info = read_info(weights)
+        if args.viewport:
+            marks = bench_view_first(args.task, weights, args.device, plane, levels, args.viewport)
+            print("| task | weights | plane | view | device | threads | level changes | first pixels, median ms (p90) | view, median ms (p90) | plane, median ms |")
+            print("|---|---|---|---|---|---|---|---|---|---|")
+            cells = []
+            for key in ("first", "view", "plane"):
+                ms = sorted(t * 1000 for t in marks[key])
+                cells.append(f"{statistics.median(ms):.0f} ({ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))]:.0f})")
+            print(
+                f"| {args.task} | {info.name} | {plane.shape[0]}×{plane.shape[1]} uint8 | {args.viewport}² | {args.device} "
+                f"| {torch.get_num_threads()} | {len(levels)} | {cells[0]} | {cells[1]} | {cells[2].split(' ')[0]} |"
+            )
+            return
         bench = bench_widget if args.widget else bench_worker_path
         times, cold = bench(args.task, weights, args.device, plane, levels)
-        info = read_info(weights)
     ms = sorted(t * 1000 for t in times)
     p90 = ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))]
     path = "widget (Qt event loop + thread worker)" if args.widget else "worker function (restore_plane)"

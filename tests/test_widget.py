@@ -662,3 +662,31 @@ def test_in_a_real_viewer(make_napari_viewer_proxy, qtbot, tiny_weights, notes):
     np.testing.assert_array_equal(source.data, original)
     assert notes["error"] == []
     widget.release()
+
+
+def test_a_large_plane_previews_its_view_first_and_ends_equal_to_apply(make_widget, qtbot, notes, monkeypatch):
+    """A plane above the whole-plane size: restored pixels arrive in the preview layer before the
+    plane is done (the middle of the view first), and the finished preview is Apply's plane."""
+    viewer = ViewerModel()
+    plane = np.random.default_rng(11).integers(0, 255, size=(720, 700), dtype=np.uint8)
+    viewer.add_image(plane, name="big")
+    widget = make_widget(viewer)
+    phases = []
+    original = type(widget)._on_preview_tile
+
+    def record(self, request, tile):
+        if tile is not None:
+            phases.append(tile.phase)
+        original(self, request, tile)
+        if tile is not None:
+            assert _previews(viewer)[0].metadata["hyperres"]["complete"] is False  # shown, not yet done
+
+    monkeypatch.setattr(type(widget), "_on_preview_tile", record)
+    widget.preview(30)
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    preview = _previews(viewer)[0]
+    assert phases and phases[0] == "first"  # pixels shown before the plane was done
+    assert preview.metadata["hyperres"]["complete"] is True
+    restorer = widget._cache.get(widget.task, "auto", widget.weights.get("denoise"))
+    np.testing.assert_array_equal(np.asarray(preview.data), restorer.restore(plane, 30.0))
+    assert notes["error"] == []

@@ -199,6 +199,8 @@ class Request:
     noise: Any = None
     """Photon-limited tasks: the whole layer's Poisson–Gaussian fit
     (:func:`napari_hyperres.engine.restorer.whole_noise`), for the same reason."""
+    viewport: tuple[int, int, int, int] | None = None
+    """``(y0, y1, x0, x1)``: the part of the plane on screen (previews restore it first)."""
 
     @property
     def shown_level(self) -> float | None:

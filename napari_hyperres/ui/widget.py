@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+import numpy as np
 from magicgui.widgets import (
     CheckBox,
     ComboBox,
@@ -96,6 +97,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, Container):
         self._tasks: dict[str, Task] = {}
         self._preview_queue: LatestOnly[Request] = LatestOnly()
         self._preview_worker = None
+        self._preview_view_done = False  # the running preview has shown its view (a new level may stop it)
         self._last_preview_error: str | None = None
         self._job = None
         self._job_kind = ""
@@ -353,7 +355,21 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, Container):
             source_id=layer.unique_id,
             value_range=value_range,
             noise=noise,
+            viewport=self._viewport(layer),
         )
+
+    def _viewport(self, layer: Image) -> tuple[int, int, int, int] | None:
+        """``(y0, y1, x0, x1)`` of ``layer``'s displayed plane on screen (napari's ``corner_pixels``),
+        or ``None`` when the displayed axes are not the plane's last two."""
+        ndim = layer.ndim
+        if tuple(self.viewer.dims.displayed) != (ndim - 2, ndim - 1):
+            return None
+        try:
+            corners = np.asarray(layer.corner_pixels)[:, -2:]
+        except (AttributeError, IndexError, ValueError):
+            return None
+        (y0, x0), (y1, x1) = corners.astype(int)
+        return (int(y0), int(y1) + 1, int(x0), int(x1) + 1)
 
     def _layer_noise(self, layer: Image, task_name: str):
         """The whole layer's Poisson–Gaussian fit (:func:`whole_noise`), kept while the layer's data is the same."""

@@ -2,6 +2,8 @@
 
 A mixin of :class:`napari_hyperres.ui.widget.RestoreWidget`. Requests made while a preview
 runs are coalesced (:class:`napari_hyperres.ui.preview.LatestOnly`): only the newest runs next.
+A large plane shows the middle of the view first, then the view, then the rest
+(:mod:`napari_hyperres.ui.progressive`); once its view is shown, a new slider move stops it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from ..errors import HyperResError
 from .geometry import output_geometry
 from .labels import describe_selection, format_level, preview_name
 from .outputs import PREVIEW_KEY, find_layer, find_preview, place_output
-from .preview import Request, Restored, restore_plane
+from .preview import Request, Restored
+from .progressive import PreviewTile, preview_steps, view_box
 
 
 class PreviewMixin:
@@ -31,21 +34,49 @@ class PreviewMixin:
         if self._released:
             return
         request = self._request(level, layer, quiet=True)
-        if request is not None and self._preview_queue.submit(request):
+        if request is None:
+            return
+        if self._preview_queue.submit(request):
             self._start_preview(request)
+        elif self._preview_worker is not None and self._preview_view_done:
+            self._preview_worker.quit()  # its view is shown: the rest of that plane gives way to the new level
 
     def _start_preview(self, request: Request) -> None:
+        self._preview_view_done = False
         self._preview_worker = create_worker(
-            restore_plane,
+            preview_steps,
             self._cache,
             request,
             _start_thread=True,
             _connect={
+                "yielded": partial(self._on_preview_tile, request),
                 "returned": partial(self._on_preview_result, request),
                 "errored": partial(self._on_preview_error, request),
                 "finished": self._on_preview_finished,
             },
         )
+
+    def _on_preview_tile(self, request: Request, tile: PreviewTile | None) -> None:
+        """Restored pixels of the view: written into the preview layer at once (the input shows
+        where nothing is restored yet), so the picture follows the slider."""
+        if tile is None:
+            return
+        source = find_layer(self.viewer.layers, request.source_id)
+        if source is None or self._released:
+            return
+        layer = find_preview(self.viewer.layers, source)
+        plane_shape = np.shape(request.data)[len(request.index) :]
+        if layer is not None and layer.data.shape == plane_shape and layer.data.dtype == request.data.dtype:
+            data = np.array(layer.data, copy=True)
+        else:
+            data = np.array(request.data[request.index], copy=True)
+        y0, y1, x0, x1 = tile.box
+        data[y0:y1, x0:x1] = tile.data
+        self._show_preview(request, source, data, None, complete=False)
+        view = view_box(request.viewport, plane_shape[:2])
+        if tile.phase == "view" or tile.box == view or view == (0, plane_shape[0], 0, plane_shape[1]):
+            self._preview_view_done = True  # the next slider move may stop the rest of the plane
+        self.status.value = f"preview {request.task.name} {format_level(request.level)}: {tile.phase} pixels in {tile.seconds * 1000:.0f} ms"
 
     def _on_preview_result(self, request: Request, result: Restored) -> None:
         plane, seconds, selection = result
@@ -53,20 +84,25 @@ class PreviewMixin:
         source = find_layer(self.viewer.layers, request.source_id)
         if source is None or self._released:
             return
+        self._show_preview(request, source, plane, selection)
+        self._show_selection(selection)
+        level = "" if request.shown_level is None else f" {format_level(request.level)}"
+        self.status.value = f"preview {request.task.name}{level}: {seconds * 1000:.0f} ms"
+
+    def _show_preview(self, request: Request, source, plane: np.ndarray, selection, complete: bool = True) -> None:
+        """Write ``plane`` (the displayed plane restored, or partly) into the source's preview layer."""
         spatial = slice(-3, -1) if request.rgb else slice(-2, None)
         in_yx = np.shape(request.data)[spatial]
         geometry = output_geometry(source.scale[-2:], source.translate[-2:], in_yx, plane.shape[spatial])
         metadata = request.metadata(selection=selection)
         metadata[PREVIEW_KEY] = request.source_id
         metadata["hyperres"]["plane"] = list(request.index)
+        metadata["hyperres"]["complete"] = complete
         place_output(
             self.viewer, plane, source=source, rgb=request.rgb, geometry=geometry,
             name=preview_name(request.source, request.task.name, request.shown_level), metadata=metadata,
             replace=find_preview(self.viewer.layers, source),
         )
-        self._show_selection(selection)
-        level = "" if request.shown_level is None else f" {format_level(request.level)}"
-        self.status.value = f"preview {request.task.name}{level}: {seconds * 1000:.0f} ms"
 
     def _show_selection(self, selection: np.ndarray | None, plane: tuple[int, ...] = ()) -> None:
         """Tell in ``selection_label`` what the image-conditioned network chose for ``plane``."""

@@ -1,0 +1,137 @@
+"""The live preview, what is on screen first: the middle of the view, then the view, then the plane.
+
+A slider move on a large plane must show restored pixels at the speed of the hand, and
+those pixels must be Apply's pixels (no draft network). :func:`preview_steps` restores
+crops of the displayed plane with a margin of the network's receptive field on every side,
+starting on the grid of the networks' stride-2 head, so each crop's inside equals the same
+pixels of the whole plane restored at once (the engine's tiling rule). It yields each
+:class:`PreviewTile` as it is done; the widget writes it into the preview layer.
+
+Planes of at most :data:`WHOLE_PLANE_PIXELS` are restored at once (a crop would only add its
+margin); so are tasks whose output has another size (``sr``) or whose network is chosen
+from the whole image (``auto``).
+
+Qt-free; runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from .labels import is_image_conditioned
+from .preview import Request, Restored, RestorerCache
+
+WHOLE_PLANE_PIXELS = 640 * 640
+"""Planes up to this size are previewed whole: a first crop would only add its margin's cost."""
+
+FIRST_TILE = 128
+"""Edge of the first crop, at the middle of the view: what a slider move shows first."""
+
+REST_TILE = 512
+"""Tile edge for the rest of the plane: a new slider move can stop it after any tile."""
+
+Box = tuple[int, int, int, int]
+"""``(y0, y1, x0, x1)``: rows ``y0:y1`` and columns ``x0:x1`` of a plane."""
+
+
+@dataclass(frozen=True)
+class PreviewTile:
+    """Restored pixels of the displayed plane: ``data`` is ``plane[box]`` restored.
+
+    Attributes:
+        box: where they go, ``(y0, y1, x0, x1)``.
+        data: ``(y1 - y0, x1 - x0[, C])`` in the input's dtype, equal to Apply's there.
+        seconds: since the request started.
+        phase: ``"first"`` (middle of the view), ``"view"`` or ``"plane"`` (the rest).
+    """
+
+    box: Box
+    data: np.ndarray
+    seconds: float
+    phase: str
+
+
+def previews_whole(request: Request, shape_yx: tuple[int, int]) -> bool:
+    """Whether the plane is restored at once rather than view first."""
+    task = request.task
+    return shape_yx[0] * shape_yx[1] <= WHOLE_PLANE_PIXELS or task.resamples or is_image_conditioned(task)
+
+
+def view_box(viewport: Box | None, shape_yx: tuple[int, int]) -> Box:
+    """The displayed part of the plane (clipped; the whole plane when unknown or empty)."""
+    h, w = shape_yx
+    if viewport is None:
+        return (0, h, 0, w)
+    y0, y1, x0, x1 = (int(v) for v in viewport)
+    y0, x0 = min(max(y0, 0), h), min(max(x0, 0), w)
+    y1, x1 = min(max(y1, y0), h), min(max(x1, x0), w)
+    return (0, h, 0, w) if y1 <= y0 or x1 <= x0 else (y0, y1, x0, x1)
+
+
+def centre_box(view: Box, edge: int = FIRST_TILE) -> Box:
+    """An ``edge``² box at the middle of ``view`` (smaller if the view is), starting on even pixels."""
+    y0, y1, x0, x1 = view
+    boxes = []
+    for lo, hi in ((y0, y1), (x0, x1)):
+        size = min(edge, hi - lo)
+        start = max(lo, (lo + hi - size) // 2)
+        start -= start % 2
+        boxes += [start, min(hi, start + size)]
+    return (boxes[0], boxes[1], boxes[2], boxes[3])
+
+
+def with_margin(box: Box, margin: int, shape_yx: tuple[int, int]) -> Box:
+    """``box`` grown by ``margin`` on every side, clipped, its start rounded down to an even pixel
+    (the networks' stride-2 head then sees the crop on the whole plane's grid)."""
+    y0, y1, x0, x1 = box
+    h, w = shape_yx
+    top, left = max(0, y0 - margin), max(0, x0 - margin)
+    return (top - top % 2, min(h, y1 + margin), left - left % 2, min(w, x1 + margin))
+
+
+def restore_box(restorer, plane: np.ndarray, box: Box, request: Request) -> np.ndarray:
+    """``plane[box]`` restored as the whole plane would be there (a crop with the receptive field around it)."""
+    y0, y1, x0, x1 = box
+    cy0, cy1, cx0, cx1 = with_margin(box, restorer.overlap, plane.shape[:2])
+    crop = np.ascontiguousarray(plane[cy0:cy1, cx0:cx1])
+    out = restorer.restore(crop, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise)
+    return out[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
+
+
+def preview_steps(cache: RestorerCache, request: Request) -> Iterator[PreviewTile | None]:
+    """The preview of the displayed plane, view first; returns the whole plane as a :class:`Restored`.
+
+    Yields :class:`PreviewTile`\\ s (the middle of the view, then the whole view), and
+    ``None`` between the tiles of the rest of the plane, so a worker asked to quit stops
+    there (the widget quits a preview whose view is done when the slider moves again).
+    """
+    from ..engine import Report
+
+    start = time.perf_counter()
+    restorer = cache.get(request.task, request.device, request.weights)
+    plane = np.asarray(request.data[request.index])
+    shape_yx = plane.shape[:2]
+    if previews_whole(request, shape_yx):
+        result, report = restorer.restore_with_report(
+            plane, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise
+        )
+        return Restored(result, time.perf_counter() - start, report.selections)
+    view = view_box(request.viewport, shape_yx)
+    first = centre_box(view)
+    yield PreviewTile(first, restore_box(restorer, plane, first, request), time.perf_counter() - start, "first")
+    if first != view and view != (0, shape_yx[0], 0, shape_yx[1]):  # a view of all the plane: the plane next
+        yield PreviewTile(view, restore_box(restorer, plane, view, request), time.perf_counter() - start, "view")
+    result = None
+    steps = restorer.restore_steps(
+        plane, request.level, tile=REST_TILE, rgb=request.rgb, value_range=request.value_range, noise=request.noise
+    )
+    for step in steps:
+        if isinstance(step, np.ndarray):
+            result = step
+        elif not isinstance(step, Report):
+            yield None  # a tile of the rest of the plane: a point to stop at
+    return Restored(result, time.perf_counter() - start, None)

@@ -1,0 +1,84 @@
+"""napari_hyperres.ui.progressive: the live preview shows the middle of the view first, then the
+view, then the plane, and every pixel it shows is Apply's pixel."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from conftest import strong_model, write_tiny_weights
+
+from napari_hyperres.core.tasks import DENOISE, SR
+from napari_hyperres.engine import Restorer
+from napari_hyperres.ui.preview import Request, Restored, RestorerCache
+from napari_hyperres.ui.progressive import (
+    FIRST_TILE,
+    PreviewTile,
+    centre_box,
+    preview_steps,
+    previews_whole,
+    view_box,
+    with_margin,
+)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def strong_weights(tmp_path_factory) -> str:
+    """Tiny weights whose outputs depend visibly on the surroundings (seams would show)."""
+    path = tmp_path_factory.mktemp("weights") / "denoise.strong.safetensors"
+    return str(write_tiny_weights(path, "denoise", 3, strong_model(3)))
+
+
+def _run(request: Request) -> tuple[list[PreviewTile | None], Restored]:
+    steps = preview_steps(RestorerCache(), request)
+    yielded = []
+    while True:
+        try:
+            yielded.append(next(steps))
+        except StopIteration as stop:
+            return yielded, stop.value
+
+
+@pytest.mark.parametrize("rgb", [False, True])
+def test_a_large_plane_shows_the_middle_of_the_view_then_the_view_then_all_of_it(strong_weights, rgb):
+    shape = (2, 700, 660, 3) if rgb else (2, 700, 660)
+    stack = np.random.default_rng(0).random(shape).astype(np.float32)
+    viewport = (101, 413, 250, 611)
+    request = Request(task=DENOISE, level=30.0, device="cpu", weights=strong_weights, data=stack, rgb=rgb,
+                      index=(1,), value_range=(0.0, 1.0), viewport=viewport)
+    yielded, restored = _run(request)
+    whole = Restorer("denoise", weights=strong_weights, device="cpu").restore(stack[1], 30.0, rgb=rgb, value_range=(0.0, 1.0))
+    np.testing.assert_allclose(restored.data, whole, atol=1e-4, rtol=0)
+    tiles = [step for step in yielded if step is not None]
+    assert [tile.phase for tile in tiles] == ["first", "view"]
+    first, view = tiles
+    assert first.box == centre_box(viewport) and view.box == viewport
+    assert first.box[1] - first.box[0] == FIRST_TILE and first.box[0] % 2 == 0 and first.box[2] % 2 == 0
+    for tile in tiles:  # the pixels shown early are Apply's pixels: no seams, no draft
+        y0, y1, x0, x1 = tile.box
+        np.testing.assert_allclose(tile.data, whole[y0:y1, x0:x1], atol=1e-4, rtol=0)
+    assert yielded.count(None) >= 1  # the rest of the plane: points where a new slider move stops it
+    assert first.seconds <= view.seconds
+
+
+def test_small_planes_resampling_and_image_conditioned_tasks_are_previewed_whole(tiny_weights):
+    plane = np.random.default_rng(1).integers(0, 255, (64, 80), dtype=np.uint8)
+    request = Request(task=DENOISE, level=20.0, device="cpu", weights=str(tiny_weights["denoise"]), data=plane, rgb=False,
+                      viewport=(0, 10, 0, 10))
+    yielded, restored = _run(request)
+    assert yielded == []
+    expected = Restorer("denoise", weights=str(tiny_weights["denoise"]), device="cpu").restore(plane, 20.0)
+    np.testing.assert_array_equal(restored.data, expected)
+    assert previews_whole(dataclasses.replace(request, task=SR), (4000, 4000))
+
+
+def test_boxes_stay_inside_the_plane_and_on_the_even_grid():
+    assert view_box(None, (50, 60)) == (0, 50, 0, 60)
+    assert view_box((-20, 999, 10, 30), (50, 60)) == (0, 50, 10, 30)
+    assert view_box((40, 40, 0, 10), (50, 60)) == (0, 50, 0, 60)  # an empty view: the whole plane
+    assert centre_box((0, 50, 0, 60), 128) == (0, 50, 0, 60)
+    assert centre_box((3, 1003, 7, 1007), 128) == (438, 566, 442, 570)
+    assert with_margin((101, 200, 51, 90), 40, (300, 120)) == (60, 240, 10, 120)
