@@ -97,7 +97,6 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, Container):
         self._tasks: dict[str, Task] = {}
         self._preview_queue: LatestOnly[Request] = LatestOnly()
         self._preview_worker = None
-        self._preview_view_done = False  # the running preview has shown its view (a new level may stop it)
         self._last_preview_error: str | None = None
         self._job = None
         self._job_kind = ""

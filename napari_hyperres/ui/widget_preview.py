@@ -3,7 +3,7 @@
 A mixin of :class:`napari_hyperres.ui.widget.RestoreWidget`. Requests made while a preview
 runs are coalesced (:class:`napari_hyperres.ui.preview.LatestOnly`): only the newest runs next.
 A large plane shows the middle of the view first, then the view, then the rest
-(:mod:`napari_hyperres.ui.progressive`); once its view is shown, a new slider move stops it.
+(:mod:`napari_hyperres.ui.progressive`); a new slider move stops it at its next tile.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .geometry import output_geometry
 from .labels import describe_selection, format_level, preview_name
 from .outputs import PREVIEW_KEY, find_layer, find_preview, place_output
 from .preview import Request, Restored
-from .progressive import PreviewTile, preview_steps, view_box
+from .progressive import PreviewTile, preview_steps
 
 
 class PreviewMixin:
@@ -38,11 +38,10 @@ class PreviewMixin:
             return
         if self._preview_queue.submit(request):
             self._start_preview(request)
-        elif self._preview_worker is not None and self._preview_view_done:
-            self._preview_worker.quit()  # its view is shown: the rest of that plane gives way to the new level
+        elif self._preview_worker is not None:
+            self._preview_worker.quit()  # the running preview stops at its next tile: the newest level goes next
 
     def _start_preview(self, request: Request) -> None:
-        self._preview_view_done = False
         self._preview_worker = create_worker(
             preview_steps,
             self._cache,
@@ -73,9 +72,6 @@ class PreviewMixin:
         y0, y1, x0, x1 = tile.box
         data[y0:y1, x0:x1] = tile.data
         self._show_preview(request, source, data, None, complete=False)
-        view = view_box(request.viewport, plane_shape[:2])
-        if tile.phase == "view" or tile.box == view or view == (0, plane_shape[0], 0, plane_shape[1]):
-            self._preview_view_done = True  # the next slider move may stop the rest of the plane
         self.status.value = f"preview {request.task.name} {format_level(request.level)}: {tile.phase} pixels in {tile.seconds * 1000:.0f} ms"
 
     def _on_preview_result(self, request: Request, result: Restored) -> None:
