@@ -74,6 +74,16 @@ def dejpeg() -> tuple[str, float]:
     return "psnr", _psnr(Restorer("dejpeg", device="cpu").restore(_jpeg(clean, 10), 10), clean, 255.0)
 
 
+def dejpeg_colour() -> tuple[str, float]:
+    """A colour JPEG (OpenCV: 4:2:0 chroma): luma and chroma restored."""
+    from napari_hyperres.engine import Restorer
+
+    clean = _astronaut()
+    ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(clean[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 10])
+    degraded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1].copy()
+    return "psnr", _psnr(Restorer("dejpeg", device="cpu").restore(degraded, 10), clean, 255.0)
+
+
 def sr() -> tuple[str, float]:
     from napari_hyperres.core.degradations import bicubic_resize
     from napari_hyperres.engine import Restorer
@@ -116,6 +126,7 @@ CASES: dict[str, Callable[[], tuple[str, float]]] = {
     "denoise.lite: camera σ25": denoise_gray,
     "denoise.lite: astronaut σ25": denoise_colour,
     "dejpeg.lite: camera q10": dejpeg,
+    "dejpeg.lite: astronaut q10, colour 4:2:0": dejpeg_colour,
     "sr.lite: astronaut ×2": sr,
     "microscopy.lite: camera, 60 e⁻ at white": microscopy,
     "auto.lite: camera σ25": auto,

@@ -7,6 +7,7 @@ weights so that a seam would show far above the tolerance.
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ import pytest
 import torch
 from conftest import identity_model, strong_model, tiny_model
 
+from napari_hyperres.core.color import ycbcr_to_rgb
 from napari_hyperres.core.tasks import DEJPEG, DENOISE, SR, Task
 from napari_hyperres.engine import Restorer, output_shape, restore, tile_boxes
 from napari_hyperres.errors import (
@@ -99,11 +101,37 @@ def test_rgba_alpha_passes_through_unchanged(strong_rgb, rng):
     assert not np.array_equal(out[..., :3], image[..., :3])
 
 
-def test_gray_task_on_rgb_restores_luma_only(identity_gray, rng):
+def test_gray_task_on_rgb_restores_luma_only_when_chroma_is_kept(rng):
+    luma_only = Restorer(dataclasses.replace(DEJPEG, chroma="keep"), device="cpu", model=identity_model(1))
     image = _random(rng, (24, 30, 3), np.uint8)
-    out = identity_gray.restore(image, 30)
+    out = luma_only.restore(image, 30)
     assert out.shape == image.shape and out.dtype == np.uint8
     assert np.abs(out.astype(int) - image).max() <= 1  # YCbCr there and back
+
+
+@pytest.mark.parametrize("shape", [(24, 30, 3), (25, 31, 3), (24, 30, 4)])
+def test_subsampled_chroma_is_restored_on_its_coded_grid(identity_gray, rng, shape):
+    """dejpeg's chroma: averaged 2×2, through the network, upsampled. With an identity network,
+    chroma that is constant over 2×2 blocks (what 4:2:0 codes) and smooth comes back."""
+    assert identity_gray.task.chroma == "subsampled" and identity_gray.context == 2 * identity_gray.overlap
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    ycc = np.stack([
+        0.3 + 0.4 * rng.random(shape[:2]),  # luma varies per pixel
+        0.5 + 0.08 * np.sin((yy // 2) / 5.0),  # chroma: smooth, constant over 2×2 blocks
+        0.5 + 0.08 * np.cos((xx // 2) / 6.0),
+    ], axis=-1)
+    image = np.ones(shape, np.float32)
+    image[..., :3] = ycbcr_to_rgb(ycc)
+    out = identity_gray.restore(image, 30, value_range=(0, 1))
+    assert out.shape == image.shape
+    np.testing.assert_allclose(out, image, atol=0.05)
+
+
+def test_subsampled_chroma_tiles_without_seams(rng):
+    restorer = Restorer("dejpeg", device="cpu", model=strong_model(1))
+    image = rng.random((150, 134, 3)).astype(np.float32)
+    whole = restorer.restore(image, 20, value_range=(0, 1))
+    np.testing.assert_allclose(restorer.restore(image, 20, tile=48, value_range=(0, 1)), whole, atol=1e-4, rtol=0)
 
 
 def test_input_never_modified(strong_rgb, rng):

@@ -80,6 +80,14 @@ def test_rgb_stack_equals_eager(strong_rgb, rng):
     assert np.abs(lazy.compute().astype(int) - strong_rgb.restore(stack, 25)).max() <= 1
 
 
+def test_colour_jpeg_chroma_blocks_equal_eager(rng):
+    """dejpeg restores chroma at half resolution: blocks need twice the context, on a 4-pixel grid."""
+    restorer = Restorer("dejpeg", device="cpu", model=strong_model(1))
+    stack = rng.random((1, 150, 142, 3)).astype(np.float32)
+    out = _lazy(restorer, stack, (1, 50, 45, 3), 20, value_range=(0, 1)).compute()
+    np.testing.assert_allclose(out, restorer.restore(stack, 20, value_range=(0, 1)), atol=1e-4, rtol=0)
+
+
 def test_tile_inside_blocks(strong_rgb, rng):
     stack = rng.random((1, 80, 80)).astype(np.float32)
     out = _lazy(strong_rgb, stack, (1, 40, 40), 25, tile=32).compute()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import strong_model, write_tiny_weights
 
-from napari_hyperres.core.tasks import DENOISE, SR
+from napari_hyperres.core.tasks import DEJPEG, DENOISE, SR
 from napari_hyperres.engine import Restorer
 from napari_hyperres.ui.preview import Request, Restored, RestorerCache
 from napari_hyperres.ui.progressive import (
@@ -62,6 +62,20 @@ def test_a_large_plane_shows_the_middle_of_the_view_then_the_view_then_all_of_it
         np.testing.assert_allclose(tile.data, whole[y0:y1, x0:x1], atol=1e-4, rtol=0)
     assert yielded.count(None) >= 1  # the rest of the plane: points where a new slider move stops it
     assert first.seconds <= view.seconds
+
+
+def test_colour_jpeg_preview_tiles_equal_apply(tmp_path):
+    """dejpeg on colour: chroma restored at half resolution needs crops with twice the context on a 4-pixel grid."""
+    weights = str(write_tiny_weights(tmp_path / "dejpeg.strong.safetensors", "dejpeg", 1, strong_model(1)))
+    plane = np.random.default_rng(3).random((702, 690, 3)).astype(np.float32)
+    request = Request(task=DEJPEG, level=20.0, device="cpu", weights=weights, data=plane, rgb=True,
+                      value_range=(0.0, 1.0), viewport=(201, 431, 155, 399))
+    yielded, restored = _run(request)
+    whole = Restorer("dejpeg", weights=weights, device="cpu").restore(plane, 20.0, value_range=(0.0, 1.0))
+    for tile in (step for step in yielded if step is not None):
+        y0, y1, x0, x1 = tile.box
+        np.testing.assert_allclose(tile.data, whole[y0:y1, x0:x1], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(restored.data, whole, atol=1e-4, rtol=0)
 
 
 def test_small_planes_resampling_and_image_conditioned_tasks_are_previewed_whole(tiny_weights):

@@ -38,8 +38,9 @@ def restore_lazy(restorer, image, level, *, tile=None, rgb=None, value_range=Non
         chunks.update({y_axis: -1, y_axis + 1: -1})
     else:
         for axis in (y_axis, y_axis + 1):
-            size = max(int(tile or 0), *(c for c in image.chunks[axis]), 2 * restorer.overlap, 2)
-            chunks[axis] = _even_chunks(image.shape[axis], size + size % 2, restorer.overlap)
+            size = max(int(tile or 0), *(c for c in image.chunks[axis]), 2 * restorer.context, 2)
+            size += -size % restorer.grid  # chunks start on the grid
+            chunks[axis] = _even_chunks(image.shape[axis], size, restorer.context)
     image = image.rechunk(chunks)
 
     def restore_block(block: np.ndarray) -> np.ndarray:
@@ -51,7 +52,7 @@ def restore_lazy(restorer, image, level, *, tile=None, rgb=None, value_range=Non
             out_chunks[axis] = tuple(restorer.task.output_size(c, c, level)[0] for c in image.chunks[axis])
         return da.map_blocks(restore_block, image, chunks=tuple(out_chunks), dtype=image.dtype)
     spatial = [a for a in (y_axis, y_axis + 1) if len(image.chunks[a]) > 1]  # one chunk: no overlap needed
-    depth = {axis: (restorer.overlap if axis in spatial else 0) for axis in range(image.ndim)}
+    depth = {axis: (restorer.context if axis in spatial else 0) for axis in range(image.ndim)}
     return da.map_overlap(restore_block, image, depth=depth, boundary="none", trim=True, dtype=image.dtype)
 
 

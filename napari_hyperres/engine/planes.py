@@ -49,6 +49,8 @@ def restore_unit_plane(
     out = result[0].numpy().transpose(1, 2, 0)
     size = out.shape[:2]
     if chroma is not None:
+        if restorer.task.chroma == "subsampled":
+            chroma = _restore_subsampled_chroma(restorer, chroma, net, tile)
         out = ycbcr_to_rgb(np.concatenate([out, _resize_like(chroma, size)], axis=-1))
     if not is_rgb:
         out = out[..., 0]
@@ -65,3 +67,27 @@ def _resize_like(channels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
     t = torch.from_numpy(np.ascontiguousarray(channels.transpose(2, 0, 1)))[None]
     return bicubic_resize(t, size)[0].numpy().transpose(1, 2, 0)
+
+
+def _restore_subsampled_chroma(restorer, chroma: np.ndarray, net: GeneratedNet, tile: int | None) -> np.ndarray:
+    """Cb and Cr ``(H, W, 2)`` restored on the grid they were coded on (4:2:0: half resolution).
+
+    Each plane is averaged over 2×2 pixels (an odd edge repeated first), which undoes the
+    decoder's upsampling closely enough to give back the coded plane with its 8×8 blocks;
+    the gray network runs there at the same level and the result is upsampled bicubically.
+    """
+    from ..core.degradations import bicubic_resize
+
+    h, w = chroma.shape[:2]
+    even = np.pad(chroma, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    coded = even.reshape(even.shape[0] // 2, 2, even.shape[1] // 2, 2, 2).mean(axis=(1, 3), dtype=np.float32)
+    restored = []
+    for c in range(2):
+        x = torch.from_numpy(np.ascontiguousarray(coded[..., c]))[None, None]
+        result = None
+        for step in restorer._run_tiles(net, x, tile):
+            if isinstance(step, torch.Tensor):
+                result = step
+        restored.append(bicubic_resize(result, even.shape[:2])[0, 0, :h, :w].numpy())
+    return np.stack(restored, axis=-1)
+

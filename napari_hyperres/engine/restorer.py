@@ -99,7 +99,7 @@ class Restorer:
             model = model.half()
         self.model: HyperResNet = model
         self.dtype = torch.float16 if self.half else torch.float32
-        self.overlap = receptive_radius(model.arch)
+        self.overlap = receptive_radius(model.arch)  # in the network's input pixels
         self._generated: OrderedDict[float, GeneratedNet] = OrderedDict()
         self._lock = threading.Lock()  # dask may restore blocks from several threads
 
@@ -119,6 +119,18 @@ class Restorer:
         state["task"] = get_task(state["task"])
         self.__dict__.update(state)
         self._lock = threading.Lock()
+
+    @property
+    def context(self) -> int:
+        """Pixels of the image each output pixel depends on, on each side: the receptive field,
+        doubled where chroma is restored at half resolution (:attr:`Task.chroma`)."""
+        return self.overlap * (2 if self.task.chroma == "subsampled" else 1)
+
+    @property
+    def grid(self) -> int:
+        """Crops and chunks that start on multiples of this restore exactly as the whole image
+        (the stride-2 head; ×2 for half-resolution chroma)."""
+        return 4 if self.task.chroma == "subsampled" else 2
 
     @property
     def image_conditioned(self) -> bool:

@@ -84,19 +84,19 @@ def centre_box(view: Box, edge: int = FIRST_TILE) -> Box:
     return (boxes[0], boxes[1], boxes[2], boxes[3])
 
 
-def with_margin(box: Box, margin: int, shape_yx: tuple[int, int]) -> Box:
-    """``box`` grown by ``margin`` on every side, clipped, its start rounded down to an even pixel
-    (the networks' stride-2 head then sees the crop on the whole plane's grid)."""
+def with_margin(box: Box, margin: int, shape_yx: tuple[int, int], grid: int = 2) -> Box:
+    """``box`` grown by ``margin`` on every side, clipped, its start rounded down to a multiple of
+    ``grid`` (the networks' stride-2 head then sees the crop on the whole plane's grid)."""
     y0, y1, x0, x1 = box
     h, w = shape_yx
     top, left = max(0, y0 - margin), max(0, x0 - margin)
-    return (top - top % 2, min(h, y1 + margin), left - left % 2, min(w, x1 + margin))
+    return (top - top % grid, min(h, y1 + margin), left - left % grid, min(w, x1 + margin))
 
 
 def restore_box(restorer, plane: np.ndarray, box: Box, request: Request) -> np.ndarray:
     """``plane[box]`` restored as the whole plane would be there (a crop with the receptive field around it)."""
     y0, y1, x0, x1 = box
-    cy0, cy1, cx0, cx1 = with_margin(box, restorer.overlap, plane.shape[:2])
+    cy0, cy1, cx0, cx1 = with_margin(box, restorer.context, plane.shape[:2], restorer.grid)
     crop = np.ascontiguousarray(plane[cy0:cy1, cx0:cx1])
     out = restorer.restore(crop, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise)
     return out[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]

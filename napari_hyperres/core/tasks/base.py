@@ -85,6 +85,11 @@ class Task:
             (a range over decades, such as photon counts, needs ``"log"``).
         level_in_file: a :class:`FileLevel` when some files record the level exactly (``dejpeg``:
             a JPEG's quality); "auto" then reads it instead of estimating.
+        chroma: a gray network on a colour image restores luma (Y); ``"keep"`` passes Cb and Cr
+            through, ``"subsampled"`` restores them too, with the same network at the same level,
+            on the half-resolution grid they were coded on (JPEG's 4:2:0, as cameras and
+            browsers write). Tiles and crops then need twice the context, on a 4-pixel grid
+            (:attr:`napari_hyperres.engine.Restorer.context`).
     """
 
     name: str
@@ -110,6 +115,7 @@ class Task:
     weights_task: str | None = None
     level_scale: Literal["linear", "log"] = "linear"
     level_in_file: FileLevel | None = None
+    chroma: Literal["keep", "subsampled"] = "keep"
 
     def __post_init__(self) -> None:
         low, high = self.level_range
@@ -123,6 +129,8 @@ class Task:
             raise ValueError(f"task {self.name!r}: expected noise_parameters None or 'poisson-gaussian', got {self.noise_parameters!r}")
         if self.level_scale not in ("linear", "log"):
             raise ValueError(f"task {self.name!r}: expected level_scale 'linear' or 'log', got {self.level_scale!r}")
+        if self.chroma not in ("keep", "subsampled"):
+            raise ValueError(f"task {self.name!r}: expected chroma 'keep' or 'subsampled', got {self.chroma!r}")
         if self.level_scale == "log" and not low > 0:
             raise ValueError(f"task {self.name!r}: a log-scale level needs a positive range, got {self.level_range}")
         self.check_level(self.default_level)

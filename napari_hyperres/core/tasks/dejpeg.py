@@ -30,6 +30,7 @@ DEJPEG = Task(
     default_level=30.0,
     train_levels=(10.0, 25.0, 45.0, 65.0, 80.0),
     channels="gray",
+    chroma="subsampled",  # colour JPEG files: their 4:2:0 chroma blocks are removed too
     degrade=degrade_jpeg,
     weights="dejpeg.lite",
     level_in_file=FileLevel(JPEG_SUFFIXES, read_file_quality, "quantisation tables"),
