@@ -17,6 +17,7 @@ import pytest
 import quality_pins
 import torch
 
+from napari_hyperres.blind.mixtures import read_selections
 from napari_hyperres.cli.main import main
 from napari_hyperres.core.degradations import bicubic_resize
 from napari_hyperres.core.plugins import get_task
@@ -87,6 +88,9 @@ def test_shipped_auto_restores_without_being_told_what_happened():
         assert psnr(restored, clean / 255.0, 1.0) > psnr(degraded, clean / 255.0, 1.0) + margin
         selections.append(report.selections)
     assert not np.allclose(selections[0], selections[1], atol=1e-3)  # the two images chose different mixtures
+    noise_reading, jpeg_reading = (read_selections(s, restorer.info.extra)[0] for s in selections)
+    assert noise_reading.kind == "noise" and noise_reading.confidence > 0.8
+    assert jpeg_reading.kind == "jpeg" and jpeg_reading.describe().startswith("looks like JPEG compression, ")
 
 
 def test_every_shipped_weights_file_has_a_quality_pin():

@@ -178,7 +178,24 @@ def run_train_estimator(args: argparse.Namespace) -> int:
     return 0
 
 
-SUBCOMMANDS = [add_train, add_eval, add_export, add_compare, add_train_estimator]
+def add_reference_mixtures(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("reference-mixtures", help="record which mixture an auto (HAIR) network chooses per degradation, so the plugin can say what an image looks like")
+    p.add_argument("weights", help="the auto network's weights file")
+    p.add_argument("--data", nargs="+", required=True, help="training image folders (crops of them; never validation images)")
+    p.add_argument("--out", required=True, help="weights file to write (the same tensors, the references in the metadata)")
+    p.add_argument("--count", type=int, default=24, help="crops per degradation and strength (and as many held out to fit the confidence)")
+    p.set_defaults(func=run_reference_mixtures)
+
+
+def run_reference_mixtures(args: argparse.Namespace) -> int:
+    from .mixtures import record
+
+    path, temperature, accuracy = record(args.weights, args.data, args.out, args.count)
+    print(f"wrote {path} (temperature {temperature:.3g}; kind read right on {accuracy:.0%} of held-out training crops)")
+    return 0
+
+
+SUBCOMMANDS = [add_train, add_eval, add_export, add_compare, add_train_estimator, add_reference_mixtures]
 
 
 def build_parser() -> argparse.ArgumentParser:

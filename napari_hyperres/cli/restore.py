@@ -131,9 +131,11 @@ def run_restore(args: argparse.Namespace) -> int:
             if image.ndim >= 2:  # the engine reports bad shapes; check the output format first
                 check_writable(dst, output_shape(task, image.shape, level, is_rgb_image(image.shape, None)), image.dtype)
             progress = ProgressLine(f"{src.name}", enabled=not args.quiet)
-            result = restorer.restore(image, level, tile=args.tile, progress=progress, value_range=value_range, noise=choice.noise)
+            result, report = restorer.restore_with_report(
+                image, level, tile=args.tile, progress=progress, value_range=value_range, noise=choice.noise
+            )
             write_image(dst, result)
-            progress.finish(f"{describe_run(task, level)} -> {dst}")
+            progress.finish(f"{describe_run(task, level, report, restorer.info.extra)} -> {dst}")
         except (HyperResError, OSError) as exc:
             if len(jobs) == 1:
                 raise
@@ -173,8 +175,15 @@ def stream_one(restorer, src: Path, dst: Path, given, args: argparse.Namespace, 
     progress.finish(f"{describe_run(task, level)} -> {dst}")
 
 
-def describe_run(task, level: float) -> str:
-    """``denoise 25`` / ``microscopy 61.3 photons``; an image-conditioned task has no level to show."""
+def describe_run(task, level: float, report=None, extra: dict | None = None) -> str:
+    """``denoise 25`` / ``microscopy 61.3 photons``; an image-conditioned task says what the image
+    looked like to it when its weights record reference mixtures (the first plane of a stack)."""
     if task.conditioning == "image":
+        from ..blind.mixtures import read_selections
+
+        readings = read_selections(report.selections, extra or {}) if report is not None else None
+        if readings:
+            planes = f" (first of {len(readings)} planes)" if len(readings) > 1 else ""
+            return f"{task.name}: {readings[0].describe()}{planes}"
         return f"{task.name} (weights chosen from the image)"
     return f"{task.name} {level:.4g}" + (f" {task.unit}" if task.noise_parameters else "")

@@ -50,8 +50,10 @@ def describe_estimate_error(exc: BaseException, task: Task) -> str:
     return f"could not estimate the level of {task.name!r} ({message}); set the level with the slider instead"
 
 
-def describe_selection(selection: Any) -> str:
-    """A short reading of HAIR's mixtures ``(parts, N)``: which candidate dominates, and where.
+def describe_selection(selection: Any, extra: dict | None = None) -> str:
+    """A short reading of HAIR's mixtures ``(parts, N)``: what the image looks like when the
+    weights file records reference mixtures (``extra``: its ``WeightsInfo.extra``; see
+    :mod:`napari_hyperres.blind.mixtures`), else which candidate dominates, and where.
 
     A row is one generated part of the network: a residual block, or (with
     ``select_decoder``) the decoder's convs, which share one selecting net.
@@ -66,6 +68,12 @@ def describe_selection(selection: Any) -> str:
     weights = np.asarray(selection, dtype=np.float64)
     if weights.ndim != 2 or weights.size == 0:
         raise ShapeError(f"expected mixtures of shape (parts, candidates), got shape {weights.shape}")
+    if extra:
+        from ..blind.mixtures import read_selections
+
+        readings = read_selections(weights, extra)
+        if readings:
+            return readings[0].describe()
     parts = weights.shape[0]
     winners = weights.argmax(axis=1)
     best, best_key = 0, (-1, -1.0)
@@ -90,11 +98,15 @@ def describe_error(exc: BaseException, task: Task | None = None) -> str:
     return message
 
 
-def output_metadata(source: str, task: Task, level: float, weights: str, selection: Any = None) -> dict[str, Any]:
+def output_metadata(
+    source: str, task: Task, level: float, weights: str, selection: Any = None, readings: list | None = None
+) -> dict[str, Any]:
     """Layer metadata recording how an output was made (under the key ``"hyperres"``).
 
     Image-conditioned tasks have no level (``"level": None``); their ``selection`` (HAIR's
-    mixtures, ``(parts, N)`` per plane) is stored as a nested list under ``"selection"``.
+    mixtures, ``(parts, N)`` per plane) is stored as a nested list under ``"selection"``,
+    and what each plane looks like (:class:`~napari_hyperres.blind.mixtures.DegradationReading`)
+    under ``"looks_like"`` (one dict per plane).
     """
     image = is_image_conditioned(task)
     metadata: dict[str, Any] = {
@@ -106,4 +118,6 @@ def output_metadata(source: str, task: Task, level: float, weights: str, selecti
     }
     if selection is not None:
         metadata["selection"] = np.asarray(selection, dtype=np.float64).tolist()
+    if readings:
+        metadata["looks_like"] = [reading.to_dict() for reading in readings]
     return {"hyperres": metadata}

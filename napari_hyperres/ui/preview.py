@@ -207,10 +207,14 @@ class Request:
         """The level as names show it: ``None`` for image-conditioned tasks (they have none)."""
         return None if is_image_conditioned(self.task) else self.level
 
-    def metadata(self, level: float | None = None, selection: Any = None) -> dict[str, Any]:
-        """:func:`output_metadata` of an output of this request (at ``level``, default its own)."""
+    def metadata(self, level: float | None = None, selection: Any = None, extra: dict | None = None) -> dict[str, Any]:
+        """:func:`output_metadata` of an output of this request (at ``level``, default its own;
+        ``extra``: the weights file's, whose reference mixtures read ``selection``)."""
+        from ..blind.mixtures import read_selections
+
         weights = str(self.weights or self.task.weights)
-        return output_metadata(self.source, self.task, self.level if level is None else level, weights, selection)
+        readings = read_selections(selection, extra or {}) if selection is not None else None
+        return output_metadata(self.source, self.task, self.level if level is None else level, weights, selection, readings)
 
 
 class Restored(NamedTuple):

@@ -144,11 +144,11 @@ class JobsMixin:
         geometry = None
         if source is not None:
             geometry = output_geometry(source.scale, source.translate, np.shape(request.data)[spatial], result.shape[spatial])
-        self._show_selection(selection, request.index)
+        self._show_selection(request, selection, request.index)
         name = output_name(request.source, request.task.name, request.shown_level)
         place_output(
             self.viewer, result, source=source, rgb=request.rgb, geometry=geometry, name=name,
-            metadata=request.metadata(selection=selection),
+            metadata=request.metadata(selection=selection, extra=self._weights_extra(request) if selection is not None else None),
         )
 
     def _on_sweep_result(self, request: Request, levels: list[float], stack: np.ndarray) -> None:

@@ -81,7 +81,7 @@ class PreviewMixin:
         if source is None or self._released:
             return
         self._show_preview(request, source, plane, selection)
-        self._show_selection(selection)
+        self._show_selection(request, selection)
         level = "" if request.shown_level is None else f" {format_level(request.level)}"
         self.status.value = f"preview {request.task.name}{level}: {seconds * 1000:.0f} ms"
 
@@ -90,7 +90,7 @@ class PreviewMixin:
         spatial = slice(-3, -1) if request.rgb else slice(-2, None)
         in_yx = np.shape(request.data)[spatial]
         geometry = output_geometry(source.scale[-2:], source.translate[-2:], in_yx, plane.shape[spatial])
-        metadata = request.metadata(selection=selection)
+        metadata = request.metadata(selection=selection, extra=self._weights_extra(request) if selection is not None else None)
         metadata[PREVIEW_KEY] = request.source_id
         metadata["hyperres"]["plane"] = list(request.index)
         metadata["hyperres"]["complete"] = complete
@@ -100,12 +100,17 @@ class PreviewMixin:
             replace=find_preview(self.viewer.layers, source),
         )
 
-    def _show_selection(self, selection: np.ndarray | None, plane: tuple[int, ...] = ()) -> None:
-        """Tell in ``selection_label`` what the image-conditioned network chose for ``plane``."""
+    def _weights_extra(self, request: Request) -> dict:
+        """The metadata ``extra`` of the request's weights (its reference mixtures, for HAIR)."""
+        return self._cache.get(request.task, request.device, request.weights).info.extra
+
+    def _show_selection(self, request: Request, selection: np.ndarray | None, plane: tuple[int, ...] = ()) -> None:
+        """Tell in ``selection_label`` what the image-conditioned network chose for ``plane``, in words
+        when its weights record reference mixtures."""
         if selection is None:
             return
         try:
-            text = describe_selection(np.asarray(selection)[plane])
+            text = describe_selection(np.asarray(selection)[plane], self._weights_extra(request))
         except (HyperResError, IndexError, ValueError) as exc:
             text = f"(mixture not readable: {exc})"
         self.selection_label.value = f"plane {', '.join(map(str, plane))}: {text}" if plane else text

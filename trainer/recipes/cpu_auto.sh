@@ -58,7 +58,9 @@ for round in "3 $ROUND3" "4 $ROUND4" "5 $ROUND5" "6 $ROUND6" "7 $ROUND7" "8 $ROU
   done
   for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 done
-python -m trainer export "$OUT/auto_hair_lite10" --name auto.lite --out napari_hyperres/pretrained
+python -m trainer export "$OUT/auto_hair_lite10" --name auto.lite --out "$OUT"
+# what the network's mixtures mean, in words ("looks like JPEG compression, 97% sure"): recorded on training crops
+python -m trainer reference-mixtures "$OUT/auto.lite.safetensors" --data $TRAIN --out napari_hyperres/pretrained/auto.lite.safetensors
 python -m trainer export "$OUT/auto_dedicated_lite10" --name auto.fixed --out "$OUT"
 echo "compare: python benchmarks/bench_auto.py --threads 2 --fixed $OUT/auto.fixed.safetensors"
 exit $status

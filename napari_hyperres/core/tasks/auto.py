@@ -21,6 +21,22 @@ MIXTURE: dict[str, tuple[float, float]] = {
 }
 """Degradation kinds of the ``auto`` mixture and the uniform range each strength is drawn from."""
 
+MIXTURE_WORDS: dict[str, tuple[str, str]] = {
+    "noise": ("noise", "σ {:.0f}"),
+    "jpeg": ("JPEG compression", "quality {:.0f}"),
+    "lowres": ("low resolution (enlarged)", "×{:.1f}"),
+    "blur": ("blur", "σ {:.1f} px"),
+}
+"""How each degradation of the mixture is said to people (its name, its strength's format)."""
+
+READING_STRENGTHS: dict[str, tuple[float, ...]] = {
+    "noise": (10.0, 25.0, 45.0),
+    "jpeg": (10.0, 25.0, 45.0),
+    "lowres": (2.0, 3.0, 4.0),
+    "blur": (0.8, 1.6, 2.4),
+}
+"""Strengths at which the network's mean mixture is recorded (``trainer reference-mixtures``)."""
+
 EVAL_SETTINGS: dict[str, float] = {"noise": 25.0, "jpeg": 20.0, "lowres": 3.0, "blur": 1.6}
 """One fixed strength per kind, used by the side-by-side benchmark (BENCHMARKS.md)."""
 
