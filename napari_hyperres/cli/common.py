@@ -71,6 +71,17 @@ class ProgressLine:
         self.stream.flush()
 
 
+def worker_count(text: str) -> int:
+    """``--workers N``: a whole number of worker processes, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of worker processes, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 worker, got {value}")
+    return value
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+from functools import partial
 from pathlib import Path
 
 from ..errors import HyperResError, ShapeError, WeightsError
@@ -17,6 +19,7 @@ from .common import (
     positive_int,
     print_error,
     weights_status,
+    worker_count,
 )
 
 
@@ -25,9 +28,11 @@ def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
         "restore",
         help="restore an image file, or every image in a folder",
         description=(
-            "Restore IN at a degradation level and write OUT. IN is an image file (TIFF, PNG, JPEG, BMP) "
-            "or a folder: then OUT is a folder and every supported image in IN is restored under the same name. "
-            "OUT keeps the input's dtype; its format follows OUT's suffix."
+            "Restore IN at a degradation level and write OUT. IN is an image file (TIFF, PNG, JPEG, BMP), "
+            "a zarr / OME-Zarr store (.zarr), or a folder: then OUT is a folder and every supported image in IN "
+            "is restored under the same name. OUT keeps the input's dtype; its format follows OUT's suffix "
+            "(.zarr: an OME-Zarr image written chunk by chunk). Zarr stores and TIFF pages larger than "
+            "--memory-budget are restored chunk by chunk, optionally on a dask.distributed cluster (--workers, --cluster)."
         ),
     )
     parser.add_argument("input", metavar="IN", type=Path, help="image file or folder of images")
@@ -50,6 +55,10 @@ def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
         help="TIFF stacks larger than this are streamed plane by plane to a TIFF OUT instead of loaded whole (default: 1024)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    cluster = parser.add_mutually_exclusive_group()
+    cluster.add_argument("--workers", type=worker_count, metavar="N",
+                         help="restore chunk by chunk on a local dask.distributed cluster of N worker processes")
+    cluster.add_argument("--cluster", metavar="ADDRESS", help="restore chunk by chunk on this dask.distributed scheduler (tcp://host:8786)")
     parser.set_defaults(run=run_restore)
 
 
@@ -60,10 +69,17 @@ def restore_jobs(source: Path, target: Path) -> list[tuple[Path, Path]]:
         FileNotFoundError: ``source`` does not exist.
         ShapeError: unsupported suffix, a folder with no supported image, or a folder written onto itself.
     """
+    from ..io.chunked import is_zarr
     from ..io.files import SUPPORTED_SUFFIXES, is_supported
 
     if not source.exists():
         raise FileNotFoundError(f"no such file or folder: {source}")
+    if is_zarr(source) or is_zarr(target):  # a store is one image (a folder on disk)
+        if target.is_dir() and not is_zarr(target):
+            target = target / (source.stem + ".zarr")
+        if not (is_zarr(target) or is_supported(target)):
+            raise ShapeError(f"{target}: unsupported output type {target.suffix or '(no suffix)'!r}; expected .zarr or one of {', '.join(SUPPORTED_SUFFIXES)}")
+        return [(source, target)]
     if source.is_dir():
         if target.exists() and not target.is_dir():
             raise ShapeError(f"{target} is a file; when IN is a folder, OUT must be a folder")
@@ -84,7 +100,7 @@ def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool) -> None:
     """Refuse to write onto an input, or onto an existing file without ``overwrite``, before any work."""
     inputs = {src.resolve() for src, _ in jobs}
     for src, dst in jobs:
-        if dst.resolve() in inputs or (dst.exists() and os.path.samefile(src, dst)):
+        if dst.resolve() in inputs or (dst.exists() and os.path.samefile(src, dst)) or src.resolve() in dst.resolve().parents:
             raise ShapeError(f"{dst} is an input file; refusing to overwrite it, choose another OUT")
     existing = [dst for _, dst in jobs if dst.exists()]
     if existing and not overwrite:
@@ -94,10 +110,8 @@ def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool) -> None:
 
 def run_restore(args: argparse.Namespace) -> int:
     from ..blind.levels import is_auto, resolve_level
-    from ..core.images import is_rgb_image
     from ..core.plugins import get_task
-    from ..engine import Restorer, output_shape
-    from ..io.files import check_writable, read_image, write_image
+    from ..engine import Restorer
     from ..io.streaming import should_stream
 
     task = get_task(args.task)
@@ -118,33 +132,142 @@ def run_restore(args: argparse.Namespace) -> int:
     value_range = tuple(args.value_range) if args.value_range else None
     failed = 0
     budget = int(args.memory_budget * 2**20)
-    for src, dst in jobs:
-        try:
-            if is_tiff(dst) and should_stream(src, budget):
-                stream_one(restorer, src, dst, given, args, value_range)
-                continue
-            image = read_image(src)
-            choice = given or resolve_level(task, "auto", image, path=src, device=args.device, value_range=value_range)
-            if choice is not given and not args.quiet:
-                print(f"{src.name}: {choice.describe(task)}", file=sys.stderr)
-            level = choice.level
-            if image.ndim >= 2:  # the engine reports bad shapes; check the output format first
-                check_writable(dst, output_shape(task, image.shape, level, is_rgb_image(image.shape, None)), image.dtype)
-            progress = ProgressLine(f"{src.name}", enabled=not args.quiet)
-            result, report = restorer.restore_with_report(
-                image, level, tile=args.tile, progress=progress, value_range=value_range, noise=choice.noise
-            )
-            write_image(dst, result)
-            progress.finish(f"{describe_run(task, level, report, restorer.info.extra)} -> {dst}")
-        except (HyperResError, OSError) as exc:
-            if len(jobs) == 1:
-                raise
-            failed += 1
-            print_error(f"{src}: {one_line(exc)}")
+    with cluster_client(args) as client:
+        for src, dst in jobs:
+            try:
+                if chunked_job(src, dst, budget, client):
+                    restore_chunked(restorer, src, dst, given, args, value_range, client)
+                    continue
+                if is_tiff(dst) and should_stream(src, budget):
+                    stream_one(restorer, src, dst, given, args, value_range)
+                    continue
+                failed += restore_file(restorer, src, dst, given, args, value_range, len(jobs))
+            except (HyperResError, OSError) as exc:
+                if len(jobs) == 1:
+                    raise
+                failed += 1
+                print_error(f"{src}: {one_line(exc)}")
     if failed:
         print_error(f"{failed} of {len(jobs)} files failed; the others were written")
         return EXIT_ERROR
     return EXIT_OK
+
+
+def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace, value_range, jobs: int) -> int:
+    """Restore one file in memory; returns 0 (errors raise)."""
+    from ..blind.levels import resolve_level
+    from ..core.images import is_rgb_image
+    from ..engine import output_shape
+    from ..io.files import check_writable, read_image, write_image
+
+    task = restorer.task
+    image = read_image(src)
+    choice = given or resolve_level(task, "auto", image, path=src, device=args.device, value_range=value_range)
+    if choice is not given and not args.quiet:
+        print(f"{src.name}: {choice.describe(task)}", file=sys.stderr)
+    level = choice.level
+    if image.ndim >= 2:  # the engine reports bad shapes; check the output format first
+        check_writable(dst, output_shape(task, image.shape, level, is_rgb_image(image.shape, None)), image.dtype)
+    progress = ProgressLine(f"{src.name}", enabled=not args.quiet)
+    result, report = restorer.restore_with_report(
+        image, level, tile=args.tile, progress=progress, value_range=value_range, noise=choice.noise
+    )
+    write_image(dst, result)
+    progress.finish(f"{describe_run(task, level, report, restorer.info.extra)} -> {dst}")
+    return 0
+
+
+@contextlib.contextmanager
+def cluster_client(args: argparse.Namespace):
+    """A dask.distributed client for ``--workers N`` (a local cluster of N worker processes, one
+    thread each) or ``--cluster ADDRESS`` (an existing scheduler), else ``None``. While it is open,
+    dask computations run on its workers (the Restorer travels to them with the graph)."""
+    if not (args.workers or args.cluster):
+        yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ShapeError('--workers and --cluster need dask.distributed: pip install "napari-hyperres[distributed]"') from None
+    if args.cluster:
+        with Client(args.cluster) as client:
+            yield client
+        return
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            yield client
+
+
+def chunked_job(src: Path, dst: Path, budget: int, client) -> bool:
+    """Whether to restore chunk by chunk: a zarr store in or out, a single TIFF page above the
+    memory budget, or any TIFF/zarr job on a cluster."""
+    from ..io.chunked import is_zarr
+    from ..io.streaming import huge_single_page
+
+    if is_zarr(src) or is_zarr(dst):
+        return True
+    if not is_tiff(src):
+        return False
+    return huge_single_page(src, budget) or (client is not None and is_tiff(dst))
+
+
+def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namespace, value_range, client) -> None:
+    """Restore ``src`` lazily (dask, chunks overlapping by the receptive field) into a zarr store,
+    a tiled TIFF, or (small enough) any other format; on ``client``'s workers when given."""
+    from ..blind.levels import resolve_level
+    from ..core.images import is_rgb_image
+    from ..engine import first_plane_sample
+    from ..io.chunked import (
+        is_zarr,
+        ome_metadata,
+        open_lazy,
+        regular_chunks,
+        write_tiled_tiff,
+        write_zarr,
+    )
+
+    task = restorer.task
+    array, meta = open_lazy(src, chunk=args.tile or 1024)
+    rgb = is_rgb_image(tuple(array.shape), None) and (meta.get("axes") or ["c"])[-1] not in ("x", "y")
+    choice = given
+    if choice is None:
+        sample = first_plane_sample(array, array.ndim - (3 if rgb else 2))
+        choice = resolve_level(task, "auto", sample, device=args.device, value_range=value_range)
+        if not args.quiet:
+            print(f"{src.name}: {choice.describe(task)}, from the first plane", file=sys.stderr)
+    restored = restorer.restore_lazy(array, choice.level, tile=args.tile, rgb=rgb, value_range=value_range, noise=choice.noise)
+    where = f" on {len(client.scheduler_info()['workers'])} workers" if client is not None else ""
+    label = f"{src.name} (chunk by chunk{where})"
+    run = partial(compute_with_progress, client=client, label=label, quiet=args.quiet)
+    if is_zarr(dst):
+        ome = ome_metadata(restored.ndim, rgb, meta if restored.shape == array.shape else {}, src.stem)
+        write_zarr(regular_chunks(restored), dst, ome=ome, compute=run, overwrite=args.overwrite)
+    elif is_tiff(dst):
+        write_tiled_tiff(restored, dst, compute=run)
+    else:
+        from ..io.files import write_image
+
+        write_image(dst, run(restored))
+    if not args.quiet:
+        print(f"{label}: {describe_run(task, choice.level)} -> {dst}", file=sys.stderr)
+
+
+def compute_with_progress(work, *, client=None, label: str = "", quiet: bool = False):
+    """Compute a dask collection with a progress bar on stderr: dask.distributed's when on a
+    cluster, dask's own otherwise. Returns the computed value."""
+    if client is not None:
+        future = client.compute(work)
+        if not quiet:
+            from distributed.diagnostics.progressbar import progress
+
+            progress(future)
+        return future.result()
+    from dask.diagnostics import ProgressBar
+
+    if quiet:
+        return work.compute()
+    with ProgressBar(out=sys.stderr):
+        return work.compute()
 
 
 def is_tiff(path: Path) -> bool:

@@ -48,6 +48,15 @@ def should_stream(path: str | os.PathLike, memory_budget_bytes: int) -> bool:
     return pages == planes and planes > 1
 
 
+def huge_single_page(path: str | os.PathLike, memory_budget_bytes: int) -> bool:
+    """Whether ``path`` is a TIFF holding one plane larger than ``memory_budget_bytes`` (restored
+    tile by tile through its zarr view, :mod:`napari_hyperres.io.chunked`, instead of loaded whole)."""
+    if Path(path).suffix.lower() not in TIFF_SUFFIXES:
+        return False
+    shape, dtype, pages = tiff_layout(path)
+    return pages == 1 and math.prod(shape) * dtype.itemsize > memory_budget_bytes
+
+
 def stream_restore_tiff(
     src: str | os.PathLike,
     dst: str | os.PathLike,

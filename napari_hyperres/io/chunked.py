@@ -1,0 +1,205 @@
+"""Images larger than memory: zarr / OME-Zarr stores and single huge TIFF pages, chunk by chunk.
+
+- :func:`open_lazy` opens a ``.zarr`` store (a plain array, or an OME-Zarr image whose
+  full-resolution level is read), or a TIFF whose pages are read tile by tile
+  (``tifffile``'s zarr view), as a dask array: nothing is loaded until computed.
+- :func:`write_zarr` computes a dask array into a new zarr store chunk by chunk (memory:
+  a few chunks per worker, whatever the image size), as OME-Zarr (NGFF 0.4 ``multiscales``
+  metadata, which napari-ome-zarr opens) when asked. It writes into a temporary folder
+  next to the target and renames it at the end: a failed or cancelled run leaves no store.
+
+The restoration itself is :meth:`napari_hyperres.engine.Restorer.restore_lazy` (chunks
+overlap by the network's receptive field: the result equals restoring the whole image).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import ShapeError
+
+ZARR_SUFFIX = ".zarr"
+OME_VERSION = "0.4"
+DEFAULT_AXES = {2: "yx", 3: "zyx", 4: "czyx", 5: "tczyx"}
+"""OME axis names for an output without OME metadata of its own, by dimensionality."""
+
+
+def is_zarr(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() == ZARR_SUFFIX
+
+
+def _require_zarr():
+    try:
+        import zarr
+    except ImportError:
+        raise ShapeError('zarr stores need the zarr package: pip install "napari-hyperres[zarr]"') from None
+    return zarr
+
+
+def open_lazy(path: str | os.PathLike, chunk: int = 1024) -> tuple[Any, dict]:
+    """``(dask array, metadata)`` of a zarr store or a TIFF file, read lazily.
+
+    ``metadata``: ``{"axes": [...], "scale": [...]}`` from an OME-Zarr image (full resolution),
+    else ``{}``. A TIFF is read through its zarr view: a single huge page tile by tile.
+
+    Raises:
+        ShapeError: not a readable store/file, or a zarr group without an image in it.
+    """
+    import dask.array as da
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file or folder: {path}")
+    if not is_zarr(path):
+        import tifffile
+
+        try:
+            store = tifffile.imread(str(path), aszarr=True)
+            array = da.from_zarr(store)
+        except Exception as exc:  # tifffile raises several types for damaged files
+            raise ShapeError(f"{path}: not a TIFF file that can be read tile by tile ({exc})") from exc
+        return array.rechunk(_plane_chunks(array.shape, chunk)), {}
+    zarr = _require_zarr()
+    try:
+        node = zarr.open(str(path), mode="r")
+    except Exception as exc:
+        raise ShapeError(f"{path}: not a readable zarr store ({exc})") from exc
+    meta: dict = {}
+    if isinstance(node, zarr.Group):
+        multiscales = node.attrs.get("multiscales") or node.attrs.get("ome", {}).get("multiscales")
+        if multiscales:
+            image = multiscales[0]
+            dataset = image["datasets"][0]
+            node = node[dataset["path"]]
+            meta["axes"] = [axis["name"] if isinstance(axis, dict) else str(axis) for axis in image.get("axes", [])]
+            for transform in dataset.get("coordinateTransformations", []):
+                if transform.get("type") == "scale":
+                    meta["scale"] = list(transform["scale"])
+        else:
+            arrays = [name for name, _ in node.arrays()]
+            if len(arrays) != 1:
+                raise ShapeError(
+                    f"{path}: a zarr group without OME-Zarr 'multiscales' metadata and {len(arrays)} arrays "
+                    f"({', '.join(arrays) or 'none'}); give the array's own path, e.g. {path}/{arrays[0] if arrays else 'NAME'}"
+                )
+            node = node[arrays[0]]
+    return da.from_zarr(node), meta
+
+
+def _plane_chunks(shape: tuple[int, ...], chunk: int) -> tuple[int, ...]:
+    """Chunks of one plane-row block: 1 along leading axes, ``chunk`` along Y and X (a trailing
+    colour axis of 3 or 4 whole)."""
+    rgb = len(shape) >= 3 and shape[-1] in (3, 4)
+    spatial = len(shape) - (3 if rgb else 2)
+    chunks = [1] * spatial + [chunk, chunk]
+    return tuple(chunks + ([shape[-1]] if rgb else []))
+
+
+def ome_metadata(ndim: int, rgb: bool, meta: dict, name: str) -> dict:
+    """NGFF 0.4 ``multiscales`` attributes for a one-level image of ``ndim`` axes."""
+    axes = list(meta.get("axes") or [])
+    spatial = ndim - (1 if rgb else 0)
+    if len(axes) != ndim:
+        letters = DEFAULT_AXES.get(spatial, "yx".rjust(spatial, "?"))
+        axes = list(letters) + (["c"] if rgb else [])
+    kinds = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
+    scale = list(meta.get("scale") or [1.0] * ndim)
+    return {
+        "multiscales": [
+            {
+                "version": OME_VERSION,
+                "name": name,
+                "axes": [{"name": a, **({"type": kinds[a]} if a in kinds else {})} for a in axes],
+                "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": scale}]}],
+            }
+        ]
+    }
+
+
+def write_zarr(
+    array: Any,
+    target: str | os.PathLike,
+    *,
+    ome: dict | None = None,
+    compute: Callable[[Any], None] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Compute ``array`` (dask) into the zarr store ``target`` chunk by chunk.
+
+    Args:
+        ome: ``multiscales`` attributes (:func:`ome_metadata`): then ``target`` is an OME-Zarr
+            group with the image as array ``"0"``; ``None``: a plain zarr array.
+        compute: how to run the write (``compute(delayed)``, e.g. on a dask.distributed
+            client with a progress bar); default ``delayed.compute()``.
+
+    Raises:
+        ShapeError: ``target`` exists and ``overwrite`` is false.
+    """
+    zarr = _require_zarr()
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise ShapeError(f"{target} already exists; pass --overwrite to replace")
+    temporary = target.with_name(f".{target.name}.hyperres-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        if ome is not None:
+            group = zarr.open_group(str(temporary), mode="w", zarr_format=2)
+            group.attrs.update(json.loads(json.dumps(ome)))
+            out = group.create_array("0", shape=array.shape, chunks=array.chunksize, dtype=array.dtype, overwrite=True)
+        else:
+            out = zarr.create_array(str(temporary), shape=array.shape, chunks=array.chunksize, dtype=array.dtype, zarr_format=2)
+        delayed = array.store(out, lock=False, compute=False)
+        (compute or (lambda d: d.compute()))(delayed)
+        if target.exists():
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        os.replace(temporary, target)
+    finally:
+        if temporary.exists():
+            shutil.rmtree(temporary, ignore_errors=True)
+    return target
+
+
+def write_tiled_tiff(array: Any, target: str | os.PathLike, *, tile: int = 512, compute: Callable[[Any], Any] | None = None) -> Path:
+    """Write ``array`` (dask, one plane ``(Y, X[, C])`` or a stack of them) as a tiled TIFF, one
+    ``tile``² tile at a time: memory holds a tile row, whatever the image size. Atomic."""
+    import tifffile
+
+    from ..core.weights import atomic_write
+
+    compute = compute or (lambda work: work.compute())
+    rgb = array.ndim >= 3 and array.shape[-1] in (3, 4)
+    spatial = array.ndim - (3 if rgb else 2)
+    h, w = array.shape[spatial], array.shape[spatial + 1]
+
+    def tiles():
+        for index in np.ndindex(*array.shape[:spatial]):
+            plane = array[index]
+            for y in range(0, h, tile):
+                row = np.asarray(compute(plane[y : y + tile]))  # one row of tiles per computation
+                for x in range(0, w, tile):
+                    piece = row[:, x : x + tile]
+                    pad = [(0, tile - piece.shape[0]), (0, tile - piece.shape[1])] + [(0, 0)] * (piece.ndim - 2)
+                    yield np.pad(piece, pad)
+
+    def write(tmp: str) -> None:
+        tifffile.imwrite(tmp, data=tiles(), shape=array.shape, dtype=array.dtype, tile=(tile, tile),
+                         photometric="rgb" if rgb else "minisblack")
+
+    atomic_write(target, write)
+    return Path(target)
+
+
+def regular_chunks(array: Any) -> Any:
+    """``array`` rechunked to regular chunks (zarr needs them): each axis to its largest chunk."""
+    return array.rechunk(tuple(max(c) for c in array.chunks))
+
+
+def read_all(array: Any) -> np.ndarray:
+    """A lazy array computed into memory (for outputs that are not zarr)."""
+    return np.asarray(array.compute())

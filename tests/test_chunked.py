@@ -1,0 +1,119 @@
+"""napari_hyperres.io.chunked and ``restore`` on zarr / OME-Zarr stores, huge TIFF pages and dask.distributed.
+
+Every chunked result is compared with restoring the whole array in memory: chunks overlap by
+the network's receptive field, so they must be equal (integers exactly).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_hyperres.cli.main import main
+from napari_hyperres.engine import Restorer
+from napari_hyperres.errors import ShapeError
+from napari_hyperres.io.chunked import open_lazy, write_zarr
+
+zarr = pytest.importorskip("zarr")
+da = pytest.importorskip("dask.array")
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def counts() -> np.ndarray:
+    return (np.random.default_rng(0).random((300, 260)) * 3000 + 100).astype(np.uint16)
+
+
+@pytest.fixture(scope="module")
+def expected(counts, tiny_weights) -> np.ndarray:
+    return Restorer("denoise", weights=str(tiny_weights["denoise"]), device="cpu").restore(counts, 20)
+
+
+def _restore(src, dst, weights, *extra) -> int:
+    return main(["restore", str(src), str(dst), "--task", "denoise", "--level", "20", "--weights", str(weights),
+                 "--device", "cpu", "--tile", "96", "--quiet", *extra])
+
+
+def test_a_zarr_array_is_restored_into_an_ome_zarr_image(tmp_path, counts, expected, tiny_weights):
+    src = tmp_path / "in.zarr"
+    zarr.create_array(str(src), shape=counts.shape, chunks=(100, 100), dtype=counts.dtype, zarr_format=2)[:] = counts
+    dst = tmp_path / "out.zarr"
+    assert _restore(src, dst, tiny_weights["denoise"]) == 0
+    group = zarr.open_group(str(dst), mode="r")
+    np.testing.assert_array_equal(group["0"][:], expected)
+    image = group.attrs["multiscales"][0]
+    assert image["version"] == "0.4" and [a["name"] for a in image["axes"]] == ["y", "x"]
+    assert image["datasets"][0]["path"] == "0"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary store left
+
+
+def test_an_ome_zarr_input_is_read_at_full_resolution_and_keeps_its_axes(tmp_path, counts, expected, tiny_weights):
+    src = tmp_path / "ome.zarr"
+    group = zarr.open_group(str(src), mode="w", zarr_format=2)
+    group.create_array("0", shape=counts.shape, chunks=(128, 128), dtype=counts.dtype)[:] = counts
+    group.create_array("1", shape=(150, 130), chunks=(128, 128), dtype=counts.dtype)[:] = counts[::2, ::2]
+    group.attrs["multiscales"] = [{
+        "version": "0.4", "axes": [{"name": "y", "type": "space"}, {"name": "x", "type": "space"}],
+        "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [0.5, 0.25]}]},
+                     {"path": "1", "coordinateTransformations": [{"type": "scale", "scale": [1.0, 0.5]}]}],
+    }]
+    array, meta = open_lazy(src)
+    assert array.shape == counts.shape and meta == {"axes": ["y", "x"], "scale": [0.5, 0.25]}
+    dst = tmp_path / "out.zarr"
+    assert _restore(src, dst, tiny_weights["denoise"]) == 0
+    out = zarr.open_group(str(dst), mode="r")
+    np.testing.assert_array_equal(out["0"][:], expected)
+    assert out.attrs["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]["scale"] == [0.5, 0.25]
+
+
+def test_a_single_huge_tiff_page_is_restored_tile_by_tile(tmp_path, counts, expected, tiny_weights):
+    src, dst = tmp_path / "page.tif", tmp_path / "out.tif"
+    tifffile.imwrite(src, counts, tile=(128, 128))
+    assert _restore(src, dst, tiny_weights["denoise"], "--memory-budget", "0.05") == 0  # 50 KB: far below the page
+    with tifffile.TiffFile(dst) as tif:
+        assert tif.pages[0].is_tiled and tif.pages[0].shape == counts.shape
+        np.testing.assert_array_equal(tif.asarray(), expected)
+
+
+def test_a_failed_write_leaves_no_store(tmp_path, counts):
+    def fail(_):
+        raise KeyboardInterrupt
+
+    target = tmp_path / "out.zarr"
+    with pytest.raises(KeyboardInterrupt):
+        write_zarr(da.from_array(counts, chunks=100), target, compute=fail)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_group_without_an_image_says_which_array_to_give(tmp_path):
+    group = zarr.open_group(str(tmp_path / "many.zarr"), mode="w", zarr_format=2)
+    for name in ("a", "b"):
+        group.create_array(name, shape=(20, 20), dtype="uint8")
+    with pytest.raises(ShapeError, match="give the array's own path"):
+        open_lazy(tmp_path / "many.zarr")
+
+
+def test_napari_opens_the_ome_zarr_output(tmp_path, counts, tiny_weights):
+    npe2 = pytest.importorskip("npe2")
+    from napari.components import ViewerModel
+
+    src = tmp_path / "in.zarr"
+    zarr.create_array(str(src), shape=counts.shape, chunks=(100, 100), dtype=counts.dtype, zarr_format=2)[:] = counts
+    assert _restore(src, tmp_path / "out.zarr", tiny_weights["denoise"]) == 0
+    npe2.PluginManager.instance().discover()
+    [layer] = ViewerModel().open(str(tmp_path / "out.zarr"), plugin="napari")
+    assert layer.data.shape == counts.shape
+    assert json.loads((tmp_path / "out.zarr" / ".zattrs").read_text())["multiscales"][0]["version"] == "0.4"
+
+
+@pytest.mark.slow
+def test_a_local_cluster_of_two_worker_processes_gives_the_single_process_result(tmp_path, counts, expected, tiny_weights):
+    pytest.importorskip("distributed")
+    src = tmp_path / "in.zarr"
+    zarr.create_array(str(src), shape=counts.shape, chunks=(100, 100), dtype=counts.dtype, zarr_format=2)[:] = counts
+    assert _restore(src, tmp_path / "out.zarr", tiny_weights["denoise"], "--workers", "2") == 0
+    np.testing.assert_array_equal(zarr.open_group(str(tmp_path / "out.zarr"), mode="r")["0"][:], expected)
