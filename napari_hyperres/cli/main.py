@@ -33,6 +33,7 @@ from .common import (
     print_error,
     weights_status,
 )
+from .export import add_export_command
 from .restore import add_restore_command
 
 Command = Callable[["argparse._SubParsersAction"], None]
@@ -160,7 +161,7 @@ def run_weights(args: argparse.Namespace) -> int:
 
 
 # --- the parser ------------------------------------------------------------------------------------
-COMMANDS: list[Command] = [add_tasks_command, add_restore_command, add_estimate_command, add_weights_command]
+COMMANDS: list[Command] = [add_tasks_command, add_restore_command, add_estimate_command, add_weights_command, add_export_command]
 """Subcommand registrars, in the order ``--help`` lists them."""
 
 
