@@ -690,3 +690,24 @@ def test_a_large_plane_previews_its_view_first_and_ends_equal_to_apply(make_widg
     restorer = widget._cache.get(widget.task, "auto", widget.weights.get("denoise"))
     np.testing.assert_array_equal(np.asarray(preview.data), restorer.restore(plane, 30.0))
     assert notes["error"] == []
+
+
+def test_export_button_writes_a_bioimageio_package_of_the_current_task_and_level(make_widget, qtbot, notes, tmp_path, monkeypatch):
+    pytest.importorskip("bioimageio.spec")
+    from napari_hyperres.ui import widget_export
+
+    viewer = ViewerModel()
+    viewer.add_image(np.zeros((32, 32), np.uint8))
+    widget = make_widget(viewer, weights={})  # the shipped weights: what a user exports
+    widget.live_check.value = False
+    widget.task_combo.value = "dejpeg"
+    widget.level = 30
+    target = tmp_path / "dejpeg30"
+    monkeypatch.setattr(widget_export, "ask_export_path", lambda parent, suggested: str(target))
+    assert widget.export_button.enabled
+    widget.export_button.clicked.emit()
+    qtbot.waitUntil(lambda: bool(notes["info"] or notes["error"]), timeout=120_000)
+    assert notes["error"] == [] and (tmp_path / "dejpeg30.zip").is_file()
+    assert "bioimage.io model" in notes["info"][0] and "dejpeg" in widget.status.value
+    widget.task_combo.value = "auto"
+    assert not widget.export_button.enabled  # no level: nothing to export

@@ -43,6 +43,7 @@ from .outputs import (
 )
 from .preview import LatestOnly, Request, RestorerCache, can_estimate
 from .widget_estimate import EstimateMixin
+from .widget_export import ExportMixin, exportable
 from .widget_jobs import JobsMixin
 from .widget_preview import PreviewMixin
 
@@ -68,7 +69,7 @@ class _ShowHideFilter(QObject):
         return False
 
 
-class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, Container):
+class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Container):
     """Dock widget: pick an image layer, a task and a level; preview, apply, sweep.
 
     Image-conditioned tasks (``auto``) have no level: the level controls and the sweep are
@@ -129,7 +130,10 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, Container):
         self.live_check = CheckBox(text="live preview of the displayed plane", value=True)
         self.apply_button = PushButton(text="Apply to all")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
-        self.buttons = Container(layout="horizontal", labels=False, widgets=[self.apply_button, self.cancel_button])
+        self.export_button = PushButton(text="Export…", tooltip="this task's network at this level as a bioimage.io model (.zip)")
+        self.buttons = Container(
+            layout="horizontal", labels=False, widgets=[self.apply_button, self.cancel_button, self.export_button]
+        )
         self.buttons.margins = (0, 0, 0, 0)
         self.sweep_count = SpinBox(label="sweep levels", min=2, max=32, value=5)
         self.sweep_from = FloatSpinBox(label="from")
@@ -175,6 +179,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, Container):
         self.device_combo.changed.connect(self._on_settings_changed)
         self.weights_file.changed.connect(self._on_weights_file)
         self.apply_button.changed.connect(self._on_apply_clicked)
+        self.export_button.changed.connect(lambda *_: self.export_model())
         self.cancel_button.changed.connect(self.cancel)
         self.sweep_button.changed.connect(self._on_sweep_clicked)
 
@@ -255,6 +260,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, Container):
             widget.visible = has_level  # hidden, not disabled: an image-conditioned task has no level
         self.selection_label.visible = not has_level
         self.selection_label.value = ""
+        self.export_button.enabled = exportable(task)
         self._on_settings_changed()
 
     def _on_layer_changed(self, *_: Any) -> None:
