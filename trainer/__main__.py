@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -218,5 +219,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def exit_process(code: int) -> None:
+    """Leave with ``code``. Under torchrun (``WORLD_SIZE`` > 1) the process ends with ``os._exit`` once
+    its output is flushed: all work is saved by then, and gloo's worker threads, still joinable in
+    C++ static destructors, made a rank abort at interpreter exit now and then ("terminate called
+    without an active exception", seen in CI under load) after a run that had finished."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())
