@@ -102,7 +102,9 @@ class MetaConv2d(nn.Module):
     def generate(self, c: float) -> nn.Conv2d:
         """A plain ``nn.Conv2d`` holding the kernel for ``c`` (detached)."""
         out_ch, in_ch, k, _ = self.weight_w.shape
-        conv = nn.Conv2d(in_ch, out_ch, k, padding=self.padding).to(self.weight_w.device, self.weight_w.dtype)
+        conv = torch.nn.utils.skip_init(  # no random initialisation: the kernels are written next
+            nn.Conv2d, in_ch, out_ch, k, padding=self.padding, device=self.weight_w.device, dtype=self.weight_w.dtype
+        )
         with torch.no_grad():
             weight, bias = self.generate_weights(c)
             conv.weight.copy_(weight)
