@@ -13,6 +13,7 @@ Validation images are never read.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from napari_hyperres.core.tasks.auto import (
     READING_STRENGTHS,
     apply_degradation,
 )
-from napari_hyperres.core.weights import WeightsInfo, load_weights, save_weights
+from napari_hyperres.core.weights import load_weights, save_weights
 from napari_hyperres.engine import Restorer
 
 from .data import image_paths, load_for_task
@@ -89,6 +90,4 @@ def record(weights: str, data: list[str], out: str, count: int = 24) -> tuple[Pa
     tensors, info = load_weights(weights)
     extra = {**info.extra, "reference_mixtures": [ref.to_dict() for ref in references], "mixture_temperature": temperature,
              "mixture_reading_accuracy": {"held_out_training_crops": count, "kind_accuracy": round(accuracy, 3)}}
-    fields = {name: getattr(info, name) for name in WeightsInfo.__dataclass_fields__}
-    fields["extra"] = extra
-    return save_weights(out, tensors, WeightsInfo(**fields)), temperature, accuracy
+    return save_weights(out, tensors, dataclasses.replace(info, extra=extra)), temperature, accuracy

@@ -71,25 +71,25 @@ class ProgressLine:
         self.stream.flush()
 
 
-def worker_count(text: str) -> int:
-    """``--workers N``: a whole number of worker processes, at least 1."""
+def _whole_number(text: str, minimum: int, unit: str, too_small: str) -> int:
+    """An argparse value: a whole number of ``unit`` of at least ``minimum`` (``too_small`` names it in the error)."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of worker processes, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1 worker, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a whole number of {unit}, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {too_small}, got {value}")
     return value
+
+
+def worker_count(text: str) -> int:
+    """``--workers N``: a whole number of worker processes, at least 1."""
+    return _whole_number(text, 1, "worker processes", "at least 1 worker")
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
-    if value < 16:
-        raise argparse.ArgumentTypeError(f"expected a tile of at least 16 pixels, got {value}")
-    return value
+    """``--tile N``: a whole number of pixels, at least 16."""
+    return _whole_number(text, 16, "pixels", "a tile of at least 16 pixels")
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, weights_help: str) -> None:

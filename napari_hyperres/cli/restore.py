@@ -141,7 +141,7 @@ def run_restore(args: argparse.Namespace) -> int:
                 if is_tiff(dst) and should_stream(src, budget):
                     stream_one(restorer, src, dst, given, args, value_range)
                     continue
-                failed += restore_file(restorer, src, dst, given, args, value_range, len(jobs))
+                restore_file(restorer, src, dst, given, args, value_range)
             except (HyperResError, OSError) as exc:
                 if len(jobs) == 1:
                     raise
@@ -153,8 +153,8 @@ def run_restore(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace, value_range, jobs: int) -> int:
-    """Restore one file in memory; returns 0 (errors raise)."""
+def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace, value_range) -> None:
+    """Restore one file in memory (errors raise)."""
     from ..blind.levels import resolve_level
     from ..core.images import is_rgb_image
     from ..engine import output_shape
@@ -174,7 +174,6 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
     )
     write_image(dst, result)
     progress.finish(f"{describe_run(task, level, report, restorer.info.extra)} -> {dst}")
-    return 0
 
 
 @contextlib.contextmanager

@@ -199,7 +199,3 @@ def regular_chunks(array: Any) -> Any:
     """``array`` rechunked to regular chunks (zarr needs them): each axis to its largest chunk."""
     return array.rechunk(tuple(max(c) for c in array.chunks))
 
-
-def read_all(array: Any) -> np.ndarray:
-    """A lazy array computed into memory (for outputs that are not zarr)."""
-    return np.asarray(array.compute())
