@@ -112,13 +112,19 @@ def estimate_level(
 
 
 def estimate_photon_noise(
-    image: np.ndarray, task: str | Task = "microscopy", *, rgb: bool | None = None, value_range: tuple[float, float] | None = None
+    image: np.ndarray,
+    task: str | Task = "microscopy",
+    *,
+    rgb: bool | None = None,
+    value_range: tuple[float, float] | None = None,
+    noise: PoissonGaussian | None = None,
 ) -> tuple[float, PoissonGaussian]:
     """``(photons, noise)``: a photon-limited task's level and the Poisson–Gaussian parameters fitted to ``image``.
 
     The whole image (a stack: up to 8 of its planes) is fitted once; ``photons`` is the
     number of photo-electrons between its black and white points (intensity rule or
-    ``value_range``), ``noise.gain`` the counts per photo-electron.
+    ``value_range``), ``noise.gain`` the counts per photo-electron. ``noise``: a fit already
+    made (the widget fits a layer once), used instead of fitting ``image`` again.
 
     Raises:
         ShapeError: RGB input, or an image whose noise cannot be fitted.
@@ -128,7 +134,8 @@ def estimate_photon_noise(
     if validate_image(image, rgb):
         refuse_rgb(task.name, image.shape)
     black, white = intensity_map_for(image, value_range).value_range
-    noise = fit_poisson_gaussian(np.asarray(image))
+    if noise is None:
+        noise = fit_poisson_gaussian(np.asarray(image))
     return fitted_photons(task, noise, black, white), noise
 
 

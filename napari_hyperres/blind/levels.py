@@ -70,6 +70,7 @@ def resolve_level(
     value_range: tuple[float, float] | None = None,
     weights: str | None = None,
     device: str | None = None,
+    noise: PoissonGaussian | None = None,
 ) -> LevelChoice:
     """The level to restore ``image`` at, checked once.
 
@@ -81,6 +82,7 @@ def resolve_level(
             or estimated by the task's trained estimator on ``image`` (a stack: its first plane).
         image: the decoded image (needed for ``"auto"`` unless the file records the level).
         path, rgb, value_range, weights, device: as for :func:`~napari_hyperres.blind.estimate.estimate_level`.
+        noise: photon-limited tasks: a Poisson–Gaussian fit already made (of the whole layer), not fitted again.
 
     Raises:
         LevelRangeError: a given level outside the task's range, or a photon fit outside it.
@@ -95,7 +97,7 @@ def resolve_level(
         return LevelChoice(task.check_level(level), "given")
     task.check_auto()
     if task.noise_parameters:
-        photons, noise = estimate_photon_noise(_required(image, task), task, rgb=rgb, value_range=value_range)
+        photons, noise = estimate_photon_noise(_required(image, task), task, rgb=rgb, value_range=value_range, noise=noise)
         return LevelChoice(photons, describe_fit(noise), estimate=photons, noise=noise)
     if task.level_in_file is not None and task.level_in_file.applies_to(path):
         return _within_range(task, float(task.level_in_file.read(path)), task.level_in_file.method)

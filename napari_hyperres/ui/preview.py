@@ -119,19 +119,19 @@ def estimate_request(request: Request, *, path: str | None = None, weights: str 
     Raises:
         WeightsError: no estimator for the task; ShapeError: unreadable JPEG file.
     """
-    from ..blind.levels import LevelChoice, resolve_level
+    from ..blind.levels import resolve_level
 
-    if request.task.noise_parameters and request.noise is not None:
-        from ..blind.estimate import describe_fit
-        from ..core.stabilize import fitted_photons
+    value_range = None
+    if request.task.noise_parameters and request.noise is not None:  # the layer's fit, read against the layer's range
         from ..engine import whole_value_range
 
-        black, white = request.value_range or whole_value_range(request.data, request.rgb)
-        photons = fitted_photons(request.task, request.noise, black, white)
-        return LevelChoice(photons, describe_fit(request.noise), estimate=photons, noise=request.noise)
+        value_range = request.value_range or whole_value_range(request.data, request.rgb)
     plane = None if quality_from_file(request.task, path) else np.asarray(request.data[request.index])
     device = None if request.device == "auto" else request.device
-    return resolve_level(request.task, "auto", plane, path=path, rgb=request.rgb, weights=weights and str(weights), device=device)
+    return resolve_level(
+        request.task, "auto", plane, path=path, rgb=request.rgb, value_range=value_range,
+        weights=weights and str(weights), device=device, noise=request.noise,
+    )
 
 
 class RestorerCache:
