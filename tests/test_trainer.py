@@ -13,6 +13,7 @@ import math
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -280,6 +281,12 @@ def test_baselines_ensure_runs_and_compare(tmp_path, image_folder, val_folder):
     stamps = {name: (runs / name / CHECKPOINT).stat().st_mtime_ns for name in expected}
     ensure_runs("denoise", runs, data, eval_levels, base)  # nothing missing: nothing retrained
     assert stamps == {name: (runs / name / CHECKPOINT).stat().st_mtime_ns for name in expected}
+
+    # a bigger budget (a session stopped part-way, or a longer comparison): every run continues
+    # from its checkpoint to the new step count; AdaFM keeps its own checkpoint's base
+    ensure_runs("denoise", runs, data, eval_levels, replace(base, steps=3))
+    for name in expected:
+        assert load_checkpoint(runs / name / CHECKPOINT)["step"] == 3, name
 
     result = compare("denoise", runs, str(val_folder), eval_levels, data, device="cpu")
     assert (result["task"], result["val"]) == ("denoise", val_folder.name)

@@ -84,7 +84,8 @@ def fit_coefficients(model: nn.Module, task, levels: list[float], crops: list[to
 
 
 def ensure_runs(task_name: str, runs: Path, data: list[str], eval_levels: list[float], base: TrainConfig) -> None:
-    """Train whatever run is missing under ``runs`` with the shared budget in ``base``."""
+    """Train whatever run is missing under ``runs`` with the shared budget in ``base``, and
+    continue (``--resume``) any run whose checkpoint stopped short of ``base.steps``."""
     task = get_task(task_name)
     start, end = min(task.train_levels), max(task.train_levels)
     jobs = [("hyperres", runs / "hyperres", list(task.train_levels), None)]
@@ -92,8 +93,17 @@ def ensure_runs(task_name: str, runs: Path, data: list[str], eval_levels: list[f
         jobs.append(("dedicated", runs / f"dedicated_{level:g}", [level], None))
     jobs.append(("adafm", runs / "adafm", [end], str(runs / f"dedicated_{start:g}" / CHECKPOINT)))
     for kind, out, levels, init in jobs:
-        if not (out / CHECKPOINT).exists() and not (out / EXPORTED).exists():
-            train(replace(base, task=task_name, kind=kind, out=str(out), levels=levels, data=data, init_from=init), progress=False)
+        if (out / EXPORTED).exists() or finished(out, base.steps):
+            continue
+        interrupted = (out / CHECKPOINT).exists()  # a run stopped part-way (a session's end): it continues
+        cfg = replace(base, task=task_name, kind=kind, out=str(out), levels=levels, data=data, init_from=None if interrupted else init)
+        train(cfg, resume=interrupted, progress=False)
+
+
+def finished(run: Path, steps: int) -> bool:
+    """Whether ``run`` holds a checkpoint that reached ``steps`` (the comparison's budget)."""
+    path = run / CHECKPOINT
+    return path.exists() and int(load_checkpoint(path)["step"]) >= steps
 
 
 def compare(
