@@ -20,6 +20,11 @@ HyperRes network for each σ is generated in an untimed warm-up call.
     python benchmarks/bench_classical.py --max-images 4 --sigmas 25 --weights denoise.mine.safetensors
 
 ``--quick`` = 2 images per set, σ 25 only, centre crops of 128×128 (checks the script runs).
+
+``--uint8``: what noisy 8-bit *files* hold instead: ``round(clip(clean·255 + σ·N(0,1), 0, 255))``
+as uint8 (same seed). HyperRes restores that uint8 array as a user's file (its own dtype handling,
+uint8 out); BM3D gets it as float ``/255`` at the true σ and its output is rounded to 8 bits like
+any saved file; OpenCV gets the uint8 array. The clean reference is the 8-bit original.
 """
 
 from __future__ import annotations
@@ -46,23 +51,37 @@ class Tally:
 
 
 def run_hyperres(restorer, noisy: np.ndarray, sigma: float) -> np.ndarray:
+    if noisy.dtype == np.uint8:  # an 8-bit file: the engine's own dtype handling, uint8 out
+        return restorer.restore(noisy, sigma).astype(np.float32) / 255.0
     return restorer.restore(noisy, sigma, value_range=(0.0, 1.0))
+
+
+def as_8bit_file(clean: np.ndarray, sigma: float) -> np.ndarray:
+    """``clean`` in [0, 1] with σ (0–255 scale) noise, rounded and clipped to uint8 (numpy seed 0)."""
+    noise = np.random.default_rng(0).standard_normal(clean.shape)
+    return np.clip(np.round(clean.astype(np.float64) * 255 + sigma * noise), 0, 255).astype(np.uint8)
+
+
+def as_float(image: np.ndarray) -> np.ndarray:
+    """Float in [0, 1]: uint8 divided by 255, float unchanged."""
+    return image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image
 
 
 def run_bm3d(noisy: np.ndarray, sigma: float) -> np.ndarray:
     import bm3d
 
-    clipped = np.clip(noisy, 0, 1)
-    if clipped.ndim == 3:
-        return bm3d.bm3d_rgb(clipped, sigma_psd=sigma / 255.0)
-    return bm3d.bm3d(clipped, sigma_psd=sigma / 255.0)
+    clipped = np.clip(as_float(noisy), 0, 1)
+    out = bm3d.bm3d_rgb(clipped, sigma_psd=sigma / 255.0) if clipped.ndim == 3 else bm3d.bm3d(clipped, sigma_psd=sigma / 255.0)
+    if noisy.dtype == np.uint8:  # saved as an 8-bit file, like the other methods' outputs
+        out = np.round(np.clip(out, 0, 1) * 255) / 255.0
+    return out
 
 
 def run_nlm(noisy: np.ndarray, sigma: float, factor: float) -> np.ndarray:
     import cv2
 
     h = float(factor * sigma)
-    u8 = np.round(np.clip(noisy, 0, 1) * 255).astype(np.uint8)
+    u8 = noisy if noisy.dtype == np.uint8 else np.round(np.clip(noisy, 0, 1) * 255).astype(np.uint8)
     if u8.ndim == 3:
         bgr = cv2.fastNlMeansDenoisingColored(np.ascontiguousarray(u8[..., ::-1]), None, h, h, 7, 21)
         return bgr[..., ::-1].astype(np.float32) / 255.0
@@ -83,6 +102,7 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=None, help="centre crop edge in pixels (default: whole images; --quick 128; 0 = none)")
     parser.add_argument("--nlm-h-factor", type=float, default=0.9, help="OpenCV NLM filter strength h = factor·σ (default 0.9)")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--uint8", action="store_true", help="noisy 8-bit files (rounded, clipped) instead of float noise")
     args = parser.parse_args()
     common.setup_threads(args.threads)
     limit = args.max_images or (2 if args.quick else None)
@@ -109,7 +129,7 @@ def main() -> None:
             tally = tallies.setdefault((name, sigma), Tally())
             restorer.restore(common.add_noise(images[0][:64, :64], sigma), sigma, value_range=(0.0, 1.0))  # warm-up: generate σ's network
             for clean in images:
-                noisy = common.add_noise(clean, sigma, seed=0)
+                noisy = as_8bit_file(clean, sigma) if args.uint8 else common.add_noise(clean, sigma, seed=0)
                 outputs = {}
                 outputs["HyperRes"], s = clock(run_hyperres, restorer, noisy, sigma)
                 tally.seconds["HyperRes"] += s
@@ -118,7 +138,7 @@ def main() -> None:
                 outputs["OpenCV NLM"], s = clock(run_nlm, noisy, sigma, args.nlm_h_factor)
                 tally.seconds["OpenCV NLM"] += s
                 tally.megapixels += clean.shape[0] * clean.shape[1] / 1e6
-                tally.psnr["input"].append(common.psnr(noisy, clean))
+                tally.psnr["input"].append(common.psnr(as_float(noisy), clean))
                 for method, out in outputs.items():
                     tally.psnr[method].append(common.psnr(out, clean))
                 print(f"{name} σ{sigma:g}: {len(tally.psnr['input'])}/{len(images)}", flush=True, file=sys.stderr)
@@ -145,6 +165,9 @@ def main() -> None:
     report.table(["set", "σ", "HyperRes speed ÷ BM3D", "NLM speed ÷ BM3D", "HyperRes − BM3D dB", "NLM − BM3D dB"], ratio_rows)
     report.notes([
         *(f"{name}: {text}" for name, text in sizes.items()),
+        "Noise (--uint8): 8-bit files, round(clip(clean·255 + σ·N(0,1), 0, 255)) as uint8, numpy seed 0 per image; HyperRes restores "
+        "the uint8 array (uint8 out), BM3D gets it /255 at the true σ and its output is rounded to 8 bits, OpenCV gets the uint8 array."
+        if args.uint8 else
         "Noise: seed 0 per image, clean + σ/255·N(0,1), float, unclipped (the project's denoise protocol). "
         "HyperRes gets it unclipped; BM3D gets it clipped to [0, 1] (float); OpenCV gets round(clip(noisy)·255) as uint8.",
         f"OpenCV NLM: h = hColor = {args.nlm_h_factor:g}·σ (8-bit units), templateWindowSize 7, searchWindowSize 21; colour via "

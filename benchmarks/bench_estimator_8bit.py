@@ -15,7 +15,7 @@ from pathlib import Path
 import common
 import numpy as np
 
-SIGMAS = (5, 15, 25, 50, 70)
+SIGMAS = (5.0, 10.0, 15.0, 25.0, 35.0, 50.0, 70.0)
 
 
 def as_8bit_file(image: np.ndarray, noise: np.ndarray, sigma: float) -> np.ndarray:
@@ -31,6 +31,7 @@ def as_float(image: np.ndarray, noise: np.ndarray, sigma: float) -> np.ndarray:
 def main() -> None:
     parser = common.base_parser(__doc__, "bench_estimator_8bit")
     parser.add_argument("--estimators", nargs="+", required=True, help="denoise estimator weights files to compare")
+    parser.add_argument("--sigmas", type=float, nargs="+", default=list(SIGMAS), help="noise levels, 0–255 scale (default %(default)s)")
     args = parser.parse_args()
     common.setup_threads(args.threads)
     from napari_hyperres.blind.estimate import estimate_level
@@ -40,10 +41,10 @@ def main() -> None:
         for path in common.image_paths(args.data_root / "val" / name, 2 if args.quick else None):
             images.append(np.round(common.load_image(path) * 255).astype(np.float64))
     rows = []
-    for sigma in SIGMAS:
+    for sigma in args.sigmas:
         rng = np.random.default_rng(0)
         noises = [rng.standard_normal(image.shape) for image in images]
-        row = [sigma]
+        row = [f"{sigma:g}"]
         for label, build in (("8-bit file", as_8bit_file), ("float", as_float)):
             for weights in args.estimators:
                 options = {"value_range": (0.0, 1.0)} if label == "float" else {}

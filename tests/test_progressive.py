@@ -96,3 +96,23 @@ def test_boxes_stay_inside_the_plane_and_on_the_even_grid():
     assert centre_box((0, 50, 0, 60), 128) == (0, 50, 0, 60)
     assert centre_box((3, 1003, 7, 1007), 128) == (438, 566, 442, 570)
     assert with_margin((101, 200, 51, 90), 40, (300, 120)) == (60, 240, 10, 120)
+
+
+def test_colour_denoise_preview_tiles_equal_apply_where_clipped(strong_weights):
+    """denoise restores colour as opponent planes and blends the joint network in where pixels are
+    clipped (a 5×5 window): crops need that window as context too, and must not skip the joint
+    network unless the whole image would skip it there."""
+    rng = np.random.default_rng(4)
+    plane = np.clip(np.round(rng.normal(128, 90, (702, 690, 3))), 0, 255).astype(np.uint8)  # ~8 % clipped
+    plane[300:, 500:] = np.clip(np.round(rng.normal(128, 20, plane[300:, 500:].shape)), 1, 254)  # none clipped here
+    request = Request(task=DENOISE, level=30.0, device="cpu", weights=strong_weights, data=plane, rgb=True,
+                      viewport=(201, 431, 355, 599))
+    yielded, restored = _run(request)
+    whole = Restorer("denoise", weights=strong_weights, device="cpu").restore(plane, 30.0)
+    tiles = [step for step in yielded if step is not None]
+    y0, y1, x0, x1 = tiles[0].box
+    assert len(tiles) >= 2 and (y1 - y0) * (x1 - x0) < plane.shape[0] * plane.shape[1] / 4  # crops first
+    for tile in tiles:
+        y0, y1, x0, x1 = tile.box
+        np.testing.assert_allclose(tile.data.astype(int), whole[y0:y1, x0:x1].astype(int), atol=1, rtol=0)
+    np.testing.assert_allclose(restored.data.astype(int), whole.astype(int), atol=1, rtol=0)

@@ -17,10 +17,12 @@ import torch
 from ..blind.crops import grid_crops, trained_patch
 from ..blind.levels import resolve_level
 from ..blind.photon_fit import photon_setup
+from ..core.color import OPPONENT_NOISE
 from ..core.devices import select_device
 from ..core.images import validate_image
 from ..core.intensity import intensity_map_for
 from ..core.models.hyperres import GeneratedNet, HyperResNet, receptive_radius
+from ..core.models.opponent import CLIPPED_RADIUS, OpponentNet
 from ..core.photon_noise import PoissonGaussian
 from ..core.plugins import get_task
 from ..core.stabilize import StabilizedMap, refuse_rgb
@@ -100,6 +102,8 @@ class Restorer:
         self.model: HyperResNet = model
         self.dtype = torch.float16 if self.half else torch.float32
         self.overlap = receptive_radius(model.arch)  # in the network's input pixels
+        if self.task.colour == "opponent":
+            self.overlap += CLIPPED_RADIUS  # the window that weighs in the joint network where clipped
         self._generated: OrderedDict[float, GeneratedNet] = OrderedDict()
         self._lock = threading.Lock()  # dask may restore blocks from several threads
 
@@ -152,6 +156,13 @@ class Restorer:
             while len(self._generated) > GENERATED_CACHE_SIZE:
                 self._generated.popitem(last=False)
         return net
+
+    def opponent_network(self, level: float) -> OpponentNet:
+        """The colour network for ``level`` of a task restoring opponent planes (:attr:`Task.colour`):
+        gray paths at each plane's noise level, the joint RGB network where pixels are clipped."""
+        c = float(self.task.normalize(level))
+        planes = [self._network_for_c(c * float(gain)).for_gray() for gain in OPPONENT_NOISE]
+        return OpponentNet(planes, self._network_for_c(c)).to(self.device, self.dtype)
 
     @torch.inference_mode()
     def network_for_image(self, x: torch.Tensor) -> tuple[GeneratedNet, np.ndarray]:

@@ -141,21 +141,31 @@ def export_bioimageio(task, level: float, out_path: str | os.PathLike, *, weight
 
 # --- the network ---------------------------------------------------------------------------------
 def scripted_network(net):
-    """TorchScript of a :class:`GeneratedNet`: the traced network behind the engine's even-size padding.
+    """TorchScript of a :class:`GeneratedNet` (or an :class:`OpponentNet` of them): the traced
+    networks behind the engine's even-size padding.
 
     The network's stride-2 head needs an even height and width; :class:`GeneratedNet` pads the
     bottom/right edge by reflection and crops back. A trace would freeze that branch for the
-    traced size, so the padding is scripted around a trace made at an even size.
+    traced size, so the padding is scripted around traces made at an even size. An
+    :class:`OpponentNet` is scripted around its traced plane and joint networks (its clipped-pixel
+    branch depends on the data).
     """
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
 
-    channels = net.arch.in_channels
-    net = net.eval().requires_grad_(False)  # a consumer's output needs no .detach()
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the even-size branch, frozen on purpose
-        traced = torch.jit.trace(net, torch.rand(1, channels, 64, 64, generator=torch.Generator().manual_seed(0)))
+    from ..core.models.opponent import OpponentNet
+
+    def traced(inner, channels: int):
+        inner = inner.eval().requires_grad_(False)  # a consumer's output needs no .detach()
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the even-size branch, frozen on purpose
+            return torch.jit.trace(inner, torch.rand(1, channels, 64, 64, generator=torch.Generator().manual_seed(0)))
+
+    if isinstance(net, OpponentNet):
+        inner = OpponentNet([traced(plane, 1) for plane in net.planes], traced(net.joint, 3)).eval()
+    else:
+        inner = traced(net, net.arch.in_channels)
 
     class EvenPadded(nn.Module):
         def __init__(self, inner: torch.jit.ScriptModule) -> None:
@@ -172,7 +182,7 @@ def scripted_network(net):
                     x = F.pad(x, [0, pw, 0, ph], mode="replicate")
             return self.inner(x)[:, :, :h, :w]
 
-    return torch.jit.script(EvenPadded(traced))
+    return torch.jit.script(EvenPadded(inner))
 
 
 def test_input(task, level: float) -> np.ndarray:
@@ -224,7 +234,13 @@ def _readme(task, level: float, info, channels: int, max_out_of_range: float, ra
 
     low, high = task.level_range
     axes = "RGB (3 channels)" if channels == 3 else "gray (1 channel)"
-    if channels == 3:
+    if channels == 3 and task.colour == "opponent":
+        other = (
+            "Colour only: the model restores the opponent planes (mean, R-B, R+B-2G) one by one, which assumes "
+            "independent noise in R, G and B. A gray image repeated into 3 channels has the same noise in all three "
+            "and would be under-restored; napari-hyperres restores gray images with the network's gray path."
+        )
+    elif channels == 3:
         other = (
             "Gray images: repeat the plane into the 3 channels and average the 3 output channels "
             "(napari-hyperres does exactly this, folded into the network)."
@@ -299,13 +315,14 @@ def build_description(task, level: float, folder: Path, *, weights: str | None =
     import torch
     from bioimageio.spec.model import v0_5 as spec
 
-    from ..core.models.hyperres import receptive_radius
     from ..engine.restorer import Restorer
 
     restorer = Restorer(task, weights=weights, device="cpu", half=False)
     info = restorer.info
-    net = restorer.network_for(level)
-    channels = net.arch.in_channels
+    arch = restorer.network_for(level).arch
+    opponent = task.colour == "opponent"
+    net = restorer.opponent_network(level) if opponent else restorer.network_for(level)
+    channels = arch.in_channels
     scripted = scripted_network(net)
     scripted.save(str(folder / "weights.pt"))
 
@@ -323,7 +340,7 @@ def build_description(task, level: float, folder: Path, *, weights: str | None =
 
     info_dict = dataclasses.asdict(info)
     (folder / "hyperres_weights_info.json").write_text(json.dumps(info_dict, indent=1, ensure_ascii=False), encoding="utf-8")
-    readme = _readme(task, level, info, channels, outside, receptive_radius(net.arch))
+    readme = _readme(task, level, info, channels, outside, restorer.overlap)
     (folder / "README.md").write_text(readme, encoding="utf-8")
 
     names = ["r", "g", "b"] if channels == 3 else ["gray"]
@@ -348,7 +365,13 @@ def build_description(task, level: float, folder: Path, *, weights: str | None =
             "architecture_type": "HyperRes (generated CNN)",
             "architecture_description": (
                 f"Plain CNN generated by a level-conditioned hypernetwork at c = {task.normalize(level):.6g}: stride-2 head, "
-                f"{net.arch.blocks} residual blocks x {net.arch.features} features, pixel shuffle x2, global residual."
+                f"{arch.blocks} residual blocks x {arch.features} features, pixel shuffle x2, global residual."
+                + (
+                    " Colour is restored as opponent planes (mean, R-B, R+B-2G), each by the network's gray path at its own "
+                    "noise level, with the RGB network blended in where pixels are clipped at 0 or 1."
+                    if opponent
+                    else ""
+                )
             ),
             "task": task.name,
             "model_parameter_count": int(sum(p.numel() for p in net.parameters())),
