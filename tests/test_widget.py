@@ -629,6 +629,22 @@ def test_close_releases_networks(make_widget, qtbot):
     assert len(widget._cache) == 0 and not restorer._generated
 
 
+def test_closing_while_a_preview_runs_stops_it(make_widget, qtbot, notes):
+    viewer = ViewerModel()
+    viewer.add_image(np.random.default_rng(0).integers(0, 255, (1400, 1400), dtype=np.uint8), name="img")
+    widget = make_widget(viewer)
+    widget.preview(25)
+    qtbot.waitUntil(lambda: widget._preview_worker is not None, timeout=TIMEOUT_MS)
+    worker = widget._preview_worker
+    layers_before = [layer.name for layer in viewer.layers]
+    widget.close()
+    assert worker.abort_requested  # asked to stop at its next tile
+    qtbot.waitUntil(lambda: widget._preview_worker is None, timeout=TIMEOUT_MS)
+    qtbot.wait(100)
+    assert [layer.name for layer in viewer.layers] == layers_before  # nothing written after the close
+    assert notes["error"] == []
+
+
 def test_hiding_the_panel_frees_networks(make_widget, qtbot):
     viewer = ViewerModel()
     viewer.add_image(np.zeros((16, 16), np.uint8), name="img")

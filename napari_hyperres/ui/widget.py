@@ -412,6 +412,8 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         """Stop workers and free the cached networks (GPU memory included). Called when the widget closes."""
         self._released = True
         self._preview_queue.clear()
+        if self._preview_worker is not None:
+            self._preview_worker.quit()  # stops at its next tile: no signal reaches a closed widget's labels
         if self._job is not None:
             self._job.quit()
         try:
