@@ -50,12 +50,13 @@ def make_weights(task_name: str, preset: str, folder: Path) -> str:
     return str(save_weights(folder / f"{task_name}.{preset}.safetensors", model.state_dict(), info))
 
 
-def bench_image(task_name: str, size: int, level: float) -> np.ndarray:
-    """A uint8 plane of ``size``² (sr: the low-resolution input, ``size / 2`` on a side)."""
+def bench_image(task_name: str, size: int, level: float, rgb: bool = False) -> np.ndarray:
+    """A uint8 plane of ``size``² (sr: the low-resolution input, ``size / 2`` on a side): gray
+    (scikit-image's camera) or, with ``rgb``, colour ``(size, size, 3)`` (its astronaut)."""
     from skimage import data
     from skimage.transform import resize
 
-    image = data.camera()
+    image = data.astronaut() if rgb else data.camera()
     side = size if task_name != "sr" else max(2, round(size / level))
     return (resize(image, (side, side), anti_aliasing=True, preserve_range=True)).astype(np.uint8)
 
@@ -76,7 +77,7 @@ def bench_worker_path(task_name: str, weights: str, device: str, plane: np.ndarr
     cache = RestorerCache()
 
     def request(level: float) -> Request:
-        return Request(task=task, level=level, device=device, weights=weights, data=plane, rgb=False)
+        return Request(task=task, level=level, device=device, weights=weights, data=plane, rgb=plane.ndim == 3)
 
     start = time.perf_counter()
     restore_plane(cache, request(task.default_level))  # loads the weights, warms up
@@ -104,7 +105,7 @@ def bench_view_first(task_name: str, weights: str, device: str, plane: np.ndarra
     view = (y0, y0 + viewport, x0, x0 + viewport)
 
     def one(level: float) -> dict[str, float]:
-        request = Request(task=task, level=level, device=device, weights=weights, data=plane, rgb=False, viewport=view)
+        request = Request(task=task, level=level, device=device, weights=weights, data=plane, rgb=plane.ndim == 3, viewport=view)
         start, marks = time.perf_counter(), {}
         for tile in preview_steps(cache, request):
             if tile is not None and tile.phase not in marks:
@@ -166,6 +167,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--widget", action="store_true", help="time through the real widget and Qt event loop")
     parser.add_argument("--viewport", type=int, default=None, help="preview view first with a V×V view in the plane's middle")
+    parser.add_argument("--rgb", action="store_true", help="a colour plane (scikit-image's astronaut) instead of a gray one")
     args = parser.parse_args()
 
     import torch
@@ -179,7 +181,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         weights = args.weights or make_weights(args.task, args.preset, Path(tmp))
         levels = levels_for(task, max(20, args.changes))
-        plane = bench_image(args.task, args.size, 2.0)
+        plane = bench_image(args.task, args.size, 2.0, args.rgb)
         info = read_info(weights)
         if args.viewport:
             marks = bench_view_first(args.task, weights, args.device, plane, levels, args.viewport)
@@ -190,7 +192,7 @@ def main() -> None:
                 ms = sorted(t * 1000 for t in marks[key])
                 cells.append(f"{statistics.median(ms):.0f} ({ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))]:.0f})")
             print(
-                f"| {args.task} | {info.name} | {plane.shape[0]}×{plane.shape[1]} uint8 | {args.viewport}² | {args.device} "
+                f"| {args.task} | {info.name} | {'×'.join(map(str, plane.shape))} uint8 | {args.viewport}² | {args.device} "
                 f"| {torch.get_num_threads()} | {len(levels)} | {cells[0]} | {cells[1]} | {cells[2].split(' ')[0]} |"
             )
             return
@@ -204,7 +206,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     print(
         f"| {args.task} | {info.name} ({info.architecture.get('features')}ch×{info.architecture.get('blocks')}) "
-        f"| {plane.shape[0]}×{plane.shape[1]} uint8 | {args.device} ({cpu}) | {torch.get_num_threads()} | {path} "
+        f"| {'×'.join(map(str, plane.shape))} uint8 | {args.device} ({cpu}) | {torch.get_num_threads()} | {path} "
         f"| {len(ms)} | {statistics.median(ms):.0f} | {p90:.0f} | {cold * 1000:.0f} |"
     )
 
