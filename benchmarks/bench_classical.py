@@ -56,12 +56,6 @@ def run_hyperres(restorer, noisy: np.ndarray, sigma: float) -> np.ndarray:
     return restorer.restore(noisy, sigma, value_range=(0.0, 1.0))
 
 
-def as_8bit_file(clean: np.ndarray, sigma: float) -> np.ndarray:
-    """``clean`` in [0, 1] with σ (0–255 scale) noise, rounded and clipped to uint8 (numpy seed 0)."""
-    noise = np.random.default_rng(0).standard_normal(clean.shape)
-    return np.clip(np.round(clean.astype(np.float64) * 255 + sigma * noise), 0, 255).astype(np.uint8)
-
-
 def as_float(image: np.ndarray) -> np.ndarray:
     """Float in [0, 1]: uint8 divided by 255, float unchanged."""
     return image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image
@@ -129,7 +123,7 @@ def main() -> None:
             tally = tallies.setdefault((name, sigma), Tally())
             restorer.restore(common.add_noise(images[0][:64, :64], sigma), sigma, value_range=(0.0, 1.0))  # warm-up: generate σ's network
             for clean in images:
-                noisy = as_8bit_file(clean, sigma) if args.uint8 else common.add_noise(clean, sigma, seed=0)
+                noisy = common.noisy_8bit_file(clean, sigma) if args.uint8 else common.add_noise(clean, sigma, seed=0)
                 outputs = {}
                 outputs["HyperRes"], s = clock(run_hyperres, restorer, noisy, sigma)
                 tally.seconds["HyperRes"] += s

@@ -27,12 +27,6 @@ import numpy as np
 SIGMAS = (15.0, 25.0, 50.0)
 
 
-def as_8bit_file(clean: np.ndarray, sigma: float) -> np.ndarray:
-    """``clean`` in [0, 1] with σ (0–255 scale) noise, rounded and clipped to uint8 (numpy seed 0)."""
-    noise = np.random.default_rng(0).standard_normal(clean.shape)
-    return np.clip(np.round(clean.astype(np.float64) * 255 + sigma * noise), 0, 255).astype(np.uint8)
-
-
 def main() -> None:
     parser = common.base_parser(__doc__, "bench_colour_denoise")
     parser.add_argument("--weights", default=None, help="denoise weights file (default: denoise.lite from --weights-dir or shipped)")
@@ -68,7 +62,7 @@ def main() -> None:
                     if protocol == "float":
                         noisy, options, scale = common.add_noise(clean, sigma, seed=0), {"value_range": (0.0, 1.0)}, 1.0
                     else:
-                        noisy, options, scale = as_8bit_file(clean, sigma), {}, 255.0
+                        noisy, options, scale = common.noisy_8bit_file(clean, sigma), {}, 255.0
                     scores["input"].append(common.psnr(noisy / scale, clean))
                     scores["joint"].append(common.psnr(joint.restore(noisy, sigma, **options) / scale, clean))
                     scores["planes only"].append(common.psnr(planes_only(noisy, sigma, **options) / scale, clean))

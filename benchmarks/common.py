@@ -276,6 +276,13 @@ def add_noise(clean: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     return to_array(noisy)
 
 
+def noisy_8bit_file(clean: np.ndarray, sigma: float) -> np.ndarray:
+    """What a noisy 8-bit file holds: ``clean`` in [0, 1] plus σ (0–255 scale) Gaussian noise
+    (numpy seed 0), rounded and clipped to uint8."""
+    noise = np.random.default_rng(0).standard_normal(clean.shape)
+    return np.clip(np.round(clean.astype(np.float64) * 255 + sigma * noise), 0, 255).astype(np.uint8)
+
+
 def psnr(restored: np.ndarray, clean: np.ndarray) -> float:
     """PSNR in dB of images in ``[0, 1]``: ``restored`` clipped to ``[0, 1]`` first, all channels,
     no border (the trainer's :func:`trainer.metrics.psnr`, in float64)."""

@@ -11,12 +11,13 @@ import sys
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "docs"))
 
 from bench_colour_jpeg import jpeg_file  # noqa: E402
+from panels import write_panels  # noqa: E402
 
 from napari_hyperres.core.plugins import get_task  # noqa: E402
 from napari_hyperres.engine import Restorer  # noqa: E402
@@ -30,15 +31,7 @@ def main() -> None:
     crop = (slice(60, 220), slice(60, 220))
     panels = [jpg, luma_only.restore(jpg, 10), shipped.restore(jpg, 10), clean]
     labels = ["JPEG q10 (4:2:0)", "luma only (before)", "luma + chroma", "original"]
-    tiles = []
-    for panel, label in zip(panels, labels, strict=True):
-        tile = cv2.resize(np.ascontiguousarray(panel[crop]), None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
-        tile = np.concatenate([np.full((28, tile.shape[1], 3), 255, np.uint8), tile], axis=0)
-        cv2.putText(tile, label, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
-        tiles.append(tile)
-    out = ROOT / "docs" / "colour_jpeg.png"
-    cv2.imwrite(str(out), np.concatenate(tiles, axis=1)[..., ::-1])
-    print(f"wrote {out}")
+    write_panels(ROOT / "docs" / "colour_jpeg.png", panels, labels, crop)
 
 
 if __name__ == "__main__":
