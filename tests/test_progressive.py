@@ -89,6 +89,18 @@ def test_small_planes_resampling_and_image_conditioned_tasks_are_previewed_whole
     assert previews_whole(dataclasses.replace(request, task=SR), (4000, 4000))
 
 
+def test_colour_counts_its_network_passes_when_choosing_view_first():
+    """A 512² gray plane is one pass and previews whole; in colour, denoise runs three (opponent
+    planes), so the same plane shows the middle of the view first."""
+    gray = Request(task=DENOISE, level=20.0, device="cpu", weights="", data=np.zeros((512, 512), np.uint8), rgb=False)
+    colour = dataclasses.replace(gray, data=np.zeros((512, 512, 3), np.uint8), rgb=True)
+    assert previews_whole(gray, (512, 512))
+    assert not previews_whole(colour, (512, 512))
+    assert previews_whole(colour, (360, 360))
+    assert DENOISE.passes(True) == 3 and DENOISE.passes(False) == 1
+    assert DEJPEG.passes(True) == 1.5 and SR.passes(True) == 1
+
+
 def test_boxes_stay_inside_the_plane_and_on_the_even_grid():
     assert view_box(None, (50, 60)) == (0, 50, 0, 60)
     assert view_box((-20, 999, 10, 30), (50, 60)) == (0, 50, 10, 30)

@@ -26,7 +26,8 @@ from .labels import is_image_conditioned
 from .preview import Request, Restored, RestorerCache
 
 WHOLE_PLANE_PIXELS = 640 * 640
-"""Planes up to this size are previewed whole: a first crop would only add its margin's cost."""
+"""Planes up to this size (in one-pass pixels: colour as opponent planes counts three times,
+:meth:`Task.passes`) are previewed whole: a first crop would only add its margin's cost."""
 
 FIRST_TILE = 128
 """Edge of the first crop, at the middle of the view: what a slider move shows first."""
@@ -58,7 +59,8 @@ class PreviewTile:
 def previews_whole(request: Request, shape_yx: tuple[int, int]) -> bool:
     """Whether the plane is restored at once rather than view first."""
     task = request.task
-    return shape_yx[0] * shape_yx[1] <= WHOLE_PLANE_PIXELS or task.resamples or is_image_conditioned(task)
+    work = shape_yx[0] * shape_yx[1] * task.passes(request.rgb)
+    return work <= WHOLE_PLANE_PIXELS or task.resamples or is_image_conditioned(task)
 
 
 def view_box(viewport: Box | None, shape_yx: tuple[int, int]) -> Box:

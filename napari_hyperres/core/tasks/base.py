@@ -96,7 +96,7 @@ class Task:
             goes alone through the network's gray path, at the level its noise has there
             (level × :data:`~napari_hyperres.core.color.OPPONENT_NOISE`), as colour BM3D works.
             Only for a level that is an additive noise σ (``denoise``): three passes instead
-            of one, +1.19 / +0.71 / +0.21 dB on McMaster at σ 15 / 25 / 50 (BENCHMARKS.md).
+            of one, +1.19 / +0.71 / +0.22 dB on McMaster at σ 15 / 25 / 50 (BENCHMARKS.md).
     """
 
     name: str
@@ -171,6 +171,16 @@ class Task:
             return int(height), int(width)
         factor = float(self.output_scale(float(level)))
         return max(1, round(height * factor)), max(1, round(width * factor))
+
+    def passes(self, rgb: bool) -> float:
+        """Network passes per input pixel to restore an image (gray or ``rgb``), relative to
+        one pass of the network: 3 for colour as opponent planes (:attr:`colour`; 4 where
+        pixels are clipped), 1.5 for a gray network restoring 4:2:0 chroma too (:attr:`chroma`), else 1."""
+        if rgb and self.colour == "opponent":
+            return 3.0
+        if rgb and self.in_channels == 1 and self.chroma == "subsampled":
+            return 1.5
+        return 1.0
 
     @property
     def level_from_image(self) -> bool:

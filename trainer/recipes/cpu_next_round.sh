@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# One more CPU round of a shipped lite network, continuing the shipped file (--init-from; the
+# optimiser and the lr schedule start afresh): gray + colour crops, lr 2e-4 ÷10 at 55 % and 85 %
+# of the time budget, one thread. Then evaluated with the papers' protocols; SHIP=1 exports it
+# into the package with its validation tables (do that only when the tables beat the shipped
+# file's: `napari-hyperres weights` prints those).
+#
+# Rounds run with it (2026-12-01, one thread each, side by side, beside other work):
+#   TASK=denoise BUDGET=8000 QUANT=0.5   round 4 of denoise.lite (half of each batch 8-bit)
+#   TASK=dejpeg  BUDGET=7400             round 3 of dejpeg.lite
+# A session that ends first: run the same command again with RESUME=1 (the run continues
+# from its last checkpoint; the budget counts the time already spent).
+# Usage: TASK=denoise BUDGET=8000 QUANT=0.5 bash trainer/recipes/cpu_next_round.sh
+set -euo pipefail
+DATA=${DATA:-../shared/data}
+TASK=${TASK:?TASK=denoise|dejpeg|sr}
+OUT=${OUT:-runs/${TASK}_next}
+INIT=${INIT:-napari_hyperres/pretrained/$TASK.lite.safetensors}
+case "$TASK" in
+  denoise) VAL=Set12; EVAL=("Set12:15 25 50" "McMaster:15 25 50") ;;
+  dejpeg) VAL=classic5; EVAL=("classic5:10 20 30 40") ;;
+  sr) VAL=Set14; EVAL=("Set14:2 3 4") ;;
+  *) echo "TASK must be denoise, dejpeg or sr" >&2; exit 2 ;;
+esac
+extra=()
+if [ -n "${QUANT:-}" ]; then extra+=(--quantize-8bit "$QUANT"); fi
+if [ "${RESUME:-0}" = 1 ]; then extra+=(--resume); fi
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+python -m trainer train --task "$TASK" --preset lite --batch 16 --patch 48 \
+  --data "$DATA/train/gray400" "$DATA/train/color400" --val "$DATA/val/$VAL" --out "$OUT" \
+  --init-from "$INIT" --lr 2e-4 --lr-decay-at 0.55 0.85 --steps 100000000 \
+  --time-budget "${BUDGET:-7200}" --val-every 1000 --ckpt-every 200 --no-progress "${extra[@]}"
+python -m trainer export "$OUT" --name "$TASK.lite"   # → $OUT/$TASK.lite.safetensors
+tables=()
+for spec in "${EVAL[@]}"; do
+  set="${spec%%:*}"; levels="${spec#*:}"
+  python -m trainer eval --task "$TASK" --weights "$OUT/$TASK.lite.safetensors" --data "$DATA/val/$set" \
+    --levels $levels --json "$OUT/eval_$set.json"
+  tables+=("$OUT/eval_$set.json")
+done
+if [ "${SHIP:-0}" = 1 ]; then
+  python -m trainer export "$OUT" --name "$TASK.lite" --out napari_hyperres/pretrained --validation-json "${tables[@]}"
+fi
