@@ -22,6 +22,7 @@ import torch
 from conftest import ROOT, smooth_image, subprocess_env
 
 from napari_hyperres.blind.estimate import estimate_level
+from napari_hyperres.core.color import rgb_to_opponent
 from napari_hyperres.core.models.estimator import LevelEstimator
 from napari_hyperres.core.models.hair import HairNet
 from napari_hyperres.core.models.hyperres import Architecture, HyperResNet
@@ -30,7 +31,7 @@ from napari_hyperres.engine import Restorer
 from trainer.__main__ import main as trainer_main
 from trainer.baselines import compare, ensure_runs, format_comparison, load_run
 from trainer.config import TrainConfig
-from trainer.data import PatchSampler, as_8bit_files
+from trainer.data import PatchSampler, as_8bit_files, image_paths, opponent_plane
 from trainer.estimator import EstimatorConfig
 from trainer.loop import CHECKPOINT, LOG, load_checkpoint, train
 from trainer.models import build
@@ -555,3 +556,27 @@ def test_as_8bit_files_rounds_and_clips_the_chosen_share():
     assert torch.equal(degraded[~files], before[~files])  # the rest keep their float noise
     untouched = before.clone()
     assert torch.equal(as_8bit_files(untouched, 0.0, generator), before)
+
+
+def test_opponent_planes_replace_a_share_of_colour_crops_by_gray_planes(image_folder):
+    paths = image_paths([str(image_folder)])  # two colour images, one gray
+    _, gray = PatchSampler(paths, "rgb", 16, torch.Generator().manual_seed(3)).sample(300)
+    assert 0.2 < float(gray.float().mean()) < 0.45  # a third of the crops: the gray image
+    _, gray = PatchSampler(paths, "rgb", 16, torch.Generator().manual_seed(3), opponent_planes=0.5).sample(300)
+    assert 0.55 < float(gray.float().mean()) < 0.8  # a third, plus half of the colour two thirds
+    crops, gray = PatchSampler(paths, "rgb", 16, torch.Generator().manual_seed(3), opponent_planes=1.0).sample(60)
+    assert bool(gray.all())  # every colour crop became a plane, repeated into the three channels
+    assert torch.equal(crops[:, 0], crops[:, 1]) and torch.equal(crops[:, 0], crops[:, 2])
+    assert crops.min() >= 0 and crops.max() <= 1
+    crop = torch.rand(3, 8, 8)
+    for k in range(3):
+        expected = rgb_to_opponent(crop.permute(1, 2, 0).numpy())[..., k]
+        np.testing.assert_allclose(opponent_plane(crop, k)[1].numpy(), expected, atol=1e-6)
+
+
+def test_shares_are_checked(tmp_path, image_folder, capsys):
+    with pytest.raises(SystemExit):
+        trainer_main(train_args("denoise", image_folder, tmp_path / "bad", 1, "--opponent-planes", "1.5"))
+    assert "expected a share from 0 to 1" in capsys.readouterr().err
+    assert trainer_main(train_args("denoise", image_folder, tmp_path / "ok", 1, "--opponent-planes", "1")) == 0
+    assert load_checkpoint(tmp_path / "ok" / CHECKPOINT)["config"]["opponent_planes"] == 1.0

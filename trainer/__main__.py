@@ -16,6 +16,17 @@ from napari_hyperres.errors import HyperResError
 from .config import TrainConfig
 
 
+def share(text: str) -> float:
+    """argparse type: a share of crops, a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1 (e.g. 0.5), got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1 (e.g. 0.5), got {value:g}")
+    return value
+
+
 def add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a task's hypernetwork (or a baseline) on image folders")
     p.add_argument("--task", required=True)
@@ -45,8 +56,11 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--selection-entropy", type=float, default=0.0, help="HAIR: weight of the penalty on each image's mixture entropy (makes images choose)")
     p.add_argument("--selection-balance", type=float, default=0.0, help="HAIR: weight of the penalty on unequal candidate use over a batch")
     p.add_argument("--select-decoder", action="store_true", help="HAIR: select the decoder convs (post-body, upsampler, refine, tail) from a weight box too")
-    p.add_argument("--quantize-8bit", type=float, default=0.0, metavar="SHARE",
+    p.add_argument("--quantize-8bit", type=share, default=0.0, metavar="SHARE",
                    help="share of degraded crops rounded and clipped to 8-bit (what 8-bit files hold), e.g. 0.5")
+    p.add_argument("--opponent-planes", type=share, default=0.0, metavar="SHARE",
+                   help="share of colour crops replaced by one of their opponent planes (mean, R-B, R+B-2G) as gray crops: "
+                        "what the gray path restores for a task with colour='opponent' (denoise), e.g. 0.5")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_train)
 
@@ -63,7 +77,7 @@ def run_train(args: argparse.Namespace) -> int:
         val=args.val, val_every=args.val_every, ckpt_every=args.ckpt_every, seed=args.seed, device=args.device,
         init_from=args.init_from, max_images=args.max_images, time_budget_s=args.time_budget, amp=args.amp,
         selection_entropy=args.selection_entropy, selection_balance=args.selection_balance, select_decoder=args.select_decoder,
-        quantize_8bit=args.quantize_8bit,
+        quantize_8bit=args.quantize_8bit, opponent_planes=args.opponent_planes,
     )
     out = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"run saved in {out}")
@@ -159,7 +173,7 @@ def add_train_estimator(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patch", type=int, default=64, help="crop edge (recorded; estimate_level looks through crops this size)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--relative-loss", action="store_true", help="weight the L1 by 1/level (relative error; for noise σ)")
-    p.add_argument("--quantize-8bit", type=float, default=0.0, metavar="SHARE",
+    p.add_argument("--quantize-8bit", type=share, default=0.0, metavar="SHARE",
                    help="share of crops rounded and clipped to 8-bit after degrading (what 8-bit files hold), e.g. 0.5")
     p.add_argument("--time-budget", type=float, default=None)
     p.add_argument("--max-images", type=int, default=None)

@@ -30,6 +30,9 @@ class TrainConfig:
             (:class:`napari_hyperres.core.models.hair.DecoderBox`).
         quantize_8bit: share of the degraded crops rounded and clipped to 8 bits, as 8-bit
             files hold noise (0 = none; the network then sees only unclipped float noise).
+        opponent_planes: share of colour crops replaced by one of their opponent planes, as
+            gray crops (:class:`trainer.data.PatchSampler`): what the gray path restores for a
+            task with ``colour="opponent"``; 0 = none.
         estimator_features, context, relative_loss, relative_floor: kind ``"estimator"``
             only (:class:`trainer.objectives.LevelEstimation`): the estimator's width; pixels
             degraded around each crop and cut off; L1 weighted by 1 / level fraction (floored).
@@ -61,6 +64,7 @@ class TrainConfig:
     selection_balance: float = 0.0
     select_decoder: bool = False
     quantize_8bit: float = 0.0
+    opponent_planes: float = 0.0
     estimator_features: int = 32
     context: int = 16
     relative_loss: bool = False

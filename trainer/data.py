@@ -62,11 +62,17 @@ class PatchSampler:
 
     ``sample(batch)`` returns ``(B, C, patch, patch)`` float in ``[0, 1]`` and a ``(B,)`` bool
     mask of samples that came from gray images.
+
+    ``opponent_planes``: share of colour crops replaced by one of their opponent planes (mean,
+    R − B, R + B − 2G, :func:`napari_hyperres.core.color.rgb_to_opponent`), repeated into the
+    three channels and marked gray: what the gray path restores for a task whose colour is
+    restored as opponent planes (:attr:`Task.colour`). 0 draws nothing extra from ``generator``.
     """
 
-    def __init__(self, paths: list[Path], channels: str, patch: int, generator: torch.Generator) -> None:
+    def __init__(self, paths: list[Path], channels: str, patch: int, generator: torch.Generator, opponent_planes: float = 0.0) -> None:
         self.patch = patch
         self.generator = generator
+        self.opponent_planes = float(opponent_planes)
         self.images: list[torch.Tensor] = []
         self.gray: list[bool] = []
         for path in paths:
@@ -92,9 +98,22 @@ class PatchSampler:
             if self._randint(2):
                 crop = crop.flip(-1)
             crop = torch.rot90(crop, self._randint(4), dims=(-2, -1))
+            was_gray = self.gray[i]
+            if self.opponent_planes > 0 and not was_gray and crop.shape[0] == 3:
+                if float(torch.rand((), generator=self.generator)) < self.opponent_planes:
+                    crop, was_gray = opponent_plane(crop, self._randint(3)), True
             crops.append(crop)
-            gray.append(self.gray[i])
+            gray.append(was_gray)
         return torch.stack(crops).contiguous(), torch.tensor(gray)
+
+
+def opponent_plane(crop: torch.Tensor, k: int) -> torch.Tensor:
+    """Opponent plane ``k`` of an RGB ``crop`` ``(3, H, W)`` (chroma centred on 0.5), repeated into 3 channels."""
+    from napari_hyperres.core.color import OPPONENT, OPPONENT_OFFSET
+
+    row = torch.from_numpy(OPPONENT[k]).to(crop.dtype)
+    plane = (crop * row[:, None, None]).sum(0) + float(OPPONENT_OFFSET[k])
+    return plane.expand(3, -1, -1).contiguous()
 
 
 def degrade_batch(

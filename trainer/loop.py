@@ -218,7 +218,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         torch.set_rng_state(ckpt["torch_rng"])
 
     objective = LevelEstimation(model, task, cfg) if cfg.kind == "estimator" else Restoration(model, task, cfg, levels, penalty)
-    sampler = PatchSampler(image_paths(cfg.data, cfg.max_images), task.channels, objective.crop_size(cfg), data_gen)
+    sampler = PatchSampler(image_paths(cfg.data, cfg.max_images), task.channels, objective.crop_size(cfg), data_gen, cfg.opponent_planes)
     val_images = load_validation(cfg, task) if info.main else []
     runner: nn.Module = objective.module
     if info.world > 1:
