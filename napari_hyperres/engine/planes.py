@@ -99,8 +99,6 @@ def _restore_subsampled_chroma(restorer, chroma: np.ndarray, net: GeneratedNet, 
     return np.stack(restored, axis=-1)
 
 
-
-
 def _restore_opponent(restorer, color: np.ndarray, level: float, tile: int | None):
     """``color`` ``(H, W, 3)`` in [0, 1] through :class:`~napari_hyperres.core.models.opponent.OpponentNet`
     (:attr:`Task.colour` ``"opponent"``) tile by tile; yields ``(done, total)``, returns RGB ``(H, W, 3)`` float32."""

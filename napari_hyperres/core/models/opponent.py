@@ -46,7 +46,7 @@ class OpponentNet(nn.Module):
         self.joint = joint
         self.radius, self.share = CLIPPED_RADIUS, CLIPPED_SHARE
         self.register_buffer("to_planes", torch.from_numpy(OPPONENT)[:, :, None, None].clone(), persistent=False)
-        self.offset = nn.Parameter(torch.from_numpy(OPPONENT_OFFSET).clone(), requires_grad=False)
+        self.register_buffer("offset", torch.from_numpy(OPPONENT_OFFSET).clone(), persistent=False)
         self.register_buffer("to_rgb", torch.from_numpy(OPPONENT_INVERSE)[:, :, None, None].clone(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
