@@ -26,11 +26,7 @@ def restore_unit_plane(
     alpha = plane[..., 3] if is_rgb and plane.shape[-1] == 4 else None
     color = plane[..., :3] if is_rgb else plane
     if is_rgb and net is None and restorer.task.colour == "opponent":
-        out = yield from _restore_opponent(restorer, color, level, tile)
-        if alpha is not None:
-            out = np.concatenate([out, np.clip(alpha[..., None], 0, 1)], axis=-1)
-        yield out
-        return
+        net = restorer.opponent_network(level)  # RGB in, RGB out: then as any RGB network
     chroma = None
     if restorer.task.in_channels == 1 and is_rgb:
         ycc = rgb_to_ycbcr(color)
@@ -98,15 +94,3 @@ def _restore_subsampled_chroma(restorer, chroma: np.ndarray, net: GeneratedNet, 
         restored.append(bicubic_resize(result, even.shape[:2])[0, 0, :h, :w].numpy())
     return np.stack(restored, axis=-1)
 
-
-def _restore_opponent(restorer, color: np.ndarray, level: float, tile: int | None):
-    """``color`` ``(H, W, 3)`` in [0, 1] through :class:`~napari_hyperres.core.models.opponent.OpponentNet`
-    (:attr:`Task.colour` ``"opponent"``) tile by tile; yields ``(done, total)``, returns RGB ``(H, W, 3)`` float32."""
-    x = torch.from_numpy(np.ascontiguousarray(color.transpose(2, 0, 1)))[None]
-    result = None
-    for step in restorer._run_tiles(restorer.opponent_network(level), x, tile):
-        if isinstance(step, torch.Tensor):
-            result = step
-        else:
-            yield step
-    return result[0].numpy().transpose(1, 2, 0)

@@ -319,7 +319,7 @@ def build_description(task, level: float, folder: Path, *, weights: str | None =
 
     restorer = Restorer(task, weights=weights, device="cpu", half=False)
     info = restorer.info
-    arch = restorer.network_for(level).arch
+    arch = restorer.model.arch
     opponent = task.colour == "opponent"
     net = restorer.opponent_network(level) if opponent else restorer.network_for(level)
     channels = arch.in_channels
