@@ -150,6 +150,10 @@ def test_presets_and_architecture_for():
     assert Architecture(**arch.to_dict()) == arch
     with pytest.raises(ValueError, match="preset"):
         architecture_for("huge", 3)
+    assert architecture_for("64x4", 1) == Architecture(in_channels=1, features=64, blocks=4)
+    for bad in ("64x", "x4", "0x4", "64x4x2", "64*4"):
+        with pytest.raises(ValueError, match="FEATURESxBLOCKS"):
+            architecture_for(bad, 3)
 
 
 def test_paper_preset_parameter_count():

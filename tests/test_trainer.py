@@ -580,3 +580,27 @@ def test_shares_are_checked(tmp_path, image_folder, capsys):
     assert "expected a share from 0 to 1" in capsys.readouterr().err
     assert trainer_main(train_args("denoise", image_folder, tmp_path / "ok", 1, "--opponent-planes", "1")) == 0
     assert load_checkpoint(tmp_path / "ok" / CHECKPOINT)["config"]["opponent_planes"] == 1.0
+
+
+def test_a_shape_no_preset_names_trains_and_loads(tmp_path, image_folder, capsys):
+    """``--preset FxB`` trains that shape (bench_train compares such shapes); a bad one is refused."""
+    with pytest.raises(SystemExit):
+        trainer_main(train_args("denoise", image_folder, tmp_path / "bad", 1, "--preset", "8by3"))
+    assert "FEATURESxBLOCKS" in capsys.readouterr().err
+    run = tmp_path / "shape"
+    assert trainer_main(train_args("denoise", image_folder, run, 1, "--preset", "6x3", "--levels", "15")) == 0
+    assert load_checkpoint(run / CHECKPOINT)["architecture"] == {"in_channels": 3, "features": 6, "blocks": 3, "init": "conv"}
+    assert trainer_main(["export", str(run), "--name", "denoise.shape"]) == 0
+    restorer = Restorer("denoise", weights=str(run / "denoise.shape.safetensors"), device="cpu")
+    assert restorer.restore(uint8_picture(), 15).shape == uint8_picture().shape
+
+
+def test_training_in_contiguous_tensors_takes_the_same_steps(tmp_path, image_folder):
+    """``channels_last`` only changes the memory layout: the same seed gives the same weights."""
+    weights = []
+    for channels_last in (True, False):
+        cfg = TrainConfig(task="denoise", data=[str(image_folder)], out=str(tmp_path / str(channels_last)), levels=[15.0],
+                          preset="tiny", steps=2, batch=2, patch=24, device="cpu", channels_last=channels_last)
+        weights.append(load_checkpoint(train(cfg, progress=False) / CHECKPOINT)["model"])
+    for name, value in weights[0].items():
+        torch.testing.assert_close(weights[1][name], value, rtol=1e-4, atol=1e-6)

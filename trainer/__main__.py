@@ -27,6 +27,19 @@ def share(text: str) -> float:
     return value
 
 
+def preset(text: str) -> str:
+    """argparse type: a preset name (HyperRes's or HAIR's) or ``FEATURESxBLOCKS`` (HyperRes kinds)."""
+    from napari_hyperres.core.models import HAIR_PRESETS, preset_shape
+
+    if text in HAIR_PRESETS:
+        return text
+    try:
+        preset_shape(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a task's hypernetwork (or a baseline) on image folders")
     p.add_argument("--task", required=True)
@@ -36,7 +49,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
         "--kind", default=None, choices=["hyperres", "hair", "dedicated", "adafm"],  # trainer.models.KINDS but the estimator
         help="model family (default: hyperres, or hair for an image-conditioned task such as auto)",
     )
-    p.add_argument("--preset", default="lite", choices=["lite", "paper", "small", "tiny"])
+    p.add_argument("--preset", default="lite", type=preset, help="lite (default), paper, small, tiny, or FEATURESxBLOCKS such as 64x4")
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--patch", type=int, default=96)
@@ -140,7 +153,7 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val", required=True)
     p.add_argument("--runs", required=True, help="folder of run directories (missing runs are trained)")
     p.add_argument("--eval-levels", nargs="+", type=float, required=True)
-    p.add_argument("--preset", default="lite", choices=["lite", "paper", "small", "tiny"])
+    p.add_argument("--preset", default="lite", type=preset, help="lite (default), paper, small, tiny, or FEATURESxBLOCKS such as 64x4")
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--patch", type=int, default=96)

@@ -33,6 +33,8 @@ class TrainConfig:
         opponent_planes: share of colour crops replaced by one of their opponent planes, as
             gray crops (:class:`trainer.data.PatchSampler`): what the gray path restores for a
             task with ``colour="opponent"``; 0 = none.
+        channels_last: feed the networks channels-last tensors on the CPU (faster there with
+            oneDNN; ``benchmarks/bench_train.py`` measures it); no effect on other devices.
         estimator_features, context, relative_loss, relative_floor: kind ``"estimator"``
             only (:class:`trainer.objectives.LevelEstimation`): the estimator's width; pixels
             degraded around each crop and cut off; L1 weighted by 1 / level fraction (floored).
@@ -65,6 +67,7 @@ class TrainConfig:
     select_decoder: bool = False
     quantize_8bit: float = 0.0
     opponent_planes: float = 0.0
+    channels_last: bool = True
     estimator_features: int = 32
     context: int = 16
     relative_loss: bool = False

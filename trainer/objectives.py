@@ -42,10 +42,10 @@ class Objective(Protocol):
         """A table for the log (``None``: the objective has no periodic check)."""
 
 
-def cpu_layout(tensor: torch.Tensor) -> torch.memory_format:
-    """Channels-last on the CPU, where oneDNN's convolutions train faster in it (lite network,
-    batch 16, 48² crops, 4 levels, one thread: 0.93 → 0.78 s per step, BENCHMARKS.md); as is elsewhere."""
-    return torch.channels_last if tensor.device.type == "cpu" else torch.contiguous_format
+def cpu_layout(tensor: torch.Tensor, channels_last: bool = True) -> torch.memory_format:
+    """Channels-last on the CPU (unless ``channels_last`` is off), where oneDNN's convolutions
+    train faster in it (``benchmarks/bench_train.py``, BENCHMARKS.md); as is elsewhere."""
+    return torch.channels_last if channels_last and tensor.device.type == "cpu" else torch.contiguous_format
 
 
 def controls_for(task: Task, kind: str, levels: list[float]) -> list[float]:
@@ -94,7 +94,7 @@ class Restoration:
         with torch.no_grad():
             inputs = [
                 as_8bit_files(degrade_batch(self.task, clean, level, gray, noise_gen), self.cfg.quantize_8bit, data_gen)
-                .contiguous(memory_format=cpu_layout(clean))
+                .contiguous(memory_format=cpu_layout(clean, self.cfg.channels_last))
                 for level in self.levels
             ]
         with torch.autocast(clean.device.type, dtype=torch.bfloat16, enabled=self.cfg.amp and clean.device.type == "cuda"):
@@ -144,7 +144,7 @@ class LevelEstimation:
             degraded = torch.cat(
                 [degrade_batch(task, clean[i : i + 1], float(levels[i]), gray[i : i + 1], noise_gen) for i in range(clean.shape[0])]
             )
-            degraded = as_8bit_files(degraded[..., inner, inner].contiguous(memory_format=cpu_layout(clean)), cfg.quantize_8bit, data_gen)
+            degraded = as_8bit_files(degraded[..., inner, inner].contiguous(memory_format=cpu_layout(clean, cfg.channels_last)), cfg.quantize_8bit, data_gen)
         target = ((levels - low) / (high - low)).to(clean.device)
         abs_errors = (module(degraded) - target).abs()
         loss = abs_errors.mean()

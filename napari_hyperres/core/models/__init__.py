@@ -1,6 +1,6 @@
 """Networks: the level-conditioned HyperRes hypernetwork, HAIR (image-conditioned) and the level estimator."""
 
-from .hair import HairArchitecture, HairNet, hair_architecture_for
+from .hair import HAIR_PRESETS, HairArchitecture, HairNet, hair_architecture_for
 from .hyperres import (
     PRESETS,
     Architecture,
@@ -8,10 +8,12 @@ from .hyperres import (
     HyperResNet,
     MetaConv2d,
     architecture_for,
+    preset_shape,
     receptive_radius,
 )
 
 __all__ = [
+    "HAIR_PRESETS",
     "PRESETS",
     "Architecture",
     "GeneratedNet",
@@ -21,5 +23,6 @@ __all__ = [
     "MetaConv2d",
     "architecture_for",
     "hair_architecture_for",
+    "preset_shape",
     "receptive_radius",
 ]

@@ -46,11 +46,21 @@ PRESETS: dict[str, tuple[int, int]] = {
 }
 
 
+def preset_shape(preset: str) -> tuple[int, int]:
+    """``(features, blocks)`` of a named preset, or of ``"FxB"`` (e.g. ``"64x4"``: 64 features,
+    4 residual blocks) for a shape no preset names (``benchmarks/bench_train.py`` compares some)."""
+    if preset in PRESETS:
+        return PRESETS[preset]
+    features, sep, blocks = preset.partition("x")
+    if sep and features.isdigit() and blocks.isdigit() and int(features) > 0 and int(blocks) > 0:
+        return int(features), int(blocks)
+    raise ValueError(f"expected a preset among {sorted(PRESETS)} or FEATURESxBLOCKS such as '64x4', got {preset!r}")
+
+
 def architecture_for(preset: str, in_channels: int) -> Architecture:
-    """The :class:`Architecture` of a named preset (``paper``, ``lite``, ``tiny``)."""
-    if preset not in PRESETS:
-        raise ValueError(f"expected a preset among {sorted(PRESETS)}, got {preset!r}")
-    features, blocks = PRESETS[preset]
+    """The :class:`Architecture` of a preset: a name (``paper``, ``lite``, ``small``, ``tiny``) or
+    ``"FxB"`` (:func:`preset_shape`)."""
+    features, blocks = preset_shape(preset)
     return Architecture(in_channels=in_channels, features=features, blocks=blocks)
 
 
