@@ -137,60 +137,89 @@ def preset_settings() -> list[Setting]:
     return [replace(RECIPE, name=f"preset {name}", features=f, blocks=b) for name, (f, b) in PRESETS.items() if name != "tiny"]
 
 
-def step_seconds(task_name: str, setting: Setting, steps: int, device: str) -> tuple[list[float], int]:
-    """Seconds of each timed step (after two warm-up steps) and the hypernetwork's parameter count."""
-    import torch
-    from skimage import data
+class Stepper:
+    """One setting's model, objective and optimiser, taking the trainer's step on demand."""
 
-    from napari_hyperres.core.models import Architecture, HyperResNet
-    from napari_hyperres.core.plugins import get_task
-    from trainer.config import TrainConfig
-    from trainer.objectives import Restoration
+    def __init__(self, task_name: str, setting: Setting, device: str) -> None:
+        import torch
+        from skimage import data
 
-    torch.set_num_threads(setting.threads)
-    task = get_task(task_name)
-    levels = [float(v) for v in task.train_levels]
-    model = HyperResNet(Architecture(in_channels=task.in_channels, features=setting.features, blocks=setting.blocks)).to(device).train()
-    cfg = TrainConfig(task=task_name, data=[], out="", batch=setting.batch, patch=setting.patch, channels_last=setting.channels_last)
-    objective = Restoration(model, task, cfg, levels)
-    module = torch.compile(objective.module) if setting.compiled else objective.module
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    image = torch.from_numpy(data.astronaut().transpose(2, 0, 1).copy()).float().div(255)[None]
-    if task.in_channels == 1:
-        image = image.mean(dim=1, keepdim=True)
-    generator = torch.Generator().manual_seed(0)
-    gray = torch.zeros(setting.batch, dtype=torch.bool)
-    times = []
-    for _ in range(steps + 2):
+        from napari_hyperres.core.models import Architecture, HyperResNet
+        from napari_hyperres.core.plugins import get_task
+        from trainer.config import TrainConfig
+        from trainer.objectives import Restoration
+
+        self.setting, self.device = setting, device
+        task = get_task(task_name)
+        arch = Architecture(in_channels=task.in_channels, features=setting.features, blocks=setting.blocks)
+        self.model = HyperResNet(arch).to(device).train()
+        cfg = TrainConfig(task=task_name, data=[], out="", batch=setting.batch, patch=setting.patch, channels_last=setting.channels_last)
+        self.objective = Restoration(self.model, task, cfg, [float(v) for v in task.train_levels])
+        self.module = torch.compile(self.objective.module) if setting.compiled else self.objective.module
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-4)
+        image = torch.from_numpy(data.astronaut().transpose(2, 0, 1).copy()).float().div(255)[None]
+        self.image = image.mean(dim=1, keepdim=True) if task.in_channels == 1 else image
+        self.generator = torch.Generator().manual_seed(0)
+        self.gray = torch.zeros(setting.batch, dtype=torch.bool)
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def step(self) -> float:
+        """Seconds of one step (crops, degradation at k levels, forward, L1, backward, Adam)."""
+        import torch
+
+        torch.set_num_threads(self.setting.threads)
+        batch, patch, image = self.setting.batch, self.setting.patch, self.image
         start = time.perf_counter()
-        ys = torch.randint(0, image.shape[-2] - setting.patch, (setting.batch,), generator=generator)
-        xs = torch.randint(0, image.shape[-1] - setting.patch, (setting.batch,), generator=generator)
-        clean = torch.cat([image[..., y : y + setting.patch, x : x + setting.patch] for y, x in zip(ys.tolist(), xs.tolist(), strict=True)]).to(device)
-        loss, _ = objective.loss(module, clean, gray, generator, generator)
-        optimizer.zero_grad(set_to_none=True)
+        ys = torch.randint(0, image.shape[-2] - patch, (batch,), generator=self.generator)
+        xs = torch.randint(0, image.shape[-1] - patch, (batch,), generator=self.generator)
+        clean = torch.cat([image[..., y : y + patch, x : x + patch] for y, x in zip(ys.tolist(), xs.tolist(), strict=True)]).to(self.device)
+        loss, _ = self.objective.loss(self.module, clean, self.gray, self.generator, self.generator)
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
-        times.append(time.perf_counter() - start)
-    return times[2:], sum(p.numel() for p in model.parameters())
+        self.optimizer.step()
+        return time.perf_counter() - start
+
+
+def interleaved_step_seconds(task_name: str, settings: list[Setting], rounds: int, steps: int, device: str) -> tuple[list[list[float]], list[int]]:
+    """Seconds per step of every setting: two warm-up steps each (``torch.compile`` compiles in
+    them), then ``rounds`` rounds in which each setting takes ``steps`` steps in turn, so a
+    machine whose speed drifts (a shared host) slows every row alike. Also each setting's
+    parameter count."""
+    steppers = [Stepper(task_name, setting, device) for setting in settings]
+    for stepper in steppers:
+        stepper.step(), stepper.step()
+    times: list[list[float]] = [[] for _ in steppers]
+    for _ in range(rounds):
+        for row, stepper in zip(times, steppers, strict=True):
+            row.extend(stepper.step() for _ in range(steps))
+    return times, [stepper.parameters for stepper in steppers]
 
 
 def main() -> None:
     parser = common.base_parser(__doc__, "bench_train")
     parser.add_argument("--table", choices=["efficiency", "presets", "quality"], default="efficiency")
+    parser.add_argument("--only", nargs="+", default=None, metavar="WORD", help="only the rows whose name holds one of these words (the first row is kept: the others are compared with it)")
     parser.add_argument("--seconds", type=float, default=None, help="quality table: training seconds per row (default 600; 5 with --quick)")
     parser.add_argument("--task", default="denoise")
-    parser.add_argument("--steps", type=int, default=None, help="timed steps per row (default 8; 1 with --quick)")
+    parser.add_argument("--steps", type=int, default=None, help="timed steps per row and round (default 4; 1 with --quick)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds over all rows (default 4; 1 with --quick)")
     args = parser.parse_args()
-    steps = args.steps or (1 if args.quick else 8)
+    steps = args.steps or (1 if args.quick else 4)
+    rounds = args.rounds or (1 if args.quick else 4)
     settings = {"efficiency": efficiency_settings, "presets": preset_settings, "quality": quality_settings}[args.table]()
+    if args.only:
+        settings = settings[:1] + [s for s in settings[1:] if any(word in s.name for word in args.only)]
     if args.threads:  # the recipe's thread count (rows that change it keep theirs)
         settings = [s if s.threads != RECIPE.threads else replace(s, threads=args.threads) for s in settings]
     if args.quick:  # checks the script runs: tiny networks and crops
         settings = [replace(s, features=max(4, s.features // 8), blocks=max(1, s.blocks // 4), patch=max(16, s.patch // 2)) for s in settings]
     report = common.Report(
         "Training throughput",
-        f"The trainer's step for task {args.task} (k training levels per step), median of {steps} steps after 2 warm-up "
-        "steps. Pixels / s counts every degraded crop the networks restore (batch × edge² × k).",
+        f"The trainer's step for task {args.task} (k training levels per step), median of {rounds} rounds × {steps} steps, "
+        "the rows taking turns in each round, after 2 warm-up steps each. Pixels / s counts every degraded crop the networks restore (batch × edge² × k).",
         device=args.device,
     )
     if args.table == "quality":
@@ -201,8 +230,8 @@ def main() -> None:
 
     k = len(get_task(args.task).train_levels)
     rows, base = [], None
-    for setting in settings:
-        times, params = step_seconds(args.task, setting, steps, args.device)
+    all_times, all_params = interleaved_step_seconds(args.task, settings, rounds, steps, args.device)
+    for setting, times, params in zip(settings, all_times, all_params, strict=True):
         seconds = common.median(times)
         pixels = setting.batch * setting.patch**2 * k / seconds
         base = base or pixels
