@@ -10,7 +10,7 @@
 #   TASK=dejpeg  BUDGET=7400             round 3 of dejpeg.lite
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent).
-# Usage: TASK=denoise BUDGET=8000 QUANT=0.5 bash trainer/recipes/cpu_next_round.sh
+# Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [OPP=0.5] bash trainer/recipes/cpu_next_round.sh
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 TASK=${TASK:?TASK=denoise|dejpeg|sr}
@@ -24,6 +24,7 @@ case "$TASK" in
 esac
 extra=()
 if [ -n "${QUANT:-}" ]; then extra+=(--quantize-8bit "$QUANT"); fi
+if [ -n "${OPP:-}" ]; then extra+=(--opponent-planes "$OPP"); fi   # denoise: share of colour crops as opponent planes
 if [ "${RESUME:-0}" = 1 ]; then extra+=(--resume); fi
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 python -m trainer train --task "$TASK" --preset lite --batch 16 --patch 48 \
