@@ -21,6 +21,7 @@
 # network (auto.lite) and its baseline come from trainer/recipes/cpu_auto.sh (the small-preset
 # HAIR run here is the earlier auto.small, no longer shipped).
 # Usage: DATA=../shared/data OUT=runs BUDGET=6300 bash trainer/recipes/cpu_all.sh
+{  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 OUT=${OUT:-runs}
@@ -65,3 +66,5 @@ nice -n 5 python -m trainer compare --task denoise --runs "$OUT/compare" --val "
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 exit $status
+exit
+}

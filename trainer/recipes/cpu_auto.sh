@@ -19,6 +19,7 @@
 # Both have then had the same optimiser steps on the same data: the BENCHMARKS.md
 # comparison "at the same budget". HAIR's exported metadata lists both rounds.
 # Usage: DATA=../shared/data OUT=runs bash trainer/recipes/cpu_auto.sh
+{  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 OUT=${OUT:-runs}
@@ -64,3 +65,5 @@ python -m trainer reference-mixtures "$OUT/auto.lite.safetensors" --data $TRAIN 
 python -m trainer export "$OUT/auto_dedicated_lite10" --name auto.fixed --out "$OUT"
 echo "compare: python benchmarks/bench_auto.py --threads 2 --fixed $OUT/auto.fixed.safetensors"
 exit $status
+exit
+}

@@ -4,6 +4,7 @@
 # decayed ×0.1 at 55 % and 85 % of the time budget, continuing round 2 (the shipped file then).
 # Then evaluated on Set12 / McMaster (σ 15 / 25 / 50) and exported with those tables.
 # Usage: DATA=../shared/data OUT=runs INIT=napari_hyperres/pretrained/denoise.lite.safetensors bash trainer/recipes/cpu_denoise_round3.sh
+{  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 OUT=${OUT:-runs}
@@ -20,3 +21,5 @@ for set in Set12 McMaster; do
 done
 python -m trainer export "$OUT/denoise_r3" --name denoise.lite --out napari_hyperres/pretrained \
   --validation-json "$OUT/denoise_r3_Set12.json" "$OUT/denoise_r3_McMaster.json"
+exit
+}

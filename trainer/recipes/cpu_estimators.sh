@@ -7,6 +7,7 @@
 #            (`EstimatorConfig.context`, now the default for every task; the first two
 #            rounds above ran before it existed, context 0) that removed the ×4 bias.
 # Usage: DATA=../shared/data INIT=napari_hyperres/pretrained OUT=runs bash trainer/recipes/cpu_estimators.sh
+{  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 INIT=${INIT:-napari_hyperres/pretrained}
@@ -31,3 +32,5 @@ echo "copy $OUT/*.estimator.safetensors into napari_hyperres/pretrained/ and run
 #     --init-from napari_hyperres/pretrained/denoise.estimator.safetensors --steps 100000000 --batch 16 --patch 64 \
 #     --lr 3e-4 --seed 3 --relative-loss --quantize-8bit 0.5 --time-budget 900
 # then renamed denoise.estimator-8bit (metadata name included) into napari_hyperres/pretrained/.
+exit
+}

@@ -9,6 +9,7 @@
 #            of the wall-clock budget), from round 1's checkpoint.
 # W2S fields 001-030 are never trained on: BENCHMARKS.md reports them apart (held out).
 # Usage: DATA=../shared/data OUT=runs ROUND1=1400 ROUND2=4800 bash trainer/recipes/cpu_microscopy.sh
+{  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 OUT=${OUT:-runs}
@@ -26,3 +27,5 @@ python -m trainer train $COMMON --patch 48 --data "$DATA/train/gray400" "$W2S" -
 python -m trainer train $COMMON --patch 64 --data "$W2S" --out "$OUT/microscopy_w2s" \
   --init-from "$OUT/microscopy/checkpoint.pt" --time-budget "${ROUND2:-4800}" --lr 3e-4 --lr-decay-at 0.7 0.95
 python -m trainer export "$OUT/microscopy_w2s" --name microscopy.lite --out napari_hyperres/pretrained
+exit
+}

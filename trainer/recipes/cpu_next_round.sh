@@ -8,9 +8,13 @@
 # Rounds run with it (2026-12-01, one thread each, side by side, beside other work):
 #   TASK=denoise BUDGET=8000 QUANT=0.5   round 4 of denoise.lite (half of each batch 8-bit)
 #   TASK=dejpeg  BUDGET=7400             round 3 of dejpeg.lite
+#   TASK=dejpeg  BUDGET=6300             round 4 of dejpeg.lite (beside three other jobs)
+#   TASK=denoise BUDGET=8000 QUANT=0.5 OUT=runs/denoise_r5   round 5 of denoise.lite (started
+#                                        2026-12-01 22:55; continue it with RESUME=1)
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent).
 # Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [OPP=0.5] bash trainer/recipes/cpu_next_round.sh
+{  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 TASK=${TASK:?TASK=denoise|dejpeg|sr}
@@ -42,3 +46,5 @@ done
 if [ "${SHIP:-0}" = 1 ]; then
   python -m trainer export "$OUT" --name "$TASK.lite" --out napari_hyperres/pretrained --validation-json "${tables[@]}"
 fi
+exit
+}

@@ -2,6 +2,7 @@
 # Export finished runs as the shipped weights, evaluate them on ../shared/data/val with the
 # papers' protocols, and export again with the validation tables stored in the files.
 # Usage: DATA=../shared/data RUNS=runs OUT=runs/eval bash trainer/recipes/eval_shipped.sh
+{  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 RUNS=${RUNS:-runs}
@@ -22,3 +23,5 @@ if [ -f "$RUNS/auto_hair/checkpoint.pt" ]; then python -m trainer export "$RUNS/
 for task in denoise dejpeg sr; do
   if [ -f "$RUNS/$task.estimator.safetensors" ]; then cp "$RUNS/$task.estimator.safetensors" napari_hyperres/pretrained/; fi
 done
+exit
+}

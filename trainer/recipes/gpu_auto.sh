@@ -7,6 +7,7 @@
 #       convs are selected too, which helped on the CPU; add e.g. selection penalties here).
 # Not yet run on a GPU: the shipped auto.lite comes from cpu_auto.sh.
 # Usage: DATA=path/to/shared/data OUT=runs bash trainer/recipes/gpu_auto.sh
+{  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 OUT=${OUT:-runs}
@@ -28,3 +29,5 @@ python3 -m trainer export "$OUT/auto_dedicated_gpu2" --name auto.fixed --out "$O
 python3 -m trainer export "$OUT/auto_hair_gpu2" --name auto.lite --out "$OUT"
 echo "compare: python benchmarks/bench_auto.py --fixed $OUT/auto.fixed.safetensors --auto-weights $OUT/auto.lite.safetensors"
 exit $status
+exit
+}

@@ -7,6 +7,7 @@
 #   python -m trainer compare --task denoise --runs $OUT/compare --val ../shared/data/val/Set12 \
 #       --data ../shared/data/train/gray400 --eval-levels 5 15 25 35 50 65 75 85
 # Usage: DATA=path/to/shared/data OUT=runs STEPS=1500 bash trainer/recipes/gpu_compare.sh
+{  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 OUT=${OUT:-runs}
@@ -29,3 +30,5 @@ python3 -m trainer train --task denoise --kind dedicated --levels 75 --data $TRA
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 exit $status
+exit
+}

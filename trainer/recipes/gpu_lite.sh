@@ -2,6 +2,7 @@
 # The recipe that trained the shipped lite weights and level estimators, all at once
 # on one GPU (H100), each process with the same wall-clock budget.
 # Usage: DATA=path/to/shared/data OUT=runs BUDGET=420 bash trainer/recipes/gpu_lite.sh
+{  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 OUT=${OUT:-runs}
@@ -24,3 +25,5 @@ fi
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 exit $status
+exit
+}
