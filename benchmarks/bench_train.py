@@ -223,6 +223,8 @@ def main() -> None:
         device=args.device,
     )
     if args.table == "quality":
+        if args.task != "denoise":
+            parser.error("--table quality trains and scores denoise (Set12) only; drop --task")
         quality_table(args, settings, report)
         report.emit(args)
         return
