@@ -40,6 +40,9 @@ def preset(text: str) -> str:
     return text
 
 
+PRESET_HELP = "lite (default), paper, small, tiny, or FEATURESxBLOCKS such as 64x4"
+
+
 def add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a task's hypernetwork (or a baseline) on image folders")
     p.add_argument("--task", required=True)
@@ -49,7 +52,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
         "--kind", default=None, choices=["hyperres", "hair", "dedicated", "adafm"],  # trainer.models.KINDS but the estimator
         help="model family (default: hyperres, or hair for an image-conditioned task such as auto)",
     )
-    p.add_argument("--preset", default="lite", type=preset, help="lite (default), paper, small, tiny, or FEATURESxBLOCKS such as 64x4")
+    p.add_argument("--preset", default="lite", type=preset, help=PRESET_HELP)
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--patch", type=int, default=96)
@@ -153,7 +156,7 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val", required=True)
     p.add_argument("--runs", required=True, help="folder of run directories (missing runs are trained)")
     p.add_argument("--eval-levels", nargs="+", type=float, required=True)
-    p.add_argument("--preset", default="lite", type=preset, help="lite (default), paper, small, tiny, or FEATURESxBLOCKS such as 64x4")
+    p.add_argument("--preset", default="lite", type=preset, help=PRESET_HELP)
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--patch", type=int, default=96)
