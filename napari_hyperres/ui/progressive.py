@@ -79,7 +79,7 @@ def first_edge(passes: float) -> int:
     """Edge of the first crop for a task running ``passes`` networks per pixel (:meth:`Task.passes`):
     :data:`FIRST_TILE` for one, 3/8 of it (48 px) for more (the receptive field around the crop costs
     more than the crop). Measured on a 2048² plane, 512² view, 2 threads: gray 39 ms, colour as
-    opponent planes 103 ms (BENCHMARKS.md; a 40-px crop was no faster)."""
+    opponent planes 97–98 ms, in a sitting where gray took 63 ms (BENCHMARKS.md; a 40-px crop was no faster)."""
     return FIRST_TILE if passes <= 1.5 else FIRST_TILE * 3 // 8
 
 

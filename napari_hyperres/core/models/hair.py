@@ -25,7 +25,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .hyperres import GeneratedNet, ResBlock, SharedLayers, _init_conv, _pad_even, decode_with
+from .hyperres import (
+    GeneratedNet,
+    ResBlock,
+    SharedLayers,
+    _init_conv,
+    _pad_even,
+    decode_with,
+    frozen_conv,
+)
 
 
 @dataclass(frozen=True)
@@ -150,16 +158,6 @@ def _per_sample_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) 
     return y.reshape(b, c_out, h, w)
 
 
-def _frozen_conv(weight: torch.Tensor, bias: torch.Tensor) -> nn.Conv2d:
-    """An ordinary, frozen 3×3 ``nn.Conv2d`` holding ``weight`` ``(C_out, C_in, 3, 3)`` and ``bias`` ``(C_out,)``."""
-    conv = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1).to(weight.device, weight.dtype)
-    with torch.no_grad():
-        conv.weight.copy_(weight)
-        conv.bias.copy_(bias)
-    conv.requires_grad_(False)
-    return conv
-
-
 def _candidate_kernels(candidates: int, c_out: int, c_in: int) -> torch.Tensor:
     """``(N, C_out, C_in, 3, 3)`` kernels, each Kaiming-normal × 0.1 (as :func:`_init_conv`)."""
     std = (2.0 / (c_in * 9)) ** 0.5 * 0.1
@@ -192,7 +190,7 @@ class WeightBox(nn.Module):
     def generate(self, selection: torch.Tensor) -> ResBlock:
         """An ordinary residual block for one mixture ``selection`` ``(1, N)`` (detached)."""
         w1, b1, w2, b2 = (t[0].detach() for t in self.mixed(selection))
-        return ResBlock(_frozen_conv(w1, b1), _frozen_conv(w2, b2))
+        return ResBlock(frozen_conv(w1, b1), frozen_conv(w2, b2))
 
     def forward(self, x: torch.Tensor, selection: torch.Tensor) -> torch.Tensor:
         w1, b1, w2, b2 = self.mixed(selection)
@@ -209,7 +207,7 @@ class ConvBox(nn.Module):
 
     def generate(self, selection: torch.Tensor) -> nn.Conv2d:
         """The ordinary conv of one mixture ``selection`` ``(1, N)`` (detached)."""
-        return _frozen_conv(_mix(selection, self.weight)[0].detach(), _mix(selection, self.bias)[0].detach())
+        return frozen_conv(_mix(selection, self.weight)[0].detach(), _mix(selection, self.bias)[0].detach())
 
     def forward(self, x: torch.Tensor, selection: torch.Tensor) -> torch.Tensor:
         """``x`` ``(B, C_in, H, W)`` through each sample's mixed conv → ``(B, C_out, H, W)``."""
