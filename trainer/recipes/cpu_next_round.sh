@@ -13,6 +13,8 @@
 #                                        2026-12-01 22:55; continue it with RESUME=1)
 #   TASK=denoise BUDGET=8000 QUANT=0.5 OPP=0.5 OUT=runs/denoise_r5_opp   its A/B: the same round
 #                                        with half the colour crops as opponent planes (23:37)
+#   TASK=denoise BUDGET=8000 QUANT=0.5 OUT=runs/denoise_r6   round 6 of denoise.lite (from the
+#                                        shipped round 5; started 2026-12-02 02:05; RESUME=1)
 #   TASK=sr BUDGET=7200 OUT=runs/sr_r2    round 2 of sr.lite (started 2026-12-02 01:17; continue it
 #                                        with RESUME=1)
 # A session that ends first: run the same command again with RESUME=1 (the run continues
