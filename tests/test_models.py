@@ -12,7 +12,9 @@ from napari_hyperres.core.models.hyperres import (
     Architecture,
     GeneratedNet,
     HyperResNet,
+    KernelBlocks,
     MetaConv2d,
+    ResBlock,
     architecture_for,
     receptive_radius,
 )
@@ -82,6 +84,26 @@ def test_generate_equals_forward(seed, c, channels):
         generated = model.generate(c)
         assert isinstance(generated, GeneratedNet)
         torch.testing.assert_close(generated(x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_kernel_blocks_equal_a_chain_of_res_blocks(seed):
+    """A level's stacked kernels (what generate() builds) restore as ResBlocks holding the same
+    kernels; a ModuleList of ResBlocks keeps its state-dict keys inside a GeneratedNet."""
+    model = strong_model(3)
+    generated = model.generate(0.4)
+    blocks = generated.blocks
+    assert isinstance(blocks, KernelBlocks) and len(blocks) == model.arch.blocks
+    chain = nn.ModuleList(
+        ResBlock(meta.conv1.generate(0.4), meta.conv2.generate(0.4)) for meta in model.body
+    )
+    x = torch.rand(2, model.arch.features, 9, 11)
+    with torch.no_grad():
+        torch.testing.assert_close(blocks(x.clone()), nn.Sequential(*chain)(x.clone()), rtol=1e-5, atol=1e-5)
+    as_list = GeneratedNet(model.shared, chain, model.arch)
+    assert {k for k in as_list.state_dict() if k.startswith("blocks.")} == {
+        f"blocks.{i}.conv{j}.{p}" for i in range(model.arch.blocks) for j in (1, 2) for p in ("weight", "bias")
+    }
+    assert not any(p.requires_grad for p in generated.blocks.parameters())
 
 
 @pytest.mark.parametrize("size", [(20, 20), (21, 17)])
