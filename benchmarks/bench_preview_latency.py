@@ -8,6 +8,7 @@ k = c·w + b for every generated conv) plus restoring the plane. Prints one mark
     python benchmarks/bench_preview_latency.py --widget             # through the real widget (offscreen Qt)
     python benchmarks/bench_preview_latency.py --weights FILE.safetensors --task denoise
     python benchmarks/bench_preview_latency.py --size 2048 --viewport 512   # view first: first pixels, view, plane
+    python benchmarks/bench_preview_latency.py --rgb --size 2048 --viewport 512 --until view   # colour; each preview stops after the view
 
 With ``--viewport V`` the plane is previewed as the widget does (:func:`napari_hyperres.ui.progressive.preview_steps`):
 the columns then give the time to the first restored pixels (the middle of the V² view), to the
