@@ -157,7 +157,7 @@ def main() -> None:
 
     report = common.Report("Core costs", "Network generation per level, restore time per preset, and kornia-vs-OpenCV JPEG.", "cpu")
     report.section("(a) Generating the network for a new level (CPU)",
-                   "`HyperResNet.generate(c)` for levels never seen before (k = c·w + b for every generated conv, then plain `nn.Conv2d`s); "
+                   "`HyperResNet.generate(c)` for levels never seen before (k = c·w + b for every generated conv, stacked per level as `KernelBlocks`); "
                    "random-initialised networks (timing does not depend on the values).")
     report.table(["preset", "features×blocks", "generated parameters", "levels", "median µs", "p90 µs"], bench_generate(args.presets, levels))
 
