@@ -47,6 +47,7 @@ class Setting:
         channels_last: channels-last tensors (the trainer's CPU default) or contiguous ones.
         compiled: the k-level forward wrapped in ``torch.compile``.
         threads: torch intra-op threads.
+        head: the network's head (``"stride2"``, the paper's, or ``"unshuffle"``, FFDNet's).
     """
 
     name: str
@@ -57,6 +58,7 @@ class Setting:
     channels_last: bool = True
     compiled: bool = False
     threads: int = 1
+    head: str = "stride2"
 
 
 RECIPE = Setting("recipe: lite 48×8, batch 16 × 48², channels-last, 1 thread")
@@ -74,6 +76,7 @@ def efficiency_settings() -> list[Setting]:
         replace(RECIPE, name="crops 96² × 4", batch=4, patch=96),
         replace(RECIPE, name="deeper: 36 × 16 blocks", features=36, blocks=16),
         replace(RECIPE, name="wider: 64 × 4 blocks", features=64, blocks=4),
+        replace(RECIPE, name="pixel-unshuffle head (FFDNet's)", head="unshuffle"),
     ]
 
 
@@ -85,6 +88,7 @@ def quality_settings() -> list[Setting]:
         replace(RECIPE, name="deeper: 36 × 16 blocks", features=36, blocks=16),
         replace(RECIPE, name="wider: 64 × 4 blocks", features=64, blocks=4),
         replace(RECIPE, name="crops 96² × 4", batch=4, patch=96),
+        replace(RECIPE, name="pixel-unshuffle head (FFDNet's)", head="unshuffle"),
     ]
 
 
@@ -100,10 +104,10 @@ def trained_psnr(setting: Setting, seconds: float, data_root, out_root, quick: b
     from trainer.loop import CHECKPOINT, load_checkpoint, train
 
     torch.set_num_threads(setting.threads)
-    out = out_root / f"{setting.features}x{setting.blocks}_{setting.batch}x{setting.patch}_{'cl' if setting.channels_last else 'contig'}"
+    out = out_root / f"{setting.features}x{setting.blocks}_{setting.batch}x{setting.patch}_{'cl' if setting.channels_last else 'contig'}_{setting.head}"
     cfg = TrainConfig(
         task="denoise", data=[str(data_root / "train" / "gray400"), str(data_root / "train" / "color400")], out=str(out),
-        preset=f"{setting.features}x{setting.blocks}", steps=10**8, batch=setting.batch, patch=setting.patch, lr=4e-4,
+        preset=f"{setting.features}x{setting.blocks}+{setting.head}", steps=10**8, batch=setting.batch, patch=setting.patch, lr=4e-4,
         lr_decay_at=[0.55, 0.85], val_every=10**9, ckpt_every=10**9, device="cpu", time_budget_s=seconds,
         channels_last=setting.channels_last, max_images=8 if quick else None,
     )
@@ -151,7 +155,7 @@ class Stepper:
 
         self.setting, self.device = setting, device
         task = get_task(task_name)
-        arch = Architecture(in_channels=task.in_channels, features=setting.features, blocks=setting.blocks)
+        arch = Architecture(in_channels=task.in_channels, features=setting.features, blocks=setting.blocks, head=setting.head)
         self.model = HyperResNet(arch).to(device).train()
         cfg = TrainConfig(task=task_name, data=[], out="", batch=setting.batch, patch=setting.patch, channels_last=setting.channels_last)
         self.objective = Restoration(self.model, task, cfg, [float(v) for v in task.train_levels])

@@ -64,10 +64,10 @@ def clean_rgb() -> torch.Tensor:
     return smooth_image(64, 64, 3)
 
 
-def tiny_model(channels: int, seed: int = 0) -> HyperResNet:
-    """An untrained ``tiny`` HyperResNet (8 features, 2 blocks) in eval mode."""
+def tiny_model(channels: int, seed: int = 0, preset: str = "tiny") -> HyperResNet:
+    """An untrained ``tiny`` HyperResNet (8 features, 2 blocks; ``tiny+unshuffle``: FFDNet's head) in eval mode."""
     torch.manual_seed(seed)
-    return HyperResNet(architecture_for("tiny", channels)).eval()
+    return HyperResNet(architecture_for(preset, channels)).eval()
 
 
 def identity_model(channels: int) -> HyperResNet:
@@ -79,9 +79,9 @@ def identity_model(channels: int) -> HyperResNet:
     return model
 
 
-def strong_model(channels: int, gain: float = 4.0) -> HyperResNet:
+def strong_model(channels: int, gain: float = 4.0, preset: str = "tiny") -> HyperResNet:
     """A tiny model with enlarged weights, so each output pixel depends visibly on its surroundings."""
-    model = tiny_model(channels)
+    model = tiny_model(channels, preset=preset)
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(gain)

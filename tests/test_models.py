@@ -74,10 +74,11 @@ def test_architecture_selects_the_paper_init():
     assert all(torch.all(block.conv1.weight_b == 0) for block in model.body)
 
 
+@pytest.mark.parametrize("preset", ["tiny", "tiny+unshuffle"])
 @pytest.mark.parametrize("c", [0.05, 0.3])
 @pytest.mark.parametrize("channels", [1, 3])
-def test_generate_equals_forward(seed, c, channels):
-    model = strong_model(channels)
+def test_generate_equals_forward(seed, c, channels, preset):
+    model = strong_model(channels, preset=preset)
     x = torch.rand(2, channels, 21, 17)
     with torch.no_grad():
         expected = model(x, c)
@@ -106,10 +107,11 @@ def test_kernel_blocks_equal_a_chain_of_res_blocks(seed):
     assert not any(p.requires_grad for p in generated.blocks.parameters())
 
 
+@pytest.mark.parametrize("preset", ["tiny", "tiny+unshuffle"])
 @pytest.mark.parametrize("size", [(20, 20), (21, 17)])
-def test_gray_folding_equals_replicating_the_channel(seed, size):
+def test_gray_folding_equals_replicating_the_channel(seed, size, preset):
     """for_gray(): head kernels summed, tail averaged; the same as expand → net → mean."""
-    generated = strong_model(3).generate(0.3)
+    generated = strong_model(3, preset=preset).generate(0.3)
     x = torch.rand(2, 1, *size)
     with torch.no_grad():
         expected = generated(x.expand(-1, 3, -1, -1)).mean(dim=1, keepdim=True)
@@ -118,7 +120,7 @@ def test_gray_folding_equals_replicating_the_channel(seed, size):
     assert gray.arch.in_channels == 1 and generated.for_gray() is gray  # built once
     assert all(p.data_ptr() in {q.data_ptr() for q in generated.parameters()} for p in gray.blocks.parameters())
     assert set(generated.state_dict()) == set(dict(generated.named_parameters()))  # the cache is no submodule
-    one_channel = strong_model(1).generate(0.3)
+    one_channel = strong_model(1, preset=preset).generate(0.3)
     assert one_channel.for_gray() is one_channel
 
 
@@ -132,9 +134,10 @@ def test_channels_last_gives_the_same_pixels(seed):
             torch.testing.assert_close(net(laid_out), net(x), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("preset", ["tiny", "tiny+unshuffle"])
 @pytest.mark.parametrize("size", [(16, 16), (15, 16), (21, 17), (2, 3)])
-def test_output_shape_equals_input_shape(seed, size):
-    model = tiny_model(3)
+def test_output_shape_equals_input_shape(seed, size, preset):
+    model = tiny_model(3, preset=preset)
     x = torch.rand(1, 3, *size)
     with torch.no_grad():
         assert model(x, 0.1).shape == x.shape
@@ -148,14 +151,18 @@ def test_levels_change_the_output(seed):
         assert (model(x, 0.0) - model(x, 0.5)).abs().max() > 1e-3
 
 
-def test_receptive_radius_bounds_the_context(seed):
-    """A pixel farther than the radius from an output pixel does not change it (tiling relies on this)."""
-    model = strong_model(1)
+@pytest.mark.parametrize("preset", ["tiny", "tiny+unshuffle"])
+@pytest.mark.parametrize("x0", [40, 41])
+def test_receptive_radius_bounds_the_context(seed, preset, x0):
+    """A pixel farther than the radius from an output pixel does not change it (tiling relies
+    on this), on either side, at even and odd columns of the head's 2×2 grid."""
+    model = strong_model(1, preset=preset)
     radius = receptive_radius(model.arch)
     x = torch.rand(1, 1, 96, 96)
-    y0, x0 = 40, 40  # even: the stride-2 head's grid is the same as inside a tile
+    y0 = 40
     changed = x.clone()
     changed[..., y0, x0 + radius + 1 :] = torch.rand(96 - x0 - radius - 1)
+    changed[..., y0, : x0 - radius] = torch.rand(x0 - radius)
     with torch.no_grad():
         a, b = model(x, 0.2), model(changed, 0.2)
     assert a[..., y0, x0] == b[..., y0, x0]
@@ -176,6 +183,14 @@ def test_presets_and_architecture_for():
     for bad in ("64x", "x4", "0x4", "64x4x2", "64*4"):
         with pytest.raises(ValueError, match="FEATURESxBLOCKS"):
             architecture_for(bad, 3)
+    unshuffled = architecture_for("lite+unshuffle", 3)
+    assert unshuffled == Architecture(in_channels=3, features=48, blocks=8, head="unshuffle")
+    assert Architecture(**unshuffled.to_dict()) == unshuffled
+    assert architecture_for("64x4+stride2", 1) == Architecture(in_channels=1, features=64, blocks=4)
+    with pytest.raises(ValueError, match="head"):
+        architecture_for("lite+dilated", 3)
+    old_file = {k: v for k, v in arch.to_dict().items() if k != "head"}  # weights exported before heads existed
+    assert Architecture(**old_file) == arch
 
 
 def test_paper_preset_parameter_count():

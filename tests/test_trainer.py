@@ -589,10 +589,28 @@ def test_a_shape_no_preset_names_trains_and_loads(tmp_path, image_folder, capsys
     assert "FEATURESxBLOCKS" in capsys.readouterr().err
     run = tmp_path / "shape"
     assert trainer_main(train_args("denoise", image_folder, run, 1, "--preset", "6x3", "--levels", "15")) == 0
-    assert load_checkpoint(run / CHECKPOINT)["architecture"] == {"in_channels": 3, "features": 6, "blocks": 3, "init": "conv"}
+    assert load_checkpoint(run / CHECKPOINT)["architecture"] == {"in_channels": 3, "features": 6, "blocks": 3, "init": "conv", "head": "stride2"}
     assert trainer_main(["export", str(run), "--name", "denoise.shape"]) == 0
     restorer = Restorer("denoise", weights=str(run / "denoise.shape.safetensors"), device="cpu")
     assert restorer.restore(uint8_picture(), 15).shape == uint8_picture().shape
+
+
+def test_the_pixel_unshuffle_head_trains_and_loads(tmp_path, image_folder, capsys):
+    """``--preset 6x3+unshuffle``: FFDNet's head (bench_train compares it with the paper's); the
+    exported file rebuilds it, and gray images go through its folded head."""
+    with pytest.raises(SystemExit):
+        trainer_main(train_args("denoise", image_folder, tmp_path / "bad", 1, "--preset", "6x3+sideways"))
+    assert "head" in capsys.readouterr().err
+    run = tmp_path / "unshuffle"
+    assert trainer_main(train_args("denoise", image_folder, run, 1, "--preset", "6x3+unshuffle", "--levels", "15")) == 0
+    assert load_checkpoint(run / CHECKPOINT)["architecture"]["head"] == "unshuffle"
+    assert trainer_main(["export", str(run), "--name", "denoise.unshuffle"]) == 0
+    restorer = Restorer("denoise", weights=str(run / "denoise.unshuffle.safetensors"), device="cpu")
+    assert restorer.model.shared.head.in_channels == 12
+    picture = uint8_picture()
+    assert restorer.restore(picture, 15).shape == picture.shape
+    gray = picture[..., 0]
+    assert restorer.restore(gray, 15).shape == gray.shape
 
 
 def test_training_in_contiguous_tensors_takes_the_same_steps(tmp_path, image_folder):

@@ -28,19 +28,20 @@ def share(text: str) -> float:
 
 
 def preset(text: str) -> str:
-    """argparse type: a preset name (HyperRes's or HAIR's) or ``FEATURESxBLOCKS`` (HyperRes kinds)."""
-    from napari_hyperres.core.models import HAIR_PRESETS, preset_shape
+    """argparse type: a preset name (HyperRes's or HAIR's) or ``FEATURESxBLOCKS`` (HyperRes kinds),
+    optionally ``+unshuffle`` (HyperRes kinds: FFDNet's pixel-unshuffle head)."""
+    from napari_hyperres.core.models import HAIR_PRESETS, architecture_for
 
     if text in HAIR_PRESETS:
         return text
     try:
-        preset_shape(text)
+        architecture_for(text, 1)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
     return text
 
 
-PRESET_HELP = "lite (default), paper, small, tiny, or FEATURESxBLOCKS such as 64x4"
+PRESET_HELP = "lite (default), paper, small, tiny, or FEATURESxBLOCKS such as 64x4; +unshuffle for FFDNet's pixel-unshuffle head (lite+unshuffle)"
 
 
 def add_train(sub: argparse._SubParsersAction) -> None:
