@@ -17,7 +17,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
 HEADS = ("stride2", "unshuffle")
 """The heads an :class:`Architecture` may have (a preset picks one with a suffix: ``lite+unshuffle``)."""
 
