@@ -622,3 +622,31 @@ def test_training_in_contiguous_tensors_takes_the_same_steps(tmp_path, image_fol
         weights.append(load_checkpoint(train(cfg, progress=False) / CHECKPOINT)["model"])
     for name, value in weights[0].items():
         torch.testing.assert_close(weights[1][name], value, rtol=1e-4, atol=1e-6)
+
+
+def test_log_level_balance_keeps_the_value_and_weighs_relative_errors():
+    """``combine_levels(..., "log")``: the sum's value, the gradient of mean · Σ log Lᵢ; one level: the plain loss."""
+    from trainer.objectives import combine_levels
+
+    params = torch.tensor([0.2, 0.8], requires_grad=True)
+    losses = [params[0] ** 2, params[1] ** 2]  # 0.04 and 0.64
+    balanced = combine_levels(losses, "log")
+    assert float(balanced) == pytest.approx(0.68)
+    balanced.backward()
+    mean = (0.04 + 0.64) / 2
+    expected = torch.tensor([mean * 2 / 0.2, mean * 2 / 0.8])  # m · d(log p²)/dp = m · 2/p
+    torch.testing.assert_close(params.grad, expected)
+    single = torch.tensor(0.3, requires_grad=True)
+    combine_levels([single * 2], "log").backward()
+    assert float(single.grad) == pytest.approx(2.0)  # one level: the plain loss, unweighted
+    with pytest.raises(ValueError, match="level balance"):
+        combine_levels(losses, "max")
+
+
+def test_level_balance_is_a_training_option(tmp_path, image_folder, capsys):
+    run = tmp_path / "log"
+    assert trainer_main(train_args("denoise", image_folder, run, 1, "--level-balance", "log")) == 0
+    assert load_checkpoint(run / CHECKPOINT)["config"]["level_balance"] == "log"
+    with pytest.raises(SystemExit):
+        trainer_main(train_args("denoise", image_folder, tmp_path / "bad", 1, "--level-balance", "max"))
+    assert "invalid choice" in capsys.readouterr().err

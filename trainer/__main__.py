@@ -44,6 +44,12 @@ def preset(text: str) -> str:
 PRESET_HELP = "lite (default), paper, small, tiny, or FEATURESxBLOCKS such as 64x4; +unshuffle for FFDNet's pixel-unshuffle head (lite+unshuffle)"
 
 
+def add_level_balance(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--level-balance", choices=["sum", "log"], default="sum",
+                   help="how the training levels' L1 losses add up: sum (the papers', default) or log "
+                        "(each level's relative error counts the same; helps the low levels)")
+
+
 def add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a task's hypernetwork (or a baseline) on image folders")
     p.add_argument("--task", required=True)
@@ -78,6 +84,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--opponent-planes", type=share, default=0.0, metavar="SHARE",
                    help="share of colour crops replaced by one of their opponent planes (mean, R-B, R+B-2G) as gray crops: "
                         "what the gray path restores for a task with colour='opponent' (denoise), e.g. 0.5")
+    add_level_balance(p)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_train)
 
@@ -94,7 +101,7 @@ def run_train(args: argparse.Namespace) -> int:
         val=args.val, val_every=args.val_every, ckpt_every=args.ckpt_every, seed=args.seed, device=args.device,
         init_from=args.init_from, max_images=args.max_images, time_budget_s=args.time_budget, amp=args.amp,
         selection_entropy=args.selection_entropy, selection_balance=args.selection_balance, select_decoder=args.select_decoder,
-        quantize_8bit=args.quantize_8bit, opponent_planes=args.opponent_planes,
+        quantize_8bit=args.quantize_8bit, opponent_planes=args.opponent_planes, level_balance=args.level_balance,
     )
     out = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"run saved in {out}")
@@ -165,13 +172,14 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--json", default=None)
+    add_level_balance(p)
     p.set_defaults(func=run_compare)
 
 
 def run_compare(args: argparse.Namespace) -> int:
     from .baselines import compare, ensure_runs, format_comparison
 
-    base = TrainConfig(task=args.task, data=args.data, out="", preset=args.preset, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, device=args.device, val_every=10**9)
+    base = TrainConfig(task=args.task, data=args.data, out="", preset=args.preset, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, device=args.device, val_every=10**9, level_balance=args.level_balance)
     ensure_runs(args.task, Path(args.runs), args.data, args.eval_levels, base)
     result = compare(args.task, Path(args.runs), args.val, args.eval_levels, args.data, max_images=args.max_images, device=args.device)
     print(format_comparison(result))

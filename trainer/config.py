@@ -33,6 +33,11 @@ class TrainConfig:
         opponent_planes: share of colour crops replaced by one of their opponent planes, as
             gray crops (:class:`trainer.data.PatchSampler`): what the gray path restores for a
             task with ``colour="opponent"``; 0 = none.
+        level_balance: how the k levels' L1 losses add up (:class:`trainer.objectives.Restoration`):
+            ``"sum"`` (the papers' unweighted sum) or ``"log"`` (each level's L1 divided by its
+            own detached value, times their mean: the gradient of Σ log L1, so each level's
+            *relative* error counts the same and low levels, whose L1 is small, are not
+            outweighed by high ones).
         channels_last: feed the networks channels-last tensors on the CPU (faster there with
             oneDNN; ``benchmarks/bench_train.py`` measures it); no effect on other devices.
         estimator_features, context, relative_loss, relative_floor: kind ``"estimator"``
@@ -67,6 +72,7 @@ class TrainConfig:
     select_decoder: bool = False
     quantize_8bit: float = 0.0
     opponent_planes: float = 0.0
+    level_balance: str = "sum"
     channels_last: bool = True
     estimator_features: int = 32
     context: int = 16

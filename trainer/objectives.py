@@ -1,8 +1,9 @@
 """What a training step optimises: the pluggable part of the one training loop (:func:`trainer.loop.train`).
 
 - :class:`Restoration`: restore a crop degraded at each training level (hypernetwork,
-  dedicated, AdaFM, HAIR): the unweighted sum of L1 losses over the levels, plus HAIR's
-  selection penalties.
+  dedicated, AdaFM, HAIR): the unweighted sum of L1 losses over the levels (or, with
+  ``level_balance="log"``, a sum that weighs each level's relative error the same), plus
+  HAIR's selection penalties.
 - :class:`LevelEstimation`: read the level of a crop degraded at a random level of the
   task's range (the blind level estimator): L1 on the level as a fraction of the range,
   optionally relative.
@@ -79,10 +80,33 @@ class MultiLevel(nn.Module):
         return outputs, penalty
 
 
+LEVEL_BALANCES = ("sum", "log")
+"""How :class:`Restoration` adds up its levels' losses (:attr:`TrainConfig.level_balance`)."""
+
+
+def combine_levels(losses: list[torch.Tensor], balance: str) -> torch.Tensor:
+    """The training loss from the k levels' L1 losses (scalars).
+
+    ``"sum"``: their sum (the papers'). ``"log"``: ``Σ (m / Lᵢ) · Lᵢ`` with ``Lᵢ`` and their mean
+    ``m`` detached: the same value as the sum, and the gradient of ``m · Σ log Lᵢ``, so each
+    level's relative error counts the same (σ 15's L1 is a fraction of σ 75's, and in a plain
+    sum its gradient is outweighed)."""
+    if balance == "sum" or len(losses) == 1:
+        return sum(losses)
+    if balance != "log":
+        raise ValueError(f"expected a level balance among {LEVEL_BALANCES}, got {balance!r}")
+    values = torch.stack([loss.detach() for loss in losses])
+    weights = values.mean() / values.clamp_min(1e-8)
+    return sum(w * loss for w, loss in zip(weights, losses, strict=True))
+
+
 class Restoration:
-    """k restorations per step, one per training level (the papers' unweighted sum of L1)."""
+    """k restorations per step, one per training level (the papers' unweighted sum of L1, or
+    :func:`combine_levels`'s balanced one)."""
 
     def __init__(self, model: nn.Module, task: Task, cfg: TrainConfig, levels: list[float], penalty=None) -> None:
+        if cfg.level_balance not in LEVEL_BALANCES:
+            raise ValueError(f"expected a level balance among {LEVEL_BALANCES}, got {cfg.level_balance!r}")
         self.model, self.task, self.cfg, self.levels = model, task, cfg, levels
         self.controls = controls_for(task, cfg.kind, levels)
         self.module = MultiLevel(model, penalty)
@@ -99,8 +123,9 @@ class Restoration:
             ]
         with torch.autocast(clean.device.type, dtype=torch.bfloat16, enabled=self.cfg.amp and clean.device.type == "cuda"):
             outputs, selection_penalty = module(inputs, self.controls)
-            loss = sum(F.l1_loss(o.float(), clean) for o in outputs) + selection_penalty
-        return loss, float(loss.detach())
+            losses = [F.l1_loss(o.float(), clean) for o in outputs]
+            loss = combine_levels(losses, self.cfg.level_balance) + selection_penalty
+        return loss, float(loss.detach())  # balanced or not, the same value: logs stay comparable
 
     @torch.no_grad()
     def validate(self, images, device):
