@@ -92,9 +92,9 @@ def quality_settings() -> list[Setting]:
     ]
 
 
-def trained_psnr(setting: Setting, seconds: float, data_root, out_root, quick: bool) -> tuple[dict[str, float], float, int]:
-    """Train ``setting`` from scratch for ``seconds`` (wall time); ``({σ: Set12 PSNR}, CPU seconds
-    the training used, steps)``."""
+def trained_psnr(setting: Setting, seconds: float | None, data_root, out_root, quick: bool, steps: int | None = None) -> tuple[dict[str, float], float, int]:
+    """Train ``setting`` from scratch for ``seconds`` (wall time) or ``steps`` (then the load of
+    the machine cannot favour one row); ``({σ: Set12 PSNR}, CPU seconds the training used, steps)``."""
     import torch
 
     from napari_hyperres.engine import Restorer
@@ -107,8 +107,8 @@ def trained_psnr(setting: Setting, seconds: float, data_root, out_root, quick: b
     out = out_root / f"{setting.features}x{setting.blocks}_{setting.batch}x{setting.patch}_{'cl' if setting.channels_last else 'contig'}_{setting.head}"
     cfg = TrainConfig(
         task="denoise", data=[str(data_root / "train" / "gray400"), str(data_root / "train" / "color400")], out=str(out),
-        preset=f"{setting.features}x{setting.blocks}+{setting.head}", steps=10**8, batch=setting.batch, patch=setting.patch, lr=4e-4,
-        lr_decay_at=[0.55, 0.85], val_every=10**9, ckpt_every=10**9, device="cpu", time_budget_s=seconds,
+        preset=f"{setting.features}x{setting.blocks}+{setting.head}", steps=steps or 10**8, batch=setting.batch, patch=setting.patch, lr=4e-4,
+        lr_decay_at=[0.55, 0.85], val_every=10**9, ckpt_every=10**9, device="cpu", time_budget_s=None if steps else seconds,
         channels_last=setting.channels_last, max_images=8 if quick else None,
     )
     cpu_start = time.process_time()
@@ -129,7 +129,7 @@ def quality_table(args, settings: list[Setting], report) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for setting in settings:
-            psnr, cpu_seconds, steps = trained_psnr(setting, seconds, args.data_root, Path(tmp), args.quick)
+            psnr, cpu_seconds, steps = trained_psnr(setting, seconds, args.data_root, Path(tmp), args.quick, args.train_steps)
             rows.append([setting.name, str(steps), f"{cpu_seconds:.0f}", *(f"{psnr[k]:.2f}" for k in ("15", "25", "50"))])
             print(" | ".join(rows[-1]), flush=True)
     report.table(["setting", "steps", "CPU s", "Set12 σ 15", "σ 25", "σ 50"], rows)
@@ -207,6 +207,7 @@ def main() -> None:
     parser.add_argument("--table", choices=["efficiency", "presets", "quality"], default="efficiency")
     parser.add_argument("--only", nargs="+", default=None, metavar="WORD", help="only the rows whose name holds one of these words (the first row is kept: the others are compared with it)")
     parser.add_argument("--seconds", type=float, default=None, help="quality table: training seconds per row (default 600; 5 with --quick)")
+    parser.add_argument("--train-steps", type=int, default=None, help="quality table: train each row this many steps instead of --seconds (a fair race on a machine whose load changes)")
     parser.add_argument("--task", default="denoise")
     parser.add_argument("--steps", type=int, default=None, help="timed steps per row and round (default 4; 1 with --quick)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds over all rows (default 4; 1 with --quick)")
