@@ -650,3 +650,36 @@ def test_level_balance_is_a_training_option(tmp_path, image_folder, capsys):
     with pytest.raises(SystemExit):
         trainer_main(train_args("denoise", image_folder, tmp_path / "bad", 1, "--level-balance", "max"))
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_other_downscalers_replace_a_share_of_sr_crops(seed):
+    """A picked crop is the clean crop downscaled by area / bilinear / bicubic without antialiasing
+    and brought back up; the others stay the task's; share 0 changes nothing."""
+    from napari_hyperres.core.plugins import get_task
+    from trainer.data import with_other_downscalers
+
+    task = get_task("sr")
+    clean = torch.rand(8, 3, 24, 24)
+    degraded = task.degrade(clean, 2.0, None)
+    untouched = degraded.clone()
+    assert with_other_downscalers(degraded.clone(), clean, 2.0, 0.0, torch.Generator().manual_seed(0)).equal(untouched)
+    mixed = with_other_downscalers(degraded.clone(), clean, 2.0, 0.5, torch.Generator().manual_seed(1))
+    changed = [i for i in range(8) if not torch.allclose(mixed[i], untouched[i], atol=1e-6)]
+    assert 0 < len(changed) < 8
+    from napari_hyperres.core.degradations import bicubic_resize
+
+    candidates = []
+    for mode in ("area", "bilinear", "bicubic"):
+        options = {} if mode == "area" else {"align_corners": False, "antialias": False}
+        low = torch.nn.functional.interpolate(clean, size=(12, 12), mode=mode, **options)
+        candidates.append(bicubic_resize(low, (24, 24)))
+    for i in changed:
+        assert any(torch.allclose(mixed[i], c[i], atol=1e-6) for c in candidates)
+
+
+def test_other_downscalers_are_refused_for_a_task_that_does_not_scale(tmp_path, image_folder, capsys):
+    assert trainer_main(train_args("denoise", image_folder, tmp_path / "bad", 1, "--other-downscalers", "0.3")) != 0
+    assert "for scaling tasks such as sr" in capsys.readouterr().err
+    run = tmp_path / "sr"
+    assert trainer_main(train_args("sr", image_folder, run, 1, "--other-downscalers", "1")) == 0
+    assert load_checkpoint(run / CHECKPOINT)["config"]["other_downscalers"] == 1.0

@@ -84,6 +84,9 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--opponent-planes", type=share, default=0.0, metavar="SHARE",
                    help="share of colour crops replaced by one of their opponent planes (mean, R-B, R+B-2G) as gray crops: "
                         "what the gray path restores for a task with colour='opponent' (denoise), e.g. 0.5")
+    p.add_argument("--other-downscalers", type=share, default=0.0, metavar="SHARE",
+                   help="sr: share of crops made low-resolution by area averaging or by bilinear/bicubic without antialiasing "
+                        "(as cv2.resize downscales), instead of antialiased bicubic, e.g. 0.3")
     add_level_balance(p)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_train)
@@ -102,6 +105,7 @@ def run_train(args: argparse.Namespace) -> int:
         init_from=args.init_from, max_images=args.max_images, time_budget_s=args.time_budget, amp=args.amp,
         selection_entropy=args.selection_entropy, selection_balance=args.selection_balance, select_decoder=args.select_decoder,
         quantize_8bit=args.quantize_8bit, opponent_planes=args.opponent_planes, level_balance=args.level_balance,
+        other_downscalers=args.other_downscalers,
     )
     out = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"run saved in {out}")

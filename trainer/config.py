@@ -33,6 +33,10 @@ class TrainConfig:
         opponent_planes: share of colour crops replaced by one of their opponent planes, as
             gray crops (:class:`trainer.data.PatchSampler`): what the gray path restores for a
             task with ``colour="opponent"``; 0 = none.
+        other_downscalers: scaling tasks (``sr``) only: share of crops made low-resolution by
+            another common downscaler than the task's antialiased bicubic (area averaging, or
+            bilinear / bicubic without antialiasing, as ``cv2.resize`` does;
+            :func:`trainer.data.with_other_downscalers`); 0 = none.
         level_balance: how the k levels' L1 losses add up (:class:`trainer.objectives.Restoration`):
             ``"sum"`` (the papers' unweighted sum) or ``"log"`` (each level's L1 divided by its
             own detached value, times their mean: the gradient of Σ log L1, so each level's
@@ -73,6 +77,7 @@ class TrainConfig:
     quantize_8bit: float = 0.0
     opponent_planes: float = 0.0
     level_balance: str = "sum"
+    other_downscalers: float = 0.0
     channels_last: bool = True
     estimator_features: int = 32
     context: int = 16

@@ -146,3 +146,36 @@ def as_8bit_files(degraded: torch.Tensor, share: float, generator: torch.Generat
         files = (torch.rand(degraded.shape[0], generator=generator) < share).to(degraded.device)
         degraded[files] = torch.round(degraded[files].clamp(0, 1) * 255) / 255
     return degraded
+
+
+OTHER_DOWNSCALERS = ("area", "bilinear", "bicubic")
+"""How tools other than the task's antialiased bicubic make low-resolution images: area averaging
+(what a sensor's larger pixels integrate; ``cv2.INTER_AREA``) and bilinear or bicubic
+interpolation without antialiasing (``cv2.resize``'s ``INTER_LINEAR`` and ``INTER_CUBIC``)."""
+
+
+def with_other_downscalers(degraded: torch.Tensor, clean: torch.Tensor, scale: float, share: float, generator: torch.Generator) -> torch.Tensor:
+    """Replace a random ``share`` of a scaling task's degraded crops, in place, by the same crop
+    made low-resolution by one of :data:`OTHER_DOWNSCALERS` (chosen at random) and brought back
+    up with the task's bicubic (as ``sr``'s ``downsample_upsample``); returns ``degraded``.
+
+    Trained only on antialiased bicubic, ``sr`` sharpens the aliasing of an image downscaled by
+    ``cv2.resize``'s default into artefacts: 1.8–2.7 dB *below* plain bicubic on Set14 (BENCHMARKS.md).
+
+    Shape:
+        - degraded, clean: ``(B, C, H, W)``; ``generator``: a CPU generator.
+    """
+    if share <= 0:
+        return degraded
+    from napari_hyperres.core.degradations import bicubic_resize
+
+    picks = torch.rand(degraded.shape[0], generator=generator) < share
+    modes = torch.randint(len(OTHER_DOWNSCALERS), (degraded.shape[0],), generator=generator)
+    h, w = clean.shape[-2:]
+    low_size = (max(1, round(h / scale)), max(1, round(w / scale)))
+    for i in picks.nonzero().flatten().tolist():
+        mode = OTHER_DOWNSCALERS[int(modes[i])]
+        options = {} if mode == "area" else {"align_corners": False, "antialias": False}
+        low = torch.nn.functional.interpolate(clean[i : i + 1], size=low_size, mode=mode, **options)
+        degraded[i] = bicubic_resize(low, (h, w))[0]
+    return degraded

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from napari_hyperres.core.tasks import Task
 
 from .config import TrainConfig
-from .data import as_8bit_files, degrade_batch
+from .data import as_8bit_files, degrade_batch, with_other_downscalers
 from .metrics import score
 
 
@@ -107,6 +107,8 @@ class Restoration:
     def __init__(self, model: nn.Module, task: Task, cfg: TrainConfig, levels: list[float], penalty=None) -> None:
         if cfg.level_balance not in LEVEL_BALANCES:
             raise ValueError(f"expected a level balance among {LEVEL_BALANCES}, got {cfg.level_balance!r}")
+        if cfg.other_downscalers > 0 and not task.resamples:
+            raise ValueError(f"other downscalers are for scaling tasks such as sr; task {task.name!r} does not scale")
         self.model, self.task, self.cfg, self.levels = model, task, cfg, levels
         self.controls = controls_for(task, cfg.kind, levels)
         self.module = MultiLevel(model, penalty)
@@ -117,8 +119,10 @@ class Restoration:
     def loss(self, module, clean, gray, data_gen, noise_gen):
         with torch.no_grad():
             inputs = [
-                as_8bit_files(degrade_batch(self.task, clean, level, gray, noise_gen), self.cfg.quantize_8bit, data_gen)
-                .contiguous(memory_format=cpu_layout(clean, self.cfg.channels_last))
+                as_8bit_files(
+                    with_other_downscalers(degrade_batch(self.task, clean, level, gray, noise_gen), clean, level, self.cfg.other_downscalers, data_gen),
+                    self.cfg.quantize_8bit, data_gen,
+                ).contiguous(memory_format=cpu_layout(clean, self.cfg.channels_last))
                 for level in self.levels
             ]
         with torch.autocast(clean.device.type, dtype=torch.bfloat16, enabled=self.cfg.amp and clean.device.type == "cuda"):
