@@ -198,3 +198,19 @@ def test_paper_preset_parameter_count():
     model = HyperResNet(architecture_for("paper", 3))
     meta = sum(p.numel() for p in model.body.parameters())
     assert 2.3e6 < meta < 2.8e6
+
+
+@pytest.mark.parametrize("size", [(20, 20), (21, 17)])
+def test_a_stride2_head_converts_to_the_same_unshuffle_head(seed, size):
+    """unshuffle_head_kernels: an unshuffle network holding a stride-2 network's converted head
+    restores exactly as it (borders included)."""
+    from napari_hyperres.core.models.hyperres import unshuffle_head_kernels
+
+    stride2 = strong_model(3)
+    unshuffled = HyperResNet(architecture_for("tiny+unshuffle", 3)).eval()
+    state = stride2.state_dict()
+    state["shared.head.weight"] = unshuffle_head_kernels(state["shared.head.weight"])
+    unshuffled.load_state_dict(state)
+    x = torch.rand(2, 3, *size)
+    with torch.no_grad():
+        torch.testing.assert_close(unshuffled(x, 0.3), stride2(x, 0.3), rtol=1e-5, atol=1e-5)

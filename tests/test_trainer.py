@@ -34,7 +34,7 @@ from trainer.config import TrainConfig
 from trainer.data import PatchSampler, as_8bit_files, image_paths, opponent_plane
 from trainer.estimator import EstimatorConfig
 from trainer.loop import CHECKPOINT, LOG, load_checkpoint, train
-from trainer.models import build
+from trainer.models import architecture, build
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -78,7 +78,7 @@ def test_two_step_run_writes_checkpoint_and_log(denoise_run, image_folder):
     ckpt = load_checkpoint(denoise_run / CHECKPOINT)
     assert ckpt["step"] == 2 and ckpt["levels"] == [15.0, 50.0]
     assert ckpt["config"]["kind"] == "hyperres" and ckpt["config"]["data"] == [str(image_folder)]
-    assert ckpt["architecture"] == {"in_channels": 3, "features": 8, "blocks": 2, "init": "conv"}
+    assert ckpt["architecture"] == {"in_channels": 3, "features": 8, "blocks": 2, "init": "conv", "head": "stride2"}
     assert {"model", "optimizer", "data_rng", "noise_rng", "torch_rng", "elapsed"} <= set(ckpt)
     HyperResNet(Architecture(**ckpt["architecture"])).load_state_dict(ckpt["model"])  # the tensors fit the architecture
     rows = read_log(denoise_run)
@@ -611,6 +611,25 @@ def test_the_pixel_unshuffle_head_trains_and_loads(tmp_path, image_folder, capsy
     assert restorer.restore(picture, 15).shape == picture.shape
     gray = picture[..., 0]
     assert restorer.restore(gray, 15).shape == gray.shape
+    # a stride-2 file continues as +unshuffle: its head converted, the same network at the start
+    plain = tmp_path / "plain"
+    assert trainer_main(train_args("denoise", image_folder, plain, 1, "--preset", "6x3", "--levels", "15")) == 0
+    assert trainer_main(["export", str(plain), "--name", "denoise.plain"]) == 0
+    from napari_hyperres.core.weights import load_weights
+    from trainer.loop import with_unshuffle_head
+
+    state, _ = load_weights(str(plain / "denoise.plain.safetensors"))
+    target = build("hyperres", architecture("hyperres", "6x3+unshuffle", 3))
+    converted = with_unshuffle_head(state, target)
+    assert converted["shared.head.weight"].shape == (6, 12, 3, 3)
+    target.load_state_dict(converted)
+    source = Restorer("denoise", weights=str(plain / "denoise.plain.safetensors"), device="cpu").model
+    x = torch.rand(1, 3, 18, 14)
+    with torch.no_grad():
+        torch.testing.assert_close(target.eval()(x, 0.06), source(x, 0.06), rtol=1e-5, atol=1e-5)
+    continued = tmp_path / "continued"
+    assert trainer_main(train_args("denoise", image_folder, continued, 1, "--preset", "6x3+unshuffle", "--levels", "15",
+                                   "--init-from", str(plain / "denoise.plain.safetensors"))) == 0
 
 
 def test_training_in_contiguous_tensors_takes_the_same_steps(tmp_path, image_folder):

@@ -166,7 +166,21 @@ def _init_from(model: nn.Module, source: str) -> None:
         model_kinds.select_hair_decoder(model, state, generator=torch.Generator().manual_seed(0))
         return
     target = model.base if isinstance(model, model_kinds.AdaFMNet) else model
-    _load_state(target, state, source, "network")
+    _load_state(target, with_unshuffle_head(state, target), source, "network")
+
+
+def with_unshuffle_head(state: dict, model: nn.Module) -> dict:
+    """``state`` whose stride-2 head kernels ``(F, C, 3, 3)`` are converted for ``model``'s pixel-
+    unshuffle head ``(F, 4·C, 3, 3)`` (:func:`~napari_hyperres.core.models.hyperres.unshuffle_head_kernels`:
+    the same network), so a shipped file continues as a ``+unshuffle`` preset; else ``state``."""
+    from napari_hyperres.core.models.hyperres import unshuffle_head_kernels
+
+    own = model.state_dict()
+    converted = dict(state)
+    for key, value in state.items():
+        if key.endswith("shared.head.weight") and key in own and value.ndim == 4 and own[key].shape[1] == 4 * value.shape[1] and own[key].shape[2:] == value.shape[2:]:
+            converted[key] = unshuffle_head_kernels(value)
+    return converted
 
 
 def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Path:

@@ -212,6 +212,25 @@ class SharedLayers(nn.Module):
         return decode_with(lambda name, y: getattr(self, name)(y), x, features, body)
 
 
+def unshuffle_head_kernels(stride2: torch.Tensor) -> torch.Tensor:
+    """The kernels ``(F, 4·C, 3, 3)`` of an unshuffle head that computes exactly what a stride-2
+    3×3 head with kernels ``stride2`` ``(F, C, 3, 3)`` computes (same bias, same zero borders).
+
+    Output ``i`` of the stride-2 conv reads full-resolution rows ``2i − 1, 2i, 2i + 1``; after
+    the unshuffle, half-resolution row ``i + q`` holds rows ``2(i + q) + a`` in sub-position
+    ``a``, so row offset ``−1`` is tap 0 with ``a = 1``, ``0`` is tap 1 with ``a = 0`` and ``+1``
+    is tap 1 with ``a = 1`` (columns the same); channel ``c·4 + 2a + b`` as ``pixel_unshuffle``
+    orders them. The other taps are zero: training then widens the head's view to 6×6.
+    """
+    f, c = stride2.shape[:2]
+    kernels = stride2.new_zeros(f, c, 2, 2, 3, 3)  # (F, C, a, b, tap y, tap x)
+    taps = ((0, 1), (1, 0), (1, 1))  # stride-2 tap d → (unshuffle tap, sub-position)
+    for dy, (ty, a) in enumerate(taps):
+        for dx, (tx, b) in enumerate(taps):
+            kernels[:, :, a, b, ty, tx] = stride2[:, :, dy, dx]
+    return kernels.reshape(f, 4 * c, 3, 3)
+
+
 def decode_with(conv, x: torch.Tensor, features: torch.Tensor, body: torch.Tensor) -> torch.Tensor:
     """The decoder after the body: post-body conv + long skip, conv → pixel shuffle ×2 → ReLU,
     refine conv + ReLU, tail conv + global residual.
