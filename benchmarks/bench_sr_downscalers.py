@@ -58,12 +58,12 @@ def main() -> None:
     parser.add_argument("--weights", nargs="+", default=["sr.lite"], help="sr weights: shipped names or files (default: sr.lite)")
     args = parser.parse_args()
     common.setup_threads(args.threads)
+    from pathlib import Path
+
     import cv2
 
     from napari_hyperres.core.plugins import get_task
     from napari_hyperres.engine import Restorer
-
-    from pathlib import Path
 
     task = get_task("sr")
     files = {name: Path(name) if Path(name).is_file() else common.find_weights(name, args.weights_dir) for name in args.weights}
