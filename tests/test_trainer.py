@@ -666,6 +666,9 @@ def test_level_balance_is_a_training_option(tmp_path, image_folder, capsys):
     run = tmp_path / "log"
     assert trainer_main(train_args("denoise", image_folder, run, 1, "--level-balance", "log")) == 0
     assert load_checkpoint(run / CHECKPOINT)["config"]["level_balance"] == "log"
+    assert trainer_main(["export", str(run), "--name", "denoise.log"]) == 0
+    (last,) = read_info(run / "denoise.log.safetensors").extra["rounds"]
+    assert last["level_balance"] == "log"  # the weights say how they were trained
     with pytest.raises(SystemExit):
         trainer_main(train_args("denoise", image_folder, tmp_path / "bad", 1, "--level-balance", "max"))
     assert "invalid choice" in capsys.readouterr().err

@@ -20,16 +20,19 @@ def read_log(run_dir: Path) -> list[dict]:
 
 def round_of(ckpt: dict) -> dict:
     """One training round as the weights metadata lists it: steps, time, lr, data folders
-    (and HAIR's selection penalties and selected decoder, and the share of 8-bit crops, when
-    the round used them)."""
+    (and, when the round used them, HAIR's selection penalties and selected decoder, the shares
+    of 8-bit crops, opponent-plane crops and other downscalers, and a balanced level loss)."""
     cfg = ckpt["config"]
-    hair_options = {k: cfg[k] for k in ("selection_entropy", "selection_balance", "select_decoder", "quantize_8bit") if cfg.get(k)}
+    shares = ("selection_entropy", "selection_balance", "select_decoder", "quantize_8bit", "opponent_planes", "other_downscalers")
+    options = {k: cfg[k] for k in shares if cfg.get(k)}
+    if cfg.get("level_balance", "sum") != "sum":
+        options["level_balance"] = cfg["level_balance"]
     return {
         "steps": int(ckpt["step"]),
         "training_time_s": round(float(ckpt.get("elapsed", 0.0)), 1),
         "lr": cfg["lr"],
         "data": [Path(d).name for d in cfg["data"]],
-        **hair_options,
+        **options,
     }
 
 
