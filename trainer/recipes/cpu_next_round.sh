@@ -17,6 +17,10 @@
 #                                        shipped round 5; started 2026-12-02 02:05; RESUME=1)
 #   TASK=sr BUDGET=7200 OUT=runs/sr_r2    round 2 of sr.lite (started 2026-12-02 01:17; continue it
 #                                        with RESUME=1)
+#   TASK=sr BUDGET=4500 DOWNSCALERS=0.3 OUT=runs/sr_r3   round 3 of sr.lite, 30 % of the crops made
+#                                        low-resolution by cv2.resize's downscalers (03:43)
+#   TASK=denoise BUDGET=8000 QUANT=0.5 BALANCE=log OUT=runs/denoise_r7   round 7 of denoise.lite with
+#                                        the balanced level loss (started 2026-12-02 04:40; RESUME=1)
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent).
 # Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [OPP=0.5] [BALANCE=log] [DOWNSCALERS=0.3] bash trainer/recipes/cpu_next_round.sh
