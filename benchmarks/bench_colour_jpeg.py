@@ -48,12 +48,9 @@ def main() -> None:
 
     shipped = Restorer("dejpeg", device=args.device)
     luma_only = Restorer(dataclasses.replace(get_task("dejpeg"), chroma="keep"), device=args.device, model=shipped.model)
-    images = []
-    for name in ("McMaster", "Set14"):
-        for path in common.image_paths(args.data_root / "val" / name, 2 if args.quick else None):
-            image = np.round(common.load_image(path, "as-is") * 255).astype(np.uint8)
-            if image.ndim == 3 and np.ptp(image.astype(int)[..., :3] - image[..., :1], axis=None) > 0:  # colour only
-                images.append((name, image))
+    images = [
+        (name, image) for name in ("McMaster", "Set14") for image in common.colour_images_8bit(args.data_root / "val" / name, 2 if args.quick else None)
+    ]
     rows = []
     for quality in QUALITIES:
         scores = {key: [] for key in ("input", "luma", "both", "input_c", "luma_c", "both_c")}

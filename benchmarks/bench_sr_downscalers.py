@@ -26,19 +26,18 @@ DOWNSCALERS = {
 }
 
 
-def low_resolution(clean: np.ndarray, scale: int, downscaler: str | None) -> np.ndarray:
-    """``clean`` uint8 ``(H, W, 3)`` (H, W multiples of ``scale``) → uint8 ``(H/s, W/s, 3)``."""
+def low_resolution(clean: np.ndarray, scale: int, downscaler: str | None, task) -> np.ndarray:
+    """``clean`` uint8 ``(H, W, 3)`` (H, W multiples of ``scale``) → uint8 ``(H/s, W/s, 3)``: the
+    task's own input maker (``downscaler`` None) or ``cv2.resize`` with that interpolation."""
     import cv2
 
-    h, w = clean.shape[:2]
     if downscaler is None:
         import torch
 
-        from napari_hyperres.core.degradations import bicubic_resize
-
         tensor = torch.from_numpy(clean.astype(np.float32) / 255).permute(2, 0, 1)[None]
-        low = bicubic_resize(tensor, (h // scale, w // scale)).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+        low = task.make_input(tensor, float(scale)).clamp(0, 1)[0].permute(1, 2, 0).numpy()
         return np.round(low * 255).astype(np.uint8)
+    h, w = clean.shape[:2]
     return cv2.resize(clean, (w // scale, h // scale), interpolation=getattr(cv2, downscaler))
 
 
@@ -71,11 +70,7 @@ def main() -> None:
     if missing:
         common.fail(f"no weights file for {', '.join(missing)}: give a file or a shipped name such as sr.lite")
     restorers = {name: Restorer("sr", weights=str(path), device=args.device) for name, path in files.items()}
-    images = []
-    for path in common.image_paths(args.data_root / "val" / "Set14", 2 if args.quick else None):
-        image = np.round(common.load_image(path, "as-is") * 255).astype(np.uint8)
-        if image.ndim == 3 and np.ptp(image.astype(int)[..., :3] - image[..., :1], axis=None) > 0:  # colour only
-            images.append(image[..., :3])
+    images = common.colour_images_8bit(args.data_root / "val" / "Set14", 2 if args.quick else None)
     if args.quick:
         images = [image[:96, :96] for image in images]
     rows = []
@@ -85,7 +80,7 @@ def main() -> None:
             for image in images:
                 h, w = (s - s % scale for s in image.shape[:2])
                 clean = np.ascontiguousarray(image[:h, :w])
-                low = low_resolution(clean, scale, downscaler)
+                low = low_resolution(clean, scale, downscaler, task)
                 scores["bicubic"].append(luma_psnr(cv2.resize(low, (w, h), interpolation=cv2.INTER_CUBIC), clean, task, scale))
                 for name, restorer in restorers.items():
                     scores[name].append(luma_psnr(restorer.restore(low, scale), clean, task, scale))

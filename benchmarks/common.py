@@ -240,6 +240,16 @@ def load_image(path: Path, channels: str = "as-is") -> np.ndarray:
     return np.ascontiguousarray(unit)
 
 
+def colour_images_8bit(folder: Path, limit: int | None = None) -> list[np.ndarray]:
+    """The colour images of ``folder`` (gray ones, stored as RGB or not, left out) as uint8 ``(H, W, 3)``."""
+    images = []
+    for path in image_paths(folder, limit):
+        image = np.round(load_image(path, "as-is") * 255).astype(np.uint8)
+        if image.ndim == 3 and np.ptp(image.astype(int)[..., :3] - image[..., :1], axis=None) > 0:
+            images.append(image[..., :3])
+    return images
+
+
 def center_crop(image: np.ndarray, size: int | None) -> np.ndarray:
     """The central ``size``×``size`` of an ``(H, W[, C])`` image (unchanged when ``size`` is falsy or larger)."""
     if not size:

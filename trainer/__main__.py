@@ -13,7 +13,7 @@ from pathlib import Path
 
 from napari_hyperres.errors import HyperResError
 
-from .config import TrainConfig
+from .config import LEVEL_BALANCES, TrainConfig
 
 
 def share(text: str) -> float:
@@ -45,7 +45,7 @@ PRESET_HELP = "lite (default), paper, small, tiny, or FEATURESxBLOCKS such as 64
 
 
 def add_level_balance(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--level-balance", choices=["sum", "log"], default="sum",
+    p.add_argument("--level-balance", choices=LEVEL_BALANCES, default="sum",
                    help="how the training levels' L1 losses add up: sum (the papers', default) or log "
                         "(each level's relative error counts the same; helps the low levels)")
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+LEVEL_BALANCES = ("sum", "log")
+"""How a restoration run adds up its levels' losses (:attr:`TrainConfig.level_balance`,
+:func:`trainer.objectives.combine_levels`)."""
+
 
 @dataclass
 class TrainConfig:
@@ -83,6 +87,10 @@ class TrainConfig:
     context: int = 16
     relative_loss: bool = False
     relative_floor: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.level_balance not in LEVEL_BALANCES:
+            raise ValueError(f"expected a level balance among {LEVEL_BALANCES}, got {self.level_balance!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

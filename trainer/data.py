@@ -167,12 +167,12 @@ def with_other_downscalers(degraded: torch.Tensor, clean: torch.Tensor, scale: f
     """
     if share <= 0:
         return degraded
-    from napari_hyperres.core.degradations import bicubic_resize
+    from napari_hyperres.core.degradations import bicubic_resize, low_resolution_size
 
     picks = torch.rand(degraded.shape[0], generator=generator) < share
     modes = torch.randint(len(OTHER_DOWNSCALERS), (degraded.shape[0],), generator=generator)
     h, w = clean.shape[-2:]
-    low_size = (max(1, round(h / scale)), max(1, round(w / scale)))
+    low_size = low_resolution_size(h, w, scale)
     for i in picks.nonzero().flatten().tolist():
         mode = OTHER_DOWNSCALERS[int(modes[i])]
         options = {} if mode == "area" else {"align_corners": False, "antialias": False}

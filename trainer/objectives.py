@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from napari_hyperres.core.tasks import Task
 
-from .config import TrainConfig
+from .config import LEVEL_BALANCES, TrainConfig
 from .data import as_8bit_files, degrade_batch, with_other_downscalers
 from .metrics import score
 
@@ -80,10 +80,6 @@ class MultiLevel(nn.Module):
         return outputs, penalty
 
 
-LEVEL_BALANCES = ("sum", "log")
-"""How :class:`Restoration` adds up its levels' losses (:attr:`TrainConfig.level_balance`)."""
-
-
 def combine_levels(losses: list[torch.Tensor], balance: str) -> torch.Tensor:
     """The training loss from the k levels' L1 losses (scalars).
 
@@ -91,10 +87,10 @@ def combine_levels(losses: list[torch.Tensor], balance: str) -> torch.Tensor:
     ``m`` detached: the same value as the sum, and the gradient of ``m · Σ log Lᵢ``, so each
     level's relative error counts the same (σ 15's L1 is a fraction of σ 75's, and in a plain
     sum its gradient is outweighed)."""
+    if balance not in LEVEL_BALANCES:
+        raise ValueError(f"expected a level balance among {LEVEL_BALANCES}, got {balance!r}")
     if balance == "sum" or len(losses) == 1:
         return sum(losses)
-    if balance != "log":
-        raise ValueError(f"expected a level balance among {LEVEL_BALANCES}, got {balance!r}")
     values = torch.stack([loss.detach() for loss in losses])
     weights = values.mean() / values.clamp_min(1e-8)
     return sum(w * loss for w, loss in zip(weights, losses, strict=True))
@@ -105,8 +101,6 @@ class Restoration:
     :func:`combine_levels`'s balanced one)."""
 
     def __init__(self, model: nn.Module, task: Task, cfg: TrainConfig, levels: list[float], penalty=None) -> None:
-        if cfg.level_balance not in LEVEL_BALANCES:
-            raise ValueError(f"expected a level balance among {LEVEL_BALANCES}, got {cfg.level_balance!r}")
         if cfg.other_downscalers > 0 and not task.resamples:
             raise ValueError(f"other downscalers are for scaling tasks such as sr; task {task.name!r} does not scale")
         self.model, self.task, self.cfg, self.levels = model, task, cfg, levels

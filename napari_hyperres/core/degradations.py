@@ -156,6 +156,11 @@ def bicubic_resize(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(image, size=tuple(int(s) for s in size), mode="bicubic", antialias=True, align_corners=False)
 
 
+def low_resolution_size(height: int, width: int, scale: float) -> tuple[int, int]:
+    """``(height, width)`` of an image shrunk by ``scale``, rounded, at least 1 pixel each."""
+    return max(1, round(height / float(scale))), max(1, round(width / float(scale)))
+
+
 def downsample_upsample(image: torch.Tensor, scale: float) -> torch.Tensor:
     """Low-resolution simulation for pre-upsampling super-resolution.
 
@@ -168,7 +173,7 @@ def downsample_upsample(image: torch.Tensor, scale: float) -> torch.Tensor:
     if float(scale) < 1:
         raise LevelRangeError(f"expected a scale factor >= 1, got {scale}")
     h, w = image.shape[-2:]
-    low = bicubic_resize(image, (max(1, round(h / scale)), max(1, round(w / scale))))
+    low = bicubic_resize(image, low_resolution_size(h, w, scale))
     return bicubic_resize(low, (h, w))
 
 

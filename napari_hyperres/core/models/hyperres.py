@@ -78,6 +78,11 @@ def architecture_for(preset: str, in_channels: int) -> Architecture:
     return Architecture(in_channels=in_channels, features=features, blocks=blocks, head=head or "stride2")
 
 
+def unshuffles(arch) -> bool:
+    """Whether ``arch`` has the pixel-unshuffle head (HAIR's architecture has no head field: stride-2)."""
+    return getattr(arch, "head", "stride2") == "unshuffle"
+
+
 def _init_conv(conv: nn.Conv2d) -> None:
     """Kaiming normal × 0.1, zero bias (the official code's initialisation)."""
     nn.init.kaiming_normal_(conv.weight)
@@ -195,7 +200,7 @@ class SharedLayers(nn.Module):
     def __init__(self, arch: Architecture) -> None:
         super().__init__()
         f, ch = arch.features, arch.in_channels
-        self.unshuffle = getattr(arch, "head", "stride2") == "unshuffle"  # HAIR's architecture has no head field
+        self.unshuffle = unshuffles(arch)
         self.head = nn.Conv2d(4 * ch, f, 3, padding=1) if self.unshuffle else nn.Conv2d(ch, f, 3, stride=2, padding=1)
         self.body_tail = nn.Conv2d(f, f, 3, padding=1)
         self.upsample = nn.Conv2d(f, 4 * f, 3, padding=1)
@@ -255,7 +260,7 @@ def receptive_radius(arch: Architecture) -> int:
     (1 px each), rounded up to even.
     """
     half_res_convs = 2 * arch.blocks + 2
-    head = 3 if getattr(arch, "head", "stride2") == "unshuffle" else 1
+    head = 3 if unshuffles(arch) else 1
     radius = head + 2 * half_res_convs + 2
     return radius + radius % 2
 

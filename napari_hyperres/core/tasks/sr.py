@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ..degradations import bicubic_resize, downsample_upsample
+from ..degradations import bicubic_resize, downsample_upsample, low_resolution_size
 from .base import Task
 
 
@@ -27,7 +27,7 @@ def upsample_bicubic(low: torch.Tensor, scale: float) -> torch.Tensor:
 def downsample_bicubic(clean: torch.Tensor, scale: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """The low-resolution image a user has: bicubic down by ``scale`` (sizes rounded)."""
     h, w = clean.shape[-2:]
-    return bicubic_resize(clean, (max(1, round(h / float(scale))), max(1, round(w / float(scale)))))
+    return bicubic_resize(clean, low_resolution_size(h, w, scale))
 
 
 def border_for_scale(scale: float) -> int:
