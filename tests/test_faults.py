@@ -65,7 +65,11 @@ def test_weights_of_another_dtype_are_refused(tmp_path):
         load_model(path)
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [("blocks", 10**7, "outside"), ("features", -4, "outside"), ("blocks", 2.5, "whole number")])
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [("blocks", 10**7, "outside"), ("features", -4, "outside"), ("blocks", 2.5, "whole number"), ("control_scale", 0.0, "positive number"),
+     ("control_centre", float("inf"), "finite number"), ("control_centre", "0.1", "finite number")],
+)
 def test_hostile_architecture_is_refused_before_building(tmp_path, key, value, message):
     state, info = _tiny_state()
     info.architecture[key] = value

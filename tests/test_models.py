@@ -200,6 +200,32 @@ def test_paper_preset_parameter_count():
     assert 2.3e6 < meta < 2.8e6
 
 
+def test_recentred_weights_generate_the_same_networks(seed):
+    """recentred_state: a network whose meta blocks see (c − centre) / scale, holding a plain
+    network's converted weights, restores exactly as it at every c (inside and outside the
+    training range), by forward and by generate; converting back gives the weights back."""
+    from dataclasses import replace
+
+    from napari_hyperres.core.models.hyperres import recentred_state
+
+    plain = strong_model(3).eval()
+    centred_arch = replace(plain.arch, control_centre=45 / 255, control_scale=30 / 255)
+    centred = HyperResNet(centred_arch).eval()
+    converted = recentred_state(plain.state_dict(), plain.arch, centred_arch)
+    centred.load_state_dict(converted)
+    assert not torch.equal(converted["body.0.conv1.weight_w"], plain.state_dict()["body.0.conv1.weight_w"])
+    x = torch.rand(1, 3, 18, 22)
+    with torch.no_grad():
+        for c in (0.0, 5 / 255, 15 / 255, 50 / 255, 0.5):
+            torch.testing.assert_close(centred(x, c), plain(x, c), rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(centred.generate(c)(x), plain.generate(c)(x), rtol=1e-5, atol=1e-5)
+    back = recentred_state(converted, centred_arch, plain.arch)
+    for key, value in plain.state_dict().items():
+        torch.testing.assert_close(back[key], value, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="control_scale"):
+        replace(plain.arch, control_scale=0.0)
+
+
 @pytest.mark.parametrize("size", [(20, 20), (21, 17)])
 def test_a_stride2_head_converts_to_the_same_unshuffle_head(seed, size):
     """unshuffle_head_kernels: an unshuffle network holding a stride-2 network's converted head

@@ -78,7 +78,7 @@ def test_two_step_run_writes_checkpoint_and_log(denoise_run, image_folder):
     ckpt = load_checkpoint(denoise_run / CHECKPOINT)
     assert ckpt["step"] == 2 and ckpt["levels"] == [15.0, 50.0]
     assert ckpt["config"]["kind"] == "hyperres" and ckpt["config"]["data"] == [str(image_folder)]
-    assert ckpt["architecture"] == {"in_channels": 3, "features": 8, "blocks": 2, "init": "conv", "head": "stride2"}
+    assert ckpt["architecture"] == {"in_channels": 3, "features": 8, "blocks": 2, "init": "conv", "head": "stride2", "control_centre": 0.0, "control_scale": 1.0}
     assert {"model", "optimizer", "data_rng", "noise_rng", "torch_rng", "elapsed"} <= set(ckpt)
     HyperResNet(Architecture(**ckpt["architecture"])).load_state_dict(ckpt["model"])  # the tensors fit the architecture
     rows = read_log(denoise_run)
@@ -589,7 +589,7 @@ def test_a_shape_no_preset_names_trains_and_loads(tmp_path, image_folder, capsys
     assert "FEATURESxBLOCKS" in capsys.readouterr().err
     run = tmp_path / "shape"
     assert trainer_main(train_args("denoise", image_folder, run, 1, "--preset", "6x3", "--levels", "15")) == 0
-    assert load_checkpoint(run / CHECKPOINT)["architecture"] == {"in_channels": 3, "features": 6, "blocks": 3, "init": "conv", "head": "stride2"}
+    assert load_checkpoint(run / CHECKPOINT)["architecture"] == {"in_channels": 3, "features": 6, "blocks": 3, "init": "conv", "head": "stride2", "control_centre": 0.0, "control_scale": 1.0}
     assert trainer_main(["export", str(run), "--name", "denoise.shape"]) == 0
     restorer = Restorer("denoise", weights=str(run / "denoise.shape.safetensors"), device="cpu")
     assert restorer.restore(uint8_picture(), 15).shape == uint8_picture().shape
@@ -672,6 +672,47 @@ def test_level_balance_is_a_training_option(tmp_path, image_folder, capsys):
     with pytest.raises(SystemExit):
         trainer_main(train_args("denoise", image_folder, tmp_path / "bad", 1, "--level-balance", "max"))
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_centred_control_is_a_training_option(tmp_path, image_folder, capsys):
+    """--centred-control: the meta blocks see c centred on the training levels, ±1 there; the
+    exported file rebuilds that network and says so; a plain file continues as the same network;
+    kinds without meta blocks refuse it; a resumed run keeps it."""
+    from trainer.loop import _init_from
+
+    run = tmp_path / "centred"
+    assert trainer_main(train_args("denoise", image_folder, run, 1, "--levels", "15", "75", "--centred-control")) == 0
+    arch = load_checkpoint(run / CHECKPOINT)["architecture"]
+    assert arch["control_centre"] == pytest.approx(45 / 255) and arch["control_scale"] == pytest.approx(30 / 255)
+    assert trainer_main(["export", str(run), "--name", "denoise.centred"]) == 0
+    weights = run / "denoise.centred.safetensors"
+    (last,) = read_info(weights).extra["rounds"]
+    assert last["centred_control"] is True
+    restorer = Restorer("denoise", weights=str(weights), device="cpu")
+    assert restorer.model.arch.control_scale == pytest.approx(30 / 255)
+    picture = uint8_picture()
+    assert restorer.restore(picture, 25).shape == picture.shape
+    # a plain file continues as the same network under a centred control
+    plain = tmp_path / "plain"
+    assert trainer_main(train_args("denoise", image_folder, plain, 1, "--levels", "15", "75")) == 0
+    assert trainer_main(["export", str(plain), "--name", "denoise.plain"]) == 0
+    source = Restorer("denoise", weights=str(plain / "denoise.plain.safetensors"), device="cpu").model
+    target = build("hyperres", Architecture(**arch))
+    _init_from(target, str(plain / "denoise.plain.safetensors"))
+    x = torch.rand(1, 3, 18, 14)
+    with torch.no_grad():
+        for c in (5 / 255, 25 / 255, 85 / 255):
+            torch.testing.assert_close(target.eval()(x, c), source(x, c), rtol=1e-5, atol=1e-5)
+    # and back: a centred checkpoint seeds a plain run as the same network
+    back = build("hyperres", source.arch)
+    _init_from(back, str(run / CHECKPOINT))
+    with torch.no_grad():
+        torch.testing.assert_close(back.eval()(x, 0.1), restorer.model(x, 0.1), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="centred-control"):
+        TrainConfig(task="denoise", data=[str(image_folder)], out=str(tmp_path / "d"), kind="dedicated", centred_control=True)
+    capsys.readouterr()
+    assert trainer_main(train_args("denoise", image_folder, run, 2, "--levels", "15", "75", "--resume")) == 2
+    assert "centred_control True → False" in capsys.readouterr().err
 
 
 def test_other_downscalers_replace_a_share_of_sr_crops(seed):

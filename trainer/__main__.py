@@ -44,10 +44,13 @@ def preset(text: str) -> str:
 PRESET_HELP = "lite (default), paper, small, tiny, or FEATURESxBLOCKS such as 64x4; +unshuffle for FFDNet's pixel-unshuffle head (lite+unshuffle)"
 
 
-def add_level_balance(p: argparse.ArgumentParser) -> None:
+def add_level_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--level-balance", choices=LEVEL_BALANCES, default="sum",
                    help="how the training levels' L1 losses add up: sum (the papers', default) or log "
                         "(each level's relative error counts the same; helps the low levels)")
+    p.add_argument("--centred-control", action="store_true",
+                   help="HyperRes: its meta blocks see the control value centred on the training levels and scaled to ±1 "
+                        "(the same networks, reparametrised; learns the differences between levels faster)")
 
 
 def add_train(sub: argparse._SubParsersAction) -> None:
@@ -87,7 +90,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--other-downscalers", type=share, default=0.0, metavar="SHARE",
                    help="sr: share of crops made low-resolution by area averaging or by bilinear/bicubic without antialiasing "
                         "(as cv2.resize downscales), instead of antialiased bicubic, e.g. 0.3")
-    add_level_balance(p)
+    add_level_options(p)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_train)
 
@@ -105,7 +108,7 @@ def run_train(args: argparse.Namespace) -> int:
         init_from=args.init_from, max_images=args.max_images, time_budget_s=args.time_budget, amp=args.amp,
         selection_entropy=args.selection_entropy, selection_balance=args.selection_balance, select_decoder=args.select_decoder,
         quantize_8bit=args.quantize_8bit, opponent_planes=args.opponent_planes, level_balance=args.level_balance,
-        other_downscalers=args.other_downscalers,
+        other_downscalers=args.other_downscalers, centred_control=args.centred_control,
     )
     out = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"run saved in {out}")
@@ -176,14 +179,14 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--json", default=None)
-    add_level_balance(p)
+    add_level_options(p)
     p.set_defaults(func=run_compare)
 
 
 def run_compare(args: argparse.Namespace) -> int:
     from .baselines import compare, ensure_runs, format_comparison
 
-    base = TrainConfig(task=args.task, data=args.data, out="", preset=args.preset, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, device=args.device, val_every=10**9, level_balance=args.level_balance)
+    base = TrainConfig(task=args.task, data=args.data, out="", preset=args.preset, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, device=args.device, val_every=10**9, level_balance=args.level_balance, centred_control=args.centred_control)
     ensure_runs(args.task, Path(args.runs), args.data, args.eval_levels, base)
     result = compare(args.task, Path(args.runs), args.val, args.eval_levels, args.data, max_images=args.max_images, device=args.device)
     print(format_comparison(result))

@@ -96,7 +96,10 @@ def ensure_runs(task_name: str, runs: Path, data: list[str], eval_levels: list[f
         if (out / EXPORTED).exists() or finished(out, base.steps):
             continue
         interrupted = (out / CHECKPOINT).exists()  # a run stopped part-way (a session's end): it continues
-        cfg = replace(base, task=task_name, kind=kind, out=str(out), levels=levels, data=data, init_from=None if interrupted else init)
+        cfg = replace(
+            base, task=task_name, kind=kind, out=str(out), levels=levels, data=data, init_from=None if interrupted else init,
+            centred_control=base.centred_control and kind == "hyperres",  # the other kinds have no meta blocks
+        )
         train(cfg, resume=interrupted, progress=False)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 LEVEL_BALANCES = ("sum", "log")
 """How a restoration run adds up its levels' losses (:attr:`TrainConfig.level_balance`,
@@ -46,6 +46,10 @@ class TrainConfig:
             own detached value, times their mean: the gradient of Σ log L1, so each level's
             *relative* error counts the same and low levels, whose L1 is small, are not
             outweighed by high ones).
+        centred_control: kind ``"hyperres"`` only: the meta blocks see the control value
+            centred on the training levels and scaled to ±1 there (:func:`centred_architecture`)
+            instead of ``level / 255``'s 0.06–0.29 (denoise). The same networks, learned faster:
+            ``c·w``, the part that differs between levels, then moves at the pace of ``b``.
         channels_last: feed the networks channels-last tensors on the CPU (faster there with
             oneDNN; ``benchmarks/bench_train.py`` measures it); no effect on other devices.
         estimator_features, context, relative_loss, relative_floor: kind ``"estimator"``
@@ -82,6 +86,7 @@ class TrainConfig:
     opponent_planes: float = 0.0
     level_balance: str = "sum"
     other_downscalers: float = 0.0
+    centred_control: bool = False
     channels_last: bool = True
     estimator_features: int = 32
     context: int = 16
@@ -91,6 +96,18 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.level_balance not in LEVEL_BALANCES:
             raise ValueError(f"expected a level balance among {LEVEL_BALANCES}, got {self.level_balance!r}")
+        if self.centred_control and self.kind != "hyperres":
+            raise ValueError(f"--centred-control reparametrises a HyperRes network's meta blocks; kind {self.kind!r} has none")
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def centred_architecture(arch, normalize, levels: list[float]):
+    """``arch`` (a HyperRes :class:`~napari_hyperres.core.models.hyperres.Architecture`) whose
+    meta blocks see ``(c − centre) / scale``: ``c`` of the training ``levels`` spans −1…1
+    (``normalize``: the task's level → ``c``; one level: centred on it, scale 1)."""
+    controls = [float(normalize(level)) for level in levels]
+    low, high = min(controls), max(controls)
+    scale = (high - low) / 2 if high > low else 1.0
+    return replace(arch, control_centre=(low + high) / 2, control_scale=scale)

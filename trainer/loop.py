@@ -22,13 +22,14 @@ import torch.distributed as dist
 import torch.nn as nn
 
 from napari_hyperres.core.devices import select_device
+from napari_hyperres.core.models.hyperres import Architecture, HyperResNet, recentred_state
 from napari_hyperres.core.plugins import get_task
 from napari_hyperres.core.tasks import Task
 from napari_hyperres.core.weights import atomic_write
 from napari_hyperres.errors import WeightsError
 
 from . import models as model_kinds
-from .config import TrainConfig
+from .config import TrainConfig, centred_architecture
 from .data import PatchSampler, image_paths, load_for_task
 from .objectives import LevelEstimation, Restoration
 from .selection import SelectionPenalty
@@ -131,7 +132,7 @@ def _load_state(model: nn.Module, state: dict, source: str, what: str) -> None:
         ) from None
 
 
-RESUME_MUST_MATCH = ("task", "kind", "preset", "select_decoder", "batch", "patch", "levels")
+RESUME_MUST_MATCH = ("task", "kind", "preset", "select_decoder", "centred_control", "batch", "patch", "levels")
 """Settings a resumed run must keep: they shape the network, the batch or what each step trains on."""
 
 
@@ -154,11 +155,13 @@ def _init_from(model: nn.Module, source: str) -> None:
     network becomes an AdaFM-Net's frozen base or is upcycled into HAIR's weight boxes; a
     HAIR with a shared decoder seeds a ``select_decoder`` HAIR."""
     if source.endswith(".pt"):
-        state = load_checkpoint(source)["model"]
+        checkpoint = load_checkpoint(source)
+        state, source_arch = checkpoint["model"], checkpoint.get("architecture", {})
     else:
         from napari_hyperres.core.weights import load_weights
 
-        state, _ = load_weights(source)
+        state, info = load_weights(source)
+        source_arch = info.architecture
     if isinstance(model, model_kinds.HairNet) and any(k.startswith("net.blocks.") for k in state):
         model_kinds.upcycle_into_hair(model, state, generator=torch.Generator().manual_seed(0))
         return
@@ -166,6 +169,9 @@ def _init_from(model: nn.Module, source: str) -> None:
         model_kinds.select_hair_decoder(model, state, generator=torch.Generator().manual_seed(0))
         return
     target = model.base if isinstance(model, model_kinds.AdaFMNet) else model
+    if isinstance(model, HyperResNet):  # a file trained with another control centre continues as the same network
+        control = {key: source_arch[key] for key in ("control_centre", "control_scale") if key in source_arch}
+        state = recentred_state(state, Architecture(**control), model.arch)
     _load_state(target, with_unshuffle_head(state, target), source, "network")
 
 
@@ -204,6 +210,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
 
     torch.manual_seed(cfg.seed)
     arch = model_kinds.architecture(cfg.kind, cfg.preset, task.in_channels, cfg.select_decoder, cfg.estimator_features)
+    if cfg.centred_control:
+        arch = centred_architecture(arch, task.normalize, levels)
     model = model_kinds.build(cfg.kind, arch)
     if cfg.init_from:
         _init_from(model, cfg.init_from)

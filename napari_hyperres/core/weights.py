@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import glob
 import json
+import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -239,15 +240,27 @@ ARCHITECTURE_BOUNDS: dict[str, tuple[int, int]] = {
 cannot make the loader allocate without end."""
 
 
+ARCHITECTURE_REALS = {"control_centre": False, "control_scale": True}
+"""Architecture values that are real numbers (the HyperRes control's centre and scale), each
+with whether it must be positive; they must be finite."""
+
+
 def check_architecture(architecture: object, source: str | os.PathLike = "weights") -> dict:
-    """Return ``architecture`` if its sizes are integers inside :data:`ARCHITECTURE_BOUNDS` (switches and short names pass).
+    """Return ``architecture`` if its sizes are integers inside :data:`ARCHITECTURE_BOUNDS` and its
+    real numbers (:data:`ARCHITECTURE_REALS`) finite (switches and short names pass).
 
     Raises:
-        WeightsError: not a dict, a size that is not a whole number, or one out of bounds.
+        WeightsError: not a dict, a size that is not a whole number, or one out of bounds; a
+            real number that is not finite, or not positive where it must be.
     """
     if not isinstance(architecture, dict):
         raise WeightsError(f"{source}: the architecture in the metadata is not a dict ({type(architecture).__name__}); re-export the weights")
     for key, value in architecture.items():
+        if key in ARCHITECTURE_REALS:
+            positive = ARCHITECTURE_REALS[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or (positive and value <= 0):
+                raise WeightsError(f"{source}: architecture value {key}={value!r} is not a {'positive' if positive else 'finite'} number; re-export the weights")
+            continue
         if isinstance(value, bool) or (isinstance(value, str) and len(value) <= 64):
             continue  # switches and names (e.g. an init scheme) are checked by the model's own constructor
         if not isinstance(value, int):

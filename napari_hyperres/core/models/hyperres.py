@@ -34,6 +34,12 @@ class Architecture:
         head: how the image enters the half-resolution body: ``"stride2"`` (default, the
             paper's stride-2 3×3 conv) or ``"unshuffle"`` (FFDNet's: pixel unshuffle ×2, each
             2×2 block becomes 4 channels, then a 3×3 conv).
+        control_centre, control_scale: the meta blocks see ``(c − centre) / scale`` instead of
+            the task's control value ``c`` (default 0 and 1: ``c`` itself). Kernels stay linear
+            in ``c``, so this is the same family of networks, reparametrised: ``trainer train
+            --centred-control`` sets them to the middle and half-width of the training levels'
+            ``c``, so the level-dependent part ``w`` is learned at the scale of ``b``
+            (:func:`recentred_state` converts weights between two settings exactly).
     """
 
     in_channels: int = 3
@@ -41,10 +47,14 @@ class Architecture:
     blocks: int = 16
     init: str = "conv"
     head: str = "stride2"
+    control_centre: float = 0.0
+    control_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.head not in HEADS:
             raise ValueError(f"expected a head among {HEADS}, got {self.head!r}")
+        if not self.control_scale > 0:
+            raise ValueError(f"expected a positive control_scale, got {self.control_scale!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -252,6 +262,26 @@ def decode_with(conv, x: torch.Tensor, features: torch.Tensor, body: torch.Tenso
     return x + conv("tail", y)
 
 
+def recentred_state(state: dict, source: Architecture, target: Architecture) -> dict:
+    """``state`` of a :class:`HyperResNet` with ``source``'s control centre and scale, converted
+    for ``target``'s: every generated kernel and bias stays the same at every ``c``.
+
+    ``((c − c₀)/s)·w + b = ((c − c₁)/t)·W + B`` for all ``c`` gives ``W = w·t/s`` and
+    ``B = b + w·(c₁ − c₀)/s``, per meta block (``weight_w``/``weight_b``, ``bias_w``/``bias_b``).
+    """
+    c0, s, c1, t = source.control_centre, source.control_scale, target.control_centre, target.control_scale
+    if (c0, s) == (c1, t):
+        return state
+    converted = dict(state)
+    for key, value in state.items():
+        for slope, offset in (("weight_w", "weight_b"), ("bias_w", "bias_b")):
+            if key.endswith("." + slope):
+                pair = key[: -len(slope)] + offset
+                converted[key] = value * (t / s)
+                converted[pair] = state[pair] + value * ((c1 - c0) / s)
+    return converted
+
+
 def receptive_radius(arch: Architecture) -> int:
     """Pixels of context each output pixel depends on, on each side (used as tile overlap).
 
@@ -291,16 +321,26 @@ class HyperResNet(nn.Module):
         self.shared = SharedLayers(arch)
         self.body = nn.ModuleList(MetaResBlock(arch.features, arch.init) for _ in range(arch.blocks))
 
+    def meta_control(self, c: float | torch.Tensor) -> float | torch.Tensor:
+        """What the meta blocks see for the task's control value ``c``: ``(c − centre) / scale``
+        (:class:`Architecture`; ``c`` itself by default)."""
+        if self.arch.control_centre == 0.0 and self.arch.control_scale == 1.0:
+            return c
+        return (c - self.arch.control_centre) / self.arch.control_scale
+
     def forward(self, x: torch.Tensor, c: float | torch.Tensor) -> torch.Tensor:
         padded, h, w = _pad_even(x)
         features = self.shared.encode(padded)
         body = features
+        c = self.meta_control(c)
         for block in self.body:
             body = block(body, c)
         return self.shared.decode(padded, features, body)[..., :h, :w]
 
     def generate(self, c: float) -> "GeneratedNet":
-        """An ordinary network for control value ``c``: kernels ``c·w + b`` fixed (:class:`KernelBlocks`), head/tail shared."""
+        """An ordinary network for control value ``c``: kernels ``c·w + b`` fixed
+        (:class:`KernelBlocks`; ``c`` through :meth:`meta_control`), head/tail shared."""
+        c = self.meta_control(c)
         with torch.no_grad():
             first = [block.conv1.generate_weights(c) for block in self.body]
             second = [block.conv2.generate_weights(c) for block in self.body]
