@@ -215,16 +215,27 @@ def one_thread():
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
-@pytest.fixture(scope="session")
-def w2s_root() -> Path:
-    """``../shared/data/microscopy/W2S`` (real widefield frames and their 400-frame averages).
+def shared_folder(relative: str) -> Path:
+    """``../shared/data/<relative>``, a folder the test needs.
 
     Skips when absent, except under ``HYPERRES_REQUIRE_DATA=1`` (set by ``.ci/run``, where the
     data is always beside the clone), which turns a missing folder into a failure.
     """
-    root = SHARED_DATA / "microscopy" / "W2S"
-    if not (root / "noisy").is_dir():
+    root = SHARED_DATA / relative
+    if not root.is_dir():
         if os.environ.get("HYPERRES_REQUIRE_DATA") == "1":
             pytest.fail(f"HYPERRES_REQUIRE_DATA=1 but {root} is missing")
-        pytest.skip(f"real microscopy data not found at {root}")
+        pytest.skip(f"data not found at {root}")
     return root
+
+
+@pytest.fixture(scope="session")
+def w2s_root() -> Path:
+    """``../shared/data/microscopy/W2S`` (real widefield frames and their 400-frame averages)."""
+    return shared_folder("microscopy/W2S/noisy").parent
+
+
+@pytest.fixture(scope="session")
+def set12_root() -> Path:
+    """``../shared/data/val/Set12`` (the gray validation images)."""
+    return shared_folder("val/Set12")

@@ -55,6 +55,18 @@ def test_restore_png(tmp_path, rng, weights):
     assert np.array_equal(read_image(tmp_path / "out.png"), expected)
 
 
+def test_restore_with_self_ensemble(tmp_path, rng):
+    """The shipped weights (a trained network: the 8 passes differ from one)."""
+    tifffile.imwrite(tmp_path / "in.tif", rng.integers(0, 4095, (36, 30), dtype=np.uint16))
+    done = run_cli("restore", tmp_path / "in.tif", tmp_path / "out.tif", "--task", "denoise", "--level", "25",
+                   "--device", "cpu", "--self-ensemble")
+    assert done.returncode == 0, done.stderr
+    image = read_image(tmp_path / "in.tif")
+    expected = Restorer("denoise", device="cpu", self_ensemble=True).restore(image, 25)
+    assert np.array_equal(read_image(tmp_path / "out.tif"), expected)
+    assert not np.array_equal(expected, Restorer("denoise", device="cpu").restore(image, 25))
+
+
 def test_restore_16bit_multipage_tiff(tmp_path, rng, weights):
     stack = rng.integers(0, 65535, (3, 40, 50), dtype=np.uint16)
     tifffile.imwrite(tmp_path / "stack.tif", stack)

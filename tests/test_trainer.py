@@ -217,6 +217,17 @@ def test_export_with_validation_json(denoise_run, val_folder, tmp_path, tiny_wei
     assert read_info(target).validation == {val_folder.name: json.loads(table.read_text())["table"]}
 
 
+def test_a_self_ensemble_table_is_not_a_files_validation(denoise_run, val_folder, tmp_path, tiny_weights):
+    table = tmp_path / "eval.json"
+    assert trainer_main(["eval", "--task", "denoise", "--weights", str(tiny_weights["denoise"]), "--data", str(val_folder),
+                         "--levels", "25", "--json", str(table), "--device", "cpu", "--self-ensemble"]) == 0
+    assert json.loads(table.read_text())["self_ensemble"] is True
+    with pytest.raises(SystemExit, match="self-ensemble"):
+        trainer_main(["export", str(denoise_run), "--name", "denoise.v", "--out", str(tmp_path / "x.safetensors"),
+                      "--validation-json", str(table)])
+    assert not (tmp_path / "x.safetensors").exists()
+
+
 def test_continued_training_records_both_rounds(denoise_run, image_folder, tmp_path):
     first = tmp_path / "first.safetensors"
     assert trainer_main(["export", str(denoise_run), "--name", "denoise.first", "--out", str(first)]) == 0

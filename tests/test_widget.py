@@ -397,6 +397,32 @@ def test_apply_on_a_uint16_stack(make_widget, qtbot, notes):
     assert notes["error"] == []
 
 
+def test_best_quality_apply_averages_eight_passes_and_says_so(make_widget, qtbot, notes):
+    viewer = ViewerModel()
+    image = np.random.default_rng(8).integers(0, 255, size=(30, 26), dtype=np.uint8)
+    viewer.add_image(image, name="photo")
+    widget = make_widget(viewer)
+    widget.weights["denoise"] = str(PRETRAINED_DIR / "denoise.lite.safetensors")  # trained: not near the identity
+    widget.live_check.value = False
+    widget.ensemble_check.value = True
+    widget.apply(30)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    out = viewer.layers["photo [denoise 30]"]
+    assert out.metadata["hyperres"]["self_ensemble"] is True
+    weights = widget.weights["denoise"]
+    expected = Restorer("denoise", weights=weights, device="cpu", self_ensemble=True).restore(image, 30)
+    assert np.array_equal(out.data, expected)
+    assert not np.array_equal(out.data, Restorer("denoise", weights=weights, device="cpu").restore(image, 30))
+    widget.layer_combo.value = viewer.layers["photo"]  # the new layer became the chosen one
+    widget.live_check.value = True  # the live preview stays one pass, and its metadata says nothing of eight
+    widget.level = 30
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    preview = _previews(viewer)[0]
+    assert preview.name == "photo [denoise 30 preview]" and "self_ensemble" not in preview.metadata["hyperres"]
+    np.testing.assert_array_equal(preview.data, Restorer("denoise", weights=weights, device="cpu").restore(image, 30))
+    assert notes["error"] == []
+
+
 def test_preview_of_a_float_stack_equals_that_plane_of_apply(make_widget, qtbot, notes):
     """Planes of very different brightness: the preview maps intensities as Apply does (whole layer)."""
     viewer = ViewerModel()

@@ -124,6 +124,8 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--json", default=None, help="also write the table as JSON here")
+    p.add_argument("--self-ensemble", action="store_true",
+                   help="restore with the 8 rotations / mirrors averaged (8× slower; such a table cannot be exported as a file's validation)")
     p.set_defaults(func=run_eval)
 
 
@@ -132,12 +134,14 @@ def run_eval(args: argparse.Namespace) -> int:
 
     from .evaluate import evaluate, format_table
 
-    restorer = Restorer(args.task, weights=args.weights, device=args.device, half=False)  # tables in float32
+    restorer = Restorer(args.task, weights=args.weights, device=args.device, half=False, self_ensemble=args.self_ensemble)  # tables in float32
     table = evaluate(restorer, args.data, args.levels, max_images=args.max_images)
-    title = f"{args.task} ({restorer.info.name}) on {Path(args.data).name}"
+    title = f"{args.task} ({restorer.info.name}{', self-ensemble' if args.self_ensemble else ''}) on {Path(args.data).name}"
     print(format_table(title, table, restorer.task.eval_protocol))
     if args.json:
-        Path(args.json).write_text(json.dumps({"task": args.task, "weights": restorer.info.name, "data": Path(args.data).name, "protocol": restorer.task.eval_protocol, "table": table}, indent=2))
+        record = {"task": args.task, "weights": restorer.info.name, "data": Path(args.data).name,
+                  "protocol": restorer.task.eval_protocol, "self_ensemble": args.self_ensemble, "table": table}
+        Path(args.json).write_text(json.dumps(record, indent=2))
     return 0
 
 
@@ -158,6 +162,8 @@ def run_export(args: argparse.Namespace) -> int:
         validation = {}
         for path in args.validation_json:
             data = json.loads(Path(path).read_text())
+            if data.get("self_ensemble"):
+                raise SystemExit(f"{path}: measured with --self-ensemble; a weights file's validation table is the network's own (run eval without it)")
             validation[data["data"]] = data["table"]
     path = export_run(args.run_dir, args.name, out=args.out, validation=validation)
     print(f"wrote {path}")

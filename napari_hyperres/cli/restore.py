@@ -49,6 +49,11 @@ def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
         "--value-range", nargs=2, type=float, metavar=("BLACK", "WHITE"),
         help="values mapped to black and white (e.g. 0 4095 for 12-bit data in 16-bit files); default: by dtype",
     )
+    parser.add_argument(
+        "--self-ensemble", action="store_true",
+        help="average the network over the 8 rotations and mirror images of the image: a little better "
+        "(denoise Set12 +0.07 to +0.08 dB), 8× slower",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files (never the input)")
     parser.add_argument(
         "--memory-budget", type=float, default=1024, metavar="MB",
@@ -128,7 +133,7 @@ def run_restore(args: argparse.Namespace) -> int:
             f"task {task.name!r} has no weights yet: train with python -m trainer train --task {task.name}, "
             "then pass the exported file with --weights FILE"
         )
-    restorer = Restorer(task, weights=args.weights, device=args.device)
+    restorer = Restorer(task, weights=args.weights, device=args.device, self_ensemble=args.self_ensemble)
     value_range = tuple(args.value_range) if args.value_range else None
     failed = 0
     budget = int(args.memory_budget * 2**20)

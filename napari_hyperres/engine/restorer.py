@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections import OrderedDict
+from functools import partial
 from typing import Callable, Iterator
 
 import numpy as np
@@ -29,6 +30,7 @@ from ..core.stabilize import StabilizedMap, refuse_rgb
 from ..core.tasks import Task
 from ..core.weights import WeightsInfo, load_model
 from ..errors import CancelledError, LevelRangeWarning, WeightsError
+from .ensemble import dihedral_average
 from .lazy import is_dask_array, restore_lazy
 from .planes import restore_unit_plane
 from .report import PlaneChoice, Report
@@ -61,6 +63,8 @@ class Restorer:
             :class:`HyperResNet` or anything with ``generate(c)``, or a HAIR
             :class:`~napari_hyperres.core.models.hair.HairNet` for image-conditioned tasks.
         half: run in float16 (default: on CUDA only; measured within 0.05 dB, BENCHMARKS.md).
+        self_ensemble: average the network over the 8 rotations and mirror images of each
+            tile (:mod:`napari_hyperres.engine.ensemble`): a little better, 8× slower.
 
     Raises:
         UnknownTaskError, WeightsError, DeviceError.
@@ -74,8 +78,10 @@ class Restorer:
         *,
         model: HyperResNet | None = None,
         half: bool | None = None,
+        self_ensemble: bool = False,
     ) -> None:
         self.task = get_task(task)
+        self.self_ensemble = bool(self_ensemble)
         self.device = select_device(device)
         self.half = self.device.type == "cuda" if half is None else bool(half)
         if model is None:
@@ -251,7 +257,7 @@ class Restorer:
             laid_out = torch.empty(piece.shape, dtype=self.dtype, device=self.device, memory_format=layout)
             return net(laid_out.copy_(piece)).float().cpu().contiguous()
 
-        yield from run_tiles(run, x, tile, self.overlap)
+        yield from run_tiles(partial(dihedral_average, run) if self.self_ensemble else run, x, tile, self.overlap)
 
     # --- arrays ----------------------------------------------------------------------------
     def restore_steps(
@@ -415,15 +421,17 @@ def restore(
     rgb: bool | None = None,
     value_range: tuple[float, float] | None = None,
     noise: PoissonGaussian | None = None,
+    self_ensemble: bool = False,
 ) -> np.ndarray:
-    """Restore ``image`` for ``task`` at ``level``; see :meth:`Restorer.restore`.
+    """Restore ``image`` for ``task`` at ``level``; see :meth:`Restorer.restore` (and the
+    Restorer's ``self_ensemble``: 8 rotations / mirrors averaged, 8× slower).
 
     Example:
         >>> clean = restore(noisy_uint8, "denoise", 25)
         >>> clean = restore(noisy_uint8, "denoise", "auto")  # level estimated from the image
         >>> clean = restore(camera_uint16, "microscopy", "auto")  # Poisson–Gaussian noise fitted, raw counts kept
     """
-    return Restorer(task, weights=weights, device=device).restore(
+    return Restorer(task, weights=weights, device=device, self_ensemble=self_ensemble).restore(
         image, level, tile=tile, progress=progress, cancel=cancel, rgb=rgb, value_range=value_range, noise=noise
     )
 

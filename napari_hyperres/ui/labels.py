@@ -99,14 +99,21 @@ def describe_error(exc: BaseException, task: Task | None = None) -> str:
 
 
 def output_metadata(
-    source: str, task: Task, level: float, weights: str, selection: Any = None, readings: list | None = None
+    source: str,
+    task: Task,
+    level: float,
+    weights: str,
+    selection: Any = None,
+    readings: list | None = None,
+    self_ensemble: bool = False,
 ) -> dict[str, Any]:
     """Layer metadata recording how an output was made (under the key ``"hyperres"``).
 
     Image-conditioned tasks have no level (``"level": None``); their ``selection`` (HAIR's
     mixtures, ``(parts, N)`` per plane) is stored as a nested list under ``"selection"``,
     and what each plane looks like (:class:`~napari_hyperres.blind.mixtures.DegradationReading`)
-    under ``"looks_like"`` (one dict per plane).
+    under ``"looks_like"`` (one dict per plane). An output averaged over the 8 rotations /
+    mirrors says so (``"self_ensemble": True``).
     """
     image = is_image_conditioned(task)
     metadata: dict[str, Any] = {
@@ -120,4 +127,6 @@ def output_metadata(
         metadata["selection"] = np.asarray(selection, dtype=np.float64).tolist()
     if readings:
         metadata["looks_like"] = [reading.to_dict() for reading in readings]
+    if self_ensemble:
+        metadata["self_ensemble"] = True
     return {"hyperres": metadata}

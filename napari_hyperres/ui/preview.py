@@ -143,21 +143,22 @@ class RestorerCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._restorers: dict[tuple[str, str, str | None], Restorer] = {}
+        self._restorers: dict[tuple[str, str, str | None, bool], Restorer] = {}
 
-    def get(self, task: Task, device: str = "auto", weights: str | None = None) -> Restorer:
-        """The Restorer for ``task`` on ``device`` (``"auto"`` picks the best), built if needed.
+    def get(self, task: Task, device: str = "auto", weights: str | None = None, self_ensemble: bool = False) -> Restorer:
+        """The Restorer for ``task`` on ``device`` (``"auto"`` picks the best), built if needed;
+        ``self_ensemble``: one that averages the 8 rotations / mirrors (Apply's "best quality").
 
         Raises:
             WeightsError, DeviceError: as :class:`~napari_hyperres.engine.restorer.Restorer` does.
         """
-        key = (task.name, device, None if weights is None else str(weights))
+        key = (task.name, device, None if weights is None else str(weights), bool(self_ensemble))
         with self._lock:
             restorer = self._restorers.get(key)
             if restorer is None or restorer.task != task:
                 from ..engine import Restorer
 
-                restorer = Restorer(task, weights=key[2], device=None if device == "auto" else device)
+                restorer = Restorer(task, weights=key[2], device=None if device == "auto" else device, self_ensemble=key[3])
                 self._restorers[key] = restorer
             return restorer
 
@@ -201,6 +202,8 @@ class Request:
     (:func:`napari_hyperres.engine.restorer.whole_noise`), for the same reason."""
     viewport: tuple[int, int, int, int] | None = None
     """``(y0, y1, x0, x1)``: the part of the plane on screen (previews restore it first)."""
+    self_ensemble: bool = False
+    """Apply averages the network over the 8 rotations / mirrors (8× slower); previews never do."""
 
     @property
     def shown_level(self) -> float | None:
@@ -214,7 +217,9 @@ class Request:
 
         weights = str(self.weights or self.task.weights)
         readings = read_selections(selection, extra or {}) if selection is not None else None
-        return output_metadata(self.source, self.task, self.level if level is None else level, weights, selection, readings)
+        return output_metadata(
+            self.source, self.task, self.level if level is None else level, weights, selection, readings, self.self_ensemble
+        )
 
 
 class Restored(NamedTuple):
@@ -254,7 +259,7 @@ def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int,
     from ..engine import Report, is_dask_array
 
     start = time.perf_counter()
-    restorer = cache.get(request.task, request.device, request.weights)
+    restorer = cache.get(request.task, request.device, request.weights, request.self_ensemble)
     if is_dask_array(request.data) and not restorer.image_conditioned:
         # a dask layer (big or multi-file data): the output is lazy too, and napari computes
         # only the planes it shows; nothing is loaded whole

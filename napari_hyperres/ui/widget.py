@@ -128,6 +128,11 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
             tooltip="a .safetensors file exported by `python -m trainer`; empty = the task's shipped weights",
         )
         self.live_check = CheckBox(text="live preview of the displayed plane", value=True)
+        self.ensemble_check = CheckBox(
+            text="best quality for Apply (8× slower)", value=False,
+            tooltip="Apply averages the network over the 8 rotations and mirror images of the image "
+            "(denoise: +0.07 to +0.08 dB on Set12); the live preview stays a single pass",
+        )
         self.apply_button = PushButton(text="Apply to all")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.export_button = PushButton(text="Export…", tooltip="this task's network at this level as a bioimage.io model (.zip)")
@@ -160,6 +165,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
                 self.device_combo,
                 self.weights_file,
                 self.live_check,
+                self.ensemble_check,
                 self.buttons,
                 self.sweep_count,
                 self.sweep_from,

@@ -6,6 +6,7 @@ and writes output layers through :func:`napari_hyperres.ui.outputs.place_output`
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 from typing import Any
 
@@ -55,6 +56,7 @@ class JobsMixin:
         request = self._request(level, layer)
         if request is None:
             return
+        request = dataclasses.replace(request, self_ensemble=bool(self.ensemble_check.value))  # Apply only
         worker = create_worker(
             restore_steps,
             self._cache,
@@ -63,7 +65,8 @@ class JobsMixin:
             _connect={"returned": partial(self._on_apply_result, request), "errored": partial(self._on_job_error, request.task)},
         )
         level = "" if request.shown_level is None else f" {format_level(request.level)}"
-        self._start_job(worker, f"Restoring {request.source} ({request.task.name}{level})")
+        passes = ", 8 passes" if request.self_ensemble else ""
+        self._start_job(worker, f"Restoring {request.source} ({request.task.name}{level}{passes})")
 
     def sweep(self, n: int | None = None, low: float | None = None, high: float | None = None, layer: Any = None) -> None:
         """Restore the displayed plane at ``n`` levels from ``low`` to ``high`` into one layer.
