@@ -74,3 +74,11 @@ def test_self_ensemble_raises_psnr_with_the_shipped_denoiser(set12_root):
     plain = psnr(Restorer("denoise", device="cpu").restore(noisy, 25, value_range=(0, 1)))
     ensembled = psnr(Restorer("denoise", device="cpu", self_ensemble=True).restore(noisy, 25, value_range=(0, 1)))
     assert ensembled > plain + 0.02
+
+
+def test_self_ensemble_lazy_blocks_equal_the_whole(rng):
+    da = pytest.importorskip("dask.array")
+    restorer = Restorer("denoise", device="cpu", model=strong_model(3), self_ensemble=True)
+    stack = rng.random((1, 70, 61)).astype(np.float32)  # odd chunk edges: 35 / 31
+    lazy = restorer.restore(da.from_array(stack, chunks=(1, 35, 31)), 25)
+    np.testing.assert_allclose(lazy.compute(), restorer.restore(stack, 25), atol=1e-4, rtol=0)
