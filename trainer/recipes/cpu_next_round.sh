@@ -27,6 +27,10 @@
 #                                        denoise.lite (started 2026-12-02 07:07; RESUME=1)
 #   TASK=sr BUDGET=6000 DOWNSCALERS=0.3 BALANCE=log CENTRED=1 OUT=runs/sr_r5   round 5 of sr.lite
 #                                        (started 2026-12-02 07:26; RESUME=1)
+#   TASK=denoise BUDGET=8000 QUANT=0.5 BALANCE=log CENTRED=1 OUT=runs/denoise_r9   round 9 of
+#                                        denoise.lite (started 2026-12-02 09:31; RESUME=1)
+#   TASK=sr BUDGET=7200 DOWNSCALERS=0.3 BALANCE=log CENTRED=1 OUT=runs/sr_r6   round 6 of sr.lite
+#                                        (started 2026-12-02 09:25; RESUME=1)
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent).
 # Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [OPP=0.5] [BALANCE=log] [CENTRED=1] [DOWNSCALERS=0.3] bash trainer/recipes/cpu_next_round.sh
