@@ -61,6 +61,7 @@ def test_restore_with_self_ensemble(tmp_path, rng):
     done = run_cli("restore", tmp_path / "in.tif", tmp_path / "out.tif", "--task", "denoise", "--level", "25",
                    "--device", "cpu", "--self-ensemble")
     assert done.returncode == 0, done.stderr
+    assert "in.tif: denoise 25, 8 passes ->" in done.stderr
     image = read_image(tmp_path / "in.tif")
     expected = Restorer("denoise", device="cpu", self_ensemble=True).restore(image, 25)
     assert np.array_equal(read_image(tmp_path / "out.tif"), expected)

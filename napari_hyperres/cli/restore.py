@@ -178,7 +178,7 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
         image, level, tile=args.tile, progress=progress, value_range=value_range, noise=choice.noise
     )
     write_image(dst, result)
-    progress.finish(f"{describe_run(task, level, report, restorer.info.extra)} -> {dst}")
+    progress.finish(f"{describe_run(restorer, level, report)} -> {dst}")
 
 
 @contextlib.contextmanager
@@ -253,7 +253,7 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
 
         write_image(dst, run(restored))
     if not args.quiet:
-        print(f"{label}: {describe_run(task, choice.level)} -> {dst}", file=sys.stderr)
+        print(f"{label}: {describe_run(restorer, choice.level)} -> {dst}", file=sys.stderr)
 
 
 def compute_with_progress(work, *, client=None, label: str = "", quiet: bool = False):
@@ -299,18 +299,21 @@ def stream_one(restorer, src: Path, dst: Path, given, args: argparse.Namespace, 
     level = choice.level
     progress = ProgressLine(f"{src.name} (streaming)", enabled=not args.quiet)
     stream_restore_tiff(src, dst, restorer, level, tile=args.tile, value_range=value_range, progress=progress)
-    progress.finish(f"{describe_run(task, level)} -> {dst}")
+    progress.finish(f"{describe_run(restorer, level)} -> {dst}")
 
 
-def describe_run(task, level: float, report=None, extra: dict | None = None) -> str:
-    """``denoise 25`` / ``microscopy 61.3 photons``; an image-conditioned task says what the image
-    looked like to it when its weights record reference mixtures (the first plane of a stack)."""
+def describe_run(restorer, level: float, report=None) -> str:
+    """``denoise 25`` / ``microscopy 61.3 photons`` (``, 8 passes`` with the self-ensemble); an
+    image-conditioned task says what the image looked like to it when its weights record
+    reference mixtures (the first plane of a stack)."""
+    task = restorer.task
+    passes = ", 8 passes" if restorer.self_ensemble else ""
     if task.conditioning == "image":
         from ..blind.mixtures import read_selections
 
-        readings = read_selections(report.selections, extra or {}) if report is not None else None
+        readings = read_selections(report.selections, restorer.info.extra or {}) if report is not None else None
         if readings:
             planes = f" (first of {len(readings)} planes)" if len(readings) > 1 else ""
-            return f"{task.name}: {readings[0].describe()}{planes}"
-        return f"{task.name} (weights chosen from the image)"
-    return f"{task.name} {level:.4g}" + (f" {task.unit}" if task.noise_parameters else "")
+            return f"{task.name}: {readings[0].describe()}{planes}{passes}"
+        return f"{task.name} (weights chosen from the image){passes}"
+    return f"{task.name} {level:.4g}" + (f" {task.unit}" if task.noise_parameters else "") + passes
