@@ -55,6 +55,14 @@ def test_restore_png(tmp_path, rng, weights):
     assert np.array_equal(read_image(tmp_path / "out.png"), expected)
 
 
+def test_restore_outside_the_trained_levels_says_so(tmp_path, rng, weights):
+    _bgr_png(tmp_path / "in.png", rng)
+    done = run_cli("restore", tmp_path / "in.png", tmp_path / "out.png", "--task", "denoise", "--level", "70",
+                   "--weights", weights, "--device", "cpu")  # the tiny weights were trained on σ 15 and 50
+    assert done.returncode == 0, done.stderr
+    assert "in.png: denoise 70 (above the trained σ (8-bit) 15–50: extrapolated) ->" in done.stderr
+
+
 def test_restore_with_self_ensemble(tmp_path, rng):
     """The shipped weights (a trained network: the 8 passes differ from one)."""
     tifffile.imwrite(tmp_path / "in.tif", rng.integers(0, 4095, (36, 30), dtype=np.uint16))

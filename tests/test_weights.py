@@ -132,3 +132,18 @@ def test_channel_count_must_fit_the_task(tmp_path):
     gray = write_tiny_weights(tmp_path / "gray.safetensors", "denoise", 1)
     with pytest.raises(WeightsError, match="1 input channel"):
         Restorer("denoise", weights=str(gray))
+
+
+@pytest.mark.parametrize(
+    "level, note",
+    [(25.0, ""), (15.0, ""), (50.0, ""), (5.0, "below the trained σ 15–50: extrapolated"), (75.5, "above the trained σ 15–50: extrapolated")],
+)
+def test_extrapolation_names_levels_outside_the_trained_ones(level, note):
+    info = WeightsInfo(name="denoise.x", task="denoise", train_levels=[50.0, 15.0, 35.0])
+    assert info.extrapolation(level, "σ") == note
+
+
+def test_no_extrapolation_note_without_levels_or_for_other_kinds():
+    assert WeightsInfo(name="x", task="denoise", train_levels=[]).extrapolation(99, "σ") == ""
+    assert WeightsInfo(name="x", task="auto", kind="hair", train_levels=[0.0]).extrapolation(1, "") == ""
+    assert WeightsInfo(name="x", task="denoise", kind="estimator", train_levels=[5.0, 75.0]).extrapolation(99, "σ") == ""

@@ -397,6 +397,19 @@ def test_apply_on_a_uint16_stack(make_widget, qtbot, notes):
     assert notes["error"] == []
 
 
+def test_preview_status_says_when_the_level_is_extrapolated(make_widget, qtbot):
+    viewer = ViewerModel()
+    viewer.add_image(np.random.default_rng(9).integers(0, 255, size=(24, 20), dtype=np.uint8), name="noisy")
+    widget = make_widget(viewer)
+    widget.weights["denoise"] = str(PRETRAINED_DIR / "denoise.lite.safetensors")  # trained on σ 15–75
+    widget.level = 30
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget) and "30" in widget.status.value, timeout=TIMEOUT_MS)
+    assert "extrapolated" not in widget.status.value
+    widget.level = 80
+    qtbot.waitUntil(lambda: _idle(widget) and "preview denoise 80" in widget.status.value, timeout=TIMEOUT_MS)
+    assert "(above the trained σ (8-bit) 15–75: extrapolated)" in widget.status.value
+
+
 def test_best_quality_apply_averages_eight_passes_and_says_so(make_widget, qtbot, notes):
     viewer = ViewerModel()
     image = np.random.default_rng(8).integers(0, 255, size=(30, 26), dtype=np.uint8)

@@ -316,4 +316,5 @@ def describe_run(restorer, level: float, report=None) -> str:
             planes = f" (first of {len(readings)} planes)" if len(readings) > 1 else ""
             return f"{task.name}: {readings[0].describe()}{planes}{passes}"
         return f"{task.name} (weights chosen from the image){passes}"
-    return f"{task.name} {level:.4g}" + (f" {task.unit}" if task.noise_parameters else "") + passes
+    note = restorer.info.extrapolation(level, task.unit)
+    return f"{task.name} {level:.4g}" + (f" {task.unit}" if task.noise_parameters else "") + passes + (f" ({note})" if note else "")

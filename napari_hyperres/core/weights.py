@@ -65,6 +65,16 @@ class WeightsInfo:
     extra: dict = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
+    def extrapolation(self, level: float, unit: str) -> str:
+        """``""`` inside the levels these weights were trained on (or when they record none);
+        else e.g. ``"below the trained σ (8-bit) 15–75: extrapolated"`` — restoration quality falls
+        off away from the trained levels (BENCHMARKS.md measures by how much)."""
+        levels = sorted(float(v) for v in self.train_levels or ())
+        if self.kind != "hyperres" or len(levels) < 2 or levels[0] <= float(level) <= levels[-1]:
+            return ""
+        side = "below" if float(level) < levels[0] else "above"
+        return f"{side} the trained {unit} {levels[0]:g}–{levels[-1]:g}: extrapolated"
+
 
 TEMP_MARK = "hyperres"
 """Temporary files are named ``.<name>.hyperres-<pid>-<random>.tmp<suffix>`` beside their target."""

@@ -83,7 +83,7 @@ class PreviewMixin:
         self._show_preview(request, source, plane, selection)
         self._show_selection(request, selection)
         level = "" if request.shown_level is None else f" {format_level(request.level)}"
-        self.status.value = f"preview {request.task.name}{level}: {seconds * 1000:.0f} ms"
+        self.status.value = f"preview {request.task.name}{level}: {seconds * 1000:.0f} ms{self._extrapolation(request)}"
 
     def _show_preview(self, request: Request, source, plane: np.ndarray, selection, complete: bool = True) -> None:
         """Write ``plane`` (the displayed plane restored, or partly) into the source's preview layer."""
@@ -99,6 +99,13 @@ class PreviewMixin:
             name=preview_name(request.source, request.task.name, request.shown_level), metadata=metadata,
             replace=find_preview(self.viewer.layers, source),
         )
+
+    def _extrapolation(self, request: Request) -> str:
+        """``" (below the trained … : extrapolated)"`` when the level lies outside the weights' training levels."""
+        if request.shown_level is None:
+            return ""
+        note = self._cache.get(request.task, request.device, request.weights).info.extrapolation(request.level, request.task.unit)
+        return f" ({note})" if note else ""
 
     def _weights_extra(self, request: Request) -> dict:
         """The metadata ``extra`` of the request's weights (its reference mixtures, for HAIR)."""
