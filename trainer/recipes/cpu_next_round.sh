@@ -33,7 +33,7 @@
 #                                        (started 2026-12-02 09:25; RESUME=1)
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent).
-# Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [OPP=0.5] [BALANCE=log] [CENTRED=1] [DOWNSCALERS=0.3] bash trainer/recipes/cpu_next_round.sh
+# Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [OPP=0.5] [BALANCE=log] [CENTRED=1] [LEVELS="5 15 35 50 75"] [DOWNSCALERS=0.3] bash trainer/recipes/cpu_next_round.sh
 {  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
@@ -52,6 +52,7 @@ if [ -n "${OPP:-}" ]; then extra+=(--opponent-planes "$OPP"); fi   # denoise: sh
 if [ -n "${DOWNSCALERS:-}" ]; then extra+=(--other-downscalers "$DOWNSCALERS"); fi   # sr: share of crops downscaled as cv2.resize does
 if [ -n "${BALANCE:-}" ]; then extra+=(--level-balance "$BALANCE"); fi   # log: each level's relative error counts the same
 if [ "${CENTRED:-0}" = 1 ]; then extra+=(--centred-control); fi   # meta blocks see the control centred on the levels, ±1
+if [ -n "${LEVELS:-}" ]; then extra+=(--levels $LEVELS); fi   # other training levels than the task's (e.g. LEVELS="5 15 35 50 75")
 if [ "${RESUME:-0}" = 1 ]; then extra+=(--resume); fi
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 python -m trainer train --task "$TASK" --preset lite --batch 16 --patch 48 \
