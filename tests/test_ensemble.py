@@ -11,9 +11,16 @@ from napari_hyperres.engine import Restorer
 from napari_hyperres.engine.ensemble import (
     DIHEDRAL_TRANSFORMS,
     dihedral,
-    dihedral_average,
+    dihedral_tiles,
     undo_dihedral,
 )
+from napari_hyperres.engine.tiling import tile_boxes
+from napari_hyperres.errors import CancelledError
+
+
+def _mean(run, x, tile=None, overlap=0):
+    steps = list(dihedral_tiles(run, x, tile, overlap))
+    return steps[-1]
 
 
 @pytest.mark.parametrize("k", range(DIHEDRAL_TRANSFORMS))
@@ -30,7 +37,7 @@ def test_the_eight_transforms_are_distinct():
 
 def test_average_of_an_equivariant_map_is_the_map(rng):
     piece = torch.from_numpy(rng.random((1, 3, 9, 12)).astype(np.float32))  # odd height: padded, cropped back
-    out = dihedral_average(lambda t: t * 2.0 + 1.0, piece)
+    out = _mean(lambda t: t * 2.0 + 1.0, piece)
     torch.testing.assert_close(out, piece * 2.0 + 1.0)
 
 
@@ -41,8 +48,22 @@ def test_average_symmetrises_a_map_that_is_not_equivariant():
         return t + torch.linspace(0, 1, t.shape[-1])
 
     piece = torch.zeros(1, 1, 6, 6)
-    out = dihedral_average(ramp, piece)
+    out = _mean(ramp, piece)
     torch.testing.assert_close(out, torch.full_like(piece, 0.5))
+
+
+def test_progress_counts_every_tile_of_every_pass_and_cancel_stops_within_one(rng):
+    restorer = Restorer("denoise", device="cpu", model=strong_model(3), self_ensemble=True)
+    image = rng.random((40, 36)).astype(np.float32)
+    calls: list[tuple[int, int]] = []
+    restorer.restore(image, 25, tile=20, progress=lambda done, total: calls.append((done, total)))
+    tiles = len(tile_boxes(40, 36, 20))
+    assert calls[-1] == (8 * tiles, 8 * tiles) and [d for d, _ in calls] == sorted(d for d, _ in calls)
+    calls.clear()
+    with pytest.raises(CancelledError):
+        restorer.restore(image, 25, tile=20, progress=lambda done, total: calls.append((done, total)),
+                         cancel=lambda: len(calls) >= 3)
+    assert len(calls) == 3  # stopped at the third tile of the first pass, not after all 8 passes
 
 
 def test_restorer_self_ensemble_tiles_without_seams(rng):

@@ -9,10 +9,12 @@ every task whose network keeps the size of its input (resampling tasks upsample 
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
+
+from .tiling import run_tiles
 
 DIHEDRAL_TRANSFORMS = 8
 """The rotations by 0°, 90°, 180°, 270°, each with and without a left–right mirror."""
@@ -31,18 +33,28 @@ def undo_dihedral(y: torch.Tensor, k: int) -> torch.Tensor:
     return y.flip(-1) if k >= 4 else y
 
 
-def dihedral_average(run: Callable[[torch.Tensor], torch.Tensor], piece: torch.Tensor) -> torch.Tensor:
-    """Mean of ``run`` over the 8 transforms of ``piece`` ``(1, C, H, W)``, each transformed back.
+def dihedral_tiles(
+    run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, tile: int | None, overlap: int
+) -> Iterator[tuple[int, int] | torch.Tensor]:
+    """:func:`~napari_hyperres.engine.tiling.run_tiles` over each of the 8 transforms of ``x``
+    ``(1, C, H, W)``; yields ``(done, total)`` counted over all 8 passes, then the mean of the 8
+    results, each transformed back.
 
-    ``run`` maps a piece to a float32 CPU tensor of the same spatial size. An odd side is first
-    extended by one replicated row or column (cropped off the result), so every transform
-    meets the networks' stride-2 head on the same pixel pairs as the untransformed piece: tiles
-    (whose starts are on that grid) then give the same result as the whole plane.
+    Each pass is a whole tiled run, so a progress step (and a chance to cancel) comes after every
+    tile of every pass, as without the ensemble. An odd side is first extended by one replicated
+    row or column (cropped off the result), so every transform meets the networks' stride-2 head
+    on the same pixel pairs: tiles and chunks (whose starts are on that grid) then give the same
+    result as the whole plane.
     """
-    h, w = piece.shape[-2:]
-    even = F.pad(piece, (0, w % 2, 0, h % 2), mode="replicate") if (h % 2 or w % 2) else piece
+    h, w = x.shape[-2:]
+    even = F.pad(x, (0, w % 2, 0, h % 2), mode="replicate") if (h % 2 or w % 2) else x
     total = None
     for k in range(DIHEDRAL_TRANSFORMS):
-        out = undo_dihedral(run(dihedral(even, k)), k)
-        total = out if total is None else total.add_(out)
-    return total.div_(DIHEDRAL_TRANSFORMS)[..., :h, :w].contiguous()
+        for step in run_tiles(run, dihedral(even, k), tile, overlap):
+            if isinstance(step, torch.Tensor):
+                out = undo_dihedral(step, k)
+                total = out.clone() if total is None else total.add_(out)
+            else:
+                done, count = step
+                yield (k * count + done, DIHEDRAL_TRANSFORMS * count)
+    yield total.div_(DIHEDRAL_TRANSFORMS)[..., :h, :w].contiguous()

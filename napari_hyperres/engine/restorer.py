@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 import warnings
 from collections import OrderedDict
-from functools import partial
 from typing import Callable, Iterator
 
 import numpy as np
@@ -30,7 +29,7 @@ from ..core.stabilize import StabilizedMap, refuse_rgb
 from ..core.tasks import Task
 from ..core.weights import WeightsInfo, load_model
 from ..errors import CancelledError, LevelRangeWarning, WeightsError
-from .ensemble import dihedral_average
+from .ensemble import dihedral_tiles
 from .lazy import is_dask_array, restore_lazy
 from .planes import restore_unit_plane
 from .report import PlaneChoice, Report
@@ -63,8 +62,9 @@ class Restorer:
             :class:`HyperResNet` or anything with ``generate(c)``, or a HAIR
             :class:`~napari_hyperres.core.models.hair.HairNet` for image-conditioned tasks.
         half: run in float16 (default: on CUDA only; measured within 0.05 dB, BENCHMARKS.md).
-        self_ensemble: average the network over the 8 rotations and mirror images of each
-            tile (:mod:`napari_hyperres.engine.ensemble`): a little better, 8× slower.
+        self_ensemble: restore each plane in its 8 rotations and mirror images and average them
+            back (:mod:`napari_hyperres.engine.ensemble`): a little better, 8× slower; progress
+            and cancel still come after every tile.
 
     Raises:
         UnknownTaskError, WeightsError, DeviceError.
@@ -257,7 +257,7 @@ class Restorer:
             laid_out = torch.empty(piece.shape, dtype=self.dtype, device=self.device, memory_format=layout)
             return net(laid_out.copy_(piece)).float().cpu().contiguous()
 
-        yield from run_tiles(partial(dihedral_average, run) if self.self_ensemble else run, x, tile, self.overlap)
+        yield from (dihedral_tiles if self.self_ensemble else run_tiles)(run, x, tile, self.overlap)
 
     # --- arrays ----------------------------------------------------------------------------
     def restore_steps(
