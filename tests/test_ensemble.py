@@ -103,3 +103,12 @@ def test_self_ensemble_lazy_blocks_equal_the_whole(rng):
     stack = rng.random((1, 70, 61)).astype(np.float32)  # odd chunk edges: 35 / 31
     lazy = restorer.restore(da.from_array(stack, chunks=(1, 35, 31)), 25)
     np.testing.assert_allclose(lazy.compute(), restorer.restore(stack, 25), atol=1e-4, rtol=0)
+
+
+def test_with_self_ensemble_shares_the_model_and_its_generated_networks():
+    plain = Restorer("denoise", device="cpu", model=strong_model(3))
+    net = plain.network_for(25)
+    ensembled = plain.with_self_ensemble()
+    assert ensembled.self_ensemble and not plain.self_ensemble
+    assert ensembled.model is plain.model and ensembled.network_for(25) is net
+    assert plain.with_self_ensemble(False) is plain and ensembled.with_self_ensemble() is ensembled

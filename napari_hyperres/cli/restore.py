@@ -307,7 +307,9 @@ def describe_run(restorer, level: float, report=None) -> str:
     image-conditioned task says what the image looked like to it when its weights record
     reference mixtures (the first plane of a stack)."""
     task = restorer.task
-    passes = ", 8 passes" if restorer.self_ensemble else ""
+    from ..engine.ensemble import DIHEDRAL_TRANSFORMS
+
+    passes = f", {DIHEDRAL_TRANSFORMS} passes" if restorer.self_ensemble else ""
     if task.conditioning == "image":
         from ..blind.mixtures import read_selections
 

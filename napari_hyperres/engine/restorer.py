@@ -147,6 +147,15 @@ class Restorer:
         """Whether the network picks its own weights from the image (HAIR; no level)."""
         return self.task.conditioning == "image"
 
+    def with_self_ensemble(self, on: bool = True) -> "Restorer":
+        """This Restorer with :attr:`self_ensemble` set to ``on``: the same model, cache of
+        generated networks and lock (nothing is loaded or generated again); ``self`` if unchanged."""
+        if self.self_ensemble == bool(on):
+            return self
+        twin = object.__new__(Restorer)  # not copy.copy: pickling (__getstate__) drops the cache and the lock
+        twin.__dict__.update(self.__dict__, self_ensemble=bool(on))
+        return twin
+
     # --- networks -------------------------------------------------------------------------
     def network_for(self, level: float) -> GeneratedNet:
         """The plain network for ``level`` (task units), generated once and cached on the device."""

@@ -143,24 +143,25 @@ class RestorerCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._restorers: dict[tuple[str, str, str | None, bool], Restorer] = {}
+        self._restorers: dict[tuple[str, str, str | None], Restorer] = {}
 
     def get(self, task: Task, device: str = "auto", weights: str | None = None, self_ensemble: bool = False) -> Restorer:
         """The Restorer for ``task`` on ``device`` (``"auto"`` picks the best), built if needed;
-        ``self_ensemble``: one that averages the 8 rotations / mirrors (Apply's "best quality").
+        ``self_ensemble``: the same Restorer averaging the 8 rotations / mirrors (Apply's "best
+        quality"; :meth:`~napari_hyperres.engine.restorer.Restorer.with_self_ensemble`, nothing loaded twice).
 
         Raises:
             WeightsError, DeviceError: as :class:`~napari_hyperres.engine.restorer.Restorer` does.
         """
-        key = (task.name, device, None if weights is None else str(weights), bool(self_ensemble))
+        key = (task.name, device, None if weights is None else str(weights))
         with self._lock:
             restorer = self._restorers.get(key)
             if restorer is None or restorer.task != task:
                 from ..engine import Restorer
 
-                restorer = Restorer(task, weights=key[2], device=None if device == "auto" else device, self_ensemble=key[3])
+                restorer = Restorer(task, weights=key[2], device=None if device == "auto" else device)
                 self._restorers[key] = restorer
-            return restorer
+        return restorer.with_self_ensemble(self_ensemble)
 
     def __len__(self) -> int:
         return len(self._restorers)

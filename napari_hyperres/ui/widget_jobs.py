@@ -16,6 +16,7 @@ from napari.utils.progress import cancelable_progress
 
 from ..core.tasks import Task
 from ..engine import output_shape
+from ..engine.ensemble import DIHEDRAL_TRANSFORMS
 from ..errors import HyperResError
 from .geometry import output_geometry, sweep_levels
 from .labels import format_level, is_image_conditioned, output_name, sweep_name
@@ -65,7 +66,7 @@ class JobsMixin:
             _connect={"returned": partial(self._on_apply_result, request), "errored": partial(self._on_job_error, request.task)},
         )
         level = "" if request.shown_level is None else f" {format_level(request.level)}"
-        passes = ", 8 passes" if request.self_ensemble else ""
+        passes = f", {DIHEDRAL_TRANSFORMS} passes" if request.self_ensemble else ""
         self._start_job(worker, f"Restoring {request.source} ({request.task.name}{level}{passes})")
 
     def sweep(self, n: int | None = None, low: float | None = None, high: float | None = None, layer: Any = None) -> None:
