@@ -1,4 +1,4 @@
-"""Geometric self-ensemble: a network run on the 8 rotations and flips of a piece, averaged.
+"""Geometric self-ensemble: a network run on the 8 rotations and mirror images of a plane, averaged.
 
 The restoration networks are not exactly equivariant to rotations and mirror images; the
 average of their 8 answers, each turned back, is a little better than one answer (the
