@@ -31,8 +31,14 @@
 #                                        denoise.lite (started 2026-12-02 09:31; RESUME=1)
 #   TASK=sr BUDGET=7200 DOWNSCALERS=0.3 BALANCE=log CENTRED=1 OUT=runs/sr_r6   round 6 of sr.lite
 #                                        (started 2026-12-02 09:25; RESUME=1)
+#   TASK=denoise BUDGET=7800 QUANT=0.5 BALANCE=log CENTRED=1 OUT=runs/denoise_r9   round 9 again,
+#                                        from the shipped round 8 (2026-12-02 11:05): the first
+#                                        try's runs/ folder did not survive into the next session
+#   TASK=sr BUDGET=7200 DOWNSCALERS=0.3 BALANCE=log CENTRED=1 OUT=runs/sr_r6   round 6 again (11:05)
 # A session that ends first: run the same command again with RESUME=1 (the run continues
-# from its last checkpoint; the budget counts the time already spent).
+# from its last checkpoint; the budget counts the time already spent). That needs the run's
+# folder: where a new session starts from a fresh checkout (runs/ is not in git), a round
+# must fit in one session, its budget included the evaluation after it (~10 min for denoise).
 # Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [OPP=0.5] [BALANCE=log] [CENTRED=1] [LEVELS="5 15 35 50 75"] [DOWNSCALERS=0.3] bash trainer/recipes/cpu_next_round.sh
 {  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
