@@ -37,8 +37,8 @@
 #   TASK=sr BUDGET=7200 DOWNSCALERS=0.3 BALANCE=log CENTRED=1 OUT=runs/sr_r6   round 6 again (11:05)
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
-# folder: where a new session starts from a fresh checkout (runs/ is not in git), a round
-# must fit in one session, its budget included the evaluation after it (~10 min for denoise).
+# folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
+# the evaluation after it (~10 min for denoise) must fit in one session.
 # Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [OPP=0.5] [BALANCE=log] [CENTRED=1] [LEVELS="5 15 35 50 75"] [DOWNSCALERS=0.3] bash trainer/recipes/cpu_next_round.sh
 {  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
