@@ -35,11 +35,16 @@
 #                                        from the shipped round 8 (2026-12-02 11:05): the first
 #                                        try's runs/ folder did not survive into the next session
 #   TASK=sr BUDGET=7200 DOWNSCALERS=0.3 BALANCE=log CENTRED=1 OUT=runs/sr_r6   round 6 again (11:05)
+#   TASK=denoise BUDGET=7500 QUANT=0.5 BALANCE=log CENTRED=1 OUT=runs/denoise_r10   round 10 of
+#                                        denoise.lite (2026-12-02 13:48)
+#   TASK=denoise BUDGET=7350 QUANT=0.5 BALANCE=log CENTRED=1 PRESET=lite+unshuffle
+#     OUT=runs/denoise_r10_unshuffle     its A/B: round 9 converted losslessly to the pixel-unshuffle
+#                                        head (6×6 view), then the same round (13:50)
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
 # the evaluation after it (~10 min for denoise) must fit in one session.
-# Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [OPP=0.5] [BALANCE=log] [CENTRED=1] [LEVELS="5 15 35 50 75"] [DOWNSCALERS=0.3] bash trainer/recipes/cpu_next_round.sh
+# Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [OPP=0.5] [BALANCE=log] [CENTRED=1] [LEVELS="5 15 35 50 75"] [DOWNSCALERS=0.3] [LR=2e-4] [PRESET=lite+unshuffle] bash trainer/recipes/cpu_next_round.sh
 {  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
@@ -61,9 +66,9 @@ if [ "${CENTRED:-0}" = 1 ]; then extra+=(--centred-control); fi   # meta blocks 
 if [ -n "${LEVELS:-}" ]; then extra+=(--levels $LEVELS); fi   # other training levels than the task's (e.g. LEVELS="5 15 35 50 75")
 if [ "${RESUME:-0}" = 1 ]; then extra+=(--resume); fi
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-python -m trainer train --task "$TASK" --preset lite --batch 16 --patch 48 \
+python -m trainer train --task "$TASK" --preset "${PRESET:-lite}" --batch 16 --patch 48 \
   --data "$DATA/train/gray400" "$DATA/train/color400" --val "$DATA/val/$VAL" --out "$OUT" \
-  --init-from "$INIT" --lr 2e-4 --lr-decay-at 0.55 0.85 --steps 100000000 \
+  --init-from "$INIT" --lr "${LR:-2e-4}" --lr-decay-at 0.55 0.85 --steps 100000000 \
   --time-budget "${BUDGET:-7200}" --val-every 1000 --ckpt-every 200 --no-progress "${extra[@]}"
 python -m trainer export "$OUT" --name "$TASK.lite"   # → $OUT/$TASK.lite.safetensors
 tables=()
