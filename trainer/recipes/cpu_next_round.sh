@@ -40,6 +40,11 @@
 #   TASK=denoise BUDGET=7350 QUANT=0.5 BALANCE=log CENTRED=1 PRESET=lite+unshuffle
 #     OUT=runs/denoise_r10_unshuffle     its A/B: round 9 converted losslessly to the pixel-unshuffle
 #                                        head (6×6 view), then the same round (13:50)
+#   TASK=denoise BUDGET=7300 QUANT=0.5 BALANCE=log CENTRED=1 OUT=runs/denoise_r11   round 11 of
+#                                        denoise.lite (2026-12-02 16:24)
+#   TASK=denoise BUDGET=7250 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 OUT=runs/denoise_r11_lr1
+#                                        its A/B: the same round at half the lr (each round's
+#                                        validation dipped at step 1,000 after the 2e-4 restart)
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
