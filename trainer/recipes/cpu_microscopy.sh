@@ -8,11 +8,17 @@
 #   round 2: the W2S averages of fields 031-060 only, 64² crops, lr 3e-4 (÷10 at 70 % and 95 %
 #            of the wall-clock budget), from round 1's checkpoint.
 # W2S fields 001-030 are never trained on: BENCHMARKS.md reports them apart (held out).
-# Usage: DATA=../shared/data OUT=runs ROUND1=1400 ROUND2=4800 bash trainer/recipes/cpu_microscopy.sh
+# The result is exported to $OUT/microscopy_w2s/microscopy.lite.safetensors; SHIP=1 also exports it
+# into the package (do that only when benchmarks/bench_w2s.py --weights <it> beats the shipped file).
+# INIT= the denoise network to start from (default: the shipped denoise.lite).
+#   2026-12-02 23:45: OUT=runs/micro_r11 ROUND2=4200, from denoise.lite round 11 (75,223 steps;
+#                     the shipped microscopy.lite started from its first 5,845).
+# Usage: DATA=../shared/data OUT=runs ROUND1=1400 ROUND2=4800 [SHIP=1] bash trainer/recipes/cpu_microscopy.sh
 {  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 OUT=${OUT:-runs}
+INIT=${INIT:-napari_hyperres/pretrained/denoise.lite.safetensors}
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 W2S="$OUT/w2s_train31_60"
 mkdir -p "$W2S"
@@ -23,9 +29,12 @@ for field in $(seq 31 60); do
 done
 COMMON="--task microscopy --preset lite --batch 16 --val $DATA/val/Set12 --no-progress --steps 100000000 --val-every 400 --ckpt-every 200"
 python -m trainer train $COMMON --patch 48 --data "$DATA/train/gray400" "$W2S" --out "$OUT/microscopy" \
-  --init-from napari_hyperres/pretrained/denoise.lite.safetensors --time-budget "${ROUND1:-1400}" --lr 2e-4 --lr-decay-at 0.7 0.95
+  --init-from "$INIT" --time-budget "${ROUND1:-1400}" --lr 2e-4 --lr-decay-at 0.7 0.95
 python -m trainer train $COMMON --patch 64 --data "$W2S" --out "$OUT/microscopy_w2s" \
   --init-from "$OUT/microscopy/checkpoint.pt" --time-budget "${ROUND2:-4800}" --lr 3e-4 --lr-decay-at 0.7 0.95
-python -m trainer export "$OUT/microscopy_w2s" --name microscopy.lite --out napari_hyperres/pretrained
+python -m trainer export "$OUT/microscopy_w2s" --name microscopy.lite   # → $OUT/microscopy_w2s/microscopy.lite.safetensors
+if [ "${SHIP:-0}" = 1 ]; then
+  python -m trainer export "$OUT/microscopy_w2s" --name microscopy.lite --out napari_hyperres/pretrained
+fi
 exit
 }
