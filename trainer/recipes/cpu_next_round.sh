@@ -44,7 +44,12 @@
 #                                        denoise.lite (2026-12-02 16:24)
 #   TASK=denoise BUDGET=7250 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 OUT=runs/denoise_r11_lr1
 #                                        its A/B: the same round at half the lr (each round's
-#                                        validation dipped at step 1,000 after the 2e-4 restart)
+#                                        validation dipped at step 1,000 after the 2e-4 restart);
+#                                        shipped as round 11 (it tied on Set12, +0.03 on McMaster σ 15)
+#   TASK=denoise BUDGET=6300 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 OUT=runs/denoise_r12   round 12
+#                                        of denoise.lite (2026-12-02 23:27; lost with its session's runs/)
+#   TASK=denoise BUDGET=5700 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 OUT=runs/denoise_r12   round 12
+#                                        again, from the shipped round 11 (2026-12-03 06:45)
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
