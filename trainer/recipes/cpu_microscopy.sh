@@ -14,7 +14,7 @@
 #   2026-12-02 23:45: OUT=runs/micro_r11 ROUND2=4200, from denoise.lite round 11 (75,223 steps;
 #                     the shipped microscopy.lite started from its first 5,845); lost with its
 #                     session's runs/.
-#   2026-12-03 06:45: OUT=runs/micro_r11 ROUND1=1400 ROUND2=4000, the same again.
+#   2026-12-03 06:42: OUT=runs/micro_r11 ROUND1=1400 ROUND2=4000, the same again.
 # Usage: DATA=../shared/data OUT=runs ROUND1=1400 ROUND2=4800 [SHIP=1] bash trainer/recipes/cpu_microscopy.sh
 {  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail

@@ -48,13 +48,16 @@
 #                                        shipped as round 11 (it tied on Set12, +0.03 on McMaster σ 15)
 #   TASK=denoise BUDGET=6300 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 OUT=runs/denoise_r12   round 12
 #                                        of denoise.lite (2026-12-02 23:27; lost with its session's runs/)
-#   TASK=denoise BUDGET=5700 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 OUT=runs/denoise_r12   round 12
-#                                        again, from the shipped round 11 (2026-12-03 06:45)
+#   TASK=denoise BUDGET=5400 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 PATCH=96 BATCH=4
+#     OUT=runs/denoise_r12_p96           round 12 again, from the shipped round 11, on 96² crops
+#                                        (same pixels per step as 16 × 48²): 48² crops won the first
+#                                        8 CPU-minutes from scratch; does a late round gain from
+#                                        seeing its whole receptive field? (2026-12-03 06:44)
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
 # the evaluation after it (~10 min for denoise) must fit in one session.
-# Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [OPP=0.5] [BALANCE=log] [CENTRED=1] [LEVELS="5 15 35 50 75"] [DOWNSCALERS=0.3] [LR=2e-4] [PRESET=lite+unshuffle] bash trainer/recipes/cpu_next_round.sh
+# Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [PATCH=48 BATCH=16] [OPP=0.5] [BALANCE=log] [CENTRED=1] [LEVELS="5 15 35 50 75"] [DOWNSCALERS=0.3] [LR=2e-4] [PRESET=lite+unshuffle] bash trainer/recipes/cpu_next_round.sh
 {  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
@@ -76,7 +79,7 @@ if [ "${CENTRED:-0}" = 1 ]; then extra+=(--centred-control); fi   # meta blocks 
 if [ -n "${LEVELS:-}" ]; then extra+=(--levels $LEVELS); fi   # other training levels than the task's (e.g. LEVELS="5 15 35 50 75")
 if [ "${RESUME:-0}" = 1 ]; then extra+=(--resume); fi
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
-python -m trainer train --task "$TASK" --preset "${PRESET:-lite}" --batch 16 --patch 48 \
+python -m trainer train --task "$TASK" --preset "${PRESET:-lite}" --batch "${BATCH:-16}" --patch "${PATCH:-48}" \
   --data "$DATA/train/gray400" "$DATA/train/color400" --val "$DATA/val/$VAL" --out "$OUT" \
   --init-from "$INIT" --lr "${LR:-2e-4}" --lr-decay-at 0.55 0.85 --steps 100000000 \
   --time-budget "${BUDGET:-7200}" --val-every 1000 --ckpt-every 200 --no-progress "${extra[@]}"
