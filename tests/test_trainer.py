@@ -153,6 +153,24 @@ def test_resume_of_a_finished_run_trains_nothing(tmp_path, image_folder):
     assert all(torch.equal(v, after["model"][k]) for k, v in before["model"].items())
 
 
+def test_lr_warmup_ramps_then_follows_the_decay():
+    from trainer.loop import learning_rate
+
+    cfg = TrainConfig(task="denoise", data=[], out="", lr=1e-4, lr_decay_at=[0.5], lr_warmup=4)
+    assert [learning_rate(cfg, 0.0, step) for step in range(5)] == pytest.approx([2.5e-5, 5e-5, 7.5e-5, 1e-4, 1e-4])
+    assert learning_rate(cfg, 0.6, 10) == pytest.approx(1e-5)
+    assert learning_rate(replace(cfg, lr_warmup=0), 0.0, 0) == pytest.approx(1e-4)
+
+
+def test_lr_warmup_is_logged_and_recorded_in_the_round(tmp_path, image_folder):
+    out = tmp_path / "run"
+    assert trainer_main(train_args("denoise", image_folder, out, 2, "--levels", "25", "--lr-warmup", "4", "--lr-decay-at", "0.9")) == 0
+    lrs = [row["lr"] for row in map(json.loads, (out / LOG).read_text().splitlines()) if "lr" in row]
+    assert lrs == [pytest.approx(0.5e-4)]  # logged at the last step (2 of 4): half the default lr 1e-4
+    assert trainer_main(["export", str(out), "--name", "denoise.warm", "--out", str(tmp_path)]) == 0
+    assert read_info(tmp_path / "denoise.warm.safetensors").extra["rounds"][-1]["lr_warmup"] == 4
+
+
 def test_dedicated_with_two_levels_exits_2(tmp_path, image_folder, capsys):
     code = trainer_main(train_args("denoise", image_folder, tmp_path / "run", 2, "--kind", "dedicated", "--levels", "15", "50"))
     assert code == 2

@@ -68,6 +68,8 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--patch", type=int, default=96)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--lr-decay-at", nargs="*", type=float, default=[0.5], help="fractions of --steps where lr /= 10")
+    p.add_argument("--lr-warmup", type=int, default=0, metavar="STEPS",
+                   help="ramp the lr up linearly over the first STEPS steps (0 = none), e.g. 500 for a round continuing a trained network")
     p.add_argument("--val", default=None, help="folder for periodic validation PSNR")
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--ckpt-every", type=int, default=500)
@@ -103,7 +105,7 @@ def run_train(args: argparse.Namespace) -> int:
     kind = args.kind or ("hair" if get_task(args.task).conditioning == "image" else "hyperres")
     cfg = TrainConfig(
         task=args.task, data=args.data, out=args.out, levels=args.levels, kind=kind, preset=args.preset,
-        steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, lr_decay_at=args.lr_decay_at,
+        steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, lr_decay_at=args.lr_decay_at, lr_warmup=args.lr_warmup,
         val=args.val, val_every=args.val_every, ckpt_every=args.ckpt_every, seed=args.seed, device=args.device,
         init_from=args.init_from, max_images=args.max_images, time_budget_s=args.time_budget, amp=args.amp,
         selection_entropy=args.selection_entropy, selection_balance=args.selection_balance, select_decoder=args.select_decoder,

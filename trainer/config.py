@@ -23,6 +23,9 @@ class TrainConfig:
         preset: ``"lite"``, ``"paper"`` or ``"tiny"``.
         steps, batch, patch: optimiser steps, crops per step, crop edge.
         lr: Adam learning rate; divided by 10 at each fraction in ``lr_decay_at``.
+        lr_warmup: steps over which the lr ramps up linearly at the start (0 = none): a round
+            continuing a trained network (``init_from``) starts Adam afresh, whose first updates
+            are ≈ lr per weight whatever the gradient's scale.
         val: folder for periodic validation PSNR (optional); ``val_images`` caps its size.
         init_from: checkpoint or weights to start from (AdaFM's base network).
         time_budget_s: stop after this much wall time (the lr schedule then follows the
@@ -68,6 +71,7 @@ class TrainConfig:
     patch: int = 96
     lr: float = 1e-4
     lr_decay_at: list[float] = field(default_factory=lambda: [0.5])
+    lr_warmup: int = 0
     val: str | None = None
     val_images: int = 6
     val_every: int = 500

@@ -21,13 +21,15 @@ def read_log(run_dir: Path) -> list[dict]:
 def round_of(ckpt: dict) -> dict:
     """One training round as the weights metadata lists it: steps, time, lr, data folders
     (and, when the round used them, HAIR's selection penalties and selected decoder, the shares
-    of 8-bit crops, opponent-plane crops and other downscalers, the centred control, and a
-    balanced level loss)."""
+    of 8-bit crops, opponent-plane crops and other downscalers, the centred control, a
+    balanced level loss and an lr warm-up)."""
     cfg = ckpt["config"]
     shares = ("selection_entropy", "selection_balance", "select_decoder", "quantize_8bit", "opponent_planes", "other_downscalers", "centred_control")
     options = {k: cfg[k] for k in shares if cfg.get(k)}
     if cfg.get("level_balance", "sum") != "sum":
         options["level_balance"] = cfg["level_balance"]
+    if cfg.get("lr_warmup"):
+        options["lr_warmup"] = cfg["lr_warmup"]
     return {
         "steps": int(ckpt["step"]),
         "training_time_s": round(float(ckpt.get("elapsed", 0.0)), 1),

@@ -71,10 +71,13 @@ def progress_fraction(cfg: TrainConfig, step: int, elapsed_s: float) -> float:
     return fraction
 
 
-def learning_rate(cfg: TrainConfig, fraction: float) -> float:
-    """Step decay: ``lr / 10`` after each fraction of the budget listed in ``lr_decay_at``."""
+def learning_rate(cfg: TrainConfig, fraction: float, step: int = 0) -> float:
+    """Step decay: ``lr / 10`` after each fraction of the budget listed in ``lr_decay_at``; over
+    the round's first ``lr_warmup`` steps (0-based ``step``) the lr ramps up linearly from
+    ``lr / lr_warmup``."""
     drops = sum(fraction >= f for f in cfg.lr_decay_at)
-    return cfg.lr * (0.1**drops)
+    ramp = min(1.0, (step + 1) / cfg.lr_warmup) if cfg.lr_warmup > 0 else 1.0
+    return cfg.lr * (0.1**drops) * ramp
 
 
 def load_validation(cfg: TrainConfig, task: Task, size: int = 192) -> list[torch.Tensor]:
@@ -289,7 +292,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
                 fraction = float(shared)
             if fraction >= 1.0:
                 break
-            lr_now = learning_rate(cfg, fraction)
+            lr_now = learning_rate(cfg, fraction, step)
             for group in optimizer.param_groups:
                 group["lr"] = lr_now
             clean, gray = sampler.sample(cfg.batch)
