@@ -55,7 +55,8 @@
 #                                        seeing its whole receptive field? (2026-12-03 06:44)
 #                                        Not shipped: Set12 +0.005/+0.007/+0.002, McMaster σ 15 −0.023
 #                                        (3,678 steps; BENCHMARKS.md). Next: round 12 on 48² crops, lr 1e-4
-#                                        or lower (WARMUP=500 measured: level with none by step 500).
+#                                        against LR=3e-5 as its A/B (the restart dip: −0.08 dB at 1e-4,
+#                                        −0.03 at 3e-5 after 250 steps; WARMUP=500 level with none by step 500).
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
