@@ -20,13 +20,6 @@ PEAKS = (20.0, 60.0)
 GAIN, READ_ELECTRONS, OFFSET = 2.0, 3.0, 100.0
 
 
-def camera_counts(clean: np.ndarray, peak: float, seed: int) -> np.ndarray:
-    """uint16 counts ``100 + 2·Poisson(peak·x) + 6·N(0, 1)`` of a clean 0–255 gray image."""
-    rng = np.random.default_rng(seed)
-    counts = OFFSET + GAIN * rng.poisson(clean / 255.0 * peak) + GAIN * READ_ELECTRONS * rng.standard_normal(clean.shape)
-    return np.clip(np.round(counts), 0, 65535).astype(np.uint16)
-
-
 def main() -> None:
     parser = common.base_parser(__doc__, "bench_microscopy_natural")
     parser.add_argument(
@@ -35,6 +28,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     common.setup_threads(args.threads)
+    from napari_hyperres.core.photon_noise import camera_counts
     from napari_hyperres.engine import Restorer
 
     files = {"microscopy.lite": common.find_weights("microscopy.lite", args.weights_dir), "denoise.lite": common.find_weights("denoise.lite", args.weights_dir)}
@@ -45,7 +39,7 @@ def main() -> None:
     for peak in PEAKS:
         for index, path in enumerate(paths):
             clean = 255.0 * common.center_crop(common.load_image(path, "gray").astype(np.float64), 64 if args.quick else None)
-            counts = camera_counts(clean, peak, index)
+            counts = camera_counts(clean / 255.0 * peak, GAIN, GAIN * READ_ELECTRONS, OFFSET, np.random.default_rng(index))
             outputs = {"noisy": counts} | {label: r.restore(counts, "auto") for label, r in restorers.items()}
             for label, output in outputs.items():
                 scores.setdefault((peak, label), []).append(psnr_255(affine_fit(output, clean), clean))

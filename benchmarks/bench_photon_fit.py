@@ -29,7 +29,7 @@ def main() -> None:
     parser = common.base_parser(__doc__, "bench_photon_fit")
     args = parser.parse_args()
     from napari_hyperres.blind.photon_fit import fit_poisson_gaussian
-    from napari_hyperres.core.photon_noise import PoissonGaussian
+    from napari_hyperres.core.photon_noise import PoissonGaussian, camera_counts
     from napari_hyperres.errors import ShapeError
 
     sets = {"Set12": "gray", "McMaster": "gray"}
@@ -41,10 +41,8 @@ def main() -> None:
         for index, path in enumerate(paths):
             clean = common.load_image(path, channels)
             for gain, read_e, peak in itertools.product(GAINS, READ_ELECTRONS, PEAKS):
-                rng = np.random.default_rng(index)
                 sigma = gain * read_e
-                counts = OFFSET + gain * rng.poisson(clean * peak) + sigma * rng.standard_normal(clean.shape)
-                counts = np.clip(np.round(counts), 0, 65535).astype(np.uint16)
+                counts = camera_counts(clean * peak, gain, sigma, OFFSET, np.random.default_rng(index))
                 try:
                     fitted = fit_poisson_gaussian(counts, offset=OFFSET)
                 except ShapeError:

@@ -97,12 +97,11 @@ def sr() -> tuple[str, float]:
 
 def microscopy() -> tuple[str, float]:
     """Simulated camera counts (gain 2, read noise 3 e⁻, offset 100, 60 e⁻ at white), auto."""
+    from napari_hyperres.core.photon_noise import camera_counts
     from napari_hyperres.engine import Restorer
 
     clean = _camera() / 255.0
-    rng = np.random.default_rng(0)
-    counts = 100 + 2.0 * rng.poisson(clean * 60) + 6.0 * rng.standard_normal(clean.shape)
-    counts = np.clip(np.round(counts), 0, 65535).astype(np.uint16)
+    counts = camera_counts(clean * 60, 2.0, 6.0, 100.0, np.random.default_rng(0))
     restored = Restorer("microscopy", device="cpu").restore(counts, "auto").astype(np.float64)
     truth = 100 + 2.0 * 60 * clean
     return "psnr", _psnr(restored, truth, 120.0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_hyperres.blind.photon_fit import CurveSamples, fit_poisson_gaussian, noise_curve_points
-from napari_hyperres.core.photon_noise import PoissonGaussian, gat, gat_inverse
+from napari_hyperres.core.photon_noise import PoissonGaussian, camera_counts, gat, gat_inverse
 from napari_hyperres.core.stabilize import stabilized_map
 from napari_hyperres.errors import ShapeError
 
@@ -24,9 +24,7 @@ def fluorescence_like(shape=(256, 256), seed=0) -> np.ndarray:
 
 def camera(clean: np.ndarray, gain: float, sigma: float, offset: float, peak: float, seed: int = 1) -> np.ndarray:
     """Raw uint16 counts: ``offset + gain · Poisson(peak · clean) + N(0, σ²)``, rounded."""
-    rng = np.random.default_rng(seed)
-    counts = offset + gain * rng.poisson(clean * peak) + sigma * rng.standard_normal(clean.shape)
-    return np.clip(np.round(counts), 0, 65535).astype(np.uint16)
+    return camera_counts(clean * peak, gain, sigma, offset, np.random.default_rng(seed))
 
 
 def test_noise_curve_points_are_unbiased_on_white_noise():

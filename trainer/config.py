@@ -23,9 +23,9 @@ class TrainConfig:
         preset: ``"lite"``, ``"paper"`` or ``"tiny"``.
         steps, batch, patch: optimiser steps, crops per step, crop edge.
         lr: Adam learning rate; divided by 10 at each fraction in ``lr_decay_at``.
-        lr_warmup: steps over which the lr ramps up linearly at the start (0 = none): a round
-            continuing a trained network (``init_from``) starts Adam afresh, whose first updates
-            are ≈ lr per weight whatever the gradient's scale.
+        lr_warmup: steps over which the lr ramps up linearly at the start (0 = none). Meant for
+            a round continuing a trained network (``init_from``); measured from denoise.lite
+            round 11, it softens only the first few hundred steps (BENCHMARKS.md, round 12).
         val: folder for periodic validation PSNR (optional); ``val_images`` caps its size.
         init_from: checkpoint or weights to start from (AdaFM's base network).
         time_budget_s: stop after this much wall time (the lr schedule then follows the

@@ -11,6 +11,8 @@ the generalized Anscombe transform and its inverse, so a single noisy image dete
 
 - :func:`napari_hyperres.blind.photon_fit.fit_poisson_gaussian` finds (α, β) from one image
   or stack.
+- :func:`camera_counts` simulates a camera's raw counts from expected photo-electrons (tests,
+  benchmarks).
 - :func:`gat` / :func:`gat_inverse`: the generalized Anscombe transform (noise std ≈ 1 after it)
   and the closed-form approximation of its exact unbiased inverse (Mäkitalo & Foi, IEEE TIP
   2011 and 2013).
@@ -81,6 +83,19 @@ class PoissonGaussian:
     def describe(self) -> str:
         """One line for people: ``α 12.3 counts/e⁻, σ 4.1, offset 10.0``."""
         return f"gain α {self.gain:.3g} per photo-electron, read noise σ {self.sigma:.3g}, offset {self.offset:.4g}"
+
+
+def camera_counts(photons: np.ndarray, gain: float, sigma: float, offset: float, rng: np.random.Generator) -> np.ndarray:
+    """Raw camera counts ``offset + gain · Poisson(photons) + N(0, σ²)``, rounded and clipped to uint16.
+
+    ``photons`` holds the expected photo-electrons per pixel; ``rng`` draws the Poisson field
+    first, then the read noise (callers' seeds give the same frames as before this helper).
+
+    Shape:
+        - photons: any shape, float ≥ 0; output: uint16, same shape.
+    """
+    counts = offset + gain * rng.poisson(photons) + sigma * rng.standard_normal(np.shape(photons))
+    return np.clip(np.round(counts), 0, 65535).astype(np.uint16)
 
 
 def gat(z: np.ndarray, noise: PoissonGaussian) -> np.ndarray:
