@@ -1,6 +1,8 @@
 """HyperRes denoising vs the classical methods: throughput (megapixels/s) and PSNR, in one run.
 
-Methods, on Set12 (gray) and McMaster (colour) at σ 15/25/50:
+Methods, on Set12 (gray) and McMaster (colour) at σ 15/25/50 (``--datasets unseen-gray
+unseen-colour``: scikit-image's bundled pictures, which nothing was trained or tuned on;
+``benchmarks/unseen.py``):
 
 - **HyperRes** ``denoise`` (shipped ``denoise.lite``, or ``--weights``) through the engine,
   given the noisy float image unclipped (``value_range=(0, 1)``), at the true σ.
@@ -37,7 +39,8 @@ import common
 import numpy as np
 
 SIGMAS = (15.0, 25.0, 50.0)
-DATASETS = {"Set12": "gray", "McMaster": "rgb"}
+DATASETS = {"Set12": "gray", "McMaster": "rgb", "unseen-gray": "gray", "unseen-colour": "rgb"}
+"""Set name → channels; ``unseen-*`` come from :mod:`unseen`, the others from ``DATA_ROOT/val/NAME``."""
 METHODS = ("HyperRes", "BM3D", "OpenCV NLM")
 
 
@@ -82,6 +85,18 @@ def run_nlm(noisy: np.ndarray, sigma: float, factor: float) -> np.ndarray:
     return cv2.fastNlMeansDenoising(u8, None, h, 7, 21).astype(np.float32) / 255.0
 
 
+def load_set(name: str, data_root, limit: int | None, crop: int | None) -> list[np.ndarray]:
+    """The clean images of one set, float32 in ``[0, 1]`` (``(H, W)`` gray, ``(H, W, 3)`` RGB),
+    centre-cropped to ``crop`` when given."""
+    if name.startswith("unseen-"):
+        import unseen
+
+        images = [image.astype(np.float32) / 255.0 for _, image in unseen.unseen_images(name.removeprefix("unseen-"), limit)]
+    else:
+        images = [common.load_image(p, DATASETS[name]) for p in common.image_paths(data_root / "val" / name, limit)]
+    return [common.center_crop(image, crop) for image in images]
+
+
 def clock(fn, *args) -> tuple[np.ndarray, float]:
     start = time.perf_counter()
     out = fn(*args)
@@ -95,7 +110,7 @@ def main() -> None:
     parser.add_argument("--sigmas", type=float, nargs="+", default=None, help="noise levels (default 15 25 50; --quick 25)")
     parser.add_argument("--crop", type=int, default=None, help="centre crop edge in pixels (default: whole images; --quick 128; 0 = none)")
     parser.add_argument("--nlm-h-factor", type=float, default=0.9, help="OpenCV NLM filter strength h = factor·σ (default 0.9)")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--datasets", nargs="+", default=["Set12", "McMaster"], choices=list(DATASETS))
     parser.add_argument("--uint8", action="store_true", help="noisy 8-bit files (rounded, clipped) instead of float noise")
     args = parser.parse_args()
     common.setup_threads(args.threads)
@@ -110,14 +125,15 @@ def main() -> None:
     from napari_hyperres.engine import Restorer
 
     for name in args.datasets:  # fail before any work when a set is missing
-        common.image_paths(args.data_root / "val" / name)
+        if not name.startswith("unseen-"):
+            common.image_paths(args.data_root / "val" / name)
     restorer = Restorer("denoise", weights=str(weights), device=args.device)
     tallies: dict[tuple[str, float], Tally] = {}
     sizes: dict[str, str] = {}
     for name, channels in DATASETS.items():
         if name not in args.datasets:
             continue
-        images = [common.center_crop(common.load_image(p, channels), crop) for p in common.image_paths(args.data_root / "val" / name, limit)]
+        images = load_set(name, args.data_root, limit, crop)
         sizes[name] = f"{len(images)} images, {'gray' if channels == 'gray' else 'RGB'}, " + ", ".join(sorted({f"{i.shape[0]}×{i.shape[1]}" for i in images}))
         for sigma in sigmas:
             tally = tallies.setdefault((name, sigma), Tally())
