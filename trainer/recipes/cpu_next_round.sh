@@ -57,6 +57,11 @@
 #                                        (3,678 steps; BENCHMARKS.md). Next: round 12 on 48² crops, lr 1e-4
 #                                        against LR=3e-5 as its A/B (the restart dip: −0.08 dB at 1e-4,
 #                                        −0.03 at 3e-5 after 250 steps; WARMUP=500 level with none by step 500).
+#   TASK=denoise BUDGET=6300 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 OUT=runs/denoise_r12   round 12 on
+#                                        48² crops, and LR=3e-5 OUT=runs/denoise_r12_lr3 beside it (2026-12-03
+#                                        09:21): both tie round 11 (within 0.003 dB; 1e-4 −0.026 on McMaster
+#                                        σ 15). Not shipped. Three rounds in a row tie: the lite network has
+#                                        converged under this recipe; spend further CPU elsewhere (BENCHMARKS.md).
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
