@@ -50,17 +50,13 @@ def unseen_images(kind: str, limit: int | None = None) -> list[tuple[str, np.nda
 def write_folders(out: Path) -> list[Path]:
     """Write each kind as lossless PNGs into ``out/KIND/`` (for ``trainer eval --data``); the
     files' paths."""
-    import cv2
+    from napari_hyperres.io.files import write_image
 
     written = []
     for kind in KINDS:
         folder = out / kind
         folder.mkdir(parents=True, exist_ok=True)
-        for name, image in unseen_images(kind):
-            path = folder / f"{name}.png"
-            if not cv2.imwrite(str(path), image if image.ndim == 2 else image[..., ::-1]):
-                raise OSError(f"could not write {path}")
-            written.append(path)
+        written += [write_image(folder / f"{name}.png", image) for name, image in unseen_images(kind)]
     return written
 
 

@@ -86,7 +86,7 @@ if [ -n "${DOWNSCALERS:-}" ]; then extra+=(--other-downscalers "$DOWNSCALERS"); 
 if [ -n "${BALANCE:-}" ]; then extra+=(--level-balance "$BALANCE"); fi   # log: each level's relative error counts the same
 if [ "${CENTRED:-0}" = 1 ]; then extra+=(--centred-control); fi   # meta blocks see the control centred on the levels, ±1
 if [ -n "${LEVELS:-}" ]; then extra+=(--levels $LEVELS); fi   # other training levels than the task's (e.g. LEVELS="5 15 35 50 75")
-if [ -n "${WARMUP:-}" ]; then extra+=(--lr-warmup "$WARMUP"); fi   # steps of linear lr warm-up (Adam restarts each round)
+if [ -n "${WARMUP:-}" ]; then extra+=(--lr-warmup "$WARMUP"); fi   # steps of linear lr warm-up (measured: softens only a round's first few hundred steps)
 if [ "${RESUME:-0}" = 1 ]; then extra+=(--resume); fi
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 python -m trainer train --task "$TASK" --preset "${PRESET:-lite}" --batch "${BATCH:-16}" --patch "${PATCH:-48}" \
