@@ -775,3 +775,36 @@ def test_other_downscalers_are_refused_for_a_task_that_does_not_scale(tmp_path, 
     run = tmp_path / "sr"
     assert trainer_main(train_args("sr", image_folder, run, 1, "--other-downscalers", "1")) == 0
     assert load_checkpoint(run / CHECKPOINT)["config"]["other_downscalers"] == 1.0
+
+
+def test_a_shipped_file_continues_in_a_deeper_preset_as_the_same_network(tmp_path, image_folder, capsys):
+    """--init-from a file with fewer residual blocks: the extra blocks start as the identity at
+    every level (second conv zero), so the deeper network computes what the file did, then trains;
+    a shallower target than the file is refused, not cut."""
+    from trainer.loop import _init_from, with_added_blocks
+
+    plain = tmp_path / "plain"
+    assert trainer_main(train_args("denoise", image_folder, plain, 1, "--preset", "6x2", "--levels", "15", "50")) == 0
+    assert trainer_main(["export", str(plain), "--name", "denoise.plain"]) == 0
+    weights = str(plain / "denoise.plain.safetensors")
+    source = Restorer("denoise", weights=weights, device="cpu").model
+    deeper = build("hyperres", architecture("hyperres", "6x5", 3))
+    _init_from(deeper, weights)
+    grown = deeper.state_dict()
+    assert torch.count_nonzero(grown["body.4.conv2.weight_b"]) == 0 and torch.count_nonzero(grown["body.4.conv1.weight_b"]) > 0
+    x = torch.rand(1, 3, 18, 14)
+    with torch.no_grad():
+        for c in (5 / 255, 15 / 255, 50 / 255, 90 / 255):
+            torch.testing.assert_close(deeper.eval()(x, c), source(x, c), rtol=1e-5, atol=1e-5)
+    state = source.state_dict()
+    assert with_added_blocks(state, source) is state  # the same depth: nothing to grow
+    continued = tmp_path / "deeper"
+    assert trainer_main(train_args("denoise", image_folder, continued, 2, "--preset", "6x5", "--levels", "15", "50",
+                                   "--init-from", weights)) == 0
+    trained = load_checkpoint(continued / CHECKPOINT)["model"]
+    assert torch.count_nonzero(trained["body.4.conv2.weight_b"]) > 0  # the new blocks learn
+    capsys.readouterr()
+    shallower = tmp_path / "shallower"
+    assert trainer_main(train_args("denoise", image_folder, shallower, 1, "--preset", "6x1", "--levels", "15", "50",
+                                   "--init-from", weights)) == 2
+    assert "does not fit" in capsys.readouterr().err

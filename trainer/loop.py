@@ -156,7 +156,8 @@ def _check_resume(checkpoint: dict, cfg: TrainConfig, levels: list[float], path:
 def _init_from(model: nn.Module, source: str) -> None:
     """Start from a checkpoint or weights file: the same kind continues; a dedicated
     network becomes an AdaFM-Net's frozen base or is upcycled into HAIR's weight boxes; a
-    HAIR with a shared decoder seeds a ``select_decoder`` HAIR."""
+    HAIR with a shared decoder seeds a ``select_decoder`` HAIR; a HyperRes file continues in a
+    deeper preset of the same width (:func:`with_added_blocks`) or with the unshuffle head."""
     if source.endswith(".pt"):
         checkpoint = load_checkpoint(source)
         state, source_arch = checkpoint["model"], checkpoint.get("architecture", {})
@@ -175,7 +176,26 @@ def _init_from(model: nn.Module, source: str) -> None:
     if isinstance(model, HyperResNet):  # a file trained with another control centre continues as the same network
         control = {key: source_arch[key] for key in ("control_centre", "control_scale") if key in source_arch}
         state = recentred_state(state, Architecture(**control), model.arch)
-    _load_state(target, with_unshuffle_head(state, target), source, "network")
+    _load_state(target, with_added_blocks(with_unshuffle_head(state, target), target), source, "network")
+
+
+def with_added_blocks(state: dict, model: nn.Module) -> dict:
+    """``state`` of a HyperRes network with fewer residual blocks than ``model``, grown to
+    ``model``'s depth without changing what it computes: the extra blocks go after the last
+    one, their first conv keeps ``model``'s random initialisation and their second conv is
+    zero (both its ``w`` and ``b``), so each new block is the identity at every level until
+    training moves it (net2net's deepening). A state with all of ``model``'s blocks comes back
+    as it is."""
+    if not isinstance(model, HyperResNet) or not any(key.startswith("body.") for key in state):
+        return state
+    depth = 1 + max(int(key.split(".")[1]) for key in state if key.startswith("body."))
+    if depth >= model.arch.blocks:
+        return state
+    grown = dict(state)
+    for key, value in model.state_dict().items():
+        if key.startswith("body.") and int(key.split(".")[1]) >= depth:
+            grown[key] = torch.zeros_like(value) if ".conv2." in key else value.clone()
+    return grown
 
 
 def with_unshuffle_head(state: dict, model: nn.Module) -> dict:

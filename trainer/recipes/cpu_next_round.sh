@@ -88,21 +88,22 @@ if [ "${CENTRED:-0}" = 1 ]; then extra+=(--centred-control); fi   # meta blocks 
 if [ -n "${LEVELS:-}" ]; then extra+=(--levels $LEVELS); fi   # other training levels than the task's (e.g. LEVELS="5 15 35 50 75")
 if [ -n "${WARMUP:-}" ]; then extra+=(--lr-warmup "$WARMUP"); fi   # steps of linear lr warm-up (measured: softens only a round's first few hundred steps)
 if [ "${RESUME:-0}" = 1 ]; then extra+=(--resume); fi
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1}
 python -m trainer train --task "$TASK" --preset "${PRESET:-lite}" --batch "${BATCH:-16}" --patch "${PATCH:-48}" \
   --data "$DATA/train/gray400" "$DATA/train/color400" --val "$DATA/val/$VAL" --out "$OUT" \
   --init-from "$INIT" --lr "${LR:-2e-4}" --lr-decay-at 0.55 0.85 --steps 100000000 \
   --time-budget "${BUDGET:-7200}" --val-every 1000 --ckpt-every 200 --no-progress "${extra[@]}"
-python -m trainer export "$OUT" --name "$TASK.lite"   # → $OUT/$TASK.lite.safetensors
+NAME=${NAME:-$TASK.lite}
+python -m trainer export "$OUT" --name "$NAME"   # → $OUT/$NAME.safetensors
 tables=()
 for spec in "${EVAL[@]}"; do
   set="${spec%%:*}"; levels="${spec#*:}"
-  python -m trainer eval --task "$TASK" --weights "$OUT/$TASK.lite.safetensors" --data "$DATA/val/$set" \
+  python -m trainer eval --task "$TASK" --weights "$OUT/$NAME.safetensors" --data "$DATA/val/$set" \
     --levels $levels --json "$OUT/eval_$set.json"
   tables+=("$OUT/eval_$set.json")
 done
 if [ "${SHIP:-0}" = 1 ]; then
-  python -m trainer export "$OUT" --name "$TASK.lite" --out napari_hyperres/pretrained --validation-json "${tables[@]}"
+  python -m trainer export "$OUT" --name "$NAME" --out napari_hyperres/pretrained --validation-json "${tables[@]}"
 fi
 exit
 }
