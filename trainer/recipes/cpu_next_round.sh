@@ -62,11 +62,16 @@
 #                                        09:21): both tie round 11 (within 0.003 dB; 1e-4 −0.026 on McMaster
 #                                        σ 15). Not shipped. Three rounds in a row tie: the lite network has
 #                                        converged under this recipe; spend further CPU elsewhere (BENCHMARKS.md).
+#   TASK=denoise BUDGET=6300 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 PRESET=48x12 THREADS=2 NAME=denoise.deep
+#     OUT=runs/denoise_deep              round 12 as a deeper network: round 11 grown to 12 blocks (the new ones
+#                                        start as the identity), 2 threads alone (2026-12-03 11:54): 6,249 steps,
+#                                        Set12 +0.012/+0.017/+0.011, McMaster +0.003/+0.007/+0.004. Not shipped
+#                                        (1.5× slower for ≈ +0.01 dB; BENCHMARKS.md).
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
 # the evaluation after it (~10 min for denoise) must fit in one session.
-# Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [PATCH=48 BATCH=16] [OPP=0.5] [BALANCE=log] [CENTRED=1] [LEVELS="5 15 35 50 75"] [DOWNSCALERS=0.3] [LR=2e-4] [WARMUP=500] [PRESET=lite+unshuffle] bash trainer/recipes/cpu_next_round.sh
+# Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [PATCH=48 BATCH=16] [OPP=0.5] [BALANCE=log] [CENTRED=1] [LEVELS="5 15 35 50 75"] [DOWNSCALERS=0.3] [LR=2e-4] [WARMUP=500] [PRESET=lite+unshuffle|48x12] [THREADS=1] [NAME=$TASK.lite] bash trainer/recipes/cpu_next_round.sh
 {  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
