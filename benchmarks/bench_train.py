@@ -15,7 +15,8 @@ steps (they also hold ``torch.compile``'s compilation).
   trainings side by side gets);
 - crop edge and batch at the same pixels per step (32² × 36, 64² × 9, 96² × 4);
 - the same parameter budget as deeper-narrower (34 features × 16 blocks) or
-  wider-shallower (68 × 4) networks.
+  wider-shallower (68 × 4) networks;
+- bfloat16 autocast (``--amp``; fast only on CPUs with native bfloat16).
 
 ``--table presets`` times each preset at the recipe's settings.
 
@@ -48,6 +49,7 @@ class Setting:
         compiled: the k-level forward wrapped in ``torch.compile``.
         threads: torch intra-op threads.
         head: the network's head (``"stride2"``, the paper's, or ``"unshuffle"``, FFDNet's).
+        amp: bfloat16 autocast of the forward (the trainer's ``--amp``).
     """
 
     name: str
@@ -59,6 +61,7 @@ class Setting:
     compiled: bool = False
     threads: int = 1
     head: str = "stride2"
+    amp: bool = False
 
 
 RECIPE = Setting("recipe: lite 48×8, batch 16 × 48², channels-last, 1 thread")
@@ -77,6 +80,7 @@ def efficiency_settings() -> list[Setting]:
         replace(RECIPE, name="deeper: 36 × 16 blocks", features=36, blocks=16),
         replace(RECIPE, name="wider: 64 × 4 blocks", features=64, blocks=4),
         replace(RECIPE, name="pixel-unshuffle head (FFDNet's)", head="unshuffle"),
+        replace(RECIPE, name="bfloat16 autocast (--amp)", amp=True),
     ]
 
 
@@ -89,6 +93,7 @@ def quality_settings() -> list[Setting]:
         replace(RECIPE, name="wider: 64 × 4 blocks", features=64, blocks=4),
         replace(RECIPE, name="crops 96² × 4", batch=4, patch=96),
         replace(RECIPE, name="pixel-unshuffle head (FFDNet's)", head="unshuffle"),
+        replace(RECIPE, name="bfloat16 autocast (--amp)", amp=True),
     ]
 
 
@@ -104,12 +109,12 @@ def trained_psnr(setting: Setting, seconds: float | None, data_root, out_root, q
     from trainer.loop import CHECKPOINT, load_checkpoint, train
 
     torch.set_num_threads(setting.threads)
-    out = out_root / f"{setting.features}x{setting.blocks}_{setting.batch}x{setting.patch}_{'cl' if setting.channels_last else 'contig'}_{setting.head}"
+    out = out_root / f"{setting.features}x{setting.blocks}_{setting.batch}x{setting.patch}_{'cl' if setting.channels_last else 'contig'}_{setting.head}{'_amp' if setting.amp else ''}"
     cfg = TrainConfig(
         task="denoise", data=[str(data_root / "train" / "gray400"), str(data_root / "train" / "color400")], out=str(out),
         preset=f"{setting.features}x{setting.blocks}+{setting.head}", steps=steps or 10**8, batch=setting.batch, patch=setting.patch, lr=4e-4,
         lr_decay_at=[0.55, 0.85], val_every=10**9, ckpt_every=10**9, device="cpu", time_budget_s=None if steps else seconds,
-        channels_last=setting.channels_last, max_images=8 if quick else None,
+        channels_last=setting.channels_last, max_images=8 if quick else None, amp=setting.amp,
     )
     cpu_start = time.process_time()
     train(cfg, progress=False)
@@ -157,7 +162,7 @@ class Stepper:
         task = get_task(task_name)
         arch = Architecture(in_channels=task.in_channels, features=setting.features, blocks=setting.blocks, head=setting.head)
         self.model = HyperResNet(arch).to(device).train()
-        cfg = TrainConfig(task=task_name, data=[], out="", batch=setting.batch, patch=setting.patch, channels_last=setting.channels_last)
+        cfg = TrainConfig(task=task_name, data=[], out="", batch=setting.batch, patch=setting.patch, channels_last=setting.channels_last, amp=setting.amp)
         self.objective = Restoration(self.model, task, cfg, [float(v) for v in task.train_levels])
         self.module = torch.compile(self.objective.module) if setting.compiled else self.objective.module
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-4)

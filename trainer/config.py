@@ -30,7 +30,8 @@ class TrainConfig:
         init_from: checkpoint or weights to start from (AdaFM's base network).
         time_budget_s: stop after this much wall time (the lr schedule then follows the
             fraction of time used); ``--resume`` is exact only for step budgets.
-        amp: bfloat16 autocast on CUDA.
+        amp: bfloat16 autocast (CUDA, and CPUs with native bfloat16 such as AVX512-BF16 or AMX:
+            1.8× the steps per second of float32 there, BENCHMARKS.md; the loss stays float32).
         selection_entropy, selection_balance: HAIR only: weights of the penalties on its
             selections (:class:`trainer.selection.SelectionPenalty`); 0 = off.
         select_decoder: HAIR only: the decoder convs are selected from a weight box too

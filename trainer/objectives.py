@@ -119,7 +119,7 @@ class Restoration:
                 ).contiguous(memory_format=cpu_layout(clean, self.cfg.channels_last))
                 for level in self.levels
             ]
-        with torch.autocast(clean.device.type, dtype=torch.bfloat16, enabled=self.cfg.amp and clean.device.type == "cuda"):
+        with torch.autocast(clean.device.type, dtype=torch.bfloat16, enabled=self.cfg.amp):
             outputs, selection_penalty = module(inputs, self.controls)
             losses = [F.l1_loss(o.float(), clean) for o in outputs]
             loss = combine_levels(losses, self.cfg.level_balance) + selection_penalty
