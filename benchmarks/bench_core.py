@@ -4,7 +4,8 @@
     k = c·w + b for every generated conv), µs, median of 50 levels never seen before,
     CPU, per preset (random-initialised networks: timing does not depend on the values).
 (b) Time to restore one 512×512 RGB image (skimage's astronaut with σ 25 noise) per preset
-    on the CPU, median of 5 after one warm-up call; on CUDA too when a GPU is present, in
+    on the CPU in float32 and bfloat16 (``Restorer(precision=...)``; bfloat16 is fast only on CPUs
+    with native bfloat16), median of 5 after one warm-up call; on CUDA too when a GPU is present, in
     float32 and float16, with the PSNR of each (and their difference).
 (c) Mean PSNR against the clean image of OpenCV's real JPEG (libjpeg) and of kornia's
     differentiable JPEG at qualities 10/20/30/40/60/80 on classic5 (gray), and the gap.
@@ -69,11 +70,11 @@ def bench_generate(presets: list[str], count: int) -> list[list[str]]:
     return rows
 
 
-def restore_once(model, device: str, half: bool, noisy: np.ndarray, repeat: int) -> tuple[list[float], np.ndarray]:
+def restore_once(model, device: str, precision: str, noisy: np.ndarray, repeat: int) -> tuple[list[float], np.ndarray]:
     """Seconds of ``repeat`` restores of ``noisy`` at σ 25 after one warm-up, and the output."""
     from napari_hyperres.engine import Restorer
 
-    restorer = Restorer("denoise", device=device, model=model, half=half)
+    restorer = Restorer("denoise", device=device, model=model, precision=precision)
     out: dict[str, np.ndarray] = {}
 
     def run() -> None:
@@ -99,15 +100,16 @@ def bench_restore(presets: list[str], args, size: int, repeat: int, folder: Path
     cpu_rows, cuda_rows, notes = [], [], []
     for preset in presets:
         model, described, trained = preset_model(preset, args, folder)
-        times, out = restore_once(copy.deepcopy(model), "cpu", False, noisy, repeat)
-        ms = common.median(times) * 1000
-        cpu_rows.append([
-            preset, described, f"{clean.shape[0]}×{clean.shape[1]}×3", len(times), f"{ms:.0f}",
-            f"{megapixels / (ms / 1000):.3f}", common.fmt(common.psnr(out, clean)) if trained else "n/a (random weights)",
-        ])
+        for precision in ("float32", "bfloat16"):  # bfloat16: fast on CPUs with native bfloat16 only (emulated elsewhere)
+            times, out = restore_once(copy.deepcopy(model), "cpu", precision, noisy, repeat)
+            ms = common.median(times) * 1000
+            cpu_rows.append([
+                preset, described, precision, f"{clean.shape[0]}×{clean.shape[1]}×3", len(times), f"{ms:.0f}",
+                f"{megapixels / (ms / 1000):.3f}", common.fmt(common.psnr(out, clean)) if trained else "n/a (random weights)",
+            ])
         if torch.cuda.is_available() and not args.no_cuda:
-            t32, out32 = restore_once(copy.deepcopy(model), "cuda", False, noisy, repeat)
-            t16, out16 = restore_once(copy.deepcopy(model), "cuda", True, noisy, repeat)
+            t32, out32 = restore_once(copy.deepcopy(model), "cuda", "float32", noisy, repeat)
+            t16, out16 = restore_once(copy.deepcopy(model), "cuda", "float16", noisy, repeat)
             p32, p16 = common.psnr(out32, clean), common.psnr(out16, clean)
             cuda_rows.append([
                 preset, described, f"{common.median(t32) * 1000:.1f}", f"{common.median(t16) * 1000:.1f}",
@@ -164,7 +166,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cpu_rows, cuda_rows, notes = bench_restore(args.presets, args, size, repeat, Path(tmp))
     report.section("(b) Restoring one RGB image (denoise, σ 25)")
-    report.table(["preset", "weights", "image", "timed runs", "CPU median ms", "MP/s", "PSNR dB"], cpu_rows)
+    report.table(["preset", "weights", "precision", "image", "timed runs", "CPU median ms", "MP/s", "PSNR dB"], cpu_rows)
     if cuda_rows:
         report.table(["preset", "weights", "CUDA fp32 ms", "CUDA fp16 ms", "fp16 speed-up", "PSNR fp32", "PSNR fp16", "Δ dB (fp16 − fp32)", "max abs diff"], cuda_rows)
     report.notes(notes)

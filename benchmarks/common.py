@@ -117,6 +117,16 @@ def device_name(device: str) -> str:
     return dev.type
 
 
+def auto_precision(device: str) -> str:
+    """The dtype a Restorer's networks compute in on ``device`` by default (``precision="auto"``)."""
+    from napari_hyperres.core.devices import select_device, select_precision
+
+    try:
+        return str(select_precision(select_device(device))).removeprefix("torch.")
+    except Exception as exc:  # a device this machine lacks: the row says so instead of failing the run
+        return f"n/a ({exc})"
+
+
 def machine_rows(device: str) -> list[tuple[str, str]]:
     """``(what, value)`` rows describing the machine and libraries a benchmark ran on."""
     import torch
@@ -128,6 +138,7 @@ def machine_rows(device: str) -> list[tuple[str, str]]:
         ("torch", torch.__version__),
         ("device", device_name(device)),
         ("CUDA available", f"yes ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "no"),
+        ("networks compute in (precision \"auto\")", auto_precision(device)),
         ("python", platform.python_version()),
     ]
     if hasattr(os, "getloadavg"):

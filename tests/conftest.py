@@ -19,6 +19,11 @@ from napari_hyperres.core.plugins import reset_plugin_manager
 from napari_hyperres.core.weights import WeightsInfo, save_weights
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Networks compute in float32 unless a test asks for another precision (tests/test_precision.py):
+# the same numbers on CI machines with and without native bfloat16, and tiles, crops and dask
+# chunks that equal the whole image to float32 rounding. Set it to bfloat16 to run the suite so.
+os.environ.setdefault("NAPARI_HYPERRES_PRECISION", "float32")
 EXAMPLE_PLUGIN = ROOT / "examples" / "hyperres-poisson"
 
 

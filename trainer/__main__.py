@@ -80,7 +80,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init-from", default=None, help="start from this checkpoint or weights file: the same kind continues; a dedicated network is AdaFM's base or is upcycled into HAIR")
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds (lr schedule follows time)")
-    p.add_argument("--amp", action="store_true", help="bfloat16 autocast on CUDA")
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast: on CUDA, and on CPUs with native bfloat16 (AVX512-BF16, AMX), where it takes 1.8× the steps per second (BENCHMARKS.md)")
     p.add_argument("--selection-entropy", type=float, default=0.0, help="HAIR: weight of the penalty on each image's mixture entropy (makes images choose)")
     p.add_argument("--selection-balance", type=float, default=0.0, help="HAIR: weight of the penalty on unequal candidate use over a batch")
     p.add_argument("--select-decoder", action="store_true", help="HAIR: select the decoder convs (post-body, upsampler, refine, tail) from a weight box too")
@@ -128,6 +128,9 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", default=None, help="also write the table as JSON here")
     p.add_argument("--self-ensemble", action="store_true",
                    help="restore with the 8 rotations / mirrors averaged (8× slower; such a table cannot be exported as a file's validation)")
+    p.add_argument("--precision", default="float32", choices=["float32", "bfloat16", "float16", "auto"],
+                   help="what the networks compute in (default float32, the tables weights files store; "
+                        "auto: what a Restorer uses here, e.g. bfloat16 on CPUs with native bfloat16)")
     p.set_defaults(func=run_eval)
 
 
@@ -136,13 +139,15 @@ def run_eval(args: argparse.Namespace) -> int:
 
     from .evaluate import evaluate, format_table
 
-    restorer = Restorer(args.task, weights=args.weights, device=args.device, half=False, self_ensemble=args.self_ensemble)  # tables in float32
+    restorer = Restorer(args.task, weights=args.weights, device=args.device, precision=args.precision, self_ensemble=args.self_ensemble)
     table = evaluate(restorer, args.data, args.levels, max_images=args.max_images)
-    title = f"{args.task} ({restorer.info.name}{', self-ensemble' if args.self_ensemble else ''}) on {Path(args.data).name}"
+    precision = str(restorer.dtype).removeprefix("torch.")
+    title = (f"{args.task} ({restorer.info.name}{', self-ensemble' if args.self_ensemble else ''}"
+             f"{'' if precision == 'float32' else ', ' + precision}) on {Path(args.data).name}")
     print(format_table(title, table, restorer.task.eval_protocol))
     if args.json:
         record = {"task": args.task, "weights": restorer.info.name, "data": Path(args.data).name,
-                  "protocol": restorer.task.eval_protocol, "self_ensemble": args.self_ensemble, "table": table}
+                  "protocol": restorer.task.eval_protocol, "self_ensemble": args.self_ensemble, "precision": precision, "table": table}
         Path(args.json).write_text(json.dumps(record, indent=2))
     return 0
 
@@ -166,6 +171,8 @@ def run_export(args: argparse.Namespace) -> int:
             data = json.loads(Path(path).read_text())
             if data.get("self_ensemble"):
                 raise SystemExit(f"{path}: measured with --self-ensemble; a weights file's validation table is the network's own (run eval without it)")
+            if data.get("precision", "float32") != "float32":
+                raise SystemExit(f"{path}: measured in {data['precision']}; a weights file's validation table is float32's (run eval without --precision)")
             validation[data["data"]] = data["table"]
     path = export_run(args.run_dir, args.name, out=args.out, validation=validation)
     print(f"wrote {path}")

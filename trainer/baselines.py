@@ -127,10 +127,10 @@ def compare(
     table: dict[str, dict[str, float]] = {f"{level:g}": {} for level in eval_levels}
     for level in eval_levels:
         dedicated = load_run(runs / f"dedicated_{level:g}", "dedicated")
-        row = evaluate(Restorer(task, model=dedicated, device=device, half=False), val, [level], max_images=max_images)
+        row = evaluate(Restorer(task, model=dedicated, device=device, precision="float32"), val, [level], max_images=max_images)
         table[f"{level:g}"]["dedicated"] = row[f"{level:g}"]["psnr"]
     for name, model in methods.items():
-        result = evaluate(Restorer(task, model=model, device=device, half=False), val, eval_levels, max_images=max_images)
+        result = evaluate(Restorer(task, model=model, device=device, precision="float32"), val, eval_levels, max_images=max_images)
         for level in eval_levels:
             table[f"{level:g}"][name] = result[f"{level:g}"]["psnr"]
     inside = [abs(table[f"{v:g}"]["HyperRes"] - table[f"{v:g}"]["dedicated"]) for v in eval_levels if start <= v <= end]

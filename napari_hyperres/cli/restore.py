@@ -22,6 +22,10 @@ from .common import (
     worker_count,
 )
 
+PRECISION_CHOICES = ("auto", "float32", "bfloat16", "float16")
+"""``--precision``: :data:`napari_hyperres.core.devices.PRECISIONS`, spelled out so that parsing
+the command line does not import torch."""
+
 
 def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -44,6 +48,12 @@ def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
         "(JPEG files: read from their quantisation tables); not needed for the auto task",
     )
     add_model_arguments(parser, weights_help="weights file or shipped name (default: the task's shipped weights)")
+    parser.add_argument(
+        "--precision", choices=PRECISION_CHOICES, default="auto",
+        help="what the network computes in: auto (float16 on CUDA, bfloat16 on CPUs with native bfloat16 "
+        "such as AMD Zen 4 or Intel Sapphire Rapids: about 2× faster, ≤ 0.01 dB from float32; else float32), "
+        "or float32 for the validation tables' numbers exactly (default: auto, or $NAPARI_HYPERRES_PRECISION)",
+    )
     parser.add_argument("--tile", type=positive_int, help="tile edge in pixels (default: tile only planes above 1024×1024)")
     parser.add_argument(
         "--value-range", nargs=2, type=float, metavar=("BLACK", "WHITE"),
@@ -133,7 +143,7 @@ def run_restore(args: argparse.Namespace) -> int:
             f"task {task.name!r} has no weights yet: train with python -m trainer train --task {task.name}, "
             "then pass the exported file with --weights FILE"
         )
-    restorer = Restorer(task, weights=args.weights, device=args.device, self_ensemble=args.self_ensemble)
+    restorer = Restorer(task, weights=args.weights, device=args.device, precision=args.precision, self_ensemble=args.self_ensemble)
     value_range = tuple(args.value_range) if args.value_range else None
     failed = 0
     budget = int(args.memory_budget * 2**20)

@@ -1,6 +1,9 @@
-"""Choosing the torch device: ``cuda`` > ``mps`` > ``cpu``, or as asked."""
+"""Choosing the torch device (``cuda`` > ``mps`` > ``cpu``, or as asked) and the precision
+networks compute in there."""
 
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -34,3 +37,69 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
         raise DeviceError(f"{dev} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return dev
+
+
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+"""What :func:`select_precision` accepts: the networks' arithmetic (the image, the global
+residual and the output stay float32)."""
+
+_CPU_BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
+"""x86 CPU flags (``/proc/cpuinfo``) of native bfloat16 arithmetic, where oneDNN's bfloat16
+convolutions run about twice as fast as float32 (BENCHMARKS.md); elsewhere it emulates them."""
+
+
+def cpu_has_native_bfloat16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU computes in bfloat16 natively (AVX512-BF16 or AMX: AMD Zen 4 and later,
+    Intel Cooper Lake, Sapphire Rapids and later). Read from ``/proc/cpuinfo`` (Linux) or the
+    given text; False where that cannot be read or torch's oneDNN cannot run bfloat16."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+                cpuinfo = handle.read()
+        except OSError:
+            return False
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+            break
+    if not flags.intersection(_CPU_BFLOAT16_FLAGS):
+        return False
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+PRECISION_VARIABLE = "NAPARI_HYPERRES_PRECISION"
+"""Environment variable read in place of ``None``/``"auto"`` (e.g. ``float32`` for results that
+are the same to float32 rounding on every machine, tile size and dask chunking)."""
+
+
+def select_precision(device: torch.device, precision: str | None = None) -> torch.dtype:
+    """The dtype networks compute in on ``device``.
+
+    ``None``/``"auto"``: :data:`PRECISION_VARIABLE` when it is set, else float16 on CUDA,
+    bfloat16 on CPUs with native bfloat16 (:func:`cpu_has_native_bfloat16`), float32 otherwise
+    (MPS, older CPUs). Both halve the time of a restore at a cost measured at ≤ 0.01 dB on
+    Set12 and McMaster (BENCHMARKS.md); ``"float32"`` gives the validation tables' numbers
+    exactly, and tiles, crops and dask chunks that equal the whole image to float32 rounding
+    (in bfloat16 they differ where a rounding flips: ≤ 1/255 on real images).
+
+    Raises:
+        DeviceError: ``precision`` (or the variable) is not one of :data:`PRECISIONS`.
+    """
+    choice = "auto" if precision is None else str(precision)
+    if choice == "auto" and os.environ.get(PRECISION_VARIABLE, "").strip():
+        choice = os.environ[PRECISION_VARIABLE].strip()
+        if choice not in PRECISIONS:
+            raise DeviceError(f"{PRECISION_VARIABLE}={choice!r}: expected one of {', '.join(PRECISIONS)}; unset it for auto")
+    if choice not in PRECISIONS:
+        raise DeviceError(f"expected a precision among {', '.join(PRECISIONS)}, got {precision!r}")
+    if choice == "auto":
+        if device.type == "cuda":
+            return torch.float16
+        if device.type == "cpu" and cpu_has_native_bfloat16():
+            return torch.bfloat16
+        return torch.float32
+    return getattr(torch, choice)

@@ -6,6 +6,7 @@ Importing this module imports neither napari nor Qt.
 
 from __future__ import annotations
 
+import copy
 import threading
 import warnings
 from collections import OrderedDict
@@ -18,7 +19,7 @@ from ..blind.crops import grid_crops, trained_patch
 from ..blind.levels import resolve_level
 from ..blind.photon_fit import photon_setup
 from ..core.color import OPPONENT_NOISE
-from ..core.devices import select_device
+from ..core.devices import select_device, select_precision
 from ..core.images import validate_image
 from ..core.intensity import intensity_map_for
 from ..core.models.hyperres import GeneratedNet, HyperResNet, receptive_radius
@@ -61,7 +62,11 @@ class Restorer:
         model: an already-built network (the trainer's evaluation uses this): a
             :class:`HyperResNet` or anything with ``generate(c)``, or a HAIR
             :class:`~napari_hyperres.core.models.hair.HairNet` for image-conditioned tasks.
-        half: run in float16 (default: on CUDA only; measured within 0.05 dB, BENCHMARKS.md).
+        precision: what the networks compute in: ``"auto"`` (default: float16 on CUDA, bfloat16
+            on CPUs with native bfloat16, else float32; :func:`~napari_hyperres.core.devices.select_precision`),
+            ``"float32"``, ``"bfloat16"`` or ``"float16"``. The image, the global residual and the
+            output stay float32 whatever the precision. bfloat16 on a Zen 4 CPU: 2.1× faster,
+            −0.003 to −0.006 dB on Set12 (BENCHMARKS.md); ``"float32"`` reproduces the validation tables.
         self_ensemble: restore each plane in its 8 rotations and mirror images and average them
             back (:mod:`napari_hyperres.engine.ensemble`): a little better, 8× slower; progress
             and cancel still come after every tile.
@@ -77,13 +82,14 @@ class Restorer:
         device: str | torch.device | None = None,
         *,
         model: HyperResNet | None = None,
-        half: bool | None = None,
+        precision: str | None = None,
         self_ensemble: bool = False,
     ) -> None:
         self.task = get_task(task)
         self.self_ensemble = bool(self_ensemble)
         self.device = select_device(device)
-        self.half = self.device.type == "cuda" if half is None else bool(half)
+        self.dtype = select_precision(self.device, precision)  # the networks'; tensors in and out stay float32
+        given_model = model is not None
         if model is None:
             name = weights or self.task.weights
             if name is None:
@@ -103,10 +109,10 @@ class Restorer:
                 f"weights have {model.arch.in_channels} input channel(s) but task {self.task.name!r} "
                 f"is {self.task.channels} ({self.task.in_channels})"
             )
-        if self.half:
-            model = model.half()
+        if any(p.is_floating_point() and p.dtype != self.dtype for p in model.parameters()):
+            # a model passed in is the caller's (a training run's): cast a copy, never it
+            model = (copy.deepcopy(model) if given_model else model).to(self.dtype)
         self.model: HyperResNet = model
-        self.dtype = torch.float16 if self.half else torch.float32
         self.overlap = receptive_radius(model.arch)  # in the network's input pixels
         if self.task.colour == "opponent":
             self.overlap += CLIPPED_RADIUS  # the window that weighs in the joint network where clipped
@@ -177,14 +183,14 @@ class Restorer:
         gray paths at each plane's noise level, the joint RGB network where pixels are clipped."""
         c = float(self.task.normalize(level))
         planes = [self._network_for_c(c * float(gain)).for_gray() for gain in OPPONENT_NOISE]
-        return OpponentNet(planes, self._network_for_c(c)).to(self.device, self.dtype)
+        return OpponentNet(planes, self._network_for_c(c)).to(self.device)
 
     @torch.inference_mode()
     def network_for_image(self, x: torch.Tensor) -> tuple[GeneratedNet, np.ndarray]:
         """HAIR: the plain network selected by ``x`` ``(1, C, H, W)`` (GIV averaged over grid crops)
         and the mixture ``(parts, N)`` it chose (one row per generated block, plus one for a selected decoder)."""
         plane = x[0].numpy().transpose(1, 2, 0)
-        crops = torch.from_numpy(grid_crops(plane, trained_patch(self.info, SELECTION_CROP))).to(self.device, self.dtype)
+        crops = torch.from_numpy(grid_crops(plane, trained_patch(self.info, SELECTION_CROP))).to(self.device)  # float32: the head casts
         net, selections = self.model.generate_for_image(crops)
         return net, selections.float().cpu().numpy()
 
@@ -255,6 +261,8 @@ class Restorer:
         gray (:meth:`GeneratedNet.for_gray`: the same result as replicating the channel and
         averaging the output, without the 3-channel copies). On the CPU tiles run in the
         channels-last layout, which oneDNN's convolutions run ~1.3× faster (BENCHMARKS.md).
+        Tiles go in as float32: the network computes in :attr:`dtype` from its head on and adds
+        its global residual to the float32 input (:meth:`GeneratedNet.forward`).
         """
         if self.task.in_channels == 3 and x.shape[1] == 1:
             net = net.for_gray()
@@ -263,7 +271,7 @@ class Restorer:
         def run(piece: torch.Tensor) -> torch.Tensor:
             # a copy with channels-last strides even for one channel, where .contiguous() would
             # keep the NCHW strides and every convolution after the head would run NCHW
-            laid_out = torch.empty(piece.shape, dtype=self.dtype, device=self.device, memory_format=layout)
+            laid_out = torch.empty(piece.shape, dtype=torch.float32, device=self.device, memory_format=layout)
             return net(laid_out.copy_(piece)).float().cpu().contiguous()
 
         yield from (dihedral_tiles if self.self_ensemble else run_tiles)(run, x, tile, self.overlap)

@@ -277,7 +277,7 @@ pixel-shuffle ×2, global residual). For another level, export again:
 - Tiling: each output pixel depends on {radius} input pixels on each side
   (receptive radius); tiles that overlap by that much and start on even coordinates give the whole-image result.
 
-The output equals `napari_hyperres.Restorer("{task.name}").restore(image, {level:g}, value_range=(0, 1))`
+The output equals `napari_hyperres.Restorer("{task.name}", precision="float32").restore(image, {level:g}, value_range=(0, 1))`
 for a float32 image in [0, 1] (to float rounding).
 
 ## Test data
@@ -317,7 +317,7 @@ def build_description(task, level: float, folder: Path, *, weights: str | None =
 
     from ..engine.restorer import Restorer
 
-    restorer = Restorer(task, weights=weights, device="cpu", half=False)
+    restorer = Restorer(task, weights=weights, device="cpu", precision="float32")
     info = restorer.info
     arch = restorer.model.arch
     opponent = task.colour == "opponent"
@@ -389,7 +389,7 @@ def build_description(task, level: float, folder: Path, *, weights: str | None =
             "level_range": [low, high],
             "control_value": float(task.normalize(level)),
             "input_range": [0.0, 1.0],
-            "equals": f"napari_hyperres.Restorer({task.name!r}).restore(image, {level:g}, value_range=(0, 1))",
+            "equals": f"napari_hyperres.Restorer({task.name!r}, precision='float32').restore(image, {level:g}, value_range=(0, 1))",
             "weights": info_dict,
         },
     }

@@ -220,8 +220,17 @@ class SharedLayers(nn.Module):
             _init_conv(conv)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, C, H, W)`` with even H and W → ``(B, F, H/2, W/2)``."""
-        return self.head(F.pixel_unshuffle(x, 2) if self.unshuffle else x)
+        """``(B, C, H, W)`` with even H and W → ``(B, F, H/2, W/2)`` in the layers' dtype.
+
+        The head computes in ``x``'s dtype: layers cast to bfloat16 would otherwise round a float32
+        image to 8 bits of mantissa first, which cost 0.03 dB on McMaster's opponent colour planes
+        (a small signal on a large offset); the head is ≈ 2 % of the network's work."""
+        x = F.pixel_unshuffle(x, 2) if self.unshuffle else x
+        head = self.head
+        if x.dtype == head.weight.dtype:
+            return head(x)
+        features = F.conv2d(x, head.weight.to(x.dtype), head.bias.to(x.dtype), head.stride, head.padding)
+        return features.to(head.weight.dtype)
 
     def decode(self, x: torch.Tensor, features: torch.Tensor, body: torch.Tensor) -> torch.Tensor:
         return decode_with(lambda name, y: getattr(self, name)(y), x, features, body)
@@ -362,9 +371,15 @@ class GeneratedNet(nn.Module):
         self._gray: list[GeneratedNet] = []  # a plain list: not a submodule, not in the state dict
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` ``(B, C, H, W)``, any float dtype → the same shape and dtype.
+
+        A network cast to a lower precision (bfloat16, float16) computes in it after its head
+        (:meth:`SharedLayers.encode`) and adds its global residual to ``x`` as given: a float32
+        image keeps its float32 values (bfloat16 alone would round them to 8 bits of mantissa:
+        −0.06 dB on McMaster's colour, BENCHMARKS.md)."""
         padded, h, w = _pad_even(x)
         features = self.shared.encode(padded)
-        return self.shared.decode(padded, features, self.blocks(features))[..., :h, :w]
+        return self.shared.decode(padded, features, self.blocks(features))[..., :h, :w].to(x.dtype)
 
     def for_gray(self) -> "GeneratedNet":
         """This 3-channel network folded for gray images: ``for_gray()(x)`` equals
