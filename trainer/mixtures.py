@@ -53,7 +53,7 @@ def _mixture(restorer: Restorer, image: np.ndarray, kind: str, strength: float, 
 def reference_mixtures(weights: str, data: list[str], count: int = 24, size: int = 128, seed: int = 0) -> tuple[list[Reference], float, float]:
     """``(references, temperature, accuracy)``: accuracy is the share of the held-out crops whose
     kind the reading names (at the fitted temperature)."""
-    restorer = Restorer("auto", weights=weights, device="cpu")
+    restorer = Restorer("auto", weights=weights, device="cpu", precision="float32")  # what is stored: the same on every CPU
     paths = image_paths(data)
     order = np.random.default_rng(seed).permutation(len(paths))
     fit = _crops([paths[i] for i in order[:count]], size)
