@@ -14,7 +14,7 @@ import glob
 import json
 import math
 import os
-import tempfile
+import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -137,9 +137,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{TEMP_MARK}-{os.getpid()}-", suffix=".tmp" + path.suffix, dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)  # let write() create it, with the usual permissions (mkstemp's are 0600)
+    # A fresh name, not a file: write() creates it inside the try below, so a SIGTERM at any moment
+    # leaves nothing (a placeholder made first, as mkstemp does, could be caught before the try)
+    tmp = str(path.parent / f".{path.name}.{TEMP_MARK}-{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
     try:
         write(tmp)
         umask = os.umask(0)
