@@ -67,11 +67,18 @@
 #                                        start as the identity), 2 threads alone (2026-12-03 11:54): 6,249 steps,
 #                                        Set12 +0.012/+0.017/+0.011, McMaster +0.003/+0.007/+0.004. Not shipped
 #                                        (1.5× slower for ≈ +0.01 dB; BENCHMARKS.md).
+#   TASK=dejpeg BUDGET=3000 BALANCE=log CENTRED=1 LR=1e-4 THREADS=1 AMP=1 OUT=runs/dejpeg_r5   round 5 of
+#                                        dejpeg.lite, the first with --amp (bfloat16 autocast; AMD EPYC with
+#                                        AVX512-BF16, 2026-12-03 15:28): 2,932 steps, classic5 +0.013 to +0.021 dB.
+#                                        Shipped.
+#   TASK=denoise BUDGET=5400 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 PRESET=48x12 THREADS=1 NAME=denoise.deep AMP=1
+#     INIT=runs/denoise_deep/denoise.deep.safetensors OUT=runs/denoise_deep_amp   round 13 of the deep network
+#                                        (from the one above), --amp, one thread beside the dejpeg round (15:01).
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
 # the evaluation after it (~10 min for denoise) must fit in one session.
-# Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [PATCH=48 BATCH=16] [OPP=0.5] [BALANCE=log] [CENTRED=1] [LEVELS="5 15 35 50 75"] [DOWNSCALERS=0.3] [LR=2e-4] [WARMUP=500] [PRESET=lite+unshuffle|48x12] [THREADS=1] [NAME=$TASK.lite] [AMP=1] bash trainer/recipes/cpu_next_round.sh
+# Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [PATCH=48 BATCH=16] [OPP=0.5] [BALANCE=log] [CENTRED=1] [LEVELS="5 15 35 50 75"] [DOWNSCALERS=0.3] [LR=2e-4] [WARMUP=500] [PRESET=lite+unshuffle|48x12] [THREADS=1] [NAME=$TASK.lite] [AMP=1] [INIT=weights.safetensors] bash trainer/recipes/cpu_next_round.sh
 {  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
