@@ -66,7 +66,7 @@ class Restorer:
             on CPUs with native bfloat16, else float32; :func:`~napari_hyperres.core.devices.select_precision`),
             ``"float32"``, ``"bfloat16"`` or ``"float16"``. The image, the global residual and the
             output stay float32 whatever the precision. bfloat16 on a Zen 4 CPU: 2.1× faster,
-            −0.003 to −0.006 dB on Set12 (BENCHMARKS.md); ``"float32"`` reproduces the validation tables.
+            −0.001 dB on Set12, −0.003 to −0.004 dB on McMaster (BENCHMARKS.md, "Precision"); ``"float32"`` reproduces the validation tables.
         self_ensemble: restore each plane in its 8 rotations and mirror images and average them
             back (:mod:`napari_hyperres.engine.ensemble`): a little better, 8× slower; progress
             and cancel still come after every tile.
