@@ -108,11 +108,9 @@ def test_bfloat16_restores_real_noise_as_well_as_float32(set12_root, colour):
 
 
 def test_the_command_line_offers_every_precision(tmp_path):
-    from napari_hyperres.cli.restore import PRECISION_CHOICES
     from napari_hyperres.cli.main import main
     from napari_hyperres.io.files import write_image
 
-    assert PRECISION_CHOICES == PRECISIONS
     image = (np.random.default_rng(3).random((40, 44)) * 255).astype(np.uint8)
     write_image(tmp_path / "in.png", image)
     for precision in ("float32", "bfloat16"):

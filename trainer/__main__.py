@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from napari_hyperres.core.devices import PRECISIONS
 from napari_hyperres.errors import HyperResError
 
 from .config import LEVEL_BALANCES, TrainConfig
@@ -128,7 +129,7 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", default=None, help="also write the table as JSON here")
     p.add_argument("--self-ensemble", action="store_true",
                    help="restore with the 8 rotations / mirrors averaged (8× slower; such a table cannot be exported as a file's validation)")
-    p.add_argument("--precision", default="float32", choices=["float32", "bfloat16", "float16", "auto"],
+    p.add_argument("--precision", default="float32", choices=PRECISIONS,
                    help="what the networks compute in (default float32, the tables weights files store; "
                         "auto: what a Restorer uses here, e.g. bfloat16 on CPUs with native bfloat16)")
     p.set_defaults(func=run_eval)

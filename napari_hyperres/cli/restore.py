@@ -9,6 +9,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
+from ..core.devices import PRECISIONS
 from ..errors import HyperResError, ShapeError, WeightsError
 from .common import (
     EXIT_ERROR,
@@ -21,10 +22,6 @@ from .common import (
     weights_status,
     worker_count,
 )
-
-PRECISION_CHOICES = ("auto", "float32", "bfloat16", "float16")
-"""``--precision``: :data:`napari_hyperres.core.devices.PRECISIONS`, spelled out so that parsing
-the command line does not import torch."""
 
 
 def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
@@ -49,7 +46,7 @@ def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
     )
     add_model_arguments(parser, weights_help="weights file or shipped name (default: the task's shipped weights)")
     parser.add_argument(
-        "--precision", choices=PRECISION_CHOICES, default="auto",
+        "--precision", choices=PRECISIONS, default="auto",
         help="what the network computes in: auto (float16 on CUDA, bfloat16 on CPUs with native bfloat16 "
         "such as AMD Zen 4 or Intel Sapphire Rapids: about 2× faster, ≤ 0.01 dB from float32; else float32), "
         "or float32 for the validation tables' numbers exactly (default: auto, or $NAPARI_HYPERRES_PRECISION)",

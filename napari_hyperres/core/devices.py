@@ -1,17 +1,24 @@
 """Choosing the torch device (``cuda`` > ``mps`` > ``cpu``, or as asked) and the precision
-networks compute in there."""
+networks compute in there.
+
+torch is imported inside the functions, so command lines can offer :data:`PRECISIONS` without
+importing it while they parse their arguments."""
 
 from __future__ import annotations
 
 import os
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import DeviceError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def available_devices() -> list[str]:
     """Device names usable here, best first, always ending with ``"cpu"``."""
+    import torch
+
     names = []
     if torch.cuda.is_available():
         names.append("cuda")
@@ -26,6 +33,8 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
     Raises:
         DeviceError: the named device is not available here (e.g. ``"cuda"`` without a GPU).
     """
+    import torch
+
     if device is None or device == "auto":
         return torch.device(available_devices()[0])
     try:
@@ -52,6 +61,8 @@ def cpu_has_native_bfloat16(cpuinfo: str | None = None) -> bool:
     """Whether this CPU computes in bfloat16 natively (AVX512-BF16 or AMX: AMD Zen 4 and later,
     Intel Cooper Lake, Sapphire Rapids and later). Read from ``/proc/cpuinfo`` (Linux) or the
     given text; False where that cannot be read or torch's oneDNN cannot run bfloat16."""
+    import torch
+
     if cpuinfo is None:
         try:
             with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
@@ -89,6 +100,8 @@ def select_precision(device: torch.device, precision: str | None = None) -> torc
     Raises:
         DeviceError: ``precision`` (or the variable) is not one of :data:`PRECISIONS`.
     """
+    import torch
+
     choice = "auto" if precision is None else str(precision)
     if choice == "auto" and os.environ.get(PRECISION_VARIABLE, "").strip():
         choice = os.environ[PRECISION_VARIABLE].strip()
