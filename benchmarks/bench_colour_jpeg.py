@@ -19,13 +19,17 @@ import numpy as np
 QUALITIES = (10, 20, 30, 40)
 
 
-def jpeg_file(rgb: np.ndarray, quality: int) -> np.ndarray:
-    """``rgb`` uint8 written as a JPEG (OpenCV's libjpeg, 4:2:0) and decoded again."""
+def jpeg_file(pixels: np.ndarray, quality: int) -> np.ndarray:
+    """``pixels`` uint8, RGB ``(H, W, 3)`` or gray ``(H, W)``, written as a JPEG (OpenCV's libjpeg,
+    colour 4:2:0) and decoded again."""
     import cv2
 
-    ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    rgb = pixels.ndim == 3
+    ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(pixels[..., ::-1] if rgb else pixels), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         common.fail("OpenCV could not write a JPEG")
+    if not rgb:
+        return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
     return cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1].copy()
 
 

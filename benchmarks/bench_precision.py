@@ -17,11 +17,11 @@ import glob
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench_colour_jpeg import jpeg_file  # noqa: E402
 from bench_w2s import affine_fit, psnr_255  # noqa: E402
 
 from napari_hyperres.engine import Restorer  # noqa: E402
@@ -45,13 +45,6 @@ def microscopy_scores() -> dict[str, list[float]]:
     return scores
 
 
-def _jpeg(clean: np.ndarray, quality: int) -> np.ndarray:
-    pixels = np.round(clean * 255).astype(np.uint8)
-    ok, buffer = cv2.imencode(".jpg", pixels[..., ::-1] if pixels.ndim == 3 else pixels, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    decoded = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
-    return (decoded[..., ::-1] if decoded.ndim == 3 else decoded).astype(np.float32) / 255
-
-
 def auto_scores() -> dict[str, list[float]]:
     files = sorted(glob.glob(str(DATA / "val" / "Set12" / "*")))[:6] + sorted(glob.glob(str(DATA / "val" / "McMaster" / "*")))[:3]
     restorers = {p: Restorer("auto", device="cpu", precision=p) for p in PRECISIONS}
@@ -60,7 +53,7 @@ def auto_scores() -> dict[str, list[float]]:
         clean = read_image(path).astype(np.float32) / 255
         noisy = np.clip(clean + np.random.default_rng(i).normal(0, 25 / 255, clean.shape), 0, 1).astype(np.float32)
         for p, restorer in restorers.items():
-            for degraded in (noisy, _jpeg(clean, 20)):
+            for degraded in (noisy, jpeg_file(np.round(clean * 255).astype(np.uint8), 20).astype(np.float32) / 255):
                 out = np.clip(restorer.restore(degraded, "auto", value_range=(0, 1)), 0, 1)
                 scores[p].append(float(10 * np.log10(1 / np.mean((out - clean) ** 2))))
     return scores
