@@ -73,7 +73,13 @@
 #                                        Shipped.
 #   TASK=denoise BUDGET=5400 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 PRESET=48x12 THREADS=1 NAME=denoise.deep AMP=1
 #     INIT=runs/denoise_deep/denoise.deep.safetensors OUT=runs/denoise_deep_amp   round 13 of the deep network
-#                                        (from the one above), --amp, one thread beside the dejpeg round (15:01).
+#                                        (from the one above), --amp, one thread beside the dejpeg round (15:01):
+#                                        5,604 steps, Set12 +0.02/+0.03/+0.02 over round 11, McMaster σ 15 −0.03.
+#                                        Not shipped (BENCHMARKS.md).
+#   TASK=dejpeg BUDGET=5400 BALANCE=log CENTRED=1 LR=1e-4 THREADS=1 AMP=1 OUT=runs/dejpeg_r6   round 6 of
+#                                        dejpeg.lite, from the shipped round 5 (16:38); stopped with its session at
+#                                        step 800 of ~5,000 (810 s of 5,400; classic5 then 29.39 / 31.61 / 32.91 / 33.79,
+#                                        the lr-restart dip, below round 5). Continue it with RESUME=1.
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
