@@ -5,9 +5,13 @@ difference per image.
 - ``microscopy``: real W2S widefield frames (every 6th field of view × 3 channels, 30 frames,
   ``level="auto"``), PSNR after bench_w2s's affine brightness fit to the 400-frame average;
 - ``auto`` (HAIR, no level): the first 6 Set12 and 3 McMaster images with σ 25 noise (clipped
-  to [0, 1]) and as OpenCV JPEG q 20, each restored with the image choosing its weights.
+  to [0, 1]) and as OpenCV JPEG q 20, each restored with the image choosing its weights;
+- ``speed``: what ``precision="auto"`` chooses on this CPU and why: the timed speed-up it reads
+  (``cpu_bfloat16_speedup``, timed afresh each time), then a 512² Set12 image and a 500² McMaster
+  image with σ 25 noise restored by ``denoise.lite`` in each precision (median of 5 after a
+  warm-up, the precisions taking turns), at 1 and 2 threads. Run it on an idle machine.
 
-    python benchmarks/bench_precision.py [--only microscopy|auto]
+    python benchmarks/bench_precision.py [--only microscopy|auto|speed]
 """
 
 from __future__ import annotations
@@ -59,10 +63,44 @@ def auto_scores() -> dict[str, list[float]]:
     return scores
 
 
+def speed_table() -> None:
+    import time
+
+    from napari_hyperres.core.devices import BFLOAT16_MIN_SPEEDUP, cpu_bfloat16_speedup, cpu_has_native_bfloat16, select_precision
+
+    images = {
+        "gray 512² (Set12 barbara)": read_image(sorted(glob.glob(str(DATA / "val" / "Set12" / "*")))[8]),
+        "colour 500² (McMaster 1)": read_image(sorted(glob.glob(str(DATA / "val" / "McMaster" / "*")))[0]),
+    }
+    print(f"native bfloat16 flags: {cpu_has_native_bfloat16()}; auto needs ≥ {BFLOAT16_MIN_SPEEDUP}× float32's speed")
+    print("| threads | timed speed-up (3 convs) | auto chooses | image | float32 ms | bfloat16 ms | bfloat16 ÷ float32 |")
+    print("|---|---|---|---|---|---|---|")
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        speedup = cpu_bfloat16_speedup.__wrapped__(threads)  # timed afresh, not the cache
+        chosen = str(select_precision(torch.device("cpu"), "auto")).removeprefix("torch.")
+        restorers = {p: Restorer("denoise", device="cpu", precision=p) for p in PRECISIONS}
+        for name, image in images.items():
+            noisy = np.clip(image / 255 + np.random.default_rng(0).normal(0, 25 / 255, image.shape), 0, 1).astype(np.float32)
+            times: dict[str, list[float]] = {p: [] for p in PRECISIONS}
+            for p, restorer in restorers.items():
+                restorer.restore(noisy, 25)  # warm-up: the level's network, oneDNN's kernels
+            for _ in range(5):
+                for p, restorer in restorers.items():
+                    start = time.perf_counter()
+                    restorer.restore(noisy, 25)
+                    times[p].append(time.perf_counter() - start)
+            f32, b16 = (1000 * float(np.median(times[p])) for p in PRECISIONS)
+            print(f"| {threads} | {speedup:.2f}× | {chosen} | {name} | {f32:.0f} | {b16:.0f} | {b16 / f32:.2f} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["microscopy", "auto"], default=None)
+    parser.add_argument("--only", choices=["microscopy", "auto", "speed"], default=None)
     args = parser.parse_args()
+    if args.only == "speed":
+        speed_table()
+        return
     torch.set_num_threads(1)
     for name, scores in (("microscopy", microscopy_scores), ("auto", auto_scores)):
         if args.only not in (None, name):

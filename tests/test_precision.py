@@ -8,7 +8,16 @@ import pytest
 import torch
 from conftest import identity_model, strong_model
 
-from napari_hyperres.core.devices import PRECISION_VARIABLE, PRECISIONS, cpu_has_native_bfloat16, select_precision
+import napari_hyperres.core.devices as devices
+from napari_hyperres.core.devices import (
+    BFLOAT16_MIN_SPEEDUP,
+    PRECISION_VARIABLE,
+    PRECISIONS,
+    bfloat16_pays_on_cpu,
+    cpu_bfloat16_speedup,
+    cpu_has_native_bfloat16,
+    select_precision,
+)
 from napari_hyperres.engine import Restorer
 from napari_hyperres.errors import DeviceError
 from napari_hyperres.io.files import read_image
@@ -28,11 +37,53 @@ def test_native_bfloat16_is_read_from_the_cpu_flags():
 def test_auto_precision_follows_the_device_and_the_cpu(monkeypatch):
     monkeypatch.delenv(PRECISION_VARIABLE, raising=False)  # the suite sets it (conftest)
     assert select_precision(CPU) == select_precision(CPU, "auto")
-    assert select_precision(CPU) == (torch.bfloat16 if cpu_has_native_bfloat16() else torch.float32)
+    assert select_precision(CPU) == (torch.bfloat16 if bfloat16_pays_on_cpu() else torch.float32)
     assert select_precision(torch.device("cuda"), "auto") == torch.float16
     assert select_precision(torch.device("mps"), None) == torch.float32
     for name in PRECISIONS[1:]:
         assert select_precision(CPU, name) == getattr(torch, name)
+
+
+def test_auto_takes_bfloat16_only_where_it_was_measured_faster(monkeypatch):
+    """The CPU flag does not say (an Intel Xeon with AVX512-BF16 but no AMX ran bfloat16 1.4×
+    slower): auto follows the timed speed-up, and a CPU without native bfloat16 is not timed."""
+    monkeypatch.delenv(PRECISION_VARIABLE, raising=False)
+    for speedup, expected in ((0.64, torch.float32), (BFLOAT16_MIN_SPEEDUP - 0.01, torch.float32), (2.1, torch.bfloat16)):
+        monkeypatch.setattr(devices, "cpu_bfloat16_speedup", lambda threads=None, value=speedup: value)
+        assert select_precision(CPU) == expected
+        assert Restorer("denoise", device="cpu", model=identity_model(3)).dtype == expected
+    monkeypatch.undo()
+    monkeypatch.setattr(devices, "cpu_has_native_bfloat16", lambda cpuinfo=None: False)
+    cpu_bfloat16_speedup.cache_clear()
+    try:
+        assert cpu_bfloat16_speedup(1) == 0.0  # not timed
+    finally:
+        cpu_bfloat16_speedup.cache_clear()
+
+
+def test_the_bfloat16_speed_up_is_timed_once_per_thread_count():
+    threads = torch.get_num_threads()
+    first = cpu_bfloat16_speedup(threads)
+    assert first == cpu_bfloat16_speedup(threads)  # cached: the same number, not a new timing
+    assert cpu_bfloat16_speedup.cache_info().hits >= 1
+    if cpu_has_native_bfloat16():
+        assert 0.05 < first < 20  # a ratio of two real timings
+    else:
+        assert first == 0.0
+
+
+def test_the_trainer_warns_when_amp_runs_on_a_cpu_whose_bfloat16_is_slow(monkeypatch, capsys):
+    import trainer.loop as loop
+
+    monkeypatch.setattr(loop, "cpu_bfloat16_speedup", lambda threads=None: 0.64)
+    loop.warn_if_bfloat16_is_slow()
+    assert "0.64× float32's speed" in capsys.readouterr().err
+    monkeypatch.setattr(loop, "cpu_bfloat16_speedup", lambda threads=None: 0.0)
+    loop.warn_if_bfloat16_is_slow()
+    assert "no native bfloat16" in capsys.readouterr().err
+    monkeypatch.setattr(loop, "cpu_bfloat16_speedup", lambda threads=None: 2.0)
+    loop.warn_if_bfloat16_is_slow()
+    assert capsys.readouterr().err == ""
 
 
 def test_the_environment_sets_what_auto_means(monkeypatch):

@@ -724,6 +724,38 @@ def test_level_balance_is_a_training_option(tmp_path, image_folder, capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
+def test_pixel_loss_l2_with_the_log_balance_is_the_gradient_of_the_summed_psnr(tmp_path, image_folder, capsys):
+    """``--pixel-loss l2``: each level's loss is its MSE; balanced by log, its gradient is that of
+    −Σ PSNRᵢ times m·ln 10 / 10 (m: the levels' mean MSE); the run and the exported file record it."""
+    from trainer.objectives import combine_levels, pixel_loss
+
+    restored = torch.tensor([[0.1, 0.5], [0.2, 0.9]], requires_grad=True)
+    clean = torch.tensor([[0.0, 0.5], [0.5, 0.5]])
+    assert float(pixel_loss(restored, clean, "l1")) == pytest.approx((0.1 + 0.3 + 0.4) / 4)
+    assert float(pixel_loss(restored, clean, "l2")) == pytest.approx((0.01 + 0.09 + 0.16) / 4)
+    with pytest.raises(ValueError, match="pixel loss"):
+        pixel_loss(restored, clean, "l3")
+    # two levels' MSEs, balanced by log: the gradient is m · ∇ Σ log MSEᵢ = −m · ln 10 / 10 · ∇ Σ PSNRᵢ
+    levels = [restored[0], restored[1]]
+    mses = [pixel_loss(r, c, "l2") for r, c in zip(levels, clean, strict=True)]
+    combine_levels(mses, "log").backward()
+    psnr_input = restored.detach().clone().requires_grad_(True)
+    psnrs = [-10 * torch.log10(pixel_loss(r, c, "l2")) for r, c in zip(psnr_input, clean, strict=True)]
+    (-sum(psnrs)).backward()
+    m = float(sum(mses)) / 2
+    torch.testing.assert_close(restored.grad, psnr_input.grad * m * math.log(10) / 10)
+
+    run = tmp_path / "l2"
+    assert trainer_main(train_args("denoise", image_folder, run, 1, "--pixel-loss", "l2", "--level-balance", "log")) == 0
+    assert load_checkpoint(run / CHECKPOINT)["config"]["pixel_loss"] == "l2"
+    assert trainer_main(["export", str(run), "--name", "denoise.l2"]) == 0
+    (last,) = read_info(run / "denoise.l2.safetensors").extra["rounds"]
+    assert last["pixel_loss"] == "l2"
+    with pytest.raises(SystemExit):
+        trainer_main(train_args("denoise", image_folder, tmp_path / "bad", 1, "--pixel-loss", "huber"))
+    assert "invalid choice" in capsys.readouterr().err
+
+
 def test_centred_control_is_a_training_option(tmp_path, image_folder, capsys):
     """--centred-control: the meta blocks see c centred on the training levels, ±1 there; the
     exported file rebuilds that network and says so; a plain file continues as the same network;

@@ -14,7 +14,7 @@ from pathlib import Path
 from napari_hyperres.core.devices import PRECISIONS
 from napari_hyperres.errors import HyperResError
 
-from .config import LEVEL_BALANCES, TrainConfig
+from .config import LEVEL_BALANCES, PIXEL_LOSSES, TrainConfig
 
 
 def share(text: str) -> float:
@@ -49,6 +49,9 @@ def add_level_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--level-balance", choices=LEVEL_BALANCES, default="sum",
                    help="how the training levels' L1 losses add up: sum (the papers', default) or log "
                         "(each level's relative error counts the same; helps the low levels)")
+    p.add_argument("--pixel-loss", choices=PIXEL_LOSSES, default="l1",
+                   help="each level's loss: l1 (the papers', default) or l2 (mean squared error; with --level-balance log "
+                        "the gradient of the levels' summed PSNR, for a late round)")
     p.add_argument("--centred-control", action="store_true",
                    help="HyperRes: its meta blocks see the control value centred on the training levels and scaled to ±1 "
                         "(the same networks, reparametrised; learns the differences between levels faster)")
@@ -81,7 +84,8 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--init-from", default=None, help="start from this checkpoint or weights file: the same kind continues; a dedicated network is AdaFM's base or is upcycled into HAIR")
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds (lr schedule follows time)")
-    p.add_argument("--amp", action="store_true", help="bfloat16 autocast: on CUDA, and on CPUs with native bfloat16 (AVX512-BF16, AMX), where it takes 1.8× the steps per second (BENCHMARKS.md)")
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast: on CUDA, and on CPUs whose bfloat16 is fast (Zen 4: 1.9× the steps per second; an Intel Xeon "
+                        "with AVX512-BF16 but no AMX: 0.64×; the trainer warns where it is slow; BENCHMARKS.md)")
     p.add_argument("--selection-entropy", type=float, default=0.0, help="HAIR: weight of the penalty on each image's mixture entropy (makes images choose)")
     p.add_argument("--selection-balance", type=float, default=0.0, help="HAIR: weight of the penalty on unequal candidate use over a batch")
     p.add_argument("--select-decoder", action="store_true", help="HAIR: select the decoder convs (post-body, upsampler, refine, tail) from a weight box too")
@@ -111,7 +115,7 @@ def run_train(args: argparse.Namespace) -> int:
         init_from=args.init_from, max_images=args.max_images, time_budget_s=args.time_budget, amp=args.amp,
         selection_entropy=args.selection_entropy, selection_balance=args.selection_balance, select_decoder=args.select_decoder,
         quantize_8bit=args.quantize_8bit, opponent_planes=args.opponent_planes, level_balance=args.level_balance,
-        other_downscalers=args.other_downscalers, centred_control=args.centred_control,
+        pixel_loss=args.pixel_loss, other_downscalers=args.other_downscalers, centred_control=args.centred_control,
     )
     out = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"run saved in {out}")
@@ -131,7 +135,7 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
                    help="restore with the 8 rotations / mirrors averaged (8× slower; such a table cannot be exported as a file's validation)")
     p.add_argument("--precision", default="float32", choices=PRECISIONS,
                    help="what the networks compute in (default float32, the tables weights files store; "
-                        "auto: what a Restorer uses here, e.g. bfloat16 on CPUs with native bfloat16)")
+                        "auto: what a Restorer uses here, e.g. bfloat16 on CPUs where it is measured faster)")
     p.set_defaults(func=run_eval)
 
 
@@ -202,7 +206,7 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
 def run_compare(args: argparse.Namespace) -> int:
     from .baselines import compare, ensure_runs, format_comparison
 
-    base = TrainConfig(task=args.task, data=args.data, out="", preset=args.preset, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, device=args.device, val_every=10**9, level_balance=args.level_balance, centred_control=args.centred_control)
+    base = TrainConfig(task=args.task, data=args.data, out="", preset=args.preset, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, device=args.device, val_every=10**9, level_balance=args.level_balance, pixel_loss=args.pixel_loss, centred_control=args.centred_control)
     ensure_runs(args.task, Path(args.runs), args.data, args.eval_levels, base)
     result = compare(args.task, Path(args.runs), args.val, args.eval_levels, args.data, max_images=args.max_images, device=args.device)
     print(format_comparison(result))

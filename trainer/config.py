@@ -8,6 +8,10 @@ LEVEL_BALANCES = ("sum", "log")
 """How a restoration run adds up its levels' losses (:attr:`TrainConfig.level_balance`,
 :func:`trainer.objectives.combine_levels`)."""
 
+PIXEL_LOSSES = ("l1", "l2")
+"""Each level's loss on its restored crops (:attr:`TrainConfig.pixel_loss`): mean absolute or
+mean squared error."""
+
 
 @dataclass
 class TrainConfig:
@@ -30,8 +34,9 @@ class TrainConfig:
         init_from: checkpoint or weights to start from (AdaFM's base network).
         time_budget_s: stop after this much wall time (the lr schedule then follows the
             fraction of time used); ``--resume`` is exact only for step budgets.
-        amp: bfloat16 autocast (CUDA, and CPUs with native bfloat16 such as AVX512-BF16 or AMX:
-            1.8× the steps per second of float32 there, BENCHMARKS.md; the loss stays float32).
+        amp: bfloat16 autocast (CUDA, and CPUs whose bfloat16 is fast: 1.9× the steps per second
+            of float32 on an AMD Zen 4, 0.64× on an Intel Xeon with AVX512-BF16 but no AMX,
+            BENCHMARKS.md; the trainer warns where it is slow; the loss stays float32).
         selection_entropy, selection_balance: HAIR only: weights of the penalties on its
             selections (:class:`trainer.selection.SelectionPenalty`); 0 = off.
         select_decoder: HAIR only: the decoder convs are selected from a weight box too
@@ -50,6 +55,10 @@ class TrainConfig:
             own detached value, times their mean: the gradient of Σ log L1, so each level's
             *relative* error counts the same and low levels, whose L1 is small, are not
             outweighed by high ones).
+        pixel_loss: each level's loss on its crops: ``"l1"`` (the papers') or ``"l2"`` (mean
+            squared error). With ``level_balance="log"``, l2's gradient is that of Σ log MSEᵢ,
+            i.e. of −Σ PSNRᵢ (each level's PSNR on the batch, equally weighted): a late round's
+            objective is then the validation tables' own measure.
         centred_control: kind ``"hyperres"`` only: the meta blocks see the control value
             centred on the training levels and scaled to ±1 there (:func:`centred_architecture`)
             instead of ``level / 255``'s 0.06–0.29 (denoise). The same networks, learned faster:
@@ -90,6 +99,7 @@ class TrainConfig:
     quantize_8bit: float = 0.0
     opponent_planes: float = 0.0
     level_balance: str = "sum"
+    pixel_loss: str = "l1"
     other_downscalers: float = 0.0
     centred_control: bool = False
     channels_last: bool = True
@@ -101,6 +111,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.level_balance not in LEVEL_BALANCES:
             raise ValueError(f"expected a level balance among {LEVEL_BALANCES}, got {self.level_balance!r}")
+        if self.pixel_loss not in PIXEL_LOSSES:
+            raise ValueError(f"expected a pixel loss among {PIXEL_LOSSES}, got {self.pixel_loss!r}")
         if self.centred_control and self.kind != "hyperres":
             raise ValueError(f"--centred-control reparametrises a HyperRes network's meta blocks; kind {self.kind!r} has none")
 

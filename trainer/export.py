@@ -28,6 +28,8 @@ def round_of(ckpt: dict) -> dict:
     options = {k: cfg[k] for k in shares if cfg.get(k)}
     if cfg.get("level_balance", "sum") != "sum":
         options["level_balance"] = cfg["level_balance"]
+    if cfg.get("pixel_loss", "l1") != "l1":
+        options["pixel_loss"] = cfg["pixel_loss"]
     if cfg.get("lr_warmup"):
         options["lr_warmup"] = cfg["lr_warmup"]
     return {

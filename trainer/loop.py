@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from napari_hyperres.core.devices import select_device
+from napari_hyperres.core.devices import BFLOAT16_MIN_SPEEDUP, cpu_bfloat16_speedup, select_device
 from napari_hyperres.core.models.hyperres import Architecture, HyperResNet, recentred_state
 from napari_hyperres.core.plugins import get_task
 from napari_hyperres.core.tasks import Task
@@ -212,6 +213,15 @@ def with_unshuffle_head(state: dict, model: nn.Module) -> dict:
     return converted
 
 
+def warn_if_bfloat16_is_slow() -> None:
+    """``--amp`` on a CPU: say so on stderr where bfloat16 convolutions were not measured faster
+    than float32 here (:func:`~napari_hyperres.core.devices.cpu_bfloat16_speedup`); the run goes on."""
+    speedup = cpu_bfloat16_speedup(torch.get_num_threads())
+    if speedup < BFLOAT16_MIN_SPEEDUP:
+        found = "no native bfloat16" if speedup == 0.0 else f"bfloat16 convolutions ran at {speedup:.2f}× float32's speed"
+        print(f"warning: --amp on this CPU ({found}): training will likely be slower than without --amp", file=sys.stderr, flush=True)
+
+
 def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Path:
     """Train per ``cfg``; returns the run directory (with ``checkpoint.pt`` and ``log.jsonl``)."""
     task = get_task(cfg.task)
@@ -230,6 +240,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     out = Path(cfg.out)
     if info.main:
         out.mkdir(parents=True, exist_ok=True)
+        if cfg.amp and device.type == "cpu":
+            warn_if_bfloat16_is_slow()
 
     torch.manual_seed(cfg.seed)
     arch = model_kinds.architecture(cfg.kind, cfg.preset, task.in_channels, cfg.select_decoder, cfg.estimator_features)

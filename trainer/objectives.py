@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from napari_hyperres.core.tasks import Task
 
-from .config import LEVEL_BALANCES, TrainConfig
+from .config import LEVEL_BALANCES, PIXEL_LOSSES, TrainConfig
 from .data import as_8bit_files, degrade_batch, with_other_downscalers
 from .metrics import score
 
@@ -80,8 +80,18 @@ class MultiLevel(nn.Module):
         return outputs, penalty
 
 
+def pixel_loss(restored: torch.Tensor, clean: torch.Tensor, kind: str) -> torch.Tensor:
+    """One level's loss (a scalar) on restored and clean crops ``(B, C, h, w)``: ``"l1"`` the mean
+    absolute error, ``"l2"`` the mean squared error (:data:`trainer.config.PIXEL_LOSSES`)."""
+    if kind == "l1":
+        return F.l1_loss(restored, clean)
+    if kind == "l2":
+        return F.mse_loss(restored, clean)
+    raise ValueError(f"expected a pixel loss among {PIXEL_LOSSES}, got {kind!r}")
+
+
 def combine_levels(losses: list[torch.Tensor], balance: str) -> torch.Tensor:
-    """The training loss from the k levels' L1 losses (scalars).
+    """The training loss from the k levels' losses (scalars, L1 or MSE: :func:`pixel_loss`).
 
     ``"sum"``: their sum (the papers'). ``"log"``: ``Σ (m / Lᵢ) · Lᵢ`` with ``Lᵢ`` and their mean
     ``m`` detached: the same value as the sum, and the gradient of ``m · Σ log Lᵢ``, so each
@@ -121,7 +131,7 @@ class Restoration:
             ]
         with torch.autocast(clean.device.type, dtype=torch.bfloat16, enabled=self.cfg.amp):
             outputs, selection_penalty = module(inputs, self.controls)
-            losses = [F.l1_loss(o.float(), clean) for o in outputs]
+            losses = [pixel_loss(o.float(), clean, self.cfg.pixel_loss) for o in outputs]
             loss = combine_levels(losses, self.cfg.level_balance) + selection_penalty
         return loss, float(loss.detach())  # balanced or not, the same value: logs stay comparable
 

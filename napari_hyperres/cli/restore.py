@@ -47,8 +47,8 @@ def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
     add_model_arguments(parser, weights_help="weights file or shipped name (default: the task's shipped weights)")
     parser.add_argument(
         "--precision", choices=PRECISIONS, default="auto",
-        help="what the network computes in: auto (float16 on CUDA, bfloat16 on CPUs with native bfloat16 "
-        "such as AMD Zen 4 or Intel Sapphire Rapids: about 2× faster, ≤ 0.01 dB from float32; else float32), "
+        help="what the network computes in: auto (float16 on CUDA, bfloat16 on CPUs where it is measured faster "
+        "such as AMD Zen 4: about 2× faster, ≤ 0.01 dB from float32; else float32), "
         "or float32 for the validation tables' numbers exactly (default: auto, or $NAPARI_HYPERRES_PRECISION)",
     )
     parser.add_argument("--tile", type=positive_int, help="tile edge in pixels (default: tile only planes above 1024×1024)")

@@ -6,7 +6,9 @@ importing it while they parse their arguments."""
 
 from __future__ import annotations
 
+import functools
 import os
+import time
 from typing import TYPE_CHECKING
 
 from ..errors import DeviceError
@@ -53,8 +55,14 @@ PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 residual and the output stay float32)."""
 
 _CPU_BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
-"""x86 CPU flags (``/proc/cpuinfo``) of native bfloat16 arithmetic, where oneDNN's bfloat16
-convolutions run about twice as fast as float32 (BENCHMARKS.md); elsewhere it emulates them."""
+"""x86 CPU flags (``/proc/cpuinfo``) of native bfloat16 arithmetic. Without them oneDNN emulates
+bfloat16; with them its bfloat16 convolutions ran 2.2× as fast as float32 on an AMD EPYC, but
+1.4× *slower* on an Intel Xeon that has AVX512-BF16 without AMX (BENCHMARKS.md, "Precision"):
+the flag alone does not say, so :func:`cpu_bfloat16_speedup` measures."""
+
+BFLOAT16_MIN_SPEEDUP = 1.25
+"""How much faster than float32 (:func:`cpu_bfloat16_speedup`) bfloat16 must run on this CPU for
+``precision="auto"`` to choose it: below that, float32's exact numbers are worth more."""
 
 
 def cpu_has_native_bfloat16(cpuinfo: str | None = None) -> bool:
@@ -82,6 +90,47 @@ def cpu_has_native_bfloat16(cpuinfo: str | None = None) -> bool:
         return False
 
 
+@functools.cache
+def cpu_bfloat16_speedup(threads: int | None = None) -> float:
+    """float32's time ÷ bfloat16's for the networks' typical work on this CPU: three 48-channel
+    3×3 convolutions with ReLU on a 64² channels-last tensor, each dtype's best of 5 runs taken
+    in turns after a warm-up (≈ 50 ms in all, once per process and thread count: cached).
+
+    0.0 where the CPU has no native bfloat16 (:func:`cpu_has_native_bfloat16`; not timed).
+    ``threads``: torch's intra-op threads at the time (the cache key; ``None``: the current)."""
+    import torch
+    import torch.nn.functional as F
+
+    del threads  # only the cache key
+    if not cpu_has_native_bfloat16():
+        return 0.0
+    generator = torch.Generator().manual_seed(0)
+    features = torch.rand(1, 48, 64, 64, generator=generator).contiguous(memory_format=torch.channels_last)
+    kernels = [torch.randn(48, 48, 3, 3, generator=generator) * 0.05 for _ in range(3)]
+
+    def run(dtype: torch.dtype) -> float:
+        x, weights = features.to(dtype), [k.to(dtype) for k in kernels]
+        start = time.perf_counter()
+        with torch.no_grad():
+            for weight in weights:
+                x = F.relu(F.conv2d(x, weight, padding=1))
+        return time.perf_counter() - start
+
+    dtypes = (torch.float32, torch.bfloat16)
+    for dtype in dtypes:
+        run(dtype)  # oneDNN builds its kernels on the first call
+    best = {dtype: min(run(dtype) for _ in range(5)) for dtype in dtypes}
+    return best[torch.float32] / max(best[torch.bfloat16], 1e-9)
+
+
+def bfloat16_pays_on_cpu() -> bool:
+    """Whether ``precision="auto"`` computes in bfloat16 on this CPU: native bfloat16 that ran at
+    least :data:`BFLOAT16_MIN_SPEEDUP` × float32's speed (:func:`cpu_bfloat16_speedup`)."""
+    import torch
+
+    return cpu_bfloat16_speedup(torch.get_num_threads()) >= BFLOAT16_MIN_SPEEDUP
+
+
 PRECISION_VARIABLE = "NAPARI_HYPERRES_PRECISION"
 """Environment variable read in place of ``None``/``"auto"`` (e.g. ``float32`` for results that
 are the same to float32 rounding on every machine, tile size and dask chunking)."""
@@ -91,8 +140,8 @@ def select_precision(device: torch.device, precision: str | None = None) -> torc
     """The dtype networks compute in on ``device``.
 
     ``None``/``"auto"``: :data:`PRECISION_VARIABLE` when it is set, else float16 on CUDA,
-    bfloat16 on CPUs with native bfloat16 (:func:`cpu_has_native_bfloat16`), float32 otherwise
-    (MPS, older CPUs). Both halve the time of a restore at a cost measured at ≤ 0.01 dB on
+    bfloat16 on CPUs where it was measured faster (:func:`bfloat16_pays_on_cpu`), float32
+    otherwise (MPS, older CPUs, CPUs whose bfloat16 is slow). Both halve the time of a restore at a cost measured at ≤ 0.01 dB on
     Set12 and McMaster (BENCHMARKS.md); ``"float32"`` gives the validation tables' numbers
     exactly, and tiles, crops and dask chunks that equal the whole image to float32 rounding
     (in bfloat16 they differ where a rounding flips: ≤ 1/255 on real images).
@@ -112,7 +161,7 @@ def select_precision(device: torch.device, precision: str | None = None) -> torc
     if choice == "auto":
         if device.type == "cuda":
             return torch.float16
-        if device.type == "cpu" and cpu_has_native_bfloat16():
+        if device.type == "cpu" and bfloat16_pays_on_cpu():
             return torch.bfloat16
         return torch.float32
     return getattr(torch, choice)

@@ -63,7 +63,7 @@ class Restorer:
             :class:`HyperResNet` or anything with ``generate(c)``, or a HAIR
             :class:`~napari_hyperres.core.models.hair.HairNet` for image-conditioned tasks.
         precision: what the networks compute in: ``"auto"`` (default: float16 on CUDA, bfloat16
-            on CPUs with native bfloat16, else float32; :func:`~napari_hyperres.core.devices.select_precision`),
+            on CPUs where it was measured faster, else float32; :func:`~napari_hyperres.core.devices.select_precision`),
             ``"float32"``, ``"bfloat16"`` or ``"float16"``. The image, the global residual and the
             output stay float32 whatever the precision. bfloat16 on a Zen 4 CPU: 2.1× faster,
             −0.001 dB on Set12, −0.003 to −0.004 dB on McMaster (BENCHMARKS.md, "Precision"); ``"float32"`` reproduces the validation tables.

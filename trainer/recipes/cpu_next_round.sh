@@ -84,7 +84,7 @@
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
 # the evaluation after it (~10 min for denoise) must fit in one session.
-# Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [PATCH=48 BATCH=16] [OPP=0.5] [BALANCE=log] [CENTRED=1] [LEVELS="5 15 35 50 75"] [DOWNSCALERS=0.3] [LR=2e-4] [WARMUP=500] [PRESET=lite+unshuffle|48x12] [THREADS=1] [NAME=$TASK.lite] [AMP=1] [INIT=weights.safetensors] bash trainer/recipes/cpu_next_round.sh
+# Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [PATCH=48 BATCH=16] [OPP=0.5] [BALANCE=log] [LOSS=l2] [CENTRED=1] [LEVELS="5 15 35 50 75"] [DOWNSCALERS=0.3] [LR=2e-4] [WARMUP=500] [PRESET=lite+unshuffle|48x12] [THREADS=1] [NAME=$TASK.lite] [AMP=1] [INIT=weights.safetensors] bash trainer/recipes/cpu_next_round.sh
 {  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
@@ -102,10 +102,11 @@ if [ -n "${QUANT:-}" ]; then extra+=(--quantize-8bit "$QUANT"); fi
 if [ -n "${OPP:-}" ]; then extra+=(--opponent-planes "$OPP"); fi   # denoise: share of colour crops as opponent planes
 if [ -n "${DOWNSCALERS:-}" ]; then extra+=(--other-downscalers "$DOWNSCALERS"); fi   # sr: share of crops downscaled as cv2.resize does
 if [ -n "${BALANCE:-}" ]; then extra+=(--level-balance "$BALANCE"); fi   # log: each level's relative error counts the same
+if [ -n "${LOSS:-}" ]; then extra+=(--pixel-loss "$LOSS"); fi   # l2: with BALANCE=log, the gradient of the levels' summed PSNR
 if [ "${CENTRED:-0}" = 1 ]; then extra+=(--centred-control); fi   # meta blocks see the control centred on the levels, ±1
 if [ -n "${LEVELS:-}" ]; then extra+=(--levels $LEVELS); fi   # other training levels than the task's (e.g. LEVELS="5 15 35 50 75")
 if [ -n "${WARMUP:-}" ]; then extra+=(--lr-warmup "$WARMUP"); fi   # steps of linear lr warm-up (measured: softens only a round's first few hundred steps)
-if [ "${AMP:-0}" = 1 ]; then extra+=(--amp); fi   # bfloat16 autocast: 1.8× the steps/s on CPUs with native bfloat16 (BENCHMARKS.md)
+if [ "${AMP:-0}" = 1 ]; then extra+=(--amp); fi   # bfloat16 autocast: 1.9× the steps/s on an AMD Zen 4, 0.64× on an Intel Xeon without AMX (BENCHMARKS.md; the trainer warns)
 if [ "${RESUME:-0}" = 1 ]; then extra+=(--resume); fi
 export OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1}
 python -m trainer train --task "$TASK" --preset "${PRESET:-lite}" --batch "${BATCH:-16}" --patch "${PATCH:-48}" \
