@@ -80,6 +80,11 @@
 #                                        dejpeg.lite, from the shipped round 5 (16:38); stopped with its session at
 #                                        step 800 of ~5,000 (810 s of 5,400; classic5 then 29.39 / 31.61 / 32.91 / 33.79,
 #                                        the lr-restart dip, below round 5). Continue it with RESUME=1.
+#   TASK=denoise BUDGET=6600 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 LOSS=l2 OUT=runs/denoise_r12_l2   round 12
+#                                        of denoise.lite with the L2 pixel loss (with BALANCE=log: the gradient of
+#                                        the levels' summed PSNR), float32 (this Intel Xeon's bfloat16 is slow),
+#                                        one thread (2026-12-06 05:14), and beside it its A/B with σ 25 a training
+#                                        level too: LEVELS="15 25 35 50 75" OUT=runs/denoise_r12_l2_lv5
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
