@@ -84,7 +84,11 @@
 #                                        of denoise.lite with the L2 pixel loss (with BALANCE=log: the gradient of
 #                                        the levels' summed PSNR), float32 (this Intel Xeon's bfloat16 is slow),
 #                                        one thread (2026-12-06 05:14), and beside it its A/B with σ 25 a training
-#                                        level too: LEVELS="15 25 35 50 75" OUT=runs/denoise_r12_l2_lv5
+#                                        level too: LEVELS="15 25 35 50 75" OUT=runs/denoise_r12_l2_lv5.
+#                                        The second shipped as round 12 (4,192 steps): Set12 +0.017 / +0.016 /
+#                                        +0.022 dB (σ 25 30.234 meets FFDNet − 0.2), McMaster +0.045 / −0.005 /
+#                                        −0.014; the first (5,241 steps) +0.016 / +0.007 / +0.025 and McMaster
+#                                        −0.01 to −0.02: not shipped (BENCHMARKS.md).
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
