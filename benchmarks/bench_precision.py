@@ -66,7 +66,12 @@ def auto_scores() -> dict[str, list[float]]:
 def speed_table() -> None:
     import time
 
-    from napari_hyperres.core.devices import BFLOAT16_MIN_SPEEDUP, cpu_bfloat16_speedup, cpu_has_native_bfloat16, select_precision
+    from napari_hyperres.core.devices import (
+        BFLOAT16_MIN_SPEEDUP,
+        cpu_bfloat16_speedup,
+        cpu_has_native_bfloat16,
+        select_precision,
+    )
 
     images = {
         "gray 512² (Set12 barbara)": read_image(sorted(glob.glob(str(DATA / "val" / "Set12" / "*")))[8]),
@@ -83,7 +88,7 @@ def speed_table() -> None:
         for name, image in images.items():
             noisy = np.clip(image / 255 + np.random.default_rng(0).normal(0, 25 / 255, image.shape), 0, 1).astype(np.float32)
             times: dict[str, list[float]] = {p: [] for p in PRECISIONS}
-            for p, restorer in restorers.items():
+            for restorer in restorers.values():
                 restorer.restore(noisy, 25)  # warm-up: the level's network, oneDNN's kernels
             for _ in range(5):
                 for p, restorer in restorers.items():

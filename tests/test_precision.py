@@ -49,7 +49,7 @@ def test_auto_takes_bfloat16_only_where_it_was_measured_faster(monkeypatch):
     slower): auto follows the timed speed-up, and a CPU without native bfloat16 is not timed."""
     monkeypatch.delenv(PRECISION_VARIABLE, raising=False)
     for speedup, expected in ((0.64, torch.float32), (BFLOAT16_MIN_SPEEDUP - 0.01, torch.float32), (2.1, torch.bfloat16)):
-        monkeypatch.setattr(devices, "cpu_bfloat16_speedup", lambda threads=None, value=speedup: value)
+        monkeypatch.setattr(devices, "cpu_bfloat16_speedup", lambda threads, value=speedup: value)
         assert select_precision(CPU) == expected
         assert Restorer("denoise", device="cpu", model=identity_model(3)).dtype == expected
     monkeypatch.undo()
@@ -75,13 +75,13 @@ def test_the_bfloat16_speed_up_is_timed_once_per_thread_count():
 def test_the_trainer_warns_when_amp_runs_on_a_cpu_whose_bfloat16_is_slow(monkeypatch, capsys):
     import trainer.loop as loop
 
-    monkeypatch.setattr(loop, "cpu_bfloat16_speedup", lambda threads=None: 0.64)
+    monkeypatch.setattr(devices, "cpu_bfloat16_speedup", lambda threads: 0.64)
     loop.warn_if_bfloat16_is_slow()
     assert "0.64× float32's speed" in capsys.readouterr().err
-    monkeypatch.setattr(loop, "cpu_bfloat16_speedup", lambda threads=None: 0.0)
+    monkeypatch.setattr(devices, "cpu_bfloat16_speedup", lambda threads: 0.0)
     loop.warn_if_bfloat16_is_slow()
     assert "no native bfloat16" in capsys.readouterr().err
-    monkeypatch.setattr(loop, "cpu_bfloat16_speedup", lambda threads=None: 2.0)
+    monkeypatch.setattr(devices, "cpu_bfloat16_speedup", lambda threads: 2.0)
     loop.warn_if_bfloat16_is_slow()
     assert capsys.readouterr().err == ""
 

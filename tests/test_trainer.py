@@ -109,9 +109,9 @@ def test_amp_runs_the_forward_in_bfloat16_on_the_cpu(tmp_path, image_folder, mon
         seen.append(out.dtype)
         return out
 
-    import trainer.loop
+    from napari_hyperres.core import devices
 
-    monkeypatch.setattr(trainer.loop, "cpu_bfloat16_speedup", lambda threads=None: 2.0)  # no timing convs in the record
+    monkeypatch.setattr(devices, "cpu_bfloat16_speedup", lambda threads: 2.0)  # no timing convs in the record
     monkeypatch.setattr(torch.nn.functional, "conv2d", recording)
     out = tmp_path / "amp"
     assert trainer_main(train_args("denoise", image_folder, out, 2, "--levels", "15", "50", "--amp")) == 0

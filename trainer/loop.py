@@ -22,7 +22,8 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from napari_hyperres.core.devices import BFLOAT16_MIN_SPEEDUP, cpu_bfloat16_speedup, select_device
+from napari_hyperres.core import devices
+from napari_hyperres.core.devices import select_device
 from napari_hyperres.core.models.hyperres import Architecture, HyperResNet, recentred_state
 from napari_hyperres.core.plugins import get_task
 from napari_hyperres.core.tasks import Task
@@ -214,12 +215,13 @@ def with_unshuffle_head(state: dict, model: nn.Module) -> dict:
 
 
 def warn_if_bfloat16_is_slow() -> None:
-    """``--amp`` on a CPU: say so on stderr where bfloat16 convolutions were not measured faster
-    than float32 here (:func:`~napari_hyperres.core.devices.cpu_bfloat16_speedup`); the run goes on."""
-    speedup = cpu_bfloat16_speedup(torch.get_num_threads())
-    if speedup < BFLOAT16_MIN_SPEEDUP:
-        found = "no native bfloat16" if speedup == 0.0 else f"bfloat16 convolutions ran at {speedup:.2f}× float32's speed"
-        print(f"warning: --amp on this CPU ({found}): training will likely be slower than without --amp", file=sys.stderr, flush=True)
+    """``--amp`` on a CPU: say so on stderr where ``precision="auto"`` would not take bfloat16
+    here (:func:`~napari_hyperres.core.devices.bfloat16_pays_on_cpu`); the run goes on."""
+    if devices.bfloat16_pays_on_cpu():
+        return
+    speedup = devices.cpu_bfloat16_speedup(torch.get_num_threads())  # cached: the number just compared
+    found = "no native bfloat16" if speedup == 0.0 else f"bfloat16 convolutions ran at {speedup:.2f}× float32's speed"
+    print(f"warning: --amp on this CPU ({found}): training will likely be slower than without --amp", file=sys.stderr, flush=True)
 
 
 def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Path:

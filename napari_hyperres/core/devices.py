@@ -91,13 +91,14 @@ def cpu_has_native_bfloat16(cpuinfo: str | None = None) -> bool:
 
 
 @functools.cache
-def cpu_bfloat16_speedup(threads: int | None = None) -> float:
+def cpu_bfloat16_speedup(threads: int) -> float:
     """float32's time ÷ bfloat16's for the networks' typical work on this CPU: three 48-channel
     3×3 convolutions with ReLU on a 64² channels-last tensor, each dtype's best of 5 runs taken
     in turns after a warm-up (≈ 50 ms in all, once per process and thread count: cached).
 
     0.0 where the CPU has no native bfloat16 (:func:`cpu_has_native_bfloat16`; not timed).
-    ``threads``: torch's intra-op threads at the time (the cache key; ``None``: the current)."""
+    ``threads``: torch's intra-op threads at the time (``torch.get_num_threads()``): only the
+    cache key, as the timing runs with the threads torch has."""
     import torch
     import torch.nn.functional as F
 
