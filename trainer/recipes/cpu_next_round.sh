@@ -89,6 +89,10 @@
 #                                        +0.022 dB (σ 25 30.234 meets FFDNet − 0.2), McMaster +0.045 / −0.005 /
 #                                        −0.014; the first (5,241 steps) +0.016 / +0.007 / +0.025 and McMaster
 #                                        −0.01 to −0.02: not shipped (BENCHMARKS.md).
+#   TASK=denoise BUDGET=6300 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 LOSS=l2 LEVELS="15 25 35 50 75"
+#     OUT=runs/denoise_r13               round 13 of denoise.lite, from the shipped round 12, float32, one thread
+#                                        (2026-12-06 07:55): 4,232 steps, Set12 +0.007 / +0.007 / +0.004, McMaster
+#                                        +0.010 / +0.002 / 0.000, σ 5–75 outside the table equal or better. Shipped.
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
