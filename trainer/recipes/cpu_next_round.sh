@@ -93,6 +93,12 @@
 #     OUT=runs/denoise_r13               round 13 of denoise.lite, from the shipped round 12, float32, one thread
 #                                        (2026-12-06 07:55): 4,232 steps, Set12 +0.007 / +0.007 / +0.004, McMaster
 #                                        +0.010 / +0.002 / 0.000, σ 5–75 outside the table equal or better. Shipped.
+#   TASK=denoise BUDGET=9000 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 LOSS=l2 LEVELS="15 25 35 42 50 60 75"
+#     OUT=runs/denoise_r14_lv7           round 14, from round 13: more training levels near σ 50 (the one Set12 row
+#                                        still short), i.e. more of the summed PSNR there; and beside it its A/B,
+#                                        the round-13 levels with BATCH=32 OUT=runs/denoise_r14_b32 (half the
+#                                        gradient noise late in training). Started 2026-12-06 09:53; continue
+#                                        both with RESUME=1 (the budget counts the time already spent).
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
