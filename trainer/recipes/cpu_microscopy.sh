@@ -20,7 +20,8 @@
 #                     W2S averages only, continuing the shipped microscopy.lite: 2,573 steps, W2S
 #                     +0.021 dB (all 180 frames and the held-out 90 alike), but the fluorescence sample
 #                     −0.07 dB and Set12 photon validation −0.4 to −0.7 dB. Not shipped (BENCHMARKS.md).
-# ROUND1=0 skips round 1 (INIT is then a microscopy network); RESUME=1 continues round 2's run.
+# ROUND1=0 skips round 1 (INIT is then a microscopy network); RESUME=1 with ROUND1=0 continues round 2's run
+# (with ROUND1 set, round 1 would run again from INIT first).
 # Usage: DATA=../shared/data OUT=runs ROUND1=1400 ROUND2=4800 [LR2=3e-4] [RESUME=1] [SHIP=1] bash trainer/recipes/cpu_microscopy.sh
 {  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
