@@ -80,8 +80,9 @@ def main() -> None:
             time.sleep(0.02)
         else:
             raise TimeoutError(f"no preview after 300 s: {widget.status.value}")
-        viewer.grid.enabled = True
-        viewer.grid.shape = (1, 2)
+        grid = viewer.canvas.grid if hasattr(viewer, "canvas") else viewer.grid  # napari ≥ 0.9 moved it; we allow ≥ 0.5
+        grid.enabled = True
+        grid.shape = (1, 2)
         viewer.layers.selection.active = source
         viewer.reset_view()
         for _ in range(20):
