@@ -12,7 +12,7 @@
 # into the package (do that only when benchmarks/bench_w2s.py --weights <it> beats the shipped file).
 # INIT= the denoise network to start from (default: the shipped denoise.lite).
 #   2026-12-02 23:45: OUT=runs/micro_r11 ROUND2=4200, from denoise.lite round 11 (75,223 steps;
-#                     the shipped microscopy.lite started from its first 5,845); lost with its
+#                     the microscopy.lite shipped then started from its first 5,845); lost with its
 #                     session's runs/.
 #   2026-12-03 06:42: OUT=runs/micro_r11 ROUND1=1400 ROUND2=4000, the same again.
 #   2026-12-06 07:58: OUT=runs/micro_r3 ROUND1=0 ROUND2=5400 LR2=1e-4
