@@ -97,8 +97,10 @@
 #     OUT=runs/denoise_r14_lv7           round 14, from round 13: more training levels near σ 50 (the one Set12 row
 #                                        still short), i.e. more of the summed PSNR there; and beside it its A/B,
 #                                        the round-13 levels with BATCH=32 OUT=runs/denoise_r14_b32 (half the
-#                                        gradient noise late in training). Started 2026-12-06 09:53; continue
-#                                        both with RESUME=1 (the budget counts the time already spent).
+#                                        gradient noise late in training). Started 2026-12-06 09:53, continued
+#                                        with RESUME=1 the next session. BATCH=32 shipped as round 14 (3,067 steps):
+#                                        Set12 +0.013 / +0.012 / +0.016, McMaster +0.015 / +0.008 / +0.007, σ 5–75
+#                                        +0.02–0.03; lv7 (4,311 steps) the same σ 50, less elsewhere (BENCHMARKS.md).
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
