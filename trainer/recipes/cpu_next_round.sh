@@ -101,6 +101,10 @@
 #                                        with RESUME=1 the next session. BATCH=32 shipped as round 14 (3,067 steps):
 #                                        Set12 +0.013 / +0.012 / +0.016, McMaster +0.015 / +0.008 / +0.007, σ 5–75
 #                                        +0.02–0.03; lv7 (4,311 steps) the same σ 50, less elsewhere (BENCHMARKS.md).
+#   TASK=denoise BUDGET=9000 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 LOSS=l2 LEVELS="15 25 35 50 75" BATCH=32
+#     OUT=runs/denoise_r15_b32           round 15, from the shipped round 14, and beside it BATCH=64
+#                                        OUT=runs/denoise_r15_b64 (does a still larger batch help the late steps?).
+#                                        Started 2026-12-06 12:57; continue both with RESUME=1.
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
