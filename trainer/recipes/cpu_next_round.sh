@@ -104,7 +104,9 @@
 #   TASK=denoise BUDGET=9000 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 LOSS=l2 LEVELS="15 25 35 50 75" BATCH=32
 #     OUT=runs/denoise_r15_b32           round 15, from the shipped round 14, and beside it BATCH=64
 #                                        OUT=runs/denoise_r15_b64 (does a still larger batch help the late steps?).
-#                                        Started 2026-12-06 12:57; continue both with RESUME=1.
+#                                        Started 2026-12-06 12:57 and stopped with its session before the first
+#                                        checkpoint; started again at 13:04 with BUDGET=8400, so that both and
+#                                        their evaluation fit in one session.
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
