@@ -7,6 +7,7 @@ that the input is unchanged, and that nothing partial is left behind. BENCHMARKS
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import signal
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +23,11 @@ import pytest
 import tifffile
 import torch
 from conftest import subprocess_env, write_image_folder
+from safetensors.torch import save_file
 
 from napari_hyperres import LevelRangeError, ShapeError, WeightsError, estimate_level
 from napari_hyperres.cli.main import main
-from napari_hyperres.core.weights import WeightsInfo, load_model, remove_stale_temps, save_weights
+from napari_hyperres.core.weights import METADATA_KEY, WeightsInfo, load_model, remove_stale_temps, save_weights
 from napari_hyperres.engine import Restorer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,9 +56,19 @@ def test_weights_with_nan_are_refused(tmp_path):
     state, info = _tiny_state()
     first = next(k for k, v in state.items() if v.is_floating_point())
     state[first][...] = float("nan")
-    path = save_weights(tmp_path / "nan.safetensors", state, info)
+    path = tmp_path / "nan.safetensors"  # written past save_weights, which refuses NaN (test_trainer)
+    save_file(state, path, metadata={METADATA_KEY: json.dumps(asdict(info))})
     with pytest.raises(WeightsError, match="NaN or infinite"):
         load_model(path)
+
+
+def test_nan_weights_are_never_written(tmp_path):
+    state, info = _tiny_state()
+    first = next(k for k, v in state.items() if v.is_floating_point())
+    state[first][0] = float("inf")
+    with pytest.raises(WeightsError, match="NaN or infinite"):
+        save_weights(tmp_path / "inf.safetensors", state, info)
+    assert _files(tmp_path) == set()  # neither the file nor a temporary one
 
 
 def test_weights_of_another_dtype_are_refused(tmp_path):

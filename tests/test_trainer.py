@@ -167,6 +167,24 @@ def test_resume_after_interruption_is_exact(tmp_path, image_folder, monkeypatch,
     assert [r["step"] for r in read_log(tmp_path / "straight")] == [r["step"] for r in read_log(tmp_path / "resumed")] == [4]
 
 
+def test_a_diverged_step_keeps_the_last_good_checkpoint(tmp_path, image_folder, monkeypatch, capsys):
+    """A NaN loss stops the run with one line before any checkpoint or export holds NaN weights."""
+    out = tmp_path / "run"
+    original, calls = PatchSampler.sample, []
+
+    def nan_on_third_batch(self, batch):
+        calls.append(batch)
+        clean, gray = original(self, batch)
+        return (torch.full_like(clean, float("nan")) if len(calls) == 3 else clean), gray
+
+    monkeypatch.setattr(PatchSampler, "sample", nan_on_third_batch)
+    assert trainer_main(train_args("denoise", image_folder, out, 4, "--levels", "25", "--ckpt-every", "1")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "diverged at step 3" in err[0] and "step 2" in err[0] and "--lr" in err[0]
+    kept = load_checkpoint(out / CHECKPOINT)
+    assert kept["step"] == 2 and all(torch.isfinite(t).all() for t in kept["model"].values() if t.is_floating_point())
+
+
 def test_resume_of_a_finished_run_trains_nothing(tmp_path, image_folder):
     out = tmp_path / "run"
     assert trainer_main(train_args("denoise", image_folder, out, 2, "--levels", "25")) == 0

@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     exit_cleanly_on_sigterm()
     try:
         return args.func(args)
-    except (HyperResError, FileNotFoundError, ValueError) as exc:
+    except (HyperResError, FileNotFoundError, ValueError, FloatingPointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -331,6 +331,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
                 group["lr"] = lr_now
             clean, gray = sampler.sample(cfg.batch)
             loss, logged = objective.loss(runner, clean.to(device, non_blocking=True), gray, data_gen, noise_gen)
+            if not math.isfinite(logged):  # stop before a checkpoint replaces the last good one with NaN weights
+                raise FloatingPointError(
+                    f"training diverged at step {step + 1} (loss {logged}); the last checkpoint (step {done}) is kept: "
+                    "lower --lr and resume, or start again"
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -369,6 +374,4 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         if info.world > 1 and dist.is_initialized():
             dist.barrier()
             dist.destroy_process_group()
-    if math.isnan(losses[-1] if losses else 0.0):
-        raise FloatingPointError("training diverged (NaN loss); lower --lr")
     return out

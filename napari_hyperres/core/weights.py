@@ -167,10 +167,15 @@ def _disk_full(exc: OSError, folder: Path) -> bool:
 
 
 def save_weights(path: str | os.PathLike, state_dict: dict[str, torch.Tensor], info: WeightsInfo) -> Path:
-    """Write ``state_dict`` and ``info`` to a safetensors file atomically; returns the path."""
+    """Write ``state_dict`` and ``info`` to a safetensors file atomically; returns the path.
+
+    Raises:
+        WeightsError: a tensor holds NaN or infinite values (nothing is written).
+    """
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
+    check_tensors(tensors, {}, source=path)
     metadata = {METADATA_KEY: json.dumps(asdict(info))}
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
     return Path(path)
