@@ -89,6 +89,37 @@ def test_a_failed_write_leaves_no_store(tmp_path, counts):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_overwrite_that_fails_keeps_the_old_store_whole(tmp_path, counts, monkeypatch):
+    import os
+
+    target = tmp_path / "out.zarr"
+    write_zarr(da.from_array(counts, chunks=100), target)
+    real_replace = os.replace
+
+    def replace_failing_second(src, dst):  # old store moved aside, then the new one fails to move in
+        if str(dst) == str(target) and str(src).endswith(".tmp"):  # (zarr renames its own chunk files too)
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace_failing_second)
+    with pytest.raises(KeyboardInterrupt):
+        write_zarr(da.from_array(counts // 2, chunks=100), target, overwrite=True)
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["out.zarr"]
+    np.testing.assert_array_equal(zarr.open_array(str(target), mode="r")[:], counts)
+    write_zarr(da.from_array(counts // 2, chunks=100), target, overwrite=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.zarr"]
+    np.testing.assert_array_equal(zarr.open_array(str(target), mode="r")[:], counts // 2)
+
+
+def test_a_killed_writers_temporary_store_is_removed_by_the_next_write(tmp_path, counts):
+    stale = tmp_path / ".out.zarr.hyperres-999999999-deadbeef.tmp"  # no such process
+    (stale / "0").mkdir(parents=True)
+    (stale / "0" / "0.0").write_bytes(b"partial")
+    write_zarr(da.from_array(counts, chunks=100), tmp_path / "out.zarr")
+    assert [p.name for p in tmp_path.iterdir()] == ["out.zarr"]
+
+
 def test_a_group_without_an_image_says_which_array_to_give(tmp_path):
     group = zarr.open_group(str(tmp_path / "many.zarr"), mode="w", zarr_format=2)
     for name in ("a", "b"):

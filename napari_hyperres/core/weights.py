@@ -15,6 +15,7 @@ import json
 import math
 import os
 import secrets
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -91,7 +92,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
-    """Delete temporary files of earlier writes of ``path`` whose process is gone (killed mid-write); returns them.
+    """Delete temporary files (or zarr folders) of earlier writes of ``path`` whose process is gone (killed mid-write); returns them.
 
     A SIGKILL (or a power cut) cannot be caught, so its temporary file stays; the next write
     to the same path recognises it by name and by its writer's dead process id.
@@ -104,7 +105,7 @@ def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
         except ValueError:
             continue
         if pid != os.getpid() and not _pid_alive(pid):
-            tmp.unlink(missing_ok=True)
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)  # a zarr store is a folder
             removed.append(tmp)
     return removed
 
@@ -156,7 +157,6 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
 
 def _disk_full(exc: OSError, folder: Path) -> bool:
     """Whether a failed write ran out of space (writers report it as ENOSPC or as a short write)."""
-    import shutil
 
     if exc.errno == errno.ENOSPC:
         return True

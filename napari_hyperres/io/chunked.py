@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..core.weights import TEMP_MARK, remove_stale_temps
 from ..errors import ShapeError
 
 ZARR_SUFFIX = ".zarr"
@@ -146,7 +147,8 @@ def write_zarr(
     target = Path(target)
     if target.exists() and not overwrite:
         raise ShapeError(f"{target} already exists; pass --overwrite to replace")
-    temporary = target.with_name(f".{target.name}.hyperres-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    remove_stale_temps(target)
+    temporary = target.with_name(f".{target.name}.{TEMP_MARK}-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
         if ome is not None:
             group = zarr.open_group(str(temporary), mode="w", zarr_format=2)
@@ -156,13 +158,27 @@ def write_zarr(
             out = zarr.create_array(str(temporary), shape=array.shape, chunks=array.chunksize, dtype=array.dtype, zarr_format=2)
         delayed = array.store(out, lock=False, compute=False)
         (compute or (lambda d: d.compute()))(delayed)
-        if target.exists():
-            shutil.rmtree(target) if target.is_dir() else target.unlink()
-        os.replace(temporary, target)
+        _replace_store(temporary, target)
     finally:
         if temporary.exists():
             shutil.rmtree(temporary, ignore_errors=True)
     return target
+
+
+def _replace_store(new: Path, target: Path) -> None:
+    """Put the finished store ``new`` at ``target`` by renames only: an old ``target`` is moved
+    aside first and deleted last, so an interruption leaves either store whole at ``target``."""
+    if not target.exists():
+        os.replace(new, target)
+        return
+    old = target.with_name(f".{target.name}.hyperres-{os.getpid()}-{uuid.uuid4().hex[:8]}.old")
+    os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
 
 
 def write_tiled_tiff(array: Any, target: str | os.PathLike, *, tile: int = 512, compute: Callable[[Any], Any] | None = None) -> Path:
