@@ -282,6 +282,17 @@ def test_bad_images(strong_rgb, image, rgb, message):
     assert isinstance(info.value, ValueError)
 
 
+@pytest.mark.parametrize("tile", [-4, 0, 8, 40.5, True, "64"])
+def test_a_bad_tile_is_refused_not_left_uninitialised(strong_rgb, tile):
+    image = np.zeros((64, 64), np.uint8)
+    with pytest.raises(ShapeError, match="tile as a whole number of pixels, at least 16"):
+        strong_rgb.restore(image, 25, tile=tile)
+    import dask.array  # a core dependency
+
+    with pytest.raises(ShapeError, match="tile as a whole number"):
+        strong_rgb.restore_lazy(dask.array.from_array(image, chunks=32), 25, tile=tile)
+
+
 def test_a_narrow_last_axis_is_x_when_told(strong_rgb):
     image = np.zeros((32, 32, 2), np.uint16)
     assert strong_rgb.restore(image, 25, rgb=False).shape == image.shape  # 32 planes of 32×2

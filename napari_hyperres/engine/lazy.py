@@ -14,6 +14,7 @@ from ..core.intensity import check_dtype, intensity_map_for, reads_data_range
 from ..core.photon_noise import PoissonGaussian
 from ..core.stabilize import refuse_rgb
 from ..errors import ShapeError
+from .tiling import check_tile
 
 
 def restore_lazy(restorer, image, level, *, tile=None, rgb=None, value_range=None, noise=None):
@@ -22,6 +23,7 @@ def restore_lazy(restorer, image, level, *, tile=None, rgb=None, value_range=Non
     import dask.array as da
 
     check_dtype(np.dtype(image.dtype))
+    check_tile(tile)
     is_rgb = is_rgb_image(tuple(image.shape), rgb)
     spatial_ndim = 3 if is_rgb else 2
     if image.ndim < 2 or image.size == 0:

@@ -34,7 +34,7 @@ from .ensemble import dihedral_tiles
 from .lazy import is_dask_array, restore_lazy
 from .planes import restore_unit_plane
 from .report import PlaneChoice, Report
-from .tiling import run_tiles, tile_boxes
+from .tiling import check_tile, run_tiles, tile_boxes
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: called after each tile, counted over all planes."""
@@ -294,6 +294,7 @@ class Restorer:
         progress step). This generator is what the GUI's cancellable workers iterate;
         :meth:`restore` drives it.
         """
+        check_tile(tile)
         image = np.asarray(image)
         is_rgb = validate_image(image, rgb)
         net = None

@@ -9,10 +9,24 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
+import numpy as np
 import torch
+
+from ..errors import ShapeError
 
 DEFAULT_TILE = 512
 """Tile edge used when an image plane exceeds ``DEFAULT_TILE² · 4`` pixels and no tile is given."""
+
+MIN_TILE = 16
+"""The smallest tile edge accepted (the CLI's ``--tile`` says the same)."""
+
+
+def check_tile(tile: object) -> None:
+    """Raise :class:`ShapeError` unless ``tile`` is ``None`` or a whole number of pixels ≥ ``MIN_TILE``."""
+    if tile is None:
+        return
+    if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < MIN_TILE:
+        raise ShapeError(f"expected tile as a whole number of pixels, at least {MIN_TILE} (or None: tile only large planes), got {tile!r}")
 
 
 def tile_boxes(height: int, width: int, tile: int) -> list[tuple[int, int, int, int]]:
