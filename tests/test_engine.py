@@ -293,6 +293,15 @@ def test_a_bad_tile_is_refused_not_left_uninitialised(strong_rgb, tile):
         strong_rgb.restore_lazy(dask.array.from_array(image, chunks=32), 25, tile=tile)
 
 
+def test_a_nan_in_one_plane_of_a_float_stack_is_named_as_such():
+    from napari_hyperres.engine import whole_value_range
+
+    stack = np.random.default_rng(0).random((3, 16, 16)).astype(np.float32) * 500  # not on [0, 1]: read from the data
+    stack[2, 5, 5] = np.nan
+    with pytest.raises(ShapeError, match="contains NaN or infinite values; replace them first"):
+        whole_value_range(stack)  # what the widget asks of the whole layer before a preview
+
+
 def test_a_narrow_last_axis_is_x_when_told(strong_rgb):
     image = np.zeros((32, 32, 2), np.uint16)
     assert strong_rgb.restore(image, 25, rgb=False).shape == image.shape  # 32 planes of 32×2

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from .intensity import check_dtype
+from .intensity import NOT_FINITE, check_dtype
 
 
 def is_rgb_image(image_shape: tuple[int, ...], rgb: bool | None) -> bool:
@@ -43,5 +43,5 @@ def validate_image(image: np.ndarray, rgb: bool | None = None) -> bool:
     if min(spatial) < 2:
         raise ShapeError(f"expected at least 2×2 pixels per plane, got {spatial[0]}×{spatial[1]} (shape {image.shape})")
     if np.issubdtype(image.dtype, np.floating) and not np.all(np.isfinite(image)):
-        raise ShapeError("the image contains NaN or infinite values; replace them first (e.g. numpy.nan_to_num)")
+        raise ShapeError(NOT_FINITE)
     return is_rgb

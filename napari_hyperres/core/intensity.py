@@ -14,6 +14,7 @@ Integers come back rounded and clipped to their dtype's range.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,6 +72,9 @@ def check_dtype(dtype: np.dtype) -> None:
         raise ShapeError(f"expected an integer or floating-point image, got dtype {dtype}; convert it first (e.g. .astype(np.float32))")
 
 
+NOT_FINITE = "the image contains NaN or infinite values; replace them first (e.g. numpy.nan_to_num)"
+
+
 def intensity_map_for(image: np.ndarray, value_range: tuple[float, float] | None = None) -> IntensityMap:
     """The :class:`IntensityMap` of ``image`` under the module's rules (reads the whole array unless it is uint8).
 
@@ -86,6 +90,8 @@ def intensity_map_for(image: np.ndarray, value_range: tuple[float, float] | None
     if dtype == np.uint8:
         return IntensityMap(0.0, 255.0, dtype)
     low, high = float(np.min(image)), float(np.max(image))
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ShapeError(NOT_FINITE)
     if np.issubdtype(dtype, np.floating) and low >= 0.0 and high <= 1.0:
         return IntensityMap(0.0, 1.0, dtype)
     p_low, p_high = (float(v) for v in np.percentile(image, PERCENTILES))
