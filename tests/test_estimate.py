@@ -264,3 +264,17 @@ def test_an_8bit_image_is_read_by_the_estimator_trained_on_8bit_files():
     eight_bit = estimate_level(noisy, "denoise")
     general = estimate_level(noisy, "denoise", weights="denoise.estimator")
     assert abs(eight_bit - 60) < abs(general - 60) and abs(eight_bit - 60) < 4
+
+
+def test_only_the_first_plane_of_a_stack_becomes_float(monkeypatch):
+    """The level of a stack is read from its first plane (mapped by the whole stack's range), and only
+    that plane is converted: a 4 GB uint16 stack must not need 8 GB more for ``--level auto``."""
+    from napari_hyperres.core.intensity import IntensityMap
+
+    converted, original = [], IntensityMap.to_unit
+    monkeypatch.setattr(IntensityMap, "to_unit", lambda self, a: converted.append(a.shape) or original(self, a))
+    stack = np.random.default_rng(0).integers(100, 4000, size=(5, 40, 48), dtype=np.uint16)
+    plane = estimate_module.prepare_plane(stack, DENOISE)
+    assert converted == [(40, 48)] and plane.shape[:2] == (40, 48)
+    whole = original(estimate_module.intensity_map_for(stack), stack)[0]
+    np.testing.assert_array_equal(plane[..., 0], whole)

@@ -47,8 +47,9 @@ def estimator_weights_name(task: Task, dtype=None) -> str:
 def prepare_plane(image: np.ndarray, task: Task, rgb: bool | None = None, value_range: tuple[float, float] | None = None) -> np.ndarray:
     """The first 2-D plane of ``image`` as float ``(H, W, C)`` in the task's channels."""
     is_rgb = validate_image(image, rgb)
-    unit = intensity_map_for(image, value_range).to_unit(np.asarray(image))
-    plane = unit.reshape((-1,) + unit.shape[-3:])[0] if is_rgb else unit.reshape((-1,) + unit.shape[-2:])[0]
+    image = np.asarray(image)
+    lead = image.ndim - (3 if is_rgb else 2)
+    plane = intensity_map_for(image, value_range).to_unit(image[(0,) * lead])  # only the first plane becomes float
     if is_rgb:
         plane = plane[..., :3]
         if task.in_channels == 1:
