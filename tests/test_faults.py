@@ -91,6 +91,20 @@ def test_hostile_architecture_is_refused_before_building(tmp_path, key, value, m
         load_model(path)
 
 
+@pytest.mark.parametrize(
+    ("kind", "architecture", "message"),
+    [("hair", {"in_channels": 3, "features": 512, "candidates": 64, "stages": 16, "blocks": 32}, "4,923,200,387 parameters, more than"),
+     ("hyperres", {"in_channels": 3, "features": 8, "blocks": 2, "head": "x"}, "does not fit model kind 'hyperres': expected a head")],
+    ids=["each-size-in-bounds-but-19-GB", "bad-head"],
+)
+def test_an_architecture_too_big_or_invalid_is_one_weights_error(tmp_path, kind, architecture, message):
+    state, info = _tiny_state()
+    info.kind, info.architecture = kind, architecture
+    path = save_weights(tmp_path / "arch.safetensors", state, info)
+    with pytest.raises(WeightsError, match=message):
+        load_model(path)
+
+
 class Payload:
     """Unpickling this runs ``touch MARKER``: a file that holds it must never be unpickled."""
 

@@ -255,6 +255,11 @@ ARCHITECTURE_BOUNDS: dict[str, tuple[int, int]] = {
 cannot make the loader allocate without end."""
 
 
+MAX_PARAMETERS = 50_000_000
+"""The most parameters a network rebuilt from a weights file may have (200 MB in float32; the paper
+preset has a few million): the bounds above hold each size, this holds their product."""
+
+
 ARCHITECTURE_REALS = {"control_centre": False, "control_scale": True}
 """Architecture values that are real numbers (the HyperRes control's centre and scale), each
 with whether it must be positive; they must be finite."""
@@ -297,14 +302,20 @@ def check_tensors(tensors: dict[str, torch.Tensor], expected: dict[str, torch.Te
 
 
 def build_model(kind: str, architecture: dict) -> nn.Module:
-    """A freshly initialised network of ``kind`` with ``architecture`` (sizes checked first)."""
+    """A freshly initialised network of ``kind`` with ``architecture`` (sizes checked first: each
+    value against :data:`ARCHITECTURE_BOUNDS`, then the whole network's parameter count, counted
+    on the meta device, against :data:`MAX_PARAMETERS`)."""
     check_architecture(architecture)
     _register_builtin_kinds()
     if kind not in MODEL_BUILDERS:
         raise WeightsError(f"unknown model kind {kind!r}; known: {sorted(MODEL_BUILDERS)}")
     try:
+        with torch.device("meta"):  # shapes only: nothing is allocated
+            count = sum(p.numel() for p in MODEL_BUILDERS[kind](architecture).parameters())
+        if count > MAX_PARAMETERS:
+            raise WeightsError(f"architecture {architecture} has {count:,} parameters, more than {MAX_PARAMETERS:,}; refused as damaged or hostile")
         return MODEL_BUILDERS[kind](architecture)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise WeightsError(f"architecture {architecture} does not fit model kind {kind!r}: {exc}") from exc
 
 
