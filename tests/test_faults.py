@@ -105,6 +105,15 @@ def test_an_architecture_too_big_or_invalid_is_one_weights_error(tmp_path, kind,
         load_model(path)
 
 
+def test_a_baseline_of_trainer_compare_is_refused_with_what_to_pick(tmp_path):
+    state, info = _tiny_state()
+    info.kind = "adafm"
+    path = save_weights(tmp_path / "adafm.safetensors", state, info)
+    with pytest.raises(WeightsError, match="holds a 'adafm' model, expected 'hyperres'; pick weights made for it") as raised:
+        Restorer("denoise", weights=str(path), device="cpu")
+    assert "napari-hyperres weights" in str(raised.value) and "trainer compare" in str(raised.value)
+
+
 class Payload:
     """Unpickling this runs ``touch MARKER``: a file that holds it must never be unpickled."""
 

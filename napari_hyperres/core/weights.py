@@ -342,7 +342,11 @@ def load_model(
     if accepted is not None and info.task not in accepted:
         raise WeightsError(f"{path}: weights are for task {info.task!r}, not {' or '.join(map(repr, accepted))}")
     if kind is not None and info.kind != kind:
-        raise WeightsError(f"{path}: holds a {info.kind!r} model, expected {kind!r}")
+        raise WeightsError(
+            f"{path}: holds a {info.kind!r} model, expected {kind!r}; pick weights made for it "
+            f"(`napari-hyperres weights` lists the shipped ones; `python -m trainer export RUN` makes one of a "
+            f"hyperres or hair run: the baselines of `python -m trainer compare` restore nothing alone)"
+        )
     check_architecture(info.architecture, path)
     model = build_model(info.kind, info.architecture)
     check_tensors(tensors, model.state_dict(), path)

@@ -97,17 +97,16 @@ class Restorer:
                     f"task {self.task.name!r} has no weights yet: train with "
                     f"`python -m trainer train --task {self.task.name} ...` and pass the exported file as weights"
                 )
-            model, self.info = load_model(name, task=self.task.accepted_weights, device=self.device)
             expected = "hair" if self.task.conditioning == "image" else "hyperres"
-            if self.info.kind != expected:
-                raise WeightsError(f"{name}: holds a {self.info.kind!r} model; task {self.task.name!r} needs {expected!r} weights")
+            model, self.info = load_model(name, task=self.task.accepted_weights, kind=expected, device=self.device)
         else:
             model = model.to(self.device).eval()
             self.info = WeightsInfo(name="(in memory)", task=self.task.name, architecture=model.arch.to_dict())
         if model.arch.in_channels != self.task.in_channels:
             raise WeightsError(
                 f"weights have {model.arch.in_channels} input channel(s) but task {self.task.name!r} "
-                f"is {self.task.channels} ({self.task.in_channels})"
+                f"is {self.task.channels} ({self.task.in_channels}); pass weights trained for this task "
+                f"(`python -m trainer train --task {self.task.name}`)"
             )
         if any(p.is_floating_point() and p.dtype != self.dtype for p in model.parameters()):
             # a model passed in is the caller's (a training run's): cast a copy, never it
