@@ -244,8 +244,9 @@ class Restorer:
         return photon_setup(self.task, image, level, noise=noise, value_range=value_range)
 
     def release(self) -> None:
-        """Drop cached generated networks and free accelerator memory."""
-        self._generated.clear()
+        """Drop cached generated networks and free accelerator memory (safe from any thread)."""
+        with self._lock:  # a worker may be in _network_for_c
+            self._generated.clear()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
