@@ -655,6 +655,22 @@ def test_bad_inputs_give_notifications(make_widget, notes):
     assert not widget.busy and [layer.name for layer in viewer.layers] == ["labels", "img"]
 
 
+def test_a_failing_noise_fit_is_a_notification_not_a_traceback(make_widget, notes, monkeypatch):
+    import napari_hyperres.ui.widget as widget_module
+
+    def singular(*args, **kwargs):
+        raise np.linalg.LinAlgError("Singular matrix")
+
+    monkeypatch.setattr(widget_module, "whole_noise", singular)
+    viewer = ViewerModel()
+    viewer.add_image(np.full((32, 32), 300, np.uint16), name="flat")
+    widget = make_widget(viewer)
+    widget.task_combo.value = "microscopy"
+    widget.apply(30)
+    assert notes["error"][-1] == "LinAlgError: Singular matrix"
+    assert not widget.busy and [layer.name for layer in viewer.layers] == ["flat"]
+
+
 # --- teardown ----------------------------------------------------------------------------------
 def test_close_releases_networks(make_widget, qtbot):
     viewer = ViewerModel()

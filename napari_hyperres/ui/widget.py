@@ -355,7 +355,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
             index = plane_index(layer.world_to_data(self.viewer.dims.point), data.shape, rgb)
             value_range = self._layer_value_range(layer)
             noise = self._layer_noise(layer, task.name) if task.noise_parameters else None
-        except HyperResError as exc:
+        except Exception as exc:  # noqa: BLE001 — a Qt slot must not raise: every failure (a fit's LinAlgError too) is a notification
             self._notify_error(exc, task, quiet=quiet)
             return None
         return Request(
