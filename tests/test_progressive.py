@@ -92,6 +92,22 @@ def test_small_planes_resampling_and_image_conditioned_tasks_are_previewed_whole
     assert previews_whole(dataclasses.replace(request, task=SR), (4000, 4000))
 
 
+def test_a_large_sr_plane_previewed_whole_can_stop_between_its_tiles(tiny_weights, monkeypatch):
+    import napari_hyperres.engine.tiling as tiling
+
+    plane = np.random.default_rng(2).integers(0, 255, (96, 80), dtype=np.uint8)
+    request = Request(task=SR, level=2.0, device="cpu", weights=str(tiny_weights["sr"]), data=plane, rgb=False)
+    expected = Restorer("sr", weights=str(tiny_weights["sr"]), device="cpu").restore(plane, 2.0)
+    yielded, restored = _run(request)
+    assert yielded == []  # one tile: nothing to stop at, a small plane is always shown
+    np.testing.assert_array_equal(restored.data, expected)
+
+    monkeypatch.setattr(tiling, "DEFAULT_TILE", 32)  # the same plane is now "large": 6 × 5 tiles of its ×2 input
+    yielded, restored = _run(request)
+    assert len(yielded) == 29 and all(step is None for step in yielded)  # a quit() takes effect at any of them
+    np.testing.assert_array_equal(restored.data, expected)  # tiles overlap by the receptive field: no seams
+
+
 def test_colour_counts_its_network_passes_when_choosing_view_first():
     """A 512² gray plane is one pass and previews whole; in colour, denoise runs three (opponent
     planes), so the same plane shows the middle of the view first."""

@@ -119,6 +119,8 @@ def preview_steps(cache: RestorerCache, request: Request) -> Iterator[PreviewTil
     Yields :class:`PreviewTile`\\ s (the middle of the view, then the whole view), and
     ``None`` between the tiles of the rest of the plane, so a worker asked to quit stops
     there (the widget quits a preview whose view is done when the slider moves again).
+    A plane restored whole (small; or sr / auto, which need all of it) yields ``None``
+    between its tiles only when it has several (large planes), so a small one is always shown.
     """
     from ..engine import Report
 
@@ -127,9 +129,14 @@ def preview_steps(cache: RestorerCache, request: Request) -> Iterator[PreviewTil
     plane = np.asarray(request.data[request.index])
     shape_yx = plane.shape[:2]
     if previews_whole(request, shape_yx):
-        result, report = restorer.restore_with_report(
-            plane, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise
-        )
+        result = report = None
+        for step in restorer.restore_steps(plane, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise):
+            if isinstance(step, np.ndarray):
+                result = step
+            elif isinstance(step, Report):
+                report = step
+            elif isinstance(step, tuple) and 0 < step[0] < step[1]:
+                yield None  # between the tiles of a large sr / auto plane: a point to stop at (one tile runs to the end)
         return Restored(result, time.perf_counter() - start, report.selections)
     view = view_box(request.viewport, shape_yx)
     first = centre_box(view, first_edge(request.task.passes(request.rgb)))
