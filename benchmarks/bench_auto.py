@@ -41,15 +41,13 @@ import numpy as np
 
 def load_network(path: Path, kind: str):
     """A ``kind`` network from a weights file or a trainer run folder (``checkpoint.pt`` / ``model.safetensors``)."""
-    from trainer.models import register_with_loader
-
-    register_with_loader()  # load_model can then rebuild the "dedicated" baseline
     from napari_hyperres.core.weights import load_model
     from trainer.baselines import load_run
+    from trainer.models import baseline_builders
 
     if path.is_dir():
         return load_run(path, kind), f"{kind} run folder `{path}`"
-    model, _ = load_model(path, kind=kind)
+    model, _ = load_model(path, kind=kind, builders=baseline_builders())  # the "dedicated" baseline too
     return model, common.weights_description(path)
 
 

@@ -193,7 +193,7 @@ class Report:
 
     def emit(self, args: argparse.Namespace) -> Path:
         """Print the markdown and write it to ``--out`` (atomically); returns the path written."""
-        from napari_hyperres.core.weights import atomic_write
+        from napari_hyperres.core.atomic import atomic_write
 
         text = self.render(args.quick)
         print(text, flush=True)

@@ -52,7 +52,7 @@ def command_for(name: str, args, out: Path) -> list[str] | str:
 
 
 def main() -> None:
-    from napari_hyperres.core.weights import atomic_write
+    from napari_hyperres.core.atomic import atomic_write
 
     parser = common.base_parser(__doc__, "ALL")
     parser.add_argument("--fixed", type=Path, default=None, help="bench_auto's fixed-weights baseline (weights file or run folder)")

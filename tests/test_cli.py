@@ -318,3 +318,15 @@ def test_help_starts_without_torch():
     code = "import sys, napari_hyperres.cli.main as m; m.build_parser(); assert 'torch' not in sys.modules, 'torch imported'"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_main_leaves_the_sigterm_handler_and_warnings_as_it_found_them(tmp_path, rng, weights):
+    import signal
+    import warnings
+
+    before_handler, before_show = signal.getsignal(signal.SIGTERM), warnings.showwarning
+    src = tmp_path / "in.png"
+    cv2.imwrite(str(src), rng.integers(0, 255, (32, 32), dtype=np.uint8))
+    assert main(["restore", str(src), str(tmp_path / "out.png"), "--task", "denoise", "--level", "25",
+                 "--weights", weights, "--device", "cpu", "--quiet"]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before_handler and warnings.showwarning is before_show

@@ -27,7 +27,8 @@ from safetensors.torch import save_file
 
 from napari_hyperres import LevelRangeError, ShapeError, WeightsError, estimate_level
 from napari_hyperres.cli.main import main
-from napari_hyperres.core.weights import METADATA_KEY, WeightsInfo, load_model, remove_stale_temps, save_weights
+from napari_hyperres.core.atomic import remove_stale_temps
+from napari_hyperres.core.weights import METADATA_KEY, WeightsInfo, load_model, save_weights
 from napari_hyperres.engine import Restorer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,9 +10,9 @@ import pytest
 import torch
 from conftest import tiny_model, write_tiny_weights
 
+from napari_hyperres.core.atomic import atomic_write
 from napari_hyperres.core.weights import (
     WeightsInfo,
-    atomic_write,
     load_model,
     load_weights,
     read_info,

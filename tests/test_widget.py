@@ -117,6 +117,9 @@ def test_widget_opens_through_the_manifest(make_napari_viewer_proxy):
 
 
 def test_sample_data_opens_through_the_manifest(make_widget):
+    from npe2 import PluginManager
+
+    PluginManager.instance().discover()  # as napari does at start-up (this test must not rely on another's viewer)
     viewer = ViewerModel()
     viewer.open_sample("napari-hyperres", "coffee_jpeg")
     layer = viewer.layers[-1]

@@ -275,14 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from napari_hyperres.core.weights import exit_cleanly_on_sigterm
+    from napari_hyperres.core.atomic import sigterm_as_exit
 
-    exit_cleanly_on_sigterm()
-    try:
-        return args.func(args)
-    except (HyperResError, FileNotFoundError, ValueError, FloatingPointError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    with sigterm_as_exit():
+        try:
+            return args.func(args)
+        except (HyperResError, FileNotFoundError, ValueError, FloatingPointError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
 
 
 def exit_process(code: int) -> None:

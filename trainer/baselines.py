@@ -56,8 +56,7 @@ def load_run(run: Path, kind: str) -> nn.Module:
         model = model_kinds.build(kind, model_kinds.KINDS[kind].record(**check_architecture(ckpt["architecture"])))
         model.load_state_dict(ckpt["model"])
         return model.eval()
-    model_kinds.register_with_loader()
-    model, _ = load_model(run / EXPORTED, kind=kind)
+    model, _ = load_model(run / EXPORTED, kind=kind, builders=model_kinds.baseline_builders())
     return model
 
 

@@ -23,11 +23,11 @@ import torch.distributed as dist
 import torch.nn as nn
 
 from napari_hyperres.core import devices
+from napari_hyperres.core.atomic import atomic_write
 from napari_hyperres.core.devices import select_device
 from napari_hyperres.core.models.hyperres import Architecture, HyperResNet, recentred_state
 from napari_hyperres.core.plugins import get_task
 from napari_hyperres.core.tasks import Task
-from napari_hyperres.core.weights import atomic_write
 from napari_hyperres.errors import WeightsError
 
 from . import models as model_kinds

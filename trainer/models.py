@@ -35,7 +35,6 @@ from napari_hyperres.core.models.hyperres import (
     _init_conv,
     architecture_for,
 )
-from napari_hyperres.core.weights import register_model_kind
 
 
 class DedicatedNet(nn.Module):
@@ -271,9 +270,7 @@ def build(kind: str, arch) -> nn.Module:
     return KINDS[kind].build(arch)
 
 
-def register_with_loader() -> None:
-    """Let :func:`napari_hyperres.core.weights.load_model` rebuild the trainer-only kinds
-    (``dedicated``, ``adafm``) from weights files; the library knows the others itself."""
-    for name in ("dedicated", "adafm"):
-        kind = KINDS[name]
-        register_model_kind(name, lambda arch, kind=kind: kind.build(kind.record(**arch)))
+def baseline_builders() -> dict[str, Callable[[dict], nn.Module]]:
+    """How :func:`napari_hyperres.core.weights.load_model` rebuilds the trainer-only kinds
+    (``dedicated``, ``adafm``) from weights files (its ``builders``); the library knows the others."""
+    return {name: (lambda arch, kind=KINDS[name]: kind.build(kind.record(**arch))) for name in ("dedicated", "adafm")}

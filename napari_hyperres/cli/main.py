@@ -186,21 +186,21 @@ def main(argv: list[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
-    from ..core.weights import exit_cleanly_on_sigterm
+    from ..core.atomic import sigterm_as_exit
 
-    exit_cleanly_on_sigterm()
-    warnings.showwarning = lambda message, category, *_, **__: print(f"warning: {message}", file=sys.stderr, flush=True)
     if getattr(args, "run", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
-    try:
-        return args.run(args)
-    except (HyperResError, OSError) as exc:
-        print_error(one_line(exc))
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print_error("interrupted; files being written were discarded")
-        return EXIT_INTERRUPTED
+    with sigterm_as_exit(), warnings.catch_warnings():  # both as they were afterwards (tests, embedding)
+        warnings.showwarning = lambda message, category, *_, **__: print(f"warning: {message}", file=sys.stderr, flush=True)
+        try:
+            return args.run(args)
+        except (HyperResError, OSError) as exc:
+            print_error(one_line(exc))
+            return EXIT_ERROR
+        except KeyboardInterrupt:
+            print_error("interrupted; files being written were discarded")
+            return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

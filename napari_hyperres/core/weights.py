@@ -9,21 +9,19 @@ normalisation, training data and validation table. Shipped files live in
 
 from __future__ import annotations
 
-import errno
-import glob
 import json
 import math
 import os
-import secrets
-import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from types import MappingProxyType
+from typing import Callable, Mapping
 
 import torch
 import torch.nn as nn
 
 from ..errors import WeightsError
+from .atomic import atomic_write
 
 PRETRAINED_DIR = Path(__file__).parents[1] / "pretrained"
 METADATA_KEY = "hyperres"
@@ -75,95 +73,6 @@ class WeightsInfo:
             return ""
         side = "below" if float(level) < levels[0] else "above"
         return f"{side} the trained {unit} {levels[0]:g}–{levels[-1]:g}: extrapolated"
-
-
-TEMP_MARK = "hyperres"
-"""Temporary files are named ``.<name>.hyperres-<pid>-<random>.tmp<suffix>`` beside their target."""
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # someone else's process, or a platform that cannot tell: leave its files alone
-    return True
-
-
-def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
-    """Delete temporary files (or zarr folders) of earlier writes of ``path`` whose process is gone (killed mid-write); returns them.
-
-    A SIGKILL (or a power cut) cannot be caught, so its temporary file stays; the next write
-    to the same path recognises it by name and by its writer's dead process id.
-    """
-    path = Path(path)
-    removed = []
-    for tmp in path.parent.glob(f".{glob.escape(path.name)}.{TEMP_MARK}-*-*.tmp*"):
-        try:
-            pid = int(tmp.name[len(path.name) + len(TEMP_MARK) + 3 :].split("-", 1)[0])
-        except ValueError:
-            continue
-        if pid != os.getpid() and not _pid_alive(pid):
-            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)  # a zarr store is a folder
-            removed.append(tmp)
-    return removed
-
-
-def exit_cleanly_on_sigterm() -> None:
-    """Make SIGTERM raise ``SystemExit(143)`` in the main thread, so writes in progress clean up.
-
-    For programs (the CLI, the trainer), not for the library: the default SIGTERM ends the
-    process at once and would leave :func:`atomic_write`'s temporary file behind.
-    """
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def terminate(signum, frame):
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, terminate)
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` and move the temporary file onto ``path`` only if it succeeds.
-
-    A crash, cancellation or SIGTERM (the CLI and the trainer turn it into an exception)
-    leaves ``path`` as it was (never half-written) and removes the temporary file; one left
-    by an uncatchable kill is removed by the next write to ``path`` (:func:`remove_stale_temps`).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(path)
-    # A fresh name, not a file: write() creates it inside the try below, so a SIGTERM at any moment
-    # leaves nothing (a placeholder made first, as mkstemp does, could be caught before the try)
-    tmp = str(path.parent / f".{path.name}.{TEMP_MARK}-{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # some writers create 0600 files; give outputs the usual permissions
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and _disk_full(exc, path.parent):
-            raise OSError(errno.ENOSPC, f"no space left on the device holding {path.parent} ({exc}); free some space or write elsewhere") from exc
-        raise
-
-
-def _disk_full(exc: OSError, folder: Path) -> bool:
-    """Whether a failed write ran out of space (writers report it as ENOSPC or as a short write)."""
-
-    if exc.errno == errno.ENOSPC:
-        return True
-    try:
-        return "written" in str(exc) and shutil.disk_usage(folder).free < 1 << 20
-    except OSError:
-        return False
 
 
 def save_weights(path: str | os.PathLike, state_dict: dict[str, torch.Tensor], info: WeightsInfo) -> Path:
@@ -234,12 +143,31 @@ def load_weights(name_or_path: str | os.PathLike) -> tuple[dict[str, torch.Tenso
     return tensors, info
 
 
-MODEL_BUILDERS: dict[str, Callable[[dict], nn.Module]] = {}
+ModelBuilders = Mapping[str, Callable[[dict], nn.Module]]
+"""Model kind → how to build a fresh network of it from its architecture dict."""
 
 
-def register_model_kind(kind: str, build: Callable[[dict], nn.Module]) -> None:
-    """Tell :func:`load_model` how to rebuild networks of ``kind`` from their architecture dict."""
-    MODEL_BUILDERS[kind] = build
+def _hyperres(architecture: dict) -> nn.Module:
+    from .models.hyperres import Architecture, HyperResNet
+
+    return HyperResNet(Architecture(**architecture))
+
+
+def _hair(architecture: dict) -> nn.Module:
+    from .models.hair import HairArchitecture, HairNet
+
+    return HairNet(HairArchitecture(**architecture))
+
+
+def _estimator(architecture: dict) -> nn.Module:
+    from .models.estimator import EstimatorArchitecture, LevelEstimator
+
+    return LevelEstimator(EstimatorArchitecture(**architecture))
+
+
+MODEL_BUILDERS: ModelBuilders = MappingProxyType({"hyperres": _hyperres, "hair": _hair, "estimator": _estimator})
+"""The model kinds the library rebuilds from weights files (read-only; the trainer's baselines
+pass theirs to :func:`load_model` as ``builders``)."""
 
 
 ARCHITECTURE_BOUNDS: dict[str, tuple[int, int]] = {
@@ -301,20 +229,20 @@ def check_tensors(tensors: dict[str, torch.Tensor], expected: dict[str, torch.Te
             raise WeightsError(f"{source}: tensor {name!r} holds NaN or infinite values; the weights are damaged (a diverged training?)")
 
 
-def build_model(kind: str, architecture: dict) -> nn.Module:
+def build_model(kind: str, architecture: dict, builders: ModelBuilders | None = None) -> nn.Module:
     """A freshly initialised network of ``kind`` with ``architecture`` (sizes checked first: each
     value against :data:`ARCHITECTURE_BOUNDS`, then the whole network's parameter count, counted
     on the meta device, against :data:`MAX_PARAMETERS`)."""
     check_architecture(architecture)
-    _register_builtin_kinds()
-    if kind not in MODEL_BUILDERS:
-        raise WeightsError(f"unknown model kind {kind!r}; known: {sorted(MODEL_BUILDERS)}")
+    known = {**MODEL_BUILDERS, **(builders or {})}
+    if kind not in known:
+        raise WeightsError(f"unknown model kind {kind!r}; known: {sorted(known)}")
     try:
         with torch.device("meta"):  # shapes only: nothing is allocated
-            count = sum(p.numel() for p in MODEL_BUILDERS[kind](architecture).parameters())
+            count = sum(p.numel() for p in known[kind](architecture).parameters())
         if count > MAX_PARAMETERS:
             raise WeightsError(f"architecture {architecture} has {count:,} parameters, more than {MAX_PARAMETERS:,}; refused as damaged or hostile")
-        return MODEL_BUILDERS[kind](architecture)
+        return known[kind](architecture)
     except (TypeError, ValueError) as exc:
         raise WeightsError(f"architecture {architecture} does not fit model kind {kind!r}: {exc}") from exc
 
@@ -325,6 +253,7 @@ def load_model(
     task: str | tuple[str, ...] | None = None,
     kind: str | None = None,
     device: str | torch.device = "cpu",
+    builders: ModelBuilders | None = None,
 ) -> tuple[nn.Module, WeightsInfo]:
     """Rebuild the network stored in a weights file, in eval mode on ``device``.
 
@@ -332,6 +261,7 @@ def load_model(
         name_or_path: shipped name (``"denoise.lite"``) or a path.
         task: if given, the file must be for this task (or one of these tasks).
         kind: if given, the file must hold this model kind.
+        builders: model kinds beyond :data:`MODEL_BUILDERS` (the trainer's baselines).
 
     Raises:
         WeightsError: unreadable file, or task / kind / architecture mismatch (named in the message).
@@ -348,7 +278,7 @@ def load_model(
             f"hyperres or hair run: the baselines of `python -m trainer compare` restore nothing alone)"
         )
     check_architecture(info.architecture, path)
-    model = build_model(info.kind, info.architecture)
+    model = build_model(info.kind, info.architecture, builders)
     check_tensors(tensors, model.state_dict(), path)
     try:
         model.load_state_dict(tensors, strict=True)
@@ -361,15 +291,3 @@ def load_model(
 def list_weights() -> list[WeightsInfo]:
     """Metadata of every shipped weights file."""
     return [read_info(p) for p in sorted(PRETRAINED_DIR.glob("*.safetensors"))]
-
-
-def _register_builtin_kinds() -> None:
-    if "hyperres" in MODEL_BUILDERS:
-        return
-    from .models.estimator import EstimatorArchitecture, LevelEstimator
-    from .models.hair import HairArchitecture, HairNet
-    from .models.hyperres import Architecture, HyperResNet
-
-    register_model_kind("hyperres", lambda arch: HyperResNet(Architecture(**arch)))
-    register_model_kind("hair", lambda arch: HairNet(HairArchitecture(**arch)))
-    register_model_kind("estimator", lambda arch: LevelEstimator(EstimatorArchitecture(**arch)))

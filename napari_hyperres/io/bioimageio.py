@@ -131,7 +131,7 @@ def export_bioimageio(task, level: float, out_path: str | os.PathLike, *, weight
     _check_bioimageio()
     from bioimageio.spec import save_bioimageio_package
 
-    from ..core.weights import atomic_write
+    from ..core.atomic import atomic_write
 
     with tempfile.TemporaryDirectory(prefix="hyperres-bioimageio-") as folder:
         descr = build_description(task, level, Path(folder), weights=weights)

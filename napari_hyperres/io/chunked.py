@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..core.weights import TEMP_MARK, remove_stale_temps
+from ..core.atomic import TEMP_MARK, atomic_write, remove_stale_temps
 from ..errors import ShapeError
 
 ZARR_SUFFIX = ".zarr"
@@ -171,7 +171,7 @@ def _replace_store(new: Path, target: Path) -> None:
     if not target.exists():
         os.replace(new, target)
         return
-    old = target.with_name(f".{target.name}.hyperres-{os.getpid()}-{uuid.uuid4().hex[:8]}.old")
+    old = target.with_name(f".{target.name}.{TEMP_MARK}-{os.getpid()}-{uuid.uuid4().hex[:8]}.old")
     os.replace(target, old)
     try:
         os.replace(new, target)
@@ -185,8 +185,6 @@ def write_tiled_tiff(array: Any, target: str | os.PathLike, *, tile: int = 512, 
     """Write ``array`` (dask, one plane ``(Y, X[, C])`` or a stack of them) as a tiled TIFF, one
     ``tile``² tile at a time: memory holds a tile row, whatever the image size. Atomic."""
     import tifffile
-
-    from ..core.weights import atomic_write
 
     compute = compute or (lambda work: work.compute())
     rgb = array.ndim >= 3 and array.shape[-1] in (3, 4)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.weights import atomic_write
+from ..core.atomic import atomic_write
 from ..errors import ShapeError
 
 TIFF_SUFFIXES = (".tif", ".tiff")

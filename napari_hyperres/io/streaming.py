@@ -16,9 +16,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from ..core.atomic import atomic_write
 from ..core.images import is_rgb_image
 from ..core.intensity import check_dtype
-from ..core.weights import atomic_write
 from ..engine import Progress, Restorer, output_shape
 from ..errors import CancelledError, ShapeError
 from .files import TIFF_SUFFIXES

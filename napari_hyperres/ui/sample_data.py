@@ -26,18 +26,13 @@ def _manifest() -> dict[str, dict[str, Any]]:
 
 
 def _read(path: Path) -> np.ndarray:
-    if path.suffix.lower() in (".tif", ".tiff"):
-        import tifffile
+    """A sample file as the Open dialog would read it (:func:`napari_hyperres.io.files.read_image`)."""
+    from ..io.files import read_image
 
-        return tifffile.imread(path)
-    import cv2
-
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise FileNotFoundError(f"cannot read sample image {path}; rebuild it with `python sample_data/build_samples.py`")
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    return image
+    try:
+        return read_image(path)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"cannot read sample image {path}; rebuild it with `python sample_data/build_samples.py`") from exc
 
 
 def load_sample(key: str) -> list[tuple[np.ndarray, dict[str, Any], str]]:

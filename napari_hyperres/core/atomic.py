@@ -1,0 +1,112 @@
+"""Atomic writes: an output appears whole or not at all.
+
+A file is written under a temporary name beside its target and renamed onto it only when
+complete; a failure, a cancellation or a SIGTERM (:func:`sigterm_as_exit`) removes the
+temporary file, and one left by an uncatchable kill is removed by the next write to the
+same target (:func:`remove_stale_temps`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import glob
+import os
+import secrets
+import shutil
+import signal
+import threading
+from pathlib import Path
+from typing import Callable, Iterator
+
+TEMP_MARK = "hyperres"
+"""Temporary files are named ``.<name>.hyperres-<pid>-<random>.tmp<suffix>`` beside their target."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process, or a platform that cannot tell: leave its files alone
+    return True
+
+
+def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Delete temporary files (or zarr folders) of earlier writes of ``path`` whose process is gone (killed mid-write); returns them.
+
+    A SIGKILL (or a power cut) cannot be caught, so its temporary file stays; the next write
+    to the same path recognises it by name and by its writer's dead process id.
+    """
+    path = Path(path)
+    removed = []
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.{TEMP_MARK}-*-*.tmp*"):
+        try:
+            pid = int(tmp.name[len(path.name) + len(TEMP_MARK) + 3 :].split("-", 1)[0])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _pid_alive(pid):
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)  # a zarr store is a folder
+            removed.append(tmp)
+    return removed
+
+
+@contextlib.contextmanager
+def sigterm_as_exit() -> Iterator[None]:
+    """While inside, SIGTERM raises ``SystemExit(143)`` in the main thread, so writes in progress clean up;
+    the previous handler is back afterwards.
+
+    For programs (the CLI, the trainer), not for the library: the default SIGTERM ends the
+    process at once and would leave :func:`atomic_write`'s temporary file behind.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` and move the temporary file onto ``path`` only if it succeeds.
+
+    A crash, cancellation or SIGTERM (the CLI and the trainer turn it into an exception)
+    leaves ``path`` as it was (never half-written) and removes the temporary file; one left
+    by an uncatchable kill is removed by the next write to ``path`` (:func:`remove_stale_temps`).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path)
+    # A fresh name, not a file: write() creates it inside the try below, so a SIGTERM at any moment
+    # leaves nothing (a placeholder made first, as mkstemp does, could be caught before the try)
+    tmp = str(path.parent / f".{path.name}.{TEMP_MARK}-{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # some writers create 0600 files; give outputs the usual permissions
+        os.replace(tmp, path)
+    except BaseException as exc:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        if isinstance(exc, OSError) and _disk_full(exc, path.parent):
+            raise OSError(errno.ENOSPC, f"no space left on the device holding {path.parent} ({exc}); free some space or write elsewhere") from exc
+        raise
+
+
+def _disk_full(exc: OSError, folder: Path) -> bool:
+    """Whether a failed write ran out of space (writers report it as ENOSPC or as a short write)."""
+
+    if exc.errno == errno.ENOSPC:
+        return True
+    try:
+        return "written" in str(exc) and shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
