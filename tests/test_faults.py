@@ -349,3 +349,13 @@ def test_trainer_names_an_empty_image_in_its_data(tmp_path):
                     "--patch", "16", "--out", str(tmp_path / "run"), "--no-progress")
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and "broken.png" in lines[0] and "empty" in lines[0]
+
+
+@pytest.mark.slow  # a subprocess or a process pool: seconds
+def test_trainer_names_a_float_image_outside_zero_to_one(tmp_path):
+    data = write_image_folder(tmp_path / "data", count=2)
+    tifffile.imwrite(data / "counts.tif", np.full((40, 40), 250.0, np.float32))  # 0–255 saved as float
+    done = _trainer("train", "--task", "denoise", "--data", str(data), "--preset", "tiny", "--steps", "2", "--batch", "2",
+                    "--patch", "16", "--out", str(tmp_path / "run"), "--no-progress")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "counts.tif" in lines[0] and "[0, 1]" in lines[0] and "250" in lines[0]

@@ -38,7 +38,10 @@ def load_for_task(path: Path, channels: str) -> tuple[np.ndarray, bool]:
     replicated: what a gray image given to an RGB network looks like); colour images for a
     gray task become luma (BT.601).
     """
-    image = to_unit_float(read_image(path))
+    raw = read_image(path)
+    image = to_unit_float(raw)
+    if not np.issubdtype(raw.dtype, np.integer) and not (np.isfinite(image).all() and image.min() >= 0.0 and image.max() <= 1.0):
+        raise ValueError(f"{path}: a float training image must hold values in [0, 1] (found {np.nanmin(image):g} to {np.nanmax(image):g}); rescale it or save it as 8/16-bit")
     if image.ndim == 3 and image.shape[-1] == 4:
         image = image[..., :3]
     is_gray = image.ndim == 2
