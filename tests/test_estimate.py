@@ -197,6 +197,26 @@ def test_cli_estimate_auto_is_refused(tmp_path, capsys):
     assert "no level to estimate" in capsys.readouterr().err
 
 
+def test_cli_estimate_sr_says_by_how_much_an_image_was_already_enlarged(tmp_path, capsys):
+    """README: `estimate --task sr` answers how much a bicubic-enlarged image was enlarged (restore refuses `--level auto` for sr)."""
+    low = cv2.resize(_photo(), None, fx=1 / 3, fy=1 / 3, interpolation=cv2.INTER_AREA)
+    path = tmp_path / "enlarged.png"
+    assert cv2.imwrite(str(path), cv2.resize(low, None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC))
+    assert cli_main(["estimate", str(path), "--task", "sr", "--device", "cpu"]) == 0  # the shipped sr.estimator
+    name, level, method = capsys.readouterr().out.strip().split("\t")
+    assert name == str(path) and method.startswith("estimator") and np.isfinite(float(level))
+
+
+def test_cli_restore_auto_refuses_a_level_it_would_ignore(tmp_path, capsys):
+    path = tmp_path / "photo.png"
+    assert cv2.imwrite(str(path), _photo())
+    for level in ("0.7", "auto"):
+        assert cli_main(["restore", str(path), str(tmp_path / "out.png"), "--task", "auto", "--level", level]) == 2
+        err = capsys.readouterr().err
+        assert "takes no level; leave the level out" in err and "enlarge" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+
+
 def test_cli_restore_dejpeg_level_auto_reads_the_tables(tmp_path, tiny_weights, capsys):
     src, dst = tmp_path / "in.jpg", tmp_path / "out.png"
     assert cv2.imwrite(str(src), _photo(40, 48, channels=1), [cv2.IMWRITE_JPEG_QUALITY, 27])

@@ -71,6 +71,7 @@ def resolve_level(
     weights: str | None = None,
     device: str | None = None,
     noise: PoissonGaussian | None = None,
+    restoring: bool = True,
 ) -> LevelChoice:
     """The level to restore ``image`` at, checked once.
 
@@ -83,6 +84,9 @@ def resolve_level(
         image: the decoded image (needed for ``"auto"`` unless the file records the level).
         path, rgb, value_range, weights, device: as for :func:`~napari_hyperres.blind.estimate.estimate_level`.
         noise: photon-limited tasks: a Poisson–Gaussian fit already made (of the whole layer), not fitted again.
+        restoring: the level is for restoring (``"auto"`` refused where the image cannot tell it,
+            :meth:`Task.check_auto`); ``False`` only reports what the estimator reads (``estimate
+            --task sr``: by how much an image was already enlarged).
 
     Raises:
         LevelRangeError: a given level outside the task's range, or a photon fit outside it.
@@ -95,7 +99,8 @@ def resolve_level(
         return LevelChoice(task.default_level, "chosen from the image")
     if not is_auto(level):
         return LevelChoice(task.check_level(level), "given")
-    task.check_auto()
+    if restoring:
+        task.check_auto()
     if task.noise_parameters:
         photons, noise = estimate_photon_noise(_required(image, task), task, rgb=rgb, value_range=value_range, noise=noise)
         return LevelChoice(photons, describe_fit(noise), estimate=photons, noise=noise)

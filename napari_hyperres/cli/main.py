@@ -103,7 +103,7 @@ def run_estimate(args: argparse.Namespace) -> int:
         try:
             file_level = task.level_in_file is not None and task.level_in_file.applies_to(path)
             image = None if file_level else read_image(path)
-            choice = resolve_level(task, "auto", image, path=path, weights=args.weights, device=args.device)
+            choice = resolve_level(task, "auto", image, path=path, weights=args.weights, device=args.device, restoring=False)
             note = f" (outside the task's range {task.level_range[0]:g}–{task.level_range[1]:g})" if choice.outside_range else ""
             print(f"{path}\t{choice.estimate:.4g}\t{choice.method}{note}")
         except (HyperResError, OSError) as exc:

@@ -193,6 +193,8 @@ class Task:
 
     def check_auto(self) -> None:
         """Raise :class:`LevelRangeError` if "auto" may not estimate this task's level (see :attr:`level_from_image`)."""
+        if self.conditioning == "image":
+            raise LevelRangeError(f"task {self.name!r} chooses its restoration from the image itself and takes no level; leave the level out")
         if not self.level_from_image:
             low, high = self.level_range
             raise LevelRangeError(
