@@ -111,3 +111,19 @@ def test_parameters_are_checked():
         PoissonGaussian(gain=0.0, beta=1.0)
     with pytest.raises(ShapeError, match="finite"):
         PoissonGaussian(gain=1.0, beta=float("nan"))
+
+
+def test_a_12_bit_camera_saturating_at_4095_in_a_uint16_array_is_fitted():
+    """Saturated pixels pile up at 4095, far below uint16's 65535: they are found and left out."""
+    counts = camera(fluorescence_like(seed=3), 2.2, 3.5, 100.0, 4000.0)
+    frame = np.minimum(counts, 4095).astype(np.uint16)
+    assert (frame == 4095).mean() > 0.05
+    fit = fit_poisson_gaussian(frame)
+    assert fit.gain == pytest.approx(2.2, rel=0.1)
+
+
+def test_noise_that_rounds_away_is_a_shape_error_not_a_linalg_error():
+    counts = camera(fluorescence_like(seed=4), 0.02, 0.2, 100.0, 3.0)  # noise far below one count
+    frame = np.round(counts).astype(np.uint16)
+    with pytest.raises(ShapeError):
+        fit_poisson_gaussian(frame)

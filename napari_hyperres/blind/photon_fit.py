@@ -106,6 +106,13 @@ def _noise_curve_line(means: np.ndarray, variances: np.ndarray, counts: np.ndarr
     The start is biased low by the scatter; the refinement removes that bias for the points
     that fit and leaves out those that structure pushed up.
     """
+    measured = variances > 0  # a bin of integer data whose noise rounds away (MAD 0) says nothing about the line
+    if np.count_nonzero(measured) < 3:
+        raise ShapeError(
+            "the noise is below one count in almost all of the image, too little to fit: give raw camera "
+            "counts (not a rescaled or averaged image), or use the 'denoise' task with a σ"
+        )
+    means, variances, counts = means[measured], variances[measured], counts[measured]
     spread = VARIANCE_SPREAD / np.sqrt(counts)
 
     def weighted_fit(w: np.ndarray) -> tuple[float, float]:
@@ -235,6 +242,20 @@ def _fit_crops(plane: np.ndarray) -> list[np.ndarray]:
     return [plane[y : y + FIT_CROP, x : x + FIT_CROP].astype(np.float64) for y in ys for x in xs]
 
 
+PILE_UP = 1e-3
+"""Share of pixels at exactly the lowest or highest value that marks it as a clip (saturation)."""
+
+
+def saturation_levels(planes: list[np.ndarray], dtype_range: np.iinfo) -> tuple[float, float]:
+    """``(low, high)`` at which integer data saturates: its lowest / highest value where at least
+    :data:`PILE_UP` of the pixels sit there (a 12-bit camera's 4095 in a uint16 array), else the
+    dtype's limit (nothing there is clipped)."""
+    values = np.concatenate([p.ravel() for p in planes])
+    low, high = float(values.min()), float(values.max())
+    piled = lambda v: np.count_nonzero(values == v) >= PILE_UP * values.size  # noqa: E731
+    return (low if piled(low) else float(dtype_range.min), high if piled(high) else float(dtype_range.max))
+
+
 def fit_poisson_gaussian(
     image: np.ndarray, *, offset: float | None = None, max_planes: int = 8, clip: tuple[float, float] | None = None
 ) -> PoissonGaussian:
@@ -246,8 +267,9 @@ def fit_poisson_gaussian(
         offset: the camera's black level, if known; it only changes the reported ``sigma``.
             Default: the darkest local mean (0.1st percentile), i.e. assuming the darkest
             region of the image collects no photons.
-        clip: ``(low, high)`` values at which the data saturates (default: the dtype's range
-            for integers; none for floats). Pixels near them are left out.
+        clip: ``(low, high)`` values at which the data saturates (default for integers:
+            :func:`saturation_levels`, e.g. 4095 for a 12-bit camera in a uint16 array; none
+            for floats). Pixels near them are left out.
 
     Raises:
         ShapeError: the image is too small or too flat to fit, or the fit finds no
@@ -261,8 +283,7 @@ def fit_poisson_gaussian(
         planes = planes[np.linspace(0, planes.shape[0] - 1, max_planes).round().astype(int)]
     planes = [crop for plane in planes for crop in _fit_crops(plane)]
     if clip is None and np.issubdtype(array.dtype, np.integer):
-        info = np.iinfo(array.dtype)
-        clip = (float(info.min), float(info.max))
+        clip = saturation_levels(planes, np.iinfo(array.dtype))
     samples = CurveSamples.measure(planes, clip)
     means, variances, counts = noise_curve_points(samples, bins=CURVE_BINS)
     gain, beta = _noise_curve_line(means, variances, counts)
