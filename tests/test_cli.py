@@ -88,6 +88,16 @@ def test_restore_16bit_multipage_tiff(tmp_path, rng, weights):
         assert len(tif.pages) == 3
 
 
+@pytest.mark.parametrize("compression", ["lzw", "zstd"])
+def test_restore_a_compressed_tiff_as_microscopes_write_them(tmp_path, rng, weights, compression):
+    stack = rng.integers(100, 4000, (2, 40, 50), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "stack.tif", stack, compression=compression)  # needs imagecodecs, a dependency
+    done = run_cli("restore", tmp_path / "stack.tif", tmp_path / "restored.tif", "--task", "denoise", "--level", "10", "--weights", weights)
+    assert done.returncode == 0, done.stderr
+    out = tifffile.imread(tmp_path / "restored.tif")
+    assert out.dtype == np.uint16 and out.shape == stack.shape
+
+
 def test_bad_level_exits_2_with_one_line(tmp_path, rng, weights):
     _bgr_png(tmp_path / "in.png", rng)
     done = run_cli("restore", tmp_path / "in.png", tmp_path / "out.png", "--task", "denoise", "--level", "250",
