@@ -81,6 +81,17 @@ def test_rgb_tiff_is_written_as_rgb(tmp_path):
         assert tif.pages[0].photometric == tifffile.PHOTOMETRIC.MINISBLACK and len(tif.pages) == 3
 
 
+def test_a_planar_rgb_tiff_reads_as_rgb_and_a_stack_of_three_stays_a_stack(tmp_path, rng):
+    rgb = rng.integers(0, 65535, (20, 24, 3), dtype=np.uint16)
+    planes = np.moveaxis(rgb, -1, 0)
+    # planar RGB as other software writes it (no tifffile shape metadata)
+    tifffile.imwrite(tmp_path / "planar.tif", planes, photometric="rgb", planarconfig="separate", metadata=None)
+    np.testing.assert_array_equal(read_image(tmp_path / "planar.tif"), rgb)  # (Y, X, 3), not 3 gray pages
+    for name, kwargs in (("stack.tif", {"photometric": "minisblack"}), ("default.tif", {})):
+        tifffile.imwrite(tmp_path / name, planes, **kwargs)  # tifffile's default stores (3, Y, X) as planar RGB
+        np.testing.assert_array_equal(read_image(tmp_path / name), planes)  # the shape it was written with
+
+
 @pytest.mark.parametrize(
     "name, shape, dtype, message",
     [

@@ -52,7 +52,8 @@ def _suffix(path: Path, what: str) -> str:
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as a numpy array.
 
-    TIFF via tifffile (all pages of a stack, any dtype); PNG/JPEG/BMP via OpenCV
+    TIFF via tifffile (all pages of a stack, any dtype; RGB stored as separate planes comes back as
+    ``(..., Y, X, 3|4)`` like interleaved RGB); PNG/JPEG/BMP via OpenCV
     unchanged (16-bit PNG stays uint16, alpha kept), BGR(A) converted to RGB(A).
 
     Raises:
@@ -71,9 +72,17 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         import tifffile
 
         try:
-            return tifffile.imread(path)
+            with tifffile.TiffFile(path) as tif:
+                series = tif.series[0]
+                image, axes = series.asarray(), series.axes
+                # tifffile's own files keep the shape they were written with: its writer stores any
+                # (3, Y, X) array as planar RGB by default, a stack of three planes as often as not
+                planar_rgb = axes.endswith("SYX") and image.shape[-3] in (3, 4) and not tif.is_shaped
         except Exception as exc:  # tifffile raises several types for damaged files
             raise ShapeError(f"{path}: not a readable TIFF file ({exc})") from exc
+        if planar_rgb:  # RGB(A) stored as separate planes by other software: samples last, as elsewhere
+            image = np.ascontiguousarray(np.moveaxis(image, -3, -1))
+        return image
     # imdecode of the bytes (not imread) also handles non-ASCII paths on Windows
     try:
         image = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_UNCHANGED)
