@@ -98,6 +98,33 @@ def test_restore_a_compressed_tiff_as_microscopes_write_them(tmp_path, rng, weig
     assert out.dtype == np.uint16 and out.shape == stack.shape
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["in-memory", "streamed"])
+def test_an_imagej_hyperstack_keeps_its_axes_pixel_size_and_spacing(tmp_path, rng, weights, stream):
+    """Fiji opens the output as it opened the input: Z and C apart, 0.2 µm pixels, 0.5 µm z-steps."""
+    stack = rng.integers(100, 4000, (3, 2, 40, 50), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "in.tif", stack, imagej=True, resolution=(5.0, 5.0),
+                     metadata={"axes": "ZCYX", "spacing": 0.5, "unit": "um"})
+    extra = ["--memory-budget", "0.01"] if stream else []  # 10 KB: the 24 KB stack is streamed page by page
+    done = run_cli("restore", tmp_path / "in.tif", tmp_path / "out.tif", "--task", "denoise", "--level", "10",
+                   "--weights", weights, *extra)
+    assert done.returncode == 0, done.stderr
+    assert ("(streaming)" in done.stderr) == stream
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert tif.is_imagej and tif.series[0].axes == "ZCYX" and tif.series[0].shape == stack.shape
+        assert tif.imagej_metadata["spacing"] == 0.5 and tif.imagej_metadata["unit"] == "um"
+        assert tif.pages[0].tags["XResolution"].value == (5, 1)
+
+
+def test_sr_output_keeps_the_pixel_size_in_its_own_pixels(tmp_path, rng):
+    image = rng.integers(100, 4000, (24, 30), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "in.tif", image, resolution=(4.0, 4.0), resolutionunit="CENTIMETER")
+    done = run_cli("restore", tmp_path / "in.tif", tmp_path / "out.tif", "--task", "sr", "--level", "2")
+    assert done.returncode == 0, done.stderr
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert tif.series[0].shape == (48, 60)
+        assert tif.pages[0].tags["XResolution"].value == (8, 1) and tif.pages[0].tags["ResolutionUnit"].value == 3
+
+
 def test_bad_level_exits_2_with_one_line(tmp_path, rng, weights):
     _bgr_png(tmp_path / "in.png", rng)
     done = run_cli("restore", tmp_path / "in.png", tmp_path / "out.png", "--task", "denoise", "--level", "250",

@@ -173,9 +173,11 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
     from ..core.images import is_rgb_image
     from ..engine import output_shape
     from ..io.files import check_writable, read_image, write_image
+    from ..io.tiff_meta import read_tiff_metadata
 
     task = restorer.task
     image = read_image(src)
+    metadata = read_tiff_metadata(src) if is_tiff(src) and is_tiff(dst) else None
     choice = given or resolve_level(task, "auto", image, path=src, device=args.device, value_range=value_range)
     if choice is not given and not args.quiet:
         print(f"{src.name}: {choice.describe(task)}", file=sys.stderr)
@@ -186,7 +188,7 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
     result, report = restorer.restore_with_report(
         image, level, tile=args.tile, progress=progress, value_range=value_range, noise=choice.noise
     )
-    write_image(dst, result)
+    write_image(dst, result, tiff_metadata=metadata)
     progress.finish(f"{describe_run(restorer, level, report)} -> {dst}")
 
 

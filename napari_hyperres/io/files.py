@@ -20,6 +20,7 @@ import numpy as np
 
 from ..core.atomic import atomic_write
 from ..errors import ShapeError
+from .tiff_meta import TiffMetadata
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 OPENCV_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -124,11 +125,15 @@ def check_writable(path: str | os.PathLike, shape: tuple[int, ...], dtype: np.dt
     )
 
 
-def write_image(path: str | os.PathLike, image: np.ndarray, *, jpeg_quality: int = JPEG_QUALITY) -> Path:
+def write_image(
+    path: str | os.PathLike, image: np.ndarray, *, jpeg_quality: int = JPEG_QUALITY, tiff_metadata: TiffMetadata | None = None
+) -> Path:
     """Write ``image`` (colour given as RGB/RGBA) atomically in the format of ``path``'s suffix.
 
     TIFF: written as is, RGB(A) when the last axis has 3 or 4 channels (extra alpha
-    sample), otherwise gray pages (a ``(Z, Y, X)`` stack becomes Z pages).
+    sample), otherwise gray pages (a ``(Z, Y, X)`` stack becomes Z pages); with
+    ``tiff_metadata`` (the input's, :func:`~napari_hyperres.io.tiff_meta.read_tiff_metadata`)
+    its axes, pixel size and ImageJ entries too.
 
     Raises:
         ShapeError: the format cannot hold this array (see :func:`check_writable`).
@@ -144,7 +149,8 @@ def write_image(path: str | os.PathLike, image: np.ndarray, *, jpeg_quality: int
         import tifffile
 
         photometric = "rgb" if image.ndim >= 3 and image.shape[-1] in (3, 4) else "minisblack"
-        atomic_write(path, lambda tmp: tifffile.imwrite(tmp, image, photometric=photometric))
+        options = tiff_metadata.write_options(image.shape, image.dtype) if tiff_metadata is not None else {}
+        atomic_write(path, lambda tmp: tifffile.imwrite(tmp, image, photometric=photometric, **options))
         return path
     data = image
     if data.ndim == 3 and data.shape[-1] == 3:

@@ -22,6 +22,7 @@ from ..core.intensity import check_dtype
 from ..engine import Progress, Restorer, output_shape
 from ..errors import CancelledError, ShapeError
 from .files import TIFF_SUFFIXES
+from .tiff_meta import read_tiff_metadata
 
 
 def tiff_layout(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype, int]:
@@ -105,11 +106,13 @@ def stream_restore_tiff(
                 progress(index + 1, planes)
 
     photometric = "rgb" if rgb else "minisblack"
+    metadata = read_tiff_metadata(src)
+    options = metadata.write_options(out_shape, dtype) if metadata is not None else {}
+    if "imagej" not in options:  # an ImageJ hyperstack above 4 GB is written as ImageJ does (contiguous), not BigTIFF
+        options["bigtiff"] = True
     with tifffile.TiffFile(src) as tif:
         atomic_write(
             dst,
-            lambda tmp: tifffile.imwrite(
-                tmp, restored_planes(tif), shape=out_shape, dtype=dtype, photometric=photometric, bigtiff=True
-            ),
+            lambda tmp: tifffile.imwrite(tmp, restored_planes(tif), shape=out_shape, dtype=dtype, photometric=photometric, **options),
         )
     return out_shape

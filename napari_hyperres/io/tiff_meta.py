@@ -1,0 +1,89 @@
+"""What a TIFF says about its pixels besides their values, carried from input to output.
+
+Fiji and microscope software store a stack's axes (``ZCYX``), its pixel size (the resolution
+tags) and, in ImageJ files, the z-spacing, the unit and the frame interval. An output that
+drops them opens in Fiji as a flat stack with no scale, and every measurement on it is wrong.
+:func:`read_tiff_metadata` reads them from an input; :meth:`TiffMetadata.write_options` gives
+the keyword arguments of ``tifffile.imwrite`` that write them again for an output of a given
+shape (a super-resolved output has a proportionally smaller pixel size).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+IMAGEJ_KEYS = ("spacing", "unit", "finterval", "fps", "loop", "min", "max", "yunit", "zunit")
+"""ImageJ description entries carried over (the ones that describe the data, not the display)."""
+
+IMAGEJ_DTYPES = ("uint8", "uint16", "float32")
+"""What an ImageJ hyperstack can hold; other dtypes are written as plain TIFF with the axes."""
+
+
+@dataclass(frozen=True)
+class TiffMetadata:
+    """Axes, pixel size and ImageJ entries of a TIFF's first series.
+
+    Attributes:
+        axes: tifffile's axes of the series (``"ZCYX"``, ``"YXS"``, ``"QYX"`` when unknown).
+        shape: the series' shape (the output is checked against it).
+        resolution: pixels per unit along ``(X, Y)`` from the resolution tags, or ``None``.
+        resolution_unit: the tags' unit (tifffile's ``RESUNIT`` value), or ``None``.
+        imagej: the :data:`IMAGEJ_KEYS` entries of an ImageJ file, else ``None``.
+    """
+
+    axes: str
+    shape: tuple[int, ...]
+    resolution: tuple[float, float] | None = None
+    resolution_unit: int | None = None
+    imagej: dict[str, Any] | None = field(default=None)
+
+    def write_options(self, shape: tuple[int, ...], dtype) -> dict[str, Any]:
+        """``tifffile.imwrite`` keywords that record this metadata for an output of ``shape`` and ``dtype``.
+
+        Only the pixel size changes with the plane size (×s for an output s times larger);
+        an output whose other axes differ gets none of it (it is not the same kind of stack).
+        """
+        if len(shape) != len(self.shape) or "Y" not in self.axes or "X" not in self.axes:
+            return {}
+        y, x = self.axes.index("Y"), self.axes.index("X")
+        others = [i for i in range(len(shape)) if i not in (y, x)]
+        if any(shape[i] != self.shape[i] for i in others):
+            return {}
+        scale = (shape[x] / self.shape[x], shape[y] / self.shape[y])
+        options: dict[str, Any] = {}
+        if self.resolution is not None:
+            options["resolution"] = (self.resolution[0] * scale[0], self.resolution[1] * scale[1])
+            if self.resolution_unit is not None:
+                options["resolutionunit"] = self.resolution_unit
+        rgb = self.axes.endswith("S")
+        if self.imagej is not None and (str(dtype) == "uint8" if rgb else str(dtype) in IMAGEJ_DTYPES):  # ImageJ's own limits
+            options["imagej"] = True
+            options["metadata"] = {"axes": self.axes, **self.imagej}
+        elif "Q" not in self.axes:
+            options["metadata"] = {"axes": self.axes}
+        return options
+
+
+def read_tiff_metadata(path: str | os.PathLike) -> TiffMetadata | None:
+    """The :class:`TiffMetadata` of ``path``'s first series, or ``None`` where it cannot be read."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            page = tif.pages[0]
+            tags = page.tags
+            resolution = unit = None
+            if "XResolution" in tags and "YResolution" in tags:
+                (xn, xd), (yn, yd) = tags["XResolution"].value, tags["YResolution"].value
+                if xd and yd and (xn, xd, yn, yd) != (1, 1, 1, 1):  # 1/1 is "no resolution"
+                    resolution = (xn / xd, yn / yd)
+                    unit = int(tags["ResolutionUnit"].value) if "ResolutionUnit" in tags else None
+            imagej = None
+            if tif.is_imagej and tif.imagej_metadata:
+                imagej = {k: v for k, v in tif.imagej_metadata.items() if k in IMAGEJ_KEYS}
+            return TiffMetadata(series.axes, tuple(series.shape), resolution, unit, imagej)
+    except Exception:  # noqa: BLE001 — metadata is a courtesy; the pixels are read (and checked) elsewhere
+        return None
