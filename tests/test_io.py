@@ -81,6 +81,22 @@ def test_rgb_tiff_is_written_as_rgb(tmp_path):
         assert tif.pages[0].photometric == tifffile.PHOTOMETRIC.MINISBLACK and len(tif.pages) == 3
 
 
+def test_a_phone_photo_is_read_upright_by_its_exif_orientation(tmp_path):
+    from PIL import Image  # (pillow comes with napari and scikit-image)
+
+    stored = np.zeros((16, 32, 3), np.uint8)
+    stored[:, :16] = 255  # left half white, as the sensor stored it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    Image.fromarray(stored).save(tmp_path / "phone.jpg", quality=95, exif=exif)
+    shown = read_image(tmp_path / "phone.jpg")
+    assert shown.shape == (32, 16, 3)  # upright: portrait
+    assert shown[:16].mean() > 200 and shown[16:].mean() < 50  # the white half is now on top
+    gray = tmp_path / "gray.jpg"
+    Image.fromarray(stored[..., 0]).save(gray, quality=95)
+    assert read_image(gray).shape == (16, 32)  # a gray JPEG stays one channel
+
+
 def test_a_planar_rgb_tiff_reads_as_rgb_and_a_stack_of_three_stays_a_stack(tmp_path, rng):
     rgb = rng.integers(0, 65535, (20, 24, 3), dtype=np.uint16)
     planes = np.moveaxis(rgb, -1, 0)

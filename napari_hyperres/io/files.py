@@ -84,9 +84,12 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         if planar_rgb:  # RGB(A) stored as separate planes by other software: samples last, as elsewhere
             image = np.ascontiguousarray(np.moveaxis(image, -3, -1))
         return image
-    # imdecode of the bytes (not imread) also handles non-ASCII paths on Windows
+    # imdecode of the bytes (not imread) also handles non-ASCII paths on Windows. A JPEG (no alpha)
+    # is turned upright by its EXIF orientation, as every viewer shows it (IMREAD_UNCHANGED would not:
+    # a phone photo came out sideways, and the output has no EXIF to turn it back)
+    flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if suffix in (".jpg", ".jpeg") else cv2.IMREAD_UNCHANGED
     try:
-        image = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_UNCHANGED)
+        image = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), flags)
     except cv2.error:
         image = None
     if image is None:
