@@ -120,6 +120,15 @@ def test_a_killed_writers_temporary_store_is_removed_by_the_next_write(tmp_path,
     assert [p.name for p in tmp_path.iterdir()] == ["out.zarr"]
 
 
+def test_a_pyramidal_ome_tiff_opens_at_full_resolution(tmp_path, counts):
+    path = tmp_path / "pyramid.ome.tif"
+    with tifffile.TiffWriter(path, ome=True) as writer:  # as slide scanners and bfconvert write them
+        writer.write(counts, subifds=1, tile=(64, 64), metadata={"axes": "YX"})
+        writer.write(counts[::2, ::2], subfiletype=1, tile=(64, 64))
+    array, _ = open_lazy(path, chunk=128)
+    np.testing.assert_array_equal(array.compute(), counts)
+
+
 def test_a_group_without_an_image_says_which_array_to_give(tmp_path):
     group = zarr.open_group(str(tmp_path / "many.zarr"), mode="w", zarr_format=2)
     for name in ("a", "b"):

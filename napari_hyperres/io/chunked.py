@@ -62,7 +62,7 @@ def open_lazy(path: str | os.PathLike, chunk: int = 1024) -> tuple[Any, dict]:
         import tifffile
 
         try:
-            store = tifffile.imread(str(path), aszarr=True)
+            store = tifffile.imread(str(path), aszarr=True, series=0, level=0)  # a pyramid's full resolution
             array = da.from_zarr(store)
         except Exception as exc:  # tifffile raises several types for damaged files
             raise ShapeError(f"{path}: not a TIFF file that can be read tile by tile ({exc})") from exc
