@@ -18,6 +18,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import tifffile
@@ -359,3 +360,19 @@ def test_trainer_names_a_float_image_outside_zero_to_one(tmp_path):
                     "--patch", "16", "--out", str(tmp_path / "run"), "--no-progress")
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and "counts.tif" in lines[0] and "[0, 1]" in lines[0] and "250" in lines[0]
+
+
+@pytest.mark.parametrize("error", [MemoryError(), torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB")])
+def test_out_of_memory_is_one_line_with_what_to_do(tmp_path, tiny_weights, capsys, monkeypatch, error):
+    def exhausted(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(Restorer, "restore_with_report", exhausted)
+    src = tmp_path / "in.png"
+    assert cv2.imwrite(str(src), np.zeros((32, 32), np.uint8))
+    code = main(["restore", str(src), str(tmp_path / "out.png"), "--task", "denoise", "--level", "25",
+                 "--weights", str(tiny_weights["denoise"]), "--device", "cpu", "--quiet"])
+    assert code == 2
+    line = _one_line_error(capsys)
+    assert "out of memory" in line and "--tile 512" in line
+    assert _files(tmp_path) == {"in.png"}

@@ -212,7 +212,8 @@ def noise_curve_points(
     if order.size < MIN_PIXELS_PER_BIN * 4:
         raise ShapeError(
             f"too few usable pixels ({order.size}) to fit the noise: give an image of at least 64×64 pixels "
-            "that is not mostly saturated, or set the noise parameters by hand"
+            "that is not mostly saturated, or (Python) pass the camera's noise yourself: "
+            "Restorer.restore(..., noise=PoissonGaussian(gain, read_variance, offset))"
         )
     bins = int(min(bins, order.size // MIN_PIXELS_PER_BIN))
     fraction = SMOOTH_FRACTION if model is None else REFINED_SMOOTH_FRACTION

@@ -201,6 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             print_error("interrupted; files being written were discarded")
             return EXIT_INTERRUPTED
+        except (MemoryError, RuntimeError) as exc:
+            if not (isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"):  # torch's, CUDA or CPU
+                raise
+            print_error(f"out of memory ({one_line(exc)}); restore in tiles (--tile 512, or smaller) or with "
+                        "--device cpu; the file being written was discarded")
+            return EXIT_ERROR
 
 
 if __name__ == "__main__":
