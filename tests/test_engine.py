@@ -101,6 +101,22 @@ def test_rgba_alpha_passes_through_unchanged(strong_rgb, rng):
     assert not np.array_equal(out[..., :3], image[..., :3])
 
 
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_a_16_bit_or_float_alpha_neither_sets_the_colour_range_nor_changes(strong_rgb, rng, dtype):
+    colour = rng.integers(100, 4000, (2, 24, 30, 3)).astype(dtype)  # a stack of two RGBA planes
+    alpha = np.full((2, 24, 30, 1), 65535, dtype)
+    alpha[:, :5] = 0
+    out = strong_rgb.restore(np.concatenate([colour, alpha], axis=-1), 25)
+    np.testing.assert_array_equal(out[..., 3:], alpha)
+    np.testing.assert_array_equal(out[..., :3], strong_rgb.restore(colour, 25))  # as if there were no alpha
+
+
+def test_sr_resizes_a_16_bit_alpha_in_its_own_units(rng):
+    image = np.concatenate([rng.integers(100, 4000, (20, 24, 3)), np.full((20, 24, 1), 65535)], axis=-1).astype(np.uint16)
+    out = Restorer(SR, device="cpu", model=identity_model(3)).restore(image, 2)
+    assert out.shape == (40, 48, 4) and (out[..., 3] == 65535).all()
+
+
 def test_gray_task_on_rgb_restores_luma_only_when_chroma_is_kept(rng):
     luma_only = Restorer(dataclasses.replace(DEJPEG, chroma="keep"), device="cpu", model=identity_model(1))
     image = _random(rng, (24, 30, 3), np.uint8)

@@ -91,8 +91,11 @@ def whole_value_range(image, rgb: bool | None = None) -> tuple[float, float]:
     ``value_range`` when restoring one plane gives that plane exactly as in the whole result.
     """
     check_dtype(np.dtype(image.dtype))
+    is_rgb = is_rgb_image(tuple(image.shape), rgb)
+    if is_rgb and image.shape[-1] == 4:
+        image = image[..., :3]  # alpha is no intensity (the restorer maps colour alone)
     if is_dask_array(image) and reads_data_range(image.dtype):
-        lead = image.ndim - (3 if is_rgb_image(tuple(image.shape), rgb) else 2)
+        lead = image.ndim - (3 if is_rgb else 2)
         return intensity_map_for(first_plane_sample(image, lead)).value_range
     return intensity_map_for(image).value_range
 

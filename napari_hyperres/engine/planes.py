@@ -94,3 +94,16 @@ def _restore_subsampled_chroma(restorer, chroma: np.ndarray, net: GeneratedNet, 
         restored.append(bicubic_resize(result, even.shape[:2])[0, 0, :h, :w].numpy())
     return np.stack(restored, axis=-1)
 
+
+
+def with_alpha(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``color`` ``(..., Y', X', 3)`` with ``alpha`` ``(..., Y, X)`` (same dtype, its own units) as a 4th
+    channel, resized bicubically to ``(Y', X')`` where the restoration changed the size."""
+    size = color.shape[-3:-1]
+    if alpha.shape[-2:] != size:
+        planes = alpha.reshape((-1,) + alpha.shape[-2:]).astype(np.float32)
+        resized = np.stack([_resize_like(plane[..., None], size)[..., 0] for plane in planes])
+        if np.issubdtype(alpha.dtype, np.integer):
+            resized = np.round(resized)
+        alpha = np.clip(resized, alpha.min(), alpha.max()).astype(alpha.dtype).reshape(alpha.shape[:-2] + size)
+    return np.concatenate([color, alpha[..., None]], axis=-1)

@@ -21,7 +21,7 @@ from ..blind.photon_fit import photon_setup
 from ..core.color import OPPONENT_NOISE
 from ..core.devices import select_device, select_precision
 from ..core.images import validate_image
-from ..core.intensity import intensity_map_for
+from ..core.intensity import intensity_map_for, reads_data_range
 from ..core.models.hyperres import GeneratedNet, HyperResNet, receptive_radius
 from ..core.models.opponent import CLIPPED_RADIUS, OpponentNet
 from ..core.photon_noise import PoissonGaussian
@@ -32,7 +32,7 @@ from ..core.weights import WeightsInfo, load_model
 from ..errors import CancelledError, LevelRangeWarning, WeightsError
 from .ensemble import dihedral_tiles
 from .lazy import is_dask_array, restore_lazy
-from .planes import restore_unit_plane
+from .planes import restore_unit_plane, with_alpha
 from .report import PlaneChoice, Report
 from .tiling import check_tile, run_tiles, tile_boxes
 
@@ -297,6 +297,12 @@ class Restorer:
         check_tile(tile)
         image = np.asarray(image)
         is_rgb = validate_image(image, rgb)
+        if is_rgb and image.shape[-1] == 4 and reads_data_range(image.dtype):
+            # alpha is no intensity: kept in its own units, out of the colour's intensity map (a
+            # uint16 alpha of 65535 made colour in 100–4000 fill 6 % of [0, 1])
+            for step in self.restore_steps(image[..., :3], level, tile=tile, rgb=True, value_range=value_range, noise=noise):
+                yield with_alpha(step, image[..., 3]) if isinstance(step, np.ndarray) else step
+            return
         net = None
         if self.task.noise_parameters:
             level, mapping = self.photon_map(image, level, is_rgb, noise=noise, value_range=value_range)
