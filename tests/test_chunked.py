@@ -120,6 +120,16 @@ def test_a_killed_writers_temporary_store_is_removed_by_the_next_write(tmp_path,
     assert [p.name for p in tmp_path.iterdir()] == ["out.zarr"]
 
 
+def test_a_one_strip_page_is_mapped_so_a_chunk_reads_only_its_rows(tmp_path, counts):
+    tifffile.imwrite(tmp_path / "strip.tif", counts)  # tifffile's (and ImageJ's) default: the page is one strip
+    array, _ = open_lazy(tmp_path / "strip.tif", chunk=100)
+    assert array.chunksize == (100, 100)
+    assert any(isinstance(value, np.memmap) for value in array.dask.values())  # mapped, not loaded
+    np.testing.assert_array_equal(array.compute(), counts)
+    tifffile.imwrite(tmp_path / "zlib.tif", counts, compression="zlib")  # not mappable: the zarr view
+    np.testing.assert_array_equal(open_lazy(tmp_path / "zlib.tif", chunk=100)[0].compute(), counts)
+
+
 def test_a_pyramidal_ome_tiff_opens_at_full_resolution(tmp_path, counts):
     path = tmp_path / "pyramid.ome.tif"
     with tifffile.TiffWriter(path, ome=True) as writer:  # as slide scanners and bfconvert write them

@@ -48,7 +48,8 @@ def open_lazy(path: str | os.PathLike, chunk: int = 1024) -> tuple[Any, dict]:
     """``(dask array, metadata)`` of a zarr store or a TIFF file, read lazily.
 
     ``metadata``: ``{"axes": [...], "scale": [...]}`` from an OME-Zarr image (full resolution),
-    else ``{}``. A TIFF is read through its zarr view: a single huge page tile by tile.
+    else ``{}``. A TIFF is memory-mapped where its pixels are stored uncompressed in one piece
+    (a chunk then reads only its rows), else read through its zarr view, tile by tile.
 
     Raises:
         ShapeError: not a readable store/file, or a zarr group without an image in it.
@@ -61,6 +62,13 @@ def open_lazy(path: str | os.PathLike, chunk: int = 1024) -> tuple[Any, dict]:
     if not is_zarr(path):
         import tifffile
 
+        try:
+            # uncompressed, contiguous pixels (ImageJ's and tifffile's default: a page is one strip)
+            # are mapped, so a chunk reads only its own rows; the zarr view would read a strip whole
+            mapped = tifffile.memmap(str(path), mode="r")
+            return da.from_array(mapped, chunks=_plane_chunks(mapped.shape, chunk)), {}
+        except ValueError:
+            pass  # compressed or tiled: its zarr view reads tile by tile
         try:
             store = tifffile.imread(str(path), aszarr=True, series=0, level=0)  # a pyramid's full resolution
             array = da.from_zarr(store)
