@@ -99,3 +99,44 @@ def test_jpeg_bytes_in_memory_match_file(tmp_path):
     path = tmp_path / "photo.jfif"
     path.write_bytes(buffer.getvalue())
     assert read_jpeg_quality(path).quality == 58
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"),
+    [(cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444, "full"), (cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420, "subsampled"),
+     (cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422, "subsampled")],
+)
+def test_chroma_sampling_is_read_from_the_frame_header(tmp_path, flag, expected):
+    from napari_hyperres.core.jpeg_quality import read_jpeg_chroma
+
+    path = tmp_path / "photo.jpg"
+    assert cv2.imwrite(str(path), _photo(), [cv2.IMWRITE_JPEG_QUALITY, 40, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, flag])
+    assert read_jpeg_chroma(path) == expected
+    gray = tmp_path / "gray.jpg"
+    assert cv2.imwrite(str(gray), _photo(channels=1))
+    assert read_jpeg_chroma(gray) is None
+    png = tmp_path / "photo.png"
+    assert cv2.imwrite(str(png), _photo())
+    assert read_jpeg_chroma(png) is None
+
+
+def test_a_4_4_4_jpeg_has_its_chroma_restored_at_full_resolution(tmp_path, tiny_weights):
+    import dataclasses
+
+    from napari_hyperres.cli.main import main
+    from napari_hyperres.core.tasks import DEJPEG
+    from napari_hyperres.engine import Restorer
+    from napari_hyperres.io.files import read_image
+
+    path = tmp_path / "photo.jpg"
+    assert cv2.imwrite(str(path), _photo(), [cv2.IMWRITE_JPEG_QUALITY, 30,
+                                                   cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444])
+    assert DEJPEG.for_file(path).chroma == "full" and DEJPEG.for_file(tmp_path / "x.png") is DEJPEG
+    weights = str(tiny_weights["dejpeg"])
+    assert main(["restore", str(path), str(tmp_path / "out.png"), "--task", "dejpeg", "--level", "30",
+                 "--weights", weights, "--device", "cpu", "--quiet"]) == 0
+    image = read_image(path)
+    full = Restorer(dataclasses.replace(DEJPEG, chroma="full"), weights=weights, device="cpu").restore(image, 30)
+    subsampled = Restorer(DEJPEG, weights=weights, device="cpu").restore(image, 30)
+    np.testing.assert_array_equal(read_image(tmp_path / "out.png"), full)
+    assert not np.array_equal(full, subsampled)

@@ -252,6 +252,31 @@ def test_auto_button_reads_the_quality_of_a_jpeg_file(make_widget, qtbot, tmp_pa
     assert "quantisation tables" in widget.status.value and notes["error"] == []
 
 
+def test_a_4_4_4_jpeg_layer_has_its_chroma_restored_at_full_resolution(make_widget, qtbot, tmp_path, notes):
+    import dataclasses
+
+    import cv2
+    from npe2 import PluginManager
+
+    from napari_hyperres.core.tasks import DEJPEG
+
+    image = np.random.default_rng(9).integers(0, 255, size=(48, 64, 3), dtype=np.uint8)
+    path = tmp_path / "export.jpg"
+    assert cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 30, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444])
+    PluginManager.instance().discover()
+    viewer = ViewerModel()
+    [layer] = viewer.open(str(path), plugin="napari")
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    widget.task_combo.value = "dejpeg"
+    assert widget._request(30).task.chroma == "full"
+    widget.apply(30)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    expected = Restorer(dataclasses.replace(DEJPEG, chroma="full"), weights=widget.weights.get("dejpeg"), device="cpu").restore(layer.data, 30)
+    np.testing.assert_array_equal(viewer.layers[-1].data, expected)
+    assert notes["error"] == []
+
+
 def test_missing_estimator_is_a_notification(make_widget, qtbot, tmp_path, notes):
     viewer = ViewerModel()
     viewer.add_image(np.zeros((32, 32), np.uint8), name="img")

@@ -175,6 +175,7 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
     from ..io.files import check_writable, read_image, write_image
     from ..io.tiff_meta import read_tiff_metadata
 
+    restorer = restorer.with_task(restorer.task.for_file(src))  # a 4:4:4 JPEG's chroma at full resolution
     task = restorer.task
     image = read_image(src)
     metadata = read_tiff_metadata(src) if is_tiff(src) and is_tiff(dst) else None

@@ -51,11 +51,11 @@ def ijg_table(quality: int) -> np.ndarray:
     return np.clip((STANDARD_LUMA * scale + 50) // 100, 1, 255)
 
 
-def luminance_table(data: bytes) -> np.ndarray:
-    """Quantisation table 0 (luminance) of a JPEG byte stream, natural order.
+def _header_segments(data: bytes):
+    """``(marker, payload)`` of each header segment of a JPEG byte stream, up to its image data.
 
     Raises:
-        ShapeError: not a JPEG stream, or no quantisation table 0.
+        ShapeError: not a JPEG stream.
     """
     if data[:2] != b"\xff\xd8":
         raise ShapeError("not a JPEG file (no start-of-image marker); quality can only be read from .jpg files")
@@ -68,24 +68,63 @@ def luminance_table(data: bytes) -> np.ndarray:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
             i += 1 if marker == 0xFF else 2
             continue
-        if marker in (0xDA, 0xD9):  # start of scan / end: tables come before
-            break
+        if marker in (0xDA, 0xD9):  # start of scan / end: the header ends
+            return
         length = int.from_bytes(data[i + 2 : i + 4], "big")
-        if marker == 0xDB:
-            j, end = i + 4, min(i + 2 + length, len(data))
-            while j < end:
-                precision, table_id = data[j] >> 4, data[j] & 0x0F
-                size = 128 if precision else 64
-                if j + 1 + size > end:  # truncated file: the table is cut short
-                    break
-                raw = np.frombuffer(data[j + 1 : j + 1 + size], dtype=">u2" if precision else np.uint8).astype(int)
-                if table_id == 0 and raw.size == 64:
-                    natural = np.empty(64, dtype=int)
-                    natural[ZIGZAG] = raw
-                    return natural
-                j += 1 + size
+        yield marker, data[i + 4 : min(i + 2 + length, len(data))]
         i += 2 + length
+
+
+def luminance_table(data: bytes) -> np.ndarray:
+    """Quantisation table 0 (luminance) of a JPEG byte stream, natural order.
+
+    Raises:
+        ShapeError: not a JPEG stream, or no quantisation table 0.
+    """
+    for marker, payload in _header_segments(data):
+        if marker != 0xDB:
+            continue
+        j = 0
+        while j < len(payload):
+            precision, table_id = payload[j] >> 4, payload[j] & 0x0F
+            size = 128 if precision else 64
+            if j + 1 + size > len(payload):  # truncated file: the table is cut short
+                break
+            raw = np.frombuffer(payload[j + 1 : j + 1 + size], dtype=">u2" if precision else np.uint8).astype(int)
+            if table_id == 0 and raw.size == 64:
+                natural = np.empty(64, dtype=int)
+                natural[ZIGZAG] = raw
+                return natural
+            j += 1 + size
     raise ShapeError("the JPEG file has no luminance quantisation table before its image data")
+
+
+START_OF_FRAME = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+"""The markers of a frame header (baseline, extended, progressive, lossless; Huffman or arithmetic)."""
+
+
+def chroma_sampling(data: bytes) -> str | None:
+    """How a colour JPEG byte stream codes its chroma: ``"subsampled"`` (4:2:0, 4:2:2: fewer Cb/Cr
+    samples than luma), ``"full"`` (4:4:4), or ``None`` (gray, or no frame header found)."""
+    for marker, payload in _header_segments(data):
+        if marker in START_OF_FRAME and len(payload) >= 6:
+            count = payload[5]
+            factors = [payload[6 + 3 * k + 1] for k in range(count) if 6 + 3 * k + 1 < len(payload)]
+            if count < 3 or len(factors) < 3:
+                return None
+            luma = (factors[0] >> 4, factors[0] & 0x0F)
+            return "full" if all((f >> 4, f & 0x0F) == luma for f in factors[1:3]) else "subsampled"
+    return None
+
+
+def read_jpeg_chroma(path: str | os.PathLike) -> str | None:
+    """:func:`chroma_sampling` of the JPEG file at ``path`` (``None`` for a file that is not a JPEG)."""
+    with open(path, "rb") as f:
+        data = f.read(1 << 20)
+    try:
+        return chroma_sampling(data)
+    except ShapeError:
+        return None
 
 
 def quality_from_table(table: np.ndarray) -> JpegQuality:

@@ -54,6 +54,8 @@ def restore_unit_plane(
     if chroma is not None:
         if restorer.task.chroma == "subsampled":
             chroma = _restore_subsampled_chroma(restorer, chroma, net, tile)
+        elif restorer.task.chroma == "full":
+            chroma = _restore_full_chroma(restorer, chroma, net, tile)
         out = ycbcr_to_rgb(np.concatenate([out, _resize_like(chroma, size)], axis=-1))
     if not is_rgb:
         out = out[..., 0]
@@ -94,6 +96,19 @@ def _restore_subsampled_chroma(restorer, chroma: np.ndarray, net: GeneratedNet, 
         restored.append(bicubic_resize(result, even.shape[:2])[0, 0, :h, :w].numpy())
     return np.stack(restored, axis=-1)
 
+
+
+def _restore_full_chroma(restorer, chroma: np.ndarray, net: GeneratedNet, tile: int | None) -> np.ndarray:
+    """Cb and Cr ``(H, W, 2)`` restored at full resolution, each as the luma is (JPEG's 4:4:4)."""
+    restored = []
+    for c in range(2):
+        x = torch.from_numpy(np.ascontiguousarray(chroma[..., c]))[None, None]
+        result = None
+        for step in restorer._run_tiles(net, x, tile):
+            if isinstance(step, torch.Tensor):
+                result = step
+        restored.append(result[0, 0].numpy())
+    return np.stack(restored, axis=-1)
 
 
 def with_alpha(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:

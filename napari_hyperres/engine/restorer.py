@@ -7,6 +7,7 @@ Importing this module imports neither napari nor Qt.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 import warnings
 from collections import OrderedDict
@@ -159,6 +160,17 @@ class Restorer:
             return self
         twin = object.__new__(Restorer)  # not copy.copy: pickling (__getstate__) drops the cache and the lock
         twin.__dict__.update(self.__dict__, self_ensemble=bool(on))
+        return twin
+
+    def with_task(self, task: Task) -> "Restorer":
+        """This Restorer for a variant of its task that runs the same networks (:meth:`Task.for_file`:
+        the chroma a file coded); shares the model, the generated networks and the lock; ``self`` if equal."""
+        if task == self.task:
+            return self
+        if dataclasses.replace(task, chroma=self.task.chroma) != self.task:
+            raise ValueError(f"task {task.name!r} differs from this Restorer's in more than its chroma; build a Restorer for it")
+        twin = object.__new__(Restorer)
+        twin.__dict__.update(self.__dict__, task=task)
         return twin
 
     # --- networks -------------------------------------------------------------------------

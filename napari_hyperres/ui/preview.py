@@ -11,6 +11,7 @@ neither napari nor Qt.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -156,12 +157,12 @@ class RestorerCache:
         key = (task.name, device, None if weights is None else str(weights))
         with self._lock:
             restorer = self._restorers.get(key)
-            if restorer is None or restorer.task != task:
+            if restorer is None or dataclasses.replace(restorer.task, chroma=task.chroma) != task:  # a file's chroma: the same networks
                 from ..engine import Restorer
 
                 restorer = Restorer(task, weights=key[2], device=None if device == "auto" else device)
                 self._restorers[key] = restorer
-        return restorer.with_self_ensemble(self_ensemble)
+        return restorer.with_task(task).with_self_ensemble(self_ensemble)
 
     def __len__(self) -> int:
         return len(self._restorers)

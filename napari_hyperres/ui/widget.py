@@ -350,6 +350,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
                 level = task.default_level  # the network ignores it
             else:
                 level = task.check_level(self.level if level is None else level)
+            task = task.for_file(source_path(layer))  # a 4:4:4 JPEG's chroma at full resolution
             data = layer.data
             rgb = bool(layer.rgb)
             index = plane_index(layer.world_to_data(self.viewer.dims.point), data.shape, rgb)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
@@ -89,7 +90,11 @@ class Task:
             through, ``"subsampled"`` restores them too, with the same network at the same level,
             on the half-resolution grid they were coded on (JPEG's 4:2:0, as cameras and
             browsers write). Tiles and crops then need twice the context, on a 4-pixel grid
-            (:attr:`napari_hyperres.engine.Restorer.context`).
+            (:attr:`napari_hyperres.engine.Restorer.context`). ``"full"``: the same at full
+            resolution (JPEG's 4:4:4, as high-quality exports write).
+        chroma_in_file: ``read(path) -> "subsampled" | "full" | None``: how a file coded its chroma,
+            used for that file instead of ``chroma`` (:meth:`for_file`; ``dejpeg`` reads a JPEG's
+            frame header).
         colour: how an RGB network restores a colour image: ``"joint"`` (R, G, B in, R, G, B
             out) or ``"opponent"``: each plane of the opponent colour space
             (:data:`napari_hyperres.core.color.OPPONENT`: mean, red − blue, red + blue − 2·green)
@@ -122,7 +127,8 @@ class Task:
     weights_task: str | None = None
     level_scale: Literal["linear", "log"] = "linear"
     level_in_file: FileLevel | None = None
-    chroma: Literal["keep", "subsampled"] = "keep"
+    chroma: Literal["keep", "subsampled", "full"] = "keep"
+    chroma_in_file: Callable[[str], str | None] | None = None
     colour: Literal["joint", "opponent"] = "joint"
 
     def __post_init__(self) -> None:
@@ -137,8 +143,8 @@ class Task:
             raise ValueError(f"task {self.name!r}: expected noise_parameters None or 'poisson-gaussian', got {self.noise_parameters!r}")
         if self.level_scale not in ("linear", "log"):
             raise ValueError(f"task {self.name!r}: expected level_scale 'linear' or 'log', got {self.level_scale!r}")
-        if self.chroma not in ("keep", "subsampled"):
-            raise ValueError(f"task {self.name!r}: expected chroma 'keep' or 'subsampled', got {self.chroma!r}")
+        if self.chroma not in ("keep", "subsampled", "full"):
+            raise ValueError(f"task {self.name!r}: expected chroma 'keep', 'subsampled' or 'full', got {self.chroma!r}")
         if self.colour not in ("joint", "opponent"):
             raise ValueError(f"task {self.name!r}: expected colour 'joint' or 'opponent', got {self.colour!r}")
         if self.colour == "opponent" and (self.channels != "rgb" or self.conditioning != "level" or self.resamples or self.noise_parameters):
@@ -175,12 +181,23 @@ class Task:
     def passes(self, rgb: bool) -> float:
         """Network passes per input pixel to restore an image (gray or ``rgb``), relative to
         one pass of the network: 3 for colour as opponent planes (:attr:`colour`; 4 where
-        pixels are clipped), 1.5 for a gray network restoring 4:2:0 chroma too (:attr:`chroma`), else 1."""
+        pixels are clipped), 1.5 for a gray network restoring 4:2:0 chroma too (:attr:`chroma`), 3 for
+        4:4:4 chroma, else 1."""
         if rgb and self.colour == "opponent":
             return 3.0
         if rgb and self.in_channels == 1 and self.chroma == "subsampled":
             return 1.5
+        if rgb and self.in_channels == 1 and self.chroma == "full":
+            return 3.0
         return 1.0
+
+    def for_file(self, path) -> "Task":
+        """This task as it should restore the file at ``path`` (its chroma as the file coded it,
+        :attr:`chroma_in_file`); ``self`` where the file says nothing more."""
+        if self.chroma_in_file is None or not path:
+            return self
+        coded = self.chroma_in_file(str(path))
+        return self if coded in (None, self.chroma) else dataclasses.replace(self, chroma=coded)
 
     @property
     def level_from_image(self) -> bool:

@@ -17,6 +17,13 @@ def read_file_quality(path) -> float:
     return float(read_jpeg_quality(path).quality)
 
 
+def read_file_chroma(path) -> str | None:
+    """How a JPEG file coded its chroma (``"subsampled"`` / ``"full"``), from its frame header; ``None`` otherwise."""
+    from ..jpeg_quality import read_jpeg_chroma
+
+    return read_jpeg_chroma(path) if str(path).lower().endswith(JPEG_SUFFIXES) else None
+
+
 def degrade_jpeg(clean: torch.Tensor, quality: float | torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Real libjpeg round trip at ``quality`` (see :func:`jpeg_compress`). Deterministic; ``generator`` unused."""
     return jpeg_compress(clean, quality)
@@ -31,6 +38,7 @@ DEJPEG = Task(
     train_levels=(10.0, 25.0, 45.0, 65.0, 80.0),
     channels="gray",
     chroma="subsampled",  # colour JPEG files: their 4:2:0 chroma blocks are removed too
+    chroma_in_file=read_file_chroma,  # a 4:4:4 file's chroma at full resolution
     degrade=degrade_jpeg,
     weights="dejpeg.lite",
     level_in_file=FileLevel(JPEG_SUFFIXES, read_file_quality, "quantisation tables"),
