@@ -74,6 +74,17 @@ def _resize_like(channels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return bicubic_resize(t, size)[0].numpy().transpose(1, 2, 0)
 
 
+def _run_planes(restorer, planes: np.ndarray, net: GeneratedNet, tile: int | None) -> list[torch.Tensor]:
+    """``net`` on each plane of ``planes`` ``(H, W, N)`` (tiled as the luma is); ``N`` tensors ``(1, 1, H, W)``."""
+    restored = []
+    for c in range(planes.shape[-1]):
+        x = torch.from_numpy(np.ascontiguousarray(planes[..., c]))[None, None]
+        for step in restorer._run_tiles(net, x, tile):
+            if isinstance(step, torch.Tensor):
+                restored.append(step)
+    return restored
+
+
 def _restore_subsampled_chroma(restorer, chroma: np.ndarray, net: GeneratedNet, tile: int | None) -> np.ndarray:
     """Cb and Cr ``(H, W, 2)`` restored on the grid they were coded on (4:2:0: half resolution).
 
@@ -86,29 +97,13 @@ def _restore_subsampled_chroma(restorer, chroma: np.ndarray, net: GeneratedNet, 
     h, w = chroma.shape[:2]
     even = np.pad(chroma, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
     coded = even.reshape(even.shape[0] // 2, 2, even.shape[1] // 2, 2, 2).mean(axis=(1, 3), dtype=np.float32)
-    restored = []
-    for c in range(2):
-        x = torch.from_numpy(np.ascontiguousarray(coded[..., c]))[None, None]
-        result = None
-        for step in restorer._run_tiles(net, x, tile):
-            if isinstance(step, torch.Tensor):
-                result = step
-        restored.append(bicubic_resize(result, even.shape[:2])[0, 0, :h, :w].numpy())
-    return np.stack(restored, axis=-1)
-
+    restored = _run_planes(restorer, coded, net, tile)
+    return np.stack([bicubic_resize(plane, even.shape[:2])[0, 0, :h, :w].numpy() for plane in restored], axis=-1)
 
 
 def _restore_full_chroma(restorer, chroma: np.ndarray, net: GeneratedNet, tile: int | None) -> np.ndarray:
     """Cb and Cr ``(H, W, 2)`` restored at full resolution, each as the luma is (JPEG's 4:4:4)."""
-    restored = []
-    for c in range(2):
-        x = torch.from_numpy(np.ascontiguousarray(chroma[..., c]))[None, None]
-        result = None
-        for step in restorer._run_tiles(net, x, tile):
-            if isinstance(step, torch.Tensor):
-                result = step
-        restored.append(result[0, 0].numpy())
-    return np.stack(restored, axis=-1)
+    return np.stack([plane[0, 0].numpy() for plane in _run_planes(restorer, chroma, net, tile)], axis=-1)
 
 
 def with_alpha(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
