@@ -106,7 +106,9 @@
 #                                        OUT=runs/denoise_r15_b64 (does a still larger batch help the late steps?).
 #                                        Started 2026-12-06 12:57 and stopped with its session before the first
 #                                        checkpoint; started again at 13:04 with BUDGET=8400, so that both and
-#                                        their evaluation fit in one session.
+#                                        their evaluation fit in one session. BATCH=64 shipped as round 15 (1,262
+#                                        steps): Set12 +0.005 / +0.007 / +0.006, McMaster +0.001 / +0.004 / +0.007,
+#                                        σ 5 −0.018; BATCH=32 (2,561 steps) McMaster σ 15 −0.006: not shipped.
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
