@@ -109,6 +109,11 @@
 #                                        their evaluation fit in one session. BATCH=64 shipped as round 15 (1,262
 #                                        steps): Set12 +0.005 / +0.007 / +0.006, McMaster +0.001 / +0.004 / +0.007,
 #                                        σ 5 −0.018; BATCH=32 (2,561 steps) McMaster σ 15 −0.006: not shipped.
+#   TASK=denoise BUDGET=8400 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 LOSS=l2 LEVELS="15 25 35 50 75" BATCH=64
+#     OUT=runs/denoise_r16_b64           round 16, from the shipped round 15, and beside it the same at LR=3e-5
+#                                        (OUT=runs/denoise_r16_b64_lr3: a smaller restart dip for a round that now
+#                                        gains < 0.01 dB). Started 2026-12-06 15:38, a few minutes before its session
+#                                        ended: continue both with RESUME=1 if runs/ survived, else start again.
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
