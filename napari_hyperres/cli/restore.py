@@ -130,10 +130,8 @@ def run_restore(args: argparse.Namespace) -> int:
     auto_level = is_auto(args.level)
     if args.level is None and task.conditioning != "image":
         raise ShapeError(f"task {task.name!r} needs --level ({task.unit}, {task.level_range[0]:g}-{task.level_range[1]:g}) or --level auto")
-    if args.level is not None and task.conditioning == "image":
-        task.check_auto()  # says: this task takes no level (a number was silently ignored)
-    if auto_level:
-        task.check_auto()  # before any work
+    if auto_level or (args.level is not None and task.conditioning == "image"):
+        task.check_auto()  # before any work; an image-conditioned task takes no level at all
     given = None if auto_level else resolve_level(task, args.level)  # the one check of a given level
     jobs = restore_jobs(args.input, args.output)
     check_targets(jobs, args.overwrite)

@@ -23,6 +23,12 @@ TEMP_MARK = "hyperres"
 """Temporary files are named ``.<name>.hyperres-<pid>-<random>.tmp<suffix>`` beside their target."""
 
 
+def temporary_sibling(path: Path, ending: str) -> Path:
+    """A fresh name beside ``path`` that :func:`remove_stale_temps` recognises once its writer is gone:
+    ``.<name>.hyperres-<pid>-<random><ending>`` (``ending`` starting with ``.tmp`` for it to be removed)."""
+    return path.parent / f".{path.name}.{TEMP_MARK}-{os.getpid()}-{secrets.token_hex(4)}{ending}"
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -86,7 +92,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     remove_stale_temps(path)
     # A fresh name, not a file: write() creates it inside the try below, so a SIGTERM at any moment
     # leaves nothing (a placeholder made first, as mkstemp does, could be caught before the try)
-    tmp = str(path.parent / f".{path.name}.{TEMP_MARK}-{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
+    tmp = str(temporary_sibling(path, f".tmp{path.suffix}"))
     try:
         write(tmp)
         umask = os.umask(0)

@@ -17,13 +17,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import uuid
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from ..core.atomic import TEMP_MARK, atomic_write, remove_stale_temps
+from ..core.atomic import atomic_write, remove_stale_temps, temporary_sibling
 from ..errors import ShapeError
 
 ZARR_SUFFIX = ".zarr"
@@ -156,7 +155,7 @@ def write_zarr(
     if target.exists() and not overwrite:
         raise ShapeError(f"{target} already exists; pass --overwrite to replace")
     remove_stale_temps(target)
-    temporary = target.with_name(f".{target.name}.{TEMP_MARK}-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    temporary = temporary_sibling(target, ".tmp")
     try:
         if ome is not None:
             group = zarr.open_group(str(temporary), mode="w", zarr_format=2)
@@ -179,7 +178,7 @@ def _replace_store(new: Path, target: Path) -> None:
     if not target.exists():
         os.replace(new, target)
         return
-    old = target.with_name(f".{target.name}.{TEMP_MARK}-{os.getpid()}-{uuid.uuid4().hex[:8]}.old")
+    old = temporary_sibling(target, ".old")  # not ".tmp": never removed as stale, it may be the only copy
     os.replace(target, old)
     try:
         os.replace(new, target)

@@ -258,7 +258,7 @@ def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int,
 
     A generator worker that is asked to quit stops at the next yield, so nothing is returned.
     """
-    from ..engine import Report, is_dask_array
+    from ..engine import is_dask_array
 
     start = time.perf_counter()
     restorer = cache.get(request.task, request.device, request.weights, request.self_ensemble)
@@ -269,7 +269,14 @@ def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int,
         result = restorer.restore_lazy(request.data, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise)
         yield (1, 1)
         return Restored(result, time.perf_counter() - start)
-    data = np.asarray(request.data)
+    return (yield from restored_steps(restorer, np.asarray(request.data), request, start))
+
+
+def restored_steps(restorer: Restorer, data: np.ndarray, request: Request, start: float) -> Iterator[tuple[int, int]]:
+    """:meth:`Restorer.restore_steps` of ``data`` at ``request``'s settings: yields its ``(done, total)``
+    steps; returns a :class:`Restored` (timed from ``start``, with HAIR's selections)."""
+    from ..engine import Report
+
     result = report = None
     for step in restorer.restore_steps(data, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise):
         if isinstance(step, np.ndarray):

@@ -23,7 +23,7 @@ from typing import Iterator
 import numpy as np
 
 from .labels import is_image_conditioned
-from .preview import Request, Restored, RestorerCache
+from .preview import Request, Restored, RestorerCache, restored_steps
 
 WHOLE_PLANE_PIXELS = 640 * 640
 """Planes up to this size (in one-pass pixels: colour as opponent planes counts three times,
@@ -129,15 +129,14 @@ def preview_steps(cache: RestorerCache, request: Request) -> Iterator[PreviewTil
     plane = np.asarray(request.data[request.index])
     shape_yx = plane.shape[:2]
     if previews_whole(request, shape_yx):
-        result = report = None
-        for step in restorer.restore_steps(plane, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise):
-            if isinstance(step, np.ndarray):
-                result = step
-            elif isinstance(step, Report):
-                report = step
-            elif isinstance(step, tuple) and 0 < step[0] < step[1]:
+        steps = restored_steps(restorer, plane, request, start)
+        while True:
+            try:
+                done, total = next(steps)
+            except StopIteration as end:
+                return end.value
+            if 0 < done < total:
                 yield None  # between the tiles of a large sr / auto plane: a point to stop at (one tile runs to the end)
-        return Restored(result, time.perf_counter() - start, report.selections)
     view = view_box(request.viewport, shape_yx)
     first = centre_box(view, first_edge(request.task.passes(request.rgb)))
     yield PreviewTile(first, restore_box(restorer, plane, first, request), time.perf_counter() - start, "first")
