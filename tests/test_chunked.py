@@ -70,6 +70,35 @@ def test_an_ome_zarr_input_is_read_at_full_resolution_and_keeps_its_axes(tmp_pat
     assert out.attrs["multiscales"][0]["datasets"][0]["coordinateTransformations"][0]["scale"] == [0.5, 0.25]
 
 
+def test_an_rgb_image_is_written_channel_first_as_ngff_orders_axes(tmp_path, tiny_weights):
+    """NGFF 0.4 wants time, then channel, then space: a colour output is (3, Y, X) with axes c, y, x
+    (before: (Y, X, 3) named y, x, c, which OME-Zarr readers refuse or misplace)."""
+    rgb = (np.random.default_rng(1).random((120, 90, 3)) * 255).astype(np.uint8)
+    src = tmp_path / "rgb.zarr"
+    zarr.create_array(str(src), shape=rgb.shape, chunks=(64, 64, 3), dtype=rgb.dtype, zarr_format=2)[:] = rgb
+    dst = tmp_path / "out.zarr"
+    assert _restore(src, dst, tiny_weights["denoise"]) == 0
+    group = zarr.open_group(str(dst), mode="r")
+    image = group.attrs["multiscales"][0]
+    assert [(a["name"], a["type"]) for a in image["axes"]] == [("c", "channel"), ("y", "space"), ("x", "space")]
+    expected = Restorer("denoise", weights=str(tiny_weights["denoise"]), device="cpu").restore(rgb, 20)
+    np.testing.assert_array_equal(group["0"][:], np.moveaxis(expected, -1, 0))
+
+
+def test_ome_image_orders_axes_and_scales_a_super_resolved_pixel_size():
+    from napari_hyperres.io.chunked import ome_image
+
+    stack = da.zeros((5, 40, 60, 3), chunks=(1, 40, 60, 3))  # a colour time series, ×2 super-resolved
+    image, attrs = ome_image(stack, True, {"axes": ["t", "y", "x", "c"], "scale": [2.0, 0.5, 0.5, 1.0]}, "s",
+                             source_shape=(5, 20, 30, 3))
+    entry = attrs["multiscales"][0]
+    assert image.shape == (5, 3, 40, 60) and [a["name"] for a in entry["axes"]] == ["t", "c", "y", "x"]
+    assert entry["datasets"][0]["coordinateTransformations"][0]["scale"] == [2.0, 1.0, 0.25, 0.25]
+    image, attrs = ome_image(stack, True, {}, "s")  # no axes of its own: a stack of planes is z
+    assert image.shape == (3, 5, 40, 60)
+    assert [a["name"] for a in attrs["multiscales"][0]["axes"]] == ["c", "z", "y", "x"]
+
+
 def test_a_single_huge_tiff_page_is_restored_tile_by_tile(tmp_path, counts, expected, tiny_weights):
     src, dst = tmp_path / "page.tif", tmp_path / "out.tif"
     tifffile.imwrite(src, counts, tile=(128, 128))
@@ -167,3 +196,22 @@ def test_a_local_cluster_of_two_worker_processes_gives_the_single_process_result
     zarr.create_array(str(src), shape=counts.shape, chunks=(100, 100), dtype=counts.dtype, zarr_format=2)[:] = counts
     assert _restore(src, tmp_path / "out.zarr", tiny_weights["denoise"], "--workers", "2") == 0
     np.testing.assert_array_equal(zarr.open_group(str(tmp_path / "out.zarr"), mode="r")["0"][:], expected)
+
+
+def test_workers_for_png_files_start_no_cluster_and_say_so(tmp_path, tiny_weights, monkeypatch, capsys):
+    """PNG / JPEG jobs are restored whole in this process: a cluster of worker processes would
+    only cost its start-up (seconds, and memory per worker)."""
+    distributed = pytest.importorskip("distributed")
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("a cluster was started for PNG files")
+
+    monkeypatch.setattr(distributed, "LocalCluster", no_cluster)
+    image = (np.random.default_rng(2).random((40, 50)) * 255).astype(np.uint8)
+    import cv2
+
+    assert cv2.imwrite(str(tmp_path / "in.png"), image)
+    assert main(["restore", str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--task", "denoise", "--level", "20",
+                 "--weights", str(tiny_weights["denoise"]), "--device", "cpu", "--quiet", "--workers", "2"]) == 0
+    assert "without a cluster" in capsys.readouterr().err
+    assert (tmp_path / "out.png").exists()

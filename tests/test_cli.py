@@ -115,6 +115,20 @@ def test_an_imagej_hyperstack_keeps_its_axes_pixel_size_and_spacing(tmp_path, rn
         assert tif.pages[0].tags["XResolution"].value == (5, 1)
 
 
+def test_a_planar_rgb_tiff_keeps_its_pixel_size(tmp_path, rng, weights):
+    """RGB stored as separate planes by other software is restored as RGB, and its output keeps the
+    pixel size (before: the metadata's SYX axes no longer matched the (Y, X, 3) image and were dropped)."""
+    planes = rng.integers(0, 255, (3, 30, 40), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "in.tif", planes, photometric="rgb", planarconfig="separate", metadata=None,
+                     resolution=(5.0, 5.0), resolutionunit="CENTIMETER")
+    done = run_cli("restore", tmp_path / "in.tif", tmp_path / "out.tif", "--task", "denoise", "--level", "10",
+                   "--weights", weights)
+    assert done.returncode == 0, done.stderr
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert tif.series[0].shape == (30, 40, 3) and tif.series[0].axes == "YXS"
+        assert tif.pages[0].tags["XResolution"].value == (5, 1) and tif.pages[0].tags["ResolutionUnit"].value == 3
+
+
 def test_sr_output_keeps_the_pixel_size_in_its_own_pixels(tmp_path, rng):
     image = rng.integers(100, 4000, (24, 30), dtype=np.uint16)
     tifffile.imwrite(tmp_path / "in.tif", image, resolution=(4.0, 4.0), resolutionunit="CENTIMETER")

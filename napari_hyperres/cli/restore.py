@@ -144,10 +144,14 @@ def run_restore(args: argparse.Namespace) -> int:
     value_range = tuple(args.value_range) if args.value_range else None
     failed = 0
     budget = int(args.memory_budget * 2**20)
-    with cluster_client(args) as client:
+    cluster_used = any(chunked_job(src, dst, budget, on_cluster=True) for src, dst in jobs)
+    if (args.workers or args.cluster) and not cluster_used:
+        print("note: --workers / --cluster restore TIFF and zarr files chunk by chunk; these files are "
+              "restored whole in this process, without a cluster", file=sys.stderr)
+    with cluster_client(args if cluster_used else None) as client:
         for src, dst in jobs:
             try:
-                if chunked_job(src, dst, budget, client):
+                if chunked_job(src, dst, budget, on_cluster=client is not None):
                     restore_chunked(restorer, src, dst, given, args, value_range, client)
                     continue
                 if is_tiff(dst) and should_stream(src, budget):
@@ -171,6 +175,7 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
     from ..core.images import is_rgb_image
     from ..engine import output_shape
     from ..io.files import check_writable, read_image, write_image
+    from ..io.icc import read_icc_profile
     from ..io.tiff_meta import read_tiff_metadata
 
     restorer = restorer.with_task(restorer.task.for_file(src))  # a 4:4:4 JPEG's chroma at full resolution
@@ -187,16 +192,17 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
     result, report = restorer.restore_with_report(
         image, level, tile=args.tile, progress=progress, value_range=value_range, noise=choice.noise
     )
-    write_image(dst, result, tiff_metadata=metadata)
+    write_image(dst, result, tiff_metadata=metadata, icc_profile=read_icc_profile(src))
     progress.finish(f"{describe_run(restorer, level, report)} -> {dst}")
 
 
 @contextlib.contextmanager
-def cluster_client(args: argparse.Namespace):
+def cluster_client(args: argparse.Namespace | None):
     """A dask.distributed client for ``--workers N`` (a local cluster of N worker processes, one
-    thread each) or ``--cluster ADDRESS`` (an existing scheduler), else ``None``. While it is open,
-    dask computations run on its workers (the Restorer travels to them with the graph)."""
-    if not (args.workers or args.cluster):
+    thread each) or ``--cluster ADDRESS`` (an existing scheduler), else (or for ``args=None``)
+    ``None``. While it is open, dask computations run on its workers (the Restorer travels to
+    them with the graph)."""
+    if args is None or not (args.workers or args.cluster):
         yield None
         return
     try:
@@ -212,9 +218,9 @@ def cluster_client(args: argparse.Namespace):
             yield client
 
 
-def chunked_job(src: Path, dst: Path, budget: int, client) -> bool:
+def chunked_job(src: Path, dst: Path, budget: int, on_cluster: bool) -> bool:
     """Whether to restore chunk by chunk: a zarr store in or out, a single TIFF page above the
-    memory budget, or any TIFF/zarr job on a cluster."""
+    memory budget, or any TIFF-to-TIFF job on a cluster."""
     from ..io.chunked import is_zarr
     from ..io.streaming import huge_single_page
 
@@ -222,7 +228,7 @@ def chunked_job(src: Path, dst: Path, budget: int, client) -> bool:
         return True
     if not is_tiff(src):
         return False
-    return huge_single_page(src, budget) or (client is not None and is_tiff(dst))
+    return huge_single_page(src, budget) or (on_cluster and is_tiff(dst))
 
 
 def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namespace, value_range, client) -> None:
@@ -233,7 +239,7 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
     from ..engine import first_plane_sample
     from ..io.chunked import (
         is_zarr,
-        ome_metadata,
+        ome_image,
         open_lazy,
         regular_chunks,
         write_tiled_tiff,
@@ -254,8 +260,8 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
     label = f"{src.name} (chunk by chunk{where})"
     run = partial(compute_with_progress, client=client, label=label, quiet=args.quiet)
     if is_zarr(dst):
-        ome = ome_metadata(restored.ndim, rgb, meta if restored.shape == array.shape else {}, src.stem)
-        write_zarr(regular_chunks(restored), dst, ome=ome, compute=run, overwrite=args.overwrite)
+        image, ome = ome_image(restored, rgb, meta, src.stem, source_shape=tuple(array.shape))
+        write_zarr(regular_chunks(image), dst, ome=ome, compute=run, overwrite=args.overwrite)
     elif is_tiff(dst):
         write_tiled_tiff(restored, dst, compute=run)
     else:

@@ -51,14 +51,14 @@ def ijg_table(quality: int) -> np.ndarray:
     return np.clip((STANDARD_LUMA * scale + 50) // 100, 1, 255)
 
 
-def _header_segments(data: bytes):
+def header_segments(data: bytes):
     """``(marker, payload)`` of each header segment of a JPEG byte stream, up to its image data.
 
     Raises:
         ShapeError: not a JPEG stream.
     """
     if data[:2] != b"\xff\xd8":
-        raise ShapeError("not a JPEG file (no start-of-image marker); quality can only be read from .jpg files")
+        raise ShapeError("not a JPEG file (no start-of-image marker); only .jpg files hold JPEG tables and headers")
     i = 2
     while i + 4 <= len(data):
         if data[i] != 0xFF:
@@ -81,7 +81,7 @@ def luminance_table(data: bytes) -> np.ndarray:
     Raises:
         ShapeError: not a JPEG stream, or no quantisation table 0.
     """
-    for marker, payload in _header_segments(data):
+    for marker, payload in header_segments(data):
         if marker != 0xDB:
             continue
         j = 0
@@ -106,7 +106,7 @@ START_OF_FRAME = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0x
 def chroma_sampling(data: bytes) -> str | None:
     """How a colour JPEG byte stream codes its chroma: ``"subsampled"`` (4:2:0, 4:2:2: fewer Cb/Cr
     samples than luma), ``"full"`` (4:4:4), or ``None`` (gray, or no frame header found)."""
-    for marker, payload in _header_segments(data):
+    for marker, payload in header_segments(data):
         if marker in START_OF_FRAME and len(payload) >= 6:
             count = payload[5]
             factors = [payload[6 + 3 * k + 1] for k in range(count) if 6 + 3 * k + 1 < len(payload)]

@@ -110,25 +110,43 @@ def _plane_chunks(shape: tuple[int, ...], chunk: int) -> tuple[int, ...]:
     return tuple(chunks + ([shape[-1]] if rgb else []))
 
 
-def ome_metadata(ndim: int, rgb: bool, meta: dict, name: str) -> dict:
-    """NGFF 0.4 ``multiscales`` attributes for a one-level image of ``ndim`` axes."""
+AXIS_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
+"""NGFF axis types of the axis names this package writes."""
+
+
+def ome_image(array: Any, rgb: bool, meta: dict, name: str, source_shape: tuple[int, ...] | None = None) -> tuple[Any, dict]:
+    """``(array in NGFF axis order, NGFF 0.4 multiscales attributes)`` for a one-level OME-Zarr image.
+
+    ``array``: the restored image as the engine gives it (a colour axis last when ``rgb``);
+    ``meta``: the input's OME ``axes`` / ``scale`` (:func:`open_lazy`), or ``{}`` to name the axes
+    by dimensionality; ``source_shape``: the input's shape, whose scale is divided by how much
+    larger each axis came out (a ×2 super-resolved image has half the pixel size). NGFF wants time first, then channel, then space: an RGB image ``(Y, X, 3)``
+    is written ``(3, Y, X)`` with axes ``c, y, x``, which napari-ome-zarr opens as three channels.
+    """
+    ndim = array.ndim
     axes = list(meta.get("axes") or [])
-    spatial = ndim - (1 if rgb else 0)
-    if len(axes) != ndim:
-        letters = DEFAULT_AXES.get(spatial, "yx".rjust(spatial, "?"))
-        axes = list(letters) + (["c"] if rgb else [])
-    kinds = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
     scale = list(meta.get("scale") or [1.0] * ndim)
-    return {
+    if source_shape is not None and len(source_shape) == len(scale) == ndim:
+        scale = [step * before / after for step, before, after in zip(scale, source_shape, array.shape, strict=True)]
+    if len(axes) != ndim or len(scale) != ndim:
+        spatial = ndim - (1 if rgb else 0)
+        letters = DEFAULT_AXES.get(spatial, "yx".rjust(spatial, "?"))
+        if rgb and "c" in letters:  # a stack's leading axis is time when the colour takes "c"
+            letters = letters.replace("c", "t")
+        axes, scale = list(letters) + (["c"] if rgb else []), [1.0] * ndim
+    rank = {"time": 0, "space": 2}
+    order = sorted(range(ndim), key=lambda i: rank.get(AXIS_TYPES.get(axes[i], ""), 1))  # stable: space keeps its order
+    attrs = {
         "multiscales": [
             {
                 "version": OME_VERSION,
                 "name": name,
-                "axes": [{"name": a, **({"type": kinds[a]} if a in kinds else {})} for a in axes],
-                "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": scale}]}],
+                "axes": [{"name": axes[i], **({"type": AXIS_TYPES[axes[i]]} if axes[i] in AXIS_TYPES else {})} for i in order],
+                "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [scale[i] for i in order]}]}],
             }
         ]
     }
+    return (array if order == list(range(ndim)) else array.transpose(order)), attrs
 
 
 def write_zarr(

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..core.atomic import atomic_write
 from ..errors import ShapeError
+from .icc import embed_icc_profile, profile_fits
 from .tiff_meta import TiffMetadata
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -50,6 +51,17 @@ def _suffix(path: Path, what: str) -> str:
     return suffix
 
 
+def is_planar_rgb(tif) -> bool:
+    """Whether an open ``tifffile.TiffFile``'s first series is RGB(A) stored as separate planes by
+    other software (axes ``...SYX``), which :func:`read_image` returns with samples last.
+
+    tifffile's own files keep the shape they were written with: its writer stores any
+    ``(3, Y, X)`` array as planar RGB by default, a stack of three planes as often as not.
+    """
+    series = tif.series[0]
+    return series.axes.endswith("SYX") and series.shape[-3] in (3, 4) and not tif.is_shaped
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as a numpy array.
 
@@ -75,13 +87,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         try:
             with tifffile.TiffFile(path) as tif:
                 series = tif.series[0]
-                image, axes = series.asarray(), series.axes
-                # tifffile's own files keep the shape they were written with: its writer stores any
-                # (3, Y, X) array as planar RGB by default, a stack of three planes as often as not
-                planar_rgb = axes.endswith("SYX") and image.shape[-3] in (3, 4) and not tif.is_shaped
+                image = series.asarray()
+                planar = is_planar_rgb(tif)
         except Exception as exc:  # tifffile raises several types for damaged files
             raise ShapeError(f"{path}: not a readable TIFF file ({exc})") from exc
-        if planar_rgb:  # RGB(A) stored as separate planes by other software: samples last, as elsewhere
+        if planar:  # RGB(A) stored as separate planes by other software: samples last, as elsewhere
             image = np.ascontiguousarray(np.moveaxis(image, -3, -1))
         return image
     # imdecode of the bytes (not imread) also handles non-ASCII paths on Windows. A JPEG (no alpha)
@@ -129,7 +139,12 @@ def check_writable(path: str | os.PathLike, shape: tuple[int, ...], dtype: np.dt
 
 
 def write_image(
-    path: str | os.PathLike, image: np.ndarray, *, jpeg_quality: int = JPEG_QUALITY, tiff_metadata: TiffMetadata | None = None
+    path: str | os.PathLike,
+    image: np.ndarray,
+    *,
+    jpeg_quality: int = JPEG_QUALITY,
+    tiff_metadata: TiffMetadata | None = None,
+    icc_profile: bytes | None = None,
 ) -> Path:
     """Write ``image`` (colour given as RGB/RGBA) atomically in the format of ``path``'s suffix.
 
@@ -137,6 +152,9 @@ def write_image(
     sample), otherwise gray pages (a ``(Z, Y, X)`` stack becomes Z pages); with
     ``tiff_metadata`` (the input's, :func:`~napari_hyperres.io.tiff_meta.read_tiff_metadata`)
     its axes, pixel size and ImageJ entries too.
+
+    ``icc_profile`` (the input's, :func:`~napari_hyperres.io.icc.read_icc_profile`) is embedded in
+    TIFF, PNG and JPEG outputs whose channels it describes (BMP has no place for it).
 
     Raises:
         ShapeError: the format cannot hold this array (see :func:`check_writable`).
@@ -148,11 +166,16 @@ def write_image(
     image = np.asarray(image)
     check_writable(path, image.shape, image.dtype)
     suffix = path.suffix.lower()
+    rgb = image.ndim >= 3 and image.shape[-1] in (3, 4)
+    if icc_profile is not None and not profile_fits(icc_profile, image.shape[-1] if rgb else 1):
+        icc_profile = None
     if suffix in TIFF_SUFFIXES:
         import tifffile
 
-        photometric = "rgb" if image.ndim >= 3 and image.shape[-1] in (3, 4) else "minisblack"
+        photometric = "rgb" if rgb else "minisblack"
         options = tiff_metadata.write_options(image.shape, image.dtype) if tiff_metadata is not None else {}
+        if icc_profile is not None:
+            options["iccprofile"] = icc_profile
         atomic_write(path, lambda tmp: tifffile.imwrite(tmp, image, photometric=photometric, **options))
         return path
     data = image
@@ -166,7 +189,8 @@ def write_image(
         ok, buf = cv2.imencode(suffix, np.ascontiguousarray(data), params)
         if not ok:
             raise ShapeError(f"{path}: OpenCV cannot write a {image.dtype} array of shape {image.shape} as {suffix}")
-        Path(tmp).write_bytes(buf.tobytes())
+        encoded = buf.tobytes()
+        Path(tmp).write_bytes(embed_icc_profile(encoded, suffix, icc_profile) if icc_profile is not None else encoded)
 
     atomic_write(path, _write)
     return path

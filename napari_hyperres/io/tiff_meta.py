@@ -70,6 +70,8 @@ def read_tiff_metadata(path: str | os.PathLike) -> TiffMetadata | None:
     """The :class:`TiffMetadata` of ``path``'s first series, or ``None`` where it cannot be read."""
     import tifffile
 
+    from .files import is_planar_rgb
+
     try:
         with tifffile.TiffFile(path) as tif:
             series = tif.series[0]
@@ -84,6 +86,9 @@ def read_tiff_metadata(path: str | os.PathLike) -> TiffMetadata | None:
             imagej = None
             if tif.is_imagej and tif.imagej_metadata:
                 imagej = {k: v for k, v in tif.imagej_metadata.items() if k in IMAGEJ_KEYS}
-            return TiffMetadata(series.axes, tuple(series.shape), resolution, unit, imagej)
+            axes, shape = series.axes, tuple(series.shape)
+            if is_planar_rgb(tif):  # read_image puts the samples last: so does the metadata
+                axes, shape = axes[:-3] + "YXS", shape[:-3] + shape[-2:] + shape[-3:-2]
+            return TiffMetadata(axes, shape, resolution, unit, imagej)
     except Exception:  # noqa: BLE001 — metadata is a courtesy; the pixels are read (and checked) elsewhere
         return None
