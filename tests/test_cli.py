@@ -277,6 +277,22 @@ def test_folder_mode_keeps_going_past_a_bad_file(tmp_path, rng, weights, capsys)
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["good.png"]
 
 
+@pytest.mark.parametrize("workers", [[], ["--workers", "1"]], ids=["alone", "workers"])
+def test_folder_mode_keeps_going_past_a_damaged_tiff_sorted_first(tmp_path, rng, weights, capsys, workers):
+    """A damaged or empty TIFF is reported and the other files are written, whatever its place in
+    the folder (the check for a cluster's use read every file before the per-file errors were caught)."""
+    pytest.importorskip("distributed") if workers else None
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.tif").write_bytes(b"garbage")
+    (src / "b.tif").write_bytes(b"")
+    tifffile.imwrite(src / "c.tif", rng.integers(100, 4000, (24, 30), dtype=np.uint16))
+    assert _restore(src, tmp_path / "out", *workers, weights=weights) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == "error: 2 of 3 files failed; the others were written"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["c.tif"]
+
+
 def test_folder_mode_refusals(tmp_path, rng, weights, capsys):
     src = tmp_path / "in"
     src.mkdir()

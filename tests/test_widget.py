@@ -683,18 +683,20 @@ def test_bad_inputs_give_notifications(make_widget, notes):
     assert not widget.busy and [layer.name for layer in viewer.layers] == ["labels", "img"]
 
 
-def test_a_failing_noise_fit_is_a_notification_not_a_traceback(make_widget, notes, monkeypatch):
-    import napari_hyperres.ui.widget as widget_module
+def test_a_failing_noise_fit_is_a_notification_not_a_traceback(make_widget, notes, monkeypatch, qtbot):
+    import napari_hyperres.engine as engine
 
     def singular(*args, **kwargs):
         raise np.linalg.LinAlgError("Singular matrix")
 
-    monkeypatch.setattr(widget_module, "whole_noise", singular)
+    monkeypatch.setattr(engine, "whole_noise", singular)  # the fit runs in the worker, not on the GUI thread
     viewer = ViewerModel()
     viewer.add_image(np.full((32, 32), 300, np.uint16), name="flat")
     widget = make_widget(viewer)
+    widget.live_check.value = False
     widget.task_combo.value = "microscopy"
     widget.apply(30)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
     assert notes["error"][-1] == "LinAlgError: Singular matrix"
     assert not widget.busy and [layer.name for layer in viewer.layers] == ["flat"]
 
@@ -810,3 +812,100 @@ def test_export_button_writes_a_bioimageio_package_of_the_current_task_and_level
     assert "bioimage.io model" in notes["info"][0] and "dejpeg" in widget.status.value
     widget.task_combo.value = "auto"
     assert not widget.export_button.enabled  # no level: nothing to export
+
+
+# --- review fixes (2026-12-06) -----------------------------------------------------------------
+def test_out_of_memory_in_a_worker_is_a_notification_and_the_widget_goes_idle(make_widget, qtbot, notes, monkeypatch):
+    """superqt's generator worker drops any RuntimeError (torch's OutOfMemoryError is one) as "worker
+    deleted": before, no message came and the widget stayed busy for ever (Apply and Sweep disabled)."""
+    viewer = ViewerModel()
+    viewer.add_image(np.random.default_rng(5).integers(0, 255, size=(32, 32), dtype=np.uint8), name="img")
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    from napari_hyperres.core.models import hyperres
+
+    def out_of_memory(self, x):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(hyperres.GeneratedNet, "forward", out_of_memory)
+    widget.apply(25)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    assert notes["error"] and notes["error"][-1].startswith("out of memory (CUDA out of memory.")
+    assert "cpu" in notes["error"][-1] and widget.apply_button.enabled
+    widget.sweep(2, 10, 20)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    assert len(notes["error"]) == 2
+    widget.preview(30)
+    qtbot.waitUntil(lambda: _idle(widget), timeout=TIMEOUT_MS)
+    assert len(notes["error"]) == 3 and [layer.name for layer in viewer.layers] == ["img"]
+    monkeypatch.undo()
+    widget.preview(30)  # the preview queue is idle again: the next preview runs
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+
+
+def test_apply_and_sweep_outputs_do_not_become_the_next_input(make_widget, qtbot, notes):
+    """napari selects each new layer; the image box must stay on the user's input (before, a second
+    Apply restored the first Apply's output)."""
+    viewer = ViewerModel()
+    source = viewer.add_image(np.random.default_rng(6).integers(0, 255, size=(32, 32), dtype=np.uint8), name="img")
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    widget.apply(25)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    assert viewer.layers.selection.active.name == "img [denoise 25]" and widget.layer_combo.value is source
+    widget.sweep(2, 10, 20)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    assert widget.layer_combo.value is source
+    viewer.add_image(np.zeros((8, 8), np.uint8), name="opened later")  # a layer the user adds is followed
+    assert widget.layer_combo.value.name == "opened later" and notes["error"] == []
+
+
+def test_a_preview_of_another_plane_never_shows_the_previous_planes_pixels(make_widget, qtbot, monkeypatch):
+    """While a new plane's tiles arrive, the rest of the preview is that plane's input, not the
+    previous plane's restored pixels (a patchwork of planes before)."""
+    viewer = ViewerModel()
+    stack = np.stack([np.full((720, 700), 30, np.uint8), np.full((720, 700), 220, np.uint8)])
+    viewer.add_image(stack, name="stack")
+    widget = make_widget(viewer)
+    widget.preview(25)
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    seen = []
+    original = type(widget)._on_preview_tile
+
+    def record(self, request, tile):
+        original(self, request, tile)
+        if tile is not None and tile.phase == "first":
+            y0, y1, x0, x1 = tile.box
+            shown = np.array(_previews(viewer)[0].data, dtype=float)
+            shown[y0:y1, x0:x1] = np.nan
+            seen.append(np.nanmin(shown))  # outside the first tile
+
+    monkeypatch.setattr(type(widget), "_on_preview_tile", record)
+    viewer.dims.current_step = (1, 0, 0)
+    qtbot.waitUntil(lambda: _previews(viewer)[0].metadata["hyperres"]["plane"] == [1] and _idle(widget), timeout=TIMEOUT_MS)
+    assert seen and seen[0] == 220  # plane 1's input around the first tile, no pixel of plane 0 (≈ 30)
+
+
+def test_the_whole_layer_range_is_read_in_the_worker_once_per_layer(make_widget, qtbot, monkeypatch):
+    """Percentiles of a large stack take seconds: read off the GUI thread, and kept per layer while
+    the user switches between layers (before: on the GUI thread, one layer kept)."""
+    import threading
+
+    import napari_hyperres.engine as engine
+
+    calls = []
+    real = engine.whole_value_range
+
+    def recorded(image, rgb=None):
+        calls.append(threading.current_thread() is threading.main_thread())
+        return real(image, rgb)
+
+    monkeypatch.setattr(engine, "whole_value_range", recorded)
+    viewer = ViewerModel()
+    a = viewer.add_image(np.random.default_rng(7).integers(0, 4000, size=(2, 32, 32), dtype=np.uint16), name="a")
+    b = viewer.add_image(np.random.default_rng(8).integers(0, 4000, size=(2, 32, 32), dtype=np.uint16), name="b")
+    widget = make_widget(viewer)
+    for layer in (a, b, a, b):
+        widget.preview(20, layer=layer)
+        qtbot.waitUntil(lambda: _idle(widget), timeout=TIMEOUT_MS)
+    assert calls == [False, False]  # once per layer, never on the GUI thread

@@ -144,7 +144,7 @@ def run_restore(args: argparse.Namespace) -> int:
     value_range = tuple(args.value_range) if args.value_range else None
     failed = 0
     budget = int(args.memory_budget * 2**20)
-    cluster_used = any(chunked_job(src, dst, budget, on_cluster=True) for src, dst in jobs)
+    cluster_used = bool(args.workers or args.cluster) and any(could_use_cluster(src, dst, budget) for src, dst in jobs)
     if (args.workers or args.cluster) and not cluster_used:
         print("note: --workers / --cluster restore TIFF and zarr files chunk by chunk; these files are "
               "restored whole in this process, without a cluster", file=sys.stderr)
@@ -216,6 +216,15 @@ def cluster_client(args: argparse.Namespace | None):
     with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         with Client(cluster) as client:
             yield client
+
+
+def could_use_cluster(src: Path, dst: Path, budget: int) -> bool:
+    """Whether this job would run on a cluster if there were one; an unreadable file would not
+    (it is reported when its turn comes, and the other files are written)."""
+    try:
+        return chunked_job(src, dst, budget, on_cluster=True)
+    except (HyperResError, OSError):
+        return False
 
 
 def chunked_job(src: Path, dst: Path, budget: int, on_cluster: bool) -> bool:

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..core.tasks import Task
 from ..errors import HyperResError, ShapeError, WeightsError
+from .outputs import OUTPUT_KEY
 
 
 def is_image_conditioned(task: Task) -> bool:
@@ -88,6 +89,11 @@ def describe_selection(selection: Any, extra: dict | None = None) -> str:
 
 def describe_error(exc: BaseException, task: Task | None = None) -> str:
     """The message the widget shows for ``exc``: the library's own message, plus what to do."""
+    if type(exc).__name__ == "WorkerFailure" and exc.__cause__ is not None:  # preview.WorkerFailure: the RuntimeError inside
+        exc = exc.__cause__
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":  # the host's, or torch's (CUDA or CPU)
+        return (f"out of memory ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): choose the cpu "
+                "device, or restore a smaller layer (a crop, or fewer planes); the input is unchanged")
     message = str(exc) or type(exc).__name__
     if isinstance(exc, WeightsError) and task is not None:
         if "python -m trainer" not in message:
@@ -129,4 +135,4 @@ def output_metadata(
         metadata["looks_like"] = [reading.to_dict() for reading in readings]
     if self_ensemble:
         metadata["self_ensemble"] = True
-    return {"hyperres": metadata}
+    return {OUTPUT_KEY: metadata}

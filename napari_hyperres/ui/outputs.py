@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+OUTPUT_KEY = "hyperres"
+"""Layer-metadata key of every layer this plugin made (previews, Apply, sweeps): how it was made."""
+
 PREVIEW_KEY = "hyperres_preview_of"
 """Layer-metadata key marking a preview layer, holding its input's ``unique_id``."""
 

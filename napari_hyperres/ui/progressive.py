@@ -125,6 +125,7 @@ def preview_steps(cache: RestorerCache, request: Request) -> Iterator[PreviewTil
     from ..engine import Report
 
     start = time.perf_counter()
+    request = request.with_statistics()  # the whole layer's range (and noise fit): read here, off the GUI thread
     restorer = cache.get(request.task, request.device, request.weights)
     plane = np.asarray(request.data[request.index])
     shape_yx = plane.shape[:2]

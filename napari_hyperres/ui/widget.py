@@ -31,17 +31,17 @@ from qtpy.QtWidgets import QComboBox
 from ..core.devices import available_devices
 from ..core.plugins import get_tasks
 from ..core.tasks import DEJPEG, DENOISE, SR, Task
-from ..engine import whole_noise, whole_value_range
 from ..errors import HyperResError, ShapeError
 from .geometry import level_from_slider, level_label, plane_index, slider_from_level
 from .labels import describe_error, is_image_conditioned
 from .outputs import (
     DEGRADATION_KEY,
+    OUTPUT_KEY,
     PREVIEW_KEY,
     find_preview,
     source_path,
 )
-from .preview import LatestOnly, Request, RestorerCache, can_estimate
+from .preview import LatestOnly, LayerStatistics, Request, RestorerCache, can_estimate
 from .widget_estimate import EstimateMixin
 from .widget_export import ExportMixin, exportable
 from .widget_jobs import JobsMixin
@@ -102,8 +102,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         self._job = None
         self._job_kind = ""
         self._estimating = False
-        self._value_range: tuple[Any, tuple[float, float]] | None = None  # (layer key, whole_value_range)
-        self._noise: tuple[Any, Any] | None = None  # (layer key, whole_noise) for photon-limited tasks
+        self._statistics = LayerStatistics()  # each layer's whole range / noise fit, read off the GUI thread
         self._progress = None  # napari's progress bar of the running job
         self._syncing = False
         self._released = False
@@ -206,9 +205,11 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         self._ready = True
 
     def _on_active_layer(self, *_: Any) -> None:
-        """The image box follows the layer selected in the layer list (when it is an image)."""
+        """The image box follows the layer selected in the layer list (when it is an image), except
+        for this plugin's outputs: napari selects each new layer, and an Apply or a sweep must not
+        make its own output the next input (choose an output in the box to restore it further)."""
         active = self.viewer.layers.selection.active
-        if isinstance(active, Image) and PREVIEW_KEY not in active.metadata and active is not self.layer_combo.value:
+        if isinstance(active, Image) and OUTPUT_KEY not in active.metadata and active is not self.layer_combo.value:
             if any(value is active for _, value in self._layer_choices()):
                 self.layer_combo.value = active
 
@@ -354,8 +355,6 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
             data = layer.data
             rgb = bool(layer.rgb)
             index = plane_index(layer.world_to_data(self.viewer.dims.point), data.shape, rgb)
-            value_range = self._layer_value_range(layer)
-            noise = self._layer_noise(layer, task.name) if task.noise_parameters else None
         except Exception as exc:  # noqa: BLE001 — a Qt slot must not raise: every failure (a fit's LinAlgError too) is a notification
             self._notify_error(exc, task, quiet=quiet)
             return None
@@ -369,9 +368,9 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
             index=index,
             source=layer.name,
             source_id=layer.unique_id,
-            value_range=value_range,
-            noise=noise,
             viewport=self._viewport(layer),
+            statistics=self._statistics,  # the whole layer's range / noise fit: read in the worker, kept per layer
+            data_key=(layer.unique_id, id(data), data.shape, str(data.dtype)),
         )
 
     def _viewport(self, layer: Image) -> tuple[int, int, int, int] | None:
@@ -386,24 +385,6 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
             return None
         (y0, x0), (y1, x1) = corners.astype(int)
         return (int(y0), int(y1) + 1, int(x0), int(x1) + 1)
-
-    def _layer_noise(self, layer: Image, task_name: str):
-        """The whole layer's Poisson–Gaussian fit (:func:`whole_noise`), kept while the layer's data is the same."""
-        key = (layer.unique_id, id(layer.data), layer.data.shape, str(layer.data.dtype))
-        if self._noise is None or self._noise[0] != key:
-            self._noise = (key, whole_noise(layer.data, bool(layer.rgb), task_name))
-        return self._noise[1]
-
-    def _layer_value_range(self, layer: Image) -> tuple[float, float]:
-        """The whole layer's ``(black, white)`` (:func:`whole_value_range`), kept while the layer's data is the same.
-
-        A float layer's percentiles are read once (the whole array; a dask layer's first plane),
-        not on every slider move; previews and Apply then use the same intensity map.
-        """
-        key = (layer.unique_id, id(layer.data), layer.data.shape, str(layer.data.dtype))
-        if self._value_range is None or self._value_range[0] != key:
-            self._value_range = (key, whole_value_range(layer.data, bool(layer.rgb)))
-        return self._value_range[1]
 
     def _show(self, kind: str, message: str) -> None:
         """A napari notification (``kind``: "error", "warning" or "info")."""

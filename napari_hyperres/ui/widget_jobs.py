@@ -21,7 +21,7 @@ from ..errors import HyperResError
 from .geometry import output_geometry, sweep_levels
 from .labels import format_level, is_image_conditioned, output_name, sweep_name
 from .outputs import find_layer, place_output
-from .preview import Request, Restored, restore_steps, sweep_steps
+from .preview import Request, Restored, reporting_errors, restore_steps, sweep_steps
 
 
 class _JobProgress(cancelable_progress):
@@ -59,7 +59,7 @@ class JobsMixin:
             return
         request = dataclasses.replace(request, self_ensemble=bool(self.ensemble_check.value))  # Apply only
         worker = create_worker(
-            restore_steps,
+            reporting_errors(restore_steps),
             self._cache,
             request,
             _start_thread=False,
@@ -102,7 +102,7 @@ class JobsMixin:
             )
             return
         worker = create_worker(
-            sweep_steps,
+            reporting_errors(sweep_steps),
             self._cache,
             request,
             levels,

@@ -17,8 +17,8 @@ from napari.qt.threading import create_worker
 from ..errors import HyperResError
 from .geometry import output_geometry
 from .labels import describe_selection, format_level, preview_name
-from .outputs import PREVIEW_KEY, find_layer, find_preview, place_output
-from .preview import Request, Restored
+from .outputs import OUTPUT_KEY, PREVIEW_KEY, find_layer, find_preview, place_output
+from .preview import Request, Restored, reporting_errors
 from .progressive import PreviewTile, preview_steps
 
 
@@ -43,7 +43,7 @@ class PreviewMixin:
 
     def _start_preview(self, request: Request) -> None:
         self._preview_worker = create_worker(
-            preview_steps,
+            reporting_errors(preview_steps),
             self._cache,
             request,
             _start_thread=True,
@@ -56,8 +56,9 @@ class PreviewMixin:
         )
 
     def _on_preview_tile(self, request: Request, tile: PreviewTile | None) -> None:
-        """Restored pixels of the view: written into the preview layer at once (the input shows
-        where nothing is restored yet), so the picture follows the slider."""
+        """Restored pixels of the view: written into the preview layer at once, so the picture
+        follows the slider. Elsewhere the layer keeps the previous level's pixels of the same
+        plane, or shows the input (another plane or task: never another plane's pixels)."""
         if tile is None:
             return
         source = find_layer(self.viewer.layers, request.source_id)
@@ -65,8 +66,10 @@ class PreviewMixin:
             return
         layer = find_preview(self.viewer.layers, source)
         plane_shape = np.shape(request.data)[len(request.index) :]
-        if layer is not None and layer.data.shape == plane_shape and layer.data.dtype == request.data.dtype:
-            data = np.array(layer.data, copy=True)
+        shown = layer.metadata.get(OUTPUT_KEY, {}) if layer is not None else {}
+        same_plane = shown.get("plane") == list(request.index) and shown.get("task") == request.task.name
+        if same_plane and layer.data.shape == plane_shape and layer.data.dtype == request.data.dtype:
+            data = np.array(layer.data, copy=True)  # the last level's pixels until this level's tiles arrive
         else:
             data = np.array(request.data[request.index], copy=True)
         y0, y1, x0, x1 = tile.box
