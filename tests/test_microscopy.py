@@ -57,6 +57,19 @@ def test_auto_level_is_the_fitted_photons(microscopy):
     assert photons == pytest.approx((white - black) / 2.0, rel=0.15)  # the true gain is 2 counts per photo-electron (fit: ≈ 10 % here)
 
 
+def test_counts_scaled_to_float_in_0_1_are_restored_as_the_counts_were(microscopy):
+    """``skimage.img_as_float`` or ``/ 65535`` of camera counts fills 0.002–0.01 of [0, 1]. Before, the
+    float rule "inside [0, 1]: as it is" put ~33,000 photons between 0 and 1, and auto was refused
+    ("almost no photon noise"); a level given by hand then ruined the image."""
+    frame = camera(fluorescence_like((128, 128)), 2.0, 3.0, 100.0, 250.0)
+    scaled = (frame / 65535).astype(np.float32)
+    assert estimate_level(scaled, "microscopy") == pytest.approx(estimate_level(frame, "microscopy"), rel=1e-3)
+    assert whole_value_range(scaled, counts=True)[1] < 0.02  # read by its range, not 0–1
+    out = microscopy.restore(scaled, "auto")
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out * 65535, microscopy.restore(frame, "auto"), atol=1.0)
+
+
 def test_fewer_photons_smooth_more(microscopy):
     frame = camera(fluorescence_like((96, 96)), 2.0, 3.0, 100.0, 250.0)
     noise = whole_noise(frame)

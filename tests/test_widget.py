@@ -896,9 +896,9 @@ def test_the_whole_layer_range_is_read_in_the_worker_once_per_layer(make_widget,
     calls = []
     real = engine.whole_value_range
 
-    def recorded(image, rgb=None):
+    def recorded(image, rgb=None, **kwargs):
         calls.append(threading.current_thread() is threading.main_thread())
-        return real(image, rgb)
+        return real(image, rgb, **kwargs)
 
     monkeypatch.setattr(engine, "whole_value_range", recorded)
     viewer = ViewerModel()

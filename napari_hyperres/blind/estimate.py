@@ -134,7 +134,7 @@ def estimate_photon_noise(
     task = get_task(task)
     if validate_image(image, rgb):
         refuse_rgb(task.name, image.shape)
-    black, white = intensity_map_for(image, value_range).value_range
+    black, white = intensity_map_for(image, value_range, counts=True).value_range
     if noise is None:
         noise = fit_poisson_gaussian(np.asarray(image))
     return fitted_photons(task, noise, black, white), noise

@@ -336,7 +336,7 @@ def photon_setup(
         ShapeError: the noise cannot be fitted (too small, flat, or not photon-limited).
         LevelRangeError: the level, or the one "auto" finds, is outside the task's range.
     """
-    black, white = intensity_map_for(image, value_range).value_range
+    black, white = intensity_map_for(image, value_range, counts=True).value_range
     if noise is None:
         noise = fit_poisson_gaussian(image)
     if isinstance(level, str) and level.strip().lower() == "auto":

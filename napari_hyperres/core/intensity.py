@@ -2,7 +2,10 @@
 
 Rules:
     - uint8: divided by 255 (8-bit files are display data: the level's "8-bit scale" is theirs);
-    - floats already inside ``[0, 1]``: used as they are;
+    - floats already inside ``[0, 1]``: used as they are, except for photon counts
+      (``counts=True``, the photon-limited tasks): camera counts scaled to ``[0, 1]``
+      (``skimage.img_as_float``, ``/ 65535``) fill a small part of it, and are read by
+      their own range like the counts they were;
     - every other array (uint16/uint32 camera counts, signed integers, other floats): by the
       data's own range: the 0.1 and 99.9 percentiles are mapped to 0 and 1 and the result is
       mapped back with the same affine transform (never clipped). A 12-bit camera image with
@@ -75,10 +78,12 @@ def check_dtype(dtype: np.dtype) -> None:
 NOT_FINITE = "the image contains NaN or infinite values; replace them first (e.g. numpy.nan_to_num)"
 
 
-def intensity_map_for(image: np.ndarray, value_range: tuple[float, float] | None = None) -> IntensityMap:
+def intensity_map_for(image: np.ndarray, value_range: tuple[float, float] | None = None, *, counts: bool = False) -> IntensityMap:
     """The :class:`IntensityMap` of ``image`` under the module's rules (reads the whole array unless it is uint8).
 
-    ``value_range=(black, white)`` overrides the rules (black → 0, white → 1).
+    ``value_range=(black, white)`` overrides the rules (black → 0, white → 1). ``counts``: the
+    values are photon counts (photon-limited tasks): a float image inside ``[0, 1]`` is read by
+    its own range too.
     """
     dtype = np.dtype(image.dtype)
     check_dtype(dtype)
@@ -92,7 +97,7 @@ def intensity_map_for(image: np.ndarray, value_range: tuple[float, float] | None
     low, high = float(np.min(image)), float(np.max(image))
     if not (math.isfinite(low) and math.isfinite(high)):
         raise ShapeError(NOT_FINITE)
-    if np.issubdtype(dtype, np.floating) and low >= 0.0 and high <= 1.0:
+    if np.issubdtype(dtype, np.floating) and low >= 0.0 and high <= 1.0 and not counts:
         return IntensityMap(0.0, 1.0, dtype)
     p_low, p_high = (float(v) for v in np.percentile(image, PERCENTILES))
     if p_high <= p_low:

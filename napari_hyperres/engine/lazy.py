@@ -83,12 +83,13 @@ def first_plane_sample(image, lead: int) -> np.ndarray:
     return np.asarray(plane[::stride, ::stride])
 
 
-def whole_value_range(image, rgb: bool | None = None) -> tuple[float, float]:
+def whole_value_range(image, rgb: bool | None = None, *, counts: bool = False) -> tuple[float, float]:
     """The ``(black, white)`` that restoring all of ``image`` maps to ``[0, 1]``.
 
     uint8: 0–255. Anything else: the intensity rule on the whole array (numpy),
     or on the first plane's sample (dask, as :meth:`Restorer.restore_lazy`). Passing it as
     ``value_range`` when restoring one plane gives that plane exactly as in the whole result.
+    ``counts``: photon-limited tasks' rule (:func:`~napari_hyperres.core.intensity.intensity_map_for`).
     """
     check_dtype(np.dtype(image.dtype))
     is_rgb = is_rgb_image(tuple(image.shape), rgb)
@@ -96,8 +97,8 @@ def whole_value_range(image, rgb: bool | None = None) -> tuple[float, float]:
         image = image[..., :3]  # alpha is no intensity (the restorer maps colour alone)
     if is_dask_array(image) and reads_data_range(image.dtype):
         lead = image.ndim - (3 if is_rgb else 2)
-        return intensity_map_for(first_plane_sample(image, lead)).value_range
-    return intensity_map_for(image).value_range
+        return intensity_map_for(first_plane_sample(image, lead), counts=counts).value_range
+    return intensity_map_for(image, counts=counts).value_range
 
 
 def whole_noise(image, rgb: bool | None = None, task: str = "microscopy") -> PoissonGaussian:

@@ -235,7 +235,7 @@ class Restorer:
         the whole with them (the lazy and streaming paths use this).
         """
         if value_range is None:
-            value_range = intensity_map_for(sample).value_range
+            value_range = intensity_map_for(sample, counts=bool(self.task.noise_parameters)).value_range
         if self.task.noise_parameters:
             level, stabilized = self.photon_map(sample, level, is_rgb, noise=noise, value_range=value_range)
             return level, value_range, stabilized.noise

@@ -283,7 +283,8 @@ class Request:
 
         value_range = self.value_range
         if value_range is None:
-            value_range = kept("range", lambda: whole_value_range(self.data, self.rgb))
+            counts = bool(self.task.noise_parameters)  # photon counts: a float layer in [0, 1] is read by its range
+            value_range = kept(("range", counts), lambda: whole_value_range(self.data, self.rgb, counts=counts))
         noise = self.noise
         if noise is None and self.task.noise_parameters:
             noise = kept("noise", lambda: whole_noise(self.data, self.rgb, self.task.name))
