@@ -84,6 +84,25 @@ def test_a_duplicate_task_name_is_skipped_naming_both_plugins(registered, monkey
         get_tasks()
 
 
+class TrylastCopycat:
+    """A plugin asking to be called last: pluggy lists trylast hooks first, and before, such a
+    plugin took the built-in name (and the built-ins were reported as the broken plugin)."""
+
+    @napari_hyperres.hookimpl(trylast=True)
+    def hyperres_tasks(self):
+        import dataclasses
+
+        return [dataclasses.replace(DENOISE, title="EVIL denoise")]
+
+
+def test_a_trylast_plugin_cannot_take_a_builtin_name(registered):
+    registered(TrylastCopycat(), "trylast-copycat")
+    with pytest.warns(PluginWarning, match="'denoise' is registered twice"):
+        tasks = get_tasks()
+    assert tasks["denoise"] is DENOISE
+    assert [b.name for b in broken_plugins()] == ["trylast-copycat"]
+
+
 def test_duplicate_is_cleaned_up_after_the_test():
     assert list_task_names().count("denoise") == 1 and get_plugin_manager().get_plugin("copycat") is None
 

@@ -129,7 +129,9 @@ def get_tasks() -> dict[str, Task]:
     found: dict[str, Task] = {}
     owner: dict[str, str] = {}
     pm.broken = dict(pm.import_failures)  # hook failures are found again for the current set of plugins
-    for impl in pm.hook.hyperres_tasks.get_hookimpls():  # registration order: built-ins first
+    registered = [plugin for _, plugin in pm.list_name_plugin()]  # registration order: built-ins first
+    impls = sorted(pm.hook.hyperres_tasks.get_hookimpls(), key=lambda impl: registered.index(impl.plugin))
+    for impl in impls:  # not pluggy's call order: a trylast / tryfirst hook must not go before the built-ins
         plugin = pm.get_name(impl.plugin) or repr(impl.plugin)
         dist = pm.distribution_of(impl.plugin)
         try:
