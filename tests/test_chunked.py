@@ -215,3 +215,14 @@ def test_workers_for_png_files_start_no_cluster_and_say_so(tmp_path, tiny_weight
                  "--weights", str(tiny_weights["denoise"]), "--device", "cpu", "--quiet", "--workers", "2"]) == 0
     assert "without a cluster" in capsys.readouterr().err
     assert (tmp_path / "out.png").exists()
+
+
+def test_a_png_restored_into_a_zarr_store(tmp_path, tiny_weights):
+    """Before: "not a TIFF file that can be read tile by tile (header=b'\\x89PNG')"."""
+    import cv2
+
+    image = (np.random.default_rng(3).random((40, 50)) * 255).astype(np.uint8)
+    assert cv2.imwrite(str(tmp_path / "in.png"), image)
+    assert _restore(tmp_path / "in.png", tmp_path / "out.zarr", tiny_weights["denoise"]) == 0
+    expected = Restorer("denoise", weights=str(tiny_weights["denoise"]), device="cpu").restore(image, 20)
+    np.testing.assert_array_equal(zarr.open_group(str(tmp_path / "out.zarr"), mode="r")["0"][:], expected)

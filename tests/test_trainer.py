@@ -8,6 +8,7 @@ command line); the ``torchrun`` run is a real pair of processes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -849,6 +850,22 @@ def test_other_downscalers_are_refused_for_a_task_that_does_not_scale(tmp_path, 
     run = tmp_path / "sr"
     assert trainer_main(train_args("sr", image_folder, run, 1, "--other-downscalers", "1")) == 0
     assert load_checkpoint(run / CHECKPOINT)["config"]["other_downscalers"] == 1.0
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--batch", "0", "--batch: expected at least 1, got 0"),
+    ("--val-every", "0", "--val-every: expected at least 1, got 0"),
+    ("--ckpt-every", "0", "--ckpt-every: expected at least 1, got 0"),
+    ("--steps", "0", "--steps: expected at least 1, got 0"),
+    ("--levels", "500", "level 500 is outside 0–100"),
+])
+def test_impossible_training_settings_are_refused_in_one_line(tmp_path, image_folder, capsys, option, value, message):
+    """Before: --batch 0 and --val-every 0 ended in tracebacks, --steps 0 "saved" a run with no
+    checkpoint, and --levels 500 trained a level that eval and the widget then refuse."""
+    with pytest.raises(SystemExit) if option != "--levels" else contextlib.nullcontext():
+        assert trainer_main(train_args("denoise", image_folder, tmp_path / "run", 1, option, value)) != 0
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run" / CHECKPOINT).exists()
 
 
 def test_a_shipped_file_continues_in_a_deeper_preset_as_the_same_network(tmp_path, image_folder, capsys):

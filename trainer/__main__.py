@@ -17,6 +17,23 @@ from napari_hyperres.errors import HyperResError
 from .config import LEVEL_BALANCES, PIXEL_LOSSES, TrainConfig
 
 
+def at_least(minimum: int):
+    """An argparse type: a whole number of at least ``minimum`` (``--batch 0`` or ``--val-every 0`` ended in
+    a traceback deep in the loop before)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected at least {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"whole number ≥ {minimum}"
+    return parse
+
+
 def share(text: str) -> float:
     """argparse type: a share of crops, a number from 0 to 1."""
     try:
@@ -67,22 +84,22 @@ def add_train(sub: argparse._SubParsersAction) -> None:
         help="model family (default: hyperres, or hair for an image-conditioned task such as auto)",
     )
     p.add_argument("--preset", default="lite", type=preset, help=PRESET_HELP)
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--patch", type=int, default=96)
+    p.add_argument("--steps", type=at_least(1), default=1000)
+    p.add_argument("--batch", type=at_least(1), default=16)
+    p.add_argument("--patch", type=at_least(16), default=96)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--lr-decay-at", nargs="*", type=float, default=[0.5], help="fractions of --steps where lr /= 10")
     p.add_argument("--lr-warmup", type=int, default=0, metavar="STEPS",
                    help="ramp the lr up linearly over the first STEPS steps (0 = none), e.g. 500 for a round continuing a trained network")
     p.add_argument("--val", default=None, help="folder for periodic validation PSNR")
-    p.add_argument("--val-every", type=int, default=500)
-    p.add_argument("--ckpt-every", type=int, default=500)
+    p.add_argument("--val-every", type=at_least(1), default=500)
+    p.add_argument("--ckpt-every", type=at_least(1), default=500)
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init-from", default=None, help="start from this checkpoint or weights file: the same kind continues; a dedicated network is AdaFM's base or is upcycled into HAIR")
-    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--max-images", type=at_least(1), default=None)
     p.add_argument("--time-budget", type=float, default=None, help="stop after this many seconds (lr schedule follows time)")
     p.add_argument("--amp", action="store_true", help="bfloat16 autocast: on CUDA, and on CPUs whose bfloat16 is fast (Zen 4: 1.9× the steps per second; an Intel Xeon "
                         "with AVX512-BF16 but no AMX: 0.64×; the trainer warns where it is slow; BENCHMARKS.md)")
@@ -128,7 +145,7 @@ def add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", default=None, help="weights file or shipped name (default: the task's)")
     p.add_argument("--data", required=True, help="folder of clean images")
     p.add_argument("--levels", nargs="+", type=float, required=True)
-    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--max-images", type=at_least(1), default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--json", default=None, help="also write the table as JSON here")
     p.add_argument("--self-ensemble", action="store_true",
@@ -192,11 +209,11 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs", required=True, help="folder of run directories (missing runs are trained)")
     p.add_argument("--eval-levels", nargs="+", type=float, required=True)
     p.add_argument("--preset", default="lite", type=preset, help=PRESET_HELP)
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--patch", type=int, default=96)
+    p.add_argument("--steps", type=at_least(1), default=1000)
+    p.add_argument("--batch", type=at_least(1), default=16)
+    p.add_argument("--patch", type=at_least(16), default=96)
     p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--max-images", type=at_least(1), default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--json", default=None)
     add_level_options(p)
@@ -220,15 +237,15 @@ def add_train_estimator(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--task", required=True)
     p.add_argument("--data", nargs="+", required=True)
     p.add_argument("--out", required=True, help="weights file to write (e.g. NAME.estimator.safetensors)")
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--patch", type=int, default=64, help="crop edge (recorded; estimate_level looks through crops this size)")
+    p.add_argument("--steps", type=at_least(1), default=2000)
+    p.add_argument("--batch", type=at_least(1), default=32)
+    p.add_argument("--patch", type=at_least(16), default=64, help="crop edge (recorded; estimate_level looks through crops this size)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--relative-loss", action="store_true", help="weight the L1 by 1/level (relative error; for noise σ)")
     p.add_argument("--quantize-8bit", type=share, default=0.0, metavar="SHARE",
                    help="share of crops rounded and clipped to 8-bit after degrading (what 8-bit files hold), e.g. 0.5")
     p.add_argument("--time-budget", type=float, default=None)
-    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--max-images", type=at_least(1), default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init-from", default=None, help="an estimator weights file to continue training from")
@@ -250,7 +267,7 @@ def add_reference_mixtures(sub: argparse._SubParsersAction) -> None:
     p.add_argument("weights", help="the auto network's weights file")
     p.add_argument("--data", nargs="+", required=True, help="training image folders (crops of them; never validation images)")
     p.add_argument("--out", required=True, help="weights file to write (the same tensors, the references in the metadata)")
-    p.add_argument("--count", type=int, default=24, help="crops per degradation and strength (and as many held out to fit the confidence)")
+    p.add_argument("--count", type=at_least(1), default=24, help="crops per degradation and strength (and as many held out to fit the confidence)")
     p.set_defaults(func=run_reference_mixtures)
 
 

@@ -228,6 +228,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     """Train per ``cfg``; returns the run directory (with ``checkpoint.pt`` and ``log.jsonl``)."""
     task = get_task(cfg.task)
     levels = [] if cfg.kind == "estimator" else [float(v) for v in (cfg.levels or task.train_levels)]
+    if task.conditioning == "level":
+        for level in levels:
+            task.check_level(level)  # a level the task refuses would train a network nothing can run at it
     if cfg.kind == "dedicated" and len(levels) != 1:
         raise ValueError(f"a dedicated network trains on one level, got {levels}")
     penalty = SelectionPenalty(cfg.selection_entropy, cfg.selection_balance)

@@ -47,7 +47,7 @@ def open_lazy(path: str | os.PathLike, chunk: int = 1024) -> tuple[Any, dict]:
     """``(dask array, metadata)`` of a zarr store or a TIFF file, read lazily.
 
     ``metadata``: ``{"axes": [...], "scale": [...]}`` from an OME-Zarr image (full resolution),
-    else ``{}``. A TIFF is memory-mapped where its pixels are stored uncompressed in one piece
+    else ``{}``. A PNG, JPEG or BMP picture is read whole (and then cut into chunks). A TIFF is memory-mapped where its pixels are stored uncompressed in one piece
     (a chunk then reads only its rows), else read through its zarr view, tile by tile.
 
     Raises:
@@ -59,6 +59,11 @@ def open_lazy(path: str | os.PathLike, chunk: int = 1024) -> tuple[Any, dict]:
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")
     if not is_zarr(path):
+        from .files import OPENCV_SUFFIXES, read_image
+
+        if path.suffix.lower() in OPENCV_SUFFIXES:  # PNG / JPEG / BMP: one picture, read whole (e.g. for a .zarr output)
+            image = read_image(path)
+            return da.from_array(image, chunks=_plane_chunks(image.shape, chunk)), {}
         import tifffile
 
         try:
