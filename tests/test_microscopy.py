@@ -70,6 +70,23 @@ def test_counts_scaled_to_float_in_0_1_are_restored_as_the_counts_were(microscop
     np.testing.assert_allclose(out * 65535, microscopy.restore(frame, "auto"), atol=1.0)
 
 
+def test_a_stack_with_a_dark_first_frame_streams_as_it_restores_in_memory(tmp_path, capsys):
+    """A stack above --memory-budget is streamed page by page. Before, its first page alone set the
+    noise fit and the intensity map: a dark first frame (shutter closed) was refused as "not
+    photon-limited" while the same file in memory restored; now both read the same sampled planes."""
+    clean = fluorescence_like((96, 96))
+    frames = [camera(clean, 2.0, 3.0, 100.0, 200.0, seed=s) for s in range(1, 7)]
+    dark = camera(np.zeros_like(clean), 2.0, 3.0, 100.0, 200.0, seed=9)
+    stack = np.stack([dark, *frames])
+    tifffile.imwrite(tmp_path / "stack.tif", stack)
+    common = ["--task", "microscopy", "--level", "auto", "--device", "cpu"]
+    assert main(["restore", str(tmp_path / "stack.tif"), str(tmp_path / "memory.tif"), *common]) == 0
+    assert main(["restore", str(tmp_path / "stack.tif"), str(tmp_path / "streamed.tif"), *common, "--memory-budget", "0.05"]) == 0
+    err = capsys.readouterr().err
+    assert "(streaming)" in err and "sampled pages" in err
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "streamed.tif"), tifffile.imread(tmp_path / "memory.tif"))
+
+
 def test_fewer_photons_smooth_more(microscopy):
     frame = camera(fluorescence_like((96, 96)), 2.0, 3.0, 100.0, 250.0)
     noise = whole_noise(frame)

@@ -245,7 +245,7 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
     a tiled TIFF, or (small enough) any other format; on ``client``'s workers when given."""
     from ..blind.levels import resolve_level
     from ..core.images import is_rgb_image
-    from ..engine import first_plane_sample
+    from ..engine import stack_sample
     from ..io.chunked import (
         is_zarr,
         ome_image,
@@ -260,10 +260,10 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
     rgb = is_rgb_image(tuple(array.shape), None) and (meta.get("axes") or ["c"])[-1] not in ("x", "y")
     choice = given
     if choice is None:
-        sample = first_plane_sample(array, array.ndim - (3 if rgb else 2))
+        sample = stack_sample(array, array.ndim - (3 if rgb else 2))
         choice = resolve_level(task, "auto", sample, device=args.device, value_range=value_range)
         if not args.quiet:
-            print(f"{src.name}: {choice.describe(task)}, from the first plane", file=sys.stderr)
+            print(f"{src.name}: {choice.describe(task)}, from sampled planes", file=sys.stderr)
     restored = restorer.restore_lazy(array, choice.level, tile=args.tile, rgb=rgb, value_range=value_range, noise=choice.noise)
     where = f" on {len(client.scheduler_info()['workers'])} workers" if client is not None else ""
     label = f"{src.name} (chunk by chunk{where})"
@@ -307,20 +307,20 @@ def is_tiff(path: Path) -> bool:
 
 def stream_one(restorer, src: Path, dst: Path, given, args: argparse.Namespace, value_range) -> None:
     """Restore one large TIFF stack page by page (:mod:`napari_hyperres.io.streaming`) at the
-    ``given`` :class:`~napari_hyperres.blind.levels.LevelChoice`, or one found from its first page."""
+    ``given`` :class:`~napari_hyperres.blind.levels.LevelChoice`, or one found from its sampled pages."""
     import tifffile
 
     from ..blind.levels import resolve_level
-    from ..io.streaming import stream_restore_tiff
+    from ..io.streaming import page_sample, stream_restore_tiff
 
     task = restorer.task
     choice = given
     if choice is None:
         with tifffile.TiffFile(src) as tif:
-            first = tif.series[0].pages[0].asarray()
-        choice = resolve_level(task, "auto", first, device=args.device, value_range=value_range)
+            sample = page_sample(tif, len(tif.series[0].pages))
+        choice = resolve_level(task, "auto", sample, device=args.device, value_range=value_range)
         if not args.quiet:
-            print(f"{src.name}: {choice.describe(task)}, from the first page", file=sys.stderr)
+            print(f"{src.name}: {choice.describe(task)}, from {len(sample)} sampled pages", file=sys.stderr)
     level = choice.level
     progress = ProgressLine(f"{src.name} (streaming)", enabled=not args.quiet)
     stream_restore_tiff(src, dst, restorer, level, tile=args.tile, value_range=value_range, progress=progress)

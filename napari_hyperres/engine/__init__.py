@@ -9,7 +9,7 @@ May import: :mod:`napari_hyperres.core`, :mod:`napari_hyperres.blind` (to resolv
 ``"auto"``). Never I/O, ui or cli (``tests/test_layers.py``).
 """
 
-from .lazy import first_plane_sample, is_dask_array, whole_noise, whole_value_range
+from .lazy import is_dask_array, stack_sample, whole_noise, whole_value_range
 from .report import PlaneChoice, Report
 from .restorer import Progress, Restorer, output_shape, restore
 from .tiling import DEFAULT_TILE, tile_boxes
@@ -20,7 +20,7 @@ __all__ = [
     "Progress",
     "Report",
     "Restorer",
-    "first_plane_sample",
+    "stack_sample",
     "is_dask_array",
     "output_shape",
     "restore",

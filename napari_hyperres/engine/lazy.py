@@ -1,10 +1,12 @@
 """Dask arrays: restored lazily, block by block, equal to restoring the whole array.
 
 What every block must share (the level, the intensity map, a photon task's noise fit) is
-read once from the first plane (:func:`first_plane_sample`) before the graph is built.
+read once from a sample of planes (:func:`stack_sample`) before the graph is built.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -29,7 +31,7 @@ def restore_lazy(restorer, image, level, *, tile=None, rgb=None, value_range=Non
     if image.ndim < 2 or image.size == 0:
         raise ShapeError(f"expected a non-empty image with at least 2 dimensions (Y, X), got shape {image.shape}")
     lead = image.ndim - spatial_ndim
-    sample = first_plane_sample(image, lead)
+    sample = stack_sample(image, lead)
     level, value_range, noise = restorer.settle(sample, level, is_rgb, value_range, noise)
     y_axis = lead
     whole_plane = restorer.task.resamples or restorer.image_conditioned
@@ -73,21 +75,48 @@ def _even_chunks(length: int, size: int, minimum: int) -> tuple[int, ...]:
     return tuple(chunks)
 
 
-def first_plane_sample(image, lead: int) -> np.ndarray:
-    """The first plane of ``image`` (``lead`` leading axes), subsampled to about 1 MP and read.
+SAMPLE_PLANES = 8
+"""Planes of a stack that a lazy or streamed restoration reads to settle its intensity map, noise
+fit and "auto" level: evenly spaced, as the in-memory noise fit picks them
+(:func:`~napari_hyperres.blind.photon_fit.fit_poisson_gaussian`), so a dark first frame or a
+defocused first z-plane does not decide for the whole stack."""
 
-    What the lazy path reads to choose a float array's intensity map and an "auto" level.
-    """
-    plane = image[(0,) * lead]
-    stride = max(1, int(np.sqrt(plane.shape[0] * plane.shape[1] / 2**20)))
-    return np.asarray(plane[::stride, ::stride])
+SAMPLE_PIXELS = 2**20
+"""About how many pixels of each sampled plane are read (a larger plane is read with a stride)."""
+
+
+def sampled_indices(planes: int, max_planes: int = SAMPLE_PLANES) -> list[int]:
+    """Indices of the planes sampled from a stack of ``planes``: all, or ``max_planes`` evenly spaced."""
+    if planes <= max_planes:
+        return list(range(planes))
+    return [int(i) for i in np.linspace(0, planes - 1, max_planes).round().astype(int)]
+
+
+def sample_planes(read_plane, planes: int) -> np.ndarray:
+    """``(k, y, x[, c])``: the :func:`sampled_indices` planes of a stack, each read by
+    ``read_plane(index)`` (a flat plane index) with a stride that keeps it near
+    :data:`SAMPLE_PIXELS`. What the lazy and streamed paths settle on before restoring."""
+    sample = []
+    for index in sampled_indices(planes):
+        plane = read_plane(index)
+        stride = max(1, int(np.sqrt(plane.shape[0] * plane.shape[1] / SAMPLE_PIXELS)))
+        sample.append(np.asarray(plane[::stride, ::stride]))
+    return np.stack(sample)
+
+
+def stack_sample(image, lead: int) -> np.ndarray:
+    """:func:`sample_planes` of ``image`` (``lead`` leading axes; a dask array is read only there):
+    one plane for a single image, else ``(k, y, x[, c])``."""
+    lead_shape = tuple(image.shape[:lead])
+    sample = sample_planes(lambda i: image[np.unravel_index(i, lead_shape)] if lead else image, math.prod(lead_shape))
+    return sample[0] if lead == 0 else sample
 
 
 def whole_value_range(image, rgb: bool | None = None, *, counts: bool = False) -> tuple[float, float]:
     """The ``(black, white)`` that restoring all of ``image`` maps to ``[0, 1]``.
 
     uint8: 0–255. Anything else: the intensity rule on the whole array (numpy),
-    or on the first plane's sample (dask, as :meth:`Restorer.restore_lazy`). Passing it as
+    or on its sampled planes (dask, as :meth:`Restorer.restore_lazy`: :func:`stack_sample`). Passing it as
     ``value_range`` when restoring one plane gives that plane exactly as in the whole result.
     ``counts``: photon-limited tasks' rule (:func:`~napari_hyperres.core.intensity.intensity_map_for`).
     """
@@ -97,14 +126,14 @@ def whole_value_range(image, rgb: bool | None = None, *, counts: bool = False) -
         image = image[..., :3]  # alpha is no intensity (the restorer maps colour alone)
     if is_dask_array(image) and reads_data_range(image.dtype):
         lead = image.ndim - (3 if is_rgb else 2)
-        return intensity_map_for(first_plane_sample(image, lead), counts=counts).value_range
+        return intensity_map_for(stack_sample(image, lead), counts=counts).value_range
     return intensity_map_for(image, counts=counts).value_range
 
 
 def whole_noise(image, rgb: bool | None = None, task: str = "microscopy") -> PoissonGaussian:
     """The Poisson–Gaussian fit that restoring all of ``image`` with a photon-limited task uses.
 
-    numpy: the whole array (up to 8 planes of a stack); dask: the first plane's sample, as
+    numpy: the whole array (up to 8 planes of a stack); dask: its sampled planes, as
     :meth:`Restorer.restore_lazy`. Passing it as ``noise`` when restoring one plane gives
     that plane as in the whole result (with :func:`whole_value_range`). ``task``: the
     photon-limited task's name, for the error an RGB image gets.
@@ -112,7 +141,7 @@ def whole_noise(image, rgb: bool | None = None, task: str = "microscopy") -> Poi
     if is_rgb_image(tuple(image.shape), rgb):
         refuse_rgb(task, image.shape)
     if is_dask_array(image):
-        return fit_poisson_gaussian(first_plane_sample(image, image.ndim - 2))
+        return fit_poisson_gaussian(stack_sample(image, image.ndim - 2))
     return fit_poisson_gaussian(np.asarray(image))
 
 

@@ -20,6 +20,7 @@ from ..core.atomic import atomic_write
 from ..core.images import is_rgb_image
 from ..core.intensity import check_dtype
 from ..engine import Progress, Restorer, output_shape
+from ..engine.lazy import sample_planes
 from ..errors import CancelledError, ShapeError
 from .files import TIFF_SUFFIXES
 from .tiff_meta import read_tiff_metadata
@@ -58,6 +59,12 @@ def huge_single_page(path: str | os.PathLike, memory_budget_bytes: int) -> bool:
     return pages == 1 and math.prod(shape) * dtype.itemsize > memory_budget_bytes
 
 
+def page_sample(tif, planes: int) -> np.ndarray:
+    """The sampled planes (:func:`~napari_hyperres.engine.lazy.sample_planes`) of an open TIFF stack
+    of ``planes`` pages, one plane per page: what a streamed restoration settles on."""
+    return sample_planes(lambda index: tif.series[0].pages[index].asarray(), planes)
+
+
 def stream_restore_tiff(
     src: str | os.PathLike,
     dst: str | os.PathLike,
@@ -72,7 +79,7 @@ def stream_restore_tiff(
     """Restore every page of the TIFF stack ``src`` into the TIFF ``dst``; returns the output shape.
 
     The intensity rule of :mod:`napari_hyperres.core.intensity` (and, for photon-limited tasks,
-    the noise fit) is applied to the first plane and used for all (pass ``value_range`` to
+    the noise fit) is applied to up to 8 evenly spaced planes (:func:`page_sample`) and used for all (pass ``value_range`` to
     set it; uint8 is always 0–255). ``progress(done, total)`` counts planes.
 
     Raises:
@@ -94,13 +101,12 @@ def stream_restore_tiff(
 
     def restored_planes(tif: tifffile.TiffFile) -> Iterator[np.ndarray]:
         nonlocal value_range, level
-        noise = None
+        # sampled planes set the intensity map (and a photon task's noise) for all, as in memory
+        level, value_range, noise = restorer.settle(page_sample(tif, planes), level, rgb, value_range)
         for index in range(planes):
             if cancel is not None and cancel():
                 raise CancelledError("restoration cancelled; no output was written")
             plane = tif.series[0].pages[index].asarray()
-            if index == 0:  # the first plane sets the intensity map (and a photon task's noise) for all
-                level, value_range, noise = restorer.settle(plane, level, rgb, value_range)
             yield restorer.restore(plane, level, tile=tile, rgb=rgb, value_range=value_range, noise=noise)
             if progress is not None:
                 progress(index + 1, planes)
