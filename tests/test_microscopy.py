@@ -87,6 +87,24 @@ def test_a_stack_with_a_dark_first_frame_streams_as_it_restores_in_memory(tmp_pa
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "streamed.tif"), tifffile.imread(tmp_path / "memory.tif"))
 
 
+def test_each_channel_of_a_hyperstack_gets_its_own_noise_fit(tmp_path, capsys, microscopy):
+    """Two detectors, gain 2 / offset 100 and gain 12 / offset 500: one fit for both (before) read a
+    gain right for neither and lost 2.6 and 6.8 dB against restoring each channel alone (reviewer's probe)."""
+    clean = fluorescence_like((96, 96))
+    first = np.stack([camera(clean, 2.0, 3.0, 100.0, 200.0, seed=s) for s in (1, 2)])
+    second = np.stack([camera(clean, 12.0, 3.0, 500.0, 150.0, seed=s) for s in (3, 4)])
+    stack = np.stack([first, second], axis=1)  # Z, C, Y, X
+    tifffile.imwrite(tmp_path / "two.tif", stack, imagej=True, metadata={"axes": "ZCYX"})
+    assert main(["restore", str(tmp_path / "two.tif"), str(tmp_path / "out.tif"), "--task", "microscopy",
+                 "--level", "auto", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "two.tif channel 0: " in err and "two.tif channel 1: " in err
+    out = tifffile.imread(tmp_path / "out.tif")
+    assert out.shape == stack.shape
+    for c, channel in enumerate((first, second)):
+        np.testing.assert_array_equal(out[:, c], microscopy.restore(channel, "auto"))
+
+
 def test_fewer_photons_smooth_more(microscopy):
     frame = camera(fluorescence_like((96, 96)), 2.0, 3.0, 100.0, 250.0)
     noise = whole_noise(frame)

@@ -170,7 +170,11 @@ def run_restore(args: argparse.Namespace) -> int:
 
 
 def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace, value_range) -> None:
-    """Restore one file in memory (errors raise)."""
+    """Restore one file in memory (errors raise). A photon-limited task restores each channel of
+    a TIFF whose axes name one (``C``, e.g. an ImageJ ZCYX hyperstack) with its own noise fit:
+    detectors differ in gain and offset from channel to channel."""
+    import numpy as np
+
     from ..blind.levels import resolve_level
     from ..core.images import is_rgb_image
     from ..engine import output_shape
@@ -181,19 +185,27 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
     restorer = restorer.with_task(restorer.task.for_file(src))  # a 4:4:4 JPEG's chroma at full resolution
     task = restorer.task
     image = read_image(src)
-    metadata = read_tiff_metadata(src) if is_tiff(src) and is_tiff(dst) else None
-    choice = given or resolve_level(task, "auto", image, path=src, device=args.device, value_range=value_range)
-    if choice is not given and not args.quiet:
-        print(f"{src.name}: {choice.describe(task)}", file=sys.stderr)
-    level = choice.level
-    if image.ndim >= 2:  # the engine reports bad shapes; check the output format first
-        check_writable(dst, output_shape(task, image.shape, level, is_rgb_image(image.shape, None)), image.dtype)
-    progress = ProgressLine(f"{src.name}", enabled=not args.quiet)
-    result, report = restorer.restore_with_report(
-        image, level, tile=args.tile, progress=progress, value_range=value_range, noise=choice.noise
-    )
-    write_image(dst, result, tiff_metadata=metadata, icc_profile=read_icc_profile(src))
-    progress.finish(f"{describe_run(restorer, level, report)} -> {dst}")
+    metadata = read_tiff_metadata(src) if is_tiff(src) else None
+    channel_axis = metadata.channel_axis(image.shape) if metadata is not None and task.noise_parameters else None
+    parts = [("", image)] if channel_axis is None else [
+        (f" channel {c}", np.take(image, c, axis=channel_axis)) for c in range(image.shape[channel_axis])
+    ]
+    results = []
+    for label, part in parts:
+        choice = given or resolve_level(task, "auto", part, path=src, device=args.device, value_range=value_range)
+        if choice is not given and not args.quiet:
+            print(f"{src.name}{label}: {choice.describe(task)}", file=sys.stderr)
+        level = choice.level
+        if part.ndim >= 2 and not results:  # the engine reports bad shapes; check the output format first
+            check_writable(dst, output_shape(task, image.shape, level, is_rgb_image(image.shape, None)), image.dtype)
+        progress = ProgressLine(f"{src.name}{label}", enabled=not args.quiet)
+        result, report = restorer.restore_with_report(
+            part, level, tile=args.tile, progress=progress, value_range=value_range, noise=choice.noise
+        )
+        results.append(result)
+        progress.finish(describe_run(restorer, level, report) + (f" -> {dst}" if len(results) == len(parts) else ""))
+    result = results[0] if channel_axis is None else np.stack(results, axis=channel_axis)
+    write_image(dst, result, tiff_metadata=metadata if is_tiff(dst) else None, icc_profile=read_icc_profile(src))
 
 
 @contextlib.contextmanager

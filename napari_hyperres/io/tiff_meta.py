@@ -39,6 +39,14 @@ class TiffMetadata:
     resolution_unit: int | None = None
     imagej: dict[str, Any] | None = field(default=None)
 
+    def channel_axis(self, shape: tuple[int, ...]) -> int | None:
+        """The axis of an image of ``shape`` (as :func:`~napari_hyperres.io.files.read_image` gives it)
+        that holds channels (``C``, more than one), or ``None``."""
+        if "C" not in self.axes or len(shape) != len(self.shape) or tuple(shape) != tuple(self.shape):
+            return None
+        axis = self.axes.index("C")
+        return axis if shape[axis] > 1 else None
+
     def write_options(self, shape: tuple[int, ...], dtype) -> dict[str, Any]:
         """``tifffile.imwrite`` keywords that record this metadata for an output of ``shape`` and ``dtype``.
 
