@@ -105,6 +105,16 @@ def test_each_channel_of_a_hyperstack_gets_its_own_noise_fit(tmp_path, capsys, m
         np.testing.assert_array_equal(out[:, c], microscopy.restore(channel, "auto"))
 
 
+def test_a_time_lapse_of_a_small_region_is_fitted_on_enough_planes(microscopy):
+    """100 frames of 20×20 (a small ROI): before, the fit read 8 planes, too few pixels ("give at
+    least 64×64"); now as many planes as its minimum of pixels takes."""
+    clean = fluorescence_like((20, 20))
+    frames = np.stack([camera(clean, 2.0, 3.0, 100.0, 200.0, seed=s) for s in range(100)])
+    photons, noise = estimate_photon_noise(frames)
+    assert noise.gain == pytest.approx(2.0, rel=0.2)
+    assert microscopy.restore(frames, "auto").shape == frames.shape
+
+
 def test_fewer_photons_smooth_more(microscopy):
     frame = camera(fluorescence_like((96, 96)), 2.0, 3.0, 100.0, 250.0)
     noise = whole_noise(frame)

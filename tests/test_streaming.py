@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tifffile
 
+from napari_hyperres.blind.photon_fit import fit_plane_indices
 from napari_hyperres.cli.main import main
 from napari_hyperres.core.intensity import intensity_map_for
 from napari_hyperres.engine import Restorer
-from napari_hyperres.engine.lazy import sampled_indices
 from napari_hyperres.errors import CancelledError, ShapeError
 from napari_hyperres.io.streaming import should_stream, stream_restore_tiff
 
@@ -41,7 +41,7 @@ def test_large_stack_is_streamed_and_equals_eager(stack_file, tiny_weights, tmp_
     out = tmp_path / "out.tif"
     assert main(["restore", str(path), str(out), *args]) == 0
     restored = tifffile.imread(out)
-    sampled_range = intensity_map_for(stack[sampled_indices(len(stack))]).value_range  # streaming maps every plane by its sampled planes
+    sampled_range = intensity_map_for(stack[fit_plane_indices(len(stack), stack.shape[1] * stack.shape[2])]).value_range  # streaming maps every plane by its sampled planes
     eager = Restorer("denoise", weights=str(tiny_weights["denoise"]), device="cpu").restore(stack, 25, value_range=sampled_range)
     assert restored.shape == stack.shape and restored.dtype == np.uint16
     np.testing.assert_array_equal(restored, eager)

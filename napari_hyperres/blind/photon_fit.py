@@ -257,6 +257,21 @@ def saturation_levels(planes: list[np.ndarray], dtype_range: np.iinfo) -> tuple[
     return (low if piled(low) else float(dtype_range.min), high if piled(high) else float(dtype_range.max))
 
 
+MIN_FIT_PIXELS = 2**16
+"""Pixels a stack's fit reads at least, where it has them: a time-lapse of small regions (100 ×
+20×20) is fitted on as many planes as that takes, not on 8 planes too few to fit."""
+
+
+def fit_plane_indices(planes: int, plane_pixels: int, max_planes: int = 8) -> list[int]:
+    """Indices of the planes of a stack that its noise fit reads: all, or evenly spaced ones,
+    ``max_planes`` of them or as many as :data:`MIN_FIT_PIXELS` takes (lazy and streamed
+    restorations read the same ones)."""
+    wanted = max(max_planes, -(-MIN_FIT_PIXELS // max(plane_pixels, 1)))
+    if planes <= wanted:
+        return list(range(planes))
+    return [int(i) for i in np.linspace(0, planes - 1, wanted).round().astype(int)]
+
+
 def fit_poisson_gaussian(
     image: np.ndarray, *, offset: float | None = None, max_planes: int = 8, clip: tuple[float, float] | None = None
 ) -> PoissonGaussian:
@@ -264,7 +279,8 @@ def fit_poisson_gaussian(
 
     Args:
         image: ``(..., Y, X)`` gray data in its own units (counts); a stack is fitted as a
-            whole (up to ``max_planes`` planes, evenly spaced), not plane by plane.
+            whole (up to ``max_planes`` planes evenly spaced, more where they are small:
+            :func:`fit_plane_indices`), not plane by plane.
         offset: the camera's black level, if known; it only changes the reported ``sigma``.
             Default: the darkest local mean (0.1st percentile), i.e. assuming the darkest
             region of the image collects no photons.
@@ -280,8 +296,7 @@ def fit_poisson_gaussian(
     if array.ndim < 2 or min(array.shape[-2:]) < 16:
         raise ShapeError(f"expected a gray image or stack of at least 16×16 pixels per plane, got shape {array.shape}")
     planes = array.reshape((-1,) + array.shape[-2:])
-    if planes.shape[0] > max_planes:
-        planes = planes[np.linspace(0, planes.shape[0] - 1, max_planes).round().astype(int)]
+    planes = planes[fit_plane_indices(planes.shape[0], planes.shape[1] * planes.shape[2], max_planes)]
     planes = [crop for plane in planes for crop in _fit_crops(plane)]
     if clip is None and np.issubdtype(array.dtype, np.integer):
         clip = saturation_levels(planes, np.iinfo(array.dtype))

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ..blind.photon_fit import fit_poisson_gaussian
+from ..blind.photon_fit import fit_plane_indices, fit_poisson_gaussian
 from ..core.images import is_rgb_image
 from ..core.intensity import check_dtype, intensity_map_for, reads_data_range
 from ..core.photon_noise import PoissonGaussian
@@ -75,30 +75,20 @@ def _even_chunks(length: int, size: int, minimum: int) -> tuple[int, ...]:
     return tuple(chunks)
 
 
-SAMPLE_PLANES = 8
-"""Planes of a stack that a lazy or streamed restoration reads to settle its intensity map, noise
-fit and "auto" level: evenly spaced, as the in-memory noise fit picks them
-(:func:`~napari_hyperres.blind.photon_fit.fit_poisson_gaussian`), so a dark first frame or a
-defocused first z-plane does not decide for the whole stack."""
-
 SAMPLE_PIXELS = 2**20
 """About how many pixels of each sampled plane are read (a larger plane is read with a stride)."""
 
 
-def sampled_indices(planes: int, max_planes: int = SAMPLE_PLANES) -> list[int]:
-    """Indices of the planes sampled from a stack of ``planes``: all, or ``max_planes`` evenly spaced."""
-    if planes <= max_planes:
-        return list(range(planes))
-    return [int(i) for i in np.linspace(0, planes - 1, max_planes).round().astype(int)]
-
-
 def sample_planes(read_plane, planes: int) -> np.ndarray:
-    """``(k, y, x[, c])``: the :func:`sampled_indices` planes of a stack, each read by
-    ``read_plane(index)`` (a flat plane index) with a stride that keeps it near
-    :data:`SAMPLE_PIXELS`. What the lazy and streamed paths settle on before restoring."""
+    """``(k, y, x[, c])``: the planes of a stack that the in-memory noise fit reads
+    (:func:`~napari_hyperres.blind.photon_fit.fit_plane_indices`: up to 8 evenly spaced, more
+    when they are small), each read by ``read_plane(index)`` (a flat plane index) with a stride
+    that keeps it near :data:`SAMPLE_PIXELS`. What the lazy and streamed paths settle on before
+    restoring, so a dark first frame or a defocused first z-plane does not decide for the stack."""
+    first = read_plane(0)
     sample = []
-    for index in sampled_indices(planes):
-        plane = read_plane(index)
+    for index in fit_plane_indices(planes, first.shape[0] * first.shape[1]):
+        plane = first if index == 0 else read_plane(index)
         stride = max(1, int(np.sqrt(plane.shape[0] * plane.shape[1] / SAMPLE_PIXELS)))
         sample.append(np.asarray(plane[::stride, ::stride]))
     return np.stack(sample)
