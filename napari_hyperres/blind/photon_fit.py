@@ -253,8 +253,26 @@ def saturation_levels(planes: list[np.ndarray], dtype_range: np.iinfo) -> tuple[
     dtype's limit (nothing there is clipped)."""
     values = np.concatenate([p.ravel() for p in planes])
     low, high = float(values.min()), float(values.max())
-    piled = lambda v: np.count_nonzero(values == v) >= PILE_UP * values.size  # noqa: E731
-    return (low if piled(low) else float(dtype_range.min), high if piled(high) else float(dtype_range.max))
+    return (low if _piled(values, low) else float(dtype_range.min), high if _piled(values, high) else float(dtype_range.max))
+
+
+def _piled(values: np.ndarray, value: float) -> bool:
+    """Whether at least :data:`PILE_UP` of ``values`` sit exactly at ``value`` (a clip, not a tail)."""
+    return np.count_nonzero(values == value) >= PILE_UP * values.size
+
+
+def clipped_floor(planes: list[np.ndarray]) -> float | None:
+    """The lowest value of ``planes`` where the data piles up there (any dtype), else ``None``.
+
+    Background-subtracted data (``img − background`` clipped at 0) and cameras whose offset was
+    removed pile up at their floor. Nothing below it was recorded, so the fitted noise variance
+    there, ``α·floor + β``, cannot be negative: without that bound the fit, which then sees no
+    flat background, extrapolated β far below it (W2S 001_0 minus its 20th percentile: β −746 at
+    α 36), and the variance-stabilising transform mapped every dark pixel to one grey level.
+    """
+    values = np.concatenate([p.ravel() for p in planes])
+    low = float(values.min())
+    return low if _piled(values, low) else None
 
 
 MIN_FIT_PIXELS = 2**16
@@ -312,6 +330,9 @@ def fit_poisson_gaussian(
             break  # a small image: too few pixels left to refine on; the first fit stands
         means, variances, counts = refined
         gain, beta = _noise_curve_line(means, variances, counts)
+    floor = clipped_floor(planes)
+    if floor is not None and gain > 0:
+        beta = max(beta, -gain * floor)  # no negative noise variance where the data is clipped (see clipped_floor)
     low, high = float(means.min()), float(means.max())
     growth = (gain * high + beta) / max(gain * low + beta, 1e-12)
     if not gain > 0 or growth < MIN_VARIANCE_GROWTH:
