@@ -302,6 +302,42 @@ def test_continued_training_records_both_rounds(denoise_run, image_folder, tmp_p
     assert info.device == "cpu"
 
 
+def test_the_history_is_read_when_training_starts_not_at_export(denoise_run, image_folder, tmp_path):
+    """Before: export read --init-from again, so exporting onto that file counted it twice
+    (steps 3 → 4 → 5 on each re-export), and a --resume without --init-from dropped it."""
+    ship = tmp_path / "ship"
+    ship.mkdir()
+    start = ship / "denoise.v.safetensors"
+    assert trainer_main(["export", str(denoise_run), "--name", "denoise.v", "--out", str(start)]) == 0  # 2 steps
+    more = tmp_path / "more"
+    assert trainer_main(train_args("denoise", image_folder, more, 1, "--levels", "15", "50", "--init-from", str(start))) == 0
+    for _ in range(3):  # ship, then ship again (e.g. with a validation table): the same history each time
+        assert trainer_main(["export", str(more), "--name", "denoise.v", "--out", str(ship)]) == 0
+        assert [r["steps"] for r in read_info(start).extra["rounds"]] == [2, 1] and read_info(start).steps == 3
+    assert trainer_main(train_args("denoise", image_folder, more, 2, "--levels", "15", "50", "--resume")) == 0  # no --init-from
+    assert trainer_main(["export", str(more), "--name", "denoise.w", "--out", str(tmp_path)]) == 0
+    assert [r["steps"] for r in read_info(tmp_path / "denoise.w.safetensors").extra["rounds"]] == [2, 2]
+
+
+def test_a_shipped_name_as_init_from_brings_its_rounds():
+    """--init-from takes a shipped name; its rounds were dropped (the history only looked for a file path)."""
+    from napari_hyperres.core.weights import resolve_weights
+    from trainer.rounds import previous_rounds
+
+    shipped = read_info(resolve_weights("denoise.lite"))
+    assert previous_rounds("denoise.lite", "hyperres") == shipped.extra["rounds"]
+    assert sum(r["steps"] for r in previous_rounds("denoise.lite", "hyperres")) == shipped.steps
+
+
+def test_a_validation_table_of_another_task_is_refused(denoise_run, val_folder, tmp_path, tiny_weights):
+    table = tmp_path / "eval.json"
+    assert trainer_main(["eval", "--task", "sr", "--weights", str(tiny_weights["sr"]), "--data", str(val_folder),
+                         "--levels", "2", "--json", str(table), "--device", "cpu"]) == 0
+    with pytest.raises(SystemExit, match="a table of task 'sr', but the run trains 'denoise'"):
+        trainer_main(["export", str(denoise_run), "--name", "denoise.v", "--out", str(tmp_path / "x.safetensors"),
+                      "--validation-json", str(table)])
+
+
 # --- eval ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("task, levels", [("denoise", ["15", "50"]), ("sr", ["2", "3"]), ("dejpeg", ["20", "60"])])
 def test_eval_json_table(tiny_weights, val_folder, tmp_path, capsys, task, levels):

@@ -188,9 +188,14 @@ def run_export(args: argparse.Namespace) -> int:
 
     validation = None
     if args.validation_json:
+        from .loop import CHECKPOINT, load_checkpoint
+
+        task = load_checkpoint(Path(args.run_dir) / CHECKPOINT)["config"]["task"]
         validation = {}
         for path in args.validation_json:
             data = json.loads(Path(path).read_text())
+            if data.get("task", task) != task:
+                raise SystemExit(f"{path}: a table of task {data['task']!r}, but the run trains {task!r}; give this run's own eval tables")
             if data.get("self_ensemble"):
                 raise SystemExit(f"{path}: measured with --self-ensemble; a weights file's validation table is the network's own (run eval without it)")
             if data.get("precision", "float32") != "float32":

@@ -11,69 +11,12 @@ import torch
 from napari_hyperres.core.weights import WeightsInfo, save_weights
 
 from .loop import CHECKPOINT, LOG, load_checkpoint
+from .rounds import previous_rounds, round_of
 
 
 def read_log(run_dir: Path) -> list[dict]:
     log = run_dir / LOG
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
-
-
-def round_of(ckpt: dict) -> dict:
-    """One training round as the weights metadata lists it: steps, time, lr, data folders
-    (and, when the round used them, HAIR's selection penalties and selected decoder, the shares
-    of 8-bit crops, opponent-plane crops and other downscalers, the centred control, a
-    balanced level loss and an lr warm-up)."""
-    cfg = ckpt["config"]
-    shares = ("selection_entropy", "selection_balance", "select_decoder", "quantize_8bit", "opponent_planes", "other_downscalers", "centred_control")
-    options = {k: cfg[k] for k in shares if cfg.get(k)}
-    if cfg.get("level_balance", "sum") != "sum":
-        options["level_balance"] = cfg["level_balance"]
-    if cfg.get("pixel_loss", "l1") != "l1":
-        options["pixel_loss"] = cfg["pixel_loss"]
-    if cfg.get("lr_warmup"):
-        options["lr_warmup"] = cfg["lr_warmup"]
-    return {
-        "steps": int(ckpt["step"]),
-        "training_time_s": round(float(ckpt.get("elapsed", 0.0)), 1),
-        "lr": cfg["lr"],
-        "data": [Path(d).name for d in cfg["data"]],
-        **options,
-    }
-
-
-def continues(kind: str, before_kind: str) -> bool:
-    """Whether a ``kind`` run started from a ``before_kind`` model continues its training.
-
-    The same kind does; so does HAIR upcycled from a dedicated network (its weight boxes
-    start as that network's kernels). AdaFM on a dedicated base is another model.
-    """
-    return kind == before_kind or (kind, before_kind) == ("hair", "dedicated")
-
-
-def previous_rounds(init_from: str | None, kind: str) -> list[dict]:
-    """The training rounds behind ``init_from`` (a weights file or checkpoint it continues), else ``[]``.
-
-    Rounds of another kind (a dedicated network HAIR was upcycled from) carry ``"kind"``.
-    """
-    if not init_from or not Path(init_from).is_file():
-        return []
-    if str(init_from).endswith(".pt"):
-        ckpt = load_checkpoint(init_from)
-        before_kind = ckpt["config"]["kind"]
-        if not continues(kind, before_kind):
-            return []
-        rounds = previous_rounds(ckpt["config"].get("init_from"), before_kind) + [round_of(ckpt)]
-    else:
-        from napari_hyperres.core.weights import read_info
-
-        before = read_info(init_from)
-        before_kind = before.kind
-        if not continues(kind, before_kind):
-            return []
-        rounds = before.extra.get("rounds") or [
-            {"steps": before.steps, "training_time_s": before.training_time_s, "lr": before.extra.get("lr"), "data": before.training_data}
-        ]
-    return [r if before_kind == kind else {**r, "kind": r.get("kind", before_kind)} for r in rounds]
 
 
 def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None, validation: dict | None = None) -> Path:
@@ -92,7 +35,9 @@ def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None,
     if validation is None:
         vals = [row["val_psnr"] for row in read_log(run_dir) if "val_psnr" in row]
         validation = {Path(cfg["val"]).name: vals[-1]} if vals and cfg.get("val") else {}
-    rounds = previous_rounds(cfg.get("init_from"), cfg["kind"]) + [round_of(ckpt)]
+    # the history read when training started (a checkpoint from before that: the --init-from file now)
+    before = ckpt["previous_rounds"] if "previous_rounds" in ckpt else previous_rounds(cfg.get("init_from"), cfg["kind"])
+    rounds = list(before) + [round_of(ckpt)]
     if cfg["kind"] == "estimator":
         return _export_estimator(run_dir, name, ckpt, rounds, out)
     info = WeightsInfo(
@@ -107,12 +52,25 @@ def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None,
         training_time_s=round(sum(r["training_time_s"] for r in rounds), 1),
         device=ckpt.get("device", cfg.get("device", "")),
         validation=validation,
+        normalization=normalization_of(cfg["task"]),
         extra={"batch": cfg["batch"], "patch": cfg["patch"], "lr": cfg["lr"], "torch": torch.__version__, "host": platform.machine(), "rounds": rounds},
     )
     target = Path(out) if out else run_dir / f"{name}.safetensors"
     if target.is_dir():
         target = target / f"{name}.safetensors"
     return save_weights(target, ckpt["model"], info)
+
+
+def normalization_of(task_name: str) -> str:
+    """How the task maps a level to the network's control ``c``, as the weights metadata says it:
+    ``"level / 255"`` (the papers'), else the function's name (a plugin's own mapping)."""
+    from napari_hyperres.core.plugins import get_task
+    from napari_hyperres.core.tasks.base import divide_by_255
+
+    normalize = get_task(task_name).normalize
+    if normalize is divide_by_255:
+        return "level / 255"
+    return f"{getattr(normalize, '__module__', '?')}.{getattr(normalize, '__qualname__', repr(normalize))}(level)"
 
 
 ESTIMATOR_LOG_ROWS = 5

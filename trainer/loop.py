@@ -34,6 +34,7 @@ from . import models as model_kinds
 from .config import TrainConfig, centred_architecture
 from .data import PatchSampler, image_paths, load_for_task
 from .objectives import LevelEstimation, Restoration
+from .rounds import previous_rounds
 from .selection import SelectionPenalty
 
 CHECKPOINT = "checkpoint.pt"
@@ -253,6 +254,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     if cfg.centred_control:
         arch = centred_architecture(arch, task.normalize, levels)
     model = model_kinds.build(cfg.kind, arch)
+    history = previous_rounds(cfg.init_from, cfg.kind)  # read now: the file may be overwritten before the export
     if cfg.init_from:
         _init_from(model, cfg.init_from)
     model.to(device).train()
@@ -271,6 +273,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         _load_state(model, ckpt["model"], str(ckpt_path), "network")
         optimizer.load_state_dict(ckpt["optimizer"])
         start_step, elapsed = int(ckpt["step"]), float(ckpt.get("elapsed", 0.0))
+        history = ckpt.get("previous_rounds", history)  # the run's own, even without --init-from repeated
         data_rng, noise_rng = ckpt["data_rng"], ckpt["noise_rng"]
         rank_rngs = ckpt.get("rank_rngs")
         if info.world > 1 and rank_rngs is not None and len(rank_rngs) == info.world:
@@ -305,6 +308,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
                 "torch_rng": torch.get_rng_state(),
                 "config": cfg.to_dict(),
                 "levels": levels,
+                "previous_rounds": history,
                 "architecture": arch.to_dict(),
                 "device": str(device),
                 **({"rank_rngs": rank_rngs} if rank_rngs is not None else {}),

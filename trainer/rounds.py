@@ -1,0 +1,80 @@
+"""A run's training history: the rounds behind a network, as its weights metadata lists them.
+
+A run started ``--init-from`` a file or checkpoint that it continues adds a round to that
+file's rounds. The history is read when the run starts (:func:`previous_rounds`) and kept in
+the run's checkpoint, so an export later reports what the run really continued, whatever has
+happened to the ``--init-from`` file since (overwritten by the export itself, for instance).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def round_of(ckpt: dict) -> dict:
+    """One training round as the weights metadata lists it: steps, time, lr, data folders
+    (and, when the round used them, HAIR's selection penalties and selected decoder, the shares
+    of 8-bit crops, opponent-plane crops and other downscalers, the centred control, a
+    balanced level loss and an lr warm-up)."""
+    cfg = ckpt["config"]
+    shares = ("selection_entropy", "selection_balance", "select_decoder", "quantize_8bit", "opponent_planes", "other_downscalers", "centred_control")
+    options = {k: cfg[k] for k in shares if cfg.get(k)}
+    if cfg.get("level_balance", "sum") != "sum":
+        options["level_balance"] = cfg["level_balance"]
+    if cfg.get("pixel_loss", "l1") != "l1":
+        options["pixel_loss"] = cfg["pixel_loss"]
+    if cfg.get("lr_warmup"):
+        options["lr_warmup"] = cfg["lr_warmup"]
+    return {
+        "steps": int(ckpt["step"]),
+        "training_time_s": round(float(ckpt.get("elapsed", 0.0)), 1),
+        "lr": cfg["lr"],
+        "data": [Path(d).name for d in cfg["data"]],
+        **options,
+    }
+
+
+def continues(kind: str, before_kind: str) -> bool:
+    """Whether a ``kind`` run started from a ``before_kind`` model continues its training.
+
+    The same kind does; so does HAIR upcycled from a dedicated network (its weight boxes
+    start as that network's kernels). AdaFM on a dedicated base is another model.
+    """
+    return kind == before_kind or (kind, before_kind) == ("hair", "dedicated")
+
+
+def previous_rounds(init_from: str | None, kind: str) -> list[dict]:
+    """The training rounds behind ``init_from`` (a weights file or checkpoint it continues), else ``[]``.
+
+    Rounds of another kind (a dedicated network HAIR was upcycled from) carry ``"kind"``.
+    """
+    if not init_from:
+        return []
+    if not Path(init_from).is_file():  # a shipped name such as "denoise.lite" (what --init-from also takes)
+        from napari_hyperres.core.weights import resolve_weights
+        from napari_hyperres.errors import WeightsError
+
+        try:
+            init_from = str(resolve_weights(str(init_from)))
+        except WeightsError:
+            return []
+    if str(init_from).endswith(".pt"):
+        from .loop import load_checkpoint
+
+        ckpt = load_checkpoint(init_from)
+        before_kind = ckpt["config"]["kind"]
+        if not continues(kind, before_kind):
+            return []
+        earlier = ckpt["previous_rounds"] if "previous_rounds" in ckpt else previous_rounds(ckpt["config"].get("init_from"), before_kind)
+        rounds = list(earlier) + [round_of(ckpt)]
+    else:
+        from napari_hyperres.core.weights import read_info
+
+        before = read_info(init_from)
+        before_kind = before.kind
+        if not continues(kind, before_kind):
+            return []
+        rounds = before.extra.get("rounds") or [
+            {"steps": before.steps, "training_time_s": before.training_time_s, "lr": before.extra.get("lr"), "data": before.training_data}
+        ]
+    return [r if before_kind == kind else {**r, "kind": r.get("kind", before_kind)} for r in rounds]
