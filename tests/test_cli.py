@@ -397,3 +397,30 @@ def test_main_leaves_the_sigterm_handler_and_warnings_as_it_found_them(tmp_path,
     assert main(["restore", str(src), str(tmp_path / "out.png"), "--task", "denoise", "--level", "25",
                  "--weights", weights, "--device", "cpu", "--quiet"]) == 0
     assert signal.getsignal(signal.SIGTERM) is before_handler and warnings.showwarning is before_show
+
+
+def test_estimate_takes_the_value_range_restore_uses_and_skips_hidden_files(tmp_path, capsys):
+    """The same --value-range gives the same level in estimate and restore (estimate had none, so it
+    printed another level than restore used); macOS '._' files are skipped as restore skips them;
+    a failing file is named once; inf is no value range."""
+    from test_photon_noise import camera, fluorescence_like
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    frame = camera(fluorescence_like((96, 96)), 2.0, 3.0, 100.0, 200.0)
+    tifffile.imwrite(folder / "a.tif", frame)
+    (folder / "._a.tif").write_bytes(b"\x00\x05\x16\x07 resource fork")
+    (folder / "b.png").write_bytes(b"garbage")
+    assert main(["estimate", str(folder), "--task", "microscopy", "--value-range", "0", "4095"]) == 2
+    out, err = capsys.readouterr()
+    [line] = out.splitlines()
+    photons = float(line.split("\t")[1])
+    assert photons > 1000  # (white − black) / gain with the given range (its own range, ~100–500 counts: ~200)
+    assert "._a.tif" not in err and err.count("b.png") == 1
+    assert main(["restore", str(folder / "a.tif"), str(tmp_path / "o.tif"), "--task", "microscopy", "--level", "auto",
+                 "--value-range", "0", "4095", "--device", "cpu"]) == 0
+    assert f"{float(line.split(chr(9))[1]):.4g}" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["restore", str(folder / "a.tif"), str(tmp_path / "p.tif"), "--task", "microscopy", "--level", "auto",
+              "--value-range", "0", "inf"])
+    assert "expected a finite number, got 'inf'" in capsys.readouterr().err

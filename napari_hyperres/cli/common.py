@@ -4,6 +4,7 @@ argument types."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from typing import TextIO
@@ -35,6 +36,40 @@ def one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
         text = f"{exc.filename}: {text}"
     return text
+
+
+def folder_images(folder) -> list:
+    """The images a folder run reads: files with a supported suffix, sorted, without hidden files
+    (macOS writes ``._name.tif`` beside each file on other disks; they are not images)."""
+    from ..io.files import is_supported
+
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and is_supported(p))
+
+
+def file_error(path, exc: BaseException) -> str:
+    """``"PATH: message"`` for a file of a folder run, without naming the file twice when the
+    message already does."""
+    text = one_line(exc)
+    return text if str(path) in text else f"{path}: {text}"
+
+
+def value_range_pair(text: str) -> float:
+    """``--value-range BLACK WHITE``: each a finite number (``inf`` and ``nan`` map nothing)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def add_value_range_argument(parser: argparse.ArgumentParser) -> None:
+    """``--value-range BLACK WHITE``, shared by restore and estimate (the same level for the same file)."""
+    parser.add_argument(
+        "--value-range", nargs=2, type=value_range_pair, metavar=("BLACK", "WHITE"),
+        help="values mapped to black and white (e.g. 0 4095 for 12-bit data in 16-bit files); default: by dtype",
+    )
 
 
 def print_error(message: str, stream: TextIO | None = None) -> None:

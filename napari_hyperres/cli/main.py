@@ -29,6 +29,9 @@ from .common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     add_model_arguments,
+    add_value_range_argument,
+    file_error,
+    folder_images,
     one_line,
     print_error,
     weights_status,
@@ -81,13 +84,14 @@ def add_estimate_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("input", metavar="IN", type=Path, help="image file or folder of images")
     parser.add_argument("--task", required=True, help="task name (see `napari-hyperres tasks`), e.g. denoise")
     add_model_arguments(parser, weights_help="estimator weights file (default: the task's shipped '<task>.estimator')")
+    add_value_range_argument(parser)
     parser.set_defaults(run=run_estimate)
 
 
 def run_estimate(args: argparse.Namespace) -> int:
     from ..blind.levels import resolve_level
     from ..core.plugins import get_task
-    from ..io.files import SUPPORTED_SUFFIXES, is_supported, read_image
+    from ..io.files import SUPPORTED_SUFFIXES, read_image
 
     task = get_task(args.task)
     if task.conditioning == "image":
@@ -95,7 +99,8 @@ def run_estimate(args: argparse.Namespace) -> int:
     source: Path = args.input
     if not source.exists():
         raise FileNotFoundError(f"no such file or folder: {source}")
-    files = sorted(p for p in source.iterdir() if p.is_file() and is_supported(p)) if source.is_dir() else [source]
+    files = folder_images(source) if source.is_dir() else [source]
+    value_range = tuple(args.value_range) if args.value_range else None
     if not files:
         raise ShapeError(f"{source}: no images with a supported suffix ({', '.join(SUPPORTED_SUFFIXES)})")
     failed = 0
@@ -103,14 +108,15 @@ def run_estimate(args: argparse.Namespace) -> int:
         try:
             file_level = task.level_in_file is not None and task.level_in_file.applies_to(path)
             image = None if file_level else read_image(path)
-            choice = resolve_level(task, "auto", image, path=path, weights=args.weights, device=args.device, restoring=False)
+            choice = resolve_level(task, "auto", image, path=path, weights=args.weights, device=args.device, restoring=False,
+                                   value_range=value_range)
             note = f" (outside the task's range {task.level_range[0]:g}–{task.level_range[1]:g})" if choice.outside_range else ""
             print(f"{path}\t{choice.estimate:.4g}\t{choice.method}{note}")
         except (HyperResError, OSError) as exc:
             if len(files) == 1:
                 raise
             failed += 1
-            print_error(f"{path}: {one_line(exc)}")
+            print_error(file_error(path, exc))
     return EXIT_ERROR if failed else EXIT_OK
 
 

@@ -16,7 +16,9 @@ from .common import (
     EXIT_OK,
     ProgressLine,
     add_model_arguments,
-    one_line,
+    add_value_range_argument,
+    file_error,
+    folder_images,
     positive_int,
     print_error,
     weights_status,
@@ -52,10 +54,7 @@ def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
         "or float32 for the validation tables' numbers exactly (default: auto, or $NAPARI_HYPERRES_PRECISION)",
     )
     parser.add_argument("--tile", type=positive_int, help="tile edge in pixels (default: tile only planes above 1024×1024)")
-    parser.add_argument(
-        "--value-range", nargs=2, type=float, metavar=("BLACK", "WHITE"),
-        help="values mapped to black and white (e.g. 0 4095 for 12-bit data in 16-bit files); default: by dtype",
-    )
+    add_value_range_argument(parser)
     parser.add_argument(
         "--self-ensemble", action="store_true",
         help="average the network over the 8 rotations and mirror images of the image: a little better "
@@ -97,7 +96,7 @@ def restore_jobs(source: Path, target: Path) -> list[tuple[Path, Path]]:
             raise ShapeError(f"{target} is a file; when IN is a folder, OUT must be a folder")
         if target.resolve() == source.resolve():
             raise ShapeError(f"OUT {target} is the input folder; restoring would overwrite the inputs, choose another folder")
-        files = sorted(p for p in source.iterdir() if p.is_file() and not p.name.startswith(".") and is_supported(p))
+        files = folder_images(source)
         if not files:
             raise ShapeError(f"{source}: no images with a supported suffix ({', '.join(SUPPORTED_SUFFIXES)})")
         return [(p, target / p.name) for p in files]
@@ -162,7 +161,7 @@ def run_restore(args: argparse.Namespace) -> int:
                 if len(jobs) == 1:
                     raise
                 failed += 1
-                print_error(f"{src}: {one_line(exc)}")
+                print_error(file_error(src, exc))
     if failed:
         print_error(f"{failed} of {len(jobs)} files failed; the others were written")
         return EXIT_ERROR
