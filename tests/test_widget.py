@@ -909,3 +909,45 @@ def test_the_whole_layer_range_is_read_in_the_worker_once_per_layer(make_widget,
         widget.preview(20, layer=layer)
         qtbot.waitUntil(lambda: _idle(widget), timeout=TIMEOUT_MS)
     assert calls == [False, False]  # once per layer, never on the GUI thread
+
+
+class _SmallLevelsPlugin:
+    """A plugin task whose levels lie between 0.001 and 0.05 (e.g. a blur in fractions of the width)."""
+
+    @napari_hyperres.hookimpl
+    def hyperres_tasks(self):
+        return [Task(name="fine", title="Fine task", unit="fraction", level_range=(0.001, 0.05), default_level=0.02,
+                     train_levels=(0.01, 0.04), channels="gray", degrade=lambda clean, level, generator=None: clean)]
+
+
+def test_a_task_with_small_levels_is_set_precisely(make_widget):
+    """Before: the fields kept two decimals and a step of 1 (0.005 typed became 0.01, one arrow step
+    jumped across the whole range) and layer names said 0.01 for 0.0123."""
+    from napari_hyperres.ui.labels import preview_name
+
+    pm = get_plugin_manager()
+    plugin = _SmallLevelsPlugin()
+    pm.register(plugin, name="fine-plugin")
+    try:
+        widget = make_widget()
+        widget.reset_choices()
+        widget.task_combo.value = "fine"
+        assert widget.level_field.range == (0.001, 0.05) and widget.level_field.step == pytest.approx(0.0001)
+        widget.level_field.value = 0.0123
+        assert widget.level == pytest.approx(0.0123)
+        assert preview_name("img", "fine", widget.level) == "img [fine 0.0123 preview]"
+        widget.task_combo.value = "denoise"  # the built-ins keep their steps
+        assert widget.level_field.step == 1.0
+    finally:
+        pm.unregister(plugin)
+
+
+def test_removing_an_input_removes_its_preview(make_widget, qtbot):
+    viewer = ViewerModel()
+    viewer.add_image(np.random.default_rng(12).integers(0, 255, size=(24, 24), dtype=np.uint8), name="img")
+    viewer.add_image(np.zeros((24, 24), np.uint8), name="other")
+    widget = make_widget(viewer)
+    widget.preview(20, layer=viewer.layers["img"])
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    viewer.layers.remove("img")
+    assert [layer.name for layer in viewer.layers] == ["other"]

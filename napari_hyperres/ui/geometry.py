@@ -24,6 +24,17 @@ def level_from_slider(task: Task, position: float) -> float:
     return float(f"{10.0 ** float(position):.3g}")
 
 
+def field_step(task: Task) -> float:
+    """The level fields' step (and so their decimals): the task's ``level_step``, finer where its
+    range is narrow, so that a range such as 0.001–0.05 has about 100 steps (with the default
+    step of 1 it had none, and the fields showed 0.00–0.05 in two decimals)."""
+    low, high = task.level_range
+    span = high - low
+    if span <= 0 or task.level_step * 20 <= span:  # at least 20 steps: the task's own step
+        return task.level_step
+    return float(10.0 ** np.floor(np.log10(span / 100)))
+
+
 def level_label(task: Task) -> str:
     """The level slider's label: the task's unit, once (``σ (8-bit)``, ``photons``, ``JPEG quality``)."""
     return task.unit

@@ -18,8 +18,12 @@ def is_image_conditioned(task: Task) -> bool:
 
 
 def format_level(level: float) -> str:
-    """A level as shown in layer names: ``25``, ``2.5``, ``37.33``."""
-    return f"{round(float(level), 2):g}"
+    """A level as shown in layer names: ``25``, ``2.5``, ``37.33``, ``0.0123`` (three significant
+    digits below 1, so a plugin's small levels are not all ``0.01``)."""
+    level = float(level)
+    if abs(level) < 1:
+        return f"{float(f'{level:.3g}'):g}"
+    return f"{round(level, 2):g}"
 
 
 def output_name(source: str, task: str, level: float | None) -> str:

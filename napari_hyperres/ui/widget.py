@@ -30,9 +30,10 @@ from qtpy.QtWidgets import QComboBox
 
 from ..core.devices import available_devices
 from ..core.plugins import get_tasks
-from ..core.tasks import DEJPEG, DENOISE, SR, Task
+from ..core.tasks import Task
+from ..core.tasks import hyperres_tasks as builtin_tasks
 from ..errors import HyperResError, ShapeError
-from .geometry import level_from_slider, level_label, plane_index, slider_from_level
+from .geometry import field_step, level_from_slider, level_label, plane_index, slider_from_level
 from .labels import describe_error, is_image_conditioned
 from .outputs import (
     DEGRADATION_KEY,
@@ -195,6 +196,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         events = self.viewer.layers.events
         for emitter in (events.inserted, events.removed, events.reordered):
             emitter.connect(self.reset_choices)
+        events.removed.connect(self._drop_orphan_previews)
         self.viewer.dims.events.current_step.connect(self._on_dims)
         self.viewer.layers.selection.events.active.connect(self._on_active_layer)
         self._on_active_layer()
@@ -203,6 +205,14 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         self.native.destroyed.connect(self._cache.release)
         self._on_layer_changed()
         self._ready = True
+
+    def _drop_orphan_previews(self, *_: Any) -> None:
+        """Remove the preview layers whose input layer was removed (they would stay behind, named
+        after an image that is gone, and be taken for an output)."""
+        present = {layer.unique_id for layer in self.viewer.layers}
+        for layer in [layer for layer in self.viewer.layers if PREVIEW_KEY in layer.metadata]:
+            if layer.metadata[PREVIEW_KEY] not in present:
+                self.viewer.layers.remove(layer)
 
     def _on_active_layer(self, *_: Any) -> None:
         """The image box follows the layer selected in the layer list (when it is an image), except
@@ -228,7 +238,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
             tasks = get_tasks()
         except HyperResError as exc:
             show_error(f"napari-hyperres: {exc}; showing the built-in tasks only")
-            tasks = {t.name: t for t in (DENOISE, DEJPEG, SR)}
+            tasks = {t.name: t for t in builtin_tasks()}
         self._tasks = dict(tasks)
         return [(task.title, name) for name, task in tasks.items()]
 
@@ -252,12 +262,13 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         low, high = task.level_range
         self._syncing = True
         try:
+            step = field_step(task)
             for widget in (self.level_field, self.sweep_from, self.sweep_to):
+                widget.step = step  # first: it sets the decimals the range is shown in
                 widget.range = (low, high)
-                widget.step = task.level_step
             # a log-scale task's slider moves through log10(level): equal steps per decade
             self.level_slider.range = (slider_from_level(task, low), slider_from_level(task, high))
-            self.level_slider.step = 0.01 if task.level_scale == "log" else task.level_step
+            self.level_slider.step = 0.01 if task.level_scale == "log" else step
             self.level_field.value = task.default_level
             self.level_slider.value = slider_from_level(task, task.default_level)
             self.sweep_from.value, self.sweep_to.value = low, high
