@@ -224,3 +224,17 @@ def test_zero_clipped_camera_counts_keep_their_dark_background(w2s_root, microsc
     truth = 2.2 * photons
     assert abs(out[background].mean() - truth[background].mean()) < 1.0
     assert aligned_psnr(out, truth) > 37.0
+
+
+def test_a_saturated_12_bit_camera_is_restored_within_4095(microscopy):
+    """Before: restored values reached 4173 (reviewer's probe; here 4100+) from a camera that cannot
+    record above 4095: the fit knew the ceiling and dropped it."""
+    counts = camera(fluorescence_like((128, 128), seed=3), 2.2, 3.5, 100.0, 4000.0)
+    frame = np.minimum(counts, 4095).astype(np.uint16)
+    saturated = frame == 4095
+    assert saturated.mean() > 0.01
+    out = microscopy.restore(frame, "auto")
+    assert out.max() == 4095 and np.mean(out[saturated] == 4095) > 0.5
+    assert microscopy.restore(frame, 500.0).max() <= 4095  # a level by hand keeps the fitted ceiling too
+    unsaturated = camera(fluorescence_like((128, 128), seed=3), 2.2, 3.5, 100.0, 300.0)
+    assert estimate_photon_noise(unsaturated)[1].ceiling is None  # nothing piles up at the top: no ceiling

@@ -343,7 +343,8 @@ def fit_poisson_gaussian(
         )
     if offset is None:
         offset = float(np.percentile(np.concatenate([_box(p, 2).ravel() for p in planes]), 0.1))
-    return PoissonGaussian(gain, beta, float(offset))
+    saturated = clip is not None and np.issubdtype(array.dtype, np.integer) and clip[1] < np.iinfo(array.dtype).max
+    return PoissonGaussian(gain, beta, float(offset), float(clip[1]) if saturated else None)
 
 
 def photon_setup(

@@ -41,11 +41,16 @@ class PoissonGaussian:
         gain: α, counts per photo-electron (> 0).
         beta: ``σ² − α · offset``, the noise curve's intercept at ``y = 0`` (may be negative).
         offset: the black level (counts at zero photons), used only to report ``sigma``.
+        ceiling: the value at which the data saturates, where it does (a 12-bit camera's 4095 in
+            a uint16 array), else ``None``: restored values are held at or below it. Saturated
+            pixels are restored like the others (a pile at the top can be hot pixels: W2S frames'
+            255s sit where the 400-frame average reads 49–255, mean 194).
     """
 
     gain: float
     beta: float
     offset: float = 0.0
+    ceiling: float | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.gain) and self.gain > 0):
@@ -78,7 +83,13 @@ class PoissonGaussian:
         ``gain' · black + beta' = gain · black + beta``.
         """
         gain = (float(white) - float(black)) / float(photons)
-        return PoissonGaussian(gain, self.beta + (self.gain - gain) * float(black), self.offset)
+        return PoissonGaussian(gain, self.beta + (self.gain - gain) * float(black), self.offset, self.ceiling)
+
+    def within_ceiling(self, restored: np.ndarray) -> np.ndarray:
+        """``restored`` (in place, any shape) held at or below :attr:`ceiling`; unchanged without one."""
+        if self.ceiling is not None:
+            np.minimum(restored, np.asarray(self.ceiling, dtype=restored.dtype), out=restored)
+        return restored
 
     def describe(self) -> str:
         """One line for people: ``α 12.3 counts/e⁻, σ 4.1, offset 10.0``."""

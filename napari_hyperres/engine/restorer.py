@@ -338,6 +338,8 @@ class Restorer:
                     if result is None:
                         result = np.empty((planes.shape[0],) + step.shape, dtype=mapping.dtype)
                     result[p] = mapping.from_unit(step, overwrite=True)
+                    if isinstance(mapping, StabilizedMap):  # nothing above a saturated camera's ceiling (photon tasks)
+                        mapping.noise.within_ceiling(result[p])
                     del step
                 else:
                     done, total = step
