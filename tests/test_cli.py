@@ -129,6 +129,22 @@ def test_a_planar_rgb_tiff_keeps_its_pixel_size(tmp_path, rng, weights):
         assert tif.pages[0].tags["XResolution"].value == (5, 1) and tif.pages[0].tags["ResolutionUnit"].value == 3
 
 
+@pytest.mark.parametrize(("task", "level", "size"), [("denoise", "10", 0.2), ("sr", "2", 0.1)])
+def test_an_ome_tiff_keeps_its_voxel_size(tmp_path, rng, task, level, size):
+    """The voxel size of an OME-TIFF lives in its OME-XML (resolution tags 1/1): it was lost, and the
+    output had no OME-XML at all. Now the output is an OME-TIFF with the sizes (x / y ÷ s after sr)."""
+    from napari_hyperres.io.tiff_meta import ome_sizes
+
+    stack = rng.integers(100, 4000, (2, 24, 30), dtype=np.uint16)
+    sizes = {"PhysicalSizeX": 0.2, "PhysicalSizeXUnit": "µm", "PhysicalSizeY": 0.2, "PhysicalSizeYUnit": "µm", "PhysicalSizeZ": 0.5}
+    tifffile.imwrite(tmp_path / "in.ome.tif", stack, ome=True, metadata={"axes": "ZYX", **sizes})
+    done = run_cli("restore", tmp_path / "in.ome.tif", tmp_path / "out.ome.tif", "--task", task, "--level", level)
+    assert done.returncode == 0, done.stderr
+    with tifffile.TiffFile(tmp_path / "out.ome.tif") as tif:
+        assert tif.is_ome and tif.series[0].axes == "ZYX"
+        assert ome_sizes(tif.ome_metadata) == {**sizes, "PhysicalSizeX": size, "PhysicalSizeY": size}
+
+
 def test_sr_output_keeps_the_pixel_size_in_its_own_pixels(tmp_path, rng):
     image = rng.integers(100, 4000, (24, 30), dtype=np.uint16)
     tifffile.imwrite(tmp_path / "in.tif", image, resolution=(4.0, 4.0), resolutionunit="CENTIMETER")

@@ -17,6 +17,9 @@ from typing import Any
 IMAGEJ_KEYS = ("spacing", "unit", "finterval", "fps", "loop", "min", "max", "yunit", "zunit")
 """ImageJ description entries carried over (the ones that describe the data, not the display)."""
 
+OME_SIZES = ("PhysicalSizeX", "PhysicalSizeY", "PhysicalSizeZ")
+"""OME-XML ``Pixels`` attributes carried over (each with its ``…Unit``): the voxel size."""
+
 IMAGEJ_DTYPES = ("uint8", "uint16", "float32")
 """What an ImageJ hyperstack can hold; other dtypes are written as plain TIFF with the axes."""
 
@@ -31,6 +34,8 @@ class TiffMetadata:
         resolution: pixels per unit along ``(X, Y)`` from the resolution tags, or ``None``.
         resolution_unit: the tags' unit (tifffile's ``RESUNIT`` value), or ``None``.
         imagej: the :data:`IMAGEJ_KEYS` entries of an ImageJ file, else ``None``.
+        ome: an OME-TIFF's voxel size (:data:`OME_SIZES` and their units, as OME-XML names them),
+            else ``None``; the output is then an OME-TIFF with the same sizes.
     """
 
     axes: str
@@ -38,6 +43,7 @@ class TiffMetadata:
     resolution: tuple[float, float] | None = None
     resolution_unit: int | None = None
     imagej: dict[str, Any] | None = field(default=None)
+    ome: dict[str, Any] | None = field(default=None)
 
     def channel_axis(self, shape: tuple[int, ...]) -> int | None:
         """The axis of an image of ``shape`` (as :func:`~napari_hyperres.io.files.read_image` gives it)
@@ -66,7 +72,14 @@ class TiffMetadata:
             if self.resolution_unit is not None:
                 options["resolutionunit"] = self.resolution_unit
         rgb = self.axes.endswith("S")
-        if self.imagej is not None and (str(dtype) == "uint8" if rgb else str(dtype) in IMAGEJ_DTYPES):  # ImageJ's own limits
+        if self.ome is not None and "Q" not in self.axes:  # OME-XML with the voxel size (x / y finer after sr)
+            sizes = dict(self.ome)
+            for key, factor in (("PhysicalSizeX", scale[0]), ("PhysicalSizeY", scale[1])):
+                if key in sizes:
+                    sizes[key] = sizes[key] / factor
+            options["ome"] = True
+            options["metadata"] = {"axes": self.axes, **sizes}
+        elif self.imagej is not None and (str(dtype) == "uint8" if rgb else str(dtype) in IMAGEJ_DTYPES):  # ImageJ's own limits
             options["imagej"] = True
             options["metadata"] = {"axes": self.axes, **self.imagej}
         elif "Q" not in self.axes:
@@ -97,6 +110,32 @@ def read_tiff_metadata(path: str | os.PathLike) -> TiffMetadata | None:
             axes, shape = series.axes, tuple(series.shape)
             if is_planar_rgb(tif):  # read_image puts the samples last: so does the metadata
                 axes, shape = axes[:-3] + "YXS", shape[:-3] + shape[-2:] + shape[-3:-2]
-            return TiffMetadata(axes, shape, resolution, unit, imagej)
+            return TiffMetadata(axes, shape, resolution, unit, imagej, ome_sizes(tif.ome_metadata) if tif.is_ome else None)
     except Exception:  # noqa: BLE001 — metadata is a courtesy; the pixels are read (and checked) elsewhere
         return None
+
+
+def ome_sizes(ome_xml: str | None) -> dict[str, Any] | None:
+    """The first image's voxel size in OME-XML: ``{"PhysicalSizeX": 0.1, "PhysicalSizeXUnit": "µm", ...}``,
+    or ``None`` when it records none (or cannot be parsed)."""
+    import xml.etree.ElementTree as ElementTree
+
+    if not ome_xml:
+        return None
+    try:
+        root = ElementTree.fromstring(ome_xml)
+    except ElementTree.ParseError:
+        return None
+    pixels = next((element for element in root.iter() if element.tag.rsplit("}", 1)[-1] == "Pixels"), None)
+    if pixels is None:
+        return None
+    sizes: dict[str, Any] = {}
+    for key in OME_SIZES:
+        try:
+            value = float(pixels.attrib[key])
+        except (KeyError, ValueError):
+            continue
+        sizes[key] = value
+        if f"{key}Unit" in pixels.attrib:
+            sizes[f"{key}Unit"] = pixels.attrib[f"{key}Unit"]
+    return sizes or None
