@@ -77,9 +77,12 @@ class Task:
             parameters fitted from the image (gain α and intercept β of ``var = α·y + β``,
             :mod:`napari_hyperres.core.photon_noise`). The engine then keeps the data in its own
             units, stabilises the variance (generalized Anscombe transform), runs the
-            Gaussian denoiser of ``weights`` at the stabilised σ (``normalize`` maps that σ to
-            ``c``) and inverts exactly. The level is then the photo-electrons between the
-            data's black and white points (``level_range`` is in photons).
+            Gaussian denoiser of ``weights`` at the stabilised σ of the *fitted* noise
+            (``c = σ / 255``, the Gaussian task's control) and inverts exactly. The level is
+            then the photo-electrons between the data's black and white points (``level_range``
+            is in photons). ``normalize`` (photons → ``c``) serves training on simulated noise
+            only; it must give the same ``c`` for the task's simulated read noise (as
+            ``MICROSCOPY``'s ``stabilized_control`` does), since restoring never calls it.
         weights_task: another task whose weights also serve this one (``microscopy`` can run
             the ``denoise`` network); weights trained for the task itself are accepted too.
         level_scale: ``"linear"`` or ``"log"``: how a slider should move through the range
