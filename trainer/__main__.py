@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from napari_hyperres.cli.common import whole_number
 from napari_hyperres.core.devices import PRECISIONS
 from napari_hyperres.errors import HyperResError
 
@@ -22,13 +23,7 @@ def at_least(minimum: int):
     a traceback deep in the loop before)."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected at least {minimum}, got {value}")
-        return value
+        return whole_number(text, minimum)
 
     parse.__name__ = f"whole number ≥ {minimum}"
     return parse

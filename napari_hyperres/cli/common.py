@@ -106,12 +106,14 @@ class ProgressLine:
         self.stream.flush()
 
 
-def _whole_number(text: str, minimum: int, unit: str, too_small: str) -> int:
-    """An argparse value: a whole number of ``unit`` of at least ``minimum`` (``too_small`` names it in the error)."""
+def whole_number(text: str, minimum: int, unit: str = "", too_small: str = "") -> int:
+    """An argparse value: a whole number (of ``unit``) of at least ``minimum`` (``too_small`` names it
+    in the error; default "at least ``minimum``")."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of {unit}, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a whole number{' of ' + unit if unit else ''}, got {text!r}") from None
+    too_small = too_small or f"at least {minimum}"
     if value < minimum:
         raise argparse.ArgumentTypeError(f"expected {too_small}, got {value}")
     return value
@@ -119,12 +121,12 @@ def _whole_number(text: str, minimum: int, unit: str, too_small: str) -> int:
 
 def worker_count(text: str) -> int:
     """``--workers N``: a whole number of worker processes, at least 1."""
-    return _whole_number(text, 1, "worker processes", "at least 1 worker")
+    return whole_number(text, 1, "worker processes", "at least 1 worker")
 
 
 def positive_int(text: str) -> int:
     """``--tile N``: a whole number of pixels, at least 16."""
-    return _whole_number(text, 16, "pixels", "a tile of at least 16 pixels")
+    return whole_number(text, 16, "pixels", "a tile of at least 16 pixels")
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, weights_help: str) -> None:
