@@ -199,7 +199,7 @@ def test_background_subtracted_frames_are_restored_about_as_well_as_raw(w2s_root
     """A real W2S frame minus its 20th percentile, clipped at 0 (what background subtraction
     writes): the fit sees no flat background and extrapolated the noise variance below zero
     there (β −746), so every dark pixel came back as one grey level: 24.92 dB against 30.47 raw.
-    The variance at the clipped floor is now held ≥ 0 (photon_fit.clipped_floor): 29.99 dB."""
+    The fit now keeps the read noise variance σ² = β + α·offset ≥ 0: 29.90 dB."""
     noisy = tifffile.imread(w2s_root / "noisy" / "input_avg1_001_0.tif")
     clean = tifffile.imread(w2s_root / "clean" / "target_avg400_001_0.tif")
     subtracted = np.clip(noisy.astype(np.int32) - int(np.percentile(noisy, 20)), 0, 255).astype(np.uint8)

@@ -261,20 +261,6 @@ def _piled(values: np.ndarray, value: float) -> bool:
     return np.count_nonzero(values == value) >= PILE_UP * values.size
 
 
-def clipped_floor(planes: list[np.ndarray]) -> float | None:
-    """The lowest value of ``planes`` where the data piles up there (any dtype), else ``None``.
-
-    Background-subtracted data (``img − background`` clipped at 0) and cameras whose offset was
-    removed pile up at their floor. Nothing below it was recorded, so the fitted noise variance
-    there, ``α·floor + β``, cannot be negative: without that bound the fit, which then sees no
-    flat background, extrapolated β far below it (W2S 001_0 minus its 20th percentile: β −746 at
-    α 36), and the variance-stabilising transform mapped every dark pixel to one grey level.
-    """
-    values = np.concatenate([p.ravel() for p in planes])
-    low = float(values.min())
-    return low if _piled(values, low) else None
-
-
 MIN_FIT_PIXELS = 2**16
 """Pixels a stack's fit reads at least, where it has them: a time-lapse of small regions (100 ×
 20×20) is fitted on as many planes as that takes, not on 8 planes too few to fit."""
@@ -299,9 +285,9 @@ def fit_poisson_gaussian(
         image: ``(..., Y, X)`` gray data in its own units (counts); a stack is fitted as a
             whole (up to ``max_planes`` planes evenly spaced, more where they are small:
             :func:`fit_plane_indices`), not plane by plane.
-        offset: the camera's black level, if known; it only changes the reported ``sigma``.
-            Default: the darkest local mean (0.1st percentile), i.e. assuming the darkest
-            region of the image collects no photons.
+        offset: the camera's black level, if known: the reported ``sigma`` is read there, and
+            the fit keeps ``σ² = β + α·offset`` ≥ 0. Default: the darkest local mean (0.1st
+            percentile), i.e. assuming the darkest region of the image collects no photons.
         clip: ``(low, high)`` values at which the data saturates (default for integers:
             :func:`saturation_levels`, e.g. 4095 for a 12-bit camera in a uint16 array; none
             for floats). Pixels near them are left out.
@@ -330,9 +316,15 @@ def fit_poisson_gaussian(
             break  # a small image: too few pixels left to refine on; the first fit stands
         means, variances, counts = refined
         gain, beta = _noise_curve_line(means, variances, counts)
-    floor = clipped_floor(planes)
-    if floor is not None and gain > 0:
-        beta = max(beta, -gain * floor)  # no negative noise variance where the data is clipped (see clipped_floor)
+    if offset is None:
+        offset = float(np.percentile(np.concatenate([_box(p, 2).ravel() for p in planes]), 0.1))
+    if gain > 0:
+        # β = σ² − α·offset: the read noise variance σ² cannot be negative. Without this bound, data
+        # clipped at a floor (background subtraction, an offset removed) showed the fit no flat
+        # background and it extrapolated β far below (W2S 001_0 minus its 20th percentile: β −746 at
+        # α 36, σ² −683): the stabilising transform then mapped every dark pixel to one grey (24.92 dB
+        # against 29.90 with the bound; raw frames, whose β stays above it, are unchanged)
+        beta = max(beta, -gain * float(offset))
     low, high = float(means.min()), float(means.max())
     growth = (gain * high + beta) / max(gain * low + beta, 1e-12)
     if not gain > 0 or growth < MIN_VARIANCE_GROWTH:
@@ -341,8 +333,6 @@ def fit_poisson_gaussian(
             "from the darkest to the brightest level): it is not photon-limited; use the 'denoise' task "
             "(one σ for the whole image)"
         )
-    if offset is None:
-        offset = float(np.percentile(np.concatenate([_box(p, 2).ravel() for p in planes]), 0.1))
     saturated = clip is not None and np.issubdtype(array.dtype, np.integer) and clip[1] < np.iinfo(array.dtype).max
     return PoissonGaussian(gain, beta, float(offset), float(clip[1]) if saturated else None)
 
