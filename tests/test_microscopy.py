@@ -103,6 +103,9 @@ def test_each_channel_of_a_hyperstack_gets_its_own_noise_fit(tmp_path, capsys, m
     assert out.shape == stack.shape
     for c, channel in enumerate((first, second)):
         np.testing.assert_array_equal(out[:, c], microscopy.restore(channel, "auto"))
+    np.testing.assert_array_equal(microscopy.restore(stack, "auto", channel_axis=1), out)  # the Python API's way
+    with pytest.raises(ShapeError, match="give one of its leading axes"):
+        microscopy.restore(stack, "auto", channel_axis=-1)  # X
 
 
 def test_a_time_lapse_of_a_small_region_is_fitted_on_enough_planes(microscopy):

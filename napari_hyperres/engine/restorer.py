@@ -30,7 +30,7 @@ from ..core.plugins import get_task
 from ..core.stabilize import StabilizedMap, refuse_rgb
 from ..core.tasks import Task
 from ..core.weights import WeightsInfo, load_model
-from ..errors import CancelledError, LevelRangeWarning, WeightsError
+from ..errors import CancelledError, LevelRangeWarning, ShapeError, WeightsError
 from .ensemble import dihedral_tiles
 from .lazy import is_dask_array, restore_lazy
 from .planes import restore_unit_plane, with_alpha
@@ -362,6 +362,7 @@ class Restorer:
         rgb: bool | None = None,
         value_range: tuple[float, float] | None = None,
         noise: PoissonGaussian | None = None,
+        channel_axis: int | None = None,
     ) -> np.ndarray:
         """Restore ``image`` at ``level`` (task units) and return a new array.
 
@@ -381,17 +382,41 @@ class Restorer:
             noise: photon-limited tasks (``microscopy``): Poisson–Gaussian parameters to use
                 instead of fitting them to ``image`` (a :class:`~napari_hyperres.core.photon_noise.PoissonGaussian`;
                 ``level`` then sets its gain, unless "auto").
+            channel_axis: a leading axis that holds channels (``1`` for a ``ZCYX`` stack): each
+                channel is restored on its own, with its own intensity map, noise fit
+                (``microscopy``: detectors differ in gain and offset) and "auto" level.
 
         Returns:
             The restored array, same dtype and value range; for ``sr`` the spatial
             axes are scaled by ``level``. A dask array in gives a lazy dask array
             out (:meth:`restore_lazy`).
         """
+        if channel_axis is not None:
+            return self._restore_channels(
+                np.asarray(image), level, channel_axis, tile=tile, progress=progress, cancel=cancel, rgb=rgb,
+                value_range=value_range, noise=noise,
+            )
         if is_dask_array(image):
             return self.restore_lazy(image, level, tile=tile, rgb=rgb, value_range=value_range, noise=noise)
         return self.restore_with_report(
             image, level, tile=tile, progress=progress, cancel=cancel, rgb=rgb, value_range=value_range, noise=noise
         )[0]
+
+    def _restore_channels(self, image: np.ndarray, level: Level, channel_axis: int, *, progress=None, **options) -> np.ndarray:
+        """:meth:`restore` of each channel along the leading axis ``channel_axis``, stacked back."""
+        spatial = 3 if validate_image(image, options.get("rgb")) else 2
+        if not -image.ndim <= channel_axis < image.ndim or not channel_axis % image.ndim < image.ndim - spatial:
+            raise ShapeError(
+                f"channel_axis {channel_axis} of an image of shape {image.shape}: give one of its leading axes "
+                f"(0 to {image.ndim - spatial - 1}), not Y, X or colour"
+            )
+        axis = channel_axis % image.ndim
+        count = image.shape[axis]
+        parts = []
+        for c in range(count):
+            report = None if progress is None else (lambda done, total, c=c: progress(c * total + done, count * total))
+            parts.append(self.restore(np.take(image, c, axis=axis), level, progress=report, **options))
+        return np.stack(parts, axis=axis)
 
     def restore_with_report(
         self,
@@ -439,8 +464,8 @@ class Restorer:
         tasks without resampling; ``sr`` and ``auto`` use whole-plane chunks (one selection
         per plane; a scaled output). Leading axes are chunked one plane per block.
 
-        The intensity rule is applied to the first plane (pass ``value_range`` to set it;
-        uint8 uses 0–255 as always), and so is the noise fit of photon-limited tasks. Works under a
+        The intensity rule is applied to up to 8 evenly spaced planes (pass ``value_range`` to set
+        it; uint8 uses 0–255 as always), and so is the noise fit of photon-limited tasks. Works under a
         ``dask.distributed`` client: the Restorer is shipped to the workers with the graph.
         """
         return restore_lazy(self, image, level, tile=tile, rgb=rgb, value_range=value_range, noise=noise)
@@ -460,6 +485,7 @@ def restore(
     value_range: tuple[float, float] | None = None,
     noise: PoissonGaussian | None = None,
     self_ensemble: bool = False,
+    channel_axis: int | None = None,
 ) -> np.ndarray:
     """Restore ``image`` for ``task`` at ``level``; see :meth:`Restorer.restore` (and the
     Restorer's ``self_ensemble``: 8 rotations / mirrors averaged, 8× slower).
@@ -468,9 +494,11 @@ def restore(
         >>> clean = restore(noisy_uint8, "denoise", 25)
         >>> clean = restore(noisy_uint8, "denoise", "auto")  # level estimated from the image
         >>> clean = restore(camera_uint16, "microscopy", "auto")  # Poisson–Gaussian noise fitted, raw counts kept
+        >>> clean = restore(zcyx_uint16, "microscopy", "auto", channel_axis=1)  # one fit per channel
     """
     return Restorer(task, weights=weights, device=device, self_ensemble=self_ensemble).restore(
-        image, level, tile=tile, progress=progress, cancel=cancel, rgb=rgb, value_range=value_range, noise=noise
+        image, level, tile=tile, progress=progress, cancel=cancel, rgb=rgb, value_range=value_range, noise=noise,
+        channel_axis=channel_axis,
     )
 
 
