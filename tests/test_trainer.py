@@ -319,6 +319,18 @@ def test_the_history_is_read_when_training_starts_not_at_export(denoise_run, ima
     assert [r["steps"] for r in read_info(tmp_path / "denoise.w.safetensors").extra["rounds"]] == [2, 2]
 
 
+def test_a_resume_with_another_lr_is_its_own_round(tmp_path, image_folder):
+    """Before: the export said all 4 steps ran at the resumed session's lr and data."""
+    run = tmp_path / "run"
+    assert trainer_main(train_args("denoise", image_folder, run, 2, "--levels", "15", "50", "--lr", "1e-4")) == 0
+    assert trainer_main(train_args("denoise", image_folder, run, 4, "--levels", "15", "50", "--lr", "5e-5", "--resume")) == 0
+    assert trainer_main(train_args("denoise", image_folder, run, 5, "--levels", "15", "50", "--lr", "5e-5", "--resume")) == 0
+    assert trainer_main(["export", str(run), "--name", "denoise.r", "--out", str(tmp_path)]) == 0
+    info = read_info(tmp_path / "denoise.r.safetensors")
+    assert [(r["steps"], r["lr"]) for r in info.extra["rounds"]] == [(2, 1e-4), (3, 5e-5)] and info.steps == 5
+    assert info.training_time_s == pytest.approx(sum(r["training_time_s"] for r in info.extra["rounds"]), abs=0.2)
+
+
 def test_a_shipped_name_as_init_from_brings_its_rounds():
     """--init-from takes a shipped name; its rounds were dropped (the history only looked for a file path)."""
     from napari_hyperres.core.weights import resolve_weights

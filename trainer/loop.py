@@ -34,7 +34,7 @@ from . import models as model_kinds
 from .config import TrainConfig, centred_architecture
 from .data import PatchSampler, image_paths, load_for_task
 from .objectives import LevelEstimation, Restoration
-from .rounds import previous_rounds
+from .rounds import previous_rounds, round_of, round_settings
 from .selection import SelectionPenalty
 
 CHECKPOINT = "checkpoint.pt"
@@ -264,6 +264,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     data_gen = torch.Generator().manual_seed(cfg.seed + 1000 * info.rank)
     noise_gen = torch.Generator(device=device).manual_seed(cfg.seed + 7 + 1000 * info.rank)
     start_step, elapsed = 0, 0.0
+    round_start = {"step": 0, "elapsed": 0.0}  # where the round this session adds to began
     ckpt_path = out / CHECKPOINT
     if resume and not ckpt_path.exists():
         raise WeightsError(f"--resume: there is no {ckpt_path} to continue; drop --resume to start a new run in {out}")
@@ -274,6 +275,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         optimizer.load_state_dict(ckpt["optimizer"])
         start_step, elapsed = int(ckpt["step"]), float(ckpt.get("elapsed", 0.0))
         history = ckpt.get("previous_rounds", history)  # the run's own, even without --init-from repeated
+        round_start = ckpt.get("round_start") or round_start
+        if round_settings(ckpt["config"]) != round_settings(cfg.to_dict()):  # new lr, data, ...: a new round
+            history = list(history) + [round_of(ckpt)]
+            round_start = {"step": start_step, "elapsed": elapsed}
         data_rng, noise_rng = ckpt["data_rng"], ckpt["noise_rng"]
         rank_rngs = ckpt.get("rank_rngs")
         if info.world > 1 and rank_rngs is not None and len(rank_rngs) == info.world:
@@ -309,6 +314,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
                 "config": cfg.to_dict(),
                 "levels": levels,
                 "previous_rounds": history,
+                "round_start": round_start,
                 "architecture": arch.to_dict(),
                 "device": str(device),
                 **({"rank_rngs": rank_rngs} if rank_rngs is not None else {}),

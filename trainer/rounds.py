@@ -17,6 +17,7 @@ def round_of(ckpt: dict) -> dict:
     of 8-bit crops, opponent-plane crops and other downscalers, the centred control, a
     balanced level loss and an lr warm-up)."""
     cfg = ckpt["config"]
+    start = ckpt.get("round_start") or {"step": 0, "elapsed": 0.0}  # a round begun by a resume with new settings
     shares = ("selection_entropy", "selection_balance", "select_decoder", "quantize_8bit", "opponent_planes", "other_downscalers", "centred_control")
     options = {k: cfg[k] for k in shares if cfg.get(k)}
     if cfg.get("level_balance", "sum") != "sum":
@@ -26,12 +27,18 @@ def round_of(ckpt: dict) -> dict:
     if cfg.get("lr_warmup"):
         options["lr_warmup"] = cfg["lr_warmup"]
     return {
-        "steps": int(ckpt["step"]),
-        "training_time_s": round(float(ckpt.get("elapsed", 0.0)), 1),
+        "steps": int(ckpt["step"]) - int(start["step"]),
+        "training_time_s": round(float(ckpt.get("elapsed", 0.0)) - float(start["elapsed"]), 1),
         "lr": cfg["lr"],
         "data": [Path(d).name for d in cfg["data"]],
         **options,
     }
+
+
+def round_settings(config: dict) -> dict:
+    """What a round records of a run's settings (lr, data, shares, losses): a resume that changes
+    any of them starts a new round, so each round says what its steps were trained with."""
+    return {k: v for k, v in round_of({"config": config, "step": 0}).items() if k not in ("steps", "training_time_s")}
 
 
 def continues(kind: str, before_kind: str) -> bool:
