@@ -113,7 +113,9 @@
 #     OUT=runs/denoise_r16_b64           round 16, from the shipped round 15, and beside it the same at LR=3e-5
 #                                        (OUT=runs/denoise_r16_b64_lr3: a smaller restart dip for a round that now
 #                                        gains < 0.01 dB). Started 2026-12-06 15:38, a few minutes before its session
-#                                        ended: continue both with RESUME=1 if runs/ survived, else start again.
+#                                        ended; started again at 15:50 with BUDGET=8000. LR=1e-4 shipped as round 16
+#                                        (1,075 steps): Set12 −0.001 / +0.001 / +0.004, McMaster +0.007 / +0.004 / +0.004,
+#                                        σ 5–75 +0.001 to +0.016; LR=3e-5 the same or 0.001 less: not shipped.
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
