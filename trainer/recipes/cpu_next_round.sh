@@ -116,6 +116,12 @@
 #                                        ended; started again at 15:50 with BUDGET=8000. LR=1e-4 shipped as round 16
 #                                        (1,075 steps): Set12 −0.001 / +0.001 / +0.004, McMaster +0.007 / +0.004 / +0.004,
 #                                        σ 5–75 +0.001 to +0.016; LR=3e-5 the same or 0.001 less: not shipped.
+#   TASK=denoise BUDGET=8000 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 LOSS=l2 LEVELS="15 25 35 50 75" BATCH=64
+#     OUT=runs/denoise_r17_b64           round 17, from the shipped round 16, and beside it the same at BATCH=128
+#                                        (OUT=runs/denoise_r17_b128: batch 32 → 64 helped the late rounds; does 128?).
+#                                        Started 2026-12-06 18:19, half an hour before its session ended: continue
+#                                        both with RESUME=1 if runs/ survived (a checkpoint every 200 steps), else
+#                                        start again.
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
