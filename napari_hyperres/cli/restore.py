@@ -334,7 +334,7 @@ def stream_one(restorer, src: Path, dst: Path, given, args: argparse.Namespace, 
             print(f"{src.name}: {choice.describe(task)}, from {len(sample)} sampled pages", file=sys.stderr)
     level = choice.level
     progress = ProgressLine(f"{src.name} (streaming)", enabled=not args.quiet)
-    stream_restore_tiff(src, dst, restorer, level, tile=args.tile, value_range=value_range, progress=progress)
+    stream_restore_tiff(src, dst, restorer, level, tile=args.tile, value_range=value_range, noise=choice.noise, progress=progress)
     progress.finish(f"{describe_run(restorer, level)} -> {dst}")
 
 

@@ -227,7 +227,7 @@ class Restorer:
         value_range: tuple[float, float] | None = None,
         noise: PoissonGaussian | None = None,
     ) -> tuple[float, tuple[float, float], PoissonGaussian | None]:
-        """What every piece of a large image must share, read from ``sample`` (e.g. its first plane).
+        """What every piece of a large image must share, read from ``sample`` (its sampled planes).
 
         Returns ``(level, value_range, noise)``: the numeric level ("auto" resolved), the
         intensity map's ``(black, white)`` and, for photon-limited tasks, the fitted noise at

@@ -19,6 +19,7 @@ import numpy as np
 from ..core.atomic import atomic_write
 from ..core.images import is_rgb_image
 from ..core.intensity import check_dtype
+from ..core.photon_noise import PoissonGaussian
 from ..engine import Progress, Restorer, output_shape
 from ..engine.lazy import sample_planes
 from ..errors import CancelledError, ShapeError
@@ -73,6 +74,7 @@ def stream_restore_tiff(
     *,
     tile: int | None = None,
     value_range: tuple[float, float] | None = None,
+    noise: PoissonGaussian | None = None,
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> tuple[int, ...]:
@@ -80,7 +82,8 @@ def stream_restore_tiff(
 
     The intensity rule of :mod:`napari_hyperres.core.intensity` (and, for photon-limited tasks,
     the noise fit) is applied to up to 8 evenly spaced planes (:func:`page_sample`) and used for all (pass ``value_range`` to
-    set it; uint8 is always 0–255). ``progress(done, total)`` counts planes.
+    set it, and ``noise``, a fit already made on the same planes, not to fit again; uint8 is always
+    0–255). ``progress(done, total)`` counts planes.
 
     Raises:
         ShapeError: ``dst`` is not a TIFF, or ``src``'s pages are not its planes.
@@ -100,9 +103,9 @@ def stream_restore_tiff(
     out_shape = output_shape(restorer.task, shape, level, rgb)
 
     def restored_planes(tif: tifffile.TiffFile) -> Iterator[np.ndarray]:
-        nonlocal value_range, level
+        nonlocal value_range, level, noise
         # sampled planes set the intensity map (and a photon task's noise) for all, as in memory
-        level, value_range, noise = restorer.settle(page_sample(tif, planes), level, rgb, value_range)
+        level, value_range, noise = restorer.settle(page_sample(tif, planes), level, rgb, value_range, noise)
         for index in range(planes):
             if cancel is not None and cancel():
                 raise CancelledError("restoration cancelled; no output was written")

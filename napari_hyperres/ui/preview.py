@@ -234,10 +234,6 @@ class LayerStatistics:
                 self._values.popitem(last=False)
             return value
 
-    def clear(self) -> None:
-        with self._lock:
-            self._values.clear()
-
 
 @dataclass(frozen=True)
 class Request:
