@@ -20,6 +20,8 @@
 #                     W2S averages only, continuing the shipped microscopy.lite: 2,573 steps, W2S
 #                     +0.021 dB (all 180 frames and the held-out 90 alike), but the fluorescence sample
 #                     −0.07 dB and Set12 photon validation −0.4 to −0.7 dB. Not shipped (BENCHMARKS.md).
+#   2026-12-06 18:36: OUT=runs/micro_r16 ROUND1=1400 ROUND2=4000, the re-derivation again from denoise.lite
+#                     round 16 (89,051 steps; Set12 σ 50 +0.06 dB over round 11).
 # ROUND1=0 skips round 1 (INIT is then a microscopy network); RESUME=1 with ROUND1=0 continues round 2's run
 # (with ROUND1 set, round 1 would run again from INIT first).
 # Usage: DATA=../shared/data OUT=runs ROUND1=1400 ROUND2=4800 [LR2=3e-4] [RESUME=1] [SHIP=1] bash trainer/recipes/cpu_microscopy.sh

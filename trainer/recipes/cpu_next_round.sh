@@ -119,9 +119,10 @@
 #   TASK=denoise BUDGET=8000 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 LOSS=l2 LEVELS="15 25 35 50 75" BATCH=64
 #     OUT=runs/denoise_r17_b64           round 17, from the shipped round 16, and beside it the same at BATCH=128
 #                                        (OUT=runs/denoise_r17_b128: batch 32 → 64 helped the late rounds; does 128?).
-#                                        Started 2026-12-06 18:19, half an hour before its session ended: continue
-#                                        both with RESUME=1 if runs/ survived (a checkpoint every 200 steps), else
-#                                        start again.
+#                                        Started 2026-12-06 18:19, half an hour before its session ended; neither
+#                                        survived into the next session (no runs/ folder). Started again at 18:33
+#                                        with BUDGET=7800, batch 64 only: the other core re-derived microscopy.lite
+#                                        from round 16 (trainer/recipes/cpu_microscopy.sh), where users need it more.
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
