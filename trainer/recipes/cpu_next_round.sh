@@ -119,8 +119,8 @@
 #   TASK=denoise BUDGET=8000 QUANT=0.5 BALANCE=log CENTRED=1 LR=1e-4 LOSS=l2 LEVELS="15 25 35 50 75" BATCH=64
 #     OUT=runs/denoise_r17_b64           round 17, from the shipped round 16, and beside it the same at BATCH=128
 #                                        (OUT=runs/denoise_r17_b128: batch 32 → 64 helped the late rounds; does 128?).
-#                                        Started 2026-12-06 18:19, half an hour before its session ended; neither
-#                                        survived into the next session (no runs/ folder). Started again at 18:33
+#                                        Started 2026-12-06 18:19, half an hour before its session ended; both had
+#                                        stopped with it before their first checkpoint. Started again at 18:33
 #                                        with BUDGET=7800, batch 64 only: the other core re-derived microscopy.lite
 #                                        from round 16 (trainer/recipes/cpu_microscopy.sh), where users need it more.
 # A session that ends first: run the same command again with RESUME=1 (the run continues
