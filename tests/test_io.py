@@ -108,6 +108,24 @@ def test_a_planar_rgb_tiff_reads_as_rgb_and_a_stack_of_three_stays_a_stack(tmp_p
         np.testing.assert_array_equal(read_image(tmp_path / name), planes)  # the shape it was written with
 
 
+@pytest.mark.parametrize("planar", [True, False])
+@pytest.mark.parametrize("channels", [2, 3])
+def test_gray_channels_stored_as_samples_read_as_a_channel_axis(tmp_path, rng, planar, channels):
+    """Fluorescence channels stored as the samples of a min-is-black TIFF (some microscope software):
+    before, three came back as RGB (refused by ``microscopy``, denoised as colour by ``denoise``) and
+    two as an image two pixels wide; now ``(C, Y, X)`` with a ``C`` axis in the metadata."""
+    from napari_hyperres.io.tiff_meta import read_tiff_metadata
+
+    planes = rng.integers(100, 4000, (channels, 20, 24), dtype=np.uint16)
+    stored = planes if planar else np.moveaxis(planes, 0, -1)
+    tifffile.imwrite(tmp_path / "c.tif", stored, photometric="minisblack", planarconfig="separate" if planar else "contig",
+                     metadata=None, resolution=(5.0, 5.0))
+    np.testing.assert_array_equal(read_image(tmp_path / "c.tif"), planes)
+    metadata = read_tiff_metadata(tmp_path / "c.tif")
+    assert metadata.axes == "CYX" and metadata.channel_axis(planes.shape) == 0
+    assert metadata.write_options(planes.shape, planes.dtype)["resolution"] == (5.0, 5.0)
+
+
 @pytest.mark.parametrize(
     "name, shape, dtype, message",
     [

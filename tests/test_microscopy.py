@@ -108,6 +108,21 @@ def test_each_channel_of_a_hyperstack_gets_its_own_noise_fit(tmp_path, capsys, m
         microscopy.restore(stack, "auto", channel_axis=-1)  # X
 
 
+def test_channels_stored_as_samples_get_their_own_noise_fit(tmp_path, capsys, microscopy):
+    """Two detectors stored as the samples of one min-is-black TIFF page: before, read as an image two
+    pixels wide ("expected …"); now as two channels, each fitted on its own, the output a channel stack."""
+    clean = fluorescence_like((96, 96))
+    channels = np.stack([camera(clean, 2.0, 3.0, 100.0, 200.0, seed=1), camera(clean, 12.0, 3.0, 500.0, 150.0, seed=2)])
+    tifffile.imwrite(tmp_path / "two.tif", np.moveaxis(channels, 0, -1), photometric="minisblack",
+                     planarconfig="contig", metadata=None)
+    assert main(["restore", str(tmp_path / "two.tif"), str(tmp_path / "out.tif"), "--task", "microscopy",
+                 "--level", "auto", "--device", "cpu"]) == 0
+    assert "two.tif channel 1: " in capsys.readouterr().err
+    out = tifffile.imread(tmp_path / "out.tif")
+    for c in range(2):
+        np.testing.assert_array_equal(out[c], microscopy.restore(channels[c], "auto"))
+
+
 def test_a_time_lapse_of_a_small_region_is_fitted_on_enough_planes(microscopy):
     """100 frames of 20×20 (a small ROI): before, the fit read 8 planes, too few pixels ("give at
     least 64×64"); now as many planes as its minimum of pixels takes."""

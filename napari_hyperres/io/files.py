@@ -57,16 +57,39 @@ def is_planar_rgb(tif) -> bool:
 
     tifffile's own files keep the shape they were written with: its writer stores any
     ``(3, Y, X)`` array as planar RGB by default, a stack of three planes as often as not.
+    Gray samples (:func:`samples_are_channels`) are no colour.
     """
     series = tif.series[0]
-    return series.axes.endswith("SYX") and series.shape[-3] in (3, 4) and not tif.is_shaped
+    return series.axes.endswith("SYX") and series.shape[-3] in (3, 4) and not tif.is_shaped and not samples_are_channels(tif)
+
+
+def samples_are_channels(tif) -> bool:
+    """Whether an open ``tifffile.TiffFile``'s first series holds gray channels as the samples of
+    each pixel (photometric min-is-black or min-is-white with 2 or more samples, as some microscope
+    software writes fluorescence channels), which :func:`read_image` returns as a channel axis
+    before Y and X: ``(..., C, Y, X)``, each channel a gray plane, not colour.
+
+    tifffile's own files keep the shape they were written with (as :func:`is_planar_rgb`).
+    """
+    import tifffile
+
+    series = tif.series[0]
+    page = series.keyframe
+    return (
+        not tif.is_shaped
+        and page.samplesperpixel > 1
+        and page.photometric in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.MINISWHITE)
+        and series.axes[-3:] in ("SYX", "YXS")
+        and "C" not in series.axes[:-3]
+    )
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as a numpy array.
 
     TIFF via tifffile (all pages of a stack, any dtype; RGB stored as separate planes comes back as
-    ``(..., Y, X, 3|4)`` like interleaved RGB); PNG/JPEG/BMP via OpenCV
+    ``(..., Y, X, 3|4)`` like interleaved RGB, gray channels stored as samples as ``(..., C, Y, X)``:
+    :func:`samples_are_channels`); PNG/JPEG/BMP via OpenCV
     unchanged (16-bit PNG stays uint16, alpha kept), BGR(A) converted to RGB(A).
 
     Raises:
@@ -88,11 +111,13 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             with tifffile.TiffFile(path) as tif:
                 series = tif.series[0]
                 image = series.asarray()
-                planar = is_planar_rgb(tif)
+                planar, channels, axes = is_planar_rgb(tif), samples_are_channels(tif), series.axes
         except Exception as exc:  # tifffile raises several types for damaged files
             raise ShapeError(f"{path}: not a readable TIFF file ({exc})") from exc
         if planar:  # RGB(A) stored as separate planes by other software: samples last, as elsewhere
             image = np.ascontiguousarray(np.moveaxis(image, -3, -1))
+        elif channels and axes.endswith("YXS"):  # gray channels as samples: a channel axis before Y, X
+            image = np.ascontiguousarray(np.moveaxis(image, -1, -3))
         return image
     # imdecode of the bytes (not imread) also handles non-ASCII paths on Windows. A JPEG (no alpha)
     # is turned upright by its EXIF orientation, as every viewer shows it (IMREAD_UNCHANGED would not:

@@ -91,7 +91,7 @@ def read_tiff_metadata(path: str | os.PathLike) -> TiffMetadata | None:
     """The :class:`TiffMetadata` of ``path``'s first series, or ``None`` where it cannot be read."""
     import tifffile
 
-    from .files import is_planar_rgb
+    from .files import is_planar_rgb, samples_are_channels
 
     try:
         with tifffile.TiffFile(path) as tif:
@@ -110,6 +110,10 @@ def read_tiff_metadata(path: str | os.PathLike) -> TiffMetadata | None:
             axes, shape = series.axes, tuple(series.shape)
             if is_planar_rgb(tif):  # read_image puts the samples last: so does the metadata
                 axes, shape = axes[:-3] + "YXS", shape[:-3] + shape[-2:] + shape[-3:-2]
+            elif samples_are_channels(tif):  # read_image gives gray channels as an axis before Y, X
+                if axes.endswith("YXS"):
+                    shape = shape[:-3] + shape[-1:] + shape[-3:-1]
+                axes = axes[:-3] + "CYX"
             return TiffMetadata(axes, shape, resolution, unit, imagej, ome_sizes(tif.ome_metadata) if tif.is_ome else None)
     except Exception:  # noqa: BLE001 — metadata is a courtesy; the pixels are read (and checked) elsewhere
         return None
