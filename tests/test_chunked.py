@@ -226,3 +226,22 @@ def test_a_png_restored_into_a_zarr_store(tmp_path, tiny_weights):
     assert _restore(tmp_path / "in.png", tmp_path / "out.zarr", tiny_weights["denoise"]) == 0
     expected = Restorer("denoise", weights=str(tiny_weights["denoise"]), device="cpu").restore(image, 20)
     np.testing.assert_array_equal(zarr.open_group(str(tmp_path / "out.zarr"), mode="r")["0"][:], expected)
+
+
+@pytest.mark.parametrize("compression", [None, "zlib"])  # memory-mapped, and read through the zarr view
+@pytest.mark.parametrize(
+    "photometric, planarconfig, samples",
+    [("rgb", "separate", 3), ("minisblack", "separate", 3), ("minisblack", "contig", 2)],
+)
+def test_a_lazy_tiff_lays_its_samples_out_as_read_image_does(tmp_path, rng, compression, photometric, planarconfig, samples):
+    """Planar RGB last, gray channels stored as samples first: the chunked path (huge pages, clusters)
+    saw the stored layout, a planar RGB page as three gray planes."""
+    from napari_hyperres.io.files import read_image
+
+    planes = rng.integers(0, 4000, (samples, 40, 48), dtype=np.uint16)
+    stored = planes if planarconfig == "separate" else np.moveaxis(planes, 0, -1)
+    tifffile.imwrite(tmp_path / "s.tif", stored, photometric=photometric, planarconfig=planarconfig, metadata=None,
+                     compression=compression)
+    array, _ = open_lazy(tmp_path / "s.tif")
+    np.testing.assert_array_equal(array.compute(), read_image(tmp_path / "s.tif"))
+    assert read_image(tmp_path / "s.tif").shape == ((40, 48, 3) if photometric == "rgb" else planes.shape)

@@ -66,16 +66,27 @@ def open_lazy(path: str | os.PathLike, chunk: int = 1024) -> tuple[Any, dict]:
             return da.from_array(image, chunks=_plane_chunks(image.shape, chunk)), {}
         import tifffile
 
+        from .files import sample_axes_move
+
+        try:
+            with tifffile.TiffFile(path) as tif:  # the header: where planar RGB or channels-as-samples go
+                move = sample_axes_move(tif)
+        except Exception as exc:  # tifffile raises several types for damaged files
+            raise ShapeError(f"{path}: not a readable TIFF file ({exc})") from exc
+
+        def engine_layout(array):  # as read_image lays the samples out
+            return array if move is None else np.moveaxis(array, *move)
+
         try:
             # uncompressed, contiguous pixels (ImageJ's and tifffile's default: a page is one strip)
             # are mapped, so a chunk reads only its own rows; the zarr view would read a strip whole
-            mapped = tifffile.memmap(str(path), mode="r")
+            mapped = engine_layout(tifffile.memmap(str(path), mode="r"))
             return da.from_array(mapped, chunks=_plane_chunks(mapped.shape, chunk)), {}
         except ValueError:
             pass  # compressed or tiled: its zarr view reads tile by tile
         try:
             store = tifffile.imread(str(path), aszarr=True, series=0, level=0)  # a pyramid's full resolution
-            array = da.from_zarr(store)
+            array = engine_layout(da.from_zarr(store))
         except Exception as exc:  # tifffile raises several types for damaged files
             raise ShapeError(f"{path}: not a TIFF file that can be read tile by tile ({exc})") from exc
         return array.rechunk(_plane_chunks(array.shape, chunk)), {}

@@ -84,6 +84,18 @@ def samples_are_channels(tif) -> bool:
     )
 
 
+def sample_axes_move(tif) -> tuple[int, int] | None:
+    """``(source, destination)`` for ``numpy.moveaxis`` that puts the samples of the open
+    ``tifffile.TiffFile`` ``tif``'s first series where the engine reads them: planar RGB(A) last
+    (:func:`is_planar_rgb`), gray channels as an axis before Y and X (:func:`samples_are_channels`);
+    ``None`` where the series is already laid out so."""
+    if is_planar_rgb(tif):
+        return (-3, -1)
+    if samples_are_channels(tif) and tif.series[0].axes.endswith("YXS"):
+        return (-1, -3)
+    return None
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as a numpy array.
 
@@ -109,16 +121,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
         try:
             with tifffile.TiffFile(path) as tif:
-                series = tif.series[0]
-                image = series.asarray()
-                planar, channels, axes = is_planar_rgb(tif), samples_are_channels(tif), series.axes
+                image, move = tif.series[0].asarray(), sample_axes_move(tif)
         except Exception as exc:  # tifffile raises several types for damaged files
             raise ShapeError(f"{path}: not a readable TIFF file ({exc})") from exc
-        if planar:  # RGB(A) stored as separate planes by other software: samples last, as elsewhere
-            image = np.ascontiguousarray(np.moveaxis(image, -3, -1))
-        elif channels and axes.endswith("YXS"):  # gray channels as samples: a channel axis before Y, X
-            image = np.ascontiguousarray(np.moveaxis(image, -1, -3))
-        return image
+        return image if move is None else np.ascontiguousarray(np.moveaxis(image, *move))
     # imdecode of the bytes (not imread) also handles non-ASCII paths on Windows. A JPEG (no alpha)
     # is turned upright by its EXIF orientation, as every viewer shows it (IMREAD_UNCHANGED would not:
     # a phone photo came out sideways, and the output has no EXIF to turn it back)
