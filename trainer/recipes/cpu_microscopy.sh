@@ -21,10 +21,14 @@
 #                     +0.021 dB (all 180 frames and the held-out 90 alike), but the fluorescence sample
 #                     −0.07 dB and Set12 photon validation −0.4 to −0.7 dB. Not shipped (BENCHMARKS.md).
 #   2026-12-06 18:36: OUT=runs/micro_r16 ROUND1=1400 ROUND2=4000, the re-derivation again from denoise.lite
-#                     round 16 (89,051 steps; Set12 σ 50 +0.06 dB over round 11).
+#                     round 16 (89,051 steps; Set12 σ 50 +0.06 dB over round 11); stopped at 18:57 for:
+#   2026-12-06 18:57: OUT=runs/micro_r16_hi ROUND1=1000 ROUND2=3600 LEVELS="5 12 30 100 1000 5000" BALANCE=log,
+#                     from denoise.lite round 16: a review found bright images (thousands of photons, ordinary
+#                     widefield) restored worse than their input: microscopy.lite was trained at 5-100 photons
+#                     only and smooths away detail far above them, where denoise.lite's network nearly keeps it.
 # ROUND1=0 skips round 1 (INIT is then a microscopy network); RESUME=1 with ROUND1=0 continues round 2's run
 # (with ROUND1 set, round 1 would run again from INIT first).
-# Usage: DATA=../shared/data OUT=runs ROUND1=1400 ROUND2=4800 [LR2=3e-4] [RESUME=1] [SHIP=1] bash trainer/recipes/cpu_microscopy.sh
+# Usage: DATA=../shared/data OUT=runs ROUND1=1400 ROUND2=4800 [LR2=3e-4] [LEVELS="5 12 30 100"] [BALANCE=log] [RESUME=1] [SHIP=1] bash trainer/recipes/cpu_microscopy.sh
 {  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
@@ -39,6 +43,8 @@ for field in $(seq 31 60); do
   done
 done
 COMMON="--task microscopy --preset lite --batch 16 --val $DATA/val/Set12 --no-progress --steps 100000000 --val-every 400 --ckpt-every 200"
+if [ -n "${LEVELS:-}" ]; then COMMON="$COMMON --levels $LEVELS"; fi   # other photon levels than the task's (e.g. up to 5000)
+if [ -n "${BALANCE:-}" ]; then COMMON="$COMMON --level-balance $BALANCE"; fi   # log: a level of little noise counts as much as a noisy one
 if [ "${ROUND1:-1400}" != 0 ]; then
   python -m trainer train $COMMON --patch 48 --data "$DATA/train/gray400" "$W2S" --out "$OUT/microscopy" \
     --init-from "$INIT" --time-budget "${ROUND1:-1400}" --lr 2e-4 --lr-decay-at 0.7 0.95
