@@ -22,6 +22,7 @@ from ..blind.photon_fit import photon_setup
 from ..core.color import OPPONENT_NOISE
 from ..core.devices import select_device, select_precision
 from ..core.images import validate_image
+from ..core.impulses import fill_impulses, impulse_mask
 from ..core.intensity import intensity_map_for, reads_data_range
 from ..core.models.hyperres import GeneratedNet, HyperResNet, receptive_radius
 from ..core.models.opponent import CLIPPED_RADIUS, OpponentNet
@@ -330,7 +331,12 @@ class Restorer:
         done_before = 0
         mixtures = []
         for p in range(planes.shape[0]):
-            for step in restore_unit_plane(self, mapping.to_unit(planes[p]), level, is_rgb, tile, net):
+            plane, impulses = planes[p], None
+            if isinstance(mapping, StabilizedMap):  # hot pixels / cosmic rays kept out of the network (core.impulses)
+                impulses = impulse_mask(plane, mapping.noise)
+                impulses = impulses if impulses.any() else None
+                plane = plane if impulses is None else fill_impulses(plane, impulses)
+            for step in restore_unit_plane(self, mapping.to_unit(plane), level, is_rgb, tile, net):
                 if isinstance(step, PlaneChoice):
                     mixtures.append(step.mixture)
                     yield PlaneChoice(p, step.mixture)
@@ -340,6 +346,8 @@ class Restorer:
                     result[p] = mapping.from_unit(step, overwrite=True)
                     if isinstance(mapping, StabilizedMap):  # nothing above a saturated camera's ceiling (photon tasks)
                         mapping.noise.within_ceiling(result[p])
+                    if impulses is not None:  # an impulse keeps what the camera recorded
+                        result[p][impulses] = planes[p][impulses]
                     del step
                 else:
                     done, total = step
