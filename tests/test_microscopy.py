@@ -104,6 +104,14 @@ def test_each_channel_of_a_hyperstack_gets_its_own_noise_fit(tmp_path, capsys, m
     for c, channel in enumerate((first, second)):
         np.testing.assert_array_equal(out[:, c], microscopy.restore(channel, "auto"))
     np.testing.assert_array_equal(microscopy.restore(stack, "auto", channel_axis=1), out)  # the Python API's way
+    # estimate reads the same levels (before: one mixed fit, 7566 photons at α 0.131 in a review's probe)
+    levels = [estimate_level(channel, "microscopy") for channel in (first, second)]
+    assert estimate_level(stack, "microscopy", channel_axis=1) == levels
+    assert [p for p, _ in estimate_photon_noise(stack, channel_axis=1)] == levels
+    assert main(["estimate", str(tmp_path / "two.tif"), "--task", "microscopy"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines] == [f"{tmp_path / 'two.tif'} channel {c}" for c in (0, 1)]
+    assert [float(line.split("\t")[1]) for line in lines] == pytest.approx(levels, rel=1e-3)
     with pytest.raises(ShapeError, match="give one of its leading axes"):
         microscopy.restore(stack, "auto", channel_axis=-1)  # X
 

@@ -14,7 +14,7 @@ import torch
 
 from ..core.color import rgb_to_ycbcr
 from ..core.devices import select_device
-from ..core.images import validate_image
+from ..core.images import split_channels, validate_image
 from ..core.intensity import intensity_map_for
 from ..core.photon_noise import PoissonGaussian
 from ..core.plugins import get_task
@@ -68,7 +68,8 @@ def estimate_level(
     device: str | None = None,
     rgb: bool | None = None,
     value_range: tuple[float, float] | None = None,
-) -> float:
+    channel_axis: int | None = None,
+) -> float | list[float]:
     """The degradation level of ``image`` in ``task``'s units, from its trained estimator.
 
     For ``sr`` the estimator answers a different question than ``restore`` asks: given an
@@ -82,6 +83,8 @@ def estimate_level(
         weights: estimator weights (default ``"<task>.estimator"``).
         value_range: ``(black, white)`` overriding the intensity rule, as for ``restore``
             (e.g. ``(0, 1)`` for float images whose noise leaves ``[0, 1]``).
+        channel_axis: a leading axis that holds channels (``1`` for ``ZCYX``): one level per
+            channel, as a list (what ``restore(..., channel_axis=)`` uses for each).
 
     Photon-limited tasks (``microscopy``) need no network: the level is the photons of the
     Poisson–Gaussian fit of the whole image (:func:`estimate_photon_noise`).
@@ -90,6 +93,11 @@ def estimate_level(
         WeightsError: the task has no trained estimator.
     """
     task = get_task(task)
+    if channel_axis is not None:
+        return [
+            estimate_level(channel, task, weights=weights, device=device, rgb=rgb, value_range=value_range)
+            for channel in split_channels(np.asarray(image), channel_axis, rgb)
+        ]
     if task.noise_parameters:
         return estimate_photon_noise(image, task, rgb=rgb, value_range=value_range)[0]
     name = weights or estimator_weights_name(task, getattr(image, "dtype", None))
@@ -119,19 +127,27 @@ def estimate_photon_noise(
     rgb: bool | None = None,
     value_range: tuple[float, float] | None = None,
     noise: PoissonGaussian | None = None,
-) -> tuple[float, PoissonGaussian]:
+    channel_axis: int | None = None,
+) -> tuple[float, PoissonGaussian] | list[tuple[float, PoissonGaussian]]:
     """``(photons, noise)``: a photon-limited task's level and the Poisson–Gaussian parameters fitted to ``image``.
 
     The whole image (a stack: up to 8 of its planes) is fitted once; ``photons`` is the
     number of photo-electrons between its black and white points (intensity rule or
     ``value_range``), ``noise.gain`` the counts per photo-electron. ``noise``: a fit already
     made (the widget fits a layer once), used instead of fitting ``image`` again.
+    ``channel_axis``: a leading axis that holds channels: one ``(photons, noise)`` per channel,
+    as a list (detectors differ in gain and offset; a fit of all channels together is right for none).
 
     Raises:
         ShapeError: RGB input, or an image whose noise cannot be fitted.
         LevelRangeError: the photons found are outside the task's range.
     """
     task = get_task(task)
+    if channel_axis is not None:
+        return [
+            estimate_photon_noise(channel, task, rgb=rgb, value_range=value_range, noise=noise)
+            for channel in split_channels(np.asarray(image), channel_axis, rgb)
+        ]
     if validate_image(image, rgb):
         refuse_rgb(task.name, image.shape)
     black, white = intensity_map_for(image, value_range, counts=True).value_range

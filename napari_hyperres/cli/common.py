@@ -46,6 +46,19 @@ def folder_images(folder) -> list:
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and is_supported(p))
 
 
+def channel_parts(task, image, metadata) -> tuple[int | None, list]:
+    """``(channel_axis, [(label, part), ...])``: what a photon-limited task fits and restores on its
+    own in a file whose metadata names a channel axis (``C``: an ImageJ ``ZCYX`` hyperstack, gray
+    channels stored as samples), one part per channel labelled ``" channel N"``; else the whole
+    image as one part labelled ``""`` (other tasks: one intensity map and level for the file)."""
+    from ..core.images import split_channels
+
+    axis = metadata.channel_axis(image.shape) if metadata is not None and task.noise_parameters else None
+    if axis is None:
+        return None, [("", image)]
+    return axis, [(f" channel {c}", part) for c, part in enumerate(split_channels(image, axis))]
+
+
 def file_error(path, exc: BaseException) -> str:
     """``"PATH: message"`` for a file of a folder run, without naming the file twice when the
     message already does."""

@@ -30,6 +30,7 @@ from .common import (
     EXIT_OK,
     add_model_arguments,
     add_value_range_argument,
+    channel_parts,
     file_error,
     folder_images,
     one_line,
@@ -78,7 +79,8 @@ def add_estimate_command(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Print the degradation level of IN in the task's unit, from the task's level estimator "
             "(dejpeg on a JPEG file: read exactly from its quantisation tables). "
-            "Output: one line 'FILE<TAB>LEVEL<TAB>METHOD' per image."
+            "Output: one line 'FILE<TAB>LEVEL<TAB>METHOD' per image ('FILE channel N' per channel of a TIFF "
+            "whose axes name channels, for photon-limited tasks: each channel is fitted on its own, as restore does)."
         ),
     )
     parser.add_argument("input", metavar="IN", type=Path, help="image file or folder of images")
@@ -91,7 +93,8 @@ def add_estimate_command(subparsers: argparse._SubParsersAction) -> None:
 def run_estimate(args: argparse.Namespace) -> int:
     from ..blind.levels import resolve_level
     from ..core.plugins import get_task
-    from ..io.files import SUPPORTED_SUFFIXES, read_image
+    from ..io.files import SUPPORTED_SUFFIXES, TIFF_SUFFIXES, read_image
+    from ..io.tiff_meta import read_tiff_metadata
 
     task = get_task(args.task)
     if task.conditioning == "image":
@@ -108,10 +111,13 @@ def run_estimate(args: argparse.Namespace) -> int:
         try:
             file_level = task.level_in_file is not None and task.level_in_file.applies_to(path)
             image = None if file_level else read_image(path)
-            choice = resolve_level(task, "auto", image, path=path, weights=args.weights, device=args.device, restoring=False,
-                                   value_range=value_range)
-            note = f" (outside the task's range {task.level_range[0]:g}–{task.level_range[1]:g})" if choice.outside_range else ""
-            print(f"{path}\t{choice.estimate:.4g}\t{choice.method}{note}")
+            metadata = read_tiff_metadata(path) if image is not None and path.suffix.lower() in TIFF_SUFFIXES else None
+            _, parts = channel_parts(task, image, metadata) if image is not None else (None, [("", None)])
+            for label, part in parts:  # a photon task: one fit per channel of a hyperstack, as restore does
+                choice = resolve_level(task, "auto", part, path=path, weights=args.weights, device=args.device,
+                                       restoring=False, value_range=value_range)
+                note = f" (outside the task's range {task.level_range[0]:g}–{task.level_range[1]:g})" if choice.outside_range else ""
+                print(f"{path}{label}\t{choice.estimate:.4g}\t{choice.method}{note}")
         except (HyperResError, OSError) as exc:
             if len(files) == 1:
                 raise

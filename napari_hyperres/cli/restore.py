@@ -17,6 +17,7 @@ from .common import (
     ProgressLine,
     add_model_arguments,
     add_value_range_argument,
+    channel_parts,
     file_error,
     folder_images,
     positive_int,
@@ -185,10 +186,7 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
     task = restorer.task
     image = read_image(src)
     metadata = read_tiff_metadata(src) if is_tiff(src) else None
-    channel_axis = metadata.channel_axis(image.shape) if metadata is not None and task.noise_parameters else None
-    parts = [("", image)] if channel_axis is None else [
-        (f" channel {c}", np.take(image, c, axis=channel_axis)) for c in range(image.shape[channel_axis])
-    ]
+    channel_axis, parts = channel_parts(task, image, metadata)
     results = []
     for label, part in parts:
         choice = given or resolve_level(task, "auto", part, path=src, device=args.device, value_range=value_range)

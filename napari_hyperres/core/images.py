@@ -45,3 +45,20 @@ def validate_image(image: np.ndarray, rgb: bool | None = None) -> bool:
     if np.issubdtype(image.dtype, np.floating) and not np.all(np.isfinite(image)):
         raise ShapeError(NOT_FINITE)
     return is_rgb
+
+
+def split_channels(image: np.ndarray, channel_axis: int, rgb: bool | None = None) -> list[np.ndarray]:
+    """The channels of ``image`` along its leading axis ``channel_axis`` (``1`` for ``ZCYX``), each
+    without that axis: what is restored, fitted and estimated on its own (detectors differ).
+
+    Raises:
+        ShapeError: ``channel_axis`` is not one of the leading axes (Y, X or colour).
+    """
+    spatial = 3 if validate_image(image, rgb) else 2
+    if not -image.ndim <= channel_axis < image.ndim or not channel_axis % image.ndim < image.ndim - spatial:
+        raise ShapeError(
+            f"channel_axis {channel_axis} of an image of shape {image.shape}: give one of its leading axes "
+            f"(0 to {image.ndim - spatial - 1}), not Y, X or colour"
+        )
+    axis = channel_axis % image.ndim
+    return [np.take(image, c, axis=axis) for c in range(image.shape[axis])]

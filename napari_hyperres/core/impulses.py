@@ -67,8 +67,7 @@ def fill_impulses(counts: np.ndarray, mask: np.ndarray) -> np.ndarray:
         - counts: ``(H, W)``; mask: bool ``(H, W)``; output: like ``counts``.
     """
     filled = counts.copy()
-    height, width = counts.shape
-    for y, x in zip(*np.nonzero(mask)):
+    for y, x in np.argwhere(mask):
         ys, xs = slice(max(y - 1, 0), y + 2), slice(max(x - 1, 0), x + 2)
         around = counts[ys, xs][~mask[ys, xs]]
         if around.size:

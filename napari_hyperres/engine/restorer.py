@@ -21,7 +21,7 @@ from ..blind.levels import resolve_level
 from ..blind.photon_fit import photon_setup
 from ..core.color import OPPONENT_NOISE
 from ..core.devices import select_device, select_precision
-from ..core.images import validate_image
+from ..core.images import split_channels, validate_image
 from ..core.impulses import fill_impulses, impulse_mask
 from ..core.intensity import intensity_map_for, reads_data_range
 from ..core.models.hyperres import GeneratedNet, HyperResNet, receptive_radius
@@ -31,7 +31,7 @@ from ..core.plugins import get_task
 from ..core.stabilize import StabilizedMap, refuse_rgb
 from ..core.tasks import Task
 from ..core.weights import WeightsInfo, load_model
-from ..errors import CancelledError, LevelRangeWarning, ShapeError, WeightsError
+from ..errors import CancelledError, LevelRangeWarning, WeightsError
 from .ensemble import dihedral_tiles
 from .lazy import is_dask_array, restore_lazy
 from .planes import restore_unit_plane, with_alpha
@@ -412,19 +412,13 @@ class Restorer:
 
     def _restore_channels(self, image: np.ndarray, level: Level, channel_axis: int, *, progress=None, **options) -> np.ndarray:
         """:meth:`restore` of each channel along the leading axis ``channel_axis``, stacked back."""
-        spatial = 3 if validate_image(image, options.get("rgb")) else 2
-        if not -image.ndim <= channel_axis < image.ndim or not channel_axis % image.ndim < image.ndim - spatial:
-            raise ShapeError(
-                f"channel_axis {channel_axis} of an image of shape {image.shape}: give one of its leading axes "
-                f"(0 to {image.ndim - spatial - 1}), not Y, X or colour"
-            )
-        axis = channel_axis % image.ndim
-        count = image.shape[axis]
+        channels = split_channels(image, channel_axis, options.get("rgb"))
+        count = len(channels)
         parts = []
-        for c in range(count):
+        for c, channel in enumerate(channels):
             report = None if progress is None else (lambda done, total, c=c: progress(c * total + done, count * total))
-            parts.append(self.restore(np.take(image, c, axis=axis), level, progress=report, **options))
-        return np.stack(parts, axis=axis)
+            parts.append(self.restore(channel, level, progress=report, **options))
+        return np.stack(parts, axis=channel_axis % image.ndim)
 
     def restore_with_report(
         self,
