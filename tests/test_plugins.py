@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import subprocess_env
 
 import napari_hyperres
@@ -200,3 +201,29 @@ def test_trainer_trains_and_exports_the_plugin_task(poisson_plugin, tmp_path):
     assert info.task == "poisson" and info.train_levels == list(get_task("poisson").train_levels)
     out = Restorer("poisson", weights=str(weights), device="cpu").restore(np.full((24, 24), 1000, np.uint16), 100)
     assert out.shape == (24, 24) and out.dtype == np.uint16
+
+
+# --- the README's example, run as written ---------------------------------------------------------------
+def readme_block(heading: str) -> str:
+    """The first python block after ``heading``'s line in README.md that starts with ``# <file>``."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index(heading) :]
+    start = section.index("```python\n# hyperres_poisson/hooks.py")
+    return section[start + len("```python\n") : section.index("```", start + 10)]
+
+
+def test_the_readme_plugin_example_runs_as_written(registered):
+    """The hooks.py of "Adding a task from another package", registered in process as the README says
+    (a review found its degrade undefined and its normalize missing)."""
+    import types
+
+    source = readme_block("## Adding a task from another package").replace('name="poisson"', 'name="readme_poisson"')
+    module = types.ModuleType("readme_hooks")
+    exec(compile(source, "README.md: hyperres_poisson/hooks.py", "exec"), module.__dict__)
+    registered(module, "readme_hooks")
+    task = get_task("readme_poisson")
+    clean = torch.rand(2, 1, 24, 24, generator=torch.Generator().manual_seed(0))
+    for level in (20.0, torch.tensor([5.0, 500.0])):
+        noisy = task.degrade(clean, level, torch.Generator().manual_seed(1))
+        assert noisy.shape == clean.shape and torch.isfinite(noisy).all()
+    assert [task.normalize(p) for p in (5, 100, 500)] == sorted([task.normalize(p) for p in (5, 100, 500)], reverse=True)
