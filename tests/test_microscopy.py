@@ -10,6 +10,7 @@ from test_photon_noise import camera, fluorescence_like
 from napari_hyperres import LevelRangeError, ShapeError, restore
 from napari_hyperres.blind.estimate import estimate_level, estimate_photon_noise
 from napari_hyperres.cli.main import main
+from napari_hyperres.core.photon_noise import PoissonGaussian
 from napari_hyperres.core.plugins import get_task
 from napari_hyperres.engine import Restorer, whole_noise, whole_value_range
 
@@ -264,3 +265,26 @@ def test_a_saturated_12_bit_camera_is_restored_within_4095(microscopy):
     assert microscopy.restore(frame, 500.0).max() <= 4095  # a level by hand keeps the fitted ceiling too
     unsaturated = camera(fluorescence_like((128, 128), seed=3), 2.2, 3.5, 100.0, 300.0)
     assert estimate_photon_noise(unsaturated)[1].ceiling is None  # nothing piles up at the top: no ceiling
+
+
+def test_a_known_camera_replaces_the_fit(tmp_path, capsys):
+    """``--camera GAIN READ_NOISE OFFSET``: for images the fit cannot read (a few photons under read noise,
+    a review's 1-2 photons at white were refused with advice to use denoise), the camera's own numbers."""
+    frame = camera(fluorescence_like((96, 96)), 2.2, 3.5, 100.0, 1.5)
+    tifffile.imwrite(tmp_path / "dim.tif", frame)
+    common = ["--task", "microscopy", "--camera", "2.2", "3.5", "100", "--device", "cpu"]
+    assert main(["estimate", str(tmp_path / "dim.tif"), *common]) == 0
+    known = PoissonGaussian.from_read_noise(2.2, 3.5, 100.0)
+    black, white = whole_value_range(frame)
+    photons = float(capsys.readouterr().out.split("\t")[1])
+    assert photons == pytest.approx(known.photons(black, white), rel=1e-3)
+    assert main(["restore", str(tmp_path / "dim.tif"), str(tmp_path / "out.tif"), *common, "--level", "auto"]) == 0
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out.tif"), restore(frame, "microscopy", "auto", noise=known))
+    for wrong, message in (
+        (["--level", "5"], "use --level auto"),
+        (["--level", "auto", "--task", "denoise"], "photon-limited tasks"),
+        (["--level", "auto", "--camera", "0", "3", "100"], "gain > 0"),
+    ):
+        assert main(["restore", str(tmp_path / "dim.tif"), str(tmp_path / "x.tif"), *common, *wrong]) != 0
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.tif").exists()

@@ -330,8 +330,10 @@ def fit_poisson_gaussian(
     if not gain > 0 or growth < MIN_VARIANCE_GROWTH:
         raise ShapeError(
             f"the noise of this image barely grows with intensity (fitted gain {gain:.3g}; noise variance ×{growth:.2g} "
-            "from the darkest to the brightest level): it is not photon-limited; use the 'denoise' task "
-            "(one σ for the whole image)"
+            "from the darkest to the brightest level): if it is not photon-limited, use the 'denoise' task "
+            "(one σ for the whole image); if it is fluorescence with only a few photons per pixel, read noise hides "
+            "the shot noise from the fit: give your camera's noise instead (CLI: --camera GAIN READ_NOISE OFFSET; "
+            "Python: noise=PoissonGaussian.from_read_noise(gain, read_noise, offset))"
         )
     saturated = clip is not None and np.issubdtype(array.dtype, np.integer) and clip[1] < np.iinfo(array.dtype).max
     return PoissonGaussian(gain, beta, float(offset), float(clip[1]) if saturated else None)

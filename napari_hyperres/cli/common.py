@@ -85,6 +85,38 @@ def add_value_range_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_camera_argument(parser: argparse.ArgumentParser) -> None:
+    """``--camera GAIN READ_NOISE OFFSET``, shared by restore and estimate (photon-limited tasks)."""
+    parser.add_argument(
+        "--camera", nargs=3, type=value_range_pair, metavar=("GAIN", "READ_NOISE", "OFFSET"),
+        help="photon-limited tasks (microscopy): your camera's gain (counts per photo-electron), read noise "
+        "(counts rms) and offset (counts at zero light), used instead of fitting them to each image "
+        "(for images too dim or too bright for the fit); the level is then read from them (--level auto)",
+    )
+
+
+def camera_noise(args: argparse.Namespace, task):
+    """The :class:`~napari_hyperres.core.photon_noise.PoissonGaussian` of ``--camera``, or ``None``.
+
+    Raises:
+        ShapeError: ``--camera`` for a task without photon noise, with a level given by hand (the
+            camera and the image's range already set it), or with a gain ≤ 0 / a negative read noise.
+    """
+    from ..core.photon_noise import PoissonGaussian
+    from ..errors import ShapeError
+
+    if getattr(args, "camera", None) is None:
+        return None
+    if not task.noise_parameters:
+        raise ShapeError(f"--camera is for photon-limited tasks (such as microscopy); task {task.name!r} has one noise level")
+    if getattr(args, "level", "auto") is not None and str(getattr(args, "level", "auto")).strip().lower() != "auto":
+        raise ShapeError("--camera sets the noise, and with the image's range the level: use --level auto with it")
+    gain, read_noise, offset = args.camera
+    if not gain > 0 or read_noise < 0:
+        raise ShapeError(f"--camera expects a gain > 0 and a read noise ≥ 0, got gain {gain:g}, read noise {read_noise:g}")
+    return PoissonGaussian.from_read_noise(gain, read_noise, offset)
+
+
 def print_error(message: str, stream: TextIO | None = None) -> None:
     print(f"error: {message}", file=stream or sys.stderr, flush=True)
 

@@ -28,8 +28,10 @@ from .common import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    add_camera_argument,
     add_model_arguments,
     add_value_range_argument,
+    camera_noise,
     channel_parts,
     file_error,
     folder_images,
@@ -87,6 +89,7 @@ def add_estimate_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--task", required=True, help="task name (see `napari-hyperres tasks`), e.g. denoise")
     add_model_arguments(parser, weights_help="estimator weights file (default: the task's shipped '<task>.estimator')")
     add_value_range_argument(parser)
+    add_camera_argument(parser)
     parser.set_defaults(run=run_estimate)
 
 
@@ -104,6 +107,7 @@ def run_estimate(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no such file or folder: {source}")
     files = folder_images(source) if source.is_dir() else [source]
     value_range = tuple(args.value_range) if args.value_range else None
+    camera = camera_noise(args, task)
     if not files:
         raise ShapeError(f"{source}: no images with a supported suffix ({', '.join(SUPPORTED_SUFFIXES)})")
     failed = 0
@@ -115,7 +119,7 @@ def run_estimate(args: argparse.Namespace) -> int:
             _, parts = channel_parts(task, image, metadata) if image is not None else (None, [("", None)])
             for label, part in parts:  # a photon task: one fit per channel of a hyperstack, as restore does
                 choice = resolve_level(task, "auto", part, path=path, weights=args.weights, device=args.device,
-                                       restoring=False, value_range=value_range)
+                                       restoring=False, value_range=value_range, noise=camera)
                 note = f" (outside the task's range {task.level_range[0]:g}–{task.level_range[1]:g})" if choice.outside_range else ""
                 print(f"{path}{label}\t{choice.estimate:.4g}\t{choice.method}{note}")
         except (HyperResError, OSError) as exc:

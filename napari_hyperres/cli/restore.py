@@ -15,8 +15,10 @@ from .common import (
     EXIT_ERROR,
     EXIT_OK,
     ProgressLine,
+    add_camera_argument,
     add_model_arguments,
     add_value_range_argument,
+    camera_noise,
     channel_parts,
     file_error,
     folder_images,
@@ -56,6 +58,7 @@ def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--tile", type=positive_int, help="tile edge in pixels (default: tile only planes above 1024×1024)")
     add_value_range_argument(parser)
+    add_camera_argument(parser)
     parser.add_argument(
         "--self-ensemble", action="store_true",
         help="average the network over the 8 rotations and mirror images of the image: a little better "
@@ -133,6 +136,7 @@ def run_restore(args: argparse.Namespace) -> int:
     if auto_level or (args.level is not None and task.conditioning == "image"):
         task.check_auto()  # before any work; an image-conditioned task takes no level at all
     given = None if auto_level else resolve_level(task, args.level)  # the one check of a given level
+    camera_noise(args, task)  # --camera checked before any work (each file reads it again: its noise, not fitted)
     jobs = restore_jobs(args.input, args.output)
     check_targets(jobs, args.overwrite)
     if args.weights is None and not weights_status(task)[0]:
@@ -189,7 +193,9 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
     channel_axis, parts = channel_parts(task, image, metadata)
     results = []
     for label, part in parts:
-        choice = given or resolve_level(task, "auto", part, path=src, device=args.device, value_range=value_range)
+        choice = given or resolve_level(
+            task, "auto", part, path=src, device=args.device, value_range=value_range, noise=camera_noise(args, task)
+        )
         if choice is not given and not args.quiet:
             print(f"{src.name}{label}: {choice.describe(task)}", file=sys.stderr)
         level = choice.level
@@ -270,7 +276,7 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
     choice = given
     if choice is None:
         sample = stack_sample(array, array.ndim - (3 if rgb else 2))
-        choice = resolve_level(task, "auto", sample, device=args.device, value_range=value_range)
+        choice = resolve_level(task, "auto", sample, device=args.device, value_range=value_range, noise=camera_noise(args, task))
         if not args.quiet:
             print(f"{src.name}: {choice.describe(task)}, from sampled planes", file=sys.stderr)
     restored = restorer.restore_lazy(array, choice.level, tile=args.tile, rgb=rgb, value_range=value_range, noise=choice.noise)
@@ -327,7 +333,7 @@ def stream_one(restorer, src: Path, dst: Path, given, args: argparse.Namespace, 
     if choice is None:
         with tifffile.TiffFile(src) as tif:
             sample = page_sample(tif, len(tif.series[0].pages))
-        choice = resolve_level(task, "auto", sample, device=args.device, value_range=value_range)
+        choice = resolve_level(task, "auto", sample, device=args.device, value_range=value_range, noise=camera_noise(args, task))
         if not args.quiet:
             print(f"{src.name}: {choice.describe(task)}, from {len(sample)} sampled pages", file=sys.stderr)
     level = choice.level
