@@ -133,7 +133,7 @@ def test_a_planar_rgb_tiff_keeps_its_pixel_size(tmp_path, rng, weights):
 def test_an_ome_tiff_keeps_its_voxel_size(tmp_path, rng, task, level, size):
     """The voxel size of an OME-TIFF lives in its OME-XML (resolution tags 1/1): it was lost, and the
     output had no OME-XML at all. Now the output is an OME-TIFF with the sizes (x / y ÷ s after sr)."""
-    from napari_hyperres.io.tiff_meta import ome_sizes
+    from napari_hyperres.io.tiff_meta import ome_pixels
 
     stack = rng.integers(100, 4000, (2, 24, 30), dtype=np.uint16)
     sizes = {"PhysicalSizeX": 0.2, "PhysicalSizeXUnit": "µm", "PhysicalSizeY": 0.2, "PhysicalSizeYUnit": "µm", "PhysicalSizeZ": 0.5}
@@ -142,7 +142,7 @@ def test_an_ome_tiff_keeps_its_voxel_size(tmp_path, rng, task, level, size):
     assert done.returncode == 0, done.stderr
     with tifffile.TiffFile(tmp_path / "out.ome.tif") as tif:
         assert tif.is_ome and tif.series[0].axes == "ZYX"
-        assert ome_sizes(tif.ome_metadata) == {**sizes, "PhysicalSizeX": size, "PhysicalSizeY": size}
+        assert ome_pixels(tif.ome_metadata) == {**sizes, "PhysicalSizeX": size, "PhysicalSizeY": size}
 
 
 def test_sr_output_keeps_the_pixel_size_in_its_own_pixels(tmp_path, rng):

@@ -189,3 +189,28 @@ def test_read_unsupported_suffix(tmp_path):
     path.write_bytes(b"GIF89a")
     with pytest.raises(ShapeError, match="unsupported file type '.gif'"):
         read_image(path)
+
+
+def test_fiji_display_and_ome_channel_names_survive_a_restore(tmp_path, rng, tiny_weights):
+    """A two-colour ImageJ hyperstack reopened in Fiji as grey channels one at a time (mode composite,
+    LUTs, display ranges and slice labels were dropped), and OME channel names were lost (a review)."""
+    from napari_hyperres.cli.main import main
+
+    stack = rng.integers(100, 4000, (2, 2, 32, 40), dtype=np.uint16)
+    luts = [np.zeros((3, 256), np.uint8) for _ in range(2)]
+    luts[0][1], luts[1][0] = np.arange(256), np.arange(256)  # green, red
+    display = {"mode": "composite", "LUTs": luts, "Ranges": (100.0, 3000.0, 200.0, 3500.0),
+               "Labels": ["z0 GFP", "z0 RFP", "z1 GFP", "z1 RFP"], "Info": "Objective=60x/1.4"}
+    tifffile.imwrite(tmp_path / "ij.tif", stack, imagej=True, metadata={"axes": "ZCYX", **display})
+    tifffile.imwrite(tmp_path / "in.ome.tif", stack, ome=True,
+                     metadata={"axes": "ZCYX", "PhysicalSizeX": 0.2, "Channel": {"Name": ["GFP", "RFP"]}})
+    for name in ("ij.tif", "in.ome.tif"):
+        assert main(["restore", str(tmp_path / name), str(tmp_path / f"out_{name}"), "--task", "denoise", "--level", "10",
+                     "--weights", str(tiny_weights["denoise"]), "--device", "cpu", "--quiet"]) == 0
+    with tifffile.TiffFile(tmp_path / "out_ij.tif") as tif:
+        written = tif.imagej_metadata
+        assert written["mode"] == "composite" and written["Labels"] == display["Labels"] and written["Info"] == display["Info"]
+        assert tuple(written["Ranges"]) == display["Ranges"]
+        assert all(np.array_equal(a, b) for a, b in zip(written["LUTs"], luts, strict=True))
+    with tifffile.TiffFile(tmp_path / "out_in.ome.tif") as tif:
+        assert 'Name="GFP"' in tif.ome_metadata and 'Name="RFP"' in tif.ome_metadata

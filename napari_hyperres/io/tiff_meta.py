@@ -14,11 +14,18 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-IMAGEJ_KEYS = ("spacing", "unit", "finterval", "fps", "loop", "min", "max", "yunit", "zunit")
-"""ImageJ description entries carried over (the ones that describe the data, not the display)."""
+IMAGEJ_KEYS = (
+    "spacing", "unit", "finterval", "fps", "loop", "min", "max", "yunit", "zunit",
+    "mode", "Ranges", "LUTs", "Labels", "Info", "Properties",
+)
+"""ImageJ entries carried over: the scale, and how Fiji shows the stack (``mode`` composite, each
+channel's lookup table and display range, slice labels) and what the microscope recorded
+(``Info``, ``Properties``). Without the display entries a two-colour hyperstack reopened in Fiji
+as grey channels, one at a time."""
 
 OME_SIZES = ("PhysicalSizeX", "PhysicalSizeY", "PhysicalSizeZ")
-"""OME-XML ``Pixels`` attributes carried over (each with its ``…Unit``): the voxel size."""
+"""OME-XML ``Pixels`` attributes carried over (each with its ``…Unit``): the voxel size; and
+the channels' names (``Channel Name="GFP"``)."""
 
 IMAGEJ_DTYPES = ("uint8", "uint16", "float32")
 """What an ImageJ hyperstack can hold; other dtypes are written as plain TIFF with the axes."""
@@ -34,8 +41,8 @@ class TiffMetadata:
         resolution: pixels per unit along ``(X, Y)`` from the resolution tags, or ``None``.
         resolution_unit: the tags' unit (tifffile's ``RESUNIT`` value), or ``None``.
         imagej: the :data:`IMAGEJ_KEYS` entries of an ImageJ file, else ``None``.
-        ome: an OME-TIFF's voxel size (:data:`OME_SIZES` and their units, as OME-XML names them),
-            else ``None``; the output is then an OME-TIFF with the same sizes.
+        ome: an OME-TIFF's voxel size (:data:`OME_SIZES` and their units, as OME-XML names them)
+            and channel names, else ``None``; the output is then an OME-TIFF with the same.
     """
 
     axes: str
@@ -114,14 +121,15 @@ def read_tiff_metadata(path: str | os.PathLike) -> TiffMetadata | None:
                 if axes.endswith("YXS"):
                     shape = shape[:-3] + shape[-1:] + shape[-3:-1]
                 axes = axes[:-3] + "CYX"
-            return TiffMetadata(axes, shape, resolution, unit, imagej, ome_sizes(tif.ome_metadata) if tif.is_ome else None)
+            return TiffMetadata(axes, shape, resolution, unit, imagej, ome_pixels(tif.ome_metadata) if tif.is_ome else None)
     except Exception:  # noqa: BLE001 — metadata is a courtesy; the pixels are read (and checked) elsewhere
         return None
 
 
-def ome_sizes(ome_xml: str | None) -> dict[str, Any] | None:
-    """The first image's voxel size in OME-XML: ``{"PhysicalSizeX": 0.1, "PhysicalSizeXUnit": "µm", ...}``,
-    or ``None`` when it records none (or cannot be parsed)."""
+def ome_pixels(ome_xml: str | None) -> dict[str, Any] | None:
+    """The first image's voxel size and channel names in OME-XML: ``{"PhysicalSizeX": 0.1,
+    "PhysicalSizeXUnit": "µm", ..., "Channel": {"Name": ["GFP", "RFP"]}}`` (tifffile's ``metadata``
+    for an OME output), or ``None`` when it records none (or cannot be parsed)."""
     import xml.etree.ElementTree as ElementTree
 
     if not ome_xml:
@@ -142,4 +150,7 @@ def ome_sizes(ome_xml: str | None) -> dict[str, Any] | None:
         sizes[key] = value
         if f"{key}Unit" in pixels.attrib:
             sizes[f"{key}Unit"] = pixels.attrib[f"{key}Unit"]
+    channels = [element for element in pixels if element.tag.rsplit("}", 1)[-1] == "Channel"]
+    if channels and all("Name" in channel.attrib for channel in channels):
+        sizes["Channel"] = {"Name": [channel.attrib["Name"] for channel in channels]}
     return sizes or None
