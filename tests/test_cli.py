@@ -440,3 +440,22 @@ def test_estimate_takes_the_value_range_restore_uses_and_skips_hidden_files(tmp_
         main(["restore", str(folder / "a.tif"), str(tmp_path / "p.tif"), "--task", "microscopy", "--level", "auto",
               "--value-range", "0", "inf"])
     assert "expected a finite number, got 'inf'" in capsys.readouterr().err
+
+
+def test_estimate_takes_several_inputs_and_names_skipped_subfolders(tmp_path, rng, capsys):
+    """A review: ``estimate a.tif b.tif`` failed ("unrecognized arguments"), and a folder run skipped
+    its subfolders without a word."""
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    for path in (folder / "a.png", folder / "sub" / "b.png", tmp_path / "c.png"):
+        cv2.imwrite(str(path), np.clip(128 + rng.normal(0, 20, (64, 64)), 0, 255).astype(np.uint8))
+    assert main(["estimate", str(folder), str(tmp_path / "c.png"), "--task", "denoise", "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    assert [line.split("\t")[0] for line in captured.out.strip().splitlines()] == [str(folder / "a.png"), str(tmp_path / "c.png")]
+    assert "1 subfolder(s) not searched (e.g. sub)" in captured.err
+
+
+def test_a_constant_image_is_named_as_such_for_microscopy(tmp_path, capsys):
+    tifffile.imwrite(tmp_path / "flat.tif", np.full((64, 64), 500, np.uint16))
+    assert main(["estimate", str(tmp_path / "flat.tif"), "--task", "microscopy"]) != 0
+    assert "every pixel of this image is 500" in capsys.readouterr().err

@@ -212,8 +212,8 @@ def noise_curve_points(
     if order.size < MIN_PIXELS_PER_BIN * 4:
         raise ShapeError(
             f"too few usable pixels ({order.size}) to fit the noise: give an image of at least 64×64 pixels "
-            "that is not mostly saturated, or (Python) pass the camera's noise yourself: "
-            "Restorer.restore(..., noise=PoissonGaussian(gain, read_variance, offset))"
+            "that is not mostly saturated, or give the camera's noise yourself (CLI: --camera GAIN READ_NOISE OFFSET; "
+            "Python: noise=PoissonGaussian.from_read_noise(gain, read_noise, offset))"
         )
     bins = int(min(bins, order.size // MIN_PIXELS_PER_BIN))
     fraction = SMOOTH_FRACTION if model is None else REFINED_SMOOTH_FRACTION
@@ -298,7 +298,12 @@ def fit_poisson_gaussian(
     """
     array = np.asarray(image)
     if array.ndim < 2 or min(array.shape[-2:]) < 16:
-        raise ShapeError(f"expected a gray image or stack of at least 16×16 pixels per plane, got shape {array.shape}")
+        raise ShapeError(
+            f"the noise fit needs at least 16×16 pixels per plane (better 64×64), got shape {array.shape}; "
+            "for a smaller image give the camera's noise (CLI: --camera GAIN READ_NOISE OFFSET)"
+        )
+    if array.size and np.all(array == array.flat[0]):
+        raise ShapeError(f"every pixel of this image is {array.flat[0]}: there is no noise to fit and nothing to restore")
     planes = array.reshape((-1,) + array.shape[-2:])
     planes = planes[fit_plane_indices(planes.shape[0], planes.shape[1] * planes.shape[2], max_planes)]
     planes = [crop for plane in planes for crop in _fit_crops(plane)]

@@ -40,9 +40,15 @@ def one_line(exc: BaseException) -> str:
 
 def folder_images(folder) -> list:
     """The images a folder run reads: files with a supported suffix, sorted, without hidden files
-    (macOS writes ``._name.tif`` beside each file on other disks; they are not images)."""
+    (macOS writes ``._name.tif`` beside each file on other disks; they are not images). Subfolders
+    are not searched; a note on stderr says how many were left (zarr stores, which are folders, aside)."""
+    from ..io.chunked import is_zarr
     from ..io.files import is_supported
 
+    subfolders = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".") and not is_zarr(p)]
+    if subfolders:
+        print(f"note: {folder}: {len(subfolders)} subfolder(s) not searched (e.g. {subfolders[0].name}); "
+              "run each folder on its own", file=sys.stderr)
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and is_supported(p))
 
 
@@ -81,7 +87,8 @@ def add_value_range_argument(parser: argparse.ArgumentParser) -> None:
     """``--value-range BLACK WHITE``, shared by restore and estimate (the same level for the same file)."""
     parser.add_argument(
         "--value-range", nargs=2, type=value_range_pair, metavar=("BLACK", "WHITE"),
-        help="values mapped to black and white (e.g. 0 4095 for 12-bit data in 16-bit files); default: by dtype",
+        help="values mapped to black and white (e.g. 0 4095 for 12-bit data in 16-bit files); default: 0 255 for "
+        "8-bit data, else the image's own 0.1st and 99.9th percentiles (leave it out for microscopy)",
     )
 
 

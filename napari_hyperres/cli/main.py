@@ -77,15 +77,15 @@ def run_tasks(args: argparse.Namespace) -> int:
 def add_estimate_command(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "estimate",
-        help="estimate the degradation level of an image file (or each image in a folder)",
+        help="estimate the degradation level of image files (or each image in folders)",
         description=(
-            "Print the degradation level of IN in the task's unit, from the task's level estimator "
+            "Print the degradation level of each IN in the task's unit, from the task's level estimator "
             "(dejpeg on a JPEG file: read exactly from its quantisation tables). "
             "Output: one line 'FILE<TAB>LEVEL<TAB>METHOD' per image ('FILE channel N' per channel of a TIFF "
             "whose axes name channels, for photon-limited tasks: each channel is fitted on its own, as restore does)."
         ),
     )
-    parser.add_argument("input", metavar="IN", type=Path, help="image file or folder of images")
+    parser.add_argument("input", metavar="IN", type=Path, nargs="+", help="image files or folders of images")
     parser.add_argument("--task", required=True, help="task name (see `napari-hyperres tasks`), e.g. denoise")
     add_model_arguments(parser, weights_help="estimator weights file (default: the task's shipped '<task>.estimator')")
     add_value_range_argument(parser)
@@ -102,14 +102,16 @@ def run_estimate(args: argparse.Namespace) -> int:
     task = get_task(args.task)
     if task.conditioning == "image":
         raise ShapeError(f"task {task.name!r} has no level to estimate; restore with it directly")
-    source: Path = args.input
-    if not source.exists():
-        raise FileNotFoundError(f"no such file or folder: {source}")
-    files = folder_images(source) if source.is_dir() else [source]
+    files = []
+    for source in args.input:
+        if not source.exists():
+            raise FileNotFoundError(f"no such file or folder: {source}")
+        found = folder_images(source) if source.is_dir() else [source]
+        if not found:
+            raise ShapeError(f"{source}: no images with a supported suffix ({', '.join(SUPPORTED_SUFFIXES)})")
+        files += found
     value_range = tuple(args.value_range) if args.value_range else None
     camera = camera_noise(args, task)
-    if not files:
-        raise ShapeError(f"{source}: no images with a supported suffix ({', '.join(SUPPORTED_SUFFIXES)})")
     failed = 0
     for path in files:
         try:
