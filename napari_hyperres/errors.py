@@ -18,6 +18,11 @@ class LevelRangeWarning(UserWarning):
     """An estimated level outside the task's range: restored at the nearest end of the range."""
 
 
+class MixedNoiseWarning(UserWarning):
+    """A stack whose planes differ in noise under one Poisson–Gaussian fit (channels of different
+    detectors fitted together): restore each channel on its own."""
+
+
 class ShapeError(HyperResError, ValueError):
     """An image whose shape, channel count, dtype or values cannot be restored."""
 

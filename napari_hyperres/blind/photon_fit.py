@@ -302,11 +302,12 @@ def fit_poisson_gaussian(
             f"the noise fit needs at least 16×16 pixels per plane (better 64×64), got shape {array.shape}; "
             "for a smaller image give the camera's noise (CLI: --camera GAIN READ_NOISE OFFSET)"
         )
-    if array.size and np.all(array == array.flat[0]):
-        raise ShapeError(f"every pixel of this image is {array.flat[0]}: there is no noise to fit and nothing to restore")
-    planes = array.reshape((-1,) + array.shape[-2:])
-    planes = planes[fit_plane_indices(planes.shape[0], planes.shape[1] * planes.shape[2], max_planes)]
-    planes = [crop for plane in planes for crop in _fit_crops(plane)]
+    sampled = array.reshape((-1,) + array.shape[-2:])
+    sampled = sampled[fit_plane_indices(sampled.shape[0], sampled.shape[1] * sampled.shape[2], max_planes)]
+    if np.all(sampled == sampled.flat[0]):
+        raise ShapeError(f"every pixel of this image is {sampled.flat[0]}: there is no noise to fit and nothing to restore")
+    crops = [_fit_crops(plane) for plane in sampled]
+    planes = [crop for plane_crops in crops for crop in plane_crops]
     if clip is None and np.issubdtype(array.dtype, np.integer):
         clip = saturation_levels(planes, np.iinfo(array.dtype))
     samples = CurveSamples.measure(planes, clip)
@@ -340,8 +341,50 @@ def fit_poisson_gaussian(
             "the shot noise from the fit: give your camera's noise instead (CLI: --camera GAIN READ_NOISE OFFSET; "
             "Python: noise=PoissonGaussian.from_read_noise(gain, read_noise, offset))"
         )
+    if len(crops) > 1:
+        _warn_if_planes_differ(samples, [len(plane_crops) for plane_crops in crops], gain, beta)
     saturated = clip is not None and np.issubdtype(array.dtype, np.integer) and clip[1] < np.iinfo(array.dtype).max
     return PoissonGaussian(gain, beta, float(offset), float(clip[1]) if saturated else None)
+
+
+MAX_PLANE_NOISE_SPREAD = 2.0
+"""Largest ratio between two sampled planes' noise, each measured against the stack's fit, before
+the fit warns (:class:`~napari_hyperres.errors.MixedNoiseWarning`). Measured: planes of one camera
+(bleaching to a tenth, a defocus series, two dyes) 1.01–1.04, a shutter-closed frame among lit ones
+1.66 (the fit's read noise is least certain there); two detectors at gain 2 and 12: 3.4; W2S frames
+of different fields or channels (each normalised on its own) 2.7–3.8."""
+
+MIN_PLANE_CHECK_PIXELS = 64 * 64
+"""Pixels a sampled plane needs to take part in that check (the median of fewer scatters too much)."""
+
+
+def _warn_if_planes_differ(samples: CurveSamples, crops_per_plane: list[int], gain: float, beta: float) -> None:
+    """Warn when the fitted curve describes some sampled planes' noise far worse than others'.
+
+    Each plane's ratio is the median of its usable pixels' ``detail² / (gain·mean + beta)``
+    over that of Gaussian noise (0.455): ≈ 1 on every plane where the fit is right for the stack.
+    """
+    ratios, start = [], 0
+    for count in crops_per_plane:
+        parts = samples.planes[start : start + count]
+        start += count
+        scaled = [detail[usable] ** 2 / np.maximum(gain * mean[usable] + beta, 1e-12) for mean, detail, _, usable in parts]
+        values = np.concatenate(scaled)
+        if values.size >= MIN_PLANE_CHECK_PIXELS:
+            ratios.append(float(np.median(values)) / 0.455)
+    if len(ratios) > 1 and max(ratios) > MAX_PLANE_NOISE_SPREAD * max(min(ratios), 1e-12):
+        import warnings
+
+        from ..errors import MixedNoiseWarning
+
+        warnings.warn(
+            f"the planes of this stack differ in noise ({max(ratios) / max(min(ratios), 1e-12):.1f}× between the sampled "
+            "planes, against one fit for all): if it holds several channels from different detectors, restore each "
+            "channel on its own (Python: channel_axis=; napari: open the file with one layer per channel; the CLI "
+            "does it for TIFFs whose axes name channels)",
+            MixedNoiseWarning,
+            stacklevel=3,
+        )
 
 
 def photon_setup(
