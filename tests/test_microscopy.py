@@ -308,3 +308,11 @@ def test_channels_of_different_detectors_fitted_together_are_warned_about(micros
         warnings.simplefilter("error", MixedNoiseWarning)
         whole_noise(bleaching)
         estimate_level(stack, "microscopy", channel_axis=1)
+
+
+def test_a_bright_image_is_refused_with_a_level_that_can_be_given():
+    """Above the range the advice was "give a level by hand", though no level above 10000 is accepted."""
+    frame = camera(fluorescence_like((128, 128)), 2.0, 3.0, 100.0, 40000.0)
+    with pytest.raises(LevelRangeError, match="little to restore; if you still want to, give the level 10000 by hand"):
+        restore(frame, "microscopy", "auto")
+    assert restore(frame, "microscopy", 10000).shape == frame.shape

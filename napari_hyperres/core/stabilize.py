@@ -94,12 +94,14 @@ def fitted_photons(task, noise: PoissonGaussian, black: float, white: float) -> 
     low, high = task.level_range
     if not low <= photons <= high:
         hint = (
-            "the image has almost no photon noise: there is little to restore"
+            f"the image has almost no photon noise, there is little to restore; if you still want to, give the "
+            f"level {high:g} by hand (it smooths a little more than this image needs)"
             if photons > high
-            else "the image holds fewer photons than the network handles"
+            else f"the image holds fewer photons than the network handles; give the level {low:g} by hand, or check "
+            "the fit with your camera's noise (CLI: --camera GAIN READ_NOISE OFFSET)"
         )
         raise LevelRangeError(
             f"task {task.name!r}: the fitted noise ({noise.describe()}) puts {photons:.3g} photons between "
-            f"black {black:g} and white {white:g}, outside {low:g}–{high:g}: {hint}; give a level by hand"
+            f"black {black:g} and white {white:g}, outside {low:g}–{high:g}: {hint}"
         )
     return photons
