@@ -61,8 +61,13 @@ def test_a_hot_pixel_is_no_glowing_spot_and_keeps_its_value(microscopy):
 
 def test_a_chunked_restore_with_hot_pixels_equals_the_whole(microscopy):
     da = pytest.importorskip("dask.array")
-    frame, _ = with_hot_pixels(camera(fluorescence_like((256, 256)), 2.2, 3.5, 100.0, 50.0), 30, 9000)
+    frame, where = with_hot_pixels(camera(fluorescence_like((256, 256)), 2.2, 3.5, 100.0, 50.0), 30, 9000)
     noise = whole_noise(frame)
     lazy = microscopy.restore(da.from_array(frame, chunks=(96, 96)), "auto", noise=noise, value_range=(100.0, 300.0))
     assert lazy.numblocks != (1, 1)
-    np.testing.assert_array_equal(lazy.compute(), microscopy.restore(frame, "auto", noise=noise, value_range=(100.0, 300.0)))
+    chunked, whole = lazy.compute(), microscopy.restore(frame, "auto", noise=noise, value_range=(100.0, 300.0))
+    assert np.array_equal(chunked[where], frame[where]) and np.array_equal(whole[where], frame[where])
+    # the shipped network's float32 sums differ in their last bits between a block and the whole plane:
+    # a count may round the other way (1 pixel of 65,536 here, hot pixels or not); a blob would differ by hundreds
+    difference = np.abs(chunked.astype(int) - whole)
+    assert difference.max() <= 1 and np.count_nonzero(difference) <= 4
