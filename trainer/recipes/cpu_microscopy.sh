@@ -26,6 +26,8 @@
 #                     from denoise.lite round 16: a review found bright images (thousands of photons, ordinary
 #                     widefield) restored worse than their input: microscopy.lite was trained at 5-100 photons
 #                     only and smooths away detail far above them, where denoise.lite's network nearly keeps it.
+#                     441 + 998 steps. Shipped: W2S all 180 frames 33.53 dB (33.56 before), natural images at
+#                     5,000 photons 41.56 dB against 34.79 before (input 40.10) (BENCHMARKS.md).
 # ROUND1=0 skips round 1 (INIT is then a microscopy network); RESUME=1 with ROUND1=0 continues round 2's run
 # (with ROUND1 set, round 1 would run again from INIT first).
 # Usage: DATA=../shared/data OUT=runs ROUND1=1400 ROUND2=4800 [LR2=3e-4] [LEVELS="5 12 30 100"] [BALANCE=log] [RESUME=1] [SHIP=1] bash trainer/recipes/cpu_microscopy.sh
