@@ -123,6 +123,9 @@
 #                                        stopped with it before their first checkpoint. Started again at 18:33
 #                                        with BUDGET=7800, batch 64 only: the other core re-derived microscopy.lite
 #                                        from round 16 (trainer/recipes/cpu_microscopy.sh), where users need it more.
+#                                        1,161 steps: Set12 +0.003 / +0.002 / 0.000, McMaster +0.001 / +0.001 / 0.000,
+#                                        σ 5-75 −0.002 to +0.014: a tie, σ 50 unmoved. Not shipped; the recipe has
+#                                        converged for the lite network (BENCHMARKS.md).
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
