@@ -98,7 +98,7 @@ def read_tiff_metadata(path: str | os.PathLike) -> TiffMetadata | None:
     """The :class:`TiffMetadata` of ``path``'s first series, or ``None`` where it cannot be read."""
     import tifffile
 
-    from .files import is_planar_rgb, samples_are_channels
+    from .files import sample_axes_move, samples_are_channels
 
     try:
         with tifffile.TiffFile(path) as tif:
@@ -115,15 +115,21 @@ def read_tiff_metadata(path: str | os.PathLike) -> TiffMetadata | None:
             if tif.is_imagej and tif.imagej_metadata:
                 imagej = {k: v for k, v in tif.imagej_metadata.items() if k in IMAGEJ_KEYS}
             axes, shape = series.axes, tuple(series.shape)
-            if is_planar_rgb(tif):  # read_image puts the samples last: so does the metadata
-                axes, shape = axes[:-3] + "YXS", shape[:-3] + shape[-2:] + shape[-3:-2]
-            elif samples_are_channels(tif):  # read_image gives gray channels as an axis before Y, X
-                if axes.endswith("YXS"):
-                    shape = shape[:-3] + shape[-1:] + shape[-3:-1]
+            move = sample_axes_move(tif)  # the samples where read_image puts them: so does the metadata
+            if move is not None:
+                axes, shape = "".join(_moved(axes, *move)), tuple(_moved(shape, *move))
+            if samples_are_channels(tif):  # gray samples are channels, not colour
                 axes = axes[:-3] + "CYX"
             return TiffMetadata(axes, shape, resolution, unit, imagej, ome_pixels(tif.ome_metadata) if tif.is_ome else None)
     except Exception:  # noqa: BLE001 — metadata is a courtesy; the pixels are read (and checked) elsewhere
         return None
+
+
+def _moved(items, source: int, destination: int) -> list:
+    """``items`` reordered as ``numpy.moveaxis(array, source, destination)`` reorders axes."""
+    order = list(range(len(items)))
+    order.insert(destination % len(items), order.pop(source % len(items)))
+    return [items[i] for i in order]
 
 
 def ome_pixels(ome_xml: str | None) -> dict[str, Any] | None:
