@@ -45,11 +45,19 @@ def folder_images(folder) -> list:
     from ..io.chunked import is_zarr
     from ..io.files import is_supported
 
-    subfolders = [p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".") and not is_zarr(p)]
+    entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    subfolders = [p for p in entries if p.is_dir() and not is_zarr(p)]
     if subfolders:
         print(f"note: {folder}: {len(subfolders)} subfolder(s) not searched (e.g. {subfolders[0].name}); "
               "run each folder on its own", file=sys.stderr)
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and is_supported(p))
+    return sorted(p for p in entries if p.is_file() and is_supported(p))
+
+
+def is_tiff(path) -> bool:
+    """Whether ``path`` names a TIFF file (by its suffix, any case)."""
+    from ..io.files import TIFF_SUFFIXES
+
+    return path.suffix.lower() in TIFF_SUFFIXES
 
 
 def channel_parts(task, image, metadata) -> tuple[int | None, list]:
@@ -109,6 +117,7 @@ def camera_noise(args: argparse.Namespace, task):
         ShapeError: ``--camera`` for a task without photon noise, with a level given by hand (the
             camera and the image's range already set it), or with a gain ≤ 0 / a negative read noise.
     """
+    from ..blind.levels import is_auto
     from ..core.photon_noise import PoissonGaussian
     from ..errors import ShapeError
 
@@ -116,7 +125,8 @@ def camera_noise(args: argparse.Namespace, task):
         return None
     if not task.noise_parameters:
         raise ShapeError(f"--camera is for photon-limited tasks (such as microscopy); task {task.name!r} has one noise level")
-    if getattr(args, "level", "auto") is not None and str(getattr(args, "level", "auto")).strip().lower() != "auto":
+    level = getattr(args, "level", "auto")  # estimate has no --level: it always reads the level
+    if level is not None and not is_auto(level):
         raise ShapeError("--camera sets the noise, and with the image's range the level: use --level auto with it")
     gain, read_noise, offset = args.camera
     if not gain > 0 or read_noise < 0:

@@ -35,6 +35,7 @@ from .common import (
     channel_parts,
     file_error,
     folder_images,
+    is_tiff,
     one_line,
     print_error,
     weights_status,
@@ -96,7 +97,7 @@ def add_estimate_command(subparsers: argparse._SubParsersAction) -> None:
 def run_estimate(args: argparse.Namespace) -> int:
     from ..blind.levels import resolve_level
     from ..core.plugins import get_task
-    from ..io.files import SUPPORTED_SUFFIXES, TIFF_SUFFIXES, read_image
+    from ..io.files import SUPPORTED_SUFFIXES, read_image
     from ..io.tiff_meta import read_tiff_metadata
 
     task = get_task(args.task)
@@ -117,7 +118,7 @@ def run_estimate(args: argparse.Namespace) -> int:
         try:
             file_level = task.level_in_file is not None and task.level_in_file.applies_to(path)
             image = None if file_level else read_image(path)
-            metadata = read_tiff_metadata(path) if image is not None and path.suffix.lower() in TIFF_SUFFIXES else None
+            metadata = read_tiff_metadata(path) if image is not None and is_tiff(path) else None
             _, parts = channel_parts(task, image, metadata) if image is not None else (None, [("", None)])
             for label, part in parts:  # a photon task: one fit per channel of a hyperstack, as restore does
                 choice = resolve_level(task, "auto", part, path=path, weights=args.weights, device=args.device,

@@ -22,6 +22,7 @@ from .common import (
     channel_parts,
     file_error,
     folder_images,
+    is_tiff,
     positive_int,
     print_error,
     weights_status,
@@ -312,12 +313,6 @@ def compute_with_progress(work, *, client=None, label: str = "", quiet: bool = F
         return work.compute()
     with ProgressBar(out=sys.stderr):
         return work.compute()
-
-
-def is_tiff(path: Path) -> bool:
-    from ..io.files import TIFF_SUFFIXES
-
-    return path.suffix.lower() in TIFF_SUFFIXES
 
 
 def stream_one(restorer, src: Path, dst: Path, given, args: argparse.Namespace, value_range) -> None:
