@@ -30,7 +30,7 @@ from napari_hyperres.core.models.hyperres import Architecture, HyperResNet
 from napari_hyperres.core.weights import load_model, read_info
 from napari_hyperres.engine import Restorer
 from trainer.__main__ import main as trainer_main
-from trainer.baselines import compare, ensure_runs, format_comparison, load_run
+from trainer.baselines import compare, ensure_runs, format_comparison, load_run, run_names
 from trainer.config import TrainConfig
 from trainer.data import PatchSampler, as_8bit_files, image_paths, opponent_plane
 from trainer.estimator import EstimatorConfig
@@ -420,6 +420,28 @@ def test_baselines_ensure_runs_and_compare(tmp_path, image_folder, val_folder):
     assert "| level | dedicated | HyperRes | AdaFM | DNI |" in text
     assert "| 15 |" in text and "| 90 |" in text and "inside the trained range" in text
     json.dumps(result)  # the CLI writes it as JSON
+
+
+def test_compare_only_trains_the_named_runs_so_processes_can_share_a_budget(tmp_path, image_folder, val_folder):
+    base = TrainConfig(task="denoise", data=[], out="", preset="tiny", steps=2, batch=2, patch=24, device="cpu", val_every=10**9)
+    runs, data, levels = tmp_path / "runs", [str(image_folder)], [15.0]
+    assert run_names("denoise", levels) == ["hyperres", "dedicated_15", "dedicated_75", "adafm"]
+    with pytest.raises(ValueError, match="adafm fine-tunes dedicated_15"):
+        ensure_runs("denoise", runs, data, levels, base, only=["adafm"])
+    with pytest.raises(ValueError, match="no run named dedicated_50"):
+        ensure_runs("denoise", runs, data, levels, base, only=["dedicated_50"])
+    missing = ensure_runs("denoise", runs, data, levels, base, only=["dedicated_15", "adafm"])
+    assert sorted(p.name for p in runs.iterdir()) == ["adafm", "dedicated_15"]
+    assert missing == ["hyperres", "dedicated_75"]
+    # the CLI says what is left and makes no table until every run is there
+    args = ["compare", "--task", "denoise", "--data", *data, "--val", str(val_folder), "--runs", str(runs), "--eval-levels", "15",
+            "--preset", "tiny", "--steps", "2", "--batch", "2", "--patch", "24", "--device", "cpu", "--json", str(tmp_path / "c.json")]
+    assert trainer_main([*args, "--only", "dedicated_75"]) == 0
+    assert not (tmp_path / "c.json").exists()
+    assert trainer_main(args) == 0  # trains hyperres, the one left, then evaluates
+    assert set(json.loads((tmp_path / "c.json").read_text())["table"]["15"]) == {"dedicated", "HyperRes", "AdaFM", "DNI"}
+    with pytest.raises(SystemExit, match="no run named"):
+        trainer_main([*args, "--only", "dedicated_5"])
 
 
 # --- distributed -----------------------------------------------------------------------------------

@@ -216,6 +216,9 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-images", type=at_least(1), default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--json", default=None)
+    p.add_argument("--only", nargs="+", default=None, metavar="RUN",
+                   help="train only these runs (hyperres, dedicated_<level>, adafm), e.g. to share the budget between "
+                        "processes on one --runs folder; the table is made once every run is there")
     add_level_options(p)
     p.set_defaults(func=run_compare)
 
@@ -224,7 +227,14 @@ def run_compare(args: argparse.Namespace) -> int:
     from .baselines import compare, ensure_runs, format_comparison
 
     base = TrainConfig(task=args.task, data=args.data, out="", preset=args.preset, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, device=args.device, val_every=10**9, level_balance=args.level_balance, pixel_loss=args.pixel_loss, centred_control=args.centred_control)
-    ensure_runs(args.task, Path(args.runs), args.data, args.eval_levels, base)
+    try:
+        missing = ensure_runs(args.task, Path(args.runs), args.data, args.eval_levels, base, only=args.only)
+    except ValueError as error:
+        raise SystemExit(f"trainer compare: {error}") from None
+    if missing:
+        print(f"trained {', '.join(args.only or [])}; still to train before the table: {', '.join(missing)} "
+              "(run compare again, with --only for them or without it)")
+        return 0
     result = compare(args.task, Path(args.runs), args.val, args.eval_levels, args.data, max_images=args.max_images, device=args.device)
     print(format_comparison(result))
     if args.json:

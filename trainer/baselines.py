@@ -82,24 +82,49 @@ def fit_coefficients(model: nn.Module, task, levels: list[float], crops: list[to
     return best
 
 
-def ensure_runs(task_name: str, runs: Path, data: list[str], eval_levels: list[float], base: TrainConfig) -> None:
-    """Train whatever run is missing under ``runs`` with the shared budget in ``base``, and
-    continue (``--resume``) any run whose checkpoint stopped short of ``base.steps``."""
+def run_names(task_name: str, eval_levels: list[float]) -> list[str]:
+    """The run directories a comparison needs, in the order :func:`ensure_runs` trains them."""
     task = get_task(task_name)
     start, end = min(task.train_levels), max(task.train_levels)
+    return ["hyperres", *(f"dedicated_{level:g}" for level in sorted(set(eval_levels) | {start, end})), "adafm"]
+
+
+def ensure_runs(
+    task_name: str, runs: Path, data: list[str], eval_levels: list[float], base: TrainConfig, only: list[str] | None = None
+) -> list[str]:
+    """Train whatever run is missing under ``runs`` with the shared budget in ``base``, and
+    continue (``--resume``) any run whose checkpoint stopped short of ``base.steps``.
+
+    ``only``: train just these runs (names from :func:`run_names`), so several processes can share
+    one comparison's budget. Returns the names of the runs still short of ``base.steps``."""
+    task = get_task(task_name)
+    start, end = min(task.train_levels), max(task.train_levels)
+    names = run_names(task_name, eval_levels)
+    unknown = sorted(set(only or []) - set(names))
+    if unknown:
+        raise ValueError(f"no run named {', '.join(unknown)} in this comparison; its runs are {', '.join(names)}")
+    base_run = runs / f"dedicated_{start:g}"
     jobs = [("hyperres", runs / "hyperres", list(task.train_levels), None)]
     for level in sorted(set(eval_levels) | {start, end}):
         jobs.append(("dedicated", runs / f"dedicated_{level:g}", [level], None))
-    jobs.append(("adafm", runs / "adafm", [end], str(runs / f"dedicated_{start:g}" / CHECKPOINT)))
+    jobs.append(("adafm", runs / "adafm", [end], str(base_run / CHECKPOINT)))
     for kind, out, levels, init in jobs:
-        if (out / EXPORTED).exists() or finished(out, base.steps):
+        if (only is not None and out.name not in only) or complete(out, base.steps):
             continue
         interrupted = (out / CHECKPOINT).exists()  # a run stopped part-way (a session's end): it continues
+        if kind == "adafm" and not interrupted and not complete(base_run, base.steps):
+            raise ValueError(f"adafm fine-tunes {base_run.name}, which has not reached {base.steps} steps: train it first (or in the same --only)")
         cfg = replace(
             base, task=task_name, kind=kind, out=str(out), levels=levels, data=data, init_from=None if interrupted else init,
             centred_control=base.centred_control and kind == "hyperres",  # the other kinds have no meta blocks
         )
         train(cfg, resume=interrupted, progress=False)
+    return [name for name in names if not complete(runs / name, base.steps)]
+
+
+def complete(run: Path, steps: int) -> bool:
+    """Whether ``run`` is exported or its checkpoint reached ``steps``."""
+    return (run / EXPORTED).exists() or finished(run, steps)
 
 
 def finished(run: Path, steps: int) -> bool:
