@@ -342,6 +342,38 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(full_disk, tmp_path, tiny_we
     assert src.read_bytes() == before
 
 
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A read-only tmpfs (root writes anywhere else, as in CI's container); skipped where it cannot be mounted."""
+    mount = tmp_path / "readonly"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mount)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here ({done.stderr.strip() or 'not root'})")
+    yield mount
+    subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def test_an_unwritable_folder_is_named_not_a_temporary_file(read_only_folder, tmp_path, tiny_weights, capsys):
+    src = tmp_path / "in.png"
+    cv2.imwrite(str(src), np.full((32, 32, 3), 100, np.uint8))
+    code = main(["restore", str(src), str(read_only_folder / "out.png"), "--task", "denoise", "--level", "25",
+                 "--weights", str(tiny_weights["denoise"]), "--device", "cpu", "--quiet"])
+    error = _one_line_error(capsys)
+    assert code == 2 and f"cannot write into {read_only_folder} (read-only file system)" in error
+    assert "hyperres-" not in error and ".tmp" not in error
+
+
+def test_an_output_under_a_file_says_the_file_is_not_a_folder(tmp_path, tiny_weights, capsys):
+    src = tmp_path / "good.png"
+    cv2.imwrite(str(src), np.full((32, 32, 3), 100, np.uint8))
+    (tmp_path / "notes.txt").write_text("x")
+    for out in (src / "o.png", tmp_path / "notes.txt" / "o.png"):  # under the input, and under another file
+        code = main(["restore", str(src), str(out), "--task", "denoise", "--level", "25",
+                     "--weights", str(tiny_weights["denoise"]), "--device", "cpu", "--quiet"])
+        assert code == 2 and "is a file, not a folder" in _one_line_error(capsys)
+
+
 @pytest.mark.slow  # a subprocess or a process pool: seconds
 def test_trainer_names_an_empty_image_in_its_data(tmp_path):
     data = write_image_folder(tmp_path / "data", count=2)

@@ -28,6 +28,7 @@ from napari_hyperres.ui.labels import (
     output_metadata,
     output_name,
     preview_name,
+    status_text,
     sweep_name,
 )
 from napari_hyperres.ui.preview import (
@@ -244,9 +245,19 @@ def test_estimate_request_reads_jpeg_quality_from_the_file(tmp_path, monkeypatch
     path = tmp_path / "photo.jpg"
     assert cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 30])
     request = _request(image, 50.0, rgb=True, task=DEJPEG)
-    monkeypatch.setattr(estimate_module, "estimate_level", lambda *a, **k: pytest.fail("no estimator for a JPEG file"))
+    # the estimator only checks that the file was not saved again after a stronger compression
+    monkeypatch.setattr(estimate_module, "estimate_level", lambda *a, **k: 24.0)
     choice = estimate_request(request, path=str(path))
     assert (choice.level, choice.method) == (30.0, "quantisation tables")
+    monkeypatch.setattr(estimate_module, "estimate_level", lambda *a, **k: 12.0)  # 18 below the tables: saved again
+    choice = estimate_request(request, path=str(path))
+    assert choice.level == 12.0 and "saved again at 30" in choice.method
+
+    def no_estimator(*args, **kwargs):
+        raise WeightsError("no estimator")
+
+    monkeypatch.setattr(estimate_module, "estimate_level", no_estimator)  # the file alone is enough
+    assert estimate_request(request, path=str(path)).method == "quantisation tables"
 
 
 def test_describe_estimate_error_says_what_to_do():
@@ -366,3 +377,12 @@ def test_fluorescence_sample_is_raw_counts_whose_fit_finds_its_camera():
     photons, noise = estimate_photon_noise(data)
     assert noise.gain == pytest.approx(2.2, rel=0.15)
     assert photons == pytest.approx(kwargs["metadata"]["degradation"]["level"], rel=0.15)
+
+
+def test_a_long_status_is_cut_at_a_word_not_in_the_middle_of_one():
+    """The status line showed 120 characters: "...got an RGB image of shape (512, 640, 3): sp" (a review)."""
+    message = "task 'microscopy' restores one fluorescence channel at a time " * 8 + "split the channels first"
+    shown = status_text(message)
+    assert len(shown) <= 320 and shown.endswith(" (…)") and not shown.endswith("…")  # "…" marks a job in progress
+    assert shown[: -len(" (…)")] == message[: len(shown) - len(" (…)")] and message[len(shown) - len(" (…)")] == " "
+    assert status_text("short   and\nwrapped") == "short and wrapped"

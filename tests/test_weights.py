@@ -136,7 +136,8 @@ def test_channel_count_must_fit_the_task(tmp_path):
 
 @pytest.mark.parametrize(
     "level, note",
-    [(25.0, ""), (15.0, ""), (50.0, ""), (5.0, "below the trained σ 15–50: extrapolated"), (75.5, "above the trained σ 15–50: extrapolated")],
+    [(25.0, ""), (15.0, ""), (50.0, ""), (5.0, "below the trained σ 15–50: extrapolated"), (75.5, "above the trained σ 15–50: extrapolated"),
+     (14.8, ""), (14.6, "below the trained σ 15–50: extrapolated"), (50.3, "")],  # within 1 % of the span: an estimate's digits
 )
 def test_extrapolation_names_levels_outside_the_trained_ones(level, note):
     info = WeightsInfo(name="denoise.x", task="denoise", train_levels=[50.0, 15.0, 35.0])

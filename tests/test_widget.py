@@ -250,6 +250,9 @@ def test_auto_button_reads_the_quality_of_a_jpeg_file(make_widget, qtbot, tmp_pa
     qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
     assert widget.level == 30.0
     assert "quantisation tables" in widget.status.value and notes["error"] == []
+    widget.preview()  # the preview at that level still says where the level came from
+    qtbot.waitUntil(lambda: widget.status.value.startswith("preview dejpeg 30 ("), timeout=TIMEOUT_MS)
+    assert "(read from the file's quantisation tables)" in widget.status.value
 
 
 def test_a_4_4_4_jpeg_layer_has_its_chroma_restored_at_full_resolution(make_widget, qtbot, tmp_path, notes):
@@ -418,6 +421,7 @@ def test_apply_on_a_uint16_stack(make_widget, qtbot, notes):
     qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
     out = viewer.layers["stack [denoise 40]"]
     assert out.data.dtype == np.uint16 and out.data.shape == stack.shape
+    assert widget.status.value.startswith("added 'stack [denoise 40]' (")  # the status line says it is done
     assert tuple(out.scale) == (2.0, 1.0, 1.0) and tuple(out.translate) == (0, 5, 5)
     assert out.metadata["hyperres"]["level"] == 40.0
     np.testing.assert_array_equal(viewer.layers["stack"].data, original)
@@ -536,6 +540,7 @@ def test_cancel_stops_early_and_adds_no_layer(make_widget, qtbot, notes, monkeyp
     widget.cancel()
     qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
     assert [layer.name for layer in viewer.layers] == ["long"]
+    assert widget.status.value == "cancelled; no layer was added"
     assert 0 < len(produced) < 40 and not isinstance(produced[-1], np.ndarray)
     assert widget.apply_button.enabled and not widget.progress_bar.visible
     assert any("cancelled" in message for message in notes["info"])

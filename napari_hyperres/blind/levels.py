@@ -105,9 +105,26 @@ def resolve_level(
         photons, noise = estimate_photon_noise(_required(image, task), task, rgb=rgb, value_range=value_range, noise=noise)
         return LevelChoice(photons, describe_fit(noise), estimate=photons, noise=noise)
     if task.level_in_file is not None and task.level_in_file.applies_to(path):
-        return _within_range(task, float(task.level_in_file.read(path)), task.level_in_file.method)
+        in_file = task.level_in_file
+        recorded = float(in_file.read(path))
+        if in_file.saved_again_below is not None and image is not None:
+            seen = _estimated_or_none(image, task, weights=weights, device=device, rgb=rgb, value_range=value_range)
+            if seen is not None and seen < recorded - in_file.saved_again_below:
+                return _within_range(task, seen, f"estimator: the file was saved again at {recorded:g} after a stronger degradation")
+        return _within_range(task, recorded, in_file.method)
     found = estimate_level(_required(image, task), task, weights=weights, device=device, rgb=rgb, value_range=value_range)
     return _within_range(task, found, "estimator")
+
+
+def _estimated_or_none(image, task: Task, **options) -> float | None:
+    """The estimator's reading of ``image``, or ``None`` where the task has no estimator to ask."""
+    from ..errors import WeightsError
+    from .estimate import estimate_level
+
+    try:
+        return float(estimate_level(image, task, **options))
+    except WeightsError:
+        return None
 
 
 def _within_range(task: Task, estimate: float, method: str) -> LevelChoice:

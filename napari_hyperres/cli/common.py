@@ -41,7 +41,8 @@ def one_line(exc: BaseException) -> str:
 def folder_images(folder) -> list:
     """The images a folder run reads: files with a supported suffix, sorted, without hidden files
     (macOS writes ``._name.tif`` beside each file on other disks; they are not images). Subfolders
-    are not searched; a note on stderr says how many were left (zarr stores, which are folders, aside)."""
+    are not searched; notes on stderr say how many were left (zarr stores, which are folders, aside), and
+    which files of other types (.webp, .gif, text files) were skipped."""
     from ..io.chunked import is_zarr
     from ..io.files import is_supported
 
@@ -50,6 +51,11 @@ def folder_images(folder) -> list:
     if subfolders:
         print(f"note: {folder}: {len(subfolders)} subfolder(s) not searched (e.g. {subfolders[0].name}); "
               "run each folder on its own", file=sys.stderr)
+    skipped = sorted({p.suffix.lower() or "(no suffix)" for p in entries if p.is_file() and not is_supported(p)})
+    if skipped:
+        count = sum(p.is_file() and not is_supported(p) for p in entries)
+        print(f"note: {folder}: {count} file(s) of a type this tool does not read were skipped ({', '.join(skipped)}); "
+              "convert images among them to PNG or TIFF", file=sys.stderr)
     return sorted(p for p in entries if p.is_file() and is_supported(p))
 
 
@@ -168,17 +174,22 @@ class ProgressLine:
         self.stream.flush()
 
 
-def whole_number(text: str, minimum: int, unit: str = "", too_small: str = "") -> int:
-    """An argparse value: a whole number (of ``unit``) of at least ``minimum`` (``too_small`` names it
-    in the error; default "at least ``minimum``")."""
+def whole_number(text: str, minimum: int, unit: str = "", too_small: str = "", maximum: int | None = None) -> int:
+    """An argparse value: a whole number (of ``unit``) of at least ``minimum`` and at most ``maximum``
+    (``too_small`` names the range in the error; default "at least ``minimum``")."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number{' of ' + unit if unit else ''}, got {text!r}") from None
     too_small = too_small or f"at least {minimum}"
-    if value < minimum:
+    if value < minimum or (maximum is not None and value > maximum):
         raise argparse.ArgumentTypeError(f"expected {too_small}, got {value}")
     return value
+
+
+def jpeg_quality(text: str) -> int:
+    """``--jpeg-quality Q``: 1 to 100."""
+    return whole_number(text, 1, too_small="a JPEG quality of 1-100", maximum=100)
 
 
 def worker_count(text: str) -> int:

@@ -116,8 +116,7 @@ def run_estimate(args: argparse.Namespace) -> int:
     failed = 0
     for path in files:
         try:
-            file_level = task.level_in_file is not None and task.level_in_file.applies_to(path)
-            image = None if file_level else read_image(path)
+            image = None if task.level_in_file is not None and task.level_in_file.level_alone(path) else read_image(path)
             metadata = read_tiff_metadata(path) if image is not None and is_tiff(path) else None
             _, parts = channel_parts(task, image, metadata) if image is not None else (None, [("", None)])
             for label, part in parts:  # a photon task: one fit per channel of a hyperstack, as restore does

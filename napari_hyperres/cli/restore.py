@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..core.devices import PRECISIONS
 from ..errors import HyperResError, ShapeError, WeightsError
+from ..io.files import JPEG_QUALITY
 from .common import (
     EXIT_ERROR,
     EXIT_OK,
@@ -23,6 +24,7 @@ from .common import (
     file_error,
     folder_images,
     is_tiff,
+    jpeg_quality,
     positive_int,
     print_error,
     weights_status,
@@ -64,6 +66,11 @@ def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
         "--self-ensemble", action="store_true",
         help="average the network over the 8 rotations and mirror images of the image: a little better "
         "(denoise Set12 +0.06 to +0.08 dB), 8× slower",
+    )
+    parser.add_argument(
+        "--jpeg-quality", type=jpeg_quality, default=None, metavar="Q",
+        help=f"quality of JPEG outputs, 1-100 (default: {JPEG_QUALITY}, colour with full-resolution chroma); "
+        "a JPEG output is compressed again: .png or .tif keep every restored pixel",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files (never the input)")
     parser.add_argument(
@@ -116,6 +123,9 @@ def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool) -> None:
     """Refuse to write onto an input, or onto an existing file without ``overwrite``, before any work."""
     inputs = {src.resolve() for src, _ in jobs}
     for src, dst in jobs:
+        blocking = next((p for p in dst.parents if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise ShapeError(f"cannot write {dst}: {blocking} is a file, not a folder; choose another OUT")
         if dst.resolve() in inputs or (dst.exists() and os.path.samefile(src, dst)) or src.resolve() in dst.resolve().parents:
             raise ShapeError(f"{dst} is an input file; refusing to overwrite it, choose another OUT")
     existing = [dst for _, dst in jobs if dst.exists()]
@@ -145,6 +155,9 @@ def run_restore(args: argparse.Namespace) -> int:
             f"task {task.name!r} has no weights yet: train with python -m trainer train --task {task.name}, "
             "then pass the exported file with --weights FILE"
         )
+    notes = output_notes(task, jobs, args)
+    if notes and not args.quiet:
+        print("\n".join(notes), file=sys.stderr)
     restorer = Restorer(task, weights=args.weights, device=args.device, precision=args.precision, self_ensemble=args.self_ensemble)
     value_range = tuple(args.value_range) if args.value_range else None
     failed = 0
@@ -174,6 +187,26 @@ def run_restore(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def output_notes(task, jobs: list[tuple[Path, Path]], args: argparse.Namespace) -> list[str]:
+    """What a user should know before the run: a JPEG output is compressed again; ``sr`` on a JPEG
+    file enlarges its blocks too (``dejpeg`` first removes them: +2 dB on a q40 photo)."""
+    from ..core.jpeg_quality import JPEG_SUFFIXES
+
+    notes = []
+    jpeg_out = sum(dst.suffix.lower() in JPEG_SUFFIXES for _, dst in jobs)
+    if jpeg_out:
+        quality = args.jpeg_quality or JPEG_QUALITY
+        notes.append(f"note: {jpeg_out} output(s) written as JPEG, compressed again at quality {quality} "
+                     "(--jpeg-quality); .png or .tif keep every restored pixel")
+    elif args.jpeg_quality is not None:
+        notes.append("note: --jpeg-quality applies to .jpg outputs only; these outputs are not JPEG")
+    jpeg_in = sum(src.suffix.lower() in JPEG_SUFFIXES for src, _ in jobs)
+    if task.name == "sr" and jpeg_in:
+        notes.append(f"note: {jpeg_in} input(s) are JPEG files: sr enlarges their compression blocks too; "
+                     "for a sharper result restore them with --task dejpeg --level auto first, then sr")
+    return notes
+
+
 def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace, value_range) -> None:
     """Restore one file in memory (errors raise). A photon-limited task restores each channel of
     a TIFF whose axes name one (``C``, e.g. an ImageJ ZCYX hyperstack) with its own noise fit:
@@ -182,7 +215,9 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
 
     from ..blind.levels import resolve_level
     from ..core.images import is_rgb_image
+    from ..core.jpeg_quality import JPEG_SUFFIXES
     from ..engine import output_shape
+    from ..io.exif import output_exif
     from ..io.files import check_writable, read_image, write_image
     from ..io.icc import read_icc_profile
     from ..io.tiff_meta import read_tiff_metadata
@@ -209,7 +244,11 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
         results.append(result)
         progress.finish(describe_run(restorer, level, report) + (f" -> {dst}" if len(results) == len(parts) else ""))
     result = results[0] if channel_axis is None else np.stack(results, axis=channel_axis)
-    write_image(dst, result, tiff_metadata=metadata if is_tiff(dst) else None, icc_profile=read_icc_profile(src))
+    photo = None if is_tiff(src) else output_exif(src, image.shape, result.shape, turned=src.suffix.lower() in JPEG_SUFFIXES)
+    write_image(
+        dst, result, tiff_metadata=metadata if is_tiff(dst) else None, icc_profile=read_icc_profile(src),
+        photo=photo, jpeg_quality=args.jpeg_quality or JPEG_QUALITY,
+    )
 
 
 @contextlib.contextmanager
@@ -292,7 +331,7 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
     else:
         from ..io.files import write_image
 
-        write_image(dst, run(restored))
+        write_image(dst, run(restored), jpeg_quality=args.jpeg_quality or JPEG_QUALITY)
     if not args.quiet:
         print(f"{label}: {describe_run(restorer, choice.level)} -> {dst}", file=sys.stderr)
 

@@ -88,6 +88,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     by an uncatchable kill is removed by the next write to ``path`` (:func:`remove_stale_temps`).
     """
     path = Path(path)
+    blocking = next((p for p in (path.parent, *path.parent.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise NotADirectoryError(errno.ENOTDIR, f"cannot write {path}: {blocking} is a file, not a folder; choose another output path")
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)
     # A fresh name, not a file: write() creates it inside the try below, so a SIGTERM at any moment
@@ -104,6 +107,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
             os.unlink(tmp)
         if isinstance(exc, OSError) and _disk_full(exc, path.parent):
             raise OSError(errno.ENOSPC, f"no space left on the device holding {path.parent} ({exc}); free some space or write elsewhere") from exc
+        if isinstance(exc, OSError) and exc.filename == tmp:  # name the folder, not a temporary file the user never chose
+            reason = (exc.strerror or str(exc)).lower()
+            raise OSError(exc.errno, f"cannot write into {path.parent} ({reason}); choose a folder you can write to") from exc
         raise
 
 

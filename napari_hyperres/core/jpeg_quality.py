@@ -16,6 +16,9 @@ import numpy as np
 
 from ..errors import ShapeError
 
+JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif")
+"""File name endings of JPEG files (any case)."""
+
 STANDARD_LUMA = np.array(
     [
         16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,

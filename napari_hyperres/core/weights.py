@@ -69,10 +69,18 @@ class WeightsInfo:
         else e.g. ``"below the trained σ (8-bit) 15–75: extrapolated"`` — restoration quality falls
         off away from the trained levels (BENCHMARKS.md measures by how much)."""
         levels = sorted(float(v) for v in self.train_levels or ())
-        if self.kind != "hyperres" or len(levels) < 2 or levels[0] <= float(level) <= levels[-1]:
+        if self.kind != "hyperres" or len(levels) < 2:
+            return ""
+        slack = EXTRAPOLATION_SLACK * (levels[-1] - levels[0])  # an estimate of σ 14.98 is σ 15, not "extrapolated"
+        if levels[0] - slack <= float(level) <= levels[-1] + slack:
             return ""
         side = "below" if float(level) < levels[0] else "above"
         return f"{side} the trained {unit} {levels[0]:g}–{levels[-1]:g}: extrapolated"
+
+
+EXTRAPOLATION_SLACK = 0.01
+"""A level within this share of the trained span beyond its ends is not called extrapolated (an
+estimate's last digits; the quality measured there is the end level's)."""
 
 
 def save_weights(path: str | os.PathLike, state_dict: dict[str, torch.Tensor], info: WeightsInfo) -> Path:

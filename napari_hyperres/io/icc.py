@@ -94,7 +94,7 @@ def _jpeg_with_profile(data: bytes, profile: bytes) -> bytes:
     return data[:at] + segments + data[at:]
 
 
-def _png_chunks(data: bytes):
+def png_chunks(data: bytes):
     """``(type, payload, start, end)`` of each chunk of a PNG file."""
     if not data.startswith(PNG_SIGNATURE):
         raise ShapeError("not a PNG file")
@@ -109,7 +109,7 @@ def _png_chunks(data: bytes):
 
 
 def _png_profile(data: bytes) -> bytes | None:
-    for kind, payload, _, _ in _png_chunks(data):
+    for kind, payload, _, _ in png_chunks(data):
         if kind == b"iCCP":
             name_end = payload.index(b"\x00")
             return zlib.decompress(payload[name_end + 2 :])  # after the name: its NUL and the method byte (0: zlib)
@@ -118,17 +118,19 @@ def _png_profile(data: bytes) -> bytes | None:
     return None
 
 
-def _png_with_profile(data: bytes, profile: bytes) -> bytes:
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    """One PNG chunk: length, type, payload, CRC."""
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
+
+def _png_with_profile(data: bytes, profile: bytes) -> bytes:
     out, placed = [data[: len(PNG_SIGNATURE)]], False
-    for kind, _, start, end in _png_chunks(data):
+    for kind, _, start, end in png_chunks(data):
         if kind in (b"sRGB", b"iCCP"):  # the profile replaces them (PNG allows one of the two)
             continue
         out.append(data[start:end])
         if kind == b"IHDR" and not placed:  # iCCP goes before PLTE and the image data
-            out.append(chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(profile)))
+            out.append(png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(profile)))
             placed = True
     return b"".join(out)
 

@@ -140,3 +140,16 @@ def output_metadata(
     if self_ensemble:
         metadata["self_ensemble"] = True
     return {OUTPUT_KEY: metadata}
+
+STATUS_LIMIT = 320
+"""Characters of a message the status line shows (it wraps); the whole message is its tooltip."""
+
+
+def status_text(message: str, limit: int = STATUS_LIMIT) -> str:
+    """``message`` for the status line: whole, or cut at a word boundary before ``limit``, marked " (…)"."""
+    message = " ".join(message.split())
+    if len(message) <= limit:
+        return message
+    cut = message[: limit - 1]
+    return (cut[: cut.rfind(" ")] if " " in cut else cut) + " (…)"
+

@@ -152,7 +152,8 @@ def estimate_request(request: Request, *, path: str | None = None, weights: str 
     if request.task.noise_parameters:  # the layer's fit, read against the layer's range
         request = request.with_statistics()
         value_range = request.value_range
-    plane = None if quality_from_file(request.task, path) else np.asarray(request.data[request.index])
+    in_file = request.task.level_in_file
+    plane = None if in_file is not None and in_file.level_alone(path) else np.asarray(request.data[request.index])
     device = None if request.device == "auto" else request.device
     return resolve_level(
         request.task, "auto", plane, path=path, rgb=request.rgb, value_range=value_range,

@@ -34,7 +34,7 @@ from ..core.tasks import Task
 from ..core.tasks import hyperres_tasks as builtin_tasks
 from ..errors import HyperResError, ShapeError
 from .geometry import field_step, level_from_slider, level_label, plane_index, slider_from_level
-from .labels import describe_error, is_image_conditioned
+from .labels import describe_error, is_image_conditioned, status_text
 from .outputs import (
     DEGRADATION_KEY,
     OUTPUT_KEY,
@@ -103,6 +103,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         self._job = None
         self._job_kind = ""
         self._estimating = False
+        self._level_found: tuple[str, float, str] | None = None  # (task, level, where "Auto" found it)
         self._statistics = LayerStatistics()  # each layer's whole range / noise fit, read off the GUI thread
         self._progress = None  # napari's progress bar of the running job
         self._syncing = False
@@ -403,7 +404,8 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
 
     def _notify_error(self, exc: BaseException, task: Task | None, *, quiet: bool = False) -> None:
         message = describe_error(exc, task)
-        self.status.value = message[:120]
+        self.status.value = status_text(message)
+        self.status.tooltip = message
         if quiet and message == self._last_preview_error:
             return  # a dragged slider must not stack the same error dozens of times
         if quiet:

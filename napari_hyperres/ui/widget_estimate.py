@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from napari.qt.threading import create_worker
 
 from ..core.tasks import Task
-from .labels import describe_estimate_error, format_level, is_image_conditioned
+from .labels import describe_estimate_error, format_level, is_image_conditioned, status_text
 from .outputs import source_path
 from .preview import Request, estimate_request
 
@@ -85,11 +85,13 @@ class EstimateMixin:
             return
         self.level = level
         source = {"quantisation tables": "read from the file's quantisation tables", "estimator": "estimated"}.get(method, method)
-        self.status.value = f"{task.unit} = {format_level(level)} ({source})"
+        self._level_found = (task.name, self.level, source)  # the previews at this level still say where it came from
+        self.status.value = status_text(f"{task.unit} = {format_level(level)} ({source})")
 
     def _on_estimate_error(self, task: Task, exc: BaseException) -> None:
         message = describe_estimate_error(exc, task)
-        self.status.value = message[:120]
+        self.status.value = status_text(message)
+        self.status.tooltip = message
         self._show("error", f"napari-hyperres: {message}")
 
     def _on_estimate_finished(self) -> None:

@@ -142,7 +142,7 @@ class JobsMixin:
             self._progress.update(done - self._progress.n)
 
     def _on_apply_result(self, request: Request, restored: Restored) -> None:
-        result, _seconds, selection = restored
+        result, seconds, selection = restored
         source = find_layer(self.viewer.layers, request.source_id)
         spatial = slice(-3, -1) if request.rgb else slice(-2, None)
         geometry = None
@@ -150,6 +150,7 @@ class JobsMixin:
             geometry = output_geometry(source.scale, source.translate, np.shape(request.data)[spatial], result.shape[spatial])
         self._show_selection(request, selection, request.index)
         name = output_name(request.source, request.task.name, request.shown_level)
+        self.status.value = f"added {name!r} ({seconds:.1f} s)"
         place_output(
             self.viewer, result, source=source, rgb=request.rgb, geometry=geometry, name=name,
             metadata=request.metadata(selection=selection, extra=self._weights_extra(request) if selection is not None else None),
@@ -162,12 +163,14 @@ class JobsMixin:
         metadata["hyperres"].pop("level")
         metadata["hyperres"].update(levels=list(levels), plane=list(request.index), axis0="level")
         name = sweep_name(request.source, request.task.name, levels)
+        self.status.value = f"added {name!r} ({len(levels)} levels along its first axis)"
         place_output(self.viewer, stack, source=source, rgb=request.rgb, geometry=geometry, name=name, metadata=metadata)
 
     def _on_job_error(self, task: Task, exc: BaseException) -> None:
         self._notify_error(exc, task)
 
     def _on_job_aborted(self) -> None:
+        self.status.value = "cancelled; no layer was added"
         self._show("info", f"napari-hyperres: {self._job_kind} cancelled; no layer was added")
 
     def _on_job_finished(self) -> None:

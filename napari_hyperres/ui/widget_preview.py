@@ -86,7 +86,9 @@ class PreviewMixin:
         self._show_preview(request, source, plane, selection)
         self._show_selection(request, selection)
         level = "" if request.shown_level is None else f" {format_level(request.level)}"
-        self.status.value = f"preview {request.task.name}{level}: {seconds * 1000:.0f} ms{self._extrapolation(request)}"
+        found = self._level_found
+        origin = f" ({found[2]})" if found is not None and found[:2] == (request.task.name, request.level) else ""
+        self.status.value = f"preview {request.task.name}{level}{origin}: {seconds * 1000:.0f} ms{self._extrapolation(request)}"
 
     def _show_preview(self, request: Request, source, plane: np.ndarray, selection, complete: bool = True) -> None:
         """Write ``plane`` (the displayed plane restored, or partly) into the source's preview layer."""

@@ -24,17 +24,27 @@ class FileLevel:
         suffixes: file suffixes (lower case, with the dot) that record it.
         read: ``read(path) -> level`` in the task's units; raises ``ShapeError`` for a damaged file.
         method: how it is read, for people (``"quantisation tables"``).
+        saved_again_below: a file records its *last* save only. When the task's estimator reads the
+            pixels at more than this much *below* the file's level, the file was saved again after a
+            stronger degradation (a quality-20 photo re-saved at 90) and the estimator's reading is
+            used. ``None``: the file's level is always used.
     """
 
     suffixes: tuple[str, ...]
     read: Callable[[str], float]
     method: str
+    saved_again_below: float | None = None
 
     def applies_to(self, path) -> bool:
         """Whether the file at ``path`` records the level (by its suffix)."""
         from pathlib import Path
 
         return bool(path) and Path(path).suffix.lower() in self.suffixes
+
+    def level_alone(self, path) -> bool:
+        """Whether the file at ``path`` tells the level without its pixels being read (its suffix
+        records it and no :attr:`saved_again_below` check needs them)."""
+        return self.applies_to(path) and self.saved_again_below is None
 
 
 Degrade = Callable[..., torch.Tensor]

@@ -1,0 +1,179 @@
+"""A photo's EXIF and resolution, carried from an input file to its restored output.
+
+A camera's JPEG records its make and model, the capture date, exposure and the print
+resolution (EXIF in an APP1 segment; dots per inch also in the JFIF APP0 header; a PNG holds
+them in ``eXIf`` and ``pHYs`` chunks). OpenCV reads none of it and writes none of it, so without
+this module an output lost its capture date and a photo library sorted it as taken today.
+
+:func:`output_exif` reads the input's and adjusts what restoring changes: the orientation
+(:func:`~napari_hyperres.io.files.read_image` turns a JPEG upright by it, so the output says
+"upright"), the image size (``sr``), and the dots per inch (``sr`` enlarges the pixel grid of the
+same print). :func:`embed_exif` writes it into an encoded JPEG or PNG.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..core.jpeg_quality import header_segments
+from .icc import PNG_SIGNATURE, png_chunk, png_chunks
+
+EXIF_TAG = b"Exif\x00\x00"
+"""How an APP1 segment of a JPEG says that it holds EXIF."""
+
+ORIENTATION = 0x0112
+EXIF_IFD = 0x8769
+PIXEL_X, PIXEL_Y = 0xA002, 0xA003
+INCH_PER_METRE = 0.0254
+
+
+@dataclass(frozen=True)
+class PhotoMetadata:
+    """What :func:`embed_exif` writes: the EXIF block (TIFF-structured, without the ``Exif``
+    header) and the resolution in dots per inch, each ``None`` when the input had none."""
+
+    exif: bytes | None = None
+    dpi: tuple[float, float] | None = None
+
+
+def read_photo_metadata(path: str | os.PathLike) -> PhotoMetadata:
+    """The EXIF and dots per inch of a JPEG or PNG file (empty for other formats, or damaged headers)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".jpg", ".jpeg"):
+            return _jpeg_metadata(path.read_bytes())
+        if suffix == ".png":
+            return _png_metadata(path.read_bytes())
+    except Exception:  # noqa: BLE001 — damaged headers raise many types; metadata is a courtesy, the pixels are what count
+        return PhotoMetadata()
+    return PhotoMetadata()
+
+
+def output_exif(path: str | os.PathLike, in_shape: tuple[int, ...], out_shape: tuple[int, ...], *, turned: bool) -> PhotoMetadata | None:
+    """The input's :class:`PhotoMetadata` as the output should carry it, or ``None`` (nothing to carry).
+
+    Args:
+        path: the input file.
+        in_shape, out_shape: ``(Y, X, ...)`` of the input as read and of the output (``sr`` enlarges it).
+        turned: whether reading turned the pixels upright by the EXIF orientation (JPEG inputs):
+            the output then says "upright" (1), or a viewer would turn it again.
+    """
+    found = read_photo_metadata(path)
+    if found.exif is None and found.dpi is None:
+        return None
+    scale_y, scale_x = out_shape[0] / in_shape[0], out_shape[1] / in_shape[1]
+    exif = found.exif
+    if exif is not None:
+        values = {PIXEL_X: out_shape[1], PIXEL_Y: out_shape[0]}
+        if turned:
+            values[ORIENTATION] = 1
+        exif = patched(exif, values)
+    dpi = None if found.dpi is None else (found.dpi[0] * scale_x, found.dpi[1] * scale_y)
+    return replace(found, exif=exif, dpi=dpi)
+
+
+def patched(exif: bytes, values: dict[int, int]) -> bytes:
+    """``exif`` with the SHORT / LONG tags in ``values`` set where IFD0 or the EXIF IFD hold them
+    (a tag that is absent, or whose type cannot hold the value, is left out; nothing is added)."""
+    data = bytearray(exif)
+    if data[:2] not in (b"II", b"MM"):
+        return exif
+    order = "<" if data[:2] == b"II" else ">"
+
+    def ifd_entries(offset: int):
+        if offset + 2 > len(data):
+            return
+        count = struct.unpack_from(order + "H", data, offset)[0]
+        for k in range(count):
+            at = offset + 2 + 12 * k
+            if at + 12 > len(data):
+                return
+            yield at, *struct.unpack_from(order + "HHI", data, at)
+
+    offsets, seen = [struct.unpack_from(order + "I", data, 4)[0]], set()
+    while offsets:
+        offset = offsets.pop()
+        if offset in seen:
+            continue
+        seen.add(offset)
+        for at, tag, kind, count in list(ifd_entries(offset)):
+            if tag == EXIF_IFD and kind == 4:
+                offsets.append(struct.unpack_from(order + "I", data, at + 8)[0])
+            if tag in values and count == 1:
+                value = int(values[tag])
+                if kind == 3 and 0 <= value < 1 << 16:
+                    struct.pack_into(order + "H", data, at + 8, value)
+                elif kind == 4 and 0 <= value < 1 << 32:
+                    struct.pack_into(order + "I", data, at + 8, value)
+    return bytes(data)
+
+
+def embed_exif(encoded: bytes, suffix: str, metadata: PhotoMetadata) -> bytes:
+    """``encoded`` (a whole JPEG or PNG file's bytes) with ``metadata`` written in; other formats unchanged."""
+    suffix = suffix.lower()
+    if suffix in (".jpg", ".jpeg") and encoded.startswith(b"\xff\xd8"):
+        return _jpeg_with(encoded, metadata)
+    if suffix == ".png":
+        return _png_with(encoded, metadata)
+    return encoded
+
+
+def _jpeg_metadata(data: bytes) -> PhotoMetadata:
+    exif = dpi = None
+    for marker, payload in header_segments(data):
+        if marker == 0xE1 and payload.startswith(EXIF_TAG) and exif is None:
+            exif = payload[len(EXIF_TAG) :]
+        elif marker == 0xE0 and payload.startswith(b"JFIF\x00") and len(payload) >= 12:
+            units, x, y = payload[7], *struct.unpack(">HH", payload[8:12])
+            if units in (1, 2) and x > 0 and y > 0:  # 1: per inch, 2: per cm; 0 is only an aspect ratio
+                per_inch = 1.0 if units == 1 else 2.54
+                dpi = (x * per_inch, y * per_inch)
+    return PhotoMetadata(exif, dpi)
+
+
+def _jpeg_with(data: bytes, metadata: PhotoMetadata) -> bytes:
+    at = 2
+    if data[2:4] == b"\xff\xe0":  # a JFIF APP0 first (OpenCV writes one): its density is the dpi
+        length = struct.unpack(">H", data[4:6])[0]
+        app0 = bytearray(data[2 : 4 + length])
+        if metadata.dpi is not None and app0[4:9] == b"JFIF\x00" and len(app0) >= 16:
+            app0[11] = 1
+            struct.pack_into(">HH", app0, 12, *(min(65535, max(1, round(v))) for v in metadata.dpi))
+        data, at = data[:2] + bytes(app0) + data[4 + length :], 4 + length
+    if metadata.exif is None or len(metadata.exif) + len(EXIF_TAG) + 2 > 65535:
+        return data
+    segment = b"\xff\xe1" + struct.pack(">H", 2 + len(EXIF_TAG) + len(metadata.exif)) + EXIF_TAG + metadata.exif
+    return data[:at] + segment + data[at:]
+
+
+def _png_metadata(data: bytes) -> PhotoMetadata:
+    exif = dpi = None
+    for kind, payload, _, _ in png_chunks(data):
+        if kind == b"eXIf":
+            exif = payload
+        elif kind == b"pHYs" and len(payload) == 9 and payload[8] == 1:  # unit 1: per metre
+            x, y = struct.unpack(">II", payload[:8])
+            dpi = (x * INCH_PER_METRE, y * INCH_PER_METRE)
+    return PhotoMetadata(exif, dpi)
+
+
+def _png_with(data: bytes, metadata: PhotoMetadata) -> bytes:
+    out = [data[: len(PNG_SIGNATURE)]]
+    for kind, _, start, end in png_chunks(data):
+        if kind in (b"eXIf", b"pHYs"):
+            continue
+        out.append(data[start:end])
+        if kind == b"IHDR":  # both go before the image data
+            if metadata.dpi is not None:
+                per_metre = (min(2**31 - 1, round(v / INCH_PER_METRE)) for v in metadata.dpi)
+                out.append(png_chunk(b"pHYs", struct.pack(">IIB", *per_metre, 1)))
+            if metadata.exif is not None:
+                out.append(png_chunk(b"eXIf", metadata.exif))
+    return b"".join(out)
+
+
+__all__ = ["PhotoMetadata", "embed_exif", "output_exif", "read_photo_metadata"]
