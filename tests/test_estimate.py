@@ -255,6 +255,24 @@ def test_grid_crops_lie_on_the_jpeg_block_grid(shape):
     assert all(y + 64 <= shape[0] and x + 64 <= shape[1] for y, x in corners)
 
 
+def test_a_cropped_jpeg_is_read_on_its_own_block_grid():
+    """A JPEG cut 5 rows and 3 columns off its corner (a crop saved as PNG) has its 8×8 grid there:
+    crops snapped to the image corner read quality 100.8 for a q20 photo (a review); on the grid, 20."""
+    from skimage import data
+
+    from napari_hyperres.blind.crops import block_grid_phase
+
+    photo = np.ascontiguousarray(data.chelsea()[:, :, ::-1])
+    ok, encoded = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, 20])
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1]
+    cropped = np.ascontiguousarray(decoded[5:, 3:])
+    assert block_grid_phase(decoded) == (0, 0) and block_grid_phase(cropped) == (3, 5)
+    noise = np.random.default_rng(0).normal(128, 10, (256, 256)).astype(np.float32)
+    assert block_grid_phase(noise) == (0, 0)  # no grid: the corner, as before
+    assert abs(estimate_level(cropped, "dejpeg", device="cpu") - 20) < 4
+    assert abs(estimate_level(np.ascontiguousarray(decoded), "dejpeg", device="cpu") - 20) < 4
+
+
 def test_estimate_level_looks_through_crops_of_the_training_patch(tmp_path, monkeypatch):
     """The pooled statistics depend on the crop size: crops are the recorded training patch (64 if none)."""
     model = LevelEstimator(EstimatorArchitecture(in_channels=3, features=8))

@@ -24,16 +24,50 @@ def trained_patch(info, default: int) -> int:
     return int(info.extra.get("patch", default))
 
 
-def _offsets(size: int, crop: int, count: int) -> np.ndarray:
-    """``count`` evenly spread offsets in ``[0, size - crop]``, snapped down to the JPEG block grid."""
+GRID_CONTRAST = 1.1
+"""A block grid shows when the steps across one column (row) phase of 8 are this much larger than
+the median phase's. Measured on Set14 + McMaster cut 3 / 5 pixels off a JPEG's corner: 1.78–5.1 at
+q 10, 1.15–1.70 at q 50 (all found); 1.05–1.53 at q 75 (13 of 14); uncompressed noisy images 1.01–1.11."""
+
+
+def block_grid_phase(plane: np.ndarray) -> tuple[int, int]:
+    """``(y, x)`` in ``0..7``: where the 8×8 JPEG block grid of a ``(H, W[, C])`` plane starts.
+
+    ``(0, 0)`` for a JPEG as decoded; a JPEG cropped by 3 rows and 5 columns (a screenshot, a crop
+    saved as PNG) gives ``(5, 3)``; ``0`` along an axis where no grid shows (:data:`GRID_CONTRAST`).
+    """
+    gray = plane.astype(np.float32)
+    if gray.ndim == 3:
+        gray = gray.mean(axis=-1)
+    rows = np.abs(np.diff(gray, axis=0)).mean(axis=1)  # rows[j]: the step from row j to j + 1
+    columns = np.abs(np.diff(gray, axis=1)).mean(axis=0)
+    return _phase(rows), _phase(columns)
+
+
+def _phase(steps: np.ndarray) -> int:
+    usable = len(steps) - len(steps) % JPEG_BLOCK
+    if usable < 2 * JPEG_BLOCK:
+        return 0
+    per_phase = steps[:usable].reshape(-1, JPEG_BLOCK).mean(axis=0)
+    k = int(np.argmax(per_phase))
+    if per_phase[k] <= GRID_CONTRAST * float(np.median(np.delete(per_phase, k))):
+        return 0
+    return (k + 1) % JPEG_BLOCK  # a block ends at j = k and the next starts at k + 1
+
+
+def _offsets(size: int, crop: int, count: int, phase: int = 0) -> np.ndarray:
+    """``count`` evenly spread offsets in ``[0, size - crop]``, snapped down to the JPEG block grid
+    starting at ``phase``."""
     offsets = np.linspace(0, size - crop, count).astype(int)
-    return np.unique(offsets - offsets % JPEG_BLOCK)
+    snapped = offsets - (offsets - phase) % JPEG_BLOCK
+    return np.unique(np.where(snapped < 0, snapped + JPEG_BLOCK, snapped).clip(0, size - crop))
 
 
 def grid_crops(plane: np.ndarray, crop: int, max_crops: int = MAX_CROPS) -> np.ndarray:
     """Up to ``max_crops`` crops ``(N, C, crop, crop)`` on a regular grid of a ``(H, W, C)`` plane.
 
-    Crop corners lie on the 8-pixel JPEG block grid (:data:`JPEG_BLOCK`).
+    Crop corners lie on the plane's 8-pixel JPEG block grid (:data:`JPEG_BLOCK`), where it starts
+    (:func:`block_grid_phase`: a cropped JPEG's grid does not start at the corner).
 
     Planes smaller than ``crop`` give one crop of the whole plane (cut to a multiple of 16,
     at least 16 pixels).
@@ -43,7 +77,8 @@ def grid_crops(plane: np.ndarray, crop: int, max_crops: int = MAX_CROPS) -> np.n
         ch, cw = max(16, h - h % 16), max(16, w - w % 16)
         return np.ascontiguousarray(plane[None, :ch, :cw].transpose(0, 3, 1, 2))
     side = max(1, int(np.ceil(np.sqrt(max_crops))))
-    ys = _offsets(h, crop, max(1, min(side, h // crop)))
-    xs = _offsets(w, crop, max(1, min(side, w // crop)))
+    phase_y, phase_x = block_grid_phase(plane)
+    ys = _offsets(h, crop, max(1, min(side, h // crop)), phase_y)
+    xs = _offsets(w, crop, max(1, min(side, w // crop)), phase_x)
     boxes = [(y, x) for y in ys for x in xs][:max_crops]
     return np.ascontiguousarray(np.stack([plane[y : y + crop, x : x + crop] for y, x in boxes]).transpose(0, 3, 1, 2))
