@@ -106,16 +106,22 @@ def test_sr_on_a_jpeg_file_suggests_removing_its_blocks_first(tmp_path, tiny_wei
     assert "--task dejpeg --level auto first" in capsys.readouterr().err
 
 
-def test_a_folder_run_names_the_files_it_skips(tmp_path, tiny_weights, capsys):
-    folder = tmp_path / "in"
+def test_a_folder_run_reads_webp_as_png_and_names_the_files_it_skips(tmp_path, tiny_weights, capsys):
+    folder, out = tmp_path / "in", tmp_path / "out"
     folder.mkdir()
     Image.fromarray(np.full((32, 40, 3), 120, np.uint8)).save(folder / "a.png")
-    Image.fromarray(np.full((32, 40, 3), 120, np.uint8)).save(folder / "b.webp")
+    Image.fromarray(np.full((32, 40, 3), 120, np.uint8)).save(folder / "b.webp", quality=80)  # written by another library
+    Image.fromarray(np.full((32, 40, 3), 120, np.uint8)).save(folder / "c.gif")
     (folder / "notes.txt").write_text("x")
-    assert main(["restore", str(folder), str(tmp_path / "out"), "--task", "denoise", "--level", "10",
+    assert main(["restore", str(folder), str(out), "--task", "denoise", "--level", "10",
                  "--weights", str(tiny_weights["denoise"]), "--device", "cpu"]) == 0
     err = capsys.readouterr().err
-    assert "2 file(s) of a type this tool does not read were skipped (.txt, .webp)" in err
+    assert "2 file(s) of a type this tool does not read were skipped (.gif, .txt)" in err
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]  # WebP is read, and written as PNG
+    with Image.open(out / "b.png") as image:
+        assert image.size == (40, 32) and image.mode == "RGB"
+    assert main(["restore", str(folder / "a.png"), str(tmp_path / "x.webp"), "--task", "denoise", "--level", "10"]) == 2
+    assert "unsupported output type '.webp'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("first", "again", "expected"), [(20, 90, 20), (90, None, 90), (40, None, 40)])

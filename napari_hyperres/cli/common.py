@@ -44,19 +44,19 @@ def folder_images(folder) -> list:
     are not searched; notes on stderr say how many were left (zarr stores, which are folders, aside), and
     which files of other types (.webp, .gif, text files) were skipped."""
     from ..io.chunked import is_zarr
-    from ..io.files import is_supported
+    from ..io.files import is_readable
 
     entries = [p for p in folder.iterdir() if not p.name.startswith(".")]
     subfolders = [p for p in entries if p.is_dir() and not is_zarr(p)]
     if subfolders:
         print(f"note: {folder}: {len(subfolders)} subfolder(s) not searched (e.g. {subfolders[0].name}); "
               "run each folder on its own", file=sys.stderr)
-    skipped = sorted({p.suffix.lower() or "(no suffix)" for p in entries if p.is_file() and not is_supported(p)})
+    skipped = sorted({p.suffix.lower() or "(no suffix)" for p in entries if p.is_file() and not is_readable(p)})
     if skipped:
-        count = sum(p.is_file() and not is_supported(p) for p in entries)
+        count = sum(p.is_file() and not is_readable(p) for p in entries)
         print(f"note: {folder}: {count} file(s) of a type this tool does not read were skipped ({', '.join(skipped)}); "
               "convert images among them to PNG or TIFF", file=sys.stderr)
-    return sorted(p for p in entries if p.is_file() and is_supported(p))
+    return sorted(p for p in entries if p.is_file() and is_readable(p))
 
 
 def is_tiff(path) -> bool:

@@ -97,7 +97,7 @@ def add_estimate_command(subparsers: argparse._SubParsersAction) -> None:
 def run_estimate(args: argparse.Namespace) -> int:
     from ..blind.levels import resolve_level
     from ..core.plugins import get_task
-    from ..io.files import SUPPORTED_SUFFIXES, read_image
+    from ..io.files import READABLE_SUFFIXES, read_image
     from ..io.tiff_meta import read_tiff_metadata
 
     task = get_task(args.task)
@@ -109,7 +109,7 @@ def run_estimate(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"no such file or folder: {source}")
         found = folder_images(source) if source.is_dir() else [source]
         if not found:
-            raise ShapeError(f"{source}: no images with a supported suffix ({', '.join(SUPPORTED_SUFFIXES)})")
+            raise ShapeError(f"{source}: no images with a supported suffix ({', '.join(READABLE_SUFFIXES)})")
         files += found
     value_range = tuple(args.value_range) if args.value_range else None
     camera = camera_noise(args, task)

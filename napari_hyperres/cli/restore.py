@@ -93,7 +93,7 @@ def restore_jobs(source: Path, target: Path) -> list[tuple[Path, Path]]:
         ShapeError: unsupported suffix, a folder with no supported image, or a folder written onto itself.
     """
     from ..io.chunked import is_zarr
-    from ..io.files import SUPPORTED_SUFFIXES, is_supported
+    from ..io.files import READABLE_SUFFIXES, SUPPORTED_SUFFIXES, is_supported, output_name
 
     if not source.exists():
         raise FileNotFoundError(f"no such file or folder: {source}")
@@ -110,10 +110,10 @@ def restore_jobs(source: Path, target: Path) -> list[tuple[Path, Path]]:
             raise ShapeError(f"OUT {target} is the input folder; restoring would overwrite the inputs, choose another folder")
         files = folder_images(source)
         if not files:
-            raise ShapeError(f"{source}: no images with a supported suffix ({', '.join(SUPPORTED_SUFFIXES)})")
-        return [(p, target / p.name) for p in files]
+            raise ShapeError(f"{source}: no images with a supported suffix ({', '.join(READABLE_SUFFIXES)})")
+        return [(p, target / output_name(p)) for p in files]
     if target.is_dir():
-        target = target / source.name
+        target = target / output_name(source)
     if not is_supported(target):
         raise ShapeError(f"{target}: unsupported output type {target.suffix or '(no suffix)'!r}; expected one of {', '.join(SUPPORTED_SUFFIXES)}")
     return [(source, target)]

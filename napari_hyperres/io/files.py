@@ -27,6 +27,10 @@ from .tiff_meta import TiffMetadata
 TIFF_SUFFIXES = (".tif", ".tiff")
 OPENCV_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 SUPPORTED_SUFFIXES = TIFF_SUFFIXES + OPENCV_SUFFIXES
+READ_ONLY_SUFFIXES = (".webp",)
+"""Read (OpenCV decodes them) but not written: lossy WebP would compress a restored image again,
+and lossless WebP changes the colour of transparent pixels. Their outputs are PNG."""
+READABLE_SUFFIXES = SUPPORTED_SUFFIXES + READ_ONLY_SUFFIXES
 
 JPEG_QUALITY = 95
 """Quality of JPEG files written by :func:`write_image` unless told otherwise. Colour JPEGs are
@@ -48,11 +52,23 @@ def is_supported(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in SUPPORTED_SUFFIXES
 
 
+def is_readable(path: str | os.PathLike) -> bool:
+    """Whether ``path`` has a suffix this module reads (:data:`READABLE_SUFFIXES`, case-insensitive)."""
+    return Path(path).suffix.lower() in READABLE_SUFFIXES
+
+
+def output_name(path: str | os.PathLike) -> str:
+    """The file name a restored ``path`` gets in an output folder: its own, or ``.png`` for a read-only type."""
+    path = Path(path)
+    return path.name if is_supported(path) else path.stem + ".png"
+
+
 def _suffix(path: Path, what: str) -> str:
     suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
+    allowed = READABLE_SUFFIXES if what == "file" else SUPPORTED_SUFFIXES
+    if suffix not in allowed:
         hint = "; convert it to PNG or TIFF and restore that" if what == "file" else ""
-        raise ShapeError(f"{path}: unsupported {what} type {suffix or '(no suffix)'!r}; expected one of {', '.join(SUPPORTED_SUFFIXES)}{hint}")
+        raise ShapeError(f"{path}: unsupported {what} type {suffix or '(no suffix)'!r}; expected one of {', '.join(allowed)}{hint}")
     return suffix
 
 
@@ -243,4 +259,7 @@ def write_image(
     return path
 
 
-__all__ = ["SUPPORTED_SUFFIXES", "JPEG_QUALITY", "check_writable", "is_supported", "read_image", "write_image"]
+__all__ = [
+    "JPEG_QUALITY", "READABLE_SUFFIXES", "SUPPORTED_SUFFIXES", "check_writable", "is_readable", "is_supported", "output_name",
+    "read_image", "write_image",
+]
