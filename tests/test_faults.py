@@ -317,16 +317,21 @@ def test_trainer_resume_faults_are_one_line(tmp_path):
     assert cut.returncode == 2 and "checkpoint.pt" in cut.stderr and len(cut.stderr.strip().splitlines()) == 1
 
 
-@pytest.fixture
-def full_disk(tmp_path):
-    """A 256 KiB tmpfs (needs root, as in CI's container); skipped where it cannot be mounted."""
-    mount = tmp_path / "small"
+def mounted_tmpfs(mount: Path, options: str):
+    """A tmpfs mounted on ``mount`` with ``options`` while the generator runs (needs root, as in
+    CI's container); the test is skipped where it cannot be mounted."""
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True, text=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)], capture_output=True, text=True)
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here ({done.stderr.strip() or 'not root'})")
+        pytest.skip(f"cannot mount a tmpfs ({options}) here ({done.stderr.strip() or 'not root'})")
     yield mount
     subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 256 KiB tmpfs."""
+    yield from mounted_tmpfs(tmp_path / "small", "size=256k")
 
 
 def test_a_full_disk_is_one_line_and_leaves_nothing(full_disk, tmp_path, tiny_weights, capsys):
@@ -344,14 +349,8 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(full_disk, tmp_path, tiny_we
 
 @pytest.fixture
 def read_only_folder(tmp_path):
-    """A read-only tmpfs (root writes anywhere else, as in CI's container); skipped where it cannot be mounted."""
-    mount = tmp_path / "readonly"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mount)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs here ({done.stderr.strip() or 'not root'})")
-    yield mount
-    subprocess.run(["umount", str(mount)], capture_output=True)
+    """A read-only tmpfs (root writes anywhere else)."""
+    yield from mounted_tmpfs(tmp_path / "readonly", "ro,size=64k")
 
 
 def test_an_unwritable_folder_is_named_not_a_temporary_file(read_only_folder, tmp_path, tiny_weights, capsys):
