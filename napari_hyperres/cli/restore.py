@@ -9,6 +9,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
+from ..core.atomic import file_in_the_way
 from ..core.devices import PRECISIONS
 from ..errors import HyperResError, ShapeError, WeightsError
 from ..io.files import JPEG_QUALITY
@@ -123,7 +124,7 @@ def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool) -> None:
     """Refuse to write onto an input, or onto an existing file without ``overwrite``, before any work."""
     inputs = {src.resolve() for src, _ in jobs}
     for src, dst in jobs:
-        blocking = next((p for p in dst.parents if p.exists() and not p.is_dir()), None)
+        blocking = file_in_the_way(dst)
         if blocking is not None:
             raise ShapeError(f"cannot write {dst}: {blocking} is a file, not a folder; choose another OUT")
         if dst.resolve() in inputs or (dst.exists() and os.path.samefile(src, dst)) or src.resolve() in dst.resolve().parents:
@@ -215,10 +216,9 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
 
     from ..blind.levels import resolve_level
     from ..core.images import is_rgb_image
-    from ..core.jpeg_quality import JPEG_SUFFIXES
     from ..engine import output_shape
     from ..io.exif import output_exif
-    from ..io.files import check_writable, read_image, write_image
+    from ..io.files import check_writable, read_image, reads_upright, write_image
     from ..io.icc import read_icc_profile
     from ..io.tiff_meta import read_tiff_metadata
 
@@ -244,7 +244,7 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
         results.append(result)
         progress.finish(describe_run(restorer, level, report) + (f" -> {dst}" if len(results) == len(parts) else ""))
     result = results[0] if channel_axis is None else np.stack(results, axis=channel_axis)
-    photo = None if is_tiff(src) else output_exif(src, image.shape, result.shape, turned=src.suffix.lower() in JPEG_SUFFIXES)
+    photo = None if is_tiff(src) else output_exif(src, image.shape, result.shape, turned=reads_upright(src))
     write_image(
         dst, result, tiff_metadata=metadata if is_tiff(dst) else None, icc_profile=read_icc_profile(src),
         photo=photo, jpeg_quality=args.jpeg_quality or JPEG_QUALITY,

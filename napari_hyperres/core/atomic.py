@@ -80,6 +80,12 @@ def sigterm_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def file_in_the_way(path: str | os.PathLike) -> Path | None:
+    """The existing *file* among ``path``'s parent folders (``out.png/x.png``: ``out.png``), which
+    makes ``path`` unwritable; ``None`` when every existing parent is a folder."""
+    return next((p for p in Path(path).parents if p.exists() and not p.is_dir()), None)
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` and move the temporary file onto ``path`` only if it succeeds.
 
@@ -88,7 +94,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     by an uncatchable kill is removed by the next write to ``path`` (:func:`remove_stale_temps`).
     """
     path = Path(path)
-    blocking = next((p for p in (path.parent, *path.parent.parents) if p.exists() and not p.is_dir()), None)
+    blocking = file_in_the_way(path)
     if blocking is not None:
         raise NotADirectoryError(errno.ENOTDIR, f"cannot write {path}: {blocking} is a file, not a folder; choose another output path")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -57,6 +57,12 @@ def is_readable(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in READABLE_SUFFIXES
 
 
+def reads_upright(path: str | os.PathLike) -> bool:
+    """Whether :func:`read_image` turns this file's pixels upright by its EXIF orientation (JPEG: as
+    every viewer shows it), so that an output of them must say "upright"."""
+    return Path(path).suffix.lower() in (".jpg", ".jpeg")
+
+
 def output_name(path: str | os.PathLike) -> str:
     """The file name a restored ``path`` gets in an output folder: its own, or ``.png`` for a read-only type."""
     path = Path(path)
@@ -148,8 +154,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         return image if move is None else np.ascontiguousarray(np.moveaxis(image, *move))
     # imdecode of the bytes (not imread) also handles non-ASCII paths on Windows. A JPEG (no alpha)
     # is turned upright by its EXIF orientation, as every viewer shows it (IMREAD_UNCHANGED would not:
-    # a phone photo came out sideways, and the output has no EXIF to turn it back)
-    flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if suffix in (".jpg", ".jpeg") else cv2.IMREAD_UNCHANGED
+    # a phone photo came out sideways); its output's EXIF then says "upright" (io/exif.output_exif)
+    flags = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH if reads_upright(path) else cv2.IMREAD_UNCHANGED
     try:
         image = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), flags)
     except cv2.error:
@@ -261,5 +267,5 @@ def write_image(
 
 __all__ = [
     "JPEG_QUALITY", "READABLE_SUFFIXES", "SUPPORTED_SUFFIXES", "check_writable", "is_readable", "is_supported", "output_name",
-    "read_image", "write_image",
+    "read_image", "reads_upright", "write_image",
 ]

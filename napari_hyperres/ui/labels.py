@@ -141,6 +141,7 @@ def output_metadata(
         metadata["self_ensemble"] = True
     return {OUTPUT_KEY: metadata}
 
+
 STATUS_LIMIT = 320
 """Characters of a message the status line shows (it wraps); the whole message is its tooltip."""
 
@@ -152,4 +153,3 @@ def status_text(message: str, limit: int = STATUS_LIMIT) -> str:
         return message
     cut = message[: limit - 1]
     return (cut[: cut.rfind(" ")] if " " in cut else cut) + " (…)"
-

@@ -40,8 +40,8 @@ DEJPEG = Task(
     chroma_in_file=read_file_chroma,  # a 4:4:4 file's chroma at full resolution
     degrade=degrade_jpeg,
     weights="dejpeg.lite",
-    # single saves of Set14 / McMaster / classic5 read ≤ 11.7 below their tables (q 90); photos saved at
-    # q 10-50 and again at 75-95 read 10.8-50.8 on average (BENCHMARKS.md, "A photographer's review")
+    # single saves of Set14 / McMaster / classic5 read ≤ 11.7 below their tables (q 90), re-saves of
+    # q 10-50 at 75-95 21.4-84.8 below (benchmarks/bench_jpeg_resave.py; BENCHMARKS.md, "Fifth review")
     level_in_file=FileLevel(JPEG_SUFFIXES, read_file_quality, "quantisation tables", saved_again_below=15),
     psnr_on="y",
     eval_protocol="OpenCV (libjpeg) encode at quality q of the gray/Y image; PSNR on Y (BT.601), no border crop",
