@@ -804,6 +804,27 @@ def test_log_level_balance_keeps_the_value_and_weighs_relative_errors():
         combine_levels(losses, "max")
 
 
+def test_level_weights_multiply_each_levels_term_after_the_balance(tmp_path, image_folder, capsys):
+    """``level_weights``: each level's term times its factor (sum and log); one per level or refused, on the CLI too."""
+    from trainer.objectives import combine_levels
+
+    params = torch.tensor([0.2, 0.8], requires_grad=True)
+    losses = [params[0] ** 2, params[1] ** 2]  # 0.04 and 0.64
+    assert float(combine_levels(losses, "sum", [2.0, 1.0])) == pytest.approx(0.72)
+    combine_levels(losses, "log", [2.0, 1.0]).backward()
+    mean = (0.04 + 0.64) / 2
+    torch.testing.assert_close(params.grad, torch.tensor([2 * mean * 2 / 0.2, mean * 2 / 0.8]))
+    with pytest.raises(ValueError, match="one per level"):
+        combine_levels(losses, "sum", [1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match="positive"):
+        TrainConfig(task="denoise", data=[], out="", level_weights=[1.0, 0.0])
+    run = tmp_path / "tilted"
+    assert trainer_main(train_args("denoise", image_folder, run, 1, "--level-weights", "2", "1", "1", "1")) == 0
+    assert load_checkpoint(run / CHECKPOINT)["config"]["level_weights"] == [2.0, 1.0, 1.0, 1.0]
+    assert trainer_main(train_args("denoise", image_folder, tmp_path / "bad", 1, "--level-weights", "2", "1")) != 0
+    assert "2 level weights for 4 training levels" in capsys.readouterr().err
+
+
 def test_level_balance_is_a_training_option(tmp_path, image_folder, capsys):
     run = tmp_path / "log"
     assert trainer_main(train_args("denoise", image_folder, run, 1, "--level-balance", "log")) == 0

@@ -110,6 +110,9 @@ def add_train(sub: argparse._SubParsersAction) -> None:
                    help="sr: share of crops made low-resolution by area averaging or by bilinear/bicubic without antialiasing "
                         "(as cv2.resize downscales), instead of antialiased bicubic, e.g. 0.3")
     add_level_options(p)
+    p.add_argument("--level-weights", type=float, nargs="+", default=[], metavar="W",
+                   help="one positive factor per training level (--levels' order; default all 1) multiplying its loss "
+                        "after --level-balance, e.g. 1.5 1 1 1 to favour the lowest level")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_train)
 
@@ -127,7 +130,7 @@ def run_train(args: argparse.Namespace) -> int:
         init_from=args.init_from, max_images=args.max_images, time_budget_s=args.time_budget, amp=args.amp,
         selection_entropy=args.selection_entropy, selection_balance=args.selection_balance, select_decoder=args.select_decoder,
         quantize_8bit=args.quantize_8bit, opponent_planes=args.opponent_planes, level_balance=args.level_balance,
-        pixel_loss=args.pixel_loss, other_downscalers=args.other_downscalers, centred_control=args.centred_control,
+        level_weights=args.level_weights, pixel_loss=args.pixel_loss, other_downscalers=args.other_downscalers, centred_control=args.centred_control,
     )
     out = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"run saved in {out}")

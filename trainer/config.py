@@ -59,6 +59,9 @@ class TrainConfig:
             squared error). With ``level_balance="log"``, l2's gradient is that of Σ log MSEᵢ,
             i.e. of −Σ PSNRᵢ (each level's PSNR on the batch, equally weighted): a late round's
             objective is then the validation tables' own measure.
+        level_weights: one factor per training level (in :attr:`levels`' order) that each
+            level's loss is multiplied by after ``level_balance``; empty = all 1. Tilts a
+            HyperRes network towards some levels (e.g. the low end of its range), at the others' cost.
         centred_control: kind ``"hyperres"`` only: the meta blocks see the control value
             centred on the training levels and scaled to ±1 there (:func:`centred_architecture`)
             instead of ``level / 255``'s 0.06–0.29 (denoise). The same networks, learned faster:
@@ -100,6 +103,7 @@ class TrainConfig:
     opponent_planes: float = 0.0
     level_balance: str = "sum"
     pixel_loss: str = "l1"
+    level_weights: list[float] = field(default_factory=list)
     other_downscalers: float = 0.0
     centred_control: bool = False
     channels_last: bool = True
@@ -113,6 +117,8 @@ class TrainConfig:
             raise ValueError(f"expected a level balance among {LEVEL_BALANCES}, got {self.level_balance!r}")
         if self.pixel_loss not in PIXEL_LOSSES:
             raise ValueError(f"expected a pixel loss among {PIXEL_LOSSES}, got {self.pixel_loss!r}")
+        if any(not weight > 0 for weight in self.level_weights):
+            raise ValueError(f"level weights must be positive numbers, got {self.level_weights}")
         if self.centred_control and self.kind != "hyperres":
             raise ValueError(f"--centred-control reparametrises a HyperRes network's meta blocks; kind {self.kind!r} has none")
 

@@ -90,20 +90,23 @@ def pixel_loss(restored: torch.Tensor, clean: torch.Tensor, kind: str) -> torch.
     raise ValueError(f"expected a pixel loss among {PIXEL_LOSSES}, got {kind!r}")
 
 
-def combine_levels(losses: list[torch.Tensor], balance: str) -> torch.Tensor:
+def combine_levels(losses: list[torch.Tensor], balance: str, level_weights: list[float] | None = None) -> torch.Tensor:
     """The training loss from the k levels' losses (scalars, L1 or MSE: :func:`pixel_loss`).
 
     ``"sum"``: their sum (the papers'). ``"log"``: ``Σ (m / Lᵢ) · Lᵢ`` with ``Lᵢ`` and their mean
     ``m`` detached: the same value as the sum, and the gradient of ``m · Σ log Lᵢ``, so each
     level's relative error counts the same (σ 15's L1 is a fraction of σ 75's, and in a plain
-    sum its gradient is outweighed)."""
+    sum its gradient is outweighed). ``level_weights`` (k positive factors, default all 1)
+    then multiply each level's term (:attr:`TrainConfig.level_weights`)."""
     if balance not in LEVEL_BALANCES:
         raise ValueError(f"expected a level balance among {LEVEL_BALANCES}, got {balance!r}")
-    if balance == "sum" or len(losses) == 1:
-        return sum(losses)
-    values = torch.stack([loss.detach() for loss in losses])
-    weights = values.mean() / values.clamp_min(1e-8)
-    return sum(w * loss for w, loss in zip(weights, losses, strict=True))
+    factors = [1.0] * len(losses) if not level_weights else list(level_weights)
+    if len(factors) != len(losses):
+        raise ValueError(f"{len(factors)} level weights for {len(losses)} training levels: give one per level")
+    if balance == "log" and len(losses) > 1:
+        values = torch.stack([loss.detach() for loss in losses])
+        factors = [f * b for f, b in zip(factors, values.mean() / values.clamp_min(1e-8), strict=True)]
+    return sum(f * loss for f, loss in zip(factors, losses, strict=True))
 
 
 class Restoration:
@@ -113,6 +116,8 @@ class Restoration:
     def __init__(self, model: nn.Module, task: Task, cfg: TrainConfig, levels: list[float], penalty=None) -> None:
         if cfg.other_downscalers > 0 and not task.resamples:
             raise ValueError(f"other downscalers are for scaling tasks such as sr; task {task.name!r} does not scale")
+        if cfg.level_weights and len(cfg.level_weights) != len(levels):
+            raise ValueError(f"{len(cfg.level_weights)} level weights for {len(levels)} training levels {levels}: give one per level")
         self.model, self.task, self.cfg, self.levels = model, task, cfg, levels
         self.controls = controls_for(task, cfg.kind, levels)
         self.module = MultiLevel(model, penalty)
@@ -132,7 +137,7 @@ class Restoration:
         with torch.autocast(clean.device.type, dtype=torch.bfloat16, enabled=self.cfg.amp):
             outputs, selection_penalty = module(inputs, self.controls)
             losses = [pixel_loss(o.float(), clean, self.cfg.pixel_loss) for o in outputs]
-            loss = combine_levels(losses, self.cfg.level_balance) + selection_penalty
+            loss = combine_levels(losses, self.cfg.level_balance, self.cfg.level_weights) + selection_penalty
         return loss, float(loss.detach())  # balanced or not, the same value: logs stay comparable
 
     @torch.no_grad()
