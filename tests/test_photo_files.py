@@ -141,3 +141,26 @@ def test_auto_reads_a_jpeg_saved_again_by_its_pixels(tmp_path, capsys, first, ag
     line = capsys.readouterr().out.strip().split("\t")
     assert abs(float(line[1]) - expected) <= 5
     assert ("saved again at 90" in line[2]) == (again is not None)
+
+
+@pytest.mark.parametrize(("quality", "expected"), [(20, 20.0), (75, 75.0), (90, None)])
+def test_a_jpeg_saved_for_the_web_calls_for_dejpeg_and_a_cameras_does_not(tmp_path, quality, expected):
+    """``task_for_file`` reads only the tables: q ≤ 75 (libjpeg's and Pillow's default) → dejpeg at
+    that quality; a camera's q 90 file → nothing (its noise, not its blocks, needs restoring)."""
+    import cv2
+
+    from napari_hyperres.blind.levels import task_for_file
+    from napari_hyperres.core.plugins import get_tasks
+
+    image = np.random.default_rng(4).integers(0, 255, size=(32, 40, 3), dtype=np.uint8)
+    path = tmp_path / "photo.jpg"
+    assert cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    found = task_for_file(path, get_tasks().values())
+    assert (found if found is None else (found[0].name, found[1])) == (None if expected is None else ("dejpeg", expected))
+    assert task_for_file(None, get_tasks().values()) is None
+    png = tmp_path / "photo.png"
+    assert cv2.imwrite(str(png), image)
+    assert task_for_file(png, get_tasks().values()) is None  # a PNG records no level
+    damaged = tmp_path / "damaged.jpg"
+    damaged.write_bytes(path.read_bytes()[:20])
+    assert task_for_file(damaged, get_tasks().values()) is None  # read as whatever the reader makes of it, never an error here

@@ -255,6 +255,48 @@ def test_auto_button_reads_the_quality_of_a_jpeg_file(make_widget, qtbot, tmp_pa
     assert "(read from the file's quantisation tables)" in widget.status.value
 
 
+@pytest.mark.parametrize(("quality", "task", "level"), [(20, "dejpeg", 20.0), (90, "denoise", 25.0)])
+def test_a_jpeg_saved_for_the_web_opens_on_dejpeg_at_its_quality(make_widget, qtbot, tmp_path, notes, quality, task, level):
+    """Reviewer: opening a quality-20 .jpg left the task on denoise. Choosing its layer now switches
+    to dejpeg and sets the quality as Auto does; a camera's quality-90 file stays on denoise."""
+    import cv2
+    from npe2 import PluginManager
+
+    image = np.random.default_rng(9).integers(0, 255, size=(48, 64, 3), dtype=np.uint8)
+    path = tmp_path / f"web_q{quality}.jpg"
+    assert cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    PluginManager.instance().discover()
+    viewer = ViewerModel()
+    viewer.add_image(image[..., 0], name="other")
+    widget = make_widget(viewer, estimators={"dejpeg": str(tmp_path / "no-estimator.safetensors")})
+    widget.live_check.value = False
+    assert widget.task.name == "denoise"
+    viewer.open(str(path), plugin="napari")  # becomes the active layer, so the widget's image
+    qtbot.waitUntil(lambda: widget.layer_combo.value.name == path.stem, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+    assert (widget.task.name, widget.level) == (task, level)
+    if task == "dejpeg":
+        assert any(f"{path.name} records JPEG quality 20" in note for note in notes["info"])
+        assert "quantisation tables" in widget.status.value
+    assert notes["error"] == []
+
+
+def test_apply_replaces_the_preview_of_its_layer(make_widget, qtbot, notes):
+    """Reviewer: the preview stayed under the applied result. Apply removes it; the next preview brings it back."""
+    viewer = ViewerModel()
+    viewer.add_image(np.random.default_rng(3).random((40, 48), dtype=np.float32), name="img")
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    widget.preview(20)
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    widget.apply(20)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    assert [layer.name for layer in viewer.layers] == ["img", "img [denoise 20]"] and _previews(viewer) == []
+    widget.preview(30)
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    assert notes["error"] == []
+
+
 def test_a_4_4_4_jpeg_layer_has_its_chroma_restored_at_full_resolution(make_widget, qtbot, tmp_path, notes):
     import dataclasses
 

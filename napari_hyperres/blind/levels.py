@@ -116,6 +116,31 @@ def resolve_level(
     return _within_range(task, found, "estimator")
 
 
+def task_for_file(path, tasks) -> tuple[Task, float] | None:
+    """``(task, level)``: the first of ``tasks`` whose files record their level
+    (:attr:`Task.level_in_file`) and for which the file at ``path`` records one worth restoring
+    (:attr:`FileLevel.worth_restoring`: a JPEG saved at quality ≤ 75 → ``dejpeg``); else ``None``.
+
+    Reads only what the file records (a JPEG's tables), never its pixels, so it is quick enough
+    to run when a layer is chosen; a file that cannot be read suggests nothing.
+    """
+    from ..errors import HyperResError
+
+    if not path:
+        return None
+    for task in tasks:
+        in_file = task.level_in_file
+        if in_file is None or in_file.worth_restoring is None or not in_file.applies_to(path):
+            continue
+        try:
+            level = float(in_file.read(path))
+        except (HyperResError, OSError, ValueError):
+            continue
+        if in_file.worth_restoring(level):
+            return task, level
+    return None
+
+
 def _estimated_or_none(image, task: Task, **options) -> float | None:
     """The estimator's reading of ``image``, or ``None`` where the task has no estimator to ask."""
     from ..errors import WeightsError

@@ -8,6 +8,7 @@ their errors into notifications. Nothing here blocks the GUI thread.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
@@ -28,6 +29,7 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QEvent, QObject, QTimer
 from qtpy.QtWidgets import QComboBox
 
+from ..blind.levels import task_for_file
 from ..core.devices import available_devices
 from ..core.plugins import get_tasks
 from ..core.tasks import Task
@@ -298,7 +300,25 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
             if level is not None and task.level_range[0] <= float(level) <= task.level_range[1]:
                 self.level = float(level)
             return
+        if layer is not None and self._open_on_the_files_task(layer):
+            return
         self._on_settings_changed()
+
+    def _open_on_the_files_task(self, layer: Image) -> bool:
+        """Switch to the task the layer's file calls for (a JPEG saved at quality ≤ 75 → dejpeg,
+        :func:`~napari_hyperres.blind.levels.task_for_file`) and set its level as "Auto" does
+        (which also checks for a re-save). ``False`` where the file calls for none or for the task shown."""
+        path = source_path(layer)
+        suggestion = task_for_file(path, self._tasks.values())
+        if suggestion is None or suggestion[0].name == self.task.name:
+            return False
+        task, level = suggestion
+        with self.task_combo.changed.blocked():
+            self.task_combo.value = task.name
+        self._on_task_changed()
+        self._show("info", f"napari-hyperres: {Path(path).name} records {task.unit} {level:g}: task set to {task.title!r}")
+        self.estimate()
+        return True
 
     def _on_slider(self, value: float) -> None:
         if self._syncing:

@@ -20,7 +20,7 @@ from ..engine.ensemble import DIHEDRAL_TRANSFORMS
 from ..errors import HyperResError
 from .geometry import output_geometry, sweep_levels
 from .labels import format_level, is_image_conditioned, output_name, sweep_name
-from .outputs import find_layer, place_output
+from .outputs import find_layer, find_preview, place_output
 from .preview import Request, Restored, reporting_errors, restore_steps, sweep_steps
 
 
@@ -155,6 +155,9 @@ class JobsMixin:
             self.viewer, result, source=source, rgb=request.rgb, geometry=geometry, name=name,
             metadata=request.metadata(selection=selection, extra=self._weights_extra(request) if selection is not None else None),
         )
+        preview = None if source is None else find_preview(self.viewer.layers, source)
+        if preview is not None:  # the result replaces it, as a filter dialog's OK does; the next slider move brings it back
+            self.viewer.layers.remove(preview)
 
     def _on_sweep_result(self, request: Request, levels: list[float], stack: np.ndarray) -> None:
         source = find_layer(self.viewer.layers, request.source_id)

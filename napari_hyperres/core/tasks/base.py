@@ -28,12 +28,16 @@ class FileLevel:
             pixels at more than this much *below* the file's level, the file was saved again after a
             stronger degradation (a quality-20 photo re-saved at 90) and the estimator's reading is
             used. ``None``: the file's level is always used.
+        worth_restoring: ``worth_restoring(level) -> bool``: whether a file recording this level is
+            degraded enough that an image read from it should open on this task (the widget
+            switches to it, :func:`napari_hyperres.blind.levels.task_for_file`). ``None``: never.
     """
 
     suffixes: tuple[str, ...]
     read: Callable[[str], float]
     method: str
     saved_again_below: float | None = None
+    worth_restoring: Callable[[float], bool] | None = None
 
     def applies_to(self, path) -> bool:
         """Whether the file at ``path`` records the level (by its suffix)."""

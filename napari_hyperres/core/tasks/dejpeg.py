@@ -23,6 +23,16 @@ def read_file_chroma(path) -> str | None:
     return read_jpeg_chroma(path) if str(path).lower().endswith(JPEG_SUFFIXES) else None
 
 
+WEB_QUALITY = 75.0
+"""The quality libjpeg and Pillow save at unless told otherwise; cameras and phones save at 85–95."""
+
+
+def saved_for_the_web(quality: float) -> bool:
+    """Whether a JPEG file's quality is low enough that its blocking is what needs restoring
+    (≤ :data:`WEB_QUALITY`). A camera's quality-90 file needs its noise restored, not its blocks."""
+    return quality <= WEB_QUALITY
+
+
 def degrade_jpeg(clean: torch.Tensor, quality: float | torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Real libjpeg round trip at ``quality`` (see :func:`jpeg_compress`). Deterministic; ``generator`` unused."""
     return jpeg_compress(clean, quality)
@@ -42,7 +52,7 @@ DEJPEG = Task(
     weights="dejpeg.lite",
     # single saves of Set14 / McMaster / classic5 read ≤ 11.7 below their tables (q 90), re-saves of
     # q 10-50 at 75-95 21.4-84.8 below (benchmarks/bench_jpeg_resave.py; BENCHMARKS.md, "Fifth review")
-    level_in_file=FileLevel(JPEG_SUFFIXES, read_file_quality, "quantisation tables", saved_again_below=15),
+    level_in_file=FileLevel(JPEG_SUFFIXES, read_file_quality, "quantisation tables", saved_again_below=15, worth_restoring=saved_for_the_web),
     psnr_on="y",
     eval_protocol="OpenCV (libjpeg) encode at quality q of the gray/Y image; PSNR on Y (BT.601), no border crop",
     description="Removes JPEG blocking and ringing; the level is the quality the file was saved with (lower = worse).",
