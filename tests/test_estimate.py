@@ -167,7 +167,7 @@ def test_resolve_level_reads_files_and_reports_estimates_outside_the_range(tmp_p
 
 
 def test_engine_restores_an_estimate_outside_the_range_at_its_end_and_warns(monkeypatch):
-    monkeypatch.setattr(estimate_module, "estimate_level", lambda image, task, **options: 140.0)
+    monkeypatch.setattr(estimate_module, "crop_readings", lambda image, task, **options: np.array([140.0]))
     restorer = Restorer("denoise", device="cpu")
     with pytest.warns(LevelRangeWarning, match="estimated σ \\(8-bit\\) 140 .*restored at 100"):
         assert restorer.resolve_level(_photo(), "auto") == 100.0
@@ -316,3 +316,30 @@ def test_only_the_first_plane_of_a_stack_becomes_float(monkeypatch):
     assert converted == [(40, 48)] and plane.shape[:2] == (40, 48)
     whole = original(estimate_module.intensity_map_for(stack), stack)[0]
     np.testing.assert_array_equal(plane[..., 0], whole)
+
+
+def test_uneven_readings_are_those_that_disagree_by_ratio_and_by_amount():
+    from napari_hyperres.blind.estimate import uneven_readings
+
+    assert uneven_readings(np.linspace(24, 27, 50), DENOISE) is None  # white noise: crops agree
+    assert uneven_readings(np.linspace(0.3, 0.9, 50), DENOISE) is None  # a clean photo: 3× apart, but by under σ 1
+    low, high = uneven_readings(np.r_[np.full(30, 3.0), np.full(20, 28.0)], DENOISE)
+    assert (low, high) == (3.0, 28.0)
+
+
+def test_auto_says_when_parts_of_a_photo_read_different_noise(capsys):
+    """Reviewer: noise only in a photo's dark parts was read as one σ without a word. The shipped
+    estimator's crops now say so (scikit-image's astronaut; σ 30 below luma 90, σ 3 above);
+    the same photo with σ 25 everywhere gives no caution."""
+    from skimage import data
+
+    photo = data.astronaut().astype(np.float64)
+    rng = np.random.default_rng(0)
+    dark = photo.mean(axis=-1, keepdims=True) < 90
+    dark_noisy = np.clip(np.round(photo + rng.normal(size=photo.shape) * np.where(dark, 30.0, 3.0)), 0, 255).astype(np.uint8)
+    even_noisy = np.clip(np.round(photo + rng.normal(size=photo.shape) * 25.0), 0, 255).astype(np.uint8)
+    choice = resolve_level("denoise", "auto", dark_noisy)
+    assert choice.uneven is not None and choice.uneven[1] > 2 * choice.uneven[0]
+    assert "parts of the image read σ (8-bit)" in choice.describe(DENOISE) and "give the level as a number" in choice.describe(DENOISE)
+    even = resolve_level("denoise", "auto", even_noisy)
+    assert even.uneven is None and abs(even.level - 25) < 2.5 and "parts of the image" not in even.describe(DENOISE)

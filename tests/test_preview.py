@@ -227,14 +227,16 @@ def test_auto_button_availability(tmp_path, monkeypatch):
     image = np.random.default_rng(0).integers(0, 255, size=(2, 64, 64), dtype=np.uint8)
     calls = []
 
-    def estimate_level(plane, task, **options):
-        calls.append((plane, task, options))
-        return real_estimate_level(plane, task, **options)
+    real_crop_readings = estimate_module.crop_readings
 
-    monkeypatch.setattr(estimate_module, "estimate_level", estimate_level)
+    def crop_readings(plane, task, **options):
+        calls.append((plane, task, options))
+        return real_crop_readings(plane, task, **options)
+
+    monkeypatch.setattr(estimate_module, "crop_readings", crop_readings)
     choice = estimate_request(_request(image, index=(1,)), weights=str(path))
-    assert choice.method == "estimator" and choice.estimate == real_estimate_level(image[1], DENOISE, weights=str(path), rgb=False)
     [(plane, task, options)] = calls
+    assert choice.method == "estimator" and choice.estimate == real_estimate_level(image[1], DENOISE, weights=str(path), rgb=False)
     np.testing.assert_array_equal(plane, image[1])
     assert task is DENOISE and options == {"rgb": False, "weights": str(path), "device": "cpu", "value_range": None}
 

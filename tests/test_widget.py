@@ -180,11 +180,28 @@ def test_microscopy_task_slides_through_photons_on_a_log_scale_and_auto_fits_the
     assert notes["error"] == []
 
 
+def test_auto_button_cautions_when_parts_of_the_image_read_different_noise(make_widget, monkeypatch, qtbot, notes):
+    import napari_hyperres.blind.estimate as estimate_module
+
+    readings = np.r_[np.full(30, 4.0), np.full(20, 28.0)]  # noise in the dark parts only, as the shipped estimator reads it
+    monkeypatch.setattr(estimate_module, "crop_readings", lambda image, task, **options: readings)
+    viewer = ViewerModel()
+    viewer.add_image(np.zeros((32, 32), np.uint8))
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    widget.auto_button.clicked.emit()
+    qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+    assert widget.level == 4.0
+    assert "parts of the image read σ (8-bit) 4 to 28" in widget.status.value
+    assert widget.status.tooltip.startswith("σ (8-bit) = 4 (estimated); parts of the image read")
+    assert len(notes["warning"]) == 1 and "check the result" in notes["warning"][0]
+
+
 def test_auto_button_sets_the_estimate_and_reports_one_outside_the_range(make_widget, monkeypatch, qtbot, notes):
     import napari_hyperres.blind.estimate as estimate_module
 
     found = {"level": 42.0}
-    monkeypatch.setattr(estimate_module, "estimate_level", lambda image, task, **options: found["level"])
+    monkeypatch.setattr(estimate_module, "crop_readings", lambda image, task, **options: np.array([found["level"]]))
     viewer = ViewerModel()
     viewer.add_image(np.zeros((32, 32), np.uint8))
     widget = make_widget(viewer)

@@ -9,6 +9,7 @@ an estimate outside the task's range is *reported* (:attr:`LevelChoice.outside_r
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,12 +37,16 @@ class LevelChoice:
             ``"Poisson–Gaussian fit: …"`` or ``"chosen from the image"`` (HAIR: no level).
         estimate: the level as found, when it was found from the data (may lie outside the range).
         noise: photon-limited tasks: the fitted Poisson–Gaussian parameters behind the level.
+        uneven: ``(low, high)``, the 10th and 90th percentiles of the estimator's crop readings when
+            they disagree (:func:`~napari_hyperres.blind.estimate.uneven_readings`: fine texture read
+            as noise, or noise that varies with brightness); ``None`` when they agree.
     """
 
     level: float
     method: str
     estimate: float | None = None
     noise: PoissonGaussian | None = None
+    uneven: tuple[float, float] | None = None
 
     @property
     def outside_range(self) -> bool:
@@ -57,7 +62,18 @@ class LevelChoice:
         if self.outside_range:
             low, high = task.level_range
             text += f", outside the task's range {low:g}–{high:g}: restored at {self.level:g}"
-        return text
+        caution = self.caution(task)
+        return text if caution is None else f"{text}; {caution}"
+
+    def caution(self, task: Task) -> str | None:
+        """What to check when the estimator's crops disagreed (:attr:`uneven`), for people; else ``None``."""
+        if self.uneven is None:
+            return None
+        low, high = self.uneven
+        return (
+            f"parts of the image read {task.unit} {low:.3g} to {high:.3g}: fine texture can read as noise, and noise can "
+            "differ between dark and bright parts; check the result, or give the level as a number"
+        )
 
 
 def resolve_level(
@@ -92,7 +108,7 @@ def resolve_level(
         LevelRangeError: a given level outside the task's range, or a photon fit outside it.
         ShapeError / WeightsError: ``"auto"`` where the level cannot be found.
     """
-    from .estimate import describe_fit, estimate_level, estimate_photon_noise
+    from .estimate import crop_readings, describe_fit, estimate_photon_noise, uneven_readings
 
     task = get_task(task)
     if task.conditioning == "image":
@@ -112,8 +128,8 @@ def resolve_level(
             if seen is not None and seen < recorded - in_file.saved_again_below:
                 return _within_range(task, seen, f"estimator: the file was saved again at {recorded:g} after a stronger degradation")
         return _within_range(task, recorded, in_file.method)
-    found = estimate_level(_required(image, task), task, weights=weights, device=device, rgb=rgb, value_range=value_range)
-    return _within_range(task, found, "estimator")
+    readings = crop_readings(_required(image, task), task, weights=weights, device=device, rgb=rgb, value_range=value_range)
+    return dataclasses.replace(_within_range(task, float(np.median(readings)), "estimator"), uneven=uneven_readings(readings, task))
 
 
 def task_for_file(path, tasks) -> tuple[Task, float] | None:

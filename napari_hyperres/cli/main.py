@@ -123,6 +123,9 @@ def run_estimate(args: argparse.Namespace) -> int:
                 choice = resolve_level(task, "auto", part, path=path, weights=args.weights, device=args.device,
                                        restoring=False, value_range=value_range, noise=camera)
                 note = f" (outside the task's range {task.level_range[0]:g}–{task.level_range[1]:g})" if choice.outside_range else ""
+                caution = choice.caution(task)
+                if caution is not None:
+                    note += f"; {caution}"
                 print(f"{path}{label}\t{choice.estimate:.4g}\t{choice.method}{note}")
         except (HyperResError, OSError) as exc:
             if len(files) == 1:

@@ -86,7 +86,13 @@ class EstimateMixin:
         self.level = level
         source = {"quantisation tables": "read from the file's quantisation tables", "estimator": "estimated"}.get(method, method)
         self._level_found = (task.name, self.level, source)  # the previews at this level still say where it came from
-        self.status.value = status_text(f"{task.unit} = {format_level(level)} ({source})")
+        message = f"{task.unit} = {format_level(level)} ({source})"
+        caution = choice.caution(task)
+        if caution is not None:
+            message += f"; {caution}"
+            self._show("warning", f"napari-hyperres: {message}")
+        self.status.value = status_text(message)
+        self.status.tooltip = message
 
     def _on_estimate_error(self, task: Task, exc: BaseException) -> None:
         message = describe_estimate_error(exc, task)
