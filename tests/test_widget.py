@@ -195,6 +195,9 @@ def test_auto_button_cautions_when_parts_of_the_image_read_different_noise(make_
     assert "parts of the image read σ (8-bit) 4 to 28" in widget.status.value
     assert widget.status.tooltip.startswith("σ (8-bit) = 4 (estimated); parts of the image read")
     assert len(notes["warning"]) == 1 and "check the result" in notes["warning"][0]
+    widget.preview()  # the preview at that level still says it
+    qtbot.waitUntil(lambda: widget.status.value.startswith("preview denoise 4 ("), timeout=TIMEOUT_MS)
+    assert "(estimated; parts read 4–28)" in widget.status.value
 
 
 def test_auto_button_sets_the_estimate_and_reports_one_outside_the_range(make_widget, monkeypatch, qtbot, notes):

@@ -85,12 +85,13 @@ class EstimateMixin:
             return
         self.level = level
         source = {"quantisation tables": "read from the file's quantisation tables", "estimator": "estimated"}.get(method, method)
-        self._level_found = (task.name, self.level, source)  # the previews at this level still say where it came from
         message = f"{task.unit} = {format_level(level)} ({source})"
         caution = choice.caution(task)
         if caution is not None:
             message += f"; {caution}"
             self._show("warning", f"napari-hyperres: {message}")
+            source += f"; parts read {choice.uneven[0]:.3g}–{choice.uneven[1]:.3g}"
+        self._level_found = (task.name, self.level, source)  # the previews at this level still say where it came from
         self.status.value = status_text(message)
         self.status.tooltip = message
 
