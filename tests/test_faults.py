@@ -176,6 +176,10 @@ def _install_plugin(tmp_path: Path, name: str, hooks_source: str) -> Path:
         ("broken_import", "raise ImportError('a dependency is missing')\n", "failed to import"),
         ("broken_hook", "import napari_hyperres\n@napari_hyperres.hookimpl\ndef hyperres_tasks():\n    raise RuntimeError('boom')\n", "raised RuntimeError: boom"),
         ("garbage_hook", "import napari_hyperres\n@napari_hyperres.hookimpl\ndef hyperres_tasks():\n    return 'denoise'\n", "must return a list"),
+        # reviewer: a misspelt hook name made pluggy's check_pending fail everything, built-ins and the widget included
+        ("misspelt_hook", "import napari_hyperres\n@napari_hyperres.hookimpl\ndef hyperres_task():\n    return []\n",
+         "unknown hook 'hyperres_task' (a misspelling?); the hooks are hyperres_tasks"),
+        ("unmarked_hook", "def hyperres_tasks():\n    return []\n", "it has no hook: mark its function with @napari_hyperres.hookimpl"),
     ],
 )
 @pytest.mark.slow  # a subprocess or a process pool: seconds

@@ -73,15 +73,15 @@ def test_a_duplicate_task_name_is_skipped_naming_both_plugins(registered, monkey
     other = Task(name="other", title="Other", unit="u", level_range=(0.0, 1.0), default_level=0.5,
                  train_levels=(0.5,), channels="gray", degrade=lambda x, level, generator=None: x)
     registered(TasksPlugin([DENOISE, other]), "copycat")
-    with pytest.warns(PluginWarning, match="'denoise' is registered twice") as record:
+    with pytest.warns(PluginWarning, match="its task 'denoise' was left out") as record:
         tasks = get_tasks()
     message = str(record[0].message)
     assert "'builtins'" in message and "'copycat'" in message
     assert tasks["denoise"] is DENOISE and tasks["other"] is other  # the built-in is kept; the plugin's other task too
-    assert [b.name for b in broken_plugins()] == ["copycat"]
+    assert [(b.name, b.whole) for b in broken_plugins()] == [("copycat", False)]  # not the whole plugin
     monkeypatch.setenv(STRICT_ENV, "1")  # plugin authors: every skip is an error
     get_plugin_manager().tasks_built = None
-    with pytest.raises(PluginError, match="'denoise' is registered twice"):
+    with pytest.raises(PluginError, match="its task 'denoise' was left out"):
         get_tasks()
 
 
@@ -98,10 +98,10 @@ class TrylastCopycat:
 
 def test_a_trylast_plugin_cannot_take_a_builtin_name(registered):
     registered(TrylastCopycat(), "trylast-copycat")
-    with pytest.warns(PluginWarning, match="'denoise' is registered twice"):
+    with pytest.warns(PluginWarning, match="its task 'denoise' was left out"):
         tasks = get_tasks()
     assert tasks["denoise"] is DENOISE
-    assert [b.name for b in broken_plugins()] == ["trylast-copycat"]
+    assert [b.name for b in broken_plugins()] == ["trylast-copycat"] and "'builtins' registers that name first" in str(broken_plugins()[0].error)
 
 
 def test_duplicate_is_cleaned_up_after_the_test():

@@ -66,10 +66,12 @@ def run_tasks(args: argparse.Namespace) -> int:
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1])
     broken = broken_plugins()
-    if broken:
-        print("\nskipped plugins (broken; the tasks above work without them):")
-        for plugin in broken:
-            print(f"  {plugin.describe()}")
+    for whole, heading in ((True, "skipped plugins (broken; the tasks above work without them)"), (False, "tasks left out of plugins")):
+        listed = [plugin for plugin in broken if plugin.whole == whole]
+        if listed:
+            print(f"\n{heading}:")
+            for plugin in listed:
+                print(f"  {plugin.describe()}")
     return EXIT_OK
 
 

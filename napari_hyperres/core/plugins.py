@@ -42,6 +42,8 @@ class BrokenPlugin:
     name: str
     distribution: str
     error: str
+    whole: bool = True
+    """Whether the whole plugin was skipped (``False``: one of its tasks; its others are registered)."""
 
     def describe(self) -> str:
         return f"plugin {self.name!r} ({self.distribution}): {self.error}"
@@ -58,26 +60,50 @@ class TaskPluginManager(pluggy.PluginManager):
         self.distributions: dict[str, str] = {"builtins": "built in"}  # plugin name → "distribution version"
         self.tasks_built: tuple[tuple[int, ...], dict[str, Task]] | None = None  # (registered plugins, registry)
 
-    def skip(self, name: str, distribution: str, error: str) -> BrokenPlugin:
-        """Record ``name`` as broken and warn, or raise :class:`PluginError` in strict mode."""
-        broken = BrokenPlugin(name, distribution, error)
+    def skip(self, name: str, distribution: str, error: str, whole: bool = True) -> BrokenPlugin:
+        """Record ``name`` as broken (``whole=False``: one of its tasks) and warn, or raise
+        :class:`PluginError` in strict mode."""
+        broken = BrokenPlugin(name, distribution, error, whole)
         if os.environ.get(STRICT_ENV) == "1":
             raise PluginError(broken.describe())
         warnings.warn(f"napari-hyperres skipped {broken.describe()}", PluginWarning, stacklevel=3)
-        self.broken[name] = broken
+        self.broken[name if whole else f"{name}: {error}"] = broken
         return broken
 
     def load_entry_point_plugins(self) -> None:
-        """Import and register every ``napari_hyperres`` entry point; a failing one is skipped."""
+        """Import and register every ``napari_hyperres`` entry point; a failing one is skipped.
+
+        Skipped too: a module whose hooks pluggy refuses (a misspelt hook name such as
+        ``hyperres_task``, a hook asking for arguments the spec has not), and one that
+        registers no hook at all (its function lacks ``@napari_hyperres.hookimpl``)."""
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             if self.get_plugin(ep.name) is not None or self.is_blocked(ep.name):
                 continue
-            self.distributions[ep.name] = _distribution(ep)
+            dist = self.distributions[ep.name] = _distribution(ep)
             try:
-                self.register(ep.load(), name=ep.name)
+                module = ep.load()
             except Exception as exc:  # any import-time error of third-party code
-                broken = self.skip(ep.name, self.distributions[ep.name], f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}")
-                self.import_failures[ep.name] = broken
+                self.import_failures[ep.name] = self.skip(ep.name, dist, f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}")
+                continue
+            error = self._register_checked(module, ep.name)
+            if error is not None:
+                self.import_failures[ep.name] = self.skip(ep.name, dist, f"{ep.value!r} could not be registered: {error}")
+
+    def _register_checked(self, module: object, name: str) -> str | None:
+        """Register ``module`` as plugin ``name``; on a problem unregister it and return what to fix."""
+        try:
+            self.register(module, name=name)
+        except pluggy.PluginValidationError as exc:  # a hook asking for arguments the spec has not
+            return f"{exc}; see napari_hyperres.hookspecs for the hooks and their arguments"
+        callers = self.get_hookcallers(module) or []
+        unknown = sorted(caller.name for caller in callers if not caller.has_spec())
+        if unknown or not callers:
+            self.unregister(module, name=name)
+            if unknown:
+                known = sorted(name for name, caller in vars(self.hook).items() if caller.has_spec())
+                return f"unknown hook {', '.join(map(repr, unknown))} (a misspelling?); the hooks are {', '.join(known)} (napari_hyperres.hookspecs)"
+            return "it has no hook: mark its function with @napari_hyperres.hookimpl (napari_hyperres.hookspecs lists the hooks)"
+        return None
 
     def distribution_of(self, plugin: object) -> str:
         """The distribution (``name version``) that installed ``plugin``, or ``"registered in process"``."""
@@ -147,8 +173,9 @@ def get_tasks() -> dict[str, Task]:
             if task.name in found:
                 pm.skip(
                     plugin, dist,
-                    f"task name {task.name!r} is registered twice: by plugin {owner[task.name]!r} and by plugin {plugin!r}; "
-                    f"kept {owner[task.name]!r}'s (uninstall one of them or rename the task)",
+                    f"its task {task.name!r} was left out: plugin {owner[task.name]!r} registers that name first "
+                    "(rename the task, or uninstall one of the two); its other tasks are registered",
+                    whole=False,
                 )
                 continue
             found[task.name] = task
