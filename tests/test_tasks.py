@@ -83,8 +83,15 @@ def test_task_validates_itself():
         Task(**{**base, "level_range": (10.0, 0.0)})
     with pytest.raises(ValueError, match="channels"):
         Task(**{**base, "channels": "cmyk"})
-    with pytest.raises(LevelRangeError):
+    # reviewer: a plugin author's Task was checked for its range and default only, with a user's message
+    with pytest.raises(ValueError, match="default_level 11 outside its level_range 0–10"):
         Task(**{**base, "default_level": 11.0})
+    with pytest.raises(ValueError, match="train_levels 12, 40 outside its level_range 0–10"):
+        Task(**{**base, "train_levels": (1.0, 12.0, 40.0)})
+    for name in ("De Blur!", "deblur task", "", "Deblur"):
+        with pytest.raises(ValueError, match="lower case without spaces"):
+            Task(**{**base, "name": name})
+    assert Task(**{**base, "name": "my-deblur_2.1"}).name == "my-deblur_2.1"
 
 
 def test_task_is_frozen():

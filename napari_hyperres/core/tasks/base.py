@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
 import torch
 
 from ...errors import LevelRangeError
+
+
+TASK_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+"""What a task's name may be: the registry key, a CLI word and part of weights file names."""
 
 
 def divide_by_255(level: float) -> float:
@@ -149,6 +154,8 @@ class Task:
     colour: Literal["joint", "opponent"] = "joint"
 
     def __post_init__(self) -> None:
+        if not TASK_NAME.fullmatch(str(self.name)):
+            raise ValueError(f"expected a task name in lower case without spaces (letters, digits, '-', '_', '.'), such as 'deblur'; got {self.name!r}")
         low, high = self.level_range
         if not low < high:
             raise ValueError(f"task {self.name!r}: expected level_range (low, high) with low < high, got {self.level_range}")
@@ -171,7 +178,13 @@ class Task:
             )
         if self.level_scale == "log" and not low > 0:
             raise ValueError(f"task {self.name!r}: a log-scale level needs a positive range, got {self.level_range}")
-        self.check_level(self.default_level)
+        for field_name, levels in (("default_level", (self.default_level,)), ("train_levels", self.train_levels)):
+            outside = [level for level in levels if not low <= float(level) <= high]
+            if outside:
+                raise ValueError(
+                    f"task {self.name!r}: {field_name} {', '.join(f'{level:g}' for level in outside)} outside its "
+                    f"level_range {low:g}–{high:g}; widen the range or move the level"
+                )
 
     @property
     def accepted_weights(self) -> tuple[str, ...]:
