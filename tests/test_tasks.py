@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 import torch
@@ -115,3 +116,43 @@ def test_a_task_can_declare_that_files_record_its_level(tmp_path):
     assert quality_from_file(task, path) and not quality_from_file(task, tmp_path / "image.png")
     assert resolve_level(task, "auto", np.zeros((8, 8)), path=path) == LevelChoice(7.5, "sidecar file", estimate=7.5)
     assert DEJPEG.level_in_file is not None and DEJPEG.level_in_file.applies_to("photo.JPG")
+
+
+def test_a_degrade_function_that_breaks_the_contract_is_named_at_once():
+    """Reviewer: a plugin's degrade returning 0–255 values trained to 5 dB without a word, one
+    returning a smaller image was scored on the overlap, and a wrong signature or a numpy array
+    surfaced as torch errors inside the trainer. Each is now refused naming the function."""
+    import numpy as np
+
+    base = dict(name="t", title="T", unit="u", level_range=(0.0, 10.0), default_level=5.0, train_levels=(1.0,), channels="gray")
+    clean = torch.rand(2, 1, 16, 16)
+
+    def times_255(x, level, generator=None):
+        return x * 255
+
+    cases = {
+        "returned values of mean magnitude": times_255,
+        "returned shape (2, 1, 8, 8) for an input of (2, 1, 16, 16)": lambda x, level, generator=None: x[..., ::2, ::2],
+        "returned a ndarray": lambda x, level, generator=None: np.zeros((2, 1, 16, 16)),
+        "returned NaN or infinite values": lambda x, level, generator=None: x / 0,
+    }
+    for says, degrade in cases.items():
+        task = Task(**base, degrade=degrade)
+        with pytest.raises(ValueError, match=f"task 't': degrade .* {re.escape(says)}"):
+            task.simulate_input(clean, 1.0)
+    with pytest.raises(ValueError, match=r"times_255.*divide by 255"):
+        Task(**base, degrade=times_255).check_degraded(times_255(clean, 1.0), clean)
+    with pytest.raises(ValueError, match=r"degrade must accept \(clean, level, generator=None\); .*\(x, level\) does not"):
+        Task(**base, degrade=lambda x, level: x)
+    assert Task(**base, degrade=lambda x, level, generator=None: x.double()).simulate_input(clean, 1.0).dtype == torch.float64
+
+
+def test_the_trainer_names_a_plugins_broken_degrade_in_one_line(tmp_path, capsys):
+    """The same check in a training step (``trainer.data.degrade_batch``)."""
+    from trainer.data import degrade_batch
+
+    task = Task(name="t", title="T", unit="u", level_range=(0.0, 10.0), default_level=5.0, train_levels=(1.0,),
+                channels="rgb", degrade=lambda x, level, generator=None: x * 255)
+    clean = torch.rand(3, 3, 16, 16)
+    with pytest.raises(ValueError, match="task 't': degrade .*divide by 255"):
+        degrade_batch(task, clean, 1.0, torch.tensor([False, True, False]), None)

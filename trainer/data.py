@@ -128,13 +128,17 @@ def degrade_batch(
         - clean: ``(B, C, H, W)``; gray_mask: ``(B,)`` bool; output: ``(B, C, H, W)``.
     """
     gray_mask = gray_mask.to(clean.device)
+
+    def degrade(batch: torch.Tensor) -> torch.Tensor:
+        return task.check_degraded(task.degrade(batch, level, generator), batch)
+
     if clean.shape[1] == 1 or not bool(gray_mask.any()):
-        return task.degrade(clean, level, generator)
+        return degrade(clean)
     out = torch.empty_like(clean)
     color = ~gray_mask
     if bool(color.any()):
-        out[color] = task.degrade(clean[color], level, generator)
-    out[gray_mask] = task.degrade(clean[gray_mask][:, :1], level, generator).expand(-1, clean.shape[1], -1, -1)
+        out[color] = degrade(clean[color])
+    out[gray_mask] = degrade(clean[gray_mask][:, :1]).expand(-1, clean.shape[1], -1, -1)
     return out
 
 

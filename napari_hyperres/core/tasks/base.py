@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Literal
@@ -14,6 +15,35 @@ from ...errors import LevelRangeError
 
 TASK_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 """What a task's name may be: the registry key, a CLI word and part of weights file names."""
+
+
+DEGRADED_SCALE_LIMIT = 4.0
+"""Largest mean |value| of a degraded batch (clean images are in [0, 1]; σ 100/255 noise adds
+about 0.3): a function returning 0–255 values goes far past it."""
+
+
+def _accepts(function: Callable, count: int) -> bool:
+    """Whether ``function`` can be called with ``count`` positional arguments (``True`` where Python cannot tell)."""
+    try:
+        inspect.signature(function).bind(*range(count))
+    except TypeError:
+        return False
+    except ValueError:  # no signature (some builtins)
+        return True
+    return True
+
+
+def _name_of(function: Callable) -> str:
+    module = getattr(function, "__module__", None)
+    name = getattr(function, "__qualname__", None) or repr(function)
+    return f"{module}.{name}" if module else name
+
+
+def _signature(function: Callable) -> str:
+    try:
+        return str(inspect.signature(function))
+    except (TypeError, ValueError):
+        return "(…)"
 
 
 def divide_by_255(level: float) -> float:
@@ -156,6 +186,13 @@ class Task:
     def __post_init__(self) -> None:
         if not TASK_NAME.fullmatch(str(self.name)):
             raise ValueError(f"expected a task name in lower case without spaces (letters, digits, '-', '_', '.'), such as 'deblur'; got {self.name!r}")
+        for field_name in ("degrade", "make_input"):
+            function = getattr(self, field_name)
+            if function is not None and not _accepts(function, 3):
+                raise ValueError(
+                    f"task {self.name!r}: {field_name} must accept (clean, level, generator=None); "
+                    f"{_name_of(function)}{_signature(function)} does not"
+                )
         low, high = self.level_range
         if not low < high:
             raise ValueError(f"task {self.name!r}: expected level_range (low, high) with low < high, got {self.level_range}")
@@ -194,7 +231,30 @@ class Task:
     def simulate_input(self, clean: torch.Tensor, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
         """The degraded image as a user would have it (``make_input``, else ``degrade``)."""
         make = self.make_input or self.degrade
-        return make(clean, level, generator)
+        return self.check_degraded(make(clean, level, generator), clean, "make_input" if self.make_input else "degrade")
+
+    def check_degraded(self, degraded, clean: torch.Tensor, field_name: str = "degrade") -> torch.Tensor:
+        """``degraded`` if it is what ``field_name`` (``degrade`` / ``make_input``) must return for
+        ``clean`` ``(B, C, H, W)``: a tensor of its batch and channels (``degrade``: of its size),
+        finite, on the clean image's 0–1 scale. Else a ``ValueError`` naming the function, which
+        a plugin author would otherwise meet as a torch error deep in the trainer, or not at all
+        (a 0–255 output trains to nothing; a smaller one is scored on the overlap)."""
+        function = _name_of(getattr(self, field_name))
+        where = f"task {self.name!r}: {field_name} {function}"
+        if not isinstance(degraded, torch.Tensor):
+            raise ValueError(f"{where} returned a {type(degraded).__name__}; it must return a torch tensor shaped like its input")
+        same_size = field_name == "degrade" or not self.resamples
+        expected = tuple(clean.shape) if same_size else tuple(clean.shape[:2])
+        if (tuple(degraded.shape) if same_size else tuple(degraded.shape[:2])) != expected or degraded.ndim != 4:
+            raise ValueError(f"{where} returned shape {tuple(degraded.shape)} for an input of {tuple(clean.shape)}; it must keep (B, C, H, W)")
+        if not bool(torch.isfinite(degraded).all()):
+            raise ValueError(f"{where} returned NaN or infinite values")
+        if float(degraded.float().abs().mean()) > DEGRADED_SCALE_LIMIT:
+            raise ValueError(
+                f"{where} returned values of mean magnitude {float(degraded.float().abs().mean()):.3g}; images are on a 0–1 "
+                "scale here (a 0–255 result? divide by 255)"
+            )
+        return degraded
 
     @property
     def resamples(self) -> bool:
