@@ -12,7 +12,6 @@ import torch
 
 from ...errors import LevelRangeError
 
-
 TASK_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 """What a task's name may be: the registry key, a CLI word and part of weights file names."""
 
