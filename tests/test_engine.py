@@ -367,3 +367,21 @@ def test_engine_import_pulls_in_no_napari_or_qt():
 
 def test_dejpeg_task_is_gray():
     assert DEJPEG.in_channels == 1
+
+
+def test_weights_refuse_a_task_whose_normalize_changed_since_training():
+    """Reviewer: a plugin task whose ``normalize`` was changed after training restored 22.25 dB
+    against 27.10 without a word (the network saw control values it never learned). The weights
+    record the mapping (``WeightsInfo.normalization``), and the Restorer compares it."""
+    import dataclasses
+
+    from napari_hyperres.core.tasks import DENOISE, MICROSCOPY
+
+    assert Restorer(DENOISE, device="cpu").info.normalization == DENOISE.normalization == "level / 255"
+    assert Restorer(MICROSCOPY, device="cpu").info.normalization == MICROSCOPY.normalization  # a plugin-style mapping, recorded by name
+
+    def per_hundred(level):
+        return level / 100
+
+    with pytest.raises(WeightsError, match=r"trained with the control c = level / 255, but task 'denoise' now computes c = .*per_hundred\(level\)"):
+        Restorer(dataclasses.replace(DENOISE, normalize=per_hundred), device="cpu")

@@ -62,15 +62,11 @@ def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None,
 
 
 def normalization_of(task_name: str) -> str:
-    """How the task maps a level to the network's control ``c``, as the weights metadata says it:
-    ``"level / 255"`` (the papers'), else the function's name (a plugin's own mapping)."""
+    """How the task maps a level to the network's control ``c``, as the weights metadata says it
+    (:attr:`napari_hyperres.core.tasks.Task.normalization`)."""
     from napari_hyperres.core.plugins import get_task
-    from napari_hyperres.core.tasks.base import divide_by_255
 
-    normalize = get_task(task_name).normalize
-    if normalize is divide_by_255:
-        return "level / 255"
-    return f"{getattr(normalize, '__module__', '?')}.{getattr(normalize, '__qualname__', repr(normalize))}(level)"
+    return get_task(task_name).normalization
 
 
 ESTIMATOR_LOG_ROWS = 5

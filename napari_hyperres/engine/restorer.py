@@ -101,6 +101,12 @@ class Restorer:
                 )
             expected = "hair" if self.task.conditioning == "image" else "hyperres"
             model, self.info = load_model(name, task=self.task.accepted_weights, kind=expected, device=self.device)
+            if expected == "hyperres" and self.info.task == self.task.name and self.info.normalization != self.task.normalization:
+                raise WeightsError(
+                    f"{name}: these weights were trained with the control c = {self.info.normalization}, but task "
+                    f"{self.task.name!r} now computes c = {self.task.normalization}: the network would be driven by control "
+                    "values it never learned. Give the task the normalize it was trained with, or train it again"
+                )
         else:
             model = model.to(self.device).eval()
             self.info = WeightsInfo(name="(in memory)", task=self.task.name, architecture=model.arch.to_dict())

@@ -33,6 +33,7 @@ def _accepts(function: Callable, count: int) -> bool:
 
 
 def _name_of(function: Callable) -> str:
+    """``module.qualname`` of a function, as messages and weights files name it."""
     module = getattr(function, "__module__", None)
     name = getattr(function, "__qualname__", None) or repr(function)
     return f"{module}.{name}" if module else name
@@ -221,6 +222,15 @@ class Task:
                     f"task {self.name!r}: {field_name} {', '.join(f'{level:g}' for level in outside)} outside its "
                     f"level_range {low:g}–{high:g}; widen the range or move the level"
                 )
+
+    @property
+    def normalization(self) -> str:
+        """How :attr:`normalize` maps a level to the control ``c``, as weights files record it
+        (:attr:`~napari_hyperres.core.weights.WeightsInfo.normalization`): ``"level / 255"``
+        (the papers'), else the function's qualified name with ``(level)``."""
+        if self.normalize is divide_by_255:
+            return "level / 255"
+        return f"{_name_of(self.normalize)}(level)"
 
     @property
     def accepted_weights(self) -> tuple[str, ...]:
