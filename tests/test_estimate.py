@@ -343,3 +343,22 @@ def test_auto_says_when_parts_of_a_photo_read_different_noise(capsys):
     assert "parts of the image read σ (8-bit)" in choice.describe(DENOISE) and "give the level as a number" in choice.describe(DENOISE)
     even = resolve_level("denoise", "auto", even_noisy)
     assert even.uneven is None and abs(even.level - 25) < 2.5 and "parts of the image" not in even.describe(DENOISE)
+
+
+def test_a_plugin_task_names_its_own_estimator_for_auto(tmp_path):
+    """Reviewer: an estimator trained for a plugin task could only be given with --weights to
+    ``estimate``; Auto and ``--level auto`` looked for a shipped file in napari_hyperres only."""
+    import dataclasses
+
+    from napari_hyperres.ui.preview import can_estimate, estimator_weights
+
+    own = _estimator_file(tmp_path / "deblur.estimator.safetensors")  # recorded as a denoise estimator: the same net
+    task = dataclasses.replace(DENOISE, estimator=str(own))
+    photo = _photo(64, 64)
+    assert estimate_level(photo, task) == estimate_level(photo, DENOISE, weights=str(own)) != estimate_level(photo, DENOISE)
+    assert resolve_level(task, "auto", photo).estimate == estimate_level(photo, task)
+    assert estimator_weights(task) == str(own) and can_estimate(task)
+    missing = dataclasses.replace(DENOISE, estimator=str(tmp_path / "missing.safetensors"))
+    assert not can_estimate(missing)
+    with pytest.raises(WeightsError, match=r"missing.safetensors.*Task\(estimator=\.\.\.\)"):
+        estimate_level(photo, missing)

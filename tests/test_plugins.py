@@ -227,3 +227,24 @@ def test_the_readme_plugin_example_runs_as_written(registered):
         noisy = task.degrade(clean, level, torch.Generator().manual_seed(1))
         assert noisy.shape == clean.shape and torch.isfinite(noisy).all()
     assert [task.normalize(p) for p in (5, 100, 500)] == sorted([task.normalize(p) for p in (5, 100, 500)], reverse=True)
+
+
+def test_a_tasks_weights_that_are_not_found_are_named_not_called_missing(registered, tmp_path, capsys, monkeypatch):
+    """Reviewer: a plugin task declaring ``weights="deblur.tiny.safetensors"`` (a relative path) was
+    listed and refused as "no weights yet", though the author had trained and declared them."""
+    import dataclasses
+
+    from napari_hyperres.cli.main import main as cli_main
+
+    registered(TasksPlugin([dataclasses.replace(DENOISE, name="deblur", weights="deblur.tiny.safetensors")]), "deblur-plugin")
+    monkeypatch.chdir(tmp_path)  # not the plugin's folder
+    assert cli_main(["tasks"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("deblur"))
+    assert "its weights 'deblur.tiny.safetensors' were not found (a relative path is read from the current folder" in line
+    image = tmp_path / "in.png"
+    import cv2
+
+    cv2.imwrite(str(image), np.full((32, 32), 100, np.uint8))
+    assert cli_main(["restore", str(image), str(tmp_path / "out.png"), "--task", "deblur", "--level", "20"]) == 2
+    assert "its weights 'deblur.tiny.safetensors' were not found" in capsys.readouterr().err
+    assert not (tmp_path / "out.png").exists()

@@ -153,6 +153,8 @@ def test_describe_error_adds_the_training_hint_for_missing_weights():
     message = describe_error(WeightsError("no weights file or shipped weights named 'denoise.lite'"), DENOISE)
     assert "python -m trainer train --task denoise" in message
     assert describe_error(LevelRangeError("level 500 is outside 0–100"), DENOISE) == "level 500 is outside 0–100"
+    other = describe_error(WeightsError("/x/denoise.lite.safetensors: weights are for task 'denoise', not 'deblur'"), DENOISE)
+    assert "no weights yet" not in other and "choose the exported .safetensors file" in other  # reviewer: it contradicted the file just chosen
     assert describe_error(RuntimeError("boom")) == "RuntimeError: boom"
 
 

@@ -33,9 +33,12 @@ TRAINED_PATCH = 64
 
 
 def estimator_weights_name(task: Task, dtype=None) -> str:
-    """Shipped estimator weights for a task: ``"<task>.estimator"``, or for a uint8 image
-    ``"<task>.estimator-8bit"`` where that ships (trained on noise rounded and clipped to
-    0–255, as 8-bit files hold it; the general one reads σ 70 there as 58)."""
+    """Estimator weights for a task: its own (:attr:`Task.estimator`, a plugin's file), else the
+    shipped ``"<task>.estimator"``, or for a uint8 image ``"<task>.estimator-8bit"`` where that
+    ships (trained on noise rounded and clipped to 0–255, as 8-bit files hold it; the general
+    one reads σ 70 there as 58)."""
+    if task.estimator is not None:
+        return task.estimator
     if dtype is not None and np.dtype(dtype) == np.uint8:
         from ..core.weights import PRETRAINED_DIR
 
@@ -124,7 +127,10 @@ def crop_readings(
     try:
         model, info = load_model(name, task=task.name, kind="estimator", device=select_device(device))
     except WeightsError as exc:
-        raise WeightsError(f"task {task.name!r} has no level estimator ({exc}); train one with `python -m trainer train-estimator --task {task.name}`") from exc
+        raise WeightsError(
+            f"task {task.name!r} has no level estimator ({exc}); train one with `python -m trainer train-estimator "
+            f"--task {task.name} --out FILE` and give it as the task's estimator (Task(estimator=...)) or as --weights"
+        ) from exc
     plane = prepare_plane(image, task, rgb, value_range)
     if min(plane.shape[:2]) < MIN_ESTIMATE_SIZE:
         raise ShapeError(

@@ -26,7 +26,12 @@ def weights_status(task) -> tuple[bool, str]:
     try:
         path = resolve_weights(task.weights)
     except WeightsError:
-        return False, hint
+        if not task.weights.endswith(".safetensors") and "/" not in task.weights and "\\" not in task.weights:
+            return False, hint  # a shipped name that is not shipped (yet)
+        return False, (
+            f"its weights {task.weights!r} were not found (a relative path is read from the current folder: a plugin "
+            "gives the absolute path of the file it ships, e.g. str(Path(__file__).parent / NAME))"
+        )
     return True, f"{task.weights} ({path.name})"
 
 

@@ -151,8 +151,11 @@ def run_restore(args: argparse.Namespace) -> int:
     camera_noise(args, task)  # --camera checked before any work (each file reads it again: its noise, not fitted)
     jobs = restore_jobs(args.input, args.output)
     check_targets(jobs, args.overwrite)
-    if args.weights is None and not weights_status(task)[0]:
+    available, status = weights_status(task)
+    if args.weights is None and not available:
         raise WeightsError(
+            f"task {task.name!r}: {status}; train with python -m trainer train --task {task.name} and pass the exported file with --weights FILE"
+            if not status.startswith("no weights yet") else
             f"task {task.name!r} has no weights yet: train with python -m trainer train --task {task.name}, "
             "then pass the exported file with --weights FILE"
         )

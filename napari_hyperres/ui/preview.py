@@ -100,15 +100,16 @@ class LatestOnly(Generic[T]):
 def estimator_weights(task: Task, weights: str | os.PathLike | None = None) -> str | None:
     """The level-estimator weights the "Auto" button would use for ``task``, if they exist.
 
-    ``weights`` overrides the shipped ``"<task>.estimator"`` (the name
-    :func:`napari_hyperres.blind.estimate.estimator_weights_name` gives). Returns the name or
+    ``weights`` overrides the task's own (:attr:`Task.estimator`) or shipped ``"<task>.estimator"``
+    (the name :func:`napari_hyperres.blind.estimate.estimator_weights_name` gives). Returns the name or
     path, or ``None`` when there is no such file (image-conditioned tasks never have one).
     """
     if is_image_conditioned(task):
         return None
+    from ..blind.estimate import estimator_weights_name
     from ..core.weights import resolve_weights
 
-    name = str(weights) if weights else f"{task.name}.estimator"
+    name = str(weights) if weights else estimator_weights_name(task)
     try:
         resolve_weights(name)
     except WeightsError:

@@ -107,6 +107,11 @@ class Task:
             ``[0, 1]`` → same shape, with ``level`` a float or a ``(B,)`` tensor.
         normalize: ``level -> c``, the network's control value (default ``level / 255``).
         weights: name of the pretrained weights (``"denoise.lite"``) or a path; ``None`` if none ship.
+            A plugin ships its file in its own package and gives its absolute path
+            (``str(Path(__file__).parent / "deblur.lite.safetensors")``); a relative path is read
+            from the current folder.
+        estimator: the level estimator's weights (name or path, as ``weights``) that "Auto" and
+            ``--level auto`` use; ``None``: the shipped ``"<task>.estimator"``, if any.
         prepare: optional ``prepare(image, level) -> image`` the engine applies before
             the network (super-resolution upsamples the low-resolution input here).
         output_scale: ``level -> factor`` by which the output's height and width differ from
@@ -166,6 +171,7 @@ class Task:
     degrade: Degrade
     normalize: Callable[[float], float] = divide_by_255
     weights: str | None = None
+    estimator: str | None = None
     prepare: Callable[[torch.Tensor, float], torch.Tensor] | None = None
     output_scale: Callable[[float], float] | None = None
     make_input: Degrade | None = None
