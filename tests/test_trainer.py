@@ -832,6 +832,9 @@ def test_level_balance_is_a_training_option(tmp_path, image_folder, capsys):
     assert trainer_main(["export", str(run), "--name", "denoise.log"]) == 0
     (last,) = read_info(run / "denoise.log.safetensors").extra["rounds"]
     assert last["level_balance"] == "log"  # the weights say how they were trained
+    assert read_info(run / "denoise.log.safetensors").license == "BSD-3-Clause"
+    assert trainer_main(["export", str(run), "--name", "denoise.mine", "--license", "CC-BY-4.0"]) == 0  # a plugin author's own
+    assert read_info(run / "denoise.mine.safetensors").license == "CC-BY-4.0"
     with pytest.raises(SystemExit):
         trainer_main(train_args("denoise", image_folder, tmp_path / "bad", 1, "--level-balance", "max"))
     assert "invalid choice" in capsys.readouterr().err

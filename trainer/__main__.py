@@ -176,7 +176,9 @@ def add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="write a run's weights (with metadata) as a weights file")
     p.add_argument("run_dir")
     p.add_argument("--name", required=True, help="weights name, e.g. denoise.lite")
-    p.add_argument("--out", default=None, help="file or folder (default: RUN_DIR/NAME.safetensors; napari_hyperres/pretrained ships it with the package)")
+    p.add_argument("--out", default=None, help="file or folder (default: RUN_DIR/NAME.safetensors; this project ships its own "
+                                                "in napari_hyperres/pretrained, a plugin in its own package)")
+    p.add_argument("--license", default=None, help="the weights' licence, an SPDX name recorded in the file (default BSD-3-Clause)")
     p.add_argument("--validation-json", nargs="*", default=[], help="eval --json outputs to store as the validation table")
     p.set_defaults(func=run_export)
 
@@ -199,7 +201,7 @@ def run_export(args: argparse.Namespace) -> int:
             if data.get("precision", "float32") != "float32":
                 raise SystemExit(f"{path}: measured in {data['precision']}; a weights file's validation table is float32's (run eval without --precision)")
             validation[data["data"]] = data["table"]
-    path = export_run(args.run_dir, args.name, out=args.out, validation=validation)
+    path = export_run(args.run_dir, args.name, out=args.out, validation=validation, license=args.license)
     print(f"wrote {path}")
     return 0
 

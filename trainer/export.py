@@ -19,7 +19,9 @@ def read_log(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()] if log.exists() else []
 
 
-def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None, validation: dict | None = None) -> Path:
+def export_run(
+    run_dir: str | Path, name: str, *, out: str | Path | None = None, validation: dict | None = None, license: str | None = None
+) -> Path:
     """Write ``RUN_DIR``'s checkpoint as ``NAME.safetensors`` (default: in ``RUN_DIR``; pass
     ``out=PRETRAINED_DIR`` to ship it with the package).
 
@@ -28,6 +30,7 @@ def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None,
     periodic validation). A run started ``--init-from`` a weights file or checkpoint it
     continues (:func:`continues`) adds to that training: steps and time are the totals over
     all rounds, and ``extra["rounds"]`` lists each round's steps, time, learning rate and data.
+    ``license``: the weights' licence (SPDX; default this project's, BSD-3-Clause).
     """
     run_dir = Path(run_dir)
     ckpt = load_checkpoint(run_dir / CHECKPOINT)
@@ -39,7 +42,7 @@ def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None,
     before = ckpt["previous_rounds"] if "previous_rounds" in ckpt else previous_rounds(cfg.get("init_from"), cfg["kind"])
     rounds = list(before) + [round_of(ckpt)]
     if cfg["kind"] == "estimator":
-        return _export_estimator(run_dir, name, ckpt, rounds, out)
+        return _export_estimator(run_dir, name, ckpt, rounds, out, license)
     info = WeightsInfo(
         name=name,
         task=cfg["task"],
@@ -53,6 +56,7 @@ def export_run(run_dir: str | Path, name: str, *, out: str | Path | None = None,
         device=ckpt.get("device", cfg.get("device", "")),
         validation=validation,
         normalization=normalization_of(cfg["task"]),
+        **({"license": license} if license else {}),
         extra={"batch": cfg["batch"], "patch": cfg["patch"], "lr": cfg["lr"], "torch": torch.__version__, "host": platform.machine(), "rounds": rounds},
     )
     target = Path(out) if out else run_dir / f"{name}.safetensors"
@@ -73,7 +77,7 @@ ESTIMATOR_LOG_ROWS = 5
 """Training checks (mean absolute error in the task's units) an estimator's file keeps."""
 
 
-def _export_estimator(run_dir: Path, name: str, ckpt: dict, rounds: list[dict], out: str | Path | None) -> Path:
+def _export_estimator(run_dir: Path, name: str, ckpt: dict, rounds: list[dict], out: str | Path | None, license: str | None = None) -> Path:
     """An estimator run's weights: what :func:`napari_hyperres.blind.estimate.estimate_level` reads
     (the level range it was trained on, the crop size it looks through) and its last checks."""
     from napari_hyperres.core.plugins import get_task
@@ -91,6 +95,7 @@ def _export_estimator(run_dir: Path, name: str, ckpt: dict, rounds: list[dict], 
         steps=sum(r["steps"] for r in rounds),
         training_time_s=round(sum(r["training_time_s"] for r in rounds), 1),
         device=ckpt.get("device", cfg.get("device", "")),
+        **({"license": license} if license else {}),
         extra={
             "level_range": list(task.level_range),
             "patch": cfg["patch"],
