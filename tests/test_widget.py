@@ -275,6 +275,31 @@ def test_auto_button_reads_the_quality_of_a_jpeg_file(make_widget, qtbot, tmp_pa
     assert "(read from the file's quantisation tables)" in widget.status.value
 
 
+def test_the_widget_notifies_the_plugins_it_skipped(make_widget, notes):
+    """Reviewer: a broken plugin's PluginWarning reached the terminal only; the dock showed the other tasks without a word."""
+    import warnings
+
+    from napari_hyperres.core.plugins import get_plugin_manager
+
+    class Raises:
+        @napari_hyperres.hookimpl
+        def hyperres_tasks(self):
+            raise RuntimeError("boom from deblur")
+
+    pm = get_plugin_manager()
+    plugin = Raises()
+    pm.register(plugin, name="deblur-broken")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            widget = make_widget(ViewerModel())
+        assert "denoise" in widget.task_combo.choices
+        assert any("skipped plugin 'deblur-broken'" in note and "boom from deblur" in note for note in notes["warning"])
+    finally:
+        pm.unregister(plugin)
+        pm.tasks_built = None
+
+
 @pytest.mark.parametrize(("quality", "task", "level"), [(20, "dejpeg", 20.0), (90, "denoise", 25.0)])
 def test_a_jpeg_saved_for_the_web_opens_on_dejpeg_at_its_quality(make_widget, qtbot, tmp_path, notes, quality, task, level):
     """Reviewer: opening a quality-20 .jpg left the task on denoise. Choosing its layer now switches

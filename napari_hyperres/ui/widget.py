@@ -31,7 +31,7 @@ from qtpy.QtWidgets import QComboBox
 
 from ..blind.levels import task_for_file
 from ..core.devices import available_devices
-from ..core.plugins import get_tasks
+from ..core.plugins import broken_plugins, get_tasks
 from ..core.tasks import Task
 from ..core.tasks import hyperres_tasks as builtin_tasks
 from ..errors import HyperResError, ShapeError
@@ -208,6 +208,8 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         self.native.destroyed.connect(self._cache.release)
         self._on_layer_changed()
         self._ready = True
+        for plugin in broken_plugins():  # PluginWarning goes to the terminal; a napari user reads notifications
+            self._show("warning", f"napari-hyperres skipped {plugin.describe()}")
 
     def _drop_orphan_previews(self, *_: Any) -> None:
         """Remove the preview layers whose input layer was removed (they would stay behind, named
