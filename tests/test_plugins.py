@@ -248,3 +248,15 @@ def test_a_tasks_weights_that_are_not_found_are_named_not_called_missing(registe
     assert cli_main(["restore", str(image), str(tmp_path / "out.png"), "--task", "deblur", "--level", "20"]) == 2
     assert "its weights 'deblur.tiny.safetensors' were not found" in capsys.readouterr().err
     assert not (tmp_path / "out.png").exists()
+
+
+def test_the_weights_listing_shows_a_plugins_own_files(registered, tiny_weights, capsys):
+    """Reviewer: ``napari-hyperres weights`` listed only the files shipped in napari_hyperres."""
+    import dataclasses
+
+    from napari_hyperres.cli.main import main as cli_main
+
+    registered(TasksPlugin([dataclasses.replace(DENOISE, name="mine", weights=str(tiny_weights["denoise"]))]), "mine-plugin")
+    assert cli_main(["weights"]) == 0
+    out = capsys.readouterr().out
+    assert "| `denoise.lite` |" in out and "| `denoise.tiny` |" in out  # the shipped files, then the plugin's

@@ -143,7 +143,8 @@ def add_weights_command(subparsers: argparse._SubParsersAction) -> None:
         "weights",
         help="list the shipped weights files with how they were trained and their validation numbers",
         description=(
-            "Print a markdown table of every shipped weights file: task, kind, preset, training levels and data, "
+            "Print a markdown table of every shipped weights file (and those installed tasks declare by path): task, "
+            "kind, preset, training levels and data, "
             "steps, training time, and the validation table stored in the file (PSNR in dB per dataset and level; "
             "for level estimators the mean absolute error of the last training check, in the task's unit)."
         ),
@@ -167,11 +168,29 @@ def validation_summary(info) -> str:
     return "; ".join(parts) or "—"
 
 
+def plugin_weights() -> list:
+    """Metadata of the weights files registered tasks declare outside the shipped folder (a
+    plugin's own ``Task.weights`` / ``Task.estimator`` paths that exist), each once."""
+    from ..core.plugins import get_tasks
+    from ..core.weights import PRETRAINED_DIR, read_info
+
+    found = {}
+    for task in get_tasks().values():
+        for declared in (task.weights, task.estimator):
+            path = Path(declared) if declared else None
+            if path is not None and path.suffix == ".safetensors" and path.is_file() and path.resolve().parent != PRETRAINED_DIR.resolve():
+                try:
+                    found.setdefault(path.resolve(), read_info(path))
+                except HyperResError:
+                    continue  # an unreadable file is reported where it is used
+    return list(found.values())
+
+
 def run_weights(args: argparse.Namespace) -> int:
     from ..core.weights import list_weights
 
     rows = ["| name | kind | preset | levels | data | steps | training time | validation (PSNR dB) |", "|---|---|---|---|---|---|---|---|"]
-    for info in list_weights():
+    for info in list_weights() + plugin_weights():
         levels = "—" if info.kind in ("hair", "estimator") else ", ".join(f"{v:g}" for v in info.train_levels) or "—"
         where = f" ({info.device})" if info.device not in ("", "auto") else ""
         hours = f"{info.training_time_s / 3600:.2f} h{where}"
