@@ -117,6 +117,20 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_train)
 
 
+def run_summary(run_dir: Path) -> str:
+    """``" (step N, loss …; validation PSNR …)"`` from a run's log, for the line a run ends with."""
+    from .export import read_log
+
+    rows = read_log(Path(run_dir))
+    losses = [row for row in rows if "loss" in row]
+    checks = [row for row in rows if "val_psnr" in row]
+    parts = [f"step {losses[-1]['step']}, training loss {losses[-1]['loss']:.4g}"] if losses else []
+    if checks:
+        table = ", ".join(f"level {level} {psnr:.2f} dB" for level, psnr in checks[-1]["val_psnr"].items())
+        parts.append(f"validation PSNR at step {checks[-1]['step']}: {table}")
+    return f" ({'; '.join(parts)}; the whole log: {Path(run_dir) / 'log.jsonl'})" if parts else ""
+
+
 def run_train(args: argparse.Namespace) -> int:
     from napari_hyperres.core.plugins import get_task
 
@@ -133,7 +147,7 @@ def run_train(args: argparse.Namespace) -> int:
         level_weights=args.level_weights, pixel_loss=args.pixel_loss, other_downscalers=args.other_downscalers, centred_control=args.centred_control,
     )
     out = train(cfg, resume=args.resume, progress=not args.no_progress)
-    print(f"run saved in {out}")
+    print(f"run saved in {out}{run_summary(out)}")
     return 0
 
 
