@@ -854,6 +854,21 @@ def test_in_a_real_viewer(make_napari_viewer_proxy, qtbot, tiny_weights, notes):
     assert tuple(out.scale) == tuple(source.scale)
     np.testing.assert_array_equal(source.data, original)
     assert notes["error"] == []
+    # a failed worker: one notification, and no TypeError from napari 0.9's worker status hook
+    # (create_worker's errored lambda took 2 arguments and was called with 3; reviewers saw it on every error)
+    import sys
+    from io import StringIO
+
+    seen, sys.stderr = sys.stderr, StringIO()
+    try:
+        widget.weights_file.value = str(tiny_weights["denoise"]) + ".missing"
+        widget.apply()
+        qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+        qtbot.wait(200)
+    finally:
+        printed, sys.stderr = sys.stderr.getvalue(), seen
+    assert len(notes["error"]) >= 1 and "missing" in notes["error"][-1]
+    assert "takes 2 positional arguments but 3 were given" not in printed
     widget.release()
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from napari.qt.threading import create_worker
-
 from ..core.tasks import Task
 from .labels import describe_estimate_error, format_level, is_image_conditioned, status_text
 from .outputs import source_path
 from .preview import Request, estimate_request
+from .workers import create_worker
 
 if TYPE_CHECKING:
     from ..blind.levels import LevelChoice

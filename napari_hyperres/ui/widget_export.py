@@ -9,12 +9,11 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from napari.qt.threading import create_worker
-
 from ..core.tasks import Task
 from ..errors import HyperResError
 from ..io.bioimageio import check_exportable
 from .labels import format_level
+from .workers import create_worker
 
 
 def exportable(task: Task) -> bool:

@@ -11,7 +11,6 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from napari.qt.threading import create_worker
 from napari.utils.progress import cancelable_progress
 
 from ..core.tasks import Task
@@ -22,6 +21,7 @@ from .geometry import output_geometry, sweep_levels
 from .labels import format_level, is_image_conditioned, output_name, sweep_name
 from .outputs import find_layer, find_preview, place_output
 from .preview import Request, Restored, reporting_errors, restore_steps, sweep_steps
+from .workers import create_worker
 
 
 class _JobProgress(cancelable_progress):

@@ -12,7 +12,6 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from napari.qt.threading import create_worker
 
 from ..errors import HyperResError
 from .geometry import output_geometry
@@ -20,6 +19,7 @@ from .labels import describe_selection, format_level, preview_name
 from .outputs import OUTPUT_KEY, PREVIEW_KEY, find_layer, find_preview, place_output
 from .preview import Request, Restored, reporting_errors
 from .progressive import PreviewTile, preview_steps
+from .workers import create_worker
 
 
 class PreviewMixin:
