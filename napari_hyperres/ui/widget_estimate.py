@@ -14,7 +14,7 @@ from ..core.tasks import Task
 from .labels import describe_estimate_error, format_level, is_image_conditioned, status_text
 from .outputs import source_path
 from .preview import Request, estimate_request
-from .workers import create_worker
+from .widget_workers import create_worker
 
 if TYPE_CHECKING:
     from ..blind.levels import LevelChoice

@@ -13,7 +13,7 @@ from ..core.tasks import Task
 from ..errors import HyperResError
 from ..io.bioimageio import check_exportable
 from .labels import format_level
-from .workers import create_worker
+from .widget_workers import create_worker
 
 
 def exportable(task: Task) -> bool:

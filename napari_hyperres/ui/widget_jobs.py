@@ -21,7 +21,7 @@ from .geometry import output_geometry, sweep_levels
 from .labels import format_level, is_image_conditioned, output_name, sweep_name
 from .outputs import find_layer, find_preview, place_output
 from .preview import Request, Restored, reporting_errors, restore_steps, sweep_steps
-from .workers import create_worker
+from .widget_workers import create_worker
 
 
 class _JobProgress(cancelable_progress):

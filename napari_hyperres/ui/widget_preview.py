@@ -19,7 +19,7 @@ from .labels import describe_selection, format_level, preview_name
 from .outputs import OUTPUT_KEY, PREVIEW_KEY, find_layer, find_preview, place_output
 from .preview import Request, Restored, reporting_errors
 from .progressive import PreviewTile, preview_steps
-from .workers import create_worker
+from .widget_workers import create_worker
 
 
 class PreviewMixin:
