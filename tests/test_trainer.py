@@ -438,8 +438,10 @@ def test_compare_only_trains_the_named_runs_so_processes_can_share_a_budget(tmp_
             "--preset", "tiny", "--steps", "2", "--batch", "2", "--patch", "24", "--device", "cpu", "--json", str(tmp_path / "c.json")]
     assert trainer_main([*args, "--only", "dedicated_75"]) == 0
     assert not (tmp_path / "c.json").exists()
-    assert trainer_main(args) == 0  # trains hyperres, the one left, then evaluates
+    assert trainer_main([*args, "--level-weights", "2", "1", "1", "1"]) == 0  # trains hyperres, the one left, then evaluates
     assert set(json.loads((tmp_path / "c.json").read_text())["table"]["15"]) == {"dedicated", "HyperRes", "AdaFM", "DNI"}
+    assert load_checkpoint(runs / "hyperres" / CHECKPOINT)["config"]["level_weights"] == [2.0, 1.0, 1.0, 1.0]  # HyperRes only:
+    assert load_checkpoint(runs / "dedicated_75" / CHECKPOINT)["config"]["level_weights"] == []  # one level each
     with pytest.raises(SystemExit, match="no run named"):
         trainer_main([*args, "--only", "dedicated_5"])
 

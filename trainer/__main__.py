@@ -69,6 +69,12 @@ def add_level_options(p: argparse.ArgumentParser) -> None:
                         "(the same networks, reparametrised; learns the differences between levels faster)")
 
 
+def add_level_weights(p: argparse.ArgumentParser, hyperres_only: bool = False) -> None:
+    p.add_argument("--level-weights", type=float, nargs="+", default=[], metavar="W",
+                   help=("HyperRes: " if hyperres_only else "") + "one positive factor per training level (in their order; "
+                        "default all 1) multiplying its loss after --level-balance, e.g. 2 1 1 1 to favour the lowest level")
+
+
 def add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a task's hypernetwork (or a baseline) on image folders")
     p.add_argument("--task", required=True)
@@ -110,9 +116,7 @@ def add_train(sub: argparse._SubParsersAction) -> None:
                    help="sr: share of crops made low-resolution by area averaging or by bilinear/bicubic without antialiasing "
                         "(as cv2.resize downscales), instead of antialiased bicubic, e.g. 0.3")
     add_level_options(p)
-    p.add_argument("--level-weights", type=float, nargs="+", default=[], metavar="W",
-                   help="one positive factor per training level (--levels' order; default all 1) multiplying its loss "
-                        "after --level-balance, e.g. 1.5 1 1 1 to favour the lowest level")
+    add_level_weights(p)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run_train)
 
@@ -239,13 +243,14 @@ def add_compare(sub: argparse._SubParsersAction) -> None:
                    help="train only these runs (hyperres, dedicated_<level>, adafm), e.g. to share the budget between "
                         "processes on one --runs folder; the table is made once every run is there")
     add_level_options(p)
+    add_level_weights(p, hyperres_only=True)
     p.set_defaults(func=run_compare)
 
 
 def run_compare(args: argparse.Namespace) -> int:
     from .baselines import compare, ensure_runs, format_comparison
 
-    base = TrainConfig(task=args.task, data=args.data, out="", preset=args.preset, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, device=args.device, val_every=10**9, level_balance=args.level_balance, pixel_loss=args.pixel_loss, centred_control=args.centred_control)
+    base = TrainConfig(task=args.task, data=args.data, out="", preset=args.preset, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, device=args.device, val_every=10**9, level_balance=args.level_balance, pixel_loss=args.pixel_loss, centred_control=args.centred_control, level_weights=args.level_weights)
     try:
         missing = ensure_runs(args.task, Path(args.runs), args.data, args.eval_levels, base, only=args.only)
     except ValueError as error:

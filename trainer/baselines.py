@@ -117,6 +117,7 @@ def ensure_runs(
         cfg = replace(
             base, task=task_name, kind=kind, out=str(out), levels=levels, data=data, init_from=None if interrupted else init,
             centred_control=base.centred_control and kind == "hyperres",  # the other kinds have no meta blocks
+            level_weights=base.level_weights if kind == "hyperres" else [],  # one level each: nothing to weigh
         )
         train(cfg, resume=interrupted, progress=False)
     return [name for name in names if not complete(runs / name, base.steps)]
