@@ -705,6 +705,33 @@ def test_the_image_box_follows_the_selected_layer_and_showing_the_panel_previews
     assert _previews(viewer)[0].name == "first [denoise 25 preview]" and notes["error"] == []
 
 
+def test_the_image_box_follows_the_selected_layer_through_naparis_viewer_proxy(make_widget, qtbot, tmp_path, notes):
+    """Newcomer review: in napari the widget gets a ``PublicOnlyProxy`` of the viewer, which returns a new
+    proxy object at each access to a layer: the identity test never matched, so the image box did not
+    follow the layer list, and a JPEG selected there never opened on dejpeg."""
+    import cv2
+    from napari.utils._proxies import PublicOnlyProxy
+    from npe2 import PluginManager
+
+    viewer = ViewerModel()
+    viewer.add_image(np.zeros((24, 24), np.uint8), name="first")
+    viewer.add_image(np.full((24, 24), 60, np.uint8), name="second")
+    widget = make_widget(PublicOnlyProxy(viewer))
+    widget.live_check.value = False
+    assert widget.layer_combo.value.name == "second"
+    viewer.layers.selection.active = viewer.layers["first"]
+    assert widget.layer_combo.value.name == "first" and widget.task.name == "denoise"
+    path = tmp_path / "web.jpg"
+    assert cv2.imwrite(str(path), np.random.default_rng(2).integers(0, 255, (32, 40, 3), np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 20])
+    PluginManager.instance().discover()
+    viewer.open(str(path), plugin="napari")  # becomes the active layer
+    qtbot.waitUntil(lambda: widget.layer_combo.value.name == "web", timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+    assert (widget.task.name, widget.level) == ("dejpeg", 20.0)
+    viewer.layers.selection.active = viewer.layers["second"]
+    assert widget.layer_combo.value.name == "second"
+
+
 def test_third_party_task_appears_and_reports_missing_weights(make_widget, toy_plugin, qtbot, notes):
     viewer = ViewerModel()
     viewer.add_image(np.zeros((16, 16), np.uint8), name="img")

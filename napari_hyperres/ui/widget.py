@@ -224,9 +224,16 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         for this plugin's outputs: napari selects each new layer, and an Apply or a sweep must not
         make its own output the next input (choose an output in the box to restore it further)."""
         active = self.viewer.layers.selection.active
-        if isinstance(active, Image) and OUTPUT_KEY not in active.metadata and active is not self.layer_combo.value:
-            if any(value is active for _, value in self._layer_choices()):
-                self.layer_combo.value = active
+        if not isinstance(active, Image) or OUTPUT_KEY in active.metadata:
+            return
+        # by unique_id, not identity: napari hands plugins a proxy of the viewer, whose every
+        # access to a layer returns a new proxy object (an identity test never matched there)
+        current = self.layer_combo.value
+        if current is not None and current.unique_id == active.unique_id:
+            return
+        match = next((value for value in self.layer_combo.choices if value.unique_id == active.unique_id), None)
+        if match is not None:
+            self.layer_combo.value = match
 
     # --- choices --------------------------------------------------------------------------
     def _layer_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
