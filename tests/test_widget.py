@@ -899,6 +899,42 @@ def test_in_a_real_viewer(make_napari_viewer_proxy, qtbot, tiny_weights, notes):
     widget.release()
 
 
+@pytest.mark.skipif(
+    os.environ.get("QT_QPA_PLATFORM") == "offscreen" or not os.environ.get("DISPLAY"),
+    reason="napari's canvas needs OpenGL: run under a display or Xvfb (xvfb-run) for this test",
+)
+def test_closing_a_real_viewer_while_a_preview_runs(tmp_path):
+    """Newcomer review: closing napari while the first preview ran printed "Signal source has been
+    deleted" from the worker thread as the process ended, or aborted it (rc 134). The panel now stops
+    and awaits its workers when it is destroyed. A process of its own: the errors came at its exit."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "close_while_previewing.py"
+    script.write_text(
+        "import time\n"
+        "import napari\n"
+        "import numpy as np\n"
+        "from qtpy.QtWidgets import QApplication\n"
+        "viewer = napari.Viewer(show=False)\n"
+        "viewer.add_image(np.random.default_rng(0).random((1024, 1024), dtype=np.float32), name='big')  # seconds to preview\n"
+        "_dock, widget = viewer.window.add_plugin_dock_widget('napari-hyperres', 'Restore')\n"
+        "widget.preview()\n"
+        "end = time.time() + 10\n"
+        "while widget._preview_worker is None and time.time() < end:\n"
+        "    QApplication.processEvents(); time.sleep(0.01)\n"
+        "time.sleep(0.1)\n"
+        "assert widget._preview_worker is not None, 'no preview running at the close: nothing tested'\n"
+        "viewer.close()\n"
+        "print('closed', flush=True)\n"
+    )
+    from conftest import subprocess_env
+
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=subprocess_env())
+    assert done.returncode == 0 and "closed" in done.stdout, done.stderr[-2000:]
+    assert "has been deleted" not in done.stderr, done.stderr[-2000:]
+
+
 def test_a_large_plane_previews_its_view_first_and_ends_equal_to_apply(make_widget, qtbot, notes, monkeypatch):
     """A plane above the whole-plane size: restored pixels arrive in the preview layer before the
     plane is done (the middle of the view first), and the finished preview is Apply's plane."""

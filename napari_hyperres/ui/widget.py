@@ -26,7 +26,7 @@ from magicgui.widgets import (
 )
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import QEvent, QObject, QTimer
+from qtpy.QtCore import QEvent, QObject, QThreadPool, QTimer
 from qtpy.QtWidgets import QComboBox
 
 from ..blind.levels import task_for_file
@@ -52,6 +52,10 @@ from .widget_preview import PreviewMixin
 
 if TYPE_CHECKING:
     import napari
+
+WORKER_EXIT_WAIT_MS = 5000
+"""How long a closing panel waits for its workers (they stop at their next tile, well under this)."""
+
 
 class _ShowHideFilter(QObject):
     """Event filter: the first time the panel is shown, ``shown()`` (the first preview); when it
@@ -205,7 +209,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         self._on_active_layer()
         self._release_filter = _ShowHideFilter(self.native, self._cache.release, self._maybe_preview)  # first preview on show
         self.native.installEventFilter(self._release_filter)
-        self.native.destroyed.connect(self._cache.release)
+        self.native.destroyed.connect(self._on_destroyed)
         self._on_layer_changed()
         self._ready = True
         for plugin in broken_plugins():  # PluginWarning goes to the terminal; a napari user reads notifications
@@ -458,6 +462,13 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         except (AttributeError, RuntimeError, TypeError, ValueError):  # viewer already torn down
             pass
         self._cache.release()
+
+    def _on_destroyed(self, *_: Any) -> None:
+        """The panel is gone (napari closing, or the dock removed): stop the workers and wait a
+        moment for them, so that none emits into signal objects Qt deletes next (closing napari
+        while a preview ran printed "Signal source has been deleted", or aborted the process)."""
+        self.release()
+        QThreadPool.globalInstance().waitForDone(WORKER_EXIT_WAIT_MS)
 
     def close(self) -> None:
         """Release resources and close the widget."""
