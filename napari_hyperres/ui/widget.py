@@ -8,6 +8,7 @@ their errors into notifications. Nothing here blocks the GUI thread.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -26,7 +27,7 @@ from magicgui.widgets import (
 )
 from napari.layers import Image
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import QEvent, QObject, QThreadPool, QTimer
+from qtpy.QtCore import QEvent, QObject, QTimer
 from qtpy.QtWidgets import QComboBox
 
 from ..blind.levels import task_for_file
@@ -53,7 +54,7 @@ from .widget_preview import PreviewMixin
 if TYPE_CHECKING:
     import napari
 
-WORKER_EXIT_WAIT_MS = 5000
+WORKER_EXIT_WAIT_S = 5.0
 """How long a closing panel waits for its workers (they stop at their next tile, well under this)."""
 
 
@@ -467,8 +468,13 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         """The panel is gone (napari closing, or the dock removed): stop the workers and wait a
         moment for them, so that none emits into signal objects Qt deletes next (closing napari
         while a preview ran printed "Signal source has been deleted", or aborted the process)."""
-        self.release()
-        QThreadPool.globalInstance().waitForDone(WORKER_EXIT_WAIT_MS)
+        workers = [worker for worker in (self._preview_worker, self._job) if worker is not None]
+        self.release()  # asks them to stop at their next tile
+        deadline = time.monotonic() + WORKER_EXIT_WAIT_S
+        while any(worker.is_running for worker in workers) and time.monotonic() < deadline:
+            time.sleep(0.01)  # this panel's workers only: another panel's job goes on
+        if workers:
+            time.sleep(0.05)  # their last 'finished' signal is sent just after is_running falls
 
     def close(self) -> None:
         """Release resources and close the widget."""
