@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from napari_hyperres.core.plugins import get_task
 from napari_hyperres.core.weights import WeightsInfo, save_weights
 
 from .loop import CHECKPOINT, LOG, load_checkpoint
@@ -55,7 +56,7 @@ def export_run(
         training_time_s=round(sum(r["training_time_s"] for r in rounds), 1),
         device=ckpt.get("device", cfg.get("device", "")),
         validation=validation,
-        normalization=normalization_of(cfg["task"]),
+        normalization=get_task(cfg["task"]).normalization,  # how c was computed, which the Restorer checks
         **({"license": license} if license else {}),
         extra={"batch": cfg["batch"], "patch": cfg["patch"], "lr": cfg["lr"], "torch": torch.__version__, "host": platform.machine(), "rounds": rounds},
     )
@@ -63,14 +64,6 @@ def export_run(
     if target.is_dir():
         target = target / f"{name}.safetensors"
     return save_weights(target, ckpt["model"], info)
-
-
-def normalization_of(task_name: str) -> str:
-    """How the task maps a level to the network's control ``c``, as the weights metadata says it
-    (:attr:`napari_hyperres.core.tasks.Task.normalization`)."""
-    from napari_hyperres.core.plugins import get_task
-
-    return get_task(task_name).normalization
 
 
 ESTIMATOR_LOG_ROWS = 5

@@ -9,7 +9,6 @@ an estimate outside the task's range is *reported* (:attr:`LevelChoice.outside_r
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,7 +128,7 @@ def resolve_level(
                 return _within_range(task, seen, f"estimator: the file was saved again at {recorded:g} after a stronger degradation")
         return _within_range(task, recorded, in_file.method)
     readings = crop_readings(_required(image, task), task, weights=weights, device=device, rgb=rgb, value_range=value_range)
-    return dataclasses.replace(_within_range(task, float(np.median(readings)), "estimator"), uneven=uneven_readings(readings, task))
+    return _within_range(task, float(np.median(readings)), "estimator", uneven=uneven_readings(readings, task))
 
 
 def task_for_file(path, tasks) -> tuple[Task, float] | None:
@@ -168,9 +167,9 @@ def _estimated_or_none(image, task: Task, **options) -> float | None:
         return None
 
 
-def _within_range(task: Task, estimate: float, method: str) -> LevelChoice:
+def _within_range(task: Task, estimate: float, method: str, uneven: tuple[float, float] | None = None) -> LevelChoice:
     low, high = task.level_range
-    return LevelChoice(float(np.clip(estimate, low, high)), method, estimate=float(estimate))
+    return LevelChoice(float(np.clip(estimate, low, high)), method, estimate=float(estimate), uneven=uneven)
 
 
 def _required(image, task: Task) -> np.ndarray:

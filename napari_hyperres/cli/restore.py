@@ -154,10 +154,8 @@ def run_restore(args: argparse.Namespace) -> int:
     available, status = weights_status(task)
     if args.weights is None and not available:
         raise WeightsError(
-            f"task {task.name!r}: {status}; train with python -m trainer train --task {task.name} and pass the exported file with --weights FILE"
-            if not status.startswith("no weights yet") else
-            f"task {task.name!r} has no weights yet: train with python -m trainer train --task {task.name}, "
-            "then pass the exported file with --weights FILE"
+            f"task {task.name!r}: {status}; pass a weights file with --weights FILE (python -m trainer train --task {task.name} "
+            "and python -m trainer export make one)"
         )
     notes = output_notes(task, jobs, args)
     if notes and not args.quiet:

@@ -264,9 +264,10 @@ class Task:
             raise ValueError(f"{where} returned shape {tuple(degraded.shape)} for an input of {tuple(clean.shape)}; it must keep (B, C, H, W)")
         if not bool(torch.isfinite(degraded).all()) and bool(torch.isfinite(clean).all()):  # NaN in, NaN out is the data's fault
             raise ValueError(f"{where} returned NaN or infinite values")
-        if float(degraded.float().abs().mean()) > DEGRADED_SCALE_LIMIT:
+        magnitude = float(degraded.float().abs().mean())
+        if magnitude > DEGRADED_SCALE_LIMIT:
             raise ValueError(
-                f"{where} returned values of mean magnitude {float(degraded.float().abs().mean()):.3g}; images are on a 0–1 "
+                f"{where} returned values of mean magnitude {magnitude:.3g}; images are on a 0–1 "
                 "scale here (a 0–255 result? divide by 255)"
             )
         return degraded
