@@ -478,6 +478,33 @@ def test_train_estimator_two_steps(tmp_path, image_folder, capsys):
     assert np.isfinite(level)  # two steps: a reading, not yet a good one (estimates are never clipped)
 
 
+def test_the_low_end_share_trains_that_share_of_crops_at_the_range_s_low_end():
+    """--low-end-share: crops left clean (denoise σ 0) so that texture is learnt as not noise;
+    uniform levels put σ < 1 in 1 crop of 100."""
+    from napari_hyperres.core.tasks import DENOISE
+    from trainer.objectives import LevelEstimation
+
+    seen = {}
+
+    class Recorder(torch.nn.Module):
+        def forward(self, x):
+            seen["batch"] = x
+            return torch.zeros(x.shape[0])
+
+    def targets(share: float) -> torch.Tensor:
+        cfg = TrainConfig(task="denoise", data=[], out="", kind="estimator", patch=16, context=0, low_end_share=share)
+        clean = torch.full((64, 3, 16, 16), 0.5)
+        objective = LevelEstimation(Recorder(), DENOISE, cfg)
+        objective.loss(objective.module, clean, torch.zeros(64, dtype=torch.bool), torch.Generator().manual_seed(0), torch.Generator().manual_seed(1))
+        return (seen["batch"] - clean).std(dim=(1, 2, 3)) * 255  # each crop's noise σ
+
+    assert (targets(1.0) < 1e-3).all()  # every crop clean
+    mixed = targets(0.5)
+    assert 16 < int((mixed < 1e-3).sum()) < 48 and int((targets(0.0) < 1e-3).sum()) == 0
+    with pytest.raises(ValueError, match="fraction of the crops"):
+        TrainConfig(task="denoise", data=[], out="", kind="estimator", low_end_share=1.5)
+
+
 def test_the_estimator_trains_in_the_one_loop_and_resumes_exactly(tmp_path, image_folder):
     """train-estimator is the training loop with the LevelEstimation objective: checkpoints and exact resume too."""
     def run(out, steps, *extra):

@@ -200,6 +200,47 @@ def test_auto_button_cautions_when_parts_of_the_image_read_different_noise(make_
     assert "(estimated; parts read 4–28)" in widget.status.value
 
 
+def test_noise_follows_brightness_reads_a_curve_that_previews_applies_and_moves_with_the_slider(make_widget, monkeypatch, qtbot, notes):
+    """The box reads the layer's level by brightness ("Auto" with a curve); previews and Apply
+    restore by it, the slider moves every band in proportion, and unticking goes back to one level."""
+    import napari_hyperres.blind.estimate as estimate_module
+
+    brightness = np.linspace(0.0, 1.0, 64)
+    readings = np.where(brightness < 0.4, 28.0, 4.0)  # noise in the dark parts only
+    monkeypatch.setattr(estimate_module, "read_crops", lambda image, task, **options: (readings, brightness))
+    viewer = ViewerModel()
+    ramp = np.tile(np.linspace(0, 255, 64).astype(np.uint8), (64, 1))
+    viewer.add_image(ramp, name="ramp")
+    widget = make_widget(viewer)
+    widget.native.show()
+    widget.live_check.value = False
+    assert widget.brightness_check.visible and widget._request().curve is None
+    widget.brightness_check.value = True  # reads the curve
+    qtbot.waitUntil(lambda: not widget.estimating and widget._request().curve is not None, timeout=TIMEOUT_MS)
+    curve = widget._request().curve
+    assert curve.levels[0] == pytest.approx(28.0) and curve.levels[-1] == pytest.approx(4.0)
+    assert widget.level == pytest.approx(curve.level)
+    assert "28 in the darkest parts to 4 in the brightest" in widget.status.value
+
+    widget.level = 2 * curve.level  # the slider moves the whole curve
+    moved = widget._request().restore_level()
+    assert moved.levels[0] == pytest.approx(56.0) and moved.levels[-1] == pytest.approx(8.0)
+    widget.preview()
+    qtbot.waitUntil(lambda: widget.status.value.startswith("preview denoise"), timeout=TIMEOUT_MS)
+    assert "by brightness (8–56)" in widget.status.value
+    widget.apply()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    out = [layer for layer in viewer.layers if layer.name.startswith("ramp [denoise")][-1]
+    assert out.metadata["hyperres"]["by_brightness"]["levels"] == pytest.approx(list(moved.levels))
+    np.testing.assert_array_equal(viewer.layers["ramp"].data, ramp)
+
+    widget.brightness_check.value = False
+    assert widget._request().curve is None
+    widget.task_combo.value = "dejpeg"
+    assert not widget.brightness_check.visible
+    assert notes["error"] == []
+
+
 def test_auto_button_sets_the_estimate_and_reports_one_outside_the_range(make_widget, monkeypatch, qtbot, notes):
     import napari_hyperres.blind.estimate as estimate_module
 

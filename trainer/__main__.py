@@ -278,6 +278,9 @@ def add_train_estimator(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--relative-loss", action="store_true", help="weight the L1 by 1/level (relative error; for noise σ)")
     p.add_argument("--quantize-8bit", type=share, default=0.0, metavar="SHARE",
                    help="share of crops rounded and clipped to 8-bit after degrading (what 8-bit files hold), e.g. 0.5")
+    p.add_argument("--low-end-share", type=share, default=0.0, metavar="SHARE",
+                   help="share of crops degraded at the low end of the task's range instead of a uniform level "
+                   "(denoise: left clean, so fine texture is learnt as not noise), e.g. 0.15")
     p.add_argument("--time-budget", type=float, default=None)
     p.add_argument("--max-images", type=at_least(1), default=None)
     p.add_argument("--device", default="auto")
@@ -291,7 +294,7 @@ def add_train_estimator(sub: argparse._SubParsersAction) -> None:
 def run_train_estimator(args: argparse.Namespace) -> int:
     from .estimator import EstimatorConfig, train_estimator
 
-    cfg = EstimatorConfig(task=args.task, data=args.data, out=args.out, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, time_budget_s=args.time_budget, max_images=args.max_images, device=args.device, seed=args.seed, init_from=args.init_from, relative=args.relative_loss, quantize_8bit=args.quantize_8bit)
+    cfg = EstimatorConfig(task=args.task, data=args.data, out=args.out, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, time_budget_s=args.time_budget, max_images=args.max_images, device=args.device, seed=args.seed, init_from=args.init_from, relative=args.relative_loss, quantize_8bit=args.quantize_8bit, low_end_share=args.low_end_share)
     print(f"wrote {train_estimator(cfg, progress=not args.no_progress, resume=args.resume)}")
     return 0
 

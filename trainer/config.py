@@ -71,6 +71,9 @@ class TrainConfig:
         estimator_features, context, relative_loss, relative_floor: kind ``"estimator"``
             only (:class:`trainer.objectives.LevelEstimation`): the estimator's width; pixels
             degraded around each crop and cut off; L1 weighted by 1 / level fraction (floored).
+        low_end_share: kind ``"estimator"`` only: share of crops degraded at the low end of the
+            task's range instead of a uniform level (denoise: σ 0, i.e. left clean, so that fine
+            texture of clean photos is learnt as not noise; uniform levels make that 1 crop in 100).
     """
 
     task: str
@@ -111,6 +114,7 @@ class TrainConfig:
     context: int = 16
     relative_loss: bool = False
     relative_floor: float = 0.05
+    low_end_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.level_balance not in LEVEL_BALANCES:
@@ -119,6 +123,8 @@ class TrainConfig:
             raise ValueError(f"expected a pixel loss among {PIXEL_LOSSES}, got {self.pixel_loss!r}")
         if any(not weight > 0 for weight in self.level_weights):
             raise ValueError(f"level weights must be positive numbers, got {self.level_weights}")
+        if not 0.0 <= self.low_end_share <= 1.0:
+            raise ValueError(f"the low-end share is a fraction of the crops, 0 to 1, got {self.low_end_share}")
         if self.centred_control and self.kind != "hyperres":
             raise ValueError(f"--centred-control reparametrises a HyperRes network's meta blocks; kind {self.kind!r} has none")
 

@@ -33,6 +33,9 @@ class EstimatorConfig:
     quantize_8bit: float = 0.0
     """Share of crops rounded and clipped to 8-bit values after degrading: what an 8-bit file
     holds (its noise is quantised and clipped at 0 and 255, which lowers its spread)."""
+    low_end_share: float = 0.0
+    """Share of crops degraded at the low end of the task's range (denoise: left clean), see
+    :attr:`TrainConfig.low_end_share`."""
     context: int = 16
     """Pixels degraded around each crop and then cut off (see :class:`trainer.objectives.LevelEstimation`)."""
 
@@ -49,7 +52,7 @@ class EstimatorConfig:
             steps=self.steps, batch=self.batch, patch=self.patch, lr=self.lr, lr_decay_at=[0.7], seed=self.seed,
             device=self.device, init_from=self.init_from, max_images=self.max_images, time_budget_s=self.time_budget_s,
             quantize_8bit=self.quantize_8bit, estimator_features=self.features, context=self.context,
-            relative_loss=self.relative, relative_floor=self.relative_floor, log_every=200, ckpt_every=1000,
+            relative_loss=self.relative, relative_floor=self.relative_floor, low_end_share=self.low_end_share, log_every=200, ckpt_every=1000,
         )
 
 

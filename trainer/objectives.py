@@ -177,6 +177,8 @@ class LevelEstimation:
         cfg, task = self.cfg, self.task
         low, high = task.level_range
         levels = low + (high - low) * torch.rand(clean.shape[0], generator=data_gen)  # uniform (SR scales too)
+        if cfg.low_end_share > 0:  # denoise: clean crops, so that texture is learnt as not noise
+            levels = torch.where(torch.rand(clean.shape[0], generator=data_gen) < cfg.low_end_share, torch.full_like(levels, low), levels)
         inner = slice(cfg.context, cfg.context + cfg.patch)
         with torch.no_grad():
             degraded = torch.cat(

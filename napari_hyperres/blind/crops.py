@@ -63,8 +63,9 @@ def _offsets(size: int, crop: int, count: int, phase: int = 0) -> np.ndarray:
     return np.unique(np.where(snapped < 0, snapped + JPEG_BLOCK, snapped).clip(0, size - crop))
 
 
-def grid_crops(plane: np.ndarray, crop: int, max_crops: int = MAX_CROPS) -> np.ndarray:
-    """Up to ``max_crops`` crops ``(N, C, crop, crop)`` on a regular grid of a ``(H, W, C)`` plane.
+def grid_crops(plane: np.ndarray, crop: int, max_crops: int = MAX_CROPS, stride: int | None = None) -> np.ndarray:
+    """Up to ``max_crops`` crops ``(N, C, crop, crop)`` on a regular grid of a ``(H, W, C)`` plane,
+    at least ``stride`` pixels apart (default ``crop``: crops that do not overlap).
 
     Crop corners lie on the plane's 8-pixel JPEG block grid (:data:`JPEG_BLOCK`), where it starts
     (:func:`block_grid_phase`: a cropped JPEG's grid does not start at the corner).
@@ -77,8 +78,9 @@ def grid_crops(plane: np.ndarray, crop: int, max_crops: int = MAX_CROPS) -> np.n
         ch, cw = max(16, h - h % 16), max(16, w - w % 16)
         return np.ascontiguousarray(plane[None, :ch, :cw].transpose(0, 3, 1, 2))
     side = max(1, int(np.ceil(np.sqrt(max_crops))))
+    stride = crop if stride is None else max(1, int(stride))
     phase_y, phase_x = block_grid_phase(plane)
-    ys = _offsets(h, crop, max(1, min(side, h // crop)), phase_y)
-    xs = _offsets(w, crop, max(1, min(side, w // crop)), phase_x)
+    ys = _offsets(h, crop, max(1, min(side, (h - crop) // stride + 1)), phase_y)
+    xs = _offsets(w, crop, max(1, min(side, (w - crop) // stride + 1)), phase_x)
     boxes = [(y, x) for y in ys for x in xs][:max_crops]
     return np.ascontiguousarray(np.stack([plane[y : y + crop, x : x + crop] for y, x in boxes]).transpose(0, 3, 1, 2))

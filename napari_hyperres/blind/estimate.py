@@ -22,7 +22,7 @@ from ..core.stabilize import fitted_photons, refuse_rgb
 from ..core.tasks import Task
 from ..core.weights import load_model
 from ..errors import ShapeError, WeightsError
-from .crops import grid_crops, trained_patch
+from .crops import MAX_CROPS, grid_crops, trained_patch
 from .photon_fit import fit_poisson_gaussian
 
 MIN_ESTIMATE_SIZE = 32
@@ -106,7 +106,6 @@ def estimate_level(
     return float(np.median(crop_readings(image, task, weights=weights, device=device, rgb=rgb, value_range=value_range)))
 
 
-@torch.inference_mode()
 def crop_readings(
     image: np.ndarray,
     task: str | Task,
@@ -122,6 +121,24 @@ def crop_readings(
     (:func:`uneven_readings`): noise varies little across a photo, texture and brightness do.
     Arguments and errors as for :func:`estimate_level` (a level-estimator task only).
     """
+    return read_crops(image, task, weights=weights, device=device, rgb=rgb, value_range=value_range)[0]
+
+
+@torch.inference_mode()
+def read_crops(
+    image: np.ndarray,
+    task: str | Task,
+    *,
+    weights: str | None = None,
+    device: str | None = None,
+    rgb: bool | None = None,
+    value_range: tuple[float, float] | None = None,
+    max_crops: int = MAX_CROPS,
+    overlap: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(readings, brightness)``, each ``(N,)``: :func:`crop_readings`, and each crop's mean
+    intensity on the 0–1 scale of the task's channels. ``overlap``: crops half a crop apart
+    (up to ``max_crops``), for more readings than non-overlapping crops give."""
     task = get_task(task)
     name = weights or estimator_weights_name(task, getattr(image, "dtype", None))
     try:
@@ -137,12 +154,13 @@ def crop_readings(
             f"the image is too small to estimate its level ({plane.shape[0]}×{plane.shape[1]} pixels; the estimator needs "
             f"at least {MIN_ESTIMATE_SIZE}×{MIN_ESTIMATE_SIZE}): give the level as a number ({task.unit})"
         )
-    crops = torch.from_numpy(np.ascontiguousarray(grid_crops(plane, trained_patch(info, TRAINED_PATCH))))
-    fractions = model(crops.to(next(model.parameters()).device)).float().cpu().numpy().reshape(-1)
+    patch = trained_patch(info, TRAINED_PATCH)
+    crops = grid_crops(plane, patch, max_crops, stride=patch // 2 if overlap else None)
+    fractions = model(torch.from_numpy(np.ascontiguousarray(crops)).to(next(model.parameters()).device)).float().cpu().numpy().reshape(-1)
     if not np.isfinite(np.median(fractions)):
         raise ShapeError(f"the level estimator gave no finite answer for this image ({name}); give the level as a number ({task.unit})")
     low, high = task.level_range
-    return low + fractions.astype(np.float64) * (high - low)
+    return low + fractions.astype(np.float64) * (high - low), crops.mean(axis=(1, 2, 3), dtype=np.float64)
 
 
 UNEVEN_RATIO = 1.5

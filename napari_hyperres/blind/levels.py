@@ -16,6 +16,13 @@ import numpy as np
 from ..core.photon_noise import PoissonGaussian
 from ..core.plugins import get_task
 from ..core.tasks import Task
+from .brightness import (
+    BY_BRIGHTNESS,
+    LevelCurve,
+    check_follows_brightness,
+    is_by_brightness,
+    level_curve,
+)
 
 AUTO = "auto"
 
@@ -39,6 +46,8 @@ class LevelChoice:
         uneven: ``(low, high)``, the 10th and 90th percentiles of the estimator's crop readings when
             they disagree (:func:`~napari_hyperres.blind.estimate.uneven_readings`: fine texture read
             as noise, or noise that varies with brightness); ``None`` when they agree.
+        curve: ``"by-brightness"``: the level of each brightness (``level`` is its median), which the
+            engine restores each pixel by; ``None`` for one level everywhere.
     """
 
     level: float
@@ -46,6 +55,12 @@ class LevelChoice:
     estimate: float | None = None
     noise: PoissonGaussian | None = None
     uneven: tuple[float, float] | None = None
+    curve: LevelCurve | None = None
+
+    @property
+    def to_restore(self) -> float | LevelCurve:
+        """What the engine restores at: the curve where there is one, else the level."""
+        return self.level if self.curve is None else self.curve
 
     @property
     def outside_range(self) -> bool:
@@ -55,6 +70,8 @@ class LevelChoice:
     def describe(self, task: Task) -> str:
         """For people: ``estimated σ 23.4 (estimator)``; an estimate outside the range says
         what was used instead."""
+        if self.curve is not None:
+            return f"{self.curve.describe(task)} ({self.method})"
         if self.estimate is None:
             return f"{task.unit} {self.level:.4g} ({self.method})"
         text = f"estimated {task.unit} {self.estimate:.4g} ({self.method})"
@@ -69,15 +86,18 @@ class LevelChoice:
         if self.uneven is None:
             return None
         low, high = self.uneven
+        advice = "give the level as a number"
+        if task.level_follows_brightness:
+            advice = f"give the level as a number, or let it follow brightness ('{BY_BRIGHTNESS}')"
         return (
             f"parts of the image read {task.unit} {low:.3g} to {high:.3g}: fine texture can read as noise, and noise can "
-            "differ between dark and bright parts; check the result, or give the level as a number"
+            f"differ between dark and bright parts; check the result, or {advice}"
         )
 
 
 def resolve_level(
     task: str | Task,
-    level: float | str,
+    level: float | str | LevelCurve,
     image: np.ndarray | None = None,
     *,
     path=None,
@@ -95,7 +115,10 @@ def resolve_level(
         level: a number in the task's units, or ``"auto"``: read from the file at ``path``
             when the task's files record it (:attr:`Task.level_in_file`), else fitted
             (photon-limited tasks: the photons of a Poisson–Gaussian fit of the whole image)
-            or estimated by the task's trained estimator on ``image`` (a stack: its first plane).
+            or estimated by the task's trained estimator on ``image`` (a stack: its first plane);
+            or ``"by-brightness"`` (tasks whose :attr:`~Task.level_follows_brightness`): a level for
+            each brightness of ``image`` (:func:`~napari_hyperres.blind.brightness.level_curve`),
+            or such a :class:`LevelCurve` already read.
         image: the decoded image (needed for ``"auto"`` unless the file records the level).
         path, rgb, value_range, weights, device: as for :func:`~napari_hyperres.blind.estimate.estimate_level`.
         noise: photon-limited tasks: a Poisson–Gaussian fit already made (of the whole layer), not fitted again.
@@ -112,6 +135,12 @@ def resolve_level(
     task = get_task(task)
     if task.conditioning == "image":
         return LevelChoice(task.default_level, "chosen from the image")
+    if isinstance(level, LevelCurve):
+        check_follows_brightness(task)
+        return LevelChoice(level.level, "by brightness", curve=level)
+    if is_by_brightness(level):
+        curve = level_curve(_required(image, task), task, weights=weights, device=device, rgb=rgb, value_range=value_range)
+        return LevelChoice(curve.level, "estimator, by brightness", estimate=curve.level, curve=curve)
     if not is_auto(level):
         return LevelChoice(task.check_level(level), "given")
     if restoring:

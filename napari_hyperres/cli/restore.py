@@ -51,7 +51,9 @@ def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--level", default=None,
         help="degradation level in the task's unit, e.g. 25 (σ) for denoise, or 'auto' to estimate it per file "
-        "(JPEG files: read from their quantisation tables); not needed for the auto task",
+        "(JPEG files: read from their quantisation tables), or 'by-brightness' (denoise) for noise that differs "
+        "between dark and bright parts, as a camera's does: each pixel at the level read for its brightness; "
+        "not needed for the auto task",
     )
     add_model_arguments(parser, weights_help="weights file or shipped name (default: the task's shipped weights)")
     parser.add_argument(
@@ -136,13 +138,16 @@ def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool) -> None:
 
 
 def run_restore(args: argparse.Namespace) -> int:
+    from ..blind.brightness import check_follows_brightness, is_by_brightness
     from ..blind.levels import is_auto, resolve_level
     from ..core.plugins import get_task
     from ..engine import Restorer
     from ..io.streaming import should_stream
 
     task = get_task(args.task)
-    auto_level = is_auto(args.level)
+    auto_level = is_auto(args.level) or is_by_brightness(args.level)  # found per file
+    if is_by_brightness(args.level):
+        check_follows_brightness(task)
     if args.level is None and task.conditioning != "image":
         raise ShapeError(f"task {task.name!r} needs --level ({task.unit}, {task.level_range[0]:g}-{task.level_range[1]:g}) or --level auto")
     if auto_level or (args.level is not None and task.conditioning == "image"):
@@ -231,13 +236,13 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
     results = []
     for label, part in parts:
         choice = given or resolve_level(
-            task, "auto", part, path=src, device=args.device, value_range=value_range, noise=camera_noise(args, task)
+            task, args.level, part, path=src, device=args.device, value_range=value_range, noise=camera_noise(args, task)
         )
         if choice is not given and not args.quiet:
             print(f"{src.name}{label}: {choice.describe(task)}", file=sys.stderr)
-        level = choice.level
+        level = choice.to_restore
         if part.ndim >= 2 and not results:  # the engine reports bad shapes; check the output format first
-            check_writable(dst, output_shape(task, image.shape, level, is_rgb_image(image.shape, None)), image.dtype)
+            check_writable(dst, output_shape(task, image.shape, choice.level, is_rgb_image(image.shape, None)), image.dtype)
         progress = ProgressLine(f"{src.name}{label}", enabled=not args.quiet)
         result, report = restorer.restore_with_report(
             part, level, tile=args.tile, progress=progress, value_range=value_range, noise=choice.noise
@@ -317,10 +322,10 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
     choice = given
     if choice is None:
         sample = stack_sample(array, array.ndim - (3 if rgb else 2))
-        choice = resolve_level(task, "auto", sample, device=args.device, value_range=value_range, noise=camera_noise(args, task))
+        choice = resolve_level(task, args.level, sample, device=args.device, value_range=value_range, noise=camera_noise(args, task))
         if not args.quiet:
             print(f"{src.name}: {choice.describe(task)}, from sampled planes", file=sys.stderr)
-    restored = restorer.restore_lazy(array, choice.level, tile=args.tile, rgb=rgb, value_range=value_range, noise=choice.noise)
+    restored = restorer.restore_lazy(array, choice.to_restore, tile=args.tile, rgb=rgb, value_range=value_range, noise=choice.noise)
     where = f" on {len(client.scheduler_info()['workers'])} workers" if client is not None else ""
     label = f"{src.name} (chunk by chunk{where})"
     run = partial(compute_with_progress, client=client, label=label, quiet=args.quiet)
@@ -334,7 +339,7 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
 
         write_image(dst, run(restored), jpeg_quality=args.jpeg_quality or JPEG_QUALITY)
     if not args.quiet:
-        print(f"{label}: {describe_run(restorer, choice.level)} -> {dst}", file=sys.stderr)
+        print(f"{label}: {describe_run(restorer, choice.to_restore)} -> {dst}", file=sys.stderr)
 
 
 def compute_with_progress(work, *, client=None, label: str = "", quiet: bool = False):
@@ -368,23 +373,29 @@ def stream_one(restorer, src: Path, dst: Path, given, args: argparse.Namespace, 
     if choice is None:
         with tifffile.TiffFile(src) as tif:
             sample = page_sample(tif, len(tif.series[0].pages))
-        choice = resolve_level(task, "auto", sample, device=args.device, value_range=value_range, noise=camera_noise(args, task))
+        choice = resolve_level(task, args.level, sample, device=args.device, value_range=value_range, noise=camera_noise(args, task))
         if not args.quiet:
             print(f"{src.name}: {choice.describe(task)}, from {len(sample)} sampled pages", file=sys.stderr)
-    level = choice.level
+    level = choice.to_restore
     progress = ProgressLine(f"{src.name} (streaming)", enabled=not args.quiet)
     stream_restore_tiff(src, dst, restorer, level, tile=args.tile, value_range=value_range, noise=choice.noise, progress=progress)
     progress.finish(f"{describe_run(restorer, level)} -> {dst}")
 
 
-def describe_run(restorer, level: float, report=None) -> str:
+def describe_run(restorer, level, report=None) -> str:
     """``denoise 25`` / ``microscopy 61.3 photons`` (``, 8 passes`` with the self-ensemble); an
     image-conditioned task says what the image looked like to it when its weights record
-    reference mixtures (the first plane of a stack)."""
+    reference mixtures (the first plane of a stack); a level by brightness (a
+    :class:`~napari_hyperres.blind.brightness.LevelCurve`) says its span and restorations."""
     task = restorer.task
+    from ..blind.brightness import LevelCurve
     from ..engine.ensemble import DIHEDRAL_TRANSFORMS
 
     passes = f", {DIHEDRAL_TRANSFORMS} passes" if restorer.self_ensemble else ""
+    if isinstance(level, LevelCurve):
+        runs = level.levels_to_run(task)
+        blended = f"{len(runs)} restorations blended" if len(runs) > 1 else "one restoration"
+        return f"{task.name} by brightness, {min(level.levels):.3g}–{max(level.levels):.3g} ({blended}){passes}"
     if task.conditioning == "image":
         from ..blind.mixtures import read_selections
 

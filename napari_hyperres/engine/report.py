@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..blind.brightness import LevelCurve
 from ..core.photon_noise import PoissonGaussian
 
 
@@ -28,8 +29,11 @@ class Report:
         selections: image-conditioned tasks: the mixtures, shape ``lead + (parts, N)``
             (``lead``: the input's leading axes); else ``None``.
         noise: photon-limited tasks: the Poisson–Gaussian parameters at that level; else ``None``.
+        curve: ``"by-brightness"``: the level of each brightness that each pixel was restored by
+            (``level`` is its median); else ``None``.
     """
 
     level: float
     selections: np.ndarray | None = None
     noise: PoissonGaussian | None = None
+    curve: LevelCurve | None = None

@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from ..blind.brightness import LevelCurve
 from ..blind.crops import grid_crops, trained_patch
 from ..blind.levels import resolve_level
 from ..blind.photon_fit import photon_setup
@@ -32,6 +33,7 @@ from ..core.stabilize import StabilizedMap, refuse_rgb
 from ..core.tasks import Task
 from ..core.weights import WeightsInfo, load_model
 from ..errors import CancelledError, LevelRangeWarning, WeightsError
+from .by_brightness import restore_unit_plane_by_brightness
 from .ensemble import dihedral_tiles
 from .lazy import is_dask_array, restore_lazy
 from .planes import restore_unit_plane, with_alpha
@@ -47,8 +49,10 @@ SELECTION_CROP = 48
 """Edge of the crops HAIR's classifier sees when its weights do not record their training
 patch (GIVs averaged over up to ``MAX_CROPS`` crops per plane)."""
 
-Level = float | str
-"""A level in the task's units, or ``"auto"`` (estimated from the image)."""
+Level = float | str | LevelCurve
+"""A level in the task's units, ``"auto"`` (estimated from the image), or ``"by-brightness"`` /
+a :class:`~napari_hyperres.blind.brightness.LevelCurve` (a level for each brightness, tasks whose
+level follows brightness)."""
 
 
 class Restorer:
@@ -214,17 +218,18 @@ class Restorer:
 
     def resolve_level(
         self, image: np.ndarray, level: Level, rgb: bool | None = None, value_range: tuple[float, float] | None = None
-    ) -> float:
+    ) -> float | LevelCurve:
         """``level`` as a checked float (:func:`napari_hyperres.blind.levels.resolve_level`);
         ``"auto"`` runs the task's level estimator on ``image`` (photon-limited tasks: the
         photons of the Poisson–Gaussian fit). An estimate outside the task's range is
-        restored at the nearest end of the range, with a :class:`LevelRangeWarning`."""
+        restored at the nearest end of the range, with a :class:`LevelRangeWarning`.
+        ``"by-brightness"`` gives the image's :class:`LevelCurve` (a curve given stays as it is)."""
         if self.task.noise_parameters:
             return self.photon_map(image, level, validate_image(image, rgb), value_range=value_range)[0]
         choice = resolve_level(self.task, level, image, rgb=rgb, value_range=value_range, device=str(self.device))
         if choice.outside_range:
             warnings.warn(choice.describe(self.task), LevelRangeWarning, stacklevel=3)
-        return choice.level
+        return choice.to_restore
 
     def settle(
         self,
@@ -233,10 +238,10 @@ class Restorer:
         is_rgb: bool,
         value_range: tuple[float, float] | None = None,
         noise: PoissonGaussian | None = None,
-    ) -> tuple[float, tuple[float, float], PoissonGaussian | None]:
+    ) -> tuple[float | LevelCurve, tuple[float, float], PoissonGaussian | None]:
         """What every piece of a large image must share, read from ``sample`` (its sampled planes).
 
-        Returns ``(level, value_range, noise)``: the numeric level ("auto" resolved), the
+        Returns ``(level, value_range, noise)``: the numeric level ("auto" resolved; "by-brightness": the curve), the
         intensity map's ``(black, white)`` and, for photon-limited tasks, the fitted noise at
         that level (else ``noise`` as given). Restoring each piece with these equals restoring
         the whole with them (the lazy and streaming paths use this).
@@ -342,7 +347,13 @@ class Restorer:
                 impulses = impulse_mask(plane, mapping.noise)
                 impulses = impulses if impulses.any() else None
                 plane = plane if impulses is None else fill_impulses(plane, impulses)
-            for step in restore_unit_plane(self, mapping.to_unit(plane), level, is_rgb, tile, net):
+            unit = mapping.to_unit(plane)
+            steps = (
+                restore_unit_plane_by_brightness(self, unit, level, is_rgb, tile)
+                if isinstance(level, LevelCurve)
+                else restore_unit_plane(self, unit, level, is_rgb, tile, net)
+            )
+            for step in steps:
                 if isinstance(step, PlaneChoice):
                     mixtures.append(step.mixture)
                     yield PlaneChoice(p, step.mixture)
@@ -362,7 +373,10 @@ class Restorer:
                     yield (done_before + done, totals[0])
             done_before += total
         selections = np.stack(mixtures).reshape(lead + mixtures[0].shape) if mixtures else None
-        yield Report(float(level), selections, mapping.noise if isinstance(mapping, StabilizedMap) else None)
+        curve = level if isinstance(level, LevelCurve) else None
+        yield Report(
+            float(level) if curve is None else curve.level, selections, mapping.noise if isinstance(mapping, StabilizedMap) else None, curve
+        )
         yield result.reshape(lead + result.shape[1:])
 
     def restore(
@@ -385,7 +399,10 @@ class Restorer:
                 Leading axes (Z, T, …) are restored plane by plane. Never modified.
             level: degradation level in the task's unit (e.g. σ = 25), or ``"auto"`` to
                 estimate it from the image (:func:`napari_hyperres.estimate_level`);
-                ignored by image-conditioned tasks (``auto``).
+                ignored by image-conditioned tasks (``auto``). ``"by-brightness"`` (``denoise``):
+                noise that differs between dark and bright parts, as a camera's does; each pixel
+                is restored at the level read for its brightness (:mod:`napari_hyperres.blind.brightness`;
+                a few passes, blended).
             tile: tile edge in pixels (overlapping by the receptive field, no seams);
                 ``None`` tiles only planes larger than 1024×1024.
             progress: ``progress(done, total)`` after each tile.

@@ -116,6 +116,7 @@ def output_metadata(
     selection: Any = None,
     readings: list | None = None,
     self_ensemble: bool = False,
+    curve: Any = None,
 ) -> dict[str, Any]:
     """Layer metadata recording how an output was made (under the key ``"hyperres"``).
 
@@ -123,7 +124,8 @@ def output_metadata(
     mixtures, ``(parts, N)`` per plane) is stored as a nested list under ``"selection"``,
     and what each plane looks like (:class:`~napari_hyperres.blind.mixtures.DegradationReading`)
     under ``"looks_like"`` (one dict per plane). An output averaged over the 8 rotations /
-    mirrors says so (``"self_ensemble": True``).
+    mirrors says so (``"self_ensemble": True``). An output restored by brightness records its
+    curve (``"by_brightness": {"brightness": [...], "levels": [...]}``, ``level`` its median).
     """
     image = is_image_conditioned(task)
     metadata: dict[str, Any] = {
@@ -139,6 +141,8 @@ def output_metadata(
         metadata["looks_like"] = [reading.to_dict() for reading in readings]
     if self_ensemble:
         metadata["self_ensemble"] = True
+    if curve is not None:
+        metadata["by_brightness"] = {"brightness": list(curve.brightness), "levels": list(curve.levels)}
     return {OUTPUT_KEY: metadata}
 
 

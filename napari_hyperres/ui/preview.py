@@ -134,7 +134,7 @@ def can_estimate(task: Task, weights: str | os.PathLike | None = None, path: str
     return quality_from_file(task, path) or estimator_weights(task, weights) is not None
 
 
-def estimate_request(request: Request, *, path: str | None = None, weights: str | None = None) -> LevelChoice:
+def estimate_request(request: Request, *, path: str | None = None, weights: str | None = None, by_brightness: bool = False) -> LevelChoice:
     """The level of the request's image and how it was found (the "Auto" button).
 
     Runs in a worker thread, through :func:`napari_hyperres.blind.levels.resolve_level`:
@@ -142,11 +142,13 @@ def estimate_request(request: Request, *, path: str | None = None, weights: str 
     the file's quantisation tables; a photon-limited task reads the photons of the layer's
     fit (``request.noise``); otherwise the task's estimator (``weights``: override of the
     shipped ones) runs on the displayed plane. The estimate comes back as found: one
-    outside the task's range is for the caller to report.
+    outside the task's range is for the caller to report. ``by_brightness``: the plane's level
+    for each brightness (:attr:`LevelChoice.curve`).
 
     Raises:
         WeightsError: no estimator for the task; ShapeError: unreadable JPEG file.
     """
+    from ..blind.brightness import BY_BRIGHTNESS
     from ..blind.levels import resolve_level
 
     value_range = None
@@ -157,7 +159,7 @@ def estimate_request(request: Request, *, path: str | None = None, weights: str 
     plane = None if in_file is not None and in_file.level_alone(path) else np.asarray(request.data[request.index])
     device = None if request.device == "auto" else request.device
     return resolve_level(
-        request.task, "auto", plane, path=path, rgb=request.rgb, value_range=value_range,
+        request.task, BY_BRIGHTNESS if by_brightness else "auto", plane, path=path, rgb=request.rgb, value_range=value_range,
         weights=weights and str(weights), device=device, noise=request.noise,
     )
 
@@ -260,6 +262,9 @@ class Request:
     """``(y0, y1, x0, x1)``: the part of the plane on screen (previews restore it first)."""
     self_ensemble: bool = False
     """Apply averages the network over the 8 rotations / mirrors (8× slower); previews never do."""
+    curve: Any = None
+    """Noise that follows brightness: the layer's :class:`~napari_hyperres.blind.brightness.LevelCurve`,
+    restored moved to :attr:`level` (:meth:`restore_level`); ``None``: one level everywhere."""
     statistics: LayerStatistics | None = dataclasses.field(default=None, compare=False, repr=False)
     """Where :meth:`with_statistics` keeps what it computes (the widget's), or ``None``."""
     data_key: Any = None
@@ -288,6 +293,12 @@ class Request:
             noise = kept("noise", lambda: whole_noise(self.data, self.rgb, self.task.name))
         return dataclasses.replace(self, value_range=value_range, noise=noise)
 
+    def restore_level(self, level: float | None = None):
+        """What the engine restores at for ``level`` (default :attr:`level`): the level, or the
+        curve moved to it (:meth:`~napari_hyperres.blind.brightness.LevelCurve.scaled`)."""
+        level = self.level if level is None else level
+        return level if self.curve is None else self.curve.scaled(level, self.task)
+
     @property
     def shown_level(self) -> float | None:
         """The level as names show it: ``None`` for image-conditioned tasks (they have none)."""
@@ -301,7 +312,8 @@ class Request:
         weights = str(self.weights or self.task.weights)
         readings = read_selections(selection, extra or {}) if selection is not None else None
         return output_metadata(
-            self.source, self.task, self.level if level is None else level, weights, selection, readings, self.self_ensemble
+            self.source, self.task, self.level if level is None else level, weights, selection, readings, self.self_ensemble,
+            curve=None if self.curve is None else self.restore_level(level),
         )
 
 
@@ -329,7 +341,7 @@ def restore_plane(cache: RestorerCache, request: Request) -> Restored:
     restorer = cache.get(request.task, request.device, request.weights)
     plane = np.asarray(request.data[request.index])
     result, report = restorer.restore_with_report(
-        plane, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise
+        plane, request.restore_level(), rgb=request.rgb, value_range=request.value_range, noise=request.noise
     )
     return Restored(result, time.perf_counter() - start, report.selections)
 
@@ -348,7 +360,7 @@ def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int,
         # a dask layer (big or multi-file data): the output is lazy too, and napari computes
         # only the planes it shows; nothing is loaded whole
         yield (0, 1)
-        result = restorer.restore_lazy(request.data, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise)
+        result = restorer.restore_lazy(request.data, request.restore_level(), rgb=request.rgb, value_range=request.value_range, noise=request.noise)
         yield (1, 1)
         return Restored(result, time.perf_counter() - start)
     return (yield from restored_steps(restorer, np.asarray(request.data), request, start))
@@ -360,7 +372,7 @@ def restored_steps(restorer: Restorer, data: np.ndarray, request: Request, start
     from ..engine import Report
 
     result = report = None
-    for step in restorer.restore_steps(data, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise):
+    for step in restorer.restore_steps(data, request.restore_level(), rgb=request.rgb, value_range=request.value_range, noise=request.noise):
         if isinstance(step, np.ndarray):
             result = step
         elif isinstance(step, Report):
@@ -378,6 +390,6 @@ def sweep_steps(cache: RestorerCache, request: Request, levels: Sequence[float])
     outputs = []
     yield (0, len(levels))
     for i, level in enumerate(levels):
-        outputs.append(restorer.restore(plane, level, rgb=request.rgb, value_range=request.value_range, noise=request.noise))
+        outputs.append(restorer.restore(plane, request.restore_level(level), rgb=request.rgb, value_range=request.value_range, noise=request.noise))
         yield (i + 1, len(levels))
     return np.stack(outputs)

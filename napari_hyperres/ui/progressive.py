@@ -109,7 +109,7 @@ def restore_box(restorer, plane: np.ndarray, box: Box, request: Request) -> np.n
     y0, y1, x0, x1 = box
     cy0, cy1, cx0, cx1 = with_margin(box, restorer.context, plane.shape[:2], restorer.grid)
     crop = np.ascontiguousarray(plane[cy0:cy1, cx0:cx1])
-    out = restorer.restore(crop, request.level, rgb=request.rgb, value_range=request.value_range, noise=request.noise)
+    out = restorer.restore(crop, request.restore_level(), rgb=request.rgb, value_range=request.value_range, noise=request.noise)
     return out[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
 
 
@@ -145,7 +145,7 @@ def preview_steps(cache: RestorerCache, request: Request) -> Iterator[PreviewTil
         yield PreviewTile(view, restore_box(restorer, plane, view, request), time.perf_counter() - start, "view")
     result = None
     steps = restorer.restore_steps(
-        plane, request.level, tile=REST_TILE, rgb=request.rgb, value_range=request.value_range, noise=request.noise
+        plane, request.restore_level(), tile=REST_TILE, rgb=request.rgb, value_range=request.value_range, noise=request.noise
     )
     for step in steps:
         if isinstance(step, np.ndarray):

@@ -130,6 +130,12 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         )
         self.level_row.append(self.auto_button)
         self.auto_button.changed.connect(self.estimate)
+        self.brightness_check = CheckBox(
+            text="noise follows brightness", value=False,
+            tooltip="a camera's noise is strongest in the shadows: Auto reads the level of each brightness and each "
+            "pixel is restored at its own (a few passes, blended); the slider then moves them all together",
+        )
+        self._curves: dict[tuple[Any, str], Any] = {}  # (layer id, task) → the LevelCurve "Auto" read by brightness
         self.device_combo = ComboBox(
             label="device", choices=["auto", *available_devices()], value="auto",
             tooltip="auto: CUDA > MPS > CPU. The network computes in float16 on CUDA and in bfloat16 on CPUs where it "
@@ -174,6 +180,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
                 self.layer_combo,
                 self.task_combo,
                 self.level_row,
+                self.brightness_check,
                 self.device_combo,
                 self.weights_file,
                 self.live_check,
@@ -195,6 +202,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         self.level_slider.changed.connect(self._on_slider)
         self.level_field.changed.connect(self._on_field)
         self.device_combo.changed.connect(self._on_settings_changed)
+        self.brightness_check.changed.connect(self._on_brightness_toggled)
         self.weights_file.changed.connect(self._on_weights_file)
         self.apply_button.changed.connect(self._on_apply_clicked)
         self.export_button.changed.connect(lambda *_: self.export_model())
@@ -299,6 +307,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
             widget.visible = has_level  # hidden, not disabled: an image-conditioned task has no level
         self.selection_label.visible = not has_level
         self.selection_label.value = ""
+        self.brightness_check.visible = task.level_follows_brightness
         self.export_button.enabled = exportable(task)
         self._on_settings_changed()
 
@@ -348,6 +357,20 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         if self._syncing:
             return
         self.level_slider.value = slider_from_level(self.task, value)  # previews through _on_slider
+
+    def _on_brightness_toggled(self, on: bool) -> None:
+        """On: read the layer's level by brightness ("Auto") unless read before; off: one level again."""
+        layer = self.layer_combo.value
+        if on and layer is not None and self.task.level_follows_brightness and self._curve_for(layer, self.task) is None:
+            self.estimate()  # previews with the curve when it arrives
+            return
+        self._maybe_preview()
+
+    def _curve_for(self, layer: Any, task: Task) -> Any:
+        """The level curve "Auto" read for ``layer`` and ``task`` while "noise follows brightness" is on, else ``None``."""
+        if layer is None or not self.brightness_check.value or not task.level_follows_brightness:
+            return None
+        return self._curves.get((layer.unique_id, task.name))
 
     def _on_weights_file(self, value: Any) -> None:
         if value:
@@ -415,6 +438,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
             source=layer.name,
             source_id=layer.unique_id,
             viewport=self._viewport(layer),
+            curve=self._curve_for(layer, task),
             statistics=self._statistics,  # the whole layer's range / noise fit: read in the worker, kept per layer
             data_key=(layer.unique_id, id(data), data.shape, str(data.dtype)),
         )

@@ -56,6 +56,7 @@ class EstimateMixin:
             request,
             path=source_path(layer),
             weights=self.estimators.get(task.name),
+            by_brightness=bool(self.brightness_check.value and task.level_follows_brightness),
             _start_thread=True,
             _connect={
                 "returned": partial(self._on_estimate, request),
@@ -81,6 +82,17 @@ class EstimateMixin:
             self._show("warning",
                 f"napari-hyperres: estimated level {level:g} is outside {low:g}–{high:g} ({task.unit}); level left unchanged"
             )
+            return
+        if choice.curve is not None:
+            self._curves[(request.source_id, task.name)] = choice.curve
+            changed = abs(self.level - level) > 1e-9
+            self.level = level  # previews with the curve (moved to the slider's level)
+            message = f"{choice.curve.describe(task)}; the slider moves them all"
+            self._level_found = (task.name, self.level, "estimated by brightness")
+            self.status.value = status_text(message)
+            self.status.tooltip = message
+            if not changed:
+                self._maybe_preview()
             return
         self.level = level
         source = {"quantisation tables": "read from the file's quantisation tables", "estimator": "estimated"}.get(method, method)

@@ -86,6 +86,9 @@ class PreviewMixin:
         self._show_preview(request, source, plane, selection)
         self._show_selection(request, selection)
         level = "" if request.shown_level is None else f" {format_level(request.level)}"
+        if request.curve is not None:
+            shown = request.restore_level()
+            level += f" by brightness ({format_level(min(shown.levels))}–{format_level(max(shown.levels))})"
         found = self._level_found
         origin = f" ({found[2]})" if found is not None and found[:2] == (request.task.name, request.level) else ""
         self.status.value = f"preview {request.task.name}{level}{origin}: {seconds * 1000:.0f} ms{self._extrapolation(request)}"

@@ -159,6 +159,12 @@ class Task:
             (level × :data:`~napari_hyperres.core.color.OPPONENT_NOISE`), as colour BM3D works.
             Only for a level that is an additive noise σ (``denoise``): three passes instead
             of one, +1.19 / +0.71 / +0.22 dB on McMaster at σ 15 / 25 / 50 (BENCHMARKS.md).
+        level_follows_brightness: the level may differ between an image's dark and bright parts
+            (a camera's noise: photon noise, then the tone curve, is strongest in the shadows).
+            ``level="by-brightness"`` then reads the level of each brightness from the level
+            estimator's crops and restores each pixel at the level of its brightness
+            (:mod:`napari_hyperres.blind.brightness`). Needs a level restored in place
+            (conditioning ``"level"``, no resampling, no ``noise_parameters``).
     """
 
     name: str
@@ -188,6 +194,7 @@ class Task:
     chroma: Literal["keep", "subsampled", "full"] = "keep"
     chroma_in_file: Callable[[str], str | None] | None = None
     colour: Literal["joint", "opponent"] = "joint"
+    level_follows_brightness: bool = False
 
     def __post_init__(self) -> None:
         if not TASK_NAME.fullmatch(str(self.name)):
@@ -218,6 +225,11 @@ class Task:
             raise ValueError(
                 f"task {self.name!r}: colour 'opponent' needs an RGB network whose level is an additive noise σ "
                 "(channels 'rgb', conditioning 'level', no resampling, no noise_parameters)"
+            )
+        if self.level_follows_brightness and (self.conditioning != "level" or self.resamples or self.noise_parameters):
+            raise ValueError(
+                f"task {self.name!r}: level_follows_brightness needs a level restored in place "
+                "(conditioning 'level', no resampling, no noise_parameters)"
             )
         if self.level_scale == "log" and not low > 0:
             raise ValueError(f"task {self.name!r}: a log-scale level needs a positive range, got {self.level_range}")

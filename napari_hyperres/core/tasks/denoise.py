@@ -26,5 +26,6 @@ DENOISE = Task(
     psnr_on="all",
     eval_protocol="clean + σ/255·N(0,1), seed 0, float, unclipped; PSNR on all channels, no border crop",
     description="Removes white Gaussian noise; σ is the noise standard deviation on the 0–255 scale.",
+    level_follows_brightness=True,  # cameras: shadows noisier than highlights ("by-brightness", BENCHMARKS.md)
     colour="opponent",  # colour photos: the mean and two chroma planes one by one (+0.2–1.2 dB on McMaster, BENCHMARKS.md)
 )
