@@ -36,6 +36,9 @@ _LAZY = {
     "Task": ".core.tasks",
     "list_weights": ".core.weights",
     "load_model": ".core.weights",
+    "read_image": ".io.files",
+    "write_image": ".io.files",
+    "sample_image": ".ui.sample_data",
 }
 
 
@@ -73,5 +76,8 @@ __all__ = [
     "hookimpl",
     "list_weights",
     "load_model",
+    "read_image",
     "restore",
+    "sample_image",
+    "write_image",
 ]

@@ -178,3 +178,11 @@ def test_the_command_line_restores_by_brightness_and_refuses_other_tasks(tmp_pat
     )
     assert refused.returncode != 0 and "does not vary with brightness" in refused.stderr
     assert not (tmp_path / "j.png").exists()
+    estimated = subprocess.run(
+        [sys.executable, "-m", "napari_hyperres", "estimate", str(src), "--task", "denoise", "--by-brightness", "--device", "cpu"],
+        capture_output=True, text=True,
+    )
+    assert estimated.returncode == 0, estimated.stderr
+    lines = estimated.stdout.splitlines()
+    assert "let it follow brightness ('by-brightness')" in lines[0]  # the caution names the way out
+    assert lines[1].split("\t")[1] == "by brightness" and "in the darkest parts to" in lines[1]

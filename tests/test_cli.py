@@ -344,9 +344,11 @@ def test_ctrl_c_leaves_no_file(tmp_path, rng, weights, monkeypatch, capsys):
 def test_tasks_command(capsys):
     assert main(["tasks"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["name", "title", "unit", "levels", "default", "weights"]
-    assert [line.split()[0] for line in out[1:5]] == ["denoise", "microscopy", "dejpeg", "sr"]
-    assert "0-100" in out[1] and "25" in out[1]
+    assert out[0].split() == ["name", "title", "unit", "levels", "default", "level", "from", "the", "image", "weights"]
+    assert [line.split()[0] for line in out[1:6]] == ["denoise", "microscopy", "dejpeg", "sr", "auto"]
+    assert "0-100" in out[1] and "25" in out[1] and "auto, by-brightness" in out[1]
+    assert "auto (noise fit)" in out[2] and "auto (file, else estimator)" in out[3] and "no: give a number" in out[4]
+    assert "0-1 " not in out[5] and "none: it takes no level" in out[5]  # the all-in-one network has no level
 
 
 def test_usage_errors(capsys):

@@ -55,13 +55,26 @@ def add_tasks_command(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run_tasks)
 
 
+def level_from_image(task) -> str:
+    """What ``--level`` words a task takes besides a number, for the ``tasks`` table."""
+    if task.conditioning == "image":
+        return "none: it takes no level"
+    if not task.level_from_image:
+        return "no: give a number"
+    if task.noise_parameters:
+        return "auto (noise fit)"
+    words = "auto (file, else estimator)" if task.level_in_file is not None else "auto"
+    return words + (", by-brightness" if task.level_follows_brightness else "")
+
+
 def run_tasks(args: argparse.Namespace) -> int:
     from ..core.plugins import broken_plugins, get_tasks
 
-    rows = [("name", "title", "unit", "levels", "default", "weights")]
+    rows = [("name", "title", "unit", "levels", "default", "level from the image", "weights")]
     for task in get_tasks().values():
         low, high = task.level_range
-        rows.append((task.name, task.title, task.unit, f"{low:g}-{high:g}", f"{task.default_level:g}", weights_status(task)[1]))
+        levels, default = ("—", "—") if task.conditioning == "image" else (f"{low:g}-{high:g}", f"{task.default_level:g}")
+        rows.append((task.name, task.title, task.unit, levels, default, level_from_image(task), weights_status(task)[1]))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1])
@@ -93,10 +106,16 @@ def add_estimate_command(subparsers: argparse._SubParsersAction) -> None:
     add_model_arguments(parser, weights_help="estimator weights file (default: the task's shipped '<task>.estimator')")
     add_value_range_argument(parser)
     add_camera_argument(parser)
+    parser.add_argument(
+        "--by-brightness", action="store_true",
+        help="also print the level of each brightness band (tasks whose level follows brightness, e.g. denoise): "
+        "what `restore --level by-brightness` would restore each part at",
+    )
     parser.set_defaults(run=run_estimate)
 
 
 def run_estimate(args: argparse.Namespace) -> int:
+    from ..blind.brightness import check_follows_brightness, level_curve
     from ..blind.levels import resolve_level
     from ..core.plugins import get_task
     from ..io.files import READABLE_SUFFIXES, read_image
@@ -105,6 +124,8 @@ def run_estimate(args: argparse.Namespace) -> int:
     task = get_task(args.task)
     if task.conditioning == "image":
         raise ShapeError(f"task {task.name!r} has no level to estimate; restore with it directly")
+    if args.by_brightness:
+        check_follows_brightness(task)
     files = []
     for source in args.input:
         if not source.exists():
@@ -129,6 +150,9 @@ def run_estimate(args: argparse.Namespace) -> int:
                 if caution is not None:
                     note += f"; {caution}"
                 print(f"{path}{label}\t{choice.estimate:.4g}\t{choice.method}{note}")
+                if args.by_brightness:
+                    curve = level_curve(part, task, weights=args.weights, device=args.device, value_range=value_range)
+                    print(f"{path}{label}\tby brightness\t{curve.describe(task)}")
         except (HyperResError, OSError) as exc:
             if len(files) == 1:
                 raise

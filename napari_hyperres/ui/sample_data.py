@@ -35,10 +35,18 @@ def _read(path: Path) -> np.ndarray:
         raise FileNotFoundError(f"cannot read sample image {path}; rebuild it with `python sample_data/build_samples.py`") from exc
 
 
+def sample_image(key: str) -> np.ndarray:
+    """The pixels of sample ``key`` (``"noisy_nuclei"``, ``"coffee_jpeg"``, ``"astronaut_lowres"``,
+    ``"noisy_stack"``, ``"fluorescence_stack"``), as the file holds them (uint8 / uint16)."""
+    if key not in _manifest():
+        raise KeyError(f"no sample image {key!r}; the samples are {', '.join(_manifest())}")
+    return _read(SAMPLES_DIR / _manifest()[key]["file"])
+
+
 def load_sample(key: str) -> list[tuple[np.ndarray, dict[str, Any], str]]:
     """The sample ``key`` as napari LayerData: ``[(data, kwargs, "image")]``."""
     entry = _manifest()[key]
-    data = _read(SAMPLES_DIR / entry["file"])
+    data = sample_image(key)
     degradation = {k: entry[k] for k in ("task", "level", "unit", "source", "how")}
     kwargs: dict[str, Any] = {
         "name": entry["display_name"],
