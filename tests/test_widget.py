@@ -201,19 +201,27 @@ def test_auto_button_cautions_when_parts_of_the_image_read_different_noise(make_
 
 
 def test_noise_follows_brightness_reads_a_curve_that_previews_applies_and_moves_with_the_slider(make_widget, monkeypatch, qtbot, notes):
-    """The box reads the layer's level by brightness ("Auto" with a curve); previews and Apply
-    restore by it, the slider moves every band in proportion, and unticking goes back to one level."""
+    """The box reads the layer's level by brightness ("Auto" with a curve); previews, Apply and the
+    sweep restore by it, the slider moves every band in proportion, and unticking goes back to one
+    level. Reviewer: back on the task after another, the curve was moved to the task's default σ 25
+    (shadows at σ 88 where the noise was 26); another layer kept the first one's level, called "estimated"."""
     import napari_hyperres.blind.estimate as estimate_module
 
     brightness = np.linspace(0.0, 1.0, 64)
-    readings = np.where(brightness < 0.4, 28.0, 4.0)  # noise in the dark parts only
-    monkeypatch.setattr(estimate_module, "read_crops", lambda image, task, **options: (readings, brightness))
+
+    def read_crops(image, task, **options):  # noise in the dark parts only; the second layer's half as strong
+        scale = 0.5 if int(np.asarray(image).max()) < 200 else 1.0
+        return np.where(brightness < 0.4, 28.0, 4.0) * scale, brightness
+
+    monkeypatch.setattr(estimate_module, "read_crops", read_crops)
     viewer = ViewerModel()
     ramp = np.tile(np.linspace(0, 255, 64).astype(np.uint8), (64, 1))
     viewer.add_image(ramp, name="ramp")
+    dim = viewer.add_image(ramp // 2, name="dim")
     widget = make_widget(viewer)
     widget.native.show()
     widget.live_check.value = False
+    widget.layer_combo.value = viewer.layers["ramp"]
     assert widget.brightness_check.visible and widget._request().curve is None
     widget.brightness_check.value = True  # reads the curve
     qtbot.waitUntil(lambda: not widget.estimating and widget._request().curve is not None, timeout=TIMEOUT_MS)
@@ -228,16 +236,30 @@ def test_noise_follows_brightness_reads_a_curve_that_previews_applies_and_moves_
     widget.preview()
     qtbot.waitUntil(lambda: widget.status.value.startswith("preview denoise"), timeout=TIMEOUT_MS)
     assert "by brightness (8–56)" in widget.status.value
+    assert any(layer.name.endswith("by brightness preview]") for layer in viewer.layers)
     widget.apply()
     qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
-    out = [layer for layer in viewer.layers if layer.name.startswith("ramp [denoise")][-1]
+    out = viewer.layers[f"ramp [denoise {2 * curve.level:g} by brightness]"]
     assert out.metadata["hyperres"]["by_brightness"]["levels"] == pytest.approx(list(moved.levels))
     np.testing.assert_array_equal(viewer.layers["ramp"].data, ramp)
+    widget.sweep(2, 10.0, 20.0)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    swept = viewer.layers["ramp [denoise sweep 10–20 by brightness]"].metadata["hyperres"]["by_brightness"]
+    assert [levels[0] for levels in swept["levels"]] == pytest.approx([10 * 28 / curve.level, 20 * 28 / curve.level])
+
+    widget.task_combo.value = "dejpeg"
+    assert not widget.brightness_check.visible
+    widget.task_combo.value = "denoise"  # back: at the curve's own level, not the task's default
+    assert widget.level == pytest.approx(curve.level) and widget._request().curve == curve
+
+    widget.layer_combo.value = dim  # another layer: its own curve is read, never the first one's
+    qtbot.waitUntil(lambda: not widget.estimating and widget._request().curve is not None, timeout=TIMEOUT_MS)
+    assert widget._request().curve.levels[0] == pytest.approx(14.0) and widget.level == pytest.approx(curve.level / 2)
+    widget.layer_combo.value = viewer.layers["ramp"]  # and back: the first layer's, read before
+    assert widget._request().curve == curve and widget.level == pytest.approx(curve.level)
 
     widget.brightness_check.value = False
     assert widget._request().curve is None
-    widget.task_combo.value = "dejpeg"
-    assert not widget.brightness_check.visible
     assert notes["error"] == []
 
 

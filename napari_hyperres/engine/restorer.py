@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from ..blind.brightness import LevelCurve
+from ..blind.brightness import LevelCurve, check_follows_brightness, is_by_brightness
 from ..blind.crops import grid_crops, trained_patch
 from ..blind.levels import resolve_level
 from ..blind.photon_fit import photon_setup
@@ -319,6 +319,8 @@ class Restorer:
         :meth:`restore` drives it.
         """
         check_tile(tile)
+        if is_by_brightness(level) or isinstance(level, LevelCurve):
+            check_follows_brightness(self.task)  # before a photon task's fit reads it as a number
         image = np.asarray(image)
         is_rgb = validate_image(image, rgb)
         if is_rgb and image.shape[-1] == 4 and reads_data_range(image.dtype):

@@ -26,23 +26,24 @@ def format_level(level: float) -> str:
     return f"{round(level, 2):g}"
 
 
-def output_name(source: str, task: str, level: float | None) -> str:
-    """Name of a restored layer: ``"<source> [<task> <level>]"``, or ``"<source> [<task>]"`` without a level."""
-    return f"{source} [{_task_and_level(task, level)}]"
+def output_name(source: str, task: str, level: float | None, note: str = "") -> str:
+    """Name of a restored layer: ``"<source> [<task> <level><note>]"`` (note e.g. ``" by brightness"``),
+    or ``"<source> [<task>]"`` without a level."""
+    return f"{source} [{_task_and_level(task, level)}{note}]"
 
 
-def preview_name(source: str, task: str, level: float | None) -> str:
+def preview_name(source: str, task: str, level: float | None, note: str = "") -> str:
     """Name of the (single, updated in place) preview layer of ``source``."""
-    return f"{source} [{_task_and_level(task, level)} preview]"
+    return f"{source} [{_task_and_level(task, level)}{note} preview]"
 
 
 def _task_and_level(task: str, level: float | None) -> str:
     return task if level is None else f"{task} {format_level(level)}"
 
 
-def sweep_name(source: str, task: str, levels: Sequence[float]) -> str:
-    """Name of a level-sweep layer: ``"<source> [<task> sweep 0–100]"``."""
-    return f"{source} [{task} sweep {format_level(levels[0])}–{format_level(levels[-1])}]"
+def sweep_name(source: str, task: str, levels: Sequence[float], note: str = "") -> str:
+    """Name of a level-sweep layer: ``"<source> [<task> sweep 0–100<note>]"``."""
+    return f"{source} [{task} sweep {format_level(levels[0])}–{format_level(levels[-1])}{note}]"
 
 
 def describe_estimate_error(exc: BaseException, task: Task) -> str:

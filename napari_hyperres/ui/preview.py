@@ -300,6 +300,11 @@ class Request:
         return level if self.curve is None else self.curve.scaled(level, self.task)
 
     @property
+    def level_note(self) -> str:
+        """What names add after the level: ``" by brightness"`` for a curve, else nothing."""
+        return "" if self.curve is None else " by brightness"
+
+    @property
     def shown_level(self) -> float | None:
         """The level as names show it: ``None`` for image-conditioned tasks (they have none)."""
         return None if is_image_conditioned(self.task) else self.level

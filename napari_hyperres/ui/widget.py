@@ -110,7 +110,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         self._job = None
         self._job_kind = ""
         self._estimating = False
-        self._level_found: tuple[str, float, str] | None = None  # (task, level, where "Auto" found it)
+        self._level_found: tuple[str, float, str, Any] | None = None  # (task, level, where "Auto" found it, layer id)
         self._statistics = LayerStatistics()  # each layer's whole range / noise fit, read off the GUI thread
         self._progress = None  # napari's progress bar of the running job
         self._syncing = False
@@ -294,8 +294,10 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
             # a log-scale task's slider moves through log10(level): equal steps per decade
             self.level_slider.range = (slider_from_level(task, low), slider_from_level(task, high))
             self.level_slider.step = 0.01 if task.level_scale == "log" else step
-            self.level_field.value = task.default_level
-            self.level_slider.value = slider_from_level(task, task.default_level)
+            curve = self._curve_for(self.layer_combo.value, task)  # back on a task whose curve was read: at its level
+            start = task.default_level if curve is None else curve.level
+            self.level_field.value = start
+            self.level_slider.value = slider_from_level(task, start)
             self.sweep_from.value, self.sweep_to.value = low, high
             self.level_row.label = level_label(task)
             with self.weights_file.changed.blocked():
@@ -325,7 +327,19 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
             return
         if layer is not None and self._open_on_the_files_task(layer):
             return
+        self._follow_brightness_of(layer)
         self._on_settings_changed()
+
+    def _follow_brightness_of(self, layer: Any) -> None:
+        """With "noise follows brightness" ticked: the slider to ``layer``'s curve, read first where
+        it was not (another layer's curve is never used, nor its level kept)."""
+        if layer is None or not self.brightness_check.value or not self.task.level_follows_brightness:
+            return
+        curve = self._curve_for(layer, self.task)
+        if curve is None:
+            self.estimate()  # sets the level and previews when the curve arrives
+        else:
+            self.level = curve.level
 
     def _open_on_the_files_task(self, layer: Image) -> bool:
         """Switch to the task the layer's file calls for (a JPEG saved at quality ≤ 75 → dejpeg,

@@ -88,7 +88,7 @@ class EstimateMixin:
             changed = abs(self.level - level) > 1e-9
             self.level = level  # previews with the curve (moved to the slider's level)
             message = f"{choice.curve.describe(task)}; the slider moves them all"
-            self._level_found = (task.name, self.level, "estimated by brightness")
+            self._level_found = (task.name, self.level, "estimated by brightness", request.source_id)
             self.status.value = status_text(message)
             self.status.tooltip = message
             if not changed:
@@ -102,7 +102,7 @@ class EstimateMixin:
             message += f"; {caution}"
             self._show("warning", f"napari-hyperres: {message}")
             source += f"; parts read {choice.uneven[0]:.3g}–{choice.uneven[1]:.3g}"
-        self._level_found = (task.name, self.level, source)  # the previews at this level still say where it came from
+        self._level_found = (task.name, self.level, source, request.source_id)  # the previews of this layer at this level still say where it came from
         self.status.value = status_text(message)
         self.status.tooltip = message
 

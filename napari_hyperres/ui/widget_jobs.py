@@ -65,7 +65,7 @@ class JobsMixin:
             _start_thread=False,
             _connect={"returned": partial(self._on_apply_result, request), "errored": partial(self._on_job_error, request.task)},
         )
-        level = "" if request.shown_level is None else f" {format_level(request.level)}"
+        level = "" if request.shown_level is None else f" {format_level(request.level)}{request.level_note}"
         passes = f", {DIHEDRAL_TRANSFORMS} passes" if request.self_ensemble else ""
         self._start_job(worker, f"Restoring {request.source} ({request.task.name}{level}{passes})")
 
@@ -149,7 +149,7 @@ class JobsMixin:
         if source is not None:
             geometry = output_geometry(source.scale, source.translate, np.shape(request.data)[spatial], result.shape[spatial])
         self._show_selection(request, selection, request.index)
-        name = output_name(request.source, request.task.name, request.shown_level)
+        name = output_name(request.source, request.task.name, request.shown_level, request.level_note)
         self.status.value = f"added {name!r} ({seconds:.1f} s)"
         place_output(
             self.viewer, result, source=source, rgb=request.rgb, geometry=geometry, name=name,
@@ -165,7 +165,12 @@ class JobsMixin:
         metadata = request.metadata(levels[0])
         metadata["hyperres"].pop("level")
         metadata["hyperres"].update(levels=list(levels), plane=list(request.index), axis0="level")
-        name = sweep_name(request.source, request.task.name, levels)
+        if request.curve is not None:  # each level of the sweep moves the whole curve
+            metadata["hyperres"]["by_brightness"] = {
+                "brightness": list(request.curve.brightness),
+                "levels": [list(request.restore_level(level).levels) for level in levels],
+            }
+        name = sweep_name(request.source, request.task.name, levels, request.level_note)
         self.status.value = f"added {name!r} ({len(levels)} levels along its first axis)"
         place_output(self.viewer, stack, source=source, rgb=request.rgb, geometry=geometry, name=name, metadata=metadata)
 

@@ -90,7 +90,8 @@ class PreviewMixin:
             shown = request.restore_level()
             level += f" by brightness ({format_level(min(shown.levels))}–{format_level(max(shown.levels))})"
         found = self._level_found
-        origin = f" ({found[2]})" if found is not None and found[:2] == (request.task.name, request.level) else ""
+        same = found is not None and (found[0], found[1], found[3]) == (request.task.name, request.level, request.source_id)
+        origin = f" ({found[2]})" if same else ""
         self.status.value = f"preview {request.task.name}{level}{origin}: {seconds * 1000:.0f} ms{self._extrapolation(request)}"
 
     def _show_preview(self, request: Request, source, plane: np.ndarray, selection, complete: bool = True) -> None:
@@ -104,7 +105,7 @@ class PreviewMixin:
         metadata["hyperres"]["complete"] = complete
         place_output(
             self.viewer, plane, source=source, rgb=request.rgb, geometry=geometry,
-            name=preview_name(request.source, request.task.name, request.shown_level), metadata=metadata,
+            name=preview_name(request.source, request.task.name, request.shown_level, request.level_note), metadata=metadata,
             replace=find_preview(self.viewer.layers, source),
         )
 
@@ -112,8 +113,10 @@ class PreviewMixin:
         """``" (below the trained … : extrapolated)"`` when the level lies outside the weights' training levels."""
         if request.shown_level is None:
             return ""
-        note = self._cache.get(request.task, request.device, request.weights).info.extrapolation(request.level, request.task.unit)
-        return f" ({note})" if note else ""
+        info = self._cache.get(request.task, request.device, request.weights).info
+        levels = [request.level] if request.curve is None else request.restore_level().levels_to_run(request.task)
+        notes = dict.fromkeys(note for note in (info.extrapolation(level, request.task.unit) for level in levels) if note)
+        return f" ({'; '.join(notes)})" if notes else ""
 
     def _weights_extra(self, request: Request) -> dict:
         """The metadata ``extra`` of the request's weights (its reference mixtures, for HAIR)."""
