@@ -9,6 +9,7 @@ k = c·w + b for every generated conv) plus restoring the plane. Prints one mark
     python benchmarks/bench_preview_latency.py --weights FILE.safetensors --task denoise
     python benchmarks/bench_preview_latency.py --size 2048 --viewport 512   # view first: first pixels, view, plane
     python benchmarks/bench_preview_latency.py --rgb --size 2048 --viewport 512 --until view   # colour; each preview stops after the view
+    python benchmarks/bench_preview_latency.py --by-brightness      # "noise follows brightness" ticked: 3 restorations blended
 
 With ``--viewport V`` the plane is previewed as the widget does (:func:`napari_hyperres.ui.progressive.preview_steps`):
 the columns then give the time to the first restored pixels (the middle of the V² view), to the
@@ -69,7 +70,20 @@ def levels_for(task, n: int) -> list[float]:
     return [float(v) for v in np.concatenate([values[0::2], values[1::2][::-1]])]
 
 
-def bench_worker_path(task_name: str, weights: str, device: str, plane: np.ndarray, levels: list[float]) -> tuple[list[float], float]:
+BRIGHTNESS_CURVE = ((0.1, 0.5, 0.9), (28.0, 10.0, 4.0))
+"""``--by-brightness``: a curve as noise in the dark parts reads (σ 28 in the shadows, 4 in the highlights:
+three restorations at every level the slider moves it to)."""
+
+
+def curve_for(by_brightness: bool):
+    from napari_hyperres.blind.brightness import LevelCurve
+
+    return LevelCurve(*BRIGHTNESS_CURVE) if by_brightness else None
+
+
+def bench_worker_path(
+    task_name: str, weights: str, device: str, plane: np.ndarray, levels: list[float], by_brightness: bool = False
+) -> tuple[list[float], float]:
     """The widget's worker function per level change; returns (latencies s, cold first s)."""
     from napari_hyperres.core.plugins import get_task
     from napari_hyperres.ui.preview import Request, RestorerCache, restore_plane
@@ -78,7 +92,7 @@ def bench_worker_path(task_name: str, weights: str, device: str, plane: np.ndarr
     cache = RestorerCache()
 
     def request(level: float) -> Request:
-        return Request(task=task, level=level, device=device, weights=weights, data=plane, rgb=plane.ndim == 3)
+        return Request(task=task, level=level, device=device, weights=weights, data=plane, rgb=plane.ndim == 3, curve=curve_for(by_brightness))
 
     start = time.perf_counter()
     restore_plane(cache, request(task.default_level))  # loads the weights, warms up
@@ -93,7 +107,8 @@ def bench_worker_path(task_name: str, weights: str, device: str, plane: np.ndarr
 
 
 def bench_view_first(
-    task_name: str, weights: str, device: str, plane: np.ndarray, levels: list[float], viewport: int, until: str = "plane"
+    task_name: str, weights: str, device: str, plane: np.ndarray, levels: list[float], viewport: int, until: str = "plane",
+    by_brightness: bool = False,
 ) -> dict[str, list[float]]:
     """``preview_steps`` per level change on a plane with a ``viewport``² view in its middle:
     seconds to the first tile, to the view, to the plane. ``until`` ("first", "view") stops each
@@ -109,7 +124,10 @@ def bench_view_first(
     view = (y0, y0 + viewport, x0, x0 + viewport)
 
     def one(level: float) -> dict[str, float]:
-        request = Request(task=task, level=level, device=device, weights=weights, data=plane, rgb=plane.ndim == 3, viewport=view)
+        request = Request(
+            task=task, level=level, device=device, weights=weights, data=plane, rgb=plane.ndim == 3, viewport=view,
+            curve=curve_for(by_brightness),
+        )
         start, marks = time.perf_counter(), {}
         for tile in preview_steps(cache, request):
             if tile is not None and tile.phase not in marks:
@@ -178,7 +196,10 @@ def main() -> None:
         "--until", choices=("first", "view", "plane"), default="plane",
         help="with --viewport: stop each preview after this phase (a 2048² colour plane takes ~20 s a level)",
     )
+    parser.add_argument("--by-brightness", action="store_true", help="preview by brightness (a fixed 3-pass curve; worker paths only)")
     args = parser.parse_args()
+    if args.by_brightness and args.widget:
+        parser.error("--by-brightness times the worker paths (the widget reads a curve with Auto first)")
 
     import torch
 
@@ -194,7 +215,7 @@ def main() -> None:
         plane = bench_image(args.task, args.size, 2.0, args.rgb)
         info = read_info(weights)
         if args.viewport:
-            marks = bench_view_first(args.task, weights, args.device, plane, levels, args.viewport, args.until)
+            marks = bench_view_first(args.task, weights, args.device, plane, levels, args.viewport, args.until, args.by_brightness)
             print("| task | weights | plane | view | device | threads | level changes | first pixels, median ms (p90) | view, median ms (p90) | plane, median ms |")
             print("|---|---|---|---|---|---|---|---|---|---|")
             cells = []
@@ -209,11 +230,14 @@ def main() -> None:
                 f"| {torch.get_num_threads()} | {len(levels)} | {cells[0]} | {cells[1]} | {cells[2].split(' (')[0]} |"
             )
             return
-        bench = bench_widget if args.widget else bench_worker_path
-        times, cold = bench(args.task, weights, args.device, plane, levels)
+        if args.widget:
+            times, cold = bench_widget(args.task, weights, args.device, plane, levels)
+        else:
+            times, cold = bench_worker_path(args.task, weights, args.device, plane, levels, args.by_brightness)
     ms = sorted(t * 1000 for t in times)
     p90 = ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))]
     path = "widget (Qt event loop + thread worker)" if args.widget else "worker function (restore_plane)"
+    path += ", by brightness (3 passes)" if args.by_brightness else ""
     cpu = platform.processor() or platform.machine()
     print("| task | weights | plane | device | threads | path | level changes | median ms | p90 ms | first (cold) ms |")
     print("|---|---|---|---|---|---|---|---|---|---|")
