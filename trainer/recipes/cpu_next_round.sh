@@ -126,11 +126,16 @@
 #                                        1,161 steps: Set12 +0.003 / +0.002 / 0.000, McMaster +0.001 / +0.001 / 0.000,
 #                                        σ 5-75 −0.002 to +0.014: a tie, σ 50 unmoved. Not shipped; the recipe has
 #                                        converged for the lite network (BENCHMARKS.md).
+#   TASK=denoise BUDGET=5000 QUANT=0.5 BALANCE=log CENTRED=1 LR=3e-5 LOSS=l2 LEVELS="15 25 35 50 75" BATCH=64
+#     LEVEL_WEIGHTS="1 1 1 2 1" OUT=runs/denoise_r18_tilt50   round 18, from the shipped round 16, with σ 50's term
+#                                        counted twice (the tilt that lifted σ 15 by +0.04 dB in `trainer compare`,
+#                                        BENCHMARKS.md), aimed at Set12 σ 50, the one row still short; one thread,
+#                                        started 2026-12-07 03:50 beside benchmarks.
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
 # the evaluation after it (~10 min for denoise) must fit in one session.
-# Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [PATCH=48 BATCH=16] [OPP=0.5] [BALANCE=log] [LOSS=l2] [CENTRED=1] [LEVELS="5 15 35 50 75"] [DOWNSCALERS=0.3] [LR=2e-4] [WARMUP=500] [PRESET=lite+unshuffle|48x12] [THREADS=1] [NAME=$TASK.lite] [AMP=1] [INIT=weights.safetensors] bash trainer/recipes/cpu_next_round.sh
+# Usage: TASK=denoise BUDGET=8000 QUANT=0.5 [PATCH=48 BATCH=16] [OPP=0.5] [BALANCE=log] [LOSS=l2] [CENTRED=1] [LEVELS="5 15 35 50 75"] [LEVEL_WEIGHTS="1 1 1 2 1"] [DOWNSCALERS=0.3] [LR=2e-4] [WARMUP=500] [PRESET=lite+unshuffle|48x12] [THREADS=1] [NAME=$TASK.lite] [AMP=1] [INIT=weights.safetensors] bash trainer/recipes/cpu_next_round.sh
 {  # bash reads the whole block before running it: editing this file while a round runs cannot change what that round runs
 set -euo pipefail
 DATA=${DATA:-../shared/data}
@@ -151,6 +156,7 @@ if [ -n "${BALANCE:-}" ]; then extra+=(--level-balance "$BALANCE"); fi   # log: 
 if [ -n "${LOSS:-}" ]; then extra+=(--pixel-loss "$LOSS"); fi   # l2: with BALANCE=log, the gradient of the levels' summed PSNR
 if [ "${CENTRED:-0}" = 1 ]; then extra+=(--centred-control); fi   # meta blocks see the control centred on the levels, ±1
 if [ -n "${LEVELS:-}" ]; then extra+=(--levels $LEVELS); fi   # other training levels than the task's (e.g. LEVELS="5 15 35 50 75")
+if [ -n "${LEVEL_WEIGHTS:-}" ]; then extra+=(--level-weights $LEVEL_WEIGHTS); fi   # one factor per training level (e.g. "1 1 1 2 1": σ 50 counted twice)
 if [ -n "${WARMUP:-}" ]; then extra+=(--lr-warmup "$WARMUP"); fi   # steps of linear lr warm-up (measured: softens only a round's first few hundred steps)
 if [ "${AMP:-0}" = 1 ]; then extra+=(--amp); fi   # bfloat16 autocast: 1.9× the steps/s on an AMD Zen 4, 0.64× on an Intel Xeon without AMX (BENCHMARKS.md; the trainer warns)
 if [ "${RESUME:-0}" = 1 ]; then extra+=(--resume); fi
