@@ -74,6 +74,21 @@ def test_a_curve_is_each_brightness_bands_median_reading():
     assert flat_dark.levels == pytest.approx((10.0, 5.0))
 
 
+def test_bands_of_clipped_crops_are_raised_to_the_nearest_clear_band():
+    """Reviewing the benchmark: ppt3 (a screenshot's white flats) with σ 25 everywhere read σ 16 in
+    its bright bands, whose noise is half clipped at white; restored there at 16, it lost 2 dB.
+    Clipped bands are raised to the nearest clear band's level, never lowered (dark parts with
+    noise clipped at black read right and stay)."""
+    brightness = np.linspace(0, 1, 128)
+    readings = np.where(brightness > 0.75, 16.0, 25.0)
+    clipped = np.where(brightness > 0.75, 0.45, 0.05)
+    plain = curve_from_readings(readings, brightness, DENOISE)
+    raised = curve_from_readings(readings, brightness, DENOISE, clipped)
+    assert plain.levels[-1] == pytest.approx(16.0) and set(raised.levels) == {25.0}
+    dark = curve_from_readings(np.where(brightness < 0.3, 30.0, 3.0), brightness, DENOISE, np.where(brightness < 0.3, 0.4, 0.0))
+    assert dark.levels[0] == pytest.approx(30.0) and dark.levels[-1] == pytest.approx(3.0)
+
+
 def test_the_levels_restored_span_the_curve_a_few_steps_apart():
     flat = LevelCurve((0.2, 0.8), (24.0, 26.0))
     assert flat.flat(DENOISE) and flat.levels_to_run(DENOISE) == (25.0,)

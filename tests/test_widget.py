@@ -211,7 +211,7 @@ def test_noise_follows_brightness_reads_a_curve_that_previews_applies_and_moves_
 
     def read_crops(image, task, **options):  # noise in the dark parts only; the second layer's half as strong
         scale = 0.5 if int(np.asarray(image).max()) < 200 else 1.0
-        return np.where(brightness < 0.4, 28.0, 4.0) * scale, brightness
+        return estimate_module.CropReadings(np.where(brightness < 0.4, 28.0, 4.0) * scale, brightness, np.zeros(64))
 
     monkeypatch.setattr(estimate_module, "read_crops", read_crops)
     viewer = ViewerModel()

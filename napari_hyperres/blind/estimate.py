@@ -9,6 +9,8 @@ restores at the nearest end of the range).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 
@@ -121,7 +123,18 @@ def crop_readings(
     (:func:`uneven_readings`): noise varies little across a photo, texture and brightness do.
     Arguments and errors as for :func:`estimate_level` (a level-estimator task only).
     """
-    return read_crops(image, task, weights=weights, device=device, rgb=rgb, value_range=value_range)[0]
+    return read_crops(image, task, weights=weights, device=device, rgb=rgb, value_range=value_range).levels
+
+
+class CropReadings(NamedTuple):
+    """What :func:`read_crops` reads of each of ``N`` crops, each ``(N,)``."""
+
+    levels: np.ndarray
+    """The estimator's reading, in the task's units."""
+    brightness: np.ndarray
+    """The crop's mean intensity on the 0–1 scale of the task's channels."""
+    clipped: np.ndarray
+    """The share of its values at or beyond black or white (0 or 1 there): clipped noise reads low."""
 
 
 @torch.inference_mode()
@@ -135,10 +148,10 @@ def read_crops(
     value_range: tuple[float, float] | None = None,
     max_crops: int = MAX_CROPS,
     overlap: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(readings, brightness)``, each ``(N,)``: :func:`crop_readings`, and each crop's mean
-    intensity on the 0–1 scale of the task's channels. ``overlap``: crops half a crop apart
-    (up to ``max_crops``), for more readings than non-overlapping crops give."""
+) -> CropReadings:
+    """:func:`crop_readings`, with each crop's brightness and clipped share (:class:`CropReadings`).
+    ``overlap``: crops half a crop apart (up to ``max_crops``), for more readings than
+    non-overlapping crops give."""
     task = get_task(task)
     name = weights or estimator_weights_name(task, getattr(image, "dtype", None))
     try:
@@ -160,7 +173,11 @@ def read_crops(
     if not np.isfinite(np.median(fractions)):
         raise ShapeError(f"the level estimator gave no finite answer for this image ({name}); give the level as a number ({task.unit})")
     low, high = task.level_range
-    return low + fractions.astype(np.float64) * (high - low), crops.mean(axis=(1, 2, 3), dtype=np.float64)
+    return CropReadings(
+        low + fractions.astype(np.float64) * (high - low),
+        crops.mean(axis=(1, 2, 3), dtype=np.float64),
+        ((crops <= 0) | (crops >= 1)).mean(axis=(1, 2, 3)),
+    )
 
 
 UNEVEN_RATIO = 1.5
