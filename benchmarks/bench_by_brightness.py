@@ -1,17 +1,12 @@
 """Noise that follows brightness: ``level="by-brightness"`` against one level (``"auto"``).
 
-A camera's noise is photon noise seen through the tone curve, strongest in the shadows of an
-8-bit photo. Each image of Set12, McMaster and Set14 becomes an 8-bit file with:
-
-- camera noise: ``clean`` to linear light (sRGB curve), ``+ sqrt(a·L + b)·N(0, 1)``, back to
-  sRGB, rounded and clipped (numpy seed 0): a strong (a 0.01, b 2e-4) and a mild (0.003, 5e-5)
-  setting;
-- noise in the dark parts only: σ 30 below luma 90, σ 3 above (bench_estimator_uneven's);
-- white noise σ 25 everywhere (the curve should be flat: nothing to gain, nothing to lose);
-- none (a clean file).
-
-Each is restored by the shipped denoise network with the level read by the estimator ("auto",
-one level) and by brightness; PSNR against the clean image, and the restorations blended.
+Each image of Set12, McMaster and Set14 becomes an 8-bit file (numpy seed 0, rounded and clipped)
+with camera noise (``clean`` to linear light by the sRGB curve, ``+ sqrt(a·L + b)·N(0, 1)``, back to
+sRGB: photon noise through the tone curve, strongest in the shadows; strong a 0.01, b 2e-4 and mild
+a 0.003, b 5e-5), with noise in the dark parts only (σ 30 below luma 90, σ 3 above, as
+bench_estimator_uneven), with white noise σ 25 everywhere (nothing to gain), or with none (a clean
+file). Each is restored by the shipped denoise network at one level read by the estimator
+("auto") and by brightness; PSNR against the clean image, the restorations blended, and the time.
 
     python benchmarks/bench_by_brightness.py --threads 1 [--quick]
 """
