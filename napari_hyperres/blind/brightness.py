@@ -132,7 +132,7 @@ def check_follows_brightness(task: Task) -> None:
     if task.level_follows_brightness:
         return
     if task.conditioning == "image":
-        raise LevelRangeError(f"task {task.name!r} chooses its restoration from the image itself and takes no level; leave the level out")
+        task.check_auto()  # raises: such a task takes no level at all
     low, high = task.level_range
     instead = f"give a number in {low:g}-{high:g} or 'auto'" if task.level_from_image else f"give a number in {low:g}-{high:g}"
     raise LevelRangeError(
