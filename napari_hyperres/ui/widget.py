@@ -133,7 +133,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         self.brightness_check = CheckBox(
             text="noise follows brightness", value=False,
             tooltip="a camera's noise is strongest in the shadows: Auto reads the level of each brightness and each "
-            "pixel is restored at its own (a few passes, blended); the slider then moves them all together",
+            "pixel is restored at its own (up to three passes, blended: slower); the slider then moves them all together",
         )
         self._curves: dict[tuple[Any, str], Any] = {}  # (layer id, task) → the LevelCurve "Auto" read by brightness
         self.device_combo = ComboBox(
