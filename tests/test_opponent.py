@@ -98,4 +98,4 @@ def test_only_a_level_conditioned_rgb_noise_task_may_restore_opponent_planes(cha
         dataclasses.replace(DENOISE, **change)
     with pytest.raises(ValueError, match="expected colour"):
         dataclasses.replace(DENOISE, colour="lab")
-    assert isinstance(dataclasses.replace(DENOISE, colour="joint", **change), Task)
+    assert isinstance(dataclasses.replace(DENOISE, colour="joint", level_follows_brightness=False, **change), Task)
