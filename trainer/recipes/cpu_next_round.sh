@@ -130,7 +130,9 @@
 #     LEVEL_WEIGHTS="1 1 1 2 1" OUT=runs/denoise_r18_tilt50   round 18, from the shipped round 16, with σ 50's term
 #                                        counted twice (the tilt that lifted σ 15 by +0.04 dB in `trainer compare`,
 #                                        BENCHMARKS.md), aimed at Set12 σ 50, the one row still short; one thread,
-#                                        started 2026-12-07 03:50 beside benchmarks.
+#                                        started 2026-12-07 03:50 beside benchmarks. 756 steps: Set12 32.678 / 30.260 /
+#                                        27.058 (round 16: 32.678 / 30.261 / 27.057), McMaster 34.205 / 31.832 / 28.686
+#                                        (34.203 / 31.835 / 28.688): a tie, σ 50 unmoved. Not shipped.
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
