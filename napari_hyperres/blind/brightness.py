@@ -199,22 +199,6 @@ def pixel_levels(unit_plane: np.ndarray, curve: LevelCurve) -> np.ndarray:
 
 def blend_weight(levels_per_pixel: np.ndarray, levels: tuple[float, ...], k: int) -> np.ndarray:
     """How much of the restoration at ``levels[k]`` each pixel takes: linear between neighbouring
-    levels (the weights of all ``k`` add up to 1), all of the lowest (highest) below (above) them."""
-    at = np.asarray(levels_per_pixel, dtype=np.float32)
-    if len(levels) == 1:
-        return np.ones_like(at)
-    weight = np.zeros_like(at)
-    level = levels[k]
-    if k > 0:
-        below = levels[k - 1]
-        rising = (at > below) & (at <= level)
-        weight[rising] = (at[rising] - below) / (level - below)
-    else:
-        weight[at <= level] = 1.0
-    if k < len(levels) - 1:
-        above = levels[k + 1]
-        falling = (at > level) & (at < above)
-        weight[falling] = (above - at[falling]) / (above - level)
-    else:
-        weight[at > level] = 1.0
-    return weight
+    levels (the weights of all ``k`` add up to 1), all of the lowest (highest) below (above) them.
+    The hat function of ``levels[k]``, i.e. ``np.interp`` of the ``k``-th unit vector."""
+    return np.interp(levels_per_pixel, levels, np.eye(len(levels))[k]).astype(np.float32)
