@@ -147,3 +147,26 @@ def test_colour_denoise_preview_tiles_equal_apply_where_clipped(strong_weights):
         y0, y1, x0, x1 = tile.box
         np.testing.assert_allclose(tile.data.astype(int), whole[y0:y1, x0:x1].astype(int), atol=1, rtol=0)
     np.testing.assert_allclose(restored.data.astype(int), whole.astype(int), atol=1, rtol=0)
+
+
+def test_a_curve_counts_its_passes_and_its_tiles_equal_apply(strong_weights):
+    """Noise that follows brightness: a plane restored at 3 levels is previewed view first with the
+    small first crop (a whole 520² gray plane at one level would be restored at once), and the
+    crops, blended per pixel, show Apply's pixels."""
+    from napari_hyperres.blind.brightness import LevelCurve
+
+    curve = LevelCurve((0.1, 0.5, 0.9), (28.0, 10.0, 4.0))
+    assert len(curve.scaled(10.0, DENOISE).levels_to_run(DENOISE)) == 3
+    plane = np.random.default_rng(5).random((520, 520)).astype(np.float32)
+    plane *= np.linspace(0.2, 1.0, 520, dtype=np.float32)[None, :]  # dark on the left: every band restored
+    one_level = Request(task=DENOISE, level=10.0, device="cpu", weights=strong_weights, data=plane, rgb=False, value_range=(0.0, 1.0))
+    by_brightness = dataclasses.replace(one_level, curve=curve)
+    assert by_brightness.passes() == 3 * one_level.passes() == 3
+    assert previews_whole(one_level, plane.shape) and not previews_whole(by_brightness, plane.shape)
+    yielded, restored = _run(by_brightness)
+    whole = Restorer("denoise", weights=strong_weights, device="cpu").restore(plane, curve.scaled(10.0, DENOISE), value_range=(0.0, 1.0))
+    np.testing.assert_allclose(restored.data, whole, atol=1e-4, rtol=0)
+    tiles = [step for step in yielded if step is not None]
+    assert [tile.phase for tile in tiles] == ["first"] and tiles[0].box[1] - tiles[0].box[0] == first_edge(3) == 48
+    y0, y1, x0, x1 = tiles[0].box
+    np.testing.assert_allclose(tiles[0].data, whole[y0:y1, x0:x1], atol=1e-4, rtol=0)

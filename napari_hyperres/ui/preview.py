@@ -299,6 +299,12 @@ class Request:
         level = self.level if level is None else level
         return level if self.curve is None else self.curve.scaled(level, self.task)
 
+    def passes(self) -> float:
+        """Network passes per pixel of the displayed plane: the task's (:meth:`Task.passes`), times the
+        levels a curve runs at (:meth:`~napari_hyperres.blind.brightness.LevelCurve.levels_to_run`)."""
+        per_level = self.task.passes(self.rgb)
+        return per_level if self.curve is None else per_level * len(self.restore_level().levels_to_run(self.task))
+
     @property
     def level_note(self) -> str:
         """What names add after the level: ``" by brightness"`` for a curve, else nothing."""

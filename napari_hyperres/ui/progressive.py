@@ -58,9 +58,10 @@ class PreviewTile:
 
 
 def previews_whole(request: Request, shape_yx: tuple[int, int]) -> bool:
-    """Whether the plane is restored at once rather than view first."""
+    """Whether the plane is restored at once rather than view first (its work counted in passes,
+    :meth:`Request.passes`: a curve's several levels too)."""
     task = request.task
-    work = shape_yx[0] * shape_yx[1] * task.passes(request.rgb)
+    work = shape_yx[0] * shape_yx[1] * request.passes()
     return work <= WHOLE_PLANE_PIXELS or task.resamples or is_image_conditioned(task)
 
 
@@ -139,7 +140,7 @@ def preview_steps(cache: RestorerCache, request: Request) -> Iterator[PreviewTil
             if 0 < done < total:
                 yield None  # between the tiles of a large sr / auto plane: a point to stop at (one tile runs to the end)
     view = view_box(request.viewport, shape_yx)
-    first = centre_box(view, first_edge(request.task.passes(request.rgb)))
+    first = centre_box(view, first_edge(request.passes()))
     yield PreviewTile(first, restore_box(restorer, plane, first, request), time.perf_counter() - start, "first")
     if first != view and view != (0, shape_yx[0], 0, shape_yx[1]):  # a view of all the plane: the plane next
         yield PreviewTile(view, restore_box(restorer, plane, view, request), time.perf_counter() - start, "view")
