@@ -99,13 +99,23 @@ def test_ome_image_orders_axes_and_scales_a_super_resolved_pixel_size():
     assert [a["name"] for a in attrs["multiscales"][0]["axes"]] == ["c", "z", "y", "x"]
 
 
-def test_a_single_huge_tiff_page_is_restored_tile_by_tile(tmp_path, counts, expected, tiny_weights):
+@pytest.mark.parametrize("imagej", [False, True])
+def test_a_single_huge_tiff_page_is_restored_tile_by_tile(tmp_path, counts, expected, tiny_weights, imagej):
+    """... and keeps its pixel size (a review: it came out as 1/1 with no unit; ImageJ's format has no
+    tiles, so an ImageJ file's size goes into the plain TIFF tags)."""
     src, dst = tmp_path / "page.tif", tmp_path / "out.tif"
-    tifffile.imwrite(src, counts, tile=(128, 128))
+    if imagej:
+        tifffile.imwrite(src, counts, imagej=True, resolution=(10.0, 10.0), metadata={"axes": "YX", "unit": "um"})
+    else:
+        tifffile.imwrite(src, counts, tile=(128, 128), resolution=(10.0, 10.0), resolutionunit="CENTIMETER")
     assert _restore(src, dst, tiny_weights["denoise"], "--memory-budget", "0.05") == 0  # 50 KB: far below the page
     with tifffile.TiffFile(dst) as tif:
-        assert tif.pages[0].is_tiled and tif.pages[0].shape == counts.shape
+        page = tif.pages[0]
+        assert page.is_tiled and page.shape == counts.shape
         np.testing.assert_array_equal(tif.asarray(), expected)
+        assert page.tags["XResolution"].value == page.tags["YResolution"].value == (10, 1)
+        if not imagej:
+            assert page.tags["ResolutionUnit"].value == tifffile.RESUNIT.CENTIMETER
 
 
 def test_a_failed_write_leaves_no_store(tmp_path, counts):

@@ -71,6 +71,13 @@ def is_tiff(path) -> bool:
     return path.suffix.lower() in TIFF_SUFFIXES
 
 
+def fitted_channel_axis(task, metadata, shape: tuple[int, ...]) -> int | None:
+    """The axis of an image of ``shape`` whose channels a photon-limited task fits on its own: the
+    ``C`` axis that a file's metadata (:class:`~napari_hyperres.io.tiff_meta.TiffMetadata`) names;
+    ``None`` for other tasks, or where the metadata names none."""
+    return metadata.channel_axis(tuple(shape)) if metadata is not None and task.noise_parameters else None
+
+
 def channel_parts(task, image, metadata) -> tuple[int | None, list]:
     """``(channel_axis, [(label, part), ...])``: what a photon-limited task fits and restores on its
     own in a file whose metadata names a channel axis (``C``: an ImageJ ``ZCYX`` hyperstack, gray
@@ -78,7 +85,7 @@ def channel_parts(task, image, metadata) -> tuple[int | None, list]:
     image as one part labelled ``""`` (other tasks: one intensity map and level for the file)."""
     from ..core.images import split_channels
 
-    axis = metadata.channel_axis(image.shape) if metadata is not None and task.noise_parameters else None
+    axis = fitted_channel_axis(task, metadata, image.shape)
     if axis is None:
         return None, [("", image)]
     return axis, [(f" channel {c}", part) for c, part in enumerate(split_channels(image, axis))]

@@ -23,6 +23,7 @@ from .common import (
     camera_noise,
     channel_parts,
     file_error,
+    fitted_channel_axis,
     folder_images,
     is_tiff,
     jpeg_quality,
@@ -304,6 +305,8 @@ def chunked_job(src: Path, dst: Path, budget: int, on_cluster: bool) -> bool:
 def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namespace, value_range, client) -> None:
     """Restore ``src`` lazily (dask, chunks overlapping by the receptive field) into a zarr store,
     a tiled TIFF, or (small enough) any other format; on ``client``'s workers when given."""
+    import dask.array as da
+
     from ..blind.levels import resolve_level
     from ..core.images import is_rgb_image
     from ..engine import stack_sample
@@ -315,17 +318,29 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
         write_tiled_tiff,
         write_zarr,
     )
+    from ..io.tiff_meta import read_tiff_metadata
 
     task = restorer.task
     array, meta = open_lazy(src, chunk=args.tile or 1024)
     rgb = is_rgb_image(tuple(array.shape), None) and (meta.get("axes") or ["c"])[-1] not in ("x", "y")
-    choice = given
-    if choice is None:
-        sample = stack_sample(array, array.ndim - (3 if rgb else 2))
-        choice = resolve_level(task, args.level, sample, device=args.device, value_range=value_range, noise=camera_noise(args, task))
-        if not args.quiet:
-            print(f"{src.name}: {choice.describe(task)}, from sampled planes", file=sys.stderr)
-    restored = restorer.restore_lazy(array, choice.to_restore, tile=args.tile, rgb=rgb, value_range=value_range, noise=choice.noise)
+    lead = array.ndim - (3 if rgb else 2)
+    metadata = read_tiff_metadata(src) if is_tiff(src) else None
+    axis = fitted_channel_axis(task, metadata, tuple(array.shape))  # a photon task fits each channel, as in memory
+    axis = axis if axis is not None and axis < lead else None
+    parts = [array] if axis is None else [array[(slice(None),) * axis + (c,)] for c in range(array.shape[axis])]
+    restored_parts = []
+    for c, part in enumerate(parts):
+        choice = given
+        if choice is None:
+            sample = stack_sample(part, lead - (axis is not None))
+            choice = resolve_level(task, args.level, sample, device=args.device, value_range=value_range, noise=camera_noise(args, task))
+            if not args.quiet:
+                label = "" if axis is None else f" channel {c}"
+                print(f"{src.name}{label}: {choice.describe(task)}, from sampled planes", file=sys.stderr)
+        restored_parts.append(
+            restorer.restore_lazy(part, choice.to_restore, tile=args.tile, rgb=rgb, value_range=value_range, noise=choice.noise)
+        )
+    restored = restored_parts[0] if axis is None else da.stack(restored_parts, axis=axis)
     where = f" on {len(client.scheduler_info()['workers'])} workers" if client is not None else ""
     label = f"{src.name} (chunk by chunk{where})"
     run = partial(compute_with_progress, client=client, label=label, quiet=args.quiet)
@@ -333,7 +348,8 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
         image, ome = ome_image(restored, rgb, meta, src.stem, source_shape=tuple(array.shape))
         write_zarr(regular_chunks(image), dst, ome=ome, compute=run, overwrite=args.overwrite)
     elif is_tiff(dst):
-        write_tiled_tiff(restored, dst, compute=run)
+        options = metadata.write_options(tuple(restored.shape), restored.dtype) if metadata is not None else {}
+        write_tiled_tiff(restored, dst, compute=run, options=options)
     else:
         from ..io.files import write_image
 
@@ -362,24 +378,37 @@ def compute_with_progress(work, *, client=None, label: str = "", quiet: bool = F
 
 def stream_one(restorer, src: Path, dst: Path, given, args: argparse.Namespace, value_range) -> None:
     """Restore one large TIFF stack page by page (:mod:`napari_hyperres.io.streaming`) at the
-    ``given`` :class:`~napari_hyperres.blind.levels.LevelChoice`, or one found from its sampled pages."""
+    ``given`` :class:`~napari_hyperres.blind.levels.LevelChoice`, or one found from its sampled pages:
+    for a photon-limited task, each channel's own (:func:`~napari_hyperres.cli.common.fitted_channel_axis`),
+    as in memory."""
     import tifffile
 
     from ..blind.levels import resolve_level
-    from ..io.streaming import page_sample, stream_restore_tiff
+    from ..io.streaming import channel_pages, page_sample, stream_restore_tiff, tiff_layout
+    from ..io.tiff_meta import read_tiff_metadata
 
     task = restorer.task
-    choice = given
-    if choice is None:
+    shape, _, pages = tiff_layout(src)
+    axis = fitted_channel_axis(task, read_tiff_metadata(src), shape)
+    lead_shape = shape[: len(shape) - 2]
+    axis = axis if axis is not None and axis < len(lead_shape) else None
+    groups = channel_pages(lead_shape, axis)
+    choices = [given] * len(groups)
+    if given is None:
         with tifffile.TiffFile(src) as tif:
-            sample = page_sample(tif, len(tif.series[0].pages))
-        choice = resolve_level(task, args.level, sample, device=args.device, value_range=value_range, noise=camera_noise(args, task))
-        if not args.quiet:
-            print(f"{src.name}: {choice.describe(task)}, from {len(sample)} sampled pages", file=sys.stderr)
-    level = choice.to_restore
+            for c, group in enumerate(groups):
+                sample = page_sample(tif, pages, group)
+                choices[c] = resolve_level(task, args.level, sample, device=args.device, value_range=value_range, noise=camera_noise(args, task))
+                if not args.quiet:
+                    label = "" if axis is None else f" channel {c}"
+                    print(f"{src.name}{label}: {choices[c].describe(task)}, from {len(sample)} sampled pages", file=sys.stderr)
+    levels = [choice.to_restore for choice in choices]
     progress = ProgressLine(f"{src.name} (streaming)", enabled=not args.quiet)
-    stream_restore_tiff(src, dst, restorer, level, tile=args.tile, value_range=value_range, noise=choice.noise, progress=progress)
-    progress.finish(f"{describe_run(restorer, level)} -> {dst}")
+    stream_restore_tiff(
+        src, dst, restorer, levels, tile=args.tile, value_range=value_range, noise=[choice.noise for choice in choices],
+        progress=progress, channel_axis=axis,
+    )
+    progress.finish(f"{describe_run(restorer, levels[0])}{'' if axis is None else ' (each channel its own)'} -> {dst}")
 
 
 def describe_run(restorer, level, report=None) -> str:

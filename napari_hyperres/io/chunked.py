@@ -222,10 +222,19 @@ def _replace_store(new: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
 
 
-def write_tiled_tiff(array: Any, target: str | os.PathLike, *, tile: int = 512, compute: Callable[[Any], Any] | None = None) -> Path:
+def write_tiled_tiff(
+    array: Any, target: str | os.PathLike, *, tile: int = 512, compute: Callable[[Any], Any] | None = None, options: dict | None = None
+) -> Path:
     """Write ``array`` (dask, one plane ``(Y, X[, C])`` or a stack of them) as a tiled TIFF, one
-    ``tile``² tile at a time: memory holds a tile row, whatever the image size. Atomic."""
+    ``tile``² tile at a time: memory holds a tile row, whatever the image size. Atomic.
+
+    ``options``: more ``tifffile.imwrite`` keywords, the source's metadata
+    (:meth:`~napari_hyperres.io.tiff_meta.TiffMetadata.write_options`: pixel size, axes, OME); an
+    ImageJ hyperstack's are written as plain TIFF tags and description, since ImageJ's format has no tiles."""
     import tifffile
+
+    options = dict(options or {})
+    options.pop("imagej", None)
 
     compute = compute or (lambda work: work.compute())
     rgb = array.ndim >= 3 and array.shape[-1] in (3, 4)
@@ -244,7 +253,7 @@ def write_tiled_tiff(array: Any, target: str | os.PathLike, *, tile: int = 512, 
 
     def write(tmp: str) -> None:
         tifffile.imwrite(tmp, data=tiles(), shape=array.shape, dtype=array.dtype, tile=(tile, tile),
-                         photometric="rgb" if rgb else "minisblack")
+                         photometric="rgb" if rgb else "minisblack", **options)
 
     atomic_write(target, write)
     return Path(target)

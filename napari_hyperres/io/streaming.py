@@ -60,10 +60,23 @@ def huge_single_page(path: str | os.PathLike, memory_budget_bytes: int) -> bool:
     return pages == 1 and math.prod(shape) * dtype.itemsize > memory_budget_bytes
 
 
-def page_sample(tif, planes: int) -> np.ndarray:
+def page_sample(tif, planes: int, pages: list[int] | None = None) -> np.ndarray:
     """The sampled planes (:func:`~napari_hyperres.engine.lazy.sample_planes`) of an open TIFF stack
-    of ``planes`` pages, one plane per page: what a streamed restoration settles on."""
-    return sample_planes(lambda index: tif.series[0].pages[index].asarray(), planes)
+    of ``planes`` pages, one plane per page: what a streamed restoration settles on. ``pages``: sample
+    only these page indices (one channel's, :func:`channel_pages`)."""
+    pages = list(range(planes)) if pages is None else pages
+    return sample_planes(lambda index: tif.series[0].pages[pages[index]].asarray(), len(pages))
+
+
+def channel_pages(lead_shape: tuple[int, ...], channel_axis: int | None) -> list[list[int]]:
+    """The page indices of each channel of a stack whose pages are its planes, in order
+    (leading axes ``lead_shape``, channels along ``channel_axis`` among them); all pages as one
+    channel when ``channel_axis`` is ``None``."""
+    planes = math.prod(lead_shape)
+    if channel_axis is None:
+        return [list(range(planes))]
+    of_page = np.unravel_index(np.arange(planes), lead_shape)[channel_axis]
+    return [np.flatnonzero(of_page == c).tolist() for c in range(lead_shape[channel_axis])]
 
 
 def stream_restore_tiff(
@@ -77,6 +90,7 @@ def stream_restore_tiff(
     noise: PoissonGaussian | None = None,
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
+    channel_axis: int | None = None,
 ) -> tuple[int, ...]:
     """Restore every page of the TIFF stack ``src`` into the TIFF ``dst``; returns the output shape.
 
@@ -84,6 +98,11 @@ def stream_restore_tiff(
     the noise fit) is applied to up to 8 evenly spaced planes (:func:`page_sample`) and used for all (pass ``value_range`` to
     set it, and ``noise``, a fit already made on the same planes, not to fit again; uint8 is always
     0–255). ``progress(done, total)`` counts planes.
+
+    ``channel_axis``: a leading axis of the stack that holds channels (``1`` for ``TCYX``): each
+    channel settles on its own sampled pages, as :meth:`Restorer.restore` with ``channel_axis``
+    does in memory (detectors differ in gain and offset). ``level`` and ``noise`` may then be
+    lists, one per channel.
 
     Raises:
         ShapeError: ``dst`` is not a TIFF, or ``src``'s pages are not its planes.
@@ -100,17 +119,28 @@ def stream_restore_tiff(
     planes = math.prod(shape[: len(shape) - spatial])
     if pages != planes:
         raise ShapeError(f"{src}: {pages} pages for {planes} planes; only stacks stored one plane per page can be streamed")
-    out_shape = output_shape(restorer.task, shape, level, rgb)
+    lead_shape = tuple(shape[: len(shape) - spatial])
+    if channel_axis is not None and not 0 <= channel_axis < len(lead_shape):
+        raise ShapeError(f"{src}: channel_axis {channel_axis} is not a leading axis of its shape {shape}")
+    groups = channel_pages(lead_shape, channel_axis)
+    levels = level if isinstance(level, list) else [level] * len(groups)
+    noises = noise if isinstance(noise, list) else [noise] * len(groups)
+    if len(levels) != len(groups) or len(noises) != len(groups):
+        raise ValueError(f"expected one level and noise per channel ({len(groups)}), got {len(levels)} and {len(noises)}")
+    out_shape = output_shape(restorer.task, shape, levels[0], rgb)
 
     def restored_planes(tif: tifffile.TiffFile) -> Iterator[np.ndarray]:
-        nonlocal value_range, level, noise
-        # sampled planes set the intensity map (and a photon task's noise) for all, as in memory
-        level, value_range, noise = restorer.settle(page_sample(tif, planes), level, rgb, value_range, noise)
+        # sampled planes set the intensity map (and a photon task's noise) for all, as in memory; each channel its own
+        settled = {}
+        for pages, channel_level, channel_noise in zip(groups, levels, noises, strict=True):
+            found = restorer.settle(page_sample(tif, planes, pages), channel_level, rgb, value_range, channel_noise)
+            settled.update(dict.fromkeys(pages, found))
         for index in range(planes):
             if cancel is not None and cancel():
                 raise CancelledError("restoration cancelled; no output was written")
             plane = tif.series[0].pages[index].asarray()
-            yield restorer.restore(plane, level, tile=tile, rgb=rgb, value_range=value_range, noise=noise)
+            page_level, page_range, page_noise = settled[index]
+            yield restorer.restore(plane, page_level, tile=tile, rgb=rgb, value_range=page_range, noise=page_noise)
             if progress is not None:
                 progress(index + 1, planes)
 
