@@ -180,6 +180,41 @@ def test_microscopy_task_slides_through_photons_on_a_log_scale_and_auto_fits_the
     assert notes["error"] == []
 
 
+def test_a_warning_in_a_worker_reaches_napari_notifications(make_widget, qtbot, monkeypatch):
+    """A review: a layer of two detectors (gain 2 / offset 100 and gain 12 / offset 500) fitted as one
+    warned in the CLI, but in the viewer the worker's warning reached no one (napari's relay mixin
+    never runs). The package's warnings become notifications; a library's are only printed."""
+    import warnings
+
+    from napari.utils.notifications import notification_manager
+    from test_photon_noise import camera, fluorescence_like
+
+    from napari_hyperres.ui.widget_workers import create_worker
+
+    received = []
+    monkeypatch.setattr(notification_manager, "receive_warning", lambda *args: received.append(args))
+    clean = fluorescence_like((96, 96))
+    first = np.stack([camera(clean, 2.0, 3.0, 100.0, 200.0, seed=s) for s in (1, 2)])
+    second = np.stack([camera(clean, 12.0, 3.0, 500.0, 150.0, seed=s) for s in (3, 4)])
+    viewer = ViewerModel()
+    viewer.add_image(np.stack([first, second], axis=1), name="two detectors")  # Z, C, Y, X as one 4-D layer
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    widget.task_combo.value = "microscopy"
+    widget.auto_button.clicked.emit()
+    qtbot.waitUntil(lambda: not widget.estimating and bool(received), timeout=TIMEOUT_MS)
+    assert "restore each channel on its own" in str(received[0][0]) and received[0][1].__name__ == "MixedNoiseWarning"
+
+    received.clear()
+    worker = create_worker(lambda: warnings.warn("a library's deprecation", DeprecationWarning))
+    done = []
+    worker.finished.connect(lambda: done.append(True))
+    worker.start()
+    qtbot.waitUntil(lambda: bool(done), timeout=TIMEOUT_MS)
+    qtbot.wait(50)
+    assert received == []
+
+
 def test_auto_button_cautions_when_parts_of_the_image_read_different_noise(make_widget, monkeypatch, qtbot, notes):
     import napari_hyperres.blind.estimate as estimate_module
 

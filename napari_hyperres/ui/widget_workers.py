@@ -1,24 +1,51 @@
-"""The widget's thread workers: napari's worker classes, created without napari's task-status hooks.
+"""The widget's thread workers: superqt's worker classes, with the package's warnings relayed to napari.
 
 napari 0.9's ``napari.qt.threading.create_worker`` registers each worker in the window's activity
 list and connects ``errored`` to a two-argument handler that Qt calls with three (the exception
 too): every failed worker printed ``TypeError: create_worker.<locals>.<lambda>() takes 2 positional
 arguments but 3 were given`` on the terminal. The widget reports errors and progress itself, so it
-creates the same worker classes (which still relay uncaught errors and warnings to napari's
-notifications) through superqt, where napari's own function ends up as well.
+creates workers through superqt, where napari's own function ends up as well.
+
+napari's worker classes were meant to relay warnings to its notifications, but their mixin's
+``__init__`` never runs (it follows superqt's class in the bases, whose ``__init__`` does not call
+on): a review found the "channels fitted together" warning reaching no one in the viewer. So the
+plain superqt classes are used, and :func:`relay_warning` connected to every worker's ``warned``.
 """
 
 from __future__ import annotations
 
 import inspect
+import sys
+import warnings
 from typing import Any, Callable
 
-from napari.qt.threading import FunctionWorker, GeneratorWorker
+from superqt.utils import FunctionWorker, GeneratorWorker
 from superqt.utils import create_worker as _superqt_create_worker
+
+from .. import errors
 
 
 def create_worker(func: Callable, *args: Any, _start_thread: bool = False, _connect: dict | None = None, **kwargs: Any):
-    """A napari ``FunctionWorker`` / ``GeneratorWorker`` running ``func(*args, **kwargs)``
-    (signals in ``_connect`` connected; started at once with ``_start_thread``)."""
+    """A superqt ``FunctionWorker`` / ``GeneratorWorker`` running ``func(*args, **kwargs)``
+    (signals in ``_connect`` connected, ``warned`` to :func:`relay_warning`; started at once with ``_start_thread``)."""
     worker_class = GeneratorWorker if inspect.isgeneratorfunction(func) else FunctionWorker
-    return _superqt_create_worker(func, *args, _start_thread=_start_thread, _connect=_connect, _worker_class=worker_class, **kwargs)
+    worker = _superqt_create_worker(func, *args, _start_thread=False, _connect=_connect, _worker_class=worker_class, **kwargs)
+    worker.warned.connect(relay_warning)
+    if _start_thread:
+        worker.start()
+    return worker
+
+
+def relay_warning(show_warning_args: tuple) -> None:
+    """A warning raised in a worker (``warnings.showwarning``'s arguments): the package's own
+    (:mod:`napari_hyperres.errors`: a level outside the trained range, noise of several detectors
+    fitted together) as a napari notification, which the viewer shows; any other (a library's
+    deprecation) written to stderr as Python writes warnings (not through ``warnings.showwarning``,
+    which a running worker has replaced process-wide by its own relay)."""
+    message, category, filename, lineno = show_warning_args[:4]
+    if isinstance(category, type) and category.__module__ == errors.__name__:
+        from napari.utils.notifications import notification_manager
+
+        notification_manager.receive_warning(*show_warning_args)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno))
