@@ -424,6 +424,45 @@ def test_a_jpeg_saved_for_the_web_opens_on_dejpeg_at_its_quality(make_widget, qt
     assert notes["error"] == []
 
 
+def test_each_jpeg_layer_sets_its_own_quality_and_other_layers_go_back(make_widget, qtbot, tmp_path, notes):
+    """A review: after a quality-20 JPEG, choosing a quality-60 or 10 JPEG, a quality-90 one, a PNG
+    or a TIFF all previewed "dejpeg 20". Each JPEG now sets its own quality; a layer whose file calls
+    for no task goes back to the task and level shown before the file's; a task chosen by hand stays."""
+    import cv2
+    from npe2 import PluginManager
+
+    rng = np.random.default_rng(9)
+    paths = {}
+    for quality in (20, 60, 90):
+        paths[quality] = tmp_path / f"photo_q{quality}.jpg"
+        assert cv2.imwrite(str(paths[quality]), rng.integers(0, 255, size=(48, 64, 3), dtype=np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    PluginManager.instance().discover()
+    viewer = ViewerModel()
+    viewer.add_image(rng.random((48, 64), dtype=np.float32), name="scan")
+    widget = make_widget(viewer, estimators={"dejpeg": str(tmp_path / "no-estimator.safetensors")})
+    widget.live_check.value = False
+    widget.level = 30.0
+
+    def choose(layer_name, task, level):
+        widget.layer_combo.value = viewer.layers[layer_name]
+        qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+        assert (widget.task.name, widget.level) == (task, level)
+
+    for quality in (20, 60, 90):
+        viewer.open(str(paths[quality]), plugin="napari")
+        qtbot.waitUntil(lambda q=quality: widget.layer_combo.value.name == paths[q].stem, timeout=TIMEOUT_MS)
+        qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+        assert (widget.task.name, widget.level) == (("denoise", 30.0) if quality == 90 else ("dejpeg", float(quality)))
+    assert any("records no level to restore: task back to" in note for note in notes["info"])
+    choose("photo_q20", "dejpeg", 20.0)
+    choose("photo_q60", "dejpeg", 60.0)
+    choose("scan", "denoise", 30.0)
+    widget.task_combo.value = "dejpeg"  # by hand: kept on a layer whose file records nothing
+    widget.level = 40.0
+    choose("photo_q90", "dejpeg", 40.0)
+    assert notes["error"] == []
+
+
 def test_apply_replaces_the_preview_of_its_layer(make_widget, qtbot, notes):
     """Reviewer: the preview stayed under the applied result. Apply removes it; the next preview brings it back."""
     viewer = ViewerModel()

@@ -136,6 +136,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
             "pixel is restored at its own (up to three passes, blended: slower); the slider then moves them all together",
         )
         self._curves: dict[tuple[Any, str], Any] = {}  # (layer id, task) → the LevelCurve "Auto" read by brightness
+        self._before_file_task: tuple[str, float] | None = None  # (task, level) shown before a file's task replaced them
         self.device_combo = ComboBox(
             label="device", choices=["auto", *available_devices()], value="auto",
             tooltip="auto: CUDA > MPS > CPU. The network computes in float16 on CUDA and in bfloat16 on CPUs where it "
@@ -197,7 +198,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         )
         self._on_task_changed()
 
-        self.task_combo.changed.connect(self._on_task_changed)
+        self.task_combo.changed.connect(self._on_task_chosen)
         self.layer_combo.changed.connect(self._on_layer_changed)
         self.level_slider.changed.connect(self._on_slider)
         self.level_field.changed.connect(self._on_field)
@@ -282,6 +283,11 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         self.level_slider.value = slider_from_level(self.task, float(value))
 
     # --- control events -------------------------------------------------------------------
+    def _on_task_chosen(self, *_: Any) -> None:
+        """A task chosen in the list: it stays when a layer's file calls for none (:meth:`_open_on_the_files_task`)."""
+        self._before_file_task = None
+        self._on_task_changed()
+
     def _on_task_changed(self, *_: Any) -> None:
         task = self.task
         low, high = task.level_range
@@ -318,9 +324,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         preset = layer.metadata.get(DEGRADATION_KEY) if layer is not None else None
         if isinstance(preset, Mapping) and preset.get("task") in self._tasks:
             task = self._tasks[preset["task"]]
-            with self.task_combo.changed.blocked():
-                self.task_combo.value = task.name
-            self._on_task_changed()
+            self._switch_task(task)
             level = preset.get("level")
             if level is not None and task.level_range[0] <= float(level) <= task.level_range[1]:
                 self.level = float(level)
@@ -344,18 +348,38 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
     def _open_on_the_files_task(self, layer: Image) -> bool:
         """Switch to the task the layer's file calls for (a JPEG saved at quality ≤ 75 → dejpeg,
         :func:`~napari_hyperres.blind.levels.task_for_file`) and set its level as "Auto" does
-        (which also checks for a re-save). ``False`` where the file calls for none or for the task shown."""
+        (which also checks for a re-save), also where that task is shown already (the previous
+        file's quality is not this one's). A layer whose file calls for none after such a switch
+        goes back to the task and level shown before it (a camera's quality-90 JPEG stays on
+        denoise); a task chosen by hand is kept. ``False`` where nothing changed."""
         path = source_path(layer)
         suggestion = task_for_file(path, self._tasks.values())
-        if suggestion is None or suggestion[0].name == self.task.name:
-            return False
+        if suggestion is None:
+            if self._before_file_task is None:
+                return False
+            name, level = self._before_file_task
+            self._before_file_task = None
+            if name not in self._tasks or name == self.task.name:
+                return False
+            self._switch_task(self._tasks[name])
+            self.level = level
+            self._show("info", f"napari-hyperres: {layer.name} records no level to restore: task back to {self.task.title!r}")
+            self._on_settings_changed()
+            return True
         task, level = suggestion
-        with self.task_combo.changed.blocked():
-            self.task_combo.value = task.name
-        self._on_task_changed()
+        if task.name != self.task.name:
+            if self._before_file_task is None:
+                self._before_file_task = (self.task.name, self.level)
+            self._switch_task(task)
         self._show("info", f"napari-hyperres: {Path(path).name} records {task.unit} {level:g}: task set to {task.title!r}")
         self.estimate()
         return True
+
+    def _switch_task(self, task: Task) -> None:
+        """Show ``task`` as if chosen in the list (without the list's own change event)."""
+        with self.task_combo.changed.blocked():
+            self.task_combo.value = task.name
+        self._on_task_changed()
 
     def _on_slider(self, value: float) -> None:
         if self._syncing:
