@@ -206,7 +206,7 @@ def test_a_warning_in_a_worker_reaches_napari_notifications(make_widget, qtbot, 
     assert "restore each channel on its own" in str(received[0][0]) and received[0][1].__name__ == "MixedNoiseWarning"
 
     received.clear()
-    worker = create_worker(lambda: warnings.warn("a library's deprecation", DeprecationWarning))
+    worker = create_worker(lambda: warnings.warn("a library's deprecation", DeprecationWarning, stacklevel=2))
     done = []
     worker.finished.connect(lambda: done.append(True))
     worker.start()
