@@ -505,6 +505,45 @@ def test_the_low_end_share_trains_that_share_of_crops_at_the_range_s_low_end():
         TrainConfig(task="denoise", data=[], out="", kind="estimator", low_end_share=1.5)
 
 
+def test_the_jpeg_share_saves_that_share_of_crops_as_real_jpeg_files(tmp_path, image_folder):
+    """--jpeg-share: noisy crops saved by OpenCV's JPEG encoder at a quality drawn from --jpeg-quality,
+    as cameras save noisy photos (an estimator trained without it read σ 8 there as 2); gray crops as
+    gray JPEGs, colour ones with 4:2:0 chroma. The crops are exactly what cv2 writes and reads back."""
+    import cv2
+
+    from trainer.data import as_jpeg_files
+
+    rng = np.random.default_rng(0)
+    clean = torch.from_numpy(rng.random((8, 3, 32, 32)).astype(np.float32))
+    crops = torch.round(clean * 255) / 255
+    gray = torch.tensor([True, False] * 4)
+    crops[gray] = crops[gray][:, :1].expand(-1, 3, -1, -1).clone()
+    before = crops.clone()
+    assert torch.equal(as_jpeg_files(crops, gray, 0.0, (90, 90), torch.Generator().manual_seed(0)), before)
+    saved = as_jpeg_files(crops.clone(), gray, 1.0, (90.0, 90.0), torch.Generator().manual_seed(0))
+    for i in range(8):
+        image = (before[i].numpy().transpose(1, 2, 0) * 255).round().astype(np.uint8)
+        if gray[i]:
+            ok, buffer = cv2.imencode(".jpg", image[..., 0], [cv2.IMWRITE_JPEG_QUALITY, 90])
+            expected = np.repeat(cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)[..., None], 3, axis=-1)
+        else:
+            ok, buffer = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, 90])
+            expected = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)[..., ::-1]
+        np.testing.assert_array_equal((saved[i].numpy().transpose(1, 2, 0) * 255).round().astype(np.uint8), expected)
+    half = as_jpeg_files(crops.clone(), gray, 0.5, (80, 98), torch.Generator().manual_seed(3))
+    changed = int((half != before).flatten(1).any(dim=1).sum())
+    assert 0 < changed < 8
+    with pytest.raises(ValueError, match="JPEG share"):
+        TrainConfig(task="denoise", data=[], out="", kind="estimator", jpeg_share=2.0)
+    with pytest.raises(ValueError, match="LOW HIGH"):
+        TrainConfig(task="denoise", data=[], out="", kind="estimator", jpeg_qualities=(95.0, 80.0))
+    out = tmp_path / "jpeg.estimator.safetensors"
+    assert trainer_main(["train-estimator", "--task", "denoise", "--data", str(image_folder), "--out", str(out), "--steps", "2",
+                         "--batch", "2", "--patch", "24", "--device", "cpu", "--no-progress", "--jpeg-share", "0.5", "--jpeg-quality", "85", "95"]) == 0
+    config = torch.load(out.with_name("jpeg.estimator.run") / "checkpoint.pt", weights_only=True)["config"]
+    assert config["jpeg_share"] == 0.5 and list(config["jpeg_qualities"]) == [85.0, 95.0]
+
+
 def test_the_estimator_trains_in_the_one_loop_and_resumes_exactly(tmp_path, image_folder):
     """train-estimator is the training loop with the LevelEstimation objective: checkpoints and exact resume too."""
     def run(out, steps, *extra):

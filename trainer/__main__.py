@@ -281,6 +281,11 @@ def add_train_estimator(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--low-end-share", type=share, default=0.0, metavar="SHARE",
                    help="share of crops degraded at the low end of the task's range instead of a uniform level "
                    "(denoise: left clean, so fine texture is learnt as not noise), e.g. 0.15")
+    p.add_argument("--jpeg-share", type=share, default=0.0, metavar="SHARE",
+                   help="share of crops saved as JPEG files after degrading (OpenCV, 4:2:0), labelled with the level "
+                   "before compression: what cameras and phones save noisy photos as, e.g. 0.3")
+    p.add_argument("--jpeg-quality", type=float, nargs=2, default=(80.0, 98.0), metavar=("LOW", "HIGH"),
+                   help="with --jpeg-share: the qualities drawn from, uniformly (default 80 98)")
     p.add_argument("--time-budget", type=float, default=None)
     p.add_argument("--max-images", type=at_least(1), default=None)
     p.add_argument("--device", default="auto")
@@ -294,7 +299,7 @@ def add_train_estimator(sub: argparse._SubParsersAction) -> None:
 def run_train_estimator(args: argparse.Namespace) -> int:
     from .estimator import EstimatorConfig, train_estimator
 
-    cfg = EstimatorConfig(task=args.task, data=args.data, out=args.out, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, time_budget_s=args.time_budget, max_images=args.max_images, device=args.device, seed=args.seed, init_from=args.init_from, relative=args.relative_loss, quantize_8bit=args.quantize_8bit, low_end_share=args.low_end_share)
+    cfg = EstimatorConfig(task=args.task, data=args.data, out=args.out, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, time_budget_s=args.time_budget, max_images=args.max_images, device=args.device, seed=args.seed, init_from=args.init_from, relative=args.relative_loss, quantize_8bit=args.quantize_8bit, low_end_share=args.low_end_share, jpeg_share=args.jpeg_share, jpeg_qualities=tuple(args.jpeg_quality))
     print(f"wrote {train_estimator(cfg, progress=not args.no_progress, resume=args.resume)}")
     return 0
 

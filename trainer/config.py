@@ -74,6 +74,11 @@ class TrainConfig:
         low_end_share: kind ``"estimator"`` only: share of crops degraded at the low end of the
             task's range instead of a uniform level (denoise: σ 0, i.e. left clean, so that fine
             texture of clean photos is learnt as not noise; uniform levels make that 1 crop in 100).
+        jpeg_share, jpeg_qualities: kind ``"estimator"`` only: share of crops saved as JPEG files
+            after degrading (OpenCV's encoder, 4:2:0 chroma, gray crops as gray JPEGs), at a quality
+            drawn uniformly from ``jpeg_qualities`` ``(low, high)``, labelled with the level before
+            compression: a camera or phone saves its noisy photos so (q 80–98), which removes most of
+            the noise's fine grain, and an estimator trained on files without it read σ 8 there as 2.
     """
 
     task: str
@@ -115,6 +120,8 @@ class TrainConfig:
     relative_loss: bool = False
     relative_floor: float = 0.05
     low_end_share: float = 0.0
+    jpeg_share: float = 0.0
+    jpeg_qualities: tuple[float, float] = (80.0, 98.0)
 
     def __post_init__(self) -> None:
         if self.level_balance not in LEVEL_BALANCES:
@@ -125,6 +132,11 @@ class TrainConfig:
             raise ValueError(f"level weights must be positive numbers, got {self.level_weights}")
         if not 0.0 <= self.low_end_share <= 1.0:
             raise ValueError(f"the low-end share is a fraction of the crops, 0 to 1, got {self.low_end_share}")
+        if not 0.0 <= self.jpeg_share <= 1.0:
+            raise ValueError(f"the JPEG share is a fraction of the crops, 0 to 1, got {self.jpeg_share}")
+        low, high = self.jpeg_qualities
+        if not 1 <= low <= high <= 100:
+            raise ValueError(f"JPEG qualities are LOW HIGH with 1 <= LOW <= HIGH <= 100, got {self.jpeg_qualities}")
         if self.centred_control and self.kind != "hyperres":
             raise ValueError(f"--centred-control reparametrises a HyperRes network's meta blocks; kind {self.kind!r} has none")
 

@@ -155,6 +155,35 @@ def as_8bit_files(degraded: torch.Tensor, share: float, generator: torch.Generat
     return degraded
 
 
+def as_jpeg_files(
+    degraded: torch.Tensor, gray: torch.Tensor, share: float, qualities: tuple[float, float], generator: torch.Generator
+) -> torch.Tensor:
+    """Save a random ``share`` of the samples as JPEG files and decode them, in place, at a quality
+    drawn uniformly from ``qualities`` ``(low, high)`` (:func:`~napari_hyperres.core.degradations.jpeg_compress`:
+    OpenCV's encoder, 4:2:0 chroma; ``gray`` samples as one-channel JPEGs); returns ``degraded``.
+
+    Shape:
+        - degraded: ``(B, C, H, W)`` on ``[0, 1]`` (values outside are clipped, as a file's);
+          gray: ``(B,)`` bool; ``generator``: a CPU generator.
+    """
+    from napari_hyperres.core.degradations import jpeg_compress
+
+    if share <= 0:
+        return degraded
+    count = degraded.shape[0]
+    files = torch.rand(count, generator=generator) < share
+    low, high = qualities
+    quality = low + (high - low) * torch.rand(count, generator=generator)
+    for i in torch.nonzero(files).flatten().tolist():
+        sample = degraded[i : i + 1]
+        if bool(gray[i]) or sample.shape[1] == 1:
+            saved = jpeg_compress(sample[:, :1], float(quality[i])).expand_as(sample)
+        else:
+            saved = jpeg_compress(sample, float(quality[i]))
+        degraded[i : i + 1] = saved.to(degraded.dtype)
+    return degraded
+
+
 OTHER_DOWNSCALERS = ("area", "bilinear", "bicubic")
 """How tools other than the task's antialiased bicubic make low-resolution images: area averaging
 (what a sensor's larger pixels integrate; ``cv2.INTER_AREA``) and bilinear or bicubic

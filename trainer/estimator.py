@@ -36,6 +36,9 @@ class EstimatorConfig:
     low_end_share: float = 0.0
     """Share of crops degraded at the low end of the task's range (denoise: left clean), see
     :attr:`TrainConfig.low_end_share`."""
+    jpeg_share: float = 0.0
+    """Share of crops saved as JPEG files after degrading (:attr:`TrainConfig.jpeg_share`)."""
+    jpeg_qualities: tuple[float, float] = (80.0, 98.0)
     context: int = 16
     """Pixels degraded around each crop and then cut off (see :class:`trainer.objectives.LevelEstimation`)."""
 
@@ -52,7 +55,8 @@ class EstimatorConfig:
             steps=self.steps, batch=self.batch, patch=self.patch, lr=self.lr, lr_decay_at=[0.7], seed=self.seed,
             device=self.device, init_from=self.init_from, max_images=self.max_images, time_budget_s=self.time_budget_s,
             quantize_8bit=self.quantize_8bit, estimator_features=self.features, context=self.context,
-            relative_loss=self.relative, relative_floor=self.relative_floor, low_end_share=self.low_end_share, log_every=200, ckpt_every=1000,
+            relative_loss=self.relative, relative_floor=self.relative_floor, low_end_share=self.low_end_share,
+            jpeg_share=self.jpeg_share, jpeg_qualities=tuple(self.jpeg_qualities), log_every=200, ckpt_every=1000,
         )
 
 

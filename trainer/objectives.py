@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from napari_hyperres.core.tasks import Task
 
 from .config import LEVEL_BALANCES, PIXEL_LOSSES, TrainConfig
-from .data import as_8bit_files, degrade_batch, with_other_downscalers
+from .data import as_8bit_files, as_jpeg_files, degrade_batch, with_other_downscalers
 from .metrics import score
 
 
@@ -185,6 +185,7 @@ class LevelEstimation:
                 [degrade_batch(task, clean[i : i + 1], float(levels[i]), gray[i : i + 1], noise_gen) for i in range(clean.shape[0])]
             )
             degraded = as_8bit_files(degraded[..., inner, inner].contiguous(memory_format=cpu_layout(clean, cfg.channels_last)), cfg.quantize_8bit, data_gen)
+            degraded = as_jpeg_files(degraded, gray, cfg.jpeg_share, cfg.jpeg_qualities, data_gen)
         target = ((levels - low) / (high - low)).to(clean.device)
         abs_errors = (module(degraded) - target).abs()
         loss = abs_errors.mean()
