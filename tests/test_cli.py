@@ -208,6 +208,42 @@ def test_refuses_an_existing_output_unless_overwrite(tmp_path, rng, weights, cap
     assert read_image(tmp_path / "out.png").shape == (40, 52, 3)
 
 
+def test_an_unwritable_output_folder_is_refused_before_any_work_and_success_follows_the_write(tmp_path, rng, weights, capsys, monkeypatch):
+    """A review on a read-only file system: the run restored every file, printed "-> OUT" for each,
+    then failed to write. The output's folder (or, where it is still to be made, the nearest one
+    that exists) is checked first; the "->" line comes once the file is written."""
+    import os
+
+    import napari_hyperres.cli.restore as restore_module
+
+    _bgr_png(tmp_path / "in.png", rng)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(restore_module.os, "access", lambda path, mode: Path(path) != locked and real_access(path, mode))
+    for target in (locked / "out.png", locked / "new" / "deeper" / "out.png"):
+        assert _restore(tmp_path / "in.png", target, weights=weights) == 2
+        err = capsys.readouterr().err
+        assert f"cannot write into {target.parent}: {locked} is read-only" in err and "denoise" not in err
+    assert not (locked / "new").exists()
+    monkeypatch.undo()
+
+    def fail(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    def loud(target):  # not --quiet: the lines a user reads
+        return main(["restore", str(tmp_path / "in.png"), str(target), "--task", "denoise", "--level", "25", "--weights", weights])
+
+    monkeypatch.setattr("napari_hyperres.io.files.write_image", fail)
+    assert loud(tmp_path / "out.png") == 2
+    err = capsys.readouterr().err
+    assert "Read-only file system" in err and "in.png: denoise 25" not in err and "->" not in err
+    monkeypatch.undo()
+    assert loud(tmp_path / "made" / "out.png") == 0
+    err = capsys.readouterr().err
+    assert f"note: making the folder {tmp_path / 'made'}" in err and f"-> {tmp_path / 'made' / 'out.png'}" in err
+
+
 def test_output_folder_for_a_single_file(tmp_path, rng, weights):
     _bgr_png(tmp_path / "in.png", rng)
     (tmp_path / "results").mkdir()

@@ -132,10 +132,22 @@ def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool) -> None:
             raise ShapeError(f"cannot write {dst}: {blocking} is a file, not a folder; choose another OUT")
         if dst.resolve() in inputs or (dst.exists() and os.path.samefile(src, dst)) or src.resolve() in dst.resolve().parents:
             raise ShapeError(f"{dst} is an input file; refusing to overwrite it, choose another OUT")
+    for folder in sorted({dst.parent for _, dst in jobs}):
+        existing_folder = nearest_existing(folder)
+        if not os.access(existing_folder, os.W_OK | os.X_OK):
+            raise ShapeError(f"cannot write into {folder}: {existing_folder} is read-only or not yours to write; choose another OUT")
     existing = [dst for _, dst in jobs if dst.exists()]
     if existing and not overwrite:
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
         raise ShapeError(f"{existing[0]}{more} already exists; pass --overwrite to replace")
+
+
+def nearest_existing(folder: Path) -> Path:
+    """``folder``, or its nearest ancestor that exists (where a missing output folder would be made)."""
+    folder = folder.absolute()
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    return folder
 
 
 def run_restore(args: argparse.Namespace) -> int:
@@ -200,7 +212,7 @@ def output_notes(task, jobs: list[tuple[Path, Path]], args: argparse.Namespace) 
     file enlarges its blocks too (``dejpeg`` first removes them: +2 dB on a q40 photo)."""
     from ..core.jpeg_quality import JPEG_SUFFIXES
 
-    notes = []
+    notes = [f"note: making the folder {folder}" for folder in sorted({dst.parent for _, dst in jobs}) if not folder.exists()]
     jpeg_out = sum(dst.suffix.lower() in JPEG_SUFFIXES for _, dst in jobs)
     if jpeg_out:
         quality = args.jpeg_quality or JPEG_QUALITY
@@ -249,13 +261,15 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
             part, level, tile=args.tile, progress=progress, value_range=value_range, noise=choice.noise
         )
         results.append(result)
-        progress.finish(describe_run(restorer, level, report) + (f" -> {dst}" if len(results) == len(parts) else ""))
+        if len(results) < len(parts):
+            progress.finish(describe_run(restorer, level, report))
     result = results[0] if channel_axis is None else np.stack(results, axis=channel_axis)
     photo = None if is_tiff(src) else output_exif(src, image.shape, result.shape, turned=reads_upright(src))
     write_image(
         dst, result, tiff_metadata=metadata if is_tiff(dst) else None, icc_profile=read_icc_profile(src),
         photo=photo, jpeg_quality=args.jpeg_quality or JPEG_QUALITY,
     )
+    progress.finish(f"{describe_run(restorer, level, report)} -> {dst}")  # once written: a failed write says only its error
 
 
 @contextlib.contextmanager
