@@ -9,7 +9,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from ..core.atomic import file_in_the_way
+from ..core.atomic import check_writable_folder, file_in_the_way
 from ..core.devices import PRECISIONS
 from ..errors import HyperResError, ShapeError, WeightsError
 from ..io.files import JPEG_QUALITY
@@ -124,7 +124,8 @@ def restore_jobs(source: Path, target: Path) -> list[tuple[Path, Path]]:
 
 
 def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool) -> None:
-    """Refuse to write onto an input, or onto an existing file without ``overwrite``, before any work."""
+    """Refuse to write onto an input, into a folder that cannot be written, or onto an existing
+    file without ``overwrite``, before any work."""
     inputs = {src.resolve() for src, _ in jobs}
     for src, dst in jobs:
         blocking = file_in_the_way(dst)
@@ -133,21 +134,11 @@ def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool) -> None:
         if dst.resolve() in inputs or (dst.exists() and os.path.samefile(src, dst)) or src.resolve() in dst.resolve().parents:
             raise ShapeError(f"{dst} is an input file; refusing to overwrite it, choose another OUT")
     for folder in sorted({dst.parent for _, dst in jobs}):
-        existing_folder = nearest_existing(folder)
-        if not os.access(existing_folder, os.W_OK | os.X_OK):
-            raise ShapeError(f"cannot write into {folder}: {existing_folder} is read-only or not yours to write; choose another OUT")
+        check_writable_folder(folder)  # a read-only disk refused now, not after restoring every file
     existing = [dst for _, dst in jobs if dst.exists()]
     if existing and not overwrite:
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
         raise ShapeError(f"{existing[0]}{more} already exists; pass --overwrite to replace")
-
-
-def nearest_existing(folder: Path) -> Path:
-    """``folder``, or its nearest ancestor that exists (where a missing output folder would be made)."""
-    folder = folder.absolute()
-    while not folder.exists() and folder.parent != folder:
-        folder = folder.parent
-    return folder
 
 
 def run_restore(args: argparse.Namespace) -> int:

@@ -86,6 +86,25 @@ def file_in_the_way(path: str | os.PathLike) -> Path | None:
     return next((p for p in Path(path).parents if p.exists() and not p.is_dir()), None)
 
 
+def check_writable_folder(folder: str | os.PathLike) -> None:
+    """Raise the error :func:`atomic_write` would, before any work: ``folder`` (or, where it is still
+    to be made, the nearest folder above it that exists) is on a read-only file system or not
+    writable by this user.
+
+    Raises:
+        OSError: ``cannot write into FOLDER (read-only file system | permission denied); …``.
+    """
+    folder = Path(folder).absolute()
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if os.access(existing, os.W_OK | os.X_OK):
+        return
+    read_only = hasattr(os, "statvfs") and bool(os.statvfs(existing).f_flag & getattr(os, "ST_RDONLY", 1))
+    code, reason = (errno.EROFS, "read-only file system") if read_only else (errno.EACCES, "permission denied")
+    raise OSError(code, f"cannot write into {folder} ({reason}); choose a folder you can write to")
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)`` and move the temporary file onto ``path`` only if it succeeds.
 
