@@ -343,6 +343,22 @@ def test_auto_says_when_parts_of_a_photo_read_different_noise(capsys):
     assert "parts of the image read σ (8-bit)" in choice.describe(DENOISE) and "give the level as a number" in choice.describe(DENOISE)
     even = resolve_level("denoise", "auto", even_noisy)
     assert even.uneven is None and abs(even.level - 25) < 2.5 and "parts of the image" not in even.describe(DENOISE)
+    # a review: a clean photo's crops "read σ (8-bit) -1.14 to 7.87"; and sr's caution spoke of noise
+    from napari_hyperres.core.tasks import SR
+
+    assert "read σ (8-bit) 0 to 7.87" in LevelChoice(3.0, "estimator", estimate=3.0, uneven=(-1.14, 7.87)).describe(DENOISE)
+    sr_caution = LevelChoice(2.0, "estimator", estimate=2.0, uneven=(1.2, 3.4)).describe(SR)
+    assert "crops disagree" in sr_caution and "noise" not in sr_caution and "brightness" not in sr_caution
+
+
+def test_a_jpeg_too_small_for_the_estimator_is_restored_at_its_files_quality(tmp_path):
+    """A review: a 20×20 JPEG was refused as "too small to estimate" although its tables record
+    quality 30; only the check for a re-save needs the estimator, and it is skipped there."""
+    path = tmp_path / "tiny.jpg"
+    assert cv2.imwrite(str(path), np.random.default_rng(0).integers(0, 255, (20, 20, 3), dtype=np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 30])
+    image = cv2.imread(str(path))[..., ::-1]
+    choice = resolve_level("dejpeg", "auto", image, path=path)
+    assert choice.level == 30.0 and "quantisation tables" in choice.method
 
 
 def test_a_plugin_task_names_its_own_estimator_for_auto(tmp_path):

@@ -85,13 +85,16 @@ class LevelChoice:
         """What to check when the estimator's crops disagreed (:attr:`uneven`), for people; else ``None``."""
         if self.uneven is None:
             return None
-        low, high = self.uneven
-        advice = "give the level as a number"
+        low, high = (max(value, task.level_range[0]) for value in self.uneven)  # a crop may read below σ 0; none holds less
         if task.level_follows_brightness:
-            advice = f"give the level as a number, or let it follow brightness ('{BY_BRIGHTNESS}')"
+            return (
+                f"parts of the image read {task.unit} {low:.3g} to {high:.3g}: fine texture can read as noise, and noise can "
+                f"differ between dark and bright parts; check the result, or give the level as a number, or let it "
+                f"follow brightness ('{BY_BRIGHTNESS}')"
+            )
         return (
-            f"parts of the image read {task.unit} {low:.3g} to {high:.3g}: fine texture can read as noise, and noise can "
-            f"differ between dark and bright parts; check the result, or {advice}"
+            f"parts of the image read {task.unit} {low:.3g} to {high:.3g} (the estimator's crops disagree: their content "
+            f"can mislead it); check the result, or give the level as a number"
         )
 
 
@@ -186,13 +189,14 @@ def task_for_file(path, tasks) -> tuple[Task, float] | None:
 
 
 def _estimated_or_none(image, task: Task, **options) -> float | None:
-    """The estimator's reading of ``image``, or ``None`` where the task has no estimator to ask."""
-    from ..errors import WeightsError
+    """The estimator's reading of ``image``, or ``None`` where the task has no estimator to ask or
+    the image is too small for it (a 20×20 JPEG: its file's quality stands unchecked, not refused)."""
+    from ..errors import ShapeError, WeightsError
     from .estimate import estimate_level
 
     try:
         return float(estimate_level(image, task, **options))
-    except WeightsError:
+    except (WeightsError, ShapeError):
         return None
 
 
