@@ -261,6 +261,28 @@ def _piled(values: np.ndarray, value: float) -> bool:
     return np.count_nonzero(values == value) >= PILE_UP * values.size
 
 
+def darkest_level(planes: list[np.ndarray]) -> float:
+    """The black level a fit assumes where none is given: the 0.1st percentile of the planes' local
+    (5×5) means, leaving out windows that are all one value at the data's minimum where that
+    value piles up (:func:`_piled`: zeros around stitched tiles, a blank frame in a stack), and
+    the windows that overlap them (the edge of the padding). Such windows have no noise at all,
+    so they are no camera's black; counted, they made the offset 0 under a camera's 100 and cost
+    0.7–2.4 dB on the other planes (a review's probe). Zeros scattered through data clipped at a
+    floor (background subtracted) leave few windows all zero: the floor still reads there."""
+    means = [_box(plane, 2) for plane in planes]
+    values = np.concatenate([plane.ravel() for plane in planes])
+    floor = float(values.min())
+    if _piled(values, floor):
+        kept = []
+        for mean, plane in zip(means, planes, strict=True):
+            flat = _box((plane != floor).astype(np.float64), 2) == 0  # windows all at the floor
+            near = _box(np.pad(flat.astype(np.float64), 4), 4) > 0  # windows overlapping one of them
+            kept.append(mean[~near])
+        if sum(k.size for k in kept) > 0:
+            means = kept
+    return float(np.percentile(np.concatenate([m.ravel() for m in means]), 0.1))
+
+
 MIN_FIT_PIXELS = 2**16
 """Pixels a stack's fit reads at least, where it has them: a time-lapse of small regions (100 ×
 20×20) is fitted on as many planes as that takes, not on 8 planes too few to fit."""
@@ -323,7 +345,7 @@ def fit_poisson_gaussian(
         means, variances, counts = refined
         gain, beta = _noise_curve_line(means, variances, counts)
     if offset is None:
-        offset = float(np.percentile(np.concatenate([_box(p, 2).ravel() for p in planes]), 0.1))
+        offset = darkest_level(planes)
     if gain > 0:
         # β = σ² − α·offset: the read noise variance σ² cannot be negative. Without this bound, data
         # clipped at a floor (background subtraction, an offset removed) showed the fit no flat

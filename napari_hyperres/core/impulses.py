@@ -74,3 +74,40 @@ def fill_impulses(counts: np.ndarray, mask: np.ndarray) -> np.ndarray:
             median = np.median(around)
             filled[y, x] = np.rint(median) if np.issubdtype(counts.dtype, np.integer) else median
     return filled
+
+
+PADDING_SIGMAS = 4.0
+"""How far (read noise σ) below the camera's black level a pixel must be to count as padding."""
+
+PADDING_WINDOW = 5
+"""Edge of the windows that must lie wholly below the black level (25 camera pixels never all do)."""
+
+
+def padding_mask(counts: np.ndarray, noise: PoissonGaussian) -> np.ndarray:
+    """Where ``counts`` holds no camera data: pixels of :data:`PADDING_WINDOW`² windows that lie
+    wholly :data:`PADDING_SIGMAS` read-noise σ or more below the black level (zeros around stitched
+    tiles under a camera's offset of 100, a blank frame in a stack). The engine feeds the network
+    the black level there and keeps the recorded values in the output, as it keeps impulses: a
+    review saw a stitched mosaic's zero padding restored to 94 and a dark line along its edge.
+
+    Decided by each pixel's neighbourhood only (no statistic of the whole plane), so a chunk
+    restored with its overlap decides as the whole image does.
+
+    Shape:
+        - counts: ``(H, W)`` in the data's units; output: bool ``(H, W)``.
+    """
+    limit = noise.offset - PADDING_SIGMAS * max(noise.sigma, 1.0)
+    below = counts < limit
+    if not below.any() or min(counts.shape) < PADDING_WINDOW:
+        return np.zeros(counts.shape, dtype=bool)
+    r = PADDING_WINDOW // 2
+    whole = _window_sum(below.astype(np.int32), r) == PADDING_WINDOW**2  # windows wholly below, by centre
+    centred = np.pad(whole, r)  # (H, W): True at the centre of each window wholly below
+    return _window_sum(np.pad(centred, r).astype(np.int32), r) > 0  # the pixels of those windows
+
+
+def _window_sum(values: np.ndarray, radius: int) -> np.ndarray:
+    """Sums over ``(2r+1)²`` windows, valid part only ``(H-2r, W-2r)`` (an integral image)."""
+    k = 2 * radius + 1
+    c = np.pad(np.cumsum(np.cumsum(values, 0, dtype=np.int64), 1), ((1, 0), (1, 0)))
+    return c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]

@@ -99,10 +99,30 @@ def intensity_map_for(image: np.ndarray, value_range: tuple[float, float] | None
         raise ShapeError(NOT_FINITE)
     if np.issubdtype(dtype, np.floating) and low >= 0.0 and high <= 1.0 and not counts:
         return IntensityMap(0.0, 1.0, dtype)
+    if counts and padded_below(image, low):
+        image = image[image > low]  # zeros around stitched tiles or a blank frame: no camera's black
     p_low, p_high = (float(v) for v in np.percentile(image, PERCENTILES))
     if p_high <= p_low:
         p_low, p_high = low, high if high > low else low + 1.0
     return IntensityMap(p_low, p_high - p_low, dtype)
+
+
+PADDING_GAP = 0.05
+"""Share of the data's range (minimum to 99.9th percentile) that no value may fill above a
+piled-up minimum for that minimum to count as padding (:func:`padded_below`)."""
+
+
+def padded_below(image: np.ndarray, low: float) -> bool:
+    """Whether ``image``'s minimum ``low`` is padding rather than data: at least 0.1 % of the
+    values sit exactly there, and the next value up lies more than :data:`PADDING_GAP` of the range
+    above it (zeros around stitched tiles under a camera's offset of 100; a blank frame). Data
+    clipped at a floor (background subtracted) fills the values just above it, and is not."""
+    at_low = np.count_nonzero(image == low)
+    if at_low < 1e-3 * image.size or at_low == image.size:
+        return False
+    rest = image[image > low]
+    top = float(np.percentile(rest, PERCENTILES[1]))
+    return float(rest.min()) - low > PADDING_GAP * (top - low)
 
 
 def reads_data_range(dtype: np.dtype) -> bool:

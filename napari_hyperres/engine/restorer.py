@@ -23,7 +23,7 @@ from ..blind.photon_fit import photon_setup
 from ..core.color import OPPONENT_NOISE
 from ..core.devices import select_device, select_precision
 from ..core.images import split_channels, validate_image
-from ..core.impulses import fill_impulses, impulse_mask
+from ..core.impulses import fill_impulses, impulse_mask, padding_mask
 from ..core.intensity import intensity_map_for, reads_data_range
 from ..core.models.hyperres import GeneratedNet, HyperResNet, receptive_radius
 from ..core.models.opponent import CLIPPED_RADIUS, OpponentNet
@@ -345,10 +345,14 @@ class Restorer:
         mixtures = []
         for p in range(planes.shape[0]):
             plane, impulses = planes[p], None
-            if isinstance(mapping, StabilizedMap):  # hot pixels / cosmic rays kept out of the network (core.impulses)
-                impulses = impulse_mask(plane, mapping.noise)
+            if isinstance(mapping, StabilizedMap):  # kept out of the network (core.impulses): hot pixels, cosmic rays,
+                impulses = impulse_mask(plane, mapping.noise)  # and padding below the camera's black (stitched tiles' zeros)
                 impulses = impulses if impulses.any() else None
                 plane = plane if impulses is None else fill_impulses(plane, impulses)
+                padding = padding_mask(plane, mapping.noise)
+                if padding.any():
+                    plane = np.where(padding, np.asarray(mapping.noise.offset, dtype=plane.dtype), plane)
+                    impulses = padding if impulses is None else impulses | padding
             unit = mapping.to_unit(plane)
             steps = (
                 restore_unit_plane_by_brightness(self, unit, level, is_rgb, tile)
@@ -365,7 +369,7 @@ class Restorer:
                     result[p] = mapping.from_unit(step, overwrite=True)
                     if isinstance(mapping, StabilizedMap):  # nothing above a saturated camera's ceiling (photon tasks)
                         mapping.noise.within_ceiling(result[p])
-                    if impulses is not None:  # an impulse keeps what the camera recorded
+                    if impulses is not None:  # an impulse or padding keeps what was recorded
                         result[p][impulses] = planes[p][impulses]
                     del step
                 else:
