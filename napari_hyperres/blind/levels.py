@@ -9,7 +9,7 @@ an estimate outside the task's range is *reported* (:attr:`LevelChoice.outside_r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -48,6 +48,8 @@ class LevelChoice:
             as noise, or noise that varies with brightness); ``None`` when they agree.
         curve: ``"by-brightness"``: the level of each brightness (``level`` is its median), which the
             engine restores each pixel by; ``None`` for one level everywhere.
+        note: what to check that the level's source says (a file whose recorded level restoring
+            measured no gain: :attr:`FileLevel.caution`), else ``None``.
     """
 
     level: float
@@ -56,6 +58,7 @@ class LevelChoice:
     noise: PoissonGaussian | None = None
     uneven: tuple[float, float] | None = None
     curve: LevelCurve | None = None
+    note: str | None = None
 
     @property
     def to_restore(self) -> float | LevelCurve:
@@ -82,7 +85,10 @@ class LevelChoice:
         return text if caution is None else f"{text}; {caution}"
 
     def caution(self, task: Task) -> str | None:
-        """What to check when the estimator's crops disagreed (:attr:`uneven`), for people; else ``None``."""
+        """What to check, for people: :attr:`note`, or what the estimator's crops disagreeing
+        (:attr:`uneven`) means; else ``None``."""
+        if self.note is not None:
+            return self.note
         if self.uneven is None:
             return None
         low, high = (max(value, task.level_range[0]) for value in self.uneven)  # a crop may read below σ 0; none holds less
@@ -158,7 +164,8 @@ def resolve_level(
             seen = _estimated_or_none(image, task, weights=weights, device=device, rgb=rgb, value_range=value_range)
             if seen is not None and seen < recorded - in_file.saved_again_below:
                 return _within_range(task, seen, f"estimator: the file was saved again at {recorded:g} after a stronger degradation")
-        return _within_range(task, recorded, in_file.method)
+        note = None if in_file.caution is None else in_file.caution(recorded)
+        return replace(_within_range(task, recorded, in_file.method), note=note)
     readings = crop_readings(_required(image, task), task, weights=weights, device=device, rgb=rgb, value_range=value_range)
     return _within_range(task, float(np.median(readings)), "estimator", uneven=uneven_readings(readings, task))
 

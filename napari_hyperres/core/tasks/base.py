@@ -66,6 +66,8 @@ class FileLevel:
         worth_restoring: ``worth_restoring(level) -> bool``: whether a file recording this level is
             degraded enough that an image read from it should open on this task (the widget
             switches to it, :func:`napari_hyperres.blind.levels.task_for_file`). ``None``: never.
+        caution: ``caution(level) -> str | None``: what "auto" says of a file recording ``level``
+            where restoring it measured no gain (dejpeg above quality 85), else ``None``.
     """
 
     suffixes: tuple[str, ...]
@@ -73,6 +75,7 @@ class FileLevel:
     method: str
     saved_again_below: float | None = None
     worth_restoring: Callable[[float], bool] | None = None
+    caution: Callable[[float], str | None] | None = None
 
     def applies_to(self, path) -> bool:
         """Whether the file at ``path`` records the level (by its suffix)."""
