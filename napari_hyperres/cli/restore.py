@@ -76,6 +76,11 @@ def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
         help=f"quality of JPEG outputs, 1-100 (default: {JPEG_QUALITY}, colour with full-resolution chroma); "
         "a JPEG output is compressed again: .png or .tif keep every restored pixel",
     )
+    parser.add_argument(
+        "--float-output", action="store_true",
+        help="write float32 TIFFs: the restored values in the input's units, not rounded to its whole counts (very dim "
+        "photon counts: uint16 holds only a few levels there); the level and noise are read from the input as it is",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files (never the input)")
     parser.add_argument(
         "--memory-budget", type=float, default=1024, metavar="MB",
@@ -177,9 +182,13 @@ def run_restore(args: argparse.Namespace) -> int:
     if (args.workers or args.cluster) and not cluster_used:
         print("note: --workers / --cluster restore TIFF and zarr files chunk by chunk; these files are "
               "restored whole in this process, without a cluster", file=sys.stderr)
+    if args.float_output and any(not is_tiff(dst) for _, dst in jobs):
+        raise ShapeError("--float-output writes float32 TIFFs: give OUT a .tif suffix (or a folder)")
     with cluster_client(args if cluster_used else None) as client:
         for src, dst in jobs:
             try:
+                if args.float_output and (chunked_job(src, dst, budget, on_cluster=client is not None) or should_stream(src, budget)):
+                    raise ShapeError(f"{src}: --float-output restores files in memory; raise --memory-budget above the file's size")
                 if chunked_job(src, dst, budget, on_cluster=client is not None):
                     restore_chunked(restorer, src, dst, given, args, value_range, client)
                     continue
@@ -245,11 +254,15 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
         if choice is not given and not args.quiet:
             print(f"{src.name}{label}: {choice.describe(task)}", file=sys.stderr)
         level = choice.to_restore
+        out_dtype = np.float32 if args.float_output else image.dtype
         if part.ndim >= 2 and not results:  # the engine reports bad shapes; check the output format first
-            check_writable(dst, output_shape(task, image.shape, choice.level, is_rgb_image(image.shape, None)), image.dtype)
+            check_writable(dst, output_shape(task, image.shape, choice.level, is_rgb_image(image.shape, None)), out_dtype)
         progress = ProgressLine(f"{src.name}{label}", enabled=not args.quiet)
+        part_range, noise = value_range, choice.noise
+        if args.float_output:  # read as the file holds it (its range, its fit and saturation), restored as floats
+            part_range, noise, part = as_float_input(task, part, value_range, noise)
         result, report = restorer.restore_with_report(
-            part, level, tile=args.tile, progress=progress, value_range=value_range, noise=choice.noise
+            part, level, tile=args.tile, progress=progress, value_range=part_range, noise=noise
         )
         results.append(result)
         if len(results) < len(parts):
@@ -261,6 +274,23 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
         photo=photo, jpeg_quality=args.jpeg_quality or JPEG_QUALITY,
     )
     progress.finish(f"{describe_run(restorer, level, report)} -> {dst}")  # once written: a failed write says only its error
+
+
+def as_float_input(task, part, value_range, noise):
+    """``(value_range, noise, float32 part)`` for ``--float-output``: the intensity map and, for a
+    photon-limited task, the Poisson–Gaussian fit (with its saturation level) read from ``part`` as
+    the file holds it, so that its float32 copy restores to the same values, unrounded."""
+    import numpy as np
+
+    from ..core.images import is_rgb_image
+    from ..engine import whole_noise, whole_value_range
+
+    rgb = is_rgb_image(part.shape, None)
+    counts = bool(task.noise_parameters)
+    part_range = value_range or whole_value_range(part, rgb, counts=counts)
+    if counts and noise is None:
+        noise = whole_noise(part, rgb, task.name)
+    return part_range, noise, part.astype(np.float32)
 
 
 @contextlib.contextmanager
