@@ -4,10 +4,12 @@ argument types."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 import time
-from typing import TextIO
+import warnings
+from typing import Iterator, TextIO
 
 from ..errors import WeightsError
 
@@ -62,6 +64,16 @@ def folder_images(folder) -> list:
         print(f"note: {folder}: {count} file(s) of a type this tool does not read were skipped ({', '.join(skipped)}); "
               "convert images among them to PNG or TIFF", file=sys.stderr)
     return sorted(p for p in entries if p.is_file() and is_readable(p))
+
+
+@contextlib.contextmanager
+def warnings_naming(label: str) -> Iterator[None]:
+    """Warnings raised inside are printed at once as ``warning: LABEL: message``, each file's own
+    (a folder run showed a mixed-noise warning once, for the first file, naming none)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda message, category, *_, **__: print(f"warning: {label}: {message}", file=sys.stderr, flush=True)
+        yield
 
 
 def is_tiff(path) -> bool:

@@ -38,6 +38,7 @@ from .common import (
     is_tiff,
     one_line,
     print_error,
+    warnings_naming,
     weights_status,
 )
 from .export import add_export_command
@@ -115,11 +116,9 @@ def add_estimate_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_estimate(args: argparse.Namespace) -> int:
-    from ..blind.brightness import check_follows_brightness, level_curve
-    from ..blind.levels import resolve_level
+    from ..blind.brightness import check_follows_brightness
     from ..core.plugins import get_task
-    from ..io.files import READABLE_SUFFIXES, read_image
-    from ..io.tiff_meta import read_tiff_metadata
+    from ..io.files import READABLE_SUFFIXES
 
     task = get_task(args.task)
     if task.conditioning == "image":
@@ -139,26 +138,39 @@ def run_estimate(args: argparse.Namespace) -> int:
     failed = 0
     for path in files:
         try:
-            image = None if task.level_in_file is not None and task.level_in_file.level_alone(path) else read_image(path)
-            metadata = read_tiff_metadata(path) if image is not None and is_tiff(path) else None
-            _, parts = channel_parts(task, image, metadata) if image is not None else (None, [("", None)])
-            for label, part in parts:  # a photon task: one fit per channel of a hyperstack, as restore does
-                choice = resolve_level(task, "auto", part, path=path, weights=args.weights, device=args.device,
-                                       restoring=False, value_range=value_range, noise=camera)
-                note = f" (outside the task's range {task.level_range[0]:g}–{task.level_range[1]:g})" if choice.outside_range else ""
-                caution = choice.caution(task)
-                if caution is not None:
-                    note += f"; {caution}"
-                print(f"{path}{label}\t{choice.estimate:.4g}\t{choice.method}{note}")
-                if args.by_brightness:
-                    curve = level_curve(part, task, weights=args.weights, device=args.device, value_range=value_range)
-                    print(f"{path}{label}\tby brightness\t{curve.describe(task)}")
+            with warnings_naming(str(path)):  # each file's warnings, named
+                estimate_file(path, task, args, value_range, camera)
         except (HyperResError, OSError) as exc:
             if len(files) == 1:
                 raise
             failed += 1
             print_error(file_error(path, exc))
     return EXIT_ERROR if failed else EXIT_OK
+
+
+def estimate_file(path, task, args: argparse.Namespace, value_range, camera) -> None:
+    """Print what ``auto`` reads for one file (one line per channel a photon task fits), and its
+    curve with ``--by-brightness``."""
+    from ..blind.brightness import BY_BRIGHTNESS
+    from ..blind.levels import resolve_level
+    from ..io.files import read_image
+    from ..io.tiff_meta import read_tiff_metadata
+
+    image = None if task.level_in_file is not None and task.level_in_file.level_alone(path) else read_image(path)
+    metadata = read_tiff_metadata(path) if image is not None and is_tiff(path) else None
+    _, parts = channel_parts(task, image, metadata) if image is not None else (None, [("", None)])
+    for label, part in parts:  # a photon task: one fit per channel of a hyperstack, as restore does
+        choice = resolve_level(task, "auto", part, path=path, weights=args.weights, device=args.device,
+                               restoring=False, value_range=value_range, noise=camera)
+        note = f" (outside the task's range {task.level_range[0]:g}–{task.level_range[1]:g})" if choice.outside_range else ""
+        caution = choice.caution(task)
+        if caution is not None:
+            note += f"; {caution}"
+        print(f"{path}{label}\t{choice.estimate:.4g}\t{choice.method}{note}")
+        if args.by_brightness:
+            curve = resolve_level(task, BY_BRIGHTNESS, part, path=path, weights=args.weights, device=args.device,
+                                  restoring=False, value_range=value_range).curve  # a JPEG file: its estimator
+            print(f"{path}{label}\tby brightness\t{curve.describe(task)}")
 
 
 # --- weights ---------------------------------------------------------------------------------------

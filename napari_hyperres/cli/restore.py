@@ -29,6 +29,7 @@ from .common import (
     jpeg_quality,
     positive_int,
     print_error,
+    warnings_naming,
     weights_status,
     worker_count,
 )
@@ -151,7 +152,6 @@ def run_restore(args: argparse.Namespace) -> int:
     from ..blind.levels import is_auto, resolve_level
     from ..core.plugins import get_task
     from ..engine import Restorer
-    from ..io.streaming import should_stream
 
     task = get_task(args.task)
     auto_level = is_auto(args.level) or is_by_brightness(args.level)  # found per file
@@ -187,15 +187,8 @@ def run_restore(args: argparse.Namespace) -> int:
     with cluster_client(args if cluster_used else None) as client:
         for src, dst in jobs:
             try:
-                if args.float_output and (chunked_job(src, dst, budget, on_cluster=client is not None) or should_stream(src, budget)):
-                    raise ShapeError(f"{src}: --float-output restores files in memory; raise --memory-budget above the file's size")
-                if chunked_job(src, dst, budget, on_cluster=client is not None):
-                    restore_chunked(restorer, src, dst, given, args, value_range, client)
-                    continue
-                if is_tiff(dst) and should_stream(src, budget):
-                    stream_one(restorer, src, dst, given, args, value_range)
-                    continue
-                restore_file(restorer, src, dst, given, args, value_range)
+                with warnings_naming(src.name):  # each file's warnings, named
+                    restore_job(restorer, src, dst, given, args, value_range, budget, client)
             except (HyperResError, OSError) as exc:
                 if len(jobs) == 1:
                     raise
@@ -205,6 +198,23 @@ def run_restore(args: argparse.Namespace) -> int:
         print_error(f"{failed} of {len(jobs)} files failed; the others were written")
         return EXIT_ERROR
     return EXIT_OK
+
+
+def restore_job(restorer, src: Path, dst: Path, given, args: argparse.Namespace, value_range, budget: int, client) -> None:
+    """One file: chunk by chunk (zarr, a huge TIFF page, a cluster), streamed page by page (a TIFF
+    stack above the memory budget), or in memory."""
+    from ..io.streaming import should_stream
+
+    chunked = chunked_job(src, dst, budget, on_cluster=client is not None)
+    streamed = not chunked and is_tiff(dst) and should_stream(src, budget)
+    if args.float_output and (chunked or streamed):
+        raise ShapeError(f"{src}: --float-output restores files in memory; raise --memory-budget above the file's size")
+    if chunked:
+        restore_chunked(restorer, src, dst, given, args, value_range, client)
+    elif streamed:
+        stream_one(restorer, src, dst, given, args, value_range)
+    else:
+        restore_file(restorer, src, dst, given, args, value_range)
 
 
 def output_notes(task, jobs: list[tuple[Path, Path]], args: argparse.Namespace) -> list[str]:
