@@ -453,7 +453,7 @@ def test_each_jpeg_layer_sets_its_own_quality_and_other_layers_go_back(make_widg
         qtbot.waitUntil(lambda q=quality: widget.layer_combo.value.name == paths[q].stem, timeout=TIMEOUT_MS)
         qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
         assert (widget.task.name, widget.level) == (("denoise", 30.0) if quality == 90 else ("dejpeg", float(quality)))
-    assert any("records no level to restore: task back to" in note for note in notes["info"])
+    assert any("calls for no task of its own: back to" in note for note in notes["info"])
     choose("photo_q20", "dejpeg", 20.0)
     choose("photo_q60", "dejpeg", 60.0)
     choose("scan", "denoise", 30.0)

@@ -363,7 +363,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
                 return False
             self._switch_task(self._tasks[name])
             self.level = level
-            self._show("info", f"napari-hyperres: {layer.name} records no level to restore: task back to {self.task.title!r}")
+            self._show("info", f"napari-hyperres: {layer.name} calls for no task of its own: back to {self.task.title!r}")
             self._on_settings_changed()
             return True
         task, level = suggestion
