@@ -134,6 +134,9 @@ CASES: dict[str, Callable[[], tuple[str, float]]] = {
     "denoise.estimator-8bit: camera σ25, 8-bit": lambda: _estimate(
         "denoise", np.clip(np.round(_noisy(_camera(), 25) * 255), 0, 255).astype(np.uint8), "denoise.estimator-8bit"
     ),
+    "denoise.estimator-jpeg: camera σ15, saved at q90": lambda: _estimate(
+        "denoise", _jpeg(np.clip(np.round(_noisy(_camera(), 15) * 255), 0, 255).astype(np.uint8), 90), "denoise.estimator-jpeg"
+    ),
     "dejpeg.estimator: camera q30": lambda: _estimate("dejpeg", _jpeg(_camera(), 30), "dejpeg.estimator"),
     "sr.estimator: astronaut ×3 (bicubic-enlarged)": lambda: _estimate("sr", _enlarged(3.0), "sr.estimator"),
 }

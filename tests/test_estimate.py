@@ -111,7 +111,7 @@ def test_shipped_denoise_estimator_is_monotonic_and_close():
 
 
 def test_restore_auto_level_uses_the_estimator(untrained_estimator, tiny_weights, monkeypatch):
-    monkeypatch.setattr(estimate_module, "estimator_weights_name", lambda task, dtype=None: str(untrained_estimator))
+    monkeypatch.setattr(estimate_module, "estimator_weights_name", lambda task, dtype=None, path=None: str(untrained_estimator))
     image = _photo(48, 52)
     restorer = Restorer("denoise", weights=str(tiny_weights["denoise"]), device="cpu")
     level = resolve_level("denoise", "auto", image, weights=str(untrained_estimator), device="cpu").level
@@ -120,7 +120,7 @@ def test_restore_auto_level_uses_the_estimator(untrained_estimator, tiny_weights
 
 
 def test_cli_restore_denoise_level_auto_uses_the_estimator(tmp_path, untrained_estimator, tiny_weights, monkeypatch, capsys):
-    monkeypatch.setattr(estimate_module, "estimator_weights_name", lambda task, dtype=None: str(untrained_estimator))
+    monkeypatch.setattr(estimate_module, "estimator_weights_name", lambda task, dtype=None, path=None: str(untrained_estimator))
     src, dst = tmp_path / "in.png", tmp_path / "out.png"
     assert cv2.imwrite(str(src), _photo(48, 52)[..., ::-1])
     weights = str(tiny_weights["denoise"])
@@ -134,7 +134,7 @@ def test_cli_restore_denoise_level_auto_uses_the_estimator(tmp_path, untrained_e
 
 
 def test_restore_auto_level_without_estimator_says_how_to_train(tiny_weights, monkeypatch):
-    monkeypatch.setattr(estimate_module, "estimator_weights_name", lambda task, dtype=None: "no-such.estimator")
+    monkeypatch.setattr(estimate_module, "estimator_weights_name", lambda task, dtype=None, path=None: "no-such.estimator")
     restorer = Restorer("denoise", weights=str(tiny_weights["denoise"]), device="cpu")
     with pytest.raises(WeightsError, match="train-estimator --task denoise"):
         restorer.restore(_photo(), "auto")
@@ -349,6 +349,31 @@ def test_auto_says_when_parts_of_a_photo_read_different_noise(capsys):
     assert "read σ (8-bit) 0 to 7.87" in LevelChoice(3.0, "estimator", estimate=3.0, uneven=(-1.14, 7.87)).describe(DENOISE)
     sr_caution = LevelChoice(2.0, "estimator", estimate=2.0, uneven=(1.2, 3.4)).describe(SR)
     assert "crops disagree" in sr_caution and "noise" not in sr_caution and "brightness" not in sr_caution
+
+
+def test_a_noisy_photo_saved_as_jpeg_is_read_by_the_estimator_for_jpeg_files(tmp_path, capsys):
+    """A review: a noisy photo saved by a camera at quality 90 (4:2:0) read σ 1.97 where its PNG read
+    8.02: JPEG removes most of the noise's fine grain. An image read from a .jpg file is now read by
+    ``denoise.estimator-jpeg`` (trained on noisy crops saved as JPEG files), arrays and other files as before."""
+    from skimage import data
+
+    from napari_hyperres.blind.estimate import estimator_weights_name
+    from napari_hyperres.cli.main import main
+    from napari_hyperres.core.tasks import DENOISE
+
+    assert estimator_weights_name(DENOISE, np.uint8, tmp_path / "x.JPG") == "denoise.estimator-jpeg"
+    assert estimator_weights_name(DENOISE, np.uint8, tmp_path / "x.png") == estimator_weights_name(DENOISE, np.uint8) == "denoise.estimator-8bit"
+    photo = data.astronaut().astype(np.float64)
+    noisy = np.clip(np.round(photo + 15.0 * np.random.default_rng(0).standard_normal(photo.shape)), 0, 255).astype(np.uint8)
+    path = tmp_path / "camera.jpg"
+    assert cv2.imwrite(str(path), noisy[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
+    saved = cv2.imread(str(path))[..., ::-1]
+    as_file = resolve_level("denoise", "auto", saved, path=path)
+    as_array = resolve_level("denoise", "auto", saved)
+    assert as_file.method == "estimator for JPEG files" and as_array.method == "estimator"
+    assert abs(as_file.level - 15) < 0.15 * 15 and abs(as_file.level - 15) < abs(as_array.level - 15)
+    assert main(["estimate", str(path), "--task", "denoise"]) == 0
+    assert "estimator for JPEG files" in capsys.readouterr().out
 
 
 def test_a_jpeg_too_small_for_the_estimator_is_restored_at_its_files_quality(tmp_path):

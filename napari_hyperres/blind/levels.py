@@ -139,7 +139,13 @@ def resolve_level(
         LevelRangeError: a given level outside the task's range, or a photon fit outside it.
         ShapeError / WeightsError: ``"auto"`` where the level cannot be found.
     """
-    from .estimate import crop_readings, describe_fit, estimate_photon_noise, uneven_readings
+    from .estimate import (
+        crop_readings,
+        describe_fit,
+        estimate_photon_noise,
+        estimator_weights_name,
+        uneven_readings,
+    )
 
     task = get_task(task)
     if task.conditioning == "image":
@@ -147,9 +153,12 @@ def resolve_level(
     if isinstance(level, LevelCurve):
         check_follows_brightness(task)
         return LevelChoice(level.level, "by brightness", curve=level)
+    method = "estimator"
+    if weights is None and path is not None and estimator_weights_name(task, None, path).endswith("estimator-jpeg"):
+        weights, method = estimator_weights_name(task, None, path), "estimator for JPEG files"  # noise JPEG has smoothed
     if is_by_brightness(level):
         curve = level_curve(_required(image, task), task, weights=weights, device=device, rgb=rgb, value_range=value_range)
-        return LevelChoice(curve.level, "estimator, by brightness", estimate=curve.level, curve=curve)
+        return LevelChoice(curve.level, f"{method}, by brightness", estimate=curve.level, curve=curve)
     if not is_auto(level):
         return LevelChoice(task.check_level(level), "given")
     if restoring:
@@ -167,7 +176,7 @@ def resolve_level(
         note = None if in_file.caution is None else in_file.caution(recorded)
         return replace(_within_range(task, recorded, in_file.method), note=note)
     readings = crop_readings(_required(image, task), task, weights=weights, device=device, rgb=rgb, value_range=value_range)
-    return _within_range(task, float(np.median(readings)), "estimator", uneven=uneven_readings(readings, task))
+    return _within_range(task, float(np.median(readings)), method, uneven=uneven_readings(readings, task))
 
 
 def task_for_file(path, tasks) -> tuple[Task, float] | None:

@@ -32,5 +32,17 @@ echo "copy $OUT/*.estimator.safetensors into napari_hyperres/pretrained/ and run
 #     --init-from napari_hyperres/pretrained/denoise.estimator.safetensors --steps 100000000 --batch 16 --patch 64 \
 #     --lr 3e-4 --seed 3 --relative-loss --quantize-8bit 0.5 --time-budget 900
 # then renamed denoise.estimator-8bit (metadata name included) into napari_hyperres/pretrained/.
+#
+# denoise.estimator-jpeg (read for images from .jpg files; stop 45, 2026-12-07, one thread each, one after
+# the other): denoise.estimator-8bit, 1,500 s more with 30 % of its crops saved as JPEG files at quality
+# 80-98 (labelled with the sigma before saving), then 1,500 s with every crop saved at quality 70-100:
+#   python -m trainer train-estimator --task denoise --data $TRAIN --out runs/est_jpeg/denoise.estimator-8bit.jpeg30.safetensors \
+#     --init-from napari_hyperres/pretrained/denoise.estimator-8bit.safetensors --steps 100000000 --batch 16 --patch 64 \
+#     --lr 2e-4 --seed 4 --relative-loss --quantize-8bit 0.5 --jpeg-share 0.3 --time-budget 1500
+#   python -m trainer train-estimator --task denoise --data $TRAIN --out runs/est_jpeg/denoise.estimator-jpeg.safetensors \
+#     --init-from runs/est_jpeg/denoise.estimator-8bit.jpeg30.safetensors --steps 100000000 --batch 16 --patch 64 \
+#     --lr 1e-4 --seed 5 --relative-loss --quantize-8bit 1.0 --jpeg-share 1.0 --jpeg-quality 70 100 --time-budget 1500
+#   python -m trainer export runs/est_jpeg/denoise.estimator-jpeg.run --name denoise.estimator-jpeg --out napari_hyperres/pretrained
+# (the first alone, as the 8-bit estimator, read sigma 10 on 8-bit files 5.3 % off, against 2.6 %: not shipped as that).
 exit
 }
