@@ -256,7 +256,7 @@ def test_format_conversion_and_refusal(tmp_path, rng, weights, capsys):
     assert _restore(tmp_path / "in.tif", tmp_path / "out.png", weights=weights) == 0
     assert read_image(tmp_path / "out.png").dtype == np.uint16  # 16-bit PNG
     assert _restore(tmp_path / "in.tif", tmp_path / "out.jpg", weights=weights) == 2
-    assert "JPG holds uint8 images, got uint16; write a .tif instead" in capsys.readouterr().err
+    assert "JPG holds uint8 images, got uint16; write .png or .tif (both keep 16 bits) instead" in capsys.readouterr().err
     assert not (tmp_path / "out.jpg").exists()
 
 
@@ -420,7 +420,18 @@ def test_progress_line_on_a_terminal():
     assert text.endswith("\n") and "x.png: done (" in text
     quiet = io.StringIO()
     ProgressLine("x.png", stream=quiet)(1, 2)
-    assert quiet.getvalue() == ""
+    assert quiet.getvalue() == ""  # off a terminal: nothing within the first LOG_EVERY_S seconds
+    log = io.StringIO()  # a review: a 97 s restore said nothing in a log until it was done
+    slow = ProgressLine("big.jpg", stream=log)
+    slow._logged -= ProgressLine.LOG_EVERY_S  # as if that long had passed
+    slow(3, 8)
+    slow(4, 8)  # not again until another LOG_EVERY_S
+    assert log.getvalue().startswith("big.jpg: 37% (3/8 tiles, ") and log.getvalue().count("\n") == 1
+    disabled = io.StringIO()
+    muted = ProgressLine("x.png", stream=disabled, enabled=False)
+    muted._logged -= ProgressLine.LOG_EVERY_S
+    muted(3, 8)
+    assert disabled.getvalue() == ""
 
 
 @pytest.mark.gpu

@@ -130,9 +130,9 @@ def test_gray_channels_stored_as_samples_read_as_a_channel_axis(tmp_path, rng, p
     "name, shape, dtype, message",
     [
         ("a.jpg", (8, 8), np.uint16, "JPG holds uint8"),
-        ("a.jpg", (8, 8, 4), np.uint8, "1/3 channel"),
         ("a.png", (8, 8), np.float32, "PNG holds uint8 or uint16"),
         ("a.png", (3, 8, 8), np.uint8, "write stacks as .tif"),
+        ("a.jpg", (8, 8, 4), np.uint8, "has no alpha channel and this image has one; write .png or .tif"),
         ("a.bmp", (8, 8), np.uint16, "BMP holds uint8"),
         ("a.png", (8, 8, 2), np.uint8, "channel"),
         ("a.gif", (8, 8), np.uint8, "unsupported output type '.gif'"),

@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="napari-hyperres",
-        description="One-slider image restoration (denoise, JPEG artifacts, super-resolution) from the command line.",
+        description="One-slider image restoration (denoise, fluorescence microscopy noise, JPEG artifacts, super-resolution) from the command line.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

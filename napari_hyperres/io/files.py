@@ -185,11 +185,14 @@ def check_writable(path: str | os.PathLike, shape: tuple[int, ...], dtype: np.dt
     dtypes, channels = _OPENCV_LIMITS[suffix]
     fmt = suffix.lstrip(".").upper()
     if dtype.name not in dtypes:
-        raise ShapeError(f"{path}: {fmt} holds {' or '.join(dtypes)} images, got {dtype}; write a .tif instead")
+        keeps = ".png or .tif (both keep 16 bits)" if dtype == np.uint16 else ".tif"
+        raise ShapeError(f"{path}: {fmt} holds {' or '.join(dtypes)} images, got {dtype}; write {keeps} instead")
     if len(shape) == 2:
         return
     if len(shape) == 3 and shape[-1] in channels:
         return
+    if len(shape) == 3 and shape[-1] == 4:
+        raise ShapeError(f"{path}: {fmt} has no alpha channel and this image has one; write .png or .tif to keep it")
     raise ShapeError(
         f"{path}: {fmt} holds one 2-D image with {'/'.join(map(str, channels))} channel(s), got shape {tuple(shape)}; "
         "write stacks as .tif"
