@@ -100,3 +100,17 @@ def test_sr_stream_scales_planes(stack_file, tiny_weights, tmp_path):
     shape = stream_restore_tiff(path, out, restorer, 2.0)
     assert shape == (24, 384, 320)
     assert tifffile.imread(out).shape == shape
+
+
+def test_an_rgb_stack_streams_at_an_auto_level(tmp_path, capsys):
+    """The pages of an RGB stack are its planes (not its rows): "auto" samples them (a review of
+    the per-channel streaming found the count of pages taken from all but the last two axes)."""
+    rng = np.random.default_rng(2)
+    stack = np.clip(np.round(128 + 40 * rng.standard_normal((4, 64, 72, 3))), 0, 255).astype(np.uint8)
+    path = tmp_path / "rgb.tif"
+    tifffile.imwrite(path, stack, photometric="rgb")
+    assert should_stream(path, 10_000)
+    assert main(["restore", str(path), str(tmp_path / "out.tif"), "--task", "denoise", "--level", "auto",
+                 "--device", "cpu", "--memory-budget", "0.01"]) == 0
+    assert "from 4 sampled pages" in capsys.readouterr().err
+    assert tifffile.imread(tmp_path / "out.tif").shape == stack.shape

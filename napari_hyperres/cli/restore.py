@@ -429,13 +429,14 @@ def stream_one(restorer, src: Path, dst: Path, given, args: argparse.Namespace, 
     import tifffile
 
     from ..blind.levels import resolve_level
+    from ..core.images import is_rgb_image
     from ..io.streaming import channel_pages, page_sample, stream_restore_tiff, tiff_layout
     from ..io.tiff_meta import read_tiff_metadata
 
     task = restorer.task
     shape, _, pages = tiff_layout(src)
     axis = fitted_channel_axis(task, read_tiff_metadata(src), shape)
-    lead_shape = shape[: len(shape) - 2]
+    lead_shape = shape[: len(shape) - (3 if is_rgb_image(shape, None) else 2)]  # the stack's pages
     axis = axis if axis is not None and axis < len(lead_shape) else None
     groups = channel_pages(lead_shape, axis)
     choices = [given] * len(groups)
