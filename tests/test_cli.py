@@ -315,6 +315,10 @@ def test_missing_and_damaged_inputs(tmp_path, weights, capsys):
     (tmp_path / "in.png").write_bytes(b"")
     assert _restore(tmp_path / "in.png", tmp_path / "out.gif", weights=weights) == 2
     assert "unsupported output type '.gif'" in capsys.readouterr().err
+    (tmp_path / "empty.tif").write_bytes(b"")  # a review: restore said "not a TIFF file: header=b''", estimate "empty"
+    for command in (["restore", str(tmp_path / "empty.tif"), str(tmp_path / "out.tif")], ["estimate", str(tmp_path / "empty.tif")]):
+        assert main([*command, "--task", "denoise", *(["--level", "25"] if command[0] == "restore" else [])]) == 2
+        assert "the file is empty (0 bytes)" in capsys.readouterr().err
 
 
 def test_folder_mode_keeps_going_past_a_bad_file(tmp_path, rng, weights, capsys):

@@ -78,7 +78,9 @@ def refuse_rgb(task_name: str, shape: tuple[int, ...]) -> None:
 
     raise ShapeError(
         f"task {task_name!r} restores one fluorescence channel at a time (gray planes), got an RGB image of shape "
-        f"{tuple(shape)}: split the channels first (napari: right-click the layer ▸ Split RGB; numpy: numpy.moveaxis(image, -1, 0))"
+        f"{tuple(shape)}: split the channels first (napari: right-click the layer ▸ Split RGB; numpy: numpy.moveaxis(image, -1, 0); "
+        "files: save them as a CYX stack, e.g. tifffile.imwrite(path, numpy.moveaxis(image, -1, 0), imagej=True, "
+        "metadata={'axes': 'CYX'}), which the command line fits channel by channel)"
     )
 
 

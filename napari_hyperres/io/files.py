@@ -123,6 +123,12 @@ def sample_axes_move(tif) -> tuple[int, int] | None:
     return None
 
 
+def check_not_empty(path: str | os.PathLike) -> None:
+    """Raise :class:`ShapeError` for an empty file, the same words wherever it is read first."""
+    if Path(path).stat().st_size == 0:
+        raise ShapeError(f"{path}: the file is empty (0 bytes); re-export or re-copy it")
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as a numpy array.
 
@@ -141,8 +147,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"no such image file: {path}")
     suffix = _suffix(path, "file")
-    if path.stat().st_size == 0:
-        raise ShapeError(f"{path}: the file is empty (0 bytes); re-export or re-copy it")
+    check_not_empty(path)
     if suffix in TIFF_SUFFIXES:
         import tifffile
 

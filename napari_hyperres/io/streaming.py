@@ -31,6 +31,9 @@ def tiff_layout(path: str | os.PathLike) -> tuple[tuple[int, ...], np.dtype, int
     """``(shape, dtype, pages)`` of a TIFF's first series, read from its header only."""
     import tifffile
 
+    from .files import check_not_empty
+
+    check_not_empty(path)
     try:
         with tifffile.TiffFile(path) as tif:
             series = tif.series[0]
