@@ -273,7 +273,10 @@ def test_level_outside_range(strong_rgb, level):
 def test_unknown_task():
     with pytest.raises(UnknownTaskError, match="unknown task 'deblur'") as info:
         Restorer("deblur", model=tiny_model(3))
-    assert isinstance(info.value, KeyError)
+    assert isinstance(info.value, KeyError) and "did you mean" not in str(info.value)
+    for typed, meant in (("Denoise", "denoise"), ("dejepg", "dejpeg"), ("microscopie", "microscopy")):  # a review typed --task Denoise
+        with pytest.raises(UnknownTaskError, match=f"unknown task '{typed}' \\(did you mean '{meant}'\\?\\)"):
+            Restorer(typed, model=tiny_model(3))
 
 
 @pytest.mark.parametrize(

@@ -195,10 +195,15 @@ def get_task(name: str | Task) -> Task:
         return name
     tasks = get_tasks()
     if name not in tasks:
+        import difflib
+
         broken = get_plugin_manager().broken
         skipped = f"; skipped broken plugins: {', '.join(sorted(broken))}" if broken else ""
+        folded = [task for task in tasks if task.lower() == str(name).strip().lower()]
+        close = folded or difflib.get_close_matches(str(name), list(tasks), n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UnknownTaskError(
-            f"unknown task {name!r}; installed tasks: {', '.join(sorted(tasks))} "
+            f"unknown task {name!r}{hint}; installed tasks: {', '.join(sorted(tasks))} "
             f"(a third-party task appears once its package is installed){skipped}"
         )
     return tasks[name]
