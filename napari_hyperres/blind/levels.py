@@ -154,8 +154,10 @@ def resolve_level(
         check_follows_brightness(task)
         return LevelChoice(level.level, "by brightness", curve=level)
     method = "estimator"
-    if weights is None and path is not None and estimator_weights_name(task, None, path).endswith("estimator-jpeg"):
-        weights, method = estimator_weights_name(task, None, path), "estimator for JPEG files"  # noise JPEG has smoothed
+    if weights is None and path is not None:
+        for_file = estimator_weights_name(task, None, path)
+        if for_file != estimator_weights_name(task, None):  # the file's kind has its own: a JPEG file's smoothed noise
+            weights, method = for_file, "estimator for JPEG files"
     if is_by_brightness(level):
         curve = level_curve(_required(image, task), task, weights=weights, device=device, rgb=rgb, value_range=value_range)
         return LevelChoice(curve.level, f"{method}, by brightness", estimate=curve.level, curve=curve)

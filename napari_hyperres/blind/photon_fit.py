@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.intensity import intensity_map_for
+from ..core.impulses import window_sum
+from ..core.intensity import intensity_map_for, piled
 from ..core.photon_noise import PoissonGaussian
 from ..core.stabilize import MAX_STABILIZED_SIGMA, StabilizedMap, fitted_photons, stabilized_map
 from ..errors import ShapeError
@@ -68,11 +69,9 @@ def _filter3(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 
 def _box(image: np.ndarray, radius: int) -> np.ndarray:
-    """Mean over ``(2r+1)²`` windows, valid part only (an integral image)."""
+    """Mean over ``(2r+1)²`` windows, valid part only (:func:`~napari_hyperres.core.impulses.window_sum`)."""
     k = 2 * radius + 1
-    c = np.pad(np.cumsum(np.cumsum(image, 0), 1), ((1, 0), (1, 0)))
-    total = c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]
-    return total / (k * k)
+    return window_sum(image, radius) / (k * k)
 
 
 def _local_stats(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -243,28 +242,19 @@ def _fit_crops(plane: np.ndarray) -> list[np.ndarray]:
     return [plane[y : y + FIT_CROP, x : x + FIT_CROP].astype(np.float64) for y in ys for x in xs]
 
 
-PILE_UP = 1e-3
-"""Share of pixels at exactly the lowest or highest value that marks it as a clip (saturation)."""
-
-
 def saturation_levels(planes: list[np.ndarray], dtype_range: np.iinfo) -> tuple[float, float]:
     """``(low, high)`` at which integer data saturates: its lowest / highest value where at least
-    :data:`PILE_UP` of the pixels sit there (a 12-bit camera's 4095 in a uint16 array), else the
+    :data:`~napari_hyperres.core.intensity.PILE_UP` of the pixels sit there (a 12-bit camera's 4095 in a uint16 array), else the
     dtype's limit (nothing there is clipped)."""
     values = np.concatenate([p.ravel() for p in planes])
     low, high = float(values.min()), float(values.max())
-    return (low if _piled(values, low) else float(dtype_range.min), high if _piled(values, high) else float(dtype_range.max))
-
-
-def _piled(values: np.ndarray, value: float) -> bool:
-    """Whether at least :data:`PILE_UP` of ``values`` sit exactly at ``value`` (a clip, not a tail)."""
-    return np.count_nonzero(values == value) >= PILE_UP * values.size
+    return (low if piled(values, low) else float(dtype_range.min), high if piled(values, high) else float(dtype_range.max))
 
 
 def darkest_level(planes: list[np.ndarray]) -> float:
     """The black level a fit assumes where none is given: the 0.1st percentile of the planes' local
     (5×5) means, leaving out windows that are all one value at the data's minimum where that
-    value piles up (:func:`_piled`: zeros around stitched tiles, a blank frame in a stack), and
+    value piles up (:func:`~napari_hyperres.core.intensity.piled`: zeros around stitched tiles, a blank frame in a stack), and
     the windows that overlap them (the edge of the padding). Such windows have no noise at all,
     so they are no camera's black; counted, they made the offset 0 under a camera's 100 and cost
     0.7–2.4 dB on the other planes (a review's probe). Zeros scattered through data clipped at a
@@ -272,7 +262,7 @@ def darkest_level(planes: list[np.ndarray]) -> float:
     means = [_box(plane, 2) for plane in planes]
     values = np.concatenate([plane.ravel() for plane in planes])
     floor = float(values.min())
-    if _piled(values, floor):
+    if piled(values, floor):
         kept = []
         for mean, plane in zip(means, planes, strict=True):
             flat = _box((plane != floor).astype(np.float64), 2) == 0  # windows all at the floor

@@ -83,11 +83,13 @@ def is_tiff(path) -> bool:
     return path.suffix.lower() in TIFF_SUFFIXES
 
 
-def fitted_channel_axis(task, metadata, shape: tuple[int, ...]) -> int | None:
+def fitted_channel_axis(task, metadata, shape: tuple[int, ...], leading: int | None = None) -> int | None:
     """The axis of an image of ``shape`` whose channels a photon-limited task fits on its own: the
     ``C`` axis that a file's metadata (:class:`~napari_hyperres.io.tiff_meta.TiffMetadata`) names;
-    ``None`` for other tasks, or where the metadata names none."""
-    return metadata.channel_axis(tuple(shape)) if metadata is not None and task.noise_parameters else None
+    ``None`` for other tasks, or where the metadata names none, or (with ``leading``, the number of
+    axes before the planes: streamed pages, dask chunks) where it is not one of them."""
+    axis = metadata.channel_axis(tuple(shape)) if metadata is not None and task.noise_parameters else None
+    return None if axis is None or (leading is not None and axis >= leading) else axis
 
 
 def channel_parts(task, image, metadata) -> tuple[int | None, list]:

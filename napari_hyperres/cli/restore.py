@@ -370,8 +370,7 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
     rgb = is_rgb_image(tuple(array.shape), None) and (meta.get("axes") or ["c"])[-1] not in ("x", "y")
     lead = array.ndim - (3 if rgb else 2)
     metadata = read_tiff_metadata(src) if is_tiff(src) else None
-    axis = fitted_channel_axis(task, metadata, tuple(array.shape))  # a photon task fits each channel, as in memory
-    axis = axis if axis is not None and axis < lead else None
+    axis = fitted_channel_axis(task, metadata, tuple(array.shape), lead)  # a photon task fits each channel, as in memory
     parts = [array] if axis is None else [array[(slice(None),) * axis + (c,)] for c in range(array.shape[axis])]
     restored_parts = []
     for c, part in enumerate(parts):
@@ -435,9 +434,8 @@ def stream_one(restorer, src: Path, dst: Path, given, args: argparse.Namespace, 
 
     task = restorer.task
     shape, _, pages = tiff_layout(src)
-    axis = fitted_channel_axis(task, read_tiff_metadata(src), shape)
     lead_shape = shape[: len(shape) - (3 if is_rgb_image(shape, None) else 2)]  # the stack's pages
-    axis = axis if axis is not None and axis < len(lead_shape) else None
+    axis = fitted_channel_axis(task, read_tiff_metadata(src), shape, len(lead_shape))
     groups = channel_pages(lead_shape, axis)
     choices = [given] * len(groups)
     if given is None:

@@ -101,13 +101,15 @@ def padding_mask(counts: np.ndarray, noise: PoissonGaussian) -> np.ndarray:
     if not below.any() or min(counts.shape) < PADDING_WINDOW:
         return np.zeros(counts.shape, dtype=bool)
     r = PADDING_WINDOW // 2
-    whole = _window_sum(below.astype(np.int32), r) == PADDING_WINDOW**2  # windows wholly below, by centre
+    whole = window_sum(below.astype(np.int32), r) == PADDING_WINDOW**2  # windows wholly below, by centre
     centred = np.pad(whole, r)  # (H, W): True at the centre of each window wholly below
-    return _window_sum(np.pad(centred, r).astype(np.int32), r) > 0  # the pixels of those windows
+    return window_sum(np.pad(centred, r).astype(np.int32), r) > 0  # the pixels of those windows
 
 
-def _window_sum(values: np.ndarray, radius: int) -> np.ndarray:
-    """Sums over ``(2r+1)²`` windows, valid part only ``(H-2r, W-2r)`` (an integral image)."""
+def window_sum(values: np.ndarray, radius: int) -> np.ndarray:
+    """Sums over ``(2r+1)²`` windows, valid part only ``(H-2r, W-2r)``, by an integral image (int64
+    for integer ``values``, exact; float64 otherwise). Shared with the noise fit's local means."""
     k = 2 * radius + 1
-    c = np.pad(np.cumsum(np.cumsum(values, 0, dtype=np.int64), 1), ((1, 0), (1, 0)))
+    dtype = np.int64 if np.issubdtype(values.dtype, np.integer) or values.dtype == bool else np.float64
+    c = np.pad(np.cumsum(np.cumsum(values, 0, dtype=dtype), 1, dtype=dtype), ((1, 0), (1, 0)))
     return c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]

@@ -107,20 +107,30 @@ def intensity_map_for(image: np.ndarray, value_range: tuple[float, float] | None
     return IntensityMap(p_low, p_high - p_low, dtype)
 
 
+PILE_UP = 1e-3
+"""Share of values at exactly one value that marks it as a pile-up (a clip or padding), not a tail."""
+
+
+def piled(values: np.ndarray, value: float) -> bool:
+    """Whether at least :data:`PILE_UP` of ``values`` sit exactly at ``value`` (a clip or padding, not a tail)."""
+    return np.count_nonzero(values == value) >= PILE_UP * values.size
+
+
 PADDING_GAP = 0.05
 """Share of the data's range (minimum to 99.9th percentile) that no value may fill above a
 piled-up minimum for that minimum to count as padding (:func:`padded_below`)."""
 
 
 def padded_below(image: np.ndarray, low: float) -> bool:
-    """Whether ``image``'s minimum ``low`` is padding rather than data: at least 0.1 % of the
-    values sit exactly there, and the next value up lies more than :data:`PADDING_GAP` of the range
+    """Whether ``image``'s minimum ``low`` is padding rather than data: it piles up (:func:`piled`),
+    and the next value up lies more than :data:`PADDING_GAP` of the range
     above it (zeros around stitched tiles under a camera's offset of 100; a blank frame). Data
     clipped at a floor (background subtracted) fills the values just above it, and is not."""
-    at_low = np.count_nonzero(image == low)
-    if at_low < 1e-3 * image.size or at_low == image.size:
+    if not piled(image, low):
         return False
     rest = image[image > low]
+    if rest.size == 0:  # every value the minimum: a constant image, not padding
+        return False
     top = float(np.percentile(rest, PERCENTILES[1]))
     return float(rest.min()) - low > PADDING_GAP * (top - low)
 
