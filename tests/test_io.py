@@ -126,6 +126,20 @@ def test_gray_channels_stored_as_samples_read_as_a_channel_axis(tmp_path, rng, p
     assert metadata.write_options(planes.shape, planes.dtype)["resolution"] == (5.0, 5.0)
 
 
+@pytest.mark.parametrize("planar", [True, False])
+def test_gray_samples_in_a_file_tifffile_shaped_are_channels_too(tmp_path, rng, planar):
+    """``tifffile.imwrite(path, yxc, photometric="minisblack", planarconfig="contig")`` (tifffile's
+    shape note kept): before, read back as ``(Y, X, 3)``, which every task took for RGB."""
+    from napari_hyperres.io.tiff_meta import read_tiff_metadata
+
+    planes = rng.integers(100, 4000, (3, 20, 24), dtype=np.uint16)
+    stored = planes if planar else np.moveaxis(planes, 0, -1)
+    tifffile.imwrite(tmp_path / "c.tif", stored, photometric="minisblack", planarconfig="separate" if planar else "contig")
+    assert tifffile.TiffFile(tmp_path / "c.tif").is_shaped
+    np.testing.assert_array_equal(read_image(tmp_path / "c.tif"), planes)
+    assert read_tiff_metadata(tmp_path / "c.tif").axes == "CYX"
+
+
 @pytest.mark.parametrize(
     "name, shape, dtype, message",
     [

@@ -122,6 +122,7 @@ def test_each_channel_of_a_hyperstack_gets_its_own_noise_fit(tmp_path, capsys, m
                      "--level", "auto", "--device", "cpu", "--memory-budget", budget]) == 0
         err = capsys.readouterr().err
         assert "two.tif channel 0: " in err and "two.tif channel 1: " in err and "different" not in err
+        assert "(channel 0; each channel its own) -> " in err  # the summary names whose level it shows
         if target.endswith(".tif"):
             assert "(streaming)" in err
             np.testing.assert_array_equal(tifffile.imread(tmp_path / target), out)

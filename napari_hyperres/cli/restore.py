@@ -372,7 +372,7 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
     metadata = read_tiff_metadata(src) if is_tiff(src) else None
     axis = fitted_channel_axis(task, metadata, tuple(array.shape), lead)  # a photon task fits each channel, as in memory
     parts = [array] if axis is None else [array[(slice(None),) * axis + (c,)] for c in range(array.shape[axis])]
-    restored_parts = []
+    restored_parts, levels = [], []
     for c, part in enumerate(parts):
         choice = given
         if choice is None:
@@ -381,6 +381,7 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
             if not args.quiet:
                 label = "" if axis is None else f" channel {c}"
                 print(f"{src.name}{label}: {choice.describe(task)}, from sampled planes", file=sys.stderr)
+        levels.append(choice.to_restore)
         restored_parts.append(
             restorer.restore_lazy(part, choice.to_restore, tile=args.tile, rgb=rgb, value_range=value_range, noise=choice.noise)
         )
@@ -399,7 +400,7 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
 
         write_image(dst, run(restored), jpeg_quality=args.jpeg_quality or JPEG_QUALITY)
     if not args.quiet:
-        print(f"{label}: {describe_run(restorer, choice.to_restore)} -> {dst}", file=sys.stderr)
+        print(f"{label}: {describe_levels(restorer, levels)} -> {dst}", file=sys.stderr)
 
 
 def compute_with_progress(work, *, client=None, label: str = "", quiet: bool = False):
@@ -452,7 +453,14 @@ def stream_one(restorer, src: Path, dst: Path, given, args: argparse.Namespace, 
         src, dst, restorer, levels, tile=args.tile, value_range=value_range, noise=[choice.noise for choice in choices],
         progress=progress, channel_axis=axis,
     )
-    progress.finish(f"{describe_run(restorer, levels[0])}{'' if axis is None else ' (each channel its own)'} -> {dst}")
+    progress.finish(f"{describe_levels(restorer, levels)} -> {dst}")
+
+
+def describe_levels(restorer, levels: list) -> str:
+    """:func:`describe_run` for one level per channel: the first channel's, saying the others had
+    their own where they differ (``microscopy 433.7 photons (channel 0; each channel its own)``)."""
+    described = [describe_run(restorer, level) for level in levels]
+    return described[0] + (" (channel 0; each channel its own)" if len(set(described)) > 1 else "")
 
 
 def describe_run(restorer, level, report=None) -> str:

@@ -96,15 +96,16 @@ def samples_are_channels(tif) -> bool:
     software writes fluorescence channels), which :func:`read_image` returns as a channel axis
     before Y and X: ``(..., C, Y, X)``, each channel a gray plane, not colour.
 
-    tifffile's own files keep the shape they were written with (as :func:`is_planar_rgb`).
+    tifffile's own files count too: one written with ``photometric="minisblack",
+    planarconfig="contig"`` from a ``(Y, X, C)`` array says its samples are gray, so it comes back
+    as ``(C, Y, X)`` (before, its shape note kept ``(Y, X, 3)``, which the engine took for RGB).
     """
     import tifffile
 
     series = tif.series[0]
     page = series.keyframe
     return (
-        not tif.is_shaped
-        and page.samplesperpixel > 1
+        page.samplesperpixel > 1
         and page.photometric in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.MINISWHITE)
         and series.axes[-3:] in ("SYX", "YXS")
         and "C" not in series.axes[:-3]
