@@ -9,7 +9,7 @@ import math
 import sys
 import time
 import warnings
-from typing import Iterator, TextIO
+from typing import Callable, Iterator, TextIO
 
 from ..errors import WeightsError
 
@@ -66,13 +66,20 @@ def folder_images(folder) -> list:
     return sorted(p for p in entries if p.is_file() and is_readable(p))
 
 
+def warning_printer(label: str | None = None) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints ``warning: [LABEL: ]message`` on stderr, one line,
+    without Python's source-line echo."""
+    prefix = f"warning: {label}: " if label else "warning: "
+    return lambda message, category, *_, **__: print(f"{prefix}{message}", file=sys.stderr, flush=True)
+
+
 @contextlib.contextmanager
 def warnings_naming(label: str) -> Iterator[None]:
     """Warnings raised inside are printed at once as ``warning: LABEL: message``, each file's own
     (a folder run showed a mixed-noise warning once, for the first file, naming none)."""
     with warnings.catch_warnings():
         warnings.simplefilter("always")
-        warnings.showwarning = lambda message, category, *_, **__: print(f"warning: {label}: {message}", file=sys.stderr, flush=True)
+        warnings.showwarning = warning_printer(label)
         yield
 
 

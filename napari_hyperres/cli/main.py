@@ -38,6 +38,7 @@ from .common import (
     is_tiff,
     one_line,
     print_error,
+    warning_printer,
     warnings_naming,
     weights_status,
 )
@@ -270,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     with sigterm_as_exit(), warnings.catch_warnings():  # both as they were afterwards (tests, embedding)
-        warnings.showwarning = lambda message, category, *_, **__: print(f"warning: {message}", file=sys.stderr, flush=True)
+        warnings.showwarning = warning_printer()  # outside a file's run: Python's once-per-place filter kept
         try:
             return args.run(args)
         except (HyperResError, OSError) as exc:

@@ -139,12 +139,17 @@ def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool) -> None:
             raise ShapeError(f"cannot write {dst}: {blocking} is a file, not a folder; choose another OUT")
         if dst.resolve() in inputs or (dst.exists() and os.path.samefile(src, dst)) or src.resolve() in dst.resolve().parents:
             raise ShapeError(f"{dst} is an input file; refusing to overwrite it, choose another OUT")
-    for folder in sorted({dst.parent for _, dst in jobs}):
+    for folder in output_folders(jobs):
         check_writable_folder(folder)  # a read-only disk refused now, not after restoring every file
     existing = [dst for _, dst in jobs if dst.exists()]
     if existing and not overwrite:
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
         raise ShapeError(f"{existing[0]}{more} already exists; pass --overwrite to replace")
+
+
+def output_folders(jobs: list[tuple[Path, Path]]) -> list[Path]:
+    """The folders the outputs of ``jobs`` (``(input, output)`` pairs) go into, each once, sorted."""
+    return sorted({dst.parent for _, dst in jobs})
 
 
 def run_restore(args: argparse.Namespace) -> int:
@@ -222,7 +227,7 @@ def output_notes(task, jobs: list[tuple[Path, Path]], args: argparse.Namespace) 
     file enlarges its blocks too (``dejpeg`` first removes them: +2 dB on a q40 photo)."""
     from ..core.jpeg_quality import JPEG_SUFFIXES
 
-    notes = [f"note: making the folder {folder}" for folder in sorted({dst.parent for _, dst in jobs}) if not folder.exists()]
+    notes = [f"note: making the folder {folder}" for folder in output_folders(jobs) if not folder.exists()]
     jpeg_out = sum(dst.suffix.lower() in JPEG_SUFFIXES for _, dst in jobs)
     if jpeg_out:
         quality = args.jpeg_quality or JPEG_QUALITY
