@@ -388,3 +388,23 @@ def test_weights_refuse_a_task_whose_normalize_changed_since_training():
 
     with pytest.raises(WeightsError, match=r"trained with the control c = level / 255, but task 'denoise' now computes c = .*per_hundred\(level\)"):
         Restorer(dataclasses.replace(DENOISE, normalize=per_hundred), device="cpu")
+
+
+def test_weights_refuse_a_lambda_normalize_that_changed_since_training(tmp_path):
+    """A plugin review: trained with ``lambda s: s / 10``, restored with ``lambda s: 100 - 30 * s``
+    without a word, both named ``<lambda>``. Files now record c at the trained levels."""
+    import dataclasses
+
+    from napari_hyperres.core.tasks import DENOISE
+    from napari_hyperres.core.weights import WeightsInfo, save_weights
+
+    trained = dataclasses.replace(DENOISE, normalize=lambda level: level / 10)
+    changed = dataclasses.replace(DENOISE, normalize=lambda level: 100 - level)
+    assert trained.normalization == changed.normalization  # the name alone cannot tell them apart
+    model = tiny_model(3)
+    info = WeightsInfo(name="d", task="denoise", architecture=model.arch.to_dict(), train_levels=[15.0, 50.0],
+                       normalization=trained.normalization, extra={"controls": [1.5, 5.0]})
+    path = save_weights(tmp_path / "d.safetensors", model.state_dict(), info)
+    assert Restorer(trained, weights=str(path), device="cpu").info.extra["controls"] == [1.5, 5.0]
+    with pytest.raises(WeightsError, match=r"normalize .* now gives other controls than in training \(level: trained → now: 15: 1.5 → 85, 50: 5 → 50\)"):
+        Restorer(changed, weights=str(path), device="cpu")

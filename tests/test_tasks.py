@@ -144,7 +144,33 @@ def test_a_degrade_function_that_breaks_the_contract_is_named_at_once():
         Task(**base, degrade=times_255).check_degraded(times_255(clean, 1.0), clean)
     with pytest.raises(ValueError, match=r"degrade must accept \(clean, level, generator=None\); .*\(x, level\) does not"):
         Task(**base, degrade=lambda x, level: x)
-    assert Task(**base, degrade=lambda x, level, generator=None: x.double()).simulate_input(clean, 1.0).dtype == torch.float64
+    # float64 (numpy maths) comes back in the input's dtype: before, train took it and train-estimator
+    # failed deep in torch ("Input type (double) and bias type (float) should be the same")
+    assert Task(**base, degrade=lambda x, level, generator=None: x.double()).degraded(clean, 1.0).dtype == torch.float32
+    with pytest.raises(ValueError, match=r"returned torch.uint8; it must return floats"):
+        Task(**base, degrade=lambda x, level, generator=None: (x * 255).to(torch.uint8)).degraded(clean, 1.0)
+
+    def broken(x, level, generator=None):
+        return x[0, 0, 0, 0].item() / 0
+
+    with pytest.raises(ValueError, match=r"task 't': degrade .*broken raised ZeroDivisionError at .*test_tasks.py:\d+ for level 1 "):
+        Task(**base, degrade=broken).degraded(clean, 1.0)
+
+
+def test_a_task_without_train_levels_or_with_a_broken_normalize_is_refused_when_made():
+    """A plugin review: ``train_levels=()`` registered, then training failed with ``'float' object has
+    no attribute 'detach'``; a NaN ``normalize`` was reported as "training diverged … lower --lr"."""
+    base = dict(name="t", title="T", unit="u", level_range=(0.0, 10.0), default_level=5.0, channels="gray",
+                degrade=lambda x, level, generator=None: x)
+    with pytest.raises(ValueError, match=r"train_levels is empty; .* e\.g\. 1, 3\.5, 6, 9"):
+        Task(**base, train_levels=())
+    with pytest.raises(ValueError, match=r"normalize .*<lambda> gave non-finite controls \(0 -> nan"):
+        Task(**base, train_levels=(1.0,), normalize=lambda level: float("nan"))
+    with pytest.raises(ValueError, match=r"normalize .* is not strictly increasing or decreasing"):
+        Task(**base, train_levels=(1.0,), normalize=lambda level: min(level, 5.0))
+    with pytest.raises(ValueError, match=r"normalize .* raised ZeroDivisionError"):
+        Task(**base, train_levels=(1.0,), normalize=lambda level: 1 / level)
+    assert Task(**base, train_levels=(1.0,), normalize=lambda level: 10 - level).train_levels == (1.0,)  # decreasing is fine
 
 
 def test_the_trainer_names_a_plugins_broken_degrade_in_one_line(tmp_path, capsys):

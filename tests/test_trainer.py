@@ -237,6 +237,7 @@ def test_export_load_restore_round_trip(denoise_run, image_folder, val_folder, t
     assert info.training_data == [image_folder.name] and info.device == "cpu"
     assert set(info.validation) == {val_folder.name} and set(info.validation[val_folder.name]) == {"15", "50"}
     assert info.extra["batch"] == 2 and info.extra["patch"] == 24
+    assert info.extra["controls"] == pytest.approx([15 / 255, 50 / 255])  # c as trained: a changed normalize is caught at load
 
     model, loaded_info = load_model(path, task="denoise")
     assert isinstance(model, HyperResNet) and loaded_info == info

@@ -73,7 +73,7 @@ def fit_coefficients(model: nn.Module, task, levels: list[float], crops: list[to
     """Best coefficient in ``GRID`` per level (mean PSNR over ``crops``)."""
     best = {}
     for level in levels:
-        degraded = [task.degrade(c, level, torch.Generator().manual_seed(1)) for c in crops]
+        degraded = [task.degraded(c, level, torch.Generator().manual_seed(1)) for c in crops]
         scores = []
         for coefficient in GRID:
             net = model.generate(float(coefficient))

@@ -130,7 +130,7 @@ def degrade_batch(
     gray_mask = gray_mask.to(clean.device)
 
     def degrade(batch: torch.Tensor) -> torch.Tensor:
-        return task.check_degraded(task.degrade(batch, level, generator), batch)
+        return task.degraded(batch, level, generator)
 
     if clean.shape[1] == 1 or not bool(gray_mask.any()):
         return degrade(clean)

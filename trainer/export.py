@@ -58,7 +58,8 @@ def export_run(
         validation=validation,
         normalization=get_task(cfg["task"]).normalization,  # how c was computed, which the Restorer checks
         **({"license": license} if license else {}),
-        extra={"batch": cfg["batch"], "patch": cfg["patch"], "lr": cfg["lr"], "torch": torch.__version__, "host": platform.machine(), "rounds": rounds},
+        extra={"batch": cfg["batch"], "patch": cfg["patch"], "lr": cfg["lr"], "torch": torch.__version__, "host": platform.machine(), "rounds": rounds,
+               **({"controls": [float(c) for c in ckpt["controls"]]} if ckpt.get("controls") and cfg["kind"] == "hyperres" else {})},
     )
     target = Path(out) if out else run_dir / f"{name}.safetensors"
     if target.is_dir():

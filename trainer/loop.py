@@ -313,6 +313,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
                 "torch_rng": torch.get_rng_state(),
                 "config": cfg.to_dict(),
                 "levels": levels,
+                "controls": getattr(objective, "controls", []),  # c per level as trained: a changed normalize is caught at load
                 "previous_rounds": history,
                 "round_start": round_start,
                 "architecture": arch.to_dict(),

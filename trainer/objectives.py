@@ -151,7 +151,7 @@ class Restoration:
             values = []
             for image in images:
                 clean = image.to(device)
-                degraded = self.task.degrade(clean, level, torch.Generator(device=device).manual_seed(0))
+                degraded = self.task.degraded(clean, level, torch.Generator(device=device).manual_seed(0))
                 values.append(score(self.model(degraded, c), clean, self.task, level)["psnr"])
             table[f"{level:g}"] = round(float(np.mean(values)), 3)
         self.model.train()

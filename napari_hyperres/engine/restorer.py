@@ -105,12 +105,8 @@ class Restorer:
                 )
             expected = "hair" if self.task.conditioning == "image" else "hyperres"
             model, self.info = load_model(name, task=self.task.accepted_weights, kind=expected, device=self.device)
-            if expected == "hyperres" and self.info.task == self.task.name and self.info.normalization != self.task.normalization:
-                raise WeightsError(
-                    f"{name}: these weights were trained with the control c = {self.info.normalization}, but task "
-                    f"{self.task.name!r} now computes c = {self.task.normalization}: the network would be driven by control "
-                    "values it never learned. Give the task the normalize it was trained with, or train it again"
-                )
+            if expected == "hyperres" and self.info.task == self.task.name:
+                check_controls(self.info, self.task, name)
         else:
             model = model.to(self.device).eval()
             self.info = WeightsInfo(name="(in memory)", task=self.task.name, architecture=model.arch.to_dict())
@@ -543,3 +539,30 @@ def output_shape(task: Task, shape: tuple[int, ...], level: float, rgb: bool) ->
 
 
 __all__ = ["Restorer", "Report", "PlaneChoice", "restore", "output_shape", "validate_image", "tile_boxes"]
+
+
+CONTROL_TOLERANCE = 1e-6
+"""How far (relative) the control a task computes now may lie from the one its weights record."""
+
+
+def check_controls(info: WeightsInfo, task, name) -> None:
+    """Refuse weights whose task now computes the control ``c`` otherwise than in training: by the
+    function's name, and by the values at the trained levels that newer files record
+    (``extra["controls"]``; a lambda's name says nothing when it changes).
+
+    Raises:
+        WeightsError: naming both ways of computing ``c``.
+    """
+    advice = ("the network would be driven by control values it never learned. Give the task the normalize "
+              "it was trained with, or train it again")
+    if info.normalization != task.normalization:
+        raise WeightsError(f"{name}: these weights were trained with the control c = {info.normalization}, but task "
+                           f"{task.name!r} now computes c = {task.normalization}: {advice}")
+    trained = [float(c) for c in (info.extra or {}).get("controls") or []]
+    if len(trained) != len(info.train_levels):
+        return  # a file from before controls were recorded: the name is all there is
+    now = [float(task.normalize(float(level))) for level in info.train_levels]
+    if any(abs(a - b) > CONTROL_TOLERANCE * max(1.0, abs(a)) for a, b in zip(trained, now, strict=True)):
+        pairs = ", ".join(f"{float(level):g}: {a:.4g} → {b:.4g}" for level, a, b in zip(info.train_levels, trained, now, strict=True))
+        raise WeightsError(f"{name}: task {task.name!r}'s normalize ({task.normalization}) now gives other controls than in "
+                           f"training (level: trained → now: {pairs}): {advice}")

@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -197,7 +198,7 @@ def test_input(task, level: float) -> np.ndarray:
     if task.in_channels == 1:
         clean = rgb_to_ycbcr(clean)[..., :1]
     x = torch.from_numpy(np.ascontiguousarray(clean.transpose(2, 0, 1)))[None]
-    degraded = task.degrade(x, level, torch.Generator().manual_seed(0))
+    degraded = task.degraded(x, level, torch.Generator().manual_seed(0))
     return degraded.clamp(0.0, 1.0).numpy().astype(np.float32)
 
 
@@ -394,7 +395,7 @@ def build_description(task, level: float, folder: Path, *, weights: str | None =
         },
     }
     return spec.ModelDescr(
-        name=f"HyperRes {task.name} at level {level:g}",
+        name=model_name(task.name, level),
         description=(
             f"{task.title} ({kind}) at {level_text}: the HyperRes network of napari-hyperres ({info.name}) generated "
             f"for that level. Input float32 in [0, 1] (8-bit / 255); output on the same scale, not clipped."
@@ -434,3 +435,11 @@ def build_description(task, level: float, folder: Path, *, weights: str | None =
         ),
         config=config,
     )
+
+
+def model_name(task_name: str, level: float) -> str:
+    """The package's ``name``, in the characters bioimage.io allows (letters, digits, ``_+- ()``):
+    ``HyperRes denoise at level 25p5`` for 25.5 (a decimal point was refused, so any level from
+    the slider failed), a task name's dots as ``_``."""
+    level_text = f"{level:g}".replace(".", "p")
+    return re.sub(r"[^A-Za-z0-9_+\- ()]", "_", f"HyperRes {task_name} at level {level_text}")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import re
+import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
@@ -37,6 +39,18 @@ def _name_of(function: Callable) -> str:
     module = getattr(function, "__module__", None)
     name = getattr(function, "__qualname__", None) or repr(function)
     return f"{module}.{name}" if module else name
+
+
+def _level_text(level) -> str:
+    """A level (a number, or one per sample as a tensor) for a message."""
+    if isinstance(level, torch.Tensor) and level.numel() > 1:
+        return f"{float(level.min()):g}–{float(level.max()):g} (one per sample)"
+    return f"{float(level):g}"
+
+
+def _spread(low: float, high: float) -> str:
+    """Four levels spread over ``low``–``high``, as an example for a message."""
+    return ", ".join(f"{low + (high - low) * f:.3g}" for f in (0.1, 0.35, 0.6, 0.9))
 
 
 def _signature(function: Callable) -> str:
@@ -236,6 +250,11 @@ class Task:
             )
         if self.level_scale == "log" and not low > 0:
             raise ValueError(f"task {self.name!r}: a log-scale level needs a positive range, got {self.level_range}")
+        if self.conditioning == "level" and len(self.train_levels) < 1:
+            raise ValueError(
+                f"task {self.name!r}: train_levels is empty; give the levels the hypernetwork is trained on "
+                f"jointly (three or four across level_range, e.g. {_spread(low, high)})"
+            )
         for field_name, levels in (("default_level", (self.default_level,)), ("train_levels", self.train_levels)):
             outside = [level for level in levels if not low <= float(level) <= high]
             if outside:
@@ -243,6 +262,32 @@ class Task:
                     f"task {self.name!r}: {field_name} {', '.join(f'{level:g}' for level in outside)} outside its "
                     f"level_range {low:g}–{high:g}; widen the range or move the level"
                 )
+
+        self._check_normalize()
+
+    def _check_normalize(self) -> None:
+        """``normalize`` must give a finite control at every level and different controls for
+        different levels (increasing or decreasing): a NaN would otherwise surface as "training
+        diverged … lower --lr", a flat stretch as levels the network cannot tell apart."""
+        if self.conditioning != "level":
+            return
+        low, high = (float(v) for v in self.level_range)
+        probes = sorted({low, high, float(self.default_level), *(float(v) for v in self.train_levels),
+                         *(low + (high - low) * i / 8 for i in range(1, 8))})
+        where = f"task {self.name!r}: normalize {_name_of(self.normalize)}"
+        try:
+            controls = [float(self.normalize(level)) for level in probes]
+        except Exception as exc:  # noqa: BLE001 — a plugin's function; said in one line with its level
+            raise ValueError(f"{where} raised {type(exc).__name__}: {exc}; it must map a level ({self.unit}) to a number") from exc
+        bad = [f"{level:g} -> {c}" for level, c in zip(probes, controls, strict=True) if not math.isfinite(c)]
+        if bad:
+            raise ValueError(f"{where} gave non-finite controls ({', '.join(bad[:3])}); it must give a finite number at every level of {low:g}–{high:g}")
+        steps = [b - a for a, b in zip(controls, controls[1:], strict=False)]
+        if not (all(d > 0 for d in steps) or all(d < 0 for d in steps)):
+            raise ValueError(
+                f"{where} is not strictly increasing or decreasing over {low:g}–{high:g} "
+                f"(controls {', '.join(f'{c:.4g}' for c in controls[:6])}…); different levels need different controls"
+            )
 
     @property
     def normalization(self) -> str:
@@ -260,8 +305,25 @@ class Task:
 
     def simulate_input(self, clean: torch.Tensor, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
         """The degraded image as a user would have it (``make_input``, else ``degrade``)."""
-        make = self.make_input or self.degrade
-        return self.check_degraded(make(clean, level, generator), clean, "make_input" if self.make_input else "degrade")
+        return self._checked_call("make_input" if self.make_input else "degrade", clean, level, generator)
+
+    def degraded(self, clean: torch.Tensor, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``degrade(clean, level, generator)``, checked (:meth:`check_degraded`); an exception
+        inside a plugin's function comes back as a ``ValueError`` naming it and the line it
+        raised at (one line at the trainer's prompt instead of a traceback)."""
+        return self._checked_call("degrade", clean, level, generator)
+
+    def _checked_call(self, field_name: str, clean: torch.Tensor, level: float, generator) -> torch.Tensor:
+        function = getattr(self, field_name)
+        try:
+            out = function(clean, level, generator)
+        except Exception as exc:  # noqa: BLE001 — a plugin's code: named, with where it raised
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            raise ValueError(
+                f"task {self.name!r}: {field_name} {_name_of(function)} raised {type(exc).__name__} at "
+                f"{frame.filename}:{frame.lineno} for level {_level_text(level)} and input {tuple(clean.shape)}: {exc}"
+            ) from exc
+        return self.check_degraded(out, clean, field_name)
 
     def check_degraded(self, degraded, clean: torch.Tensor, field_name: str = "degrade") -> torch.Tensor:
         """``degraded`` if it is what ``field_name`` (``degrade`` / ``make_input``) must return for
@@ -277,6 +339,10 @@ class Task:
         expected = tuple(clean.shape) if same_size else tuple(clean.shape[:2])
         if (tuple(degraded.shape) if same_size else tuple(degraded.shape[:2])) != expected or degraded.ndim != 4:
             raise ValueError(f"{where} returned shape {tuple(degraded.shape)} for an input of {tuple(clean.shape)}; it must keep (B, C, H, W)")
+        if not degraded.is_floating_point():
+            raise ValueError(f"{where} returned {degraded.dtype}; it must return floats on the clean image's 0–1 scale (e.g. x.float() / 255)")
+        if degraded.dtype != clean.dtype:
+            degraded = degraded.to(clean.dtype)  # float64 (numpy maths) or half: the network's dtype, in train and estimator alike
         if not bool(torch.isfinite(degraded).all()) and bool(torch.isfinite(clean).all()):  # NaN in, NaN out is the data's fault
             raise ValueError(f"{where} returned NaN or infinite values")
         magnitude = float(degraded.float().abs().mean())
