@@ -11,12 +11,13 @@ Pure numpy; the model itself is :mod:`napari_hyperres.core.photon_noise`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..core.impulses import window_sum
-from ..core.intensity import intensity_map_for, piled
+from ..core.intensity import PILE_UP, intensity_map_for, piled
 from ..core.photon_noise import PoissonGaussian
 from ..core.stabilize import MAX_STABILIZED_SIGMA, StabilizedMap, fitted_photons, stabilized_map
 from ..errors import ShapeError
@@ -251,6 +252,36 @@ def saturation_levels(planes: list[np.ndarray], dtype_range: np.iinfo) -> tuple[
     return (low if piled(values, low) else float(dtype_range.min), high if piled(values, high) else float(dtype_range.max))
 
 
+def saturation_ceiling(planes: list[np.ndarray], dtype: np.dtype) -> float | None:
+    """The value at which integer data saturates: its highest value where that piles up
+    (:func:`~napari_hyperres.core.intensity.piled`: 4095 of a 12-bit camera in a uint16 array,
+    65535 of a 16-bit one, a clip at 30000) in patches: at least :data:`SATURATED_TOGETHER` of
+    those pixels have a neighbour there too. Else ``None`` (float data never is). Hot pixels
+    pile up alone: W2S frames hold 0.18 % 255s, where the 400-frame average reads 49–255 (mean
+    194), and they are restored, or kept as impulses."""
+    if not np.issubdtype(np.dtype(dtype), np.integer):
+        return None
+    high = max(float(np.max(p)) for p in planes)
+    at_top = [np.asarray(p) == high for p in planes]
+    count = sum(int(np.count_nonzero(top)) for top in at_top)
+    if count < PILE_UP * sum(np.size(p) for p in planes):
+        return None
+    together = 0
+    for top in at_top:
+        beside = np.zeros_like(top)
+        beside[1:] |= top[:-1]
+        beside[:-1] |= top[1:]
+        beside[:, 1:] |= top[:, :-1]
+        beside[:, :-1] |= top[:, 1:]
+        together += int(np.count_nonzero(top & beside))
+    return high if together >= SATURATED_TOGETHER * count else None
+
+
+SATURATED_TOGETHER = 0.5
+"""Share of the pixels at a piled-up maximum that must touch another one (4-neighbours) for it to
+be a saturation (clipped plateaus), not hot pixels (alone)."""
+
+
 def darkest_level(planes: list[np.ndarray]) -> float:
     """The black level a fit assumes where none is given: the 0.1st percentile of the planes' local
     (5×5) means, leaving out windows that are all one value at the data's minimum where that
@@ -355,8 +386,7 @@ def fit_poisson_gaussian(
         )
     if len(crops) > 1:
         _warn_if_planes_differ(samples, [len(plane_crops) for plane_crops in crops], gain, beta)
-    saturated = clip is not None and np.issubdtype(array.dtype, np.integer) and clip[1] < np.iinfo(array.dtype).max
-    return PoissonGaussian(gain, beta, float(offset), float(clip[1]) if saturated else None)
+    return PoissonGaussian(gain, beta, float(offset), saturation_ceiling(planes, array.dtype))
 
 
 MAX_PLANE_NOISE_SPREAD = 2.0
@@ -428,6 +458,10 @@ def photon_setup(
     black, white = intensity_map_for(image, value_range, counts=True).value_range
     if noise is None:
         noise = fit_poisson_gaussian(image)
+    elif noise.ceiling is None:  # a camera's noise given (--camera): the data still say where they saturate
+        stack = np.asarray(image).reshape((-1,) + np.shape(image)[-2:])
+        ceiling = saturation_ceiling([stack[i] for i in fit_plane_indices(len(stack), stack[0].size)], stack.dtype)
+        noise = noise if ceiling is None else dataclasses.replace(noise, ceiling=ceiling)
     if isinstance(level, str) and level.strip().lower() == "auto":
         photons = fitted_photons(task, noise, black, white)
     else:

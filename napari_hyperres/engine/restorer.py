@@ -349,6 +349,9 @@ class Restorer:
                 if padding.any():
                     plane = np.where(padding, np.asarray(mapping.noise.offset, dtype=plane.dtype), plane)
                     impulses = padding if impulses is None else impulses | padding
+                saturated = mapping.noise.saturated(planes[p])  # inside a clipped patch: kept as recorded, as impulses are
+                if saturated is not None:
+                    impulses = saturated if impulses is None else impulses | saturated
             unit = mapping.to_unit(plane)
             steps = (
                 restore_unit_plane_by_brightness(self, unit, level, is_rgb, tile)
@@ -365,7 +368,7 @@ class Restorer:
                     result[p] = mapping.from_unit(step, overwrite=True)
                     if isinstance(mapping, StabilizedMap):  # nothing above a saturated camera's ceiling (photon tasks)
                         mapping.noise.within_ceiling(result[p])
-                    if impulses is not None:  # an impulse or padding keeps what was recorded
+                    if impulses is not None:  # an impulse, padding or saturation keeps what was recorded
                         result[p][impulses] = planes[p][impulses]
                     del step
                 else:
