@@ -296,8 +296,10 @@ def test_a_known_camera_replaces_the_fit(tmp_path, capsys):
     assert photons == pytest.approx(known.photons(black, white), rel=1e-3)
     assert main(["restore", str(tmp_path / "dim.tif"), str(tmp_path / "out.tif"), *common, "--level", "auto"]) == 0
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "out.tif"), restore(frame, "microscopy", "auto", noise=known))
+    # a level by hand with a camera: the level sets the strength (a bright image's message advises it)
+    assert main(["restore", str(tmp_path / "dim.tif"), str(tmp_path / "five.tif"), *common, "--level", "5"]) == 0
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "five.tif"), restore(frame, "microscopy", 5, noise=known))
     for wrong, message in (
-        (["--level", "5"], "use --level auto"),
         (["--level", "auto", "--task", "denoise"], "photon-limited tasks"),
         (["--level", "auto", "--camera", "0", "3", "100"], "gain > 0"),
     ):
@@ -431,3 +433,16 @@ def test_a_clipped_patch_keeps_its_recorded_values_and_hot_pixels_are_no_saturat
     hot = np.random.default_rng(0).integers(20, 200, (256, 256)).astype(np.uint8)
     hot.ravel()[np.random.default_rng(1).choice(hot.size, 200, replace=False)] = 255  # 0.3 %, alone
     assert saturation_ceiling([hot], hot.dtype) is None
+
+
+def test_a_camera_offset_above_the_data_is_refused(tmp_path, capsys):
+    """A review gave ``--camera 2 3 400`` to data of offset 100 (all of it 88–247): the output was the
+    input, without a word. Now refused, naming both levels; the right offset restores."""
+    frame = camera(fluorescence_like((96, 96)), 2.0, 3.0, 100.0, 50.0)
+    with pytest.raises(ShapeError, match=r"offset given \(400\) lies above this image's darkest parts \(1\d\d"):
+        restore(frame, "microscopy", "auto", noise=PoissonGaussian.from_read_noise(2.0, 3.0, 400.0))
+    tifffile.imwrite(tmp_path / "f.tif", frame)
+    assert main(["restore", str(tmp_path / "f.tif"), str(tmp_path / "o.tif"), "--task", "microscopy", "--level", "auto",
+                 "--camera", "2", "3", "400", "--device", "cpu"]) == 2
+    assert "Check the OFFSET of --camera" in capsys.readouterr().err and not (tmp_path / "o.tif").exists()
+    assert restore(frame, "microscopy", "auto", noise=PoissonGaussian.from_read_noise(2.0, 3.0, 100.0)).shape == frame.shape

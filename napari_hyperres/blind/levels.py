@@ -161,8 +161,8 @@ def resolve_level(
     if is_by_brightness(level):
         curve = level_curve(_required(image, task), task, weights=weights, device=device, rgb=rgb, value_range=value_range)
         return LevelChoice(curve.level, f"{method}, by brightness", estimate=curve.level, curve=curve)
-    if not is_auto(level):
-        return LevelChoice(task.check_level(level), "given")
+    if not is_auto(level):  # a camera's noise given with it (--camera) travels along: the level sets the strength
+        return LevelChoice(task.check_level(level), "given", noise=noise if task.noise_parameters else None)
     if restoring:
         task.check_auto()
     if task.noise_parameters:

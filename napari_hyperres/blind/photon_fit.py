@@ -304,6 +304,28 @@ def darkest_level(planes: list[np.ndarray]) -> float:
     return float(np.percentile(np.concatenate([m.ravel() for m in means]), 0.1))
 
 
+OFFSET_SIGMAS = 5.0
+"""How far (read noise σ, at least 1 count) an image's darkest local means may lie below a given
+camera offset before the offset is refused as not this image's (:func:`check_offset_below`)."""
+
+
+def check_offset_below(noise: PoissonGaussian, planes: list[np.ndarray]) -> None:
+    """Refuse a given camera (``--camera``) whose offset lies above the image's darkest parts:
+    there the data would hold negative photons. A review gave offset 400 to data of offset 100
+    (all of it 88–247): the output came back identical to the input without a word.
+
+    Raises:
+        ShapeError: naming both levels and what to do.
+    """
+    black = darkest_level([np.asarray(p, dtype=np.float64) for p in planes if min(np.shape(p)) >= 5])
+    if black < noise.offset - OFFSET_SIGMAS * max(noise.sigma, 1.0):
+        raise ShapeError(
+            f"the camera offset given ({noise.offset:g}) lies above this image's darkest parts ({black:.4g}): "
+            "they would hold negative photons. Check the OFFSET of --camera GAIN READ_NOISE OFFSET (counts at zero "
+            "light: a dark frame's mean), or leave --camera out to fit the noise from the image"
+        )
+
+
 MIN_FIT_PIXELS = 2**16
 """Pixels a stack's fit reads at least, where it has them: a time-lapse of small regions (100 ×
 20×20) is fitted on as many planes as that takes, not on 8 planes too few to fit."""
@@ -458,9 +480,11 @@ def photon_setup(
     black, white = intensity_map_for(image, value_range, counts=True).value_range
     if noise is None:
         noise = fit_poisson_gaussian(image)
-    elif noise.ceiling is None:  # a camera's noise given (--camera): the data still say where they saturate
+    else:  # a camera's noise given (--camera): the data still say where they saturate, and whether the offset fits
         stack = np.asarray(image).reshape((-1,) + np.shape(image)[-2:])
-        ceiling = saturation_ceiling([stack[i] for i in fit_plane_indices(len(stack), stack[0].size)], stack.dtype)
+        planes = [stack[i] for i in fit_plane_indices(len(stack), stack[0].size)]
+        check_offset_below(noise, planes)
+        ceiling = saturation_ceiling(planes, stack.dtype) if noise.ceiling is None else noise.ceiling
         noise = noise if ceiling is None else dataclasses.replace(noise, ceiling=ceiling)
     if isinstance(level, str) and level.strip().lower() == "auto":
         photons = fitted_photons(task, noise, black, white)

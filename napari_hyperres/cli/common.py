@@ -145,18 +145,22 @@ def add_camera_argument(parser: argparse.ArgumentParser) -> None:
         "--camera", nargs=3, type=value_range_pair, metavar=("GAIN", "READ_NOISE", "OFFSET"),
         help="photon-limited tasks (microscopy): your camera's gain (counts per photo-electron), read noise "
         "(counts rms) and offset (counts at zero light), used instead of fitting them to each image "
-        "(for images too dim or too bright for the fit); the level is then read from them (--level auto)",
+        "(for images too dim or too bright for the fit); with --level auto the level is then read from them, "
+        "with a level given it sets the strength",
     )
 
 
 def camera_noise(args: argparse.Namespace, task):
     """The :class:`~napari_hyperres.core.photon_noise.PoissonGaussian` of ``--camera``, or ``None``.
 
+    With ``--level auto`` the camera and the image's range set the level; with a level given by
+    hand, that level sets the strength and the camera the rest (the noise of the background, the
+    offset), as ``restore(..., level, noise=...)`` in Python (before, the two were refused
+    together, while a message for a bright image advised both).
+
     Raises:
-        ShapeError: ``--camera`` for a task without photon noise, with a level given by hand (the
-            camera and the image's range already set it), or with a gain ≤ 0 / a negative read noise.
+        ShapeError: ``--camera`` for a task without photon noise, or with a gain ≤ 0 / a negative read noise.
     """
-    from ..blind.levels import is_auto
     from ..core.photon_noise import PoissonGaussian
     from ..errors import ShapeError
 
@@ -164,9 +168,6 @@ def camera_noise(args: argparse.Namespace, task):
         return None
     if not task.noise_parameters:
         raise ShapeError(f"--camera is for photon-limited tasks (such as microscopy); task {task.name!r} has one noise level")
-    level = getattr(args, "level", "auto")  # estimate has no --level: it always reads the level
-    if level is not None and not is_auto(level):
-        raise ShapeError("--camera sets the noise, and with the image's range the level: use --level auto with it")
     gain, read_noise, offset = args.camera
     if not gain > 0 or read_noise < 0:
         raise ShapeError(f"--camera expects a gain > 0 and a read noise ≥ 0, got gain {gain:g}, read noise {read_noise:g}")

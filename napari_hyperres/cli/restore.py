@@ -166,7 +166,7 @@ def run_restore(args: argparse.Namespace) -> int:
         raise ShapeError(f"task {task.name!r} needs --level ({task.unit}, {task.level_range[0]:g}-{task.level_range[1]:g}) or --level auto")
     if auto_level or (args.level is not None and task.conditioning == "image"):
         task.check_auto()  # before any work; an image-conditioned task takes no level at all
-    given = None if auto_level else resolve_level(task, args.level)  # the one check of a given level
+    given = None if auto_level else resolve_level(task, args.level, noise=camera_noise(args, task))  # the one check of a given level
     camera_noise(args, task)  # --camera checked before any work (each file reads it again: its noise, not fitted)
     jobs = restore_jobs(args.input, args.output)
     check_targets(jobs, args.overwrite)
