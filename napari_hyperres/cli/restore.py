@@ -283,12 +283,38 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
         if len(results) < len(parts):
             progress.finish(describe_run(restorer, level, report))
     result = results[0] if channel_axis is None else np.stack(results, axis=channel_axis)
+    if task.noise_parameters and not args.float_output and not args.quiet:
+        note = terraced_note(result)
+        if note:
+            print(f"note: {src.name}: {note}", file=sys.stderr)
     photo = None if is_tiff(src) else output_exif(src, image.shape, result.shape, turned=reads_upright(src))
     write_image(
         dst, result, tiff_metadata=metadata if is_tiff(dst) else None, icc_profile=read_icc_profile(src),
         photo=photo, jpeg_quality=args.jpeg_quality or JPEG_QUALITY,
     )
     progress.finish(f"{describe_run(restorer, level, report)} -> {dst}")  # once written: a failed write says only its error
+
+
+TERRACED_LEVELS = 32
+"""Fewer distinct values than this in an integer output of a photon-limited task: the CLI suggests
+``--float-output`` (:func:`terraced_note`)."""
+
+
+def terraced_note(result) -> str | None:
+    """What to say of an integer restoration holding fewer than :data:`TERRACED_LEVELS` distinct
+    values (a few photons per pixel: whole counts are a few steps apart), else ``None``. A review's
+    3-photon frame came out with 9 values, and scored 2.8 dB higher with ``--float-output``."""
+    import numpy as np
+
+    if not np.issubdtype(result.dtype, np.integer):
+        return None
+    sample = result.ravel()[:: max(1, result.size // 2**20)]
+    distinct = np.unique(sample).size
+    if distinct >= TERRACED_LEVELS:
+        return None
+    return (f"the restored {result.dtype} holds only {distinct} distinct values (a few photons per pixel: terraces "
+            "of whole counts); --float-output writes the restored values unrounded, as float32 "
+            "(+2.4 dB at 4 photons peak, README 'Microscopy')")
 
 
 def as_float_input(task, part, value_range, noise):
