@@ -23,6 +23,11 @@ class MixedNoiseWarning(UserWarning):
     detectors fitted together): restore each channel on its own."""
 
 
+class MixedBrightnessWarning(UserWarning):
+    """A stack restored at one photon level whose planes hold far fewer photons than it (a dim
+    channel beside a bright one in one array): restore those planes on their own."""
+
+
 class ShapeError(HyperResError, ValueError):
     """An image whose shape, channel count, dtype or values cannot be restored."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import tifffile
@@ -449,3 +451,20 @@ def test_a_camera_offset_above_the_data_is_refused(tmp_path, capsys):
                  "--camera", "2", "3", "400", "--device", "cpu"]) == 2
     assert "Check the OFFSET of --camera" in capsys.readouterr().err and not (tmp_path / "o.tif").exists()
     assert restore(frame, "microscopy", "auto", noise=PoissonGaussian.from_read_noise(2.0, 3.0, 100.0)).shape == frame.shape
+
+
+def test_a_dim_plane_beside_bright_ones_is_warned_about(microscopy):
+    """A review: a 5-photon channel in one array with a 2,000-photon one (napari's one 4-D layer) was
+    restored at the stack's level, 2.6 dB below the channel on its own, without a word. A bleaching
+    series (a tenth of the light by its end: within 0.07 dB) stays quiet."""
+    from napari_hyperres import MixedBrightnessWarning
+
+    clean = fluorescence_like((128, 128))
+    mixed = np.stack([camera(clean, 2.0, 3.0, 100.0, 2000.0, seed=1), camera(clean, 2.0, 3.0, 100.0, 5.0, seed=2)])
+    with pytest.warns(MixedBrightnessWarning, match="far fewer photons than the stack"):
+        microscopy.restore(mixed, "auto")
+    bleaching = np.stack([camera(clean, 2.0, 3.0, 100.0, peak, seed=s) for s, peak in enumerate((300.0, 120.0, 30.0))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MixedBrightnessWarning)
+        microscopy.restore(bleaching, "auto")
+        microscopy.restore(mixed, "auto", channel_axis=0)  # each channel on its own: nothing to warn about
