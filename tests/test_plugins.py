@@ -98,7 +98,7 @@ class TrylastCopycat:
 
 def test_a_trylast_plugin_cannot_take_a_builtin_name(registered):
     registered(TrylastCopycat(), "trylast-copycat")
-    with pytest.warns(PluginWarning, match="its task 'denoise' was left out"):
+    with pytest.warns(PluginWarning, match="left out one task of plugin 'trylast-copycat' .*its task 'denoise' was left out"):
         tasks = get_tasks()
     assert tasks["denoise"] is DENOISE
     assert [b.name for b in broken_plugins()] == ["trylast-copycat"] and "'builtins' registers that name first" in str(broken_plugins()[0].error)
@@ -236,11 +236,16 @@ def test_a_tasks_weights_that_are_not_found_are_named_not_called_missing(registe
 
     from napari_hyperres.cli.main import main as cli_main
 
-    registered(TasksPlugin([dataclasses.replace(DENOISE, name="deblur", weights="deblur.tiny.safetensors")]), "deblur-plugin")
+    registered(TasksPlugin([dataclasses.replace(DENOISE, name="deblur", weights="deblur.tiny.safetensors"),
+                            dataclasses.replace(DENOISE, name="borrowed", weights="denoise.lite")]), "deblur-plugin")
     monkeypatch.chdir(tmp_path)  # not the plugin's folder
     assert cli_main(["tasks"]) == 0
-    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("deblur"))
+    lines = capsys.readouterr().out.splitlines()
+    line = next(line for line in lines if line.startswith("deblur"))
     assert "its weights 'deblur.tiny.safetensors' were not found (a relative path is read from the current folder" in line
+    assert "no estimator yet: give a number" in line  # before, "auto" was listed, then refused
+    borrowed = next(line for line in lines if line.startswith("borrowed"))
+    assert "its weights 'denoise.lite' are for task 'denoise', not 'borrowed'" in borrowed  # before, listed as fine
     image = tmp_path / "in.png"
     import cv2
 

@@ -151,7 +151,10 @@ def test_sweep_levels_rejects(n, low, high, error):
 
 def test_describe_error_adds_the_training_hint_for_missing_weights():
     message = describe_error(WeightsError("no weights file or shipped weights named 'denoise.lite'"), DENOISE)
-    assert "python -m trainer train --task denoise" in message
+    assert message.startswith("no weights yet for 'denoise': train with `python -m trainer train --task denoise")  # first: the status line is short
+    assert message.count("python -m trainer") == 1
+    again = describe_error(WeightsError("task 'denoise': no weights file 'x.safetensors'; train with `python -m trainer train ...`"), DENOISE)
+    assert again.count("python -m trainer") == 1 and "no weights file 'x.safetensors'" in again
     assert describe_error(LevelRangeError("level 500 is outside 0–100"), DENOISE) == "level 500 is outside 0–100"
     other = describe_error(WeightsError("/x/denoise.lite.safetensors: weights are for task 'denoise', not 'deblur'"), DENOISE)
     assert "no weights yet" not in other and "choose the exported .safetensors file" in other  # reviewer: it contradicted the file just chosen

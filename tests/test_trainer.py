@@ -889,7 +889,7 @@ def test_level_weights_multiply_each_levels_term_after_the_balance(tmp_path, ima
         TrainConfig(task="denoise", data=[], out="", level_weights=[1.0, 0.0])
     run = tmp_path / "tilted"
     assert trainer_main(train_args("denoise", image_folder, run, 1, "--level-weights", "2", "1", "1", "1")) == 0
-    assert f"run saved in {run} (step 1, training loss " in capsys.readouterr().out  # reviewer: --no-progress said nothing else
+    assert f"run saved in {run} (last logged training loss " in capsys.readouterr().out  # reviewer: --no-progress said nothing else
     assert load_checkpoint(run / CHECKPOINT)["config"]["level_weights"] == [2.0, 1.0, 1.0, 1.0]
     assert trainer_main(train_args("denoise", image_folder, tmp_path / "bad", 1, "--level-weights", "2", "1")) != 0
     assert "2 level weights for 4 training levels" in capsys.readouterr().err

@@ -879,7 +879,21 @@ def test_third_party_task_appears_and_reports_missing_weights(make_widget, toy_p
     widget.preview(7)
     qtbot.waitUntil(lambda: _idle(widget) and bool(notes["error"]), timeout=TIMEOUT_MS)
     assert "python -m trainer" in notes["error"][-1] and "toy" in notes["error"][-1]
+    assert widget.status.value.startswith("no weights yet for 'toy': train with")  # what to do, where the line is cut
     assert len(viewer.layers) == 1
+
+
+def test_a_preview_of_another_task_goes_when_the_new_task_fails(make_widget, toy_plugin, qtbot, notes):
+    """A plugin review: after choosing a task without weights, the denoise preview stayed beside the error."""
+    viewer = ViewerModel()
+    viewer.add_image(np.random.default_rng(0).integers(0, 255, (16, 16)).astype(np.uint8), name="img")
+    widget = make_widget(viewer)
+    widget.preview(25)
+    qtbot.waitUntil(lambda: _idle(widget) and len(viewer.layers) == 2, timeout=TIMEOUT_MS)
+    widget.task_combo.value = "toy"
+    widget.preview(7)
+    qtbot.waitUntil(lambda: _idle(widget) and bool(notes["error"]), timeout=TIMEOUT_MS)
+    assert [layer.name for layer in viewer.layers] == ["img"]
 
 
 def test_tasks_refresh_when_a_plugin_arrives_later(make_widget, toy_plugin):

@@ -128,7 +128,7 @@ def run_summary(run_dir: Path) -> str:
     rows = read_log(Path(run_dir))
     losses = [row for row in rows if "loss" in row]
     checks = [row for row in rows if "val_psnr" in row]
-    parts = [f"step {losses[-1]['step']}, training loss {losses[-1]['loss']:.4g}"] if losses else []
+    parts = [f"last logged training loss {losses[-1]['loss']:.4g} (step {losses[-1]['step']})"] if losses else []
     if checks:
         table = ", ".join(f"level {level} {psnr:.2f} dB" for level, psnr in checks[-1]["val_psnr"].items())
         parts.append(f"validation PSNR at step {checks[-1]['step']}: {table}")

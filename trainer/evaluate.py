@@ -74,7 +74,7 @@ def evaluate(
 
 def format_table(title: str, table: dict[str, dict[str, float]], protocol: str) -> str:
     """A markdown table of one evaluation."""
-    lines = [f"**{title}** — protocol: {protocol}", "", "| level | input PSNR | PSNR | SSIM |", "|---|---|---|---|"]
+    lines = [f"**{title}**" + (f" — protocol: {protocol}" if protocol else ""), "", "| level | input PSNR | PSNR | SSIM |", "|---|---|---|---|"]
     for level, row in table.items():
         lines.append(f"| {level} | {row['psnr_input']:.2f} | {row['psnr']:.2f} | {row['ssim']:.4f} |")
     return "\n".join(lines)

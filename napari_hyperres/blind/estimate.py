@@ -55,6 +55,18 @@ def estimator_weights_name(task: Task, dtype=None, path=None) -> str:
     return f"{task.name}.estimator"
 
 
+def has_estimator(task: Task) -> bool:
+    """Whether the task's level estimator (:func:`estimator_weights_name`) exists as a file."""
+    from ..core.weights import resolve_weights
+    from ..errors import WeightsError
+
+    try:
+        resolve_weights(estimator_weights_name(task))
+    except WeightsError:
+        return False
+    return True
+
+
 def is_jpeg_file(path) -> bool:
     """Whether ``path`` names a JPEG file (by its suffix)."""
     from pathlib import Path
@@ -174,7 +186,8 @@ def read_crops(
     except WeightsError as exc:
         raise WeightsError(
             f"task {task.name!r} has no level estimator ({exc}); train one with `python -m trainer train-estimator "
-            f"--task {task.name} --out FILE` and give it as the task's estimator (Task(estimator=...)) or as --weights"
+            f"--task {task.name} --data FOLDER --out FILE` and name it in the task (Task(estimator=FILE)); "
+            "`napari-hyperres estimate --weights FILE` also reads with it directly. Meanwhile give the level as a number"
         ) from exc
     plane = prepare_plane(image, task, rgb, value_range)
     if min(plane.shape[:2]) < MIN_ESTIMATE_SIZE:

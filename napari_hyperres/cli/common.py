@@ -20,7 +20,7 @@ EXIT_INTERRUPTED = 130
 
 def weights_status(task) -> tuple[bool, str]:
     """``(available, text)`` for a task's shipped weights, as the ``tasks`` listing shows it."""
-    from ..core.weights import resolve_weights
+    from ..core.weights import read_info, resolve_weights
 
     hint = f"no weights yet: train with python -m trainer train --task {task.name}"
     if task.weights is None:
@@ -34,6 +34,12 @@ def weights_status(task) -> tuple[bool, str]:
             f"its weights {task.weights!r} were not found (a relative path is read from the current folder: a plugin "
             "gives the absolute path of the file it ships, e.g. str(Path(__file__).parent / NAME))"
         )
+    try:
+        info = read_info(path)
+    except WeightsError as exc:
+        return False, f"its weights {task.weights!r} cannot be read: {exc}"
+    if info.task not in task.accepted_weights:  # restore would refuse them: say so in the listing too
+        return False, f"its weights {task.weights!r} are for task {info.task!r}, not {task.name!r}; train its own"
     return True, f"{task.weights} ({path.name})"
 
 

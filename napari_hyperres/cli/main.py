@@ -65,6 +65,10 @@ def level_from_image(task) -> str:
         return "no: give a number"
     if task.noise_parameters:
         return "auto (noise fit)"
+    from ..blind.estimate import has_estimator
+
+    if not has_estimator(task):  # a plugin's task before its estimator is trained
+        return "auto (file only: no estimator yet)" if task.level_in_file is not None else "no estimator yet: give a number"
     words = "auto (file, else estimator)" if task.level_in_file is not None else "auto"
     return words + (", by-brightness" if task.level_follows_brightness else "")
 

@@ -16,6 +16,7 @@ turn each of these into a :class:`~napari_hyperres.errors.PluginError` instead.
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import warnings
 from dataclasses import dataclass
@@ -66,7 +67,8 @@ class TaskPluginManager(pluggy.PluginManager):
         broken = BrokenPlugin(name, distribution, error, whole)
         if os.environ.get(STRICT_ENV) == "1":
             raise PluginError(broken.describe())
-        warnings.warn(f"napari-hyperres skipped {broken.describe()}", PluginWarning, stacklevel=3)
+        what = "skipped" if whole else "left out one task of"  # a name clash drops one task, not the plugin
+        warnings.warn(f"napari-hyperres {what} {broken.describe()}", PluginWarning, stacklevel=3)
         self.broken[name if whole else f"{name}: {error}"] = broken
         return broken
 
@@ -83,7 +85,11 @@ class TaskPluginManager(pluggy.PluginManager):
             try:
                 module = ep.load()
             except Exception as exc:  # any import-time error of third-party code
-                self.import_failures[ep.name] = self.skip(ep.name, dist, f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}")
+                hint = ""
+                if isinstance(exc, ModuleNotFoundError) and exc.name and ep.value.split(":")[0].startswith(exc.name):
+                    hint = ("; if it was just installed (pip install -e finds its code through a .pth file read at "
+                            "start-up), restart Python or napari")
+                self.import_failures[ep.name] = self.skip(ep.name, dist, f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}{hint}")
                 continue
             error = self._register_checked(module, ep.name)
             if error is not None:
@@ -128,7 +134,10 @@ def get_plugin_manager() -> TaskPluginManager:
 
 
 def reset_plugin_manager() -> None:
-    """Forget the plugin manager so the next call re-reads entry points (after installing a plugin)."""
+    """Forget the plugin manager so the next call re-reads entry points (after installing a plugin;
+    an editable install, ``pip install -e``, needs a restart of Python: its code is found through
+    a ``.pth`` file read only at start-up)."""
+    importlib.invalidate_caches()  # a package installed since into a folder already on sys.path
     get_plugin_manager.cache_clear()
 
 

@@ -110,8 +110,11 @@ def resolve_weights(name_or_path: str | os.PathLike) -> Path:
     shipped = PRETRAINED_DIR / f"{name_or_path}.safetensors"
     if shipped.is_file():
         return shipped
+    text = str(name_or_path)
+    if text.endswith(".safetensors") or "/" in text or "\\" in text:  # a path: the shipped names would not help
+        raise WeightsError(f"no weights file {text!r}: it does not exist (a relative path is read from the current folder)")
     names = ", ".join(sorted(p.name.removesuffix(".safetensors") for p in PRETRAINED_DIR.glob("*.safetensors"))) or "none"
-    raise WeightsError(f"no weights file or shipped weights named {str(name_or_path)!r} (shipped: {names})")
+    raise WeightsError(f"no weights file or shipped weights named {text!r} (shipped: {names})")
 
 
 def read_info(path: str | os.PathLike) -> WeightsInfo:

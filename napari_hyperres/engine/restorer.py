@@ -104,7 +104,15 @@ class Restorer:
                     f"`python -m trainer train --task {self.task.name} ...` and pass the exported file as weights"
                 )
             expected = "hair" if self.task.conditioning == "image" else "hyperres"
-            model, self.info = load_model(name, task=self.task.accepted_weights, kind=expected, device=self.device)
+            try:
+                model, self.info = load_model(name, task=self.task.accepted_weights, kind=expected, device=self.device)
+            except WeightsError as exc:
+                if weights is not None or not str(exc).startswith("no weights file"):
+                    raise
+                raise WeightsError(  # the task's own file is missing: say how to make one, as the CLI does
+                    f"task {self.task.name!r}: {exc}; train with `python -m trainer train --task {self.task.name} ...` "
+                    "and export it there, or pass another file as weights"
+                ) from exc
             if expected == "hyperres" and self.info.task == self.task.name:
                 check_controls(self.info, self.task, name)
         else:

@@ -101,9 +101,12 @@ def describe_error(exc: BaseException, task: Task | None = None) -> str:
                 "device, or restore a smaller layer (a crop, or fewer planes); the input is unchanged")
     message = str(exc) or type(exc).__name__
     if isinstance(exc, WeightsError) and task is not None:
-        if "python -m trainer" not in message and "weights are for task" not in message:  # another task's file needs no training hint
-            message += f"; no weights yet for {task.name!r}: train with `python -m trainer train --task {task.name} ...`"
-        message += " (then choose the exported .safetensors file under 'weights')"
+        if "weights are for task" in message:  # another task's file needs no training hint
+            message += " (choose the exported .safetensors file of this task under 'weights')"
+        else:  # what to do first: the status line shows only its start (a review saw the shipped names, not the hint)
+            found = message.split("; train with")[0]
+            message = (f"no weights yet for {task.name!r}: train with `python -m trainer train --task {task.name} ...`, "
+                       f"then choose the exported .safetensors file under 'weights' ({found})")
     if not isinstance(exc, HyperResError):
         message = f"{type(exc).__name__}: {message}"
     return message

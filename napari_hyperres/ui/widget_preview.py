@@ -134,7 +134,13 @@ class PreviewMixin:
         self.selection_label.value = f"plane {', '.join(map(str, plane))}: {text}" if plane else text
 
     def _on_preview_error(self, request: Request, exc: BaseException) -> None:
+        """Say what failed; a preview of another task left from before goes (a review switched to a
+        task without weights and kept seeing the denoise preview beside its error)."""
         self._notify_error(exc, request.task, quiet=True)
+        source = find_layer(self.viewer.layers, request.source_id)
+        stale = find_preview(self.viewer.layers, source) if source is not None and not self._released else None
+        if stale is not None and stale.metadata.get(OUTPUT_KEY, {}).get("task") != request.task.name:
+            self.viewer.layers.remove(stale)
 
     def _on_preview_finished(self) -> None:
         self._preview_worker = None
