@@ -1274,3 +1274,51 @@ def test_removing_an_input_removes_its_preview(make_widget, qtbot):
     qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
     viewer.layers.remove("img")
     assert [layer.name for layer in viewer.layers] == ["other"]
+
+
+# --- saving -------------------------------------------------------------------------------------
+def test_save_writes_a_restored_channel_with_its_files_axes_and_pixel_size(make_widget, qtbot, notes, tmp_path):
+    """A microscopy review: napari's TIFF writer saved a restored hyperstack as axes ``QSYX`` with a
+    pixel size of 1. "Save…" writes the selected output with its input file's metadata: here one
+    channel of an ImageJ ZCYX hyperstack opened with ``channel_axis`` (Z kept, C dropped)."""
+    import tifffile
+
+    from napari_hyperres.ui.widget_save import save_restored
+
+    stack = np.random.default_rng(0).integers(100, 4000, (3, 2, 24, 32), dtype=np.uint16)
+    source = tmp_path / "cells.tif"
+    tifffile.imwrite(source, stack, imagej=True, resolution=(1 / 0.108, 1 / 0.108),
+                     metadata={"axes": "ZCYX", "unit": "um", "spacing": 0.3, "mode": "composite"})
+    import npe2
+
+    npe2.PluginManager.instance().discover()  # napari's own reader, as a Viewer would have it
+    viewer = ViewerModel()
+    viewer.open(str(source), plugin="napari", channel_axis=1)
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    widget.apply(25, layer=viewer.layers[1])
+    qtbot.waitUntil(lambda: not widget.busy and len(viewer.layers) == 3, timeout=TIMEOUT_MS)
+    output = viewer.layers[-1]
+    assert output.metadata["hyperres"]["source_file"] == str(source)
+    viewer.layers.selection.active = output
+    target = tmp_path / "out" / "cells_denoise.tif"
+    target.parent.mkdir()
+    widget.save_output(str(target))
+    qtbot.waitUntil(lambda: target.exists() and "saved" in widget.status.value, timeout=TIMEOUT_MS)
+    with tifffile.TiffFile(target) as tif:
+        assert tif.series[0].axes == "ZYX" and tif.is_imagej and tif.imagej_metadata["spacing"] == pytest.approx(0.3)
+        x_resolution = tif.pages[0].tags["XResolution"].value
+        assert x_resolution[0] / x_resolution[1] == pytest.approx(1 / 0.108, rel=1e-4)
+        np.testing.assert_array_equal(tif.asarray(), np.asarray(output.data))
+    assert sorted(p.name for p in target.parent.iterdir()) == ["cells_denoise.tif"]  # atomically, nothing else left
+    # the input file is never the target; a layer that is no output is refused with what to do
+    widget.save_output(str(source), layer=output)
+    assert "is the input file" in notes["warning"][-1]
+    viewer.layers.selection.active = viewer.layers[0]
+    widget.save_output(str(tmp_path / "x.tif"))
+    assert "select a restored layer" in notes["warning"][-1] and not (tmp_path / "x.tif").exists()
+    # twice as large (sr): the pixel size halves
+    save_restored(tmp_path / "sr.tif", np.zeros((3, 48, 64), np.uint16), str(source))
+    with tifffile.TiffFile(tmp_path / "sr.tif") as tif:
+        x_resolution = tif.pages[0].tags["XResolution"].value
+        assert x_resolution[0] / x_resolution[1] == pytest.approx(2 / 0.108, rel=1e-4)

@@ -23,6 +23,9 @@ channel's lookup table and display range, slice labels) and what the microscope 
 (``Info``, ``Properties``). Without the display entries a two-colour hyperstack reopened in Fiji
 as grey channels, one at a time."""
 
+CHANNEL_KEYS = ("mode", "Ranges", "LUTs", "channels")
+"""ImageJ entries that describe several channels, left out of one channel's metadata."""
+
 OME_SIZES = ("PhysicalSizeX", "PhysicalSizeY", "PhysicalSizeZ")
 """OME-XML ``Pixels`` attributes carried over (each with its ``…Unit``): the voxel size; and
 the channels' names (``Channel Name="GFP"``)."""
@@ -59,6 +62,21 @@ class TiffMetadata:
             return None
         axis = self.axes.index("C")
         return axis if shape[axis] > 1 else None
+
+    def for_shape(self, shape: tuple[int, ...]) -> "TiffMetadata | None":
+        """This metadata for an array of ``shape`` cut from the file: itself where the axes other
+        than Y and X match; one channel of it (``C`` dropped, with the per-channel display entries
+        and channel names) where ``shape`` lacks only the channel axis (napari's ``channel_axis``
+        gives one layer per channel); else ``None``."""
+        if len(shape) == len(self.shape):
+            return self
+        if "C" not in self.axes or len(shape) != len(self.shape) - 1:
+            return None
+        c = self.axes.index("C")
+        imagej = None if self.imagej is None else {k: v for k, v in self.imagej.items() if k not in CHANNEL_KEYS}
+        ome = None if self.ome is None else {k: v for k, v in self.ome.items() if k != "Channel"}
+        return TiffMetadata(self.axes[:c] + self.axes[c + 1 :], self.shape[:c] + self.shape[c + 1 :],
+                            self.resolution, self.resolution_unit, imagej, ome)
 
     def write_options(self, shape: tuple[int, ...], dtype) -> dict[str, Any]:
         """``tifffile.imwrite`` keywords that record this metadata for an output of ``shape`` and ``dtype``.

@@ -25,6 +25,7 @@ import numpy as np
 from ..core.tasks import Task
 from ..errors import WeightsError
 from .labels import is_image_conditioned, output_metadata
+from .outputs import OUTPUT_KEY
 
 if TYPE_CHECKING:
     from ..blind.levels import LevelChoice
@@ -252,6 +253,9 @@ class Request:
     index: tuple[int, ...] = ()
     source: str = ""
     source_id: Any = None
+    source_file: str | None = None
+    """The file the input layer was read from (``layer.source.path``), recorded in outputs: "Save…"
+    writes them with its axes, pixel size and colour profile."""
     value_range: tuple[float, float] | None = None
     """``(black, white)`` for the whole layer (:func:`napari_hyperres.engine.restorer.whole_value_range`):
     a previewed plane then equals that plane of Apply's result, also for float layers."""
@@ -322,10 +326,13 @@ class Request:
 
         weights = str(self.weights or self.task.weights)
         readings = read_selections(selection, extra or {}) if selection is not None else None
-        return output_metadata(
+        metadata = output_metadata(
             self.source, self.task, self.level if level is None else level, weights, selection, readings, self.self_ensemble,
             curve=None if self.curve is None else self.restore_level(level),
         )
+        if self.source_file:
+            metadata[OUTPUT_KEY]["source_file"] = self.source_file
+        return metadata
 
 
 class Restored(NamedTuple):

@@ -50,6 +50,7 @@ from .widget_estimate import EstimateMixin
 from .widget_export import ExportMixin, exportable
 from .widget_jobs import JobsMixin
 from .widget_preview import PreviewMixin
+from .widget_save import SaveMixin
 
 if TYPE_CHECKING:
     import napari
@@ -77,7 +78,7 @@ class _ShowHideFilter(QObject):
         return False
 
 
-class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Container):
+class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMixin, Container):
     """Dock widget: pick an image layer, a task and a level; preview, apply, sweep.
 
     Image-conditioned tasks (``auto``) have no level: the level controls and the sweep are
@@ -155,8 +156,12 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         self.apply_button = PushButton(text="Apply to all")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.export_button = PushButton(text="Export…", tooltip="this task's network at this level as a bioimage.io model (.zip)")
+        self.save_button = PushButton(
+            text="Save…", tooltip="the restored layer selected in the layer list, as a file with its input file's axes, "
+            "pixel size and colour profile (napari's own TIFF writer keeps none of them)",
+        )
         self.buttons = Container(
-            layout="horizontal", labels=False, widgets=[self.apply_button, self.cancel_button, self.export_button]
+            layout="horizontal", labels=False, widgets=[self.apply_button, self.cancel_button, self.save_button, self.export_button]
         )
         self.buttons.margins = (0, 0, 0, 0)
         self.sweep_count = SpinBox(label="sweep levels", min=2, max=32, value=5)
@@ -207,6 +212,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
         self.weights_file.changed.connect(self._on_weights_file)
         self.apply_button.changed.connect(self._on_apply_clicked)
         self.export_button.changed.connect(lambda *_: self.export_model())
+        self.save_button.changed.connect(lambda *_: self.save_output())
         self.cancel_button.changed.connect(self.cancel)
         self.sweep_button.changed.connect(self._on_sweep_clicked)
 
@@ -475,6 +481,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, Contain
             index=index,
             source=layer.name,
             source_id=layer.unique_id,
+            source_file=source_path(layer),
             viewport=self._viewport(layer),
             curve=self._curve_for(layer, task),
             statistics=self._statistics,  # the whole layer's range / noise fit: read in the worker, kept per layer

@@ -1,0 +1,84 @@
+"""The widget's "Save…" button: a restored layer written as a file, with what its input file
+said about its pixels (a TIFF's axes, pixel size, ImageJ or OME entries; a photo's colour profile).
+
+napari's own TIFF writer keeps none of that (a review saved a restored hyperstack and got axes
+``QSYX`` and a pixel size of 1), and napari's reader shows none of it, so the layer cannot carry
+it: the output's metadata records the file it came from (``metadata["hyperres"]["source_file"]``)
+and :func:`save_restored` reads that file's metadata again when writing.
+
+A mixin of :class:`napari_hyperres.ui.widget.RestoreWidget`.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .outputs import OUTPUT_KEY
+from .widget_workers import create_worker
+
+
+def save_restored(path: str | Path, data: np.ndarray, source_file: str | None) -> Path:
+    """Write ``data`` to ``path`` (atomically; the format by its suffix) with the metadata of the
+    file it was restored from, where that file still exists: a TIFF output gets the TIFF's axes,
+    pixel size (finer after ``sr``) and ImageJ/OME entries, one channel's where ``data`` is one
+    channel of it; any output the source's ICC colour profile. Returns the path written."""
+    from ..io.files import TIFF_SUFFIXES, write_image
+    from ..io.icc import read_icc_profile
+    from ..io.tiff_meta import read_tiff_metadata
+
+    path, data = Path(path), np.asarray(data)
+    source = Path(source_file) if source_file else None
+    tiff_metadata = icc = None
+    if source is not None and source.is_file():
+        if path.suffix.lower() in TIFF_SUFFIXES and source.suffix.lower() in TIFF_SUFFIXES:
+            found = read_tiff_metadata(source)
+            tiff_metadata = None if found is None else found.for_shape(data.shape)
+        icc = read_icc_profile(source)
+    return write_image(path, data, tiff_metadata=tiff_metadata, icc_profile=icc)
+
+
+def ask_save_path(parent, suggested: str) -> str | None:
+    """The file to write, from a save dialog (``None``: cancelled)."""
+    from qtpy.QtWidgets import QFileDialog
+
+    path, _ = QFileDialog.getSaveFileName(
+        parent, "Save the restored layer", suggested, "TIFF (*.tif *.tiff);;PNG (*.png);;JPEG (*.jpg *.jpeg)"
+    )
+    return path or None
+
+
+class SaveMixin:
+    """``save_output()`` (needs the widget's viewer, status and ``_show``)."""
+
+    def save_output(self, path: str | None = None, layer: Any = None) -> None:
+        """Write ``layer`` (default: the layer selected in napari's list, which must be a restored
+        one) to ``path`` (default: ask), with its input file's metadata (:func:`save_restored`)."""
+        layer = layer if layer is not None else self.viewer.layers.selection.active
+        if layer is None or OUTPUT_KEY not in getattr(layer, "metadata", {}):
+            self._show("warning", "napari-hyperres: select a restored layer (made by Apply or Level sweep) in the layer list, then Save…")
+            return
+        made = layer.metadata[OUTPUT_KEY]
+        source_file = made.get("source_file")
+        stem = Path(source_file).stem if source_file else made.get("source", "restored")
+        suffix = Path(source_file).suffix if source_file and Path(source_file).suffix.lower() in (".tif", ".tiff") else ".tif"
+        path = path or ask_save_path(self.native, f"{stem}_{made.get('task', 'restored')}{suffix}")
+        if not path:
+            return
+        if source_file and Path(path).resolve() == Path(source_file).resolve():
+            self._show("warning", f"napari-hyperres: {path} is the input file; choose another name (the input is never overwritten)")
+            return
+        self.status.value = f"saving {layer.name}…"
+        create_worker(
+            save_restored, path, np.asarray(layer.data), source_file,
+            _start_thread=True,
+            _connect={"returned": partial(self._on_saved, layer.name), "errored": partial(self._notify_error, task=None)},
+        )
+
+    def _on_saved(self, name: str, path: Path) -> None:
+        self.status.value = f"saved {name} to {Path(path).name}"
+        self._show("info", f"napari-hyperres: wrote {path}")
+
