@@ -10,13 +10,21 @@ import numpy as np
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def python_section_block() -> str:
-    """The first python block under the README's "## Python" heading."""
+def python_section_block(heading: str = "## Python") -> str:
+    """The first python block under the README's ``heading`` (a line starting with it)."""
     text = README.read_text(encoding="utf-8")
-    section = text[text.index("\n## Python\n") :]
+    section = text[text.index(f"\n{heading}") :]
     match = re.search(r"```python\n(.*?)```", section, re.S)
-    assert match is not None, "README.md has no python block under '## Python'"
+    assert match is not None, f"README.md has no python block under {heading!r}"
     return match.group(1)
+
+
+def test_the_microscopy_block_runs_as_written(one_thread):
+    """A newcomer review: it used ``counts`` without saying where it came from (NameError)."""
+    names: dict = {}
+    exec(compile(python_section_block("## Microscopy"), "README.md: ## Microscopy", "exec"), names)
+    assert names["clean"].shape == names["counts"].shape and names["clean"].dtype == np.uint16
+    assert names["finer"].shape == names["counts"].shape and 10 < names["photons"] < 1000
 
 
 def test_the_python_section_runs_as_written(tmp_path, monkeypatch, one_thread):

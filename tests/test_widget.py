@@ -1322,3 +1322,18 @@ def test_save_writes_a_restored_channel_with_its_files_axes_and_pixel_size(make_
     with tifffile.TiffFile(tmp_path / "sr.tif") as tif:
         x_resolution = tif.pages[0].tags["XResolution"].value
         assert x_resolution[0] / x_resolution[1] == pytest.approx(2 / 0.108, rel=1e-4)
+
+
+def test_a_workers_library_warnings_are_written_as_python_would(capsys):
+    """A newcomer review: Export… flooded the terminal with 53 ResourceWarnings and a dozen
+    DeprecationWarnings (a worker records every warning). Now as Python's defaults: those hidden,
+    others once per place; the package's own still go to napari's notifications."""
+    from napari_hyperres.ui.widget_workers import relay_warning
+
+    written: set = set()
+    for _ in range(3):
+        relay_warning(("unclosed file", ResourceWarning, "spec.py", 10), written)
+        relay_warning(("jit.trace is deprecated", DeprecationWarning, "jit.py", 5), written)
+        relay_warning(("something odd", RuntimeWarning, "lib.py", 7), written)
+    err = capsys.readouterr().err
+    assert err.count("something odd") == 1 and "unclosed" not in err and "deprecated" not in err

@@ -30,22 +30,37 @@ def create_worker(func: Callable, *args: Any, _start_thread: bool = False, _conn
     (signals in ``_connect`` connected, ``warned`` to :func:`relay_warning`; started at once with ``_start_thread``)."""
     worker_class = GeneratorWorker if inspect.isgeneratorfunction(func) else FunctionWorker
     worker = _superqt_create_worker(func, *args, _start_thread=False, _connect=_connect, _worker_class=worker_class, **kwargs)
-    worker.warned.connect(relay_warning)
+    written: set[tuple[str, str, int]] = set()  # this worker's library warnings written so far
+    worker.warned.connect(lambda args: relay_warning(args, written))
     if _start_thread:
         worker.start()
     return worker
 
 
-def relay_warning(show_warning_args: tuple) -> None:
+def relay_warning(show_warning_args: tuple, written: set | None = None) -> None:
     """A warning raised in a worker (``warnings.showwarning``'s arguments): the package's own
     (:mod:`napari_hyperres.errors`: a level outside the trained range, noise of several detectors
     fitted together) as a napari notification, which the viewer shows; any other (a library's
     deprecation) written to stderr as Python writes warnings (not through ``warnings.showwarning``,
-    which a running worker has replaced process-wide by its own relay)."""
+    which a running worker has replaced process-wide by its own relay), once per place in
+    ``written`` (the worker's), and none that Python's default filters hide (:data:`QUIET_BY_DEFAULT`)."""
     message, category, filename, lineno = show_warning_args[:4]
     if isinstance(category, type) and category.__module__ == errors.__name__:
         from napari.utils.notifications import notification_manager
 
         notification_manager.receive_warning(*show_warning_args)
-    else:
-        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno))
+        return
+    # a library's: what Python's default filters show, once per place (a worker records every warning:
+    # a review's Export… printed 53 ResourceWarnings of bioimageio's and a dozen torch.jit deprecations)
+    if isinstance(category, type) and issubclass(category, QUIET_BY_DEFAULT):
+        return
+    place = (getattr(category, "__name__", str(category)), str(filename), int(lineno or 0))
+    if written is not None:
+        if place in written:
+            return
+        written.add(place)
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno))
+
+
+QUIET_BY_DEFAULT = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+"""Warnings Python's default filters hide outside ``__main__`` (the CLI shows none of them either)."""
