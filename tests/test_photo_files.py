@@ -164,3 +164,19 @@ def test_a_jpeg_saved_for_the_web_calls_for_dejpeg_and_a_cameras_does_not(tmp_pa
     damaged = tmp_path / "damaged.jpg"
     damaged.write_bytes(path.read_bytes()[:20])
     assert task_for_file(damaged, get_tasks().values()) is None  # read as whatever the reader makes of it, never an error here
+
+
+def test_the_widgets_save_keeps_a_photos_orientation_and_camera(tmp_path):
+    """A photographer review: Save… of a denoised orientation-6 JPEG (napari's reader keeps the stored
+    pixels) wrote them without the tag and without the EXIF: every viewer showed the photo sideways."""
+    from napari_hyperres.ui.widget_save import save_restored
+
+    camera_jpeg(tmp_path / "cat.jpg", orientation=6, size=(64, 48))
+    with Image.open(tmp_path / "cat.jpg") as image:
+        stored = np.asarray(image)  # (48, 64, 3): as napari shows it, not turned
+    for name, pixels, expected in (("stored.jpg", stored, 6), ("upright.png", np.ascontiguousarray(np.rot90(stored, -1)), 1)):
+        save_restored(tmp_path / name, pixels, str(tmp_path / "cat.jpg"))
+        with Image.open(tmp_path / name) as out:
+            exif = out.getexif()
+            assert exif[ORIENTATION] == expected and exif[MAKE] == "Canon"
+            assert out.size == (pixels.shape[1], pixels.shape[0])

@@ -32,13 +32,35 @@ def save_restored(path: str | Path, data: np.ndarray, source_file: str | None) -
 
     path, data = Path(path), np.asarray(data)
     source = Path(source_file) if source_file else None
-    tiff_metadata = icc = None
+    tiff_metadata = icc = photo = None
     if source is not None and source.is_file():
         if path.suffix.lower() in TIFF_SUFFIXES and source.suffix.lower() in TIFF_SUFFIXES:
             found = read_tiff_metadata(source)
             tiff_metadata = None if found is None else found.for_shape(data.shape)
         icc = read_icc_profile(source)
-    return write_image(path, data, tiff_metadata=tiff_metadata, icc_profile=icc)
+        if source.suffix.lower() not in TIFF_SUFFIXES:
+            photo = photo_metadata_for(source, data.shape)
+    return write_image(path, data, tiff_metadata=tiff_metadata, icc_profile=icc, photo=photo)
+
+
+def photo_metadata_for(source: Path, shape: tuple[int, ...]):
+    """The EXIF (camera, date, orientation) and dpi of the photo ``source`` for an output of
+    ``shape`` restored from a layer of it, or ``None``. napari's reader keeps a JPEG's pixels as
+    stored, not turned upright by its EXIF orientation, so the output keeps that orientation tag
+    (a review's Save… of an orientation-6 photo came out sideways, its EXIF gone); a layer whose
+    pixels were turned (its sides swapped against the file's) says "upright"."""
+    from PIL import Image
+
+    from ..io.exif import output_exif
+
+    try:
+        with Image.open(source) as image:
+            width, height = image.size  # as stored
+    except OSError:
+        return None
+    aspect = shape[0] / max(shape[1], 1)
+    turned = height != width and abs(aspect - width / height) < abs(aspect - height / width)
+    return output_exif(source, (width, height) if turned else (height, width), shape, turned=turned)
 
 
 def ask_save_path(parent, suggested: str) -> str | None:
