@@ -1337,3 +1337,34 @@ def test_a_workers_library_warnings_are_written_as_python_would(capsys):
         relay_warning(("something odd", RuntimeWarning, "lib.py", 7), written)
     err = capsys.readouterr().err
     assert err.count("something odd") == 1 and "unclosed" not in err and "deprecated" not in err
+
+
+def test_a_second_jpeg_of_the_same_quality_is_previewed(make_widget, qtbot, tmp_path, notes):
+    """A photographer review: after a quality-30 JPEG, opening another quality-30 JPEG set the same
+    level, so the slider did not move and no preview of the new layer came."""
+    import cv2
+    from npe2 import PluginManager
+
+    rng = np.random.default_rng(4)
+    for name in ("a", "b"):
+        assert cv2.imwrite(str(tmp_path / f"{name}.jpg"), rng.integers(0, 255, size=(40, 48, 3), dtype=np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 30])
+    PluginManager.instance().discover()
+    viewer = ViewerModel()
+    make_widget(viewer, estimators={"dejpeg": str(tmp_path / "no-estimator.safetensors")})
+    for name in ("a", "b"):
+        viewer.open(str(tmp_path / f"{name}.jpg"), plugin="napari")
+        qtbot.waitUntil(lambda n=name: any(layer.name == f"{n} [dejpeg 30 preview]" for layer in viewer.layers), timeout=TIMEOUT_MS)
+    assert notes["error"] == []
+
+
+def test_noise_follows_brightness_ticked_while_auto_runs_is_kept(make_widget, qtbot, notes):
+    """A photographer review: ticking "noise follows brightness" 50 ms after Auto was lost (one level
+    stayed, though the box was ticked). The second estimate now runs when the first ends."""
+    viewer = ViewerModel()
+    viewer.add_image(np.random.default_rng(5).integers(0, 255, (64, 64)).astype(np.uint8), name="img")
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    widget.estimate()
+    assert widget.estimating
+    widget.brightness_check.value = True  # while Auto runs
+    qtbot.waitUntil(lambda: not widget.estimating and widget._curve_for(viewer.layers["img"], widget.task) is not None, timeout=TIMEOUT_MS)

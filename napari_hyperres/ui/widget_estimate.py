@@ -43,7 +43,8 @@ class EstimateMixin:
             self._show("info", f"napari-hyperres: task {task.name!r} chooses its own weights from the image; there is no level to estimate")
             return
         if self._estimating:
-            return  # one estimate at a time; its result arrives shortly
+            self._estimate_again = True  # one at a time: this one runs when the running one ends (its
+            return  # request may differ: "noise follows brightness" ticked meanwhile, a review lost that)
         layer = self.layer_combo.value
         request = self._request(layer=layer)
         if request is None:
@@ -94,7 +95,10 @@ class EstimateMixin:
             if not changed:
                 self._maybe_preview()
             return
-        self.level = level
+        changed = abs(self.level - level) > 1e-9
+        self.level = level  # previews through the slider where the level changed
+        if not changed:
+            self._maybe_preview()  # a second JPEG of the same quality, newly chosen, had no preview (a review)
         source = {"quantisation tables": "read from the file's quantisation tables", "estimator": "estimated"}.get(method, method)
         message = f"{task.unit} = {format_level(level)} ({source})"
         caution = choice.caution(task)
@@ -117,4 +121,7 @@ class EstimateMixin:
         self.auto_button.enabled = True
         if self.status.value.endswith("…"):
             self.status.value = ""
+        if self._estimate_again and not self._released:
+            self._estimate_again = False
+            self.estimate()
 
