@@ -412,7 +412,7 @@ def test_each_files_warning_names_the_file(tmp_path, capsys):
     assert "warning: a.tif: the planes" in err and "warning: b.tif: the planes" in err
 
 
-def test_a_clipped_patch_keeps_its_recorded_values_and_hot_pixels_are_no_saturation(microscopy):
+def test_a_clipped_patch_keeps_its_recorded_values_and_hot_pixels_are_no_saturation(microscopy, tmp_path):
     """A camera clipping at a value below its dtype's top (here 4 % of a 3,000-photon frame): before,
     the restored plateau dipped below the clip; with a camera given (``--camera``) nothing was known
     of the clip at all. Now the inside of each clipped patch keeps what was recorded, with a fitted
@@ -435,6 +435,16 @@ def test_a_clipped_patch_keeps_its_recorded_values_and_hot_pixels_are_no_saturat
         out = microscopy.restore(clipped, "auto", noise=noise)
         np.testing.assert_array_equal(out[inside], clip)
         assert out.max() <= clip
+    # a given camera on a stack streamed page by page decides as in memory (its sampled pages stand for it)
+    stack = np.stack([clipped, np.minimum(camera(clean, 2.0, 3.0, 100.0, 3000.0, seed=5), clip).astype(np.uint16)])
+    tifffile.imwrite(tmp_path / "clipped.tif", stack)
+    outputs = []
+    for name, budget in (("memory.tif", "1000"), ("streamed.tif", "0.01")):
+        assert main(["restore", str(tmp_path / "clipped.tif"), str(tmp_path / name), "--task", "microscopy", "--level", "auto",
+                     "--camera", "2", "3", "100", "--device", "cpu", "--quiet", "--memory-budget", budget]) == 0
+        outputs.append(tifffile.imread(tmp_path / name))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    np.testing.assert_array_equal(outputs[1][0][inside], clip)
     hot = np.random.default_rng(0).integers(20, 200, (256, 256)).astype(np.uint8)
     hot.ravel()[np.random.default_rng(1).choice(hot.size, 200, replace=False)] = 255  # 0.3 %, alone
     assert saturation_ceiling([hot], hot.dtype) is None

@@ -512,7 +512,10 @@ def photon_setup(
     black, white = intensity_map_for(image, value_range, counts=True).value_range
     if noise is None:
         noise = fit_poisson_gaussian(image)
-    else:  # a camera's noise given (--camera): the data still say where they saturate, and whether the offset fits
+    elif value_range is None:
+        # a camera's noise given for a whole image (--camera; the Python API): the data still say where they
+        # saturate, and whether the offset fits. Not for a part of one (a preview crop, a streamed page, a
+        # chunk: they come with the whole image's range and noise, which must decide for them as for all of it)
         stack = np.asarray(image).reshape((-1,) + np.shape(image)[-2:])
         planes = [stack[i] for i in fit_plane_indices(len(stack), stack[0].size)]
         check_offset_below(noise, planes)

@@ -250,10 +250,11 @@ class Restorer:
         that level (else ``noise`` as given). Restoring each piece with these equals restoring
         the whole with them (the lazy and streaming paths use this).
         """
+        given_range = value_range
         if value_range is None:
             value_range = intensity_map_for(sample, counts=bool(self.task.noise_parameters)).value_range
-        if self.task.noise_parameters:
-            level, stabilized = self.photon_map(sample, level, is_rgb, noise=noise, value_range=value_range)
+        if self.task.noise_parameters:  # the sample stands for the whole image: a given camera is checked on it, as in memory
+            level, stabilized = self.photon_map(sample, level, is_rgb, noise=noise, value_range=given_range)
             return level, value_range, stabilized.noise
         return self.resolve_level(sample, level, is_rgb, value_range), value_range, noise
 
