@@ -1368,3 +1368,32 @@ def test_noise_follows_brightness_ticked_while_auto_runs_is_kept(make_widget, qt
     assert widget.estimating
     widget.brightness_check.value = True  # while Auto runs
     qtbot.waitUntil(lambda: not widget.estimating and widget._curve_for(viewer.layers["img"], widget.task) is not None, timeout=TIMEOUT_MS)
+
+
+def test_clearing_the_layers_starts_nothing_for_layers_about_to_go(make_widget, qtbot, tmp_path, notes):
+    """A photographer review: closing napari (which removes every layer, ``layers.clear()``) made the
+    panel switch tasks and start estimates for the layers going away; a worker then hit "Signal
+    source has been deleted". The panel now follows the image box after the removals."""
+    import cv2
+    from npe2 import PluginManager
+
+    rng = np.random.default_rng(6)
+    assert cv2.imwrite(str(tmp_path / "q30.jpg"), rng.integers(0, 255, size=(40, 48, 3), dtype=np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 30])
+    PluginManager.instance().discover()
+    viewer = ViewerModel()
+    viewer.add_image(rng.random((40, 48), dtype=np.float32), name="scan")
+    widget = make_widget(viewer, estimators={"dejpeg": str(tmp_path / "no-estimator.safetensors")})
+    widget.live_check.value = False
+    viewer.open(str(tmp_path / "q30.jpg"), plugin="napari")
+    qtbot.waitUntil(lambda: widget.task.name == "dejpeg" and not widget.estimating, timeout=TIMEOUT_MS)
+    before = list(notes["info"])
+    viewer.layers.clear()
+    qtbot.wait(50)
+    assert not widget.estimating and notes["info"] == before  # no "back to Denoise" for a layer that is gone
+    # removing one layer still moves the panel to the next one, once the removal is done
+    viewer.add_image(rng.random((40, 48), dtype=np.float32), name="other")
+    viewer.open(str(tmp_path / "q30.jpg"), plugin="napari")
+    qtbot.waitUntil(lambda: widget.task.name == "dejpeg" and not widget.estimating, timeout=TIMEOUT_MS)
+    viewer.layers.remove("q30")
+    qtbot.waitUntil(lambda: widget.layer_combo.value is not None and widget.layer_combo.value.name == "other" and widget.task.name == "denoise",
+                    timeout=TIMEOUT_MS)

@@ -111,6 +111,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self._job = None
         self._job_kind = ""
         self._estimating = False
+        self._removing = False  # layers are being removed: the new choice is followed after (_on_removing)
         self._estimate_again = False  # an "Auto" asked for while one ran: run when it ends
         self._level_found: tuple[str, float, str, Any] | None = None  # (task, level, where "Auto" found it, layer id)
         self._statistics = LayerStatistics()  # each layer's whole range / noise fit, read off the GUI thread
@@ -221,6 +222,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         for emitter in (events.inserted, events.removed, events.reordered):
             emitter.connect(self.reset_choices)
         events.removed.connect(self._drop_orphan_previews)
+        events.removed.connect(self._on_removing, position="first")  # before the image box follows the removal
         self.viewer.dims.events.current_step.connect(self._on_dims)
         self.viewer.layers.selection.events.active.connect(self._on_active_layer)
         self._on_active_layer()
@@ -326,7 +328,23 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self.export_button.enabled = exportable(task)
         self._on_settings_changed()
 
+    def _on_removing(self, *_: Any) -> None:
+        """A layer is being removed: the image box's new choice is followed once the event loop turns
+        again, not at once. napari closing (or ``layers.clear()``) removes every layer in one go, and
+        the panel switched tasks and started estimates for layers about to go (a review saw
+        "Signal source has been deleted" from such a worker)."""
+        if not self._removing:
+            self._removing = True
+            QTimer.singleShot(0, self._after_removing)
+
+    def _after_removing(self) -> None:
+        self._removing = False
+        if not self._released:
+            self._on_layer_changed()
+
     def _on_layer_changed(self, *_: Any) -> None:
+        if self._removing:
+            return  # followed after the removals (_after_removing)
         layer = self.layer_combo.value
         preset = layer.metadata.get(DEGRADATION_KEY) if layer is not None else None
         if isinstance(preset, Mapping) and preset.get("task") in self._tasks:
