@@ -49,15 +49,14 @@ def photo_metadata_for(source: Path, shape: tuple[int, ...]):
     stored, not turned upright by its EXIF orientation, so the output keeps that orientation tag
     (a review's Save… of an orientation-6 photo came out sideways, its EXIF gone); a layer whose
     pixels were turned (its sides swapped against the file's) says "upright"."""
-    from PIL import Image
+    import cv2
 
     from ..io.exif import output_exif
 
-    try:
-        with Image.open(source) as image:
-            width, height = image.size  # as stored
-    except OSError:
+    stored = cv2.imread(str(source), cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION)  # as stored, not turned
+    if stored is None:
         return None
+    height, width = stored.shape[:2]
     aspect = shape[0] / max(shape[1], 1)
     turned = height != width and abs(aspect - width / height) < abs(aspect - height / width)
     return output_exif(source, (width, height) if turned else (height, width), shape, turned=turned)
