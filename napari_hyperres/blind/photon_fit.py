@@ -341,6 +341,13 @@ def fit_plane_indices(planes: int, plane_pixels: int, max_planes: int = 8) -> li
     return [int(i) for i in np.linspace(0, planes - 1, wanted).round().astype(int)]
 
 
+def sampled_planes(image: np.ndarray, max_planes: int = 8) -> np.ndarray:
+    """The planes of ``image`` (``(..., Y, X)``) that a fit reads (:func:`fit_plane_indices`), as
+    ``(K, Y, X)``: the same ones wherever the whole stack stands for itself."""
+    stack = np.asarray(image).reshape((-1,) + np.shape(image)[-2:])
+    return stack[fit_plane_indices(stack.shape[0], stack.shape[1] * stack.shape[2], max_planes)]
+
+
 def fit_poisson_gaussian(
     image: np.ndarray, *, offset: float | None = None, max_planes: int = 8, clip: tuple[float, float] | None = None
 ) -> PoissonGaussian:
@@ -367,8 +374,7 @@ def fit_poisson_gaussian(
             f"the noise fit needs at least 16×16 pixels per plane (better 64×64), got shape {array.shape}; "
             "for a smaller image give the camera's noise (CLI: --camera GAIN READ_NOISE OFFSET)"
         )
-    sampled = array.reshape((-1,) + array.shape[-2:])
-    sampled = sampled[fit_plane_indices(sampled.shape[0], sampled.shape[1] * sampled.shape[2], max_planes)]
+    sampled = sampled_planes(array, max_planes)
     if np.all(sampled == sampled.flat[0]):
         raise ShapeError(f"every pixel of this image is {sampled.flat[0]}: there is no noise to fit and nothing to restore")
     crops = [_fit_crops(plane) for plane in sampled]
@@ -458,14 +464,14 @@ camera, one fit; aligned PSNR of the dim plane, stack's range against its own): 
 to 1/15: −0.04 to −0.07 dB; 2,000 beside 60 / 20 / 5 photons: −2.0 / −0.7 / −3.5 dB."""
 
 
-def _warn_if_planes_dimmer(image: np.ndarray, noise: PoissonGaussian, photons: float) -> None:
-    """Warn when sampled planes of a stack restored at ``photons`` hold far fewer photons each."""
-    stack = np.asarray(image).reshape((-1,) + np.shape(image)[-2:])
-    if len(stack) < 2:
+def _warn_if_planes_dimmer(planes: np.ndarray, noise: PoissonGaussian, photons: float) -> None:
+    """Warn when the sampled ``planes`` (:func:`sampled_planes`) of a stack restored at ``photons``
+    hold far fewer photons each."""
+    if len(planes) < 2:
         return
     own = []
-    for i in fit_plane_indices(len(stack), stack[0].size):
-        low, high = np.percentile(stack[i], PERCENTILES)
+    for plane in planes:
+        low, high = np.percentile(plane, PERCENTILES)
         if high > low:
             own.append(noise.photons(float(low), float(high)))
     if own and photons > MAX_PLANE_DIMMING * max(min(own), 1e-12):
@@ -510,19 +516,19 @@ def photon_setup(
         LevelRangeError: the level, or the one "auto" finds, is outside the task's range.
     """
     black, white = intensity_map_for(image, value_range, counts=True).value_range
+    # the planes standing for a whole image; none for a part of one (a preview crop, a streamed page, a chunk:
+    # they come with the whole image's range and noise, which must decide for them as for all of it)
+    planes = sampled_planes(image) if value_range is None else None
     if noise is None:
         noise = fit_poisson_gaussian(image)
-    elif value_range is None:
-        # a camera's noise given for a whole image (--camera; the Python API): the data still say where they
-        # saturate, and whether the offset fits. Not for a part of one (a preview crop, a streamed page, a
-        # chunk: they come with the whole image's range and noise, which must decide for them as for all of it)
-        stack = np.asarray(image).reshape((-1,) + np.shape(image)[-2:])
-        planes = [stack[i] for i in fit_plane_indices(len(stack), stack[0].size)]
-        check_offset_below(noise, planes)
-        ceiling = saturation_ceiling(planes, stack.dtype) if noise.ceiling is None else noise.ceiling
+    elif planes is not None:
+        # a camera's noise given (--camera; the Python API): the data still say where they saturate, and
+        # whether the offset fits
+        check_offset_below(noise, list(planes))
+        ceiling = saturation_ceiling(list(planes), planes.dtype) if noise.ceiling is None else noise.ceiling
         noise = noise if ceiling is None else dataclasses.replace(noise, ceiling=ceiling)
-    if value_range is None:
-        _warn_if_planes_dimmer(image, noise, noise.photons(black, white))
+    if planes is not None:
+        _warn_if_planes_dimmer(planes, noise, noise.photons(black, white))
     if isinstance(level, str) and level.strip().lower() == "auto":
         photons = fitted_photons(task, noise, black, white)
     else:

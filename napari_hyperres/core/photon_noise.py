@@ -44,7 +44,7 @@ class PoissonGaussian:
         ceiling: the value at which the data saturates, where it does (a 12-bit camera's 4095 in
             a uint16 array; :func:`~napari_hyperres.blind.photon_fit.saturation_ceiling`), else
             ``None``: restored values are held at or below it, and the inside of a clipped patch
-            keeps its recorded values (:meth:`saturated`).
+            keeps its recorded values (:func:`~napari_hyperres.core.impulses.saturated_mask`).
     """
 
     gain: float
@@ -84,27 +84,6 @@ class PoissonGaussian:
         """
         gain = (float(white) - float(black)) / float(photons)
         return PoissonGaussian(gain, self.beta + (self.gain - gain) * float(black), self.offset, self.ceiling)
-
-    def saturated(self, counts: np.ndarray) -> np.ndarray | None:
-        """Where ``counts`` (2-D) sits at :attr:`ceiling` with all 8 neighbours there too: inside a
-        clipped patch, whose true values are unknown and at least the ceiling (bool, ``counts``'
-        shape), or ``None`` where no pixel is. The engine keeps what the camera recorded there, as
-        it keeps impulses (a review saw a clipped plateau restored up to 1,100 counts below).
-
-        A patch's edge pixels are restored: where pixels reach the ceiling by noise (W2S's 8-bit
-        frames: their 255s average 194 over 400 frames), holding them near it cost up to 0.07 dB."""
-        if self.ceiling is None:
-            return None
-        top = np.asarray(counts) >= self.ceiling
-        if not top.any():
-            return None
-        inside = top.copy()
-        padded = np.pad(top, 1, mode="edge")
-        h, w = top.shape
-        for dy in (0, 1, 2):
-            for dx in (0, 1, 2):
-                inside &= padded[dy : dy + h, dx : dx + w]
-        return inside if inside.any() else None
 
     def within_ceiling(self, restored: np.ndarray) -> np.ndarray:
         """``restored`` (in place, any shape) held at or below :attr:`ceiling`; unchanged without one."""

@@ -23,7 +23,7 @@ from ..blind.photon_fit import photon_setup
 from ..core.color import OPPONENT_NOISE
 from ..core.devices import select_device, select_precision
 from ..core.images import split_channels, validate_image
-from ..core.impulses import fill_impulses, impulse_mask, padding_mask
+from ..core.impulses import fill_impulses, impulse_mask, padding_mask, saturated_mask
 from ..core.intensity import intensity_map_for, reads_data_range
 from ..core.models.hyperres import GeneratedNet, HyperResNet, receptive_radius
 from ..core.models.opponent import CLIPPED_RADIUS, OpponentNet
@@ -358,7 +358,7 @@ class Restorer:
                 if padding.any():
                     plane = np.where(padding, np.asarray(mapping.noise.offset, dtype=plane.dtype), plane)
                     impulses = padding if impulses is None else impulses | padding
-                saturated = mapping.noise.saturated(planes[p])  # inside a clipped patch: kept as recorded, as impulses are
+                saturated = saturated_mask(planes[p], mapping.noise)  # inside a clipped patch: kept as recorded, as impulses are
                 if saturated is not None:
                     impulses = saturated if impulses is None else impulses | saturated
             unit = mapping.to_unit(plane)
