@@ -7,7 +7,6 @@ Importing this module imports neither napari nor Qt.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import threading
 import warnings
 from collections import OrderedDict
@@ -182,7 +181,7 @@ class Restorer:
         the chroma a file coded); shares the model, the generated networks and the lock; ``self`` if equal."""
         if task == self.task:
             return self
-        if dataclasses.replace(task, chroma=self.task.chroma) != self.task:
+        if task.differs_beyond_chroma(self.task):
             raise ValueError(f"task {task.name!r} differs from this Restorer's in more than its chroma; build a Restorer for it")
         twin = object.__new__(Restorer)
         twin.__dict__.update(self.__dict__, task=task)

@@ -187,7 +187,7 @@ class RestorerCache:
         key = (task.name, device, None if weights is None else str(weights))
         with self._lock:
             restorer = self._restorers.get(key)
-            if restorer is None or dataclasses.replace(restorer.task, chroma=task.chroma) != task:  # a file's chroma: the same networks
+            if restorer is None or restorer.task.differs_beyond_chroma(task):  # a file's chroma: the same networks
                 from ..engine import Restorer
 
                 restorer = Restorer(task, weights=key[2], device=None if device == "auto" else device)

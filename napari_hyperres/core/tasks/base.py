@@ -378,6 +378,14 @@ class Task:
             return 3.0
         return 1.0
 
+    def differs_beyond_chroma(self, other: "Task") -> bool:
+        """Whether ``other`` differs from this task in more than :attr:`chroma` (a file's chroma
+        runs the same networks), compared field by field without making a Task (whose checks,
+        ``normalize`` probed at 11 levels among them, would run on every preview)."""
+        return any(
+            getattr(self, f.name) != getattr(other, f.name) for f in dataclasses.fields(self) if f.compare and f.name != "chroma"
+        )
+
     def for_file(self, path) -> "Task":
         """This task as it should restore the file at ``path`` (its chroma as the file coded it,
         :attr:`chroma_in_file`); ``self`` where the file says nothing more."""
