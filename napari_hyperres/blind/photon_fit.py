@@ -417,6 +417,13 @@ def fit_poisson_gaussian(
     return PoissonGaussian(gain, beta, float(offset), saturation_ceiling(planes, array.dtype))
 
 
+CHANNELS_ADVICE = (
+    "restore each channel on its own (Python: channel_axis=; napari: the Restore panel's 'Split channels' button, for "
+    "a TIFF whose axes name C, or open the file with viewer.open(path, channel_axis=...); the CLI does it for TIFFs "
+    "whose axes name channels)"
+)
+"""What the stack warnings advise for a stack of several channels fitted as one."""
+
 MAX_PLANE_NOISE_SPREAD = 2.0
 """Largest ratio between two sampled planes' noise, each measured against the stack's fit, before
 the fit warns (:class:`~napari_hyperres.errors.MixedNoiseWarning`). Measured: planes of one camera
@@ -449,9 +456,7 @@ def _warn_if_planes_differ(samples: CurveSamples, crops_per_plane: list[int], ga
 
         warnings.warn(
             f"the planes of this stack differ in noise ({max(ratios) / max(min(ratios), 1e-12):.1f}× between the sampled "
-            "planes, against one fit for all): if it holds several channels from different detectors, restore each "
-            "channel on its own (Python: channel_axis=; napari: open the file with one layer per channel; the CLI "
-            "does it for TIFFs whose axes name channels)",
+            f"planes, against one fit for all): if it holds several channels from different detectors, {CHANNELS_ADVICE}",
             MixedNoiseWarning,
             stacklevel=3,
         )
@@ -482,8 +487,7 @@ def _warn_if_planes_dimmer(planes: np.ndarray, noise: PoissonGaussian, photons: 
         warnings.warn(
             f"some planes of this stack hold far fewer photons than the stack ({min(own):.3g} against {photons:.3g}): "
             "restored at the stack's level they keep more noise (a 5-photon channel beside a 2,000-photon one: "
-            "−2.6 dB). If the stack holds channels, restore each on its own (Python: channel_axis=; napari: open the "
-            "file with one layer per channel; the CLI does it for TIFFs whose axes name channels)",
+            f"−2.6 dB). If the stack holds channels, {CHANNELS_ADVICE}",
             MixedBrightnessWarning,
             stacklevel=4,
         )

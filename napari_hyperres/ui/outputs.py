@@ -14,14 +14,19 @@ OUTPUT_KEY = "hyperres"
 PREVIEW_KEY = "hyperres_preview_of"
 """Layer-metadata key marking a preview layer, holding its input's ``unique_id``."""
 
+SOURCE_FILE_KEY = "hyperres_source_file"
+"""Layer-metadata key of a layer this plugin cut from a file's layer (one channel of a hyperstack,
+"Split channels"): the file it came from, which napari records only for layers its readers made."""
+
 DEGRADATION_KEY = "degradation"
 """Layer-metadata key of sample data: ``{"task": ..., "level": ...}`` presets the widget."""
 
 
 def source_path(layer: Any) -> str | None:
-    """The file a layer was read from (``layer.source.path``), or ``None``."""
+    """The file a layer was read from (``layer.source.path``; for a channel this plugin split from
+    such a layer, its :data:`SOURCE_FILE_KEY` entry), or ``None``."""
     source = getattr(layer, "source", None)
-    path = getattr(source, "path", None)
+    path = getattr(source, "path", None) or (getattr(layer, "metadata", None) or {}).get(SOURCE_FILE_KEY)
     return str(path) if path else None
 
 

@@ -46,6 +46,7 @@ from .outputs import (
     source_path,
 )
 from .preview import LatestOnly, LayerStatistics, Request, RestorerCache, can_estimate
+from .widget_channels import ChannelsMixin
 from .widget_estimate import EstimateMixin
 from .widget_export import ExportMixin, exportable
 from .widget_jobs import JobsMixin
@@ -78,7 +79,7 @@ class _ShowHideFilter(QObject):
         return False
 
 
-class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMixin, Container):
+class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMixin, ChannelsMixin, Container):
     """Dock widget: pick an image layer, a task and a level; preview, apply, sweep.
 
     Image-conditioned tasks (``auto``) have no level: the level controls and the sweep are
@@ -115,12 +116,14 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self._estimate_again = False  # an "Auto" asked for while one ran: run when it ends
         self._level_found: tuple[str, float, str, Any] | None = None  # (task, level, where "Auto" found it, layer id)
         self._statistics = LayerStatistics()  # each layer's whole range / noise fit, read off the GUI thread
+        self._file_metadata: dict[tuple[str, int], Any] = {}  # (path, mtime) → its TiffMetadata ("Split channels")
         self._progress = None  # napari's progress bar of the running job
         self._syncing = False
         self._released = False
         self._ready = False  # no preview while the controls are being built
 
         self.layer_combo = ComboBox(label="image", choices=self._layer_choices)
+        self.channels_button = PushButton(text="Split channels", visible=False)  # a file whose axes name C (_update_channels_button)
         self.task_combo = ComboBox(label="task", choices=self._task_choices)
         self.level_slider = FloatSlider(label="", readout=False, tracking=True)
         self.level_field = FloatSpinBox(label="")
@@ -186,6 +189,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self.extend(
             [
                 self.layer_combo,
+                self.channels_button,
                 self.task_combo,
                 self.level_row,
                 self.brightness_check,
@@ -215,6 +219,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self.apply_button.changed.connect(self._on_apply_clicked)
         self.export_button.changed.connect(lambda *_: self.export_model())
         self.save_button.changed.connect(lambda *_: self.save_output())
+        self.channels_button.changed.connect(lambda *_: self.split_channels())
         self.cancel_button.changed.connect(self.cancel)
         self.sweep_button.changed.connect(self._on_sweep_clicked)
 
@@ -346,6 +351,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         if self._removing:
             return  # followed after the removals (_after_removing)
         layer = self.layer_combo.value
+        self._update_channels_button()
         preset = layer.metadata.get(DEGRADATION_KEY) if layer is not None else None
         if isinstance(preset, Mapping) and preset.get("task") in self._tasks:
             task = self._tasks[preset["task"]]
