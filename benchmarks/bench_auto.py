@@ -21,6 +21,7 @@ the down-up input (a, b) and the sr oracle's bicubic pre-upsampling of the low-r
 are the same image. PSNR: all channels (gray), outputs clipped to [0, 1], no border.
 
     python benchmarks/bench_auto.py --fixed runs/auto.fixed.safetensors [--quick] [--out benchmarks/results/bench_auto.md]
+    python benchmarks/bench_auto.py --out benchmarks/results/bench_auto_oracles.md   # HAIR against today's oracles only
     python benchmarks/bench_auto.py --fixed runs/auto_dedicated_lite2 --auto-weights runs/auto_hair_lite2
 
 (``trainer/recipes/cpu_auto.sh`` trains both and writes ``runs/auto.fixed.safetensors``.)
@@ -65,7 +66,8 @@ def fixed_restorer(model, device: str):
 
 def main() -> None:
     parser = common.base_parser(__doc__, "bench_auto")
-    parser.add_argument("--fixed", type=Path, default=None, help="fixed-weights (dedicated) baseline: weights file or run folder (required)")
+    parser.add_argument("--fixed", type=Path, default=None, help="fixed-weights (dedicated) baseline: weights file or run folder "
+                        "(without it: HAIR against the oracles only, the fixed column and the gap not measured)")
     parser.add_argument("--auto-weights", type=Path, default=None, help="HAIR weights file or run folder (default: the task's shipped weights, else auto.lite, else auto.small)")
     parser.add_argument("--max-images", type=int, default=None, help="first N images of Set12 (default: all; --quick 2)")
     parser.add_argument("--crop", type=int, default=None, help="centre crop edge (default: whole images; --quick 128; 0 = none)")
@@ -73,10 +75,7 @@ def main() -> None:
     common.setup_threads(args.threads)
     limit = args.max_images or (2 if args.quick else None)
     crop = args.crop if args.crop is not None else (128 if args.quick else None)
-    if args.fixed is None:
-        common.fail("bench_auto needs the fixed-weights baseline: --fixed WEIGHTS (a 'dedicated' model file or trainer run folder, "
-                    "e.g. trained by `python -m trainer train --task auto --kind dedicated`)")
-    if not args.fixed.exists():
+    if args.fixed is not None and not args.fixed.exists():
         common.fail(f"--fixed {args.fixed} does not exist")
 
     from napari_hyperres.core.plugins import get_task
@@ -96,8 +95,10 @@ def main() -> None:
             common.fail(f"missing HAIR weights: none of {', '.join(names)} found (--weights-dir or napari_hyperres/pretrained/); pass --auto-weights FILE")
         hair, hair_text = Restorer("auto", weights=str(path), device=args.device), common.weights_description(path)
     oracle_weights = common.require_weights(["denoise.lite", "dejpeg.lite", "sr.lite"], args.weights_dir)
-    fixed_model, fixed_text = load_network(args.fixed, "dedicated")
-    fixed = fixed_restorer(fixed_model, args.device)
+    fixed, fixed_text = None, "not measured (no --fixed)"
+    if args.fixed is not None:
+        fixed_model, fixed_text = load_network(args.fixed, "dedicated")
+        fixed = fixed_restorer(fixed_model, args.device)
     oracles = {
         "noise": (Restorer("denoise", weights=str(oracle_weights["denoise.lite"]), device=args.device), EVAL_SETTINGS["noise"]),
         "jpeg": (Restorer("dejpeg", weights=str(oracle_weights["dejpeg.lite"]), device=args.device), EVAL_SETTINGS["jpeg"]),
@@ -119,7 +120,8 @@ def main() -> None:
             t = common.to_tensor(clean)
             degraded = common.to_array(apply_degradation(t, kind, strength, torch.Generator().manual_seed(0)))
             scores["input"].append(common.psnr(degraded, clean))
-            scores["a"].append(common.psnr(fixed.restore(degraded, fixed.task.default_level, value_range=(0.0, 1.0)), clean))
+            if fixed is not None:
+                scores["a"].append(common.psnr(fixed.restore(degraded, fixed.task.default_level, value_range=(0.0, 1.0)), clean))
             scores["b"].append(common.psnr(hair.restore(degraded, 0.0, value_range=(0.0, 1.0)), clean))
             if kind in oracles:
                 oracle, level = oracles[kind]
@@ -130,13 +132,15 @@ def main() -> None:
                 scores["c"].append(common.psnr(out, clean))
         mean = {k: float(np.mean(v)) if v else None for k, v in scores.items()}
         a, b, c = mean["a"], mean["b"], mean["c"]
-        gap = (b - a) / (c - a) if c is not None and abs(c - a) > 1e-6 else None
+        gap = (b - a) / (c - a) if a is not None and c is not None and abs(c - a) > 1e-6 else None
         summary["a"].append(a)
         summary["b"].append(b)
         oracle_name = {"noise": "denoise.lite σ25", "jpeg": "dejpeg.lite q20", "lowres": "sr.lite ×3 (low-res input)"}.get(kind, "n/a (no task network)")
         rows.append([kind, f"{strength:g}", common.fmt(mean["input"]), common.fmt(a), common.fmt(b), common.fmt(c), oracle_name,
-                     common.fmt(b - a, signed=True), "n/a" if gap is None else f"{100 * gap:.1f} %"])
-    rows.append(["**mean**", "", "", common.fmt(float(np.mean(summary["a"]))), common.fmt(float(np.mean(summary["b"]))), "", "", common.fmt(float(np.mean(summary["b"])) - float(np.mean(summary["a"])), signed=True), ""])
+                     "n/a" if a is None else common.fmt(b - a, signed=True), "n/a" if gap is None else f"{100 * gap:.1f} %"])
+    mean_a = None if fixed is None else float(np.mean(summary["a"]))
+    mean_b = float(np.mean(summary["b"]))
+    rows.append(["**mean**", "", "", common.fmt(mean_a), common.fmt(mean_b), "", "", "n/a" if mean_a is None else common.fmt(mean_b - mean_a, signed=True), ""])
 
     report = common.Report("All-in-one restoration (auto task)", "HAIR vs a fixed-weights network of the same backbone vs the task-specific oracle, per degradation kind, on Set12.", args.device)
     report.text("\n".join([

@@ -47,6 +47,15 @@ class WeightsError(HyperResError):
     """A weights file that is missing, corrupt, truncated or does not fit the task."""
 
 
+class MissingWeightsError(WeightsError):
+    """No weights where they were looked for: a file that does not exist, a shipped name that is not
+    shipped, a task that has none yet. (What to do differs from a damaged file's: train and export.)"""
+
+
+class WrongTaskWeightsError(WeightsError):
+    """Weights made for another task than the one they were given to."""
+
+
 class DeviceError(HyperResError, ValueError):
     """A device that was asked for but is not available."""
 

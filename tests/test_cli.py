@@ -275,7 +275,7 @@ def test_sr_and_value_range(tmp_path, rng, tiny_weights):
     [
         (["--task", "deblur", "--level", "1"], "unknown task 'deblur'"),
         (["--task", "denoise", "--level", "loud"], "expected a number"),
-        (["--task", "denoise", "--level", "25"], "no weights yet: train with python -m trainer train --task denoise"),
+        (["--task", "denoise", "--level", "25"], "no weights yet: train with `python -m trainer train --task denoise ...`"),
         (["--task", "denoise", "--level", "25", "--weights", "nowhere.safetensors"], "nowhere.safetensors"),
         (["--task", "sr", "--level", "2", "--weights", "{denoise}"], "weights are for task 'denoise', not 'sr'"),
         (["--task", "denoise", "--level", "25", "--weights", "{denoise}", "--device", "toaster"], "expected a device"),

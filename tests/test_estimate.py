@@ -103,11 +103,12 @@ def test_trained_estimator_is_monotonic(trained_estimator):
 SHIPPED_DENOISE_ESTIMATOR = PRETRAINED_DIR / "denoise.estimator.safetensors"
 
 
-@pytest.mark.skipif(not SHIPPED_DENOISE_ESTIMATOR.exists(), reason="no shipped denoise.estimator weights")
 def test_shipped_denoise_estimator_is_monotonic_and_close():
     estimates = [estimate_level(_noisy(sigma), "denoise", device="cpu") for sigma in (5, 25, 50)]
     assert estimates[0] < estimates[1] < estimates[2], estimates
-    assert abs(estimates[1] - 26) < 12, estimates  # σ 25 on a picture that has σ ≈ 7.6 of texture: about 26
+    # σ 25 on a picture with texture that reads about σ 9 alone (σ 5 reads 9.2): 26.2 measured; σ 50 clipped at
+    # 0 and 1 (np.clip above: less than 50 left): 47.9. An audit found the test accepting 14–38 at σ 25
+    assert abs(estimates[1] - 26.2) < 1.0 and abs(estimates[2] - 47.9) < 2.0, estimates
 
 
 def test_restore_auto_level_uses_the_estimator(untrained_estimator, tiny_weights, monkeypatch):
@@ -142,8 +143,8 @@ def test_restore_auto_level_without_estimator_says_how_to_train(tiny_weights, mo
 
 def test_estimator_weights_of_another_task_are_refused(tmp_path):
     path = _estimator_file(tmp_path / "dejpeg.estimator.safetensors", task="dejpeg", channels=1)
-    with pytest.raises(WeightsError, match="has no level estimator"):
-        estimate_level(_photo(), "denoise", weights=str(path), device="cpu")
+    with pytest.raises(WeightsError, match="weights are for task 'dejpeg', not 'denoise'; choose a file exported for 'denoise'"):
+        estimate_level(_photo(), "denoise", weights=str(path), device="cpu")  # not "has no estimator: train one"
 
 
 def test_resolve_level_reads_files_and_reports_estimates_outside_the_range(tmp_path, untrained_estimator):

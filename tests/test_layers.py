@@ -79,6 +79,23 @@ def test_only_the_widget_modules_import_napari_or_qt(path):
     assert not gui, "\n".join(gui)
 
 
+TRAINER = PACKAGE.parent / "trainer"
+
+
+@pytest.mark.parametrize("path", sorted(TRAINER.glob("*.py")), ids=lambda p: p.name)
+def test_the_trainer_imports_no_front_end(path):
+    """The trainer runs on machines with no display and is itself a front end: it imports core, blind,
+    engine and io (images read as the package reads them), never ui or cli."""
+    package = "trainer"
+    wrong = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""] + [f"{node.module}.{alias.name}" for alias in node.names]
+        wrong += [f"line {node.lineno}: {name}" for name in names if name.split(".")[:2] in (["napari_hyperres", "ui"], ["napari_hyperres", "cli"])]
+    assert not wrong, f"{package}/{path.name}: " + "; ".join(sorted(set(wrong)))
+
+
 def test_every_layer_says_what_it_owns_and_may_import():
     for layer in ("core", "blind", "engine", "io", "ui", "cli"):
         doc = ast.get_docstring(ast.parse((PACKAGE / layer / "__init__.py").read_text())) or ""

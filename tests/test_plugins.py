@@ -174,7 +174,7 @@ def test_cli_lists_the_installed_plugin(poisson_plugin):
     lines = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
     assert list(lines)[:4] == ["denoise", "microscopy", "dejpeg", "sr"]
     assert "poisson" in lines
-    assert "no weights yet: train with python -m trainer train --task poisson" in lines["poisson"]
+    assert "no weights yet: train with `python -m trainer train --task poisson ...`" in lines["poisson"]
     assert "1-1000" in lines["poisson"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -149,15 +150,28 @@ def test_sweep_levels_rejects(n, low, high, error):
         sweep_levels(DENOISE, n, low, high)
 
 
-def test_describe_error_adds_the_training_hint_for_missing_weights():
-    message = describe_error(WeightsError("no weights file or shipped weights named 'denoise.lite'"), DENOISE)
+def test_describe_error_adds_the_training_hint_for_missing_weights(tmp_path, tiny_denoise):
+    from napari_hyperres.core.weights import load_model
+    from napari_hyperres.errors import MissingWeightsError
+
+    message = describe_error(MissingWeightsError("no weights file or shipped weights named 'denoise.lite'"), DENOISE)
     assert message.startswith("no weights yet for 'denoise': train with `python -m trainer train --task denoise")  # first: the status line is short
-    assert message.count("python -m trainer") == 1
-    again = describe_error(WeightsError("task 'denoise': no weights file 'x.safetensors'; train with `python -m trainer train ...`"), DENOISE)
-    assert again.count("python -m trainer") == 1 and "no weights file 'x.safetensors'" in again
+    assert message.count("python -m trainer train") == 1
+    with pytest.raises(MissingWeightsError) as missing:  # the engine's own hint is not said twice
+        Restorer(dataclasses.replace(DENOISE, weights=str(tmp_path / "x.safetensors")), device="cpu")
+    again = describe_error(missing.value, DENOISE)
+    assert again.count("python -m trainer train") == 1 and "x.safetensors" in again, again
     assert describe_error(LevelRangeError("level 500 is outside 0–100"), DENOISE) == "level 500 is outside 0–100"
-    other = describe_error(WeightsError("/x/denoise.lite.safetensors: weights are for task 'denoise', not 'deblur'"), DENOISE)
-    assert "no weights yet" not in other and "choose the exported .safetensors file" in other  # reviewer: it contradicted the file just chosen
+    with pytest.raises(WeightsError) as wrong:
+        load_model(str(tiny_denoise), task="deblur")
+    other = describe_error(wrong.value, DENOISE)
+    assert "no weights yet" not in other and "choose a file exported for 'deblur' under 'weights'" in other  # reviewer: it contradicted the file just chosen
+    # a damaged file is no missing one: re-export it, not "train" (an audit of the string tests found it told to train)
+    damaged = tmp_path / "damaged.safetensors"
+    damaged.write_bytes(b"not a safetensors file")
+    with pytest.raises(WeightsError) as broken:
+        load_model(str(damaged))
+    assert "no weights yet" not in describe_error(broken.value, DENOISE) and "re-download or re-export" in describe_error(broken.value, DENOISE)
     assert describe_error(RuntimeError("boom")) == "RuntimeError: boom"
 
 
@@ -268,8 +282,12 @@ def test_estimate_request_reads_jpeg_quality_from_the_file(tmp_path, monkeypatch
 
 
 def test_describe_estimate_error_says_what_to_do():
-    message = describe_estimate_error(WeightsError("no weights file named 'denoise.estimator'"), DENOISE)
+    from napari_hyperres.errors import MissingWeightsError
+
+    message = describe_estimate_error(MissingWeightsError("no weights file named 'denoise.estimator'"), DENOISE)
     assert "python -m trainer train-estimator --task denoise" in message and "slider" in message
+    damaged = describe_estimate_error(WeightsError("x.safetensors: damaged metadata; re-export the weights"), DENOISE)
+    assert "train-estimator" not in damaged and "re-export" in damaged
     assert "RuntimeError: boom" in describe_estimate_error(RuntimeError("boom"), DENOISE)
 
 

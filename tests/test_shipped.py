@@ -102,7 +102,7 @@ def test_every_shipped_weights_file_has_a_quality_pin():
 
 @pytest.mark.parametrize("case", list(quality_pins.CASES))
 def test_shipped_quality_is_pinned(case):
-    """Each shipped file on its fixed small case, within ±0.15 dB (estimators: ±2 %) of the pin."""
+    """Each shipped file on its fixed small case, within ±0.01 dB (estimators: ±0.5 %) of the pin."""
     (kind, pinned), = json.loads(quality_pins.PINS.read_text())[case].items()
     measured_kind, value = quality_pins.CASES[case]()
     assert measured_kind == kind

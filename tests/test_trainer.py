@@ -374,10 +374,9 @@ def test_eval_json_table(tiny_weights, val_folder, tmp_path, capsys, task, level
         assert low["psnr_input"] > high["psnr_input"]  # σ 15 / ×2 is milder than σ 50 / ×3
 
 
-@pytest.mark.skipif(not (DATA / "val" / "Set12").exists(), reason="validation data ../shared/data/val/Set12 not present")
-def test_eval_on_set12(tiny_weights, tmp_path):
+def test_eval_on_set12(tiny_weights, tmp_path, set12_root):
     out = tmp_path / "set12.json"
-    assert trainer_main(["eval", "--task", "dejpeg", "--weights", str(tiny_weights["dejpeg"]), "--data", str(DATA / "val" / "Set12"),
+    assert trainer_main(["eval", "--task", "dejpeg", "--weights", str(tiny_weights["dejpeg"]), "--data", str(set12_root),
                          "--levels", "10", "--max-images", "1", "--json", str(out), "--device", "cpu"]) == 0
     row = json.loads(out.read_text())["table"]["10"]
     assert row["images"] == 1 and 20 < row["psnr_input"] < 40

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from napari_hyperres.cli.common import whole_number
+from napari_hyperres.core.arguments import whole_number
 from napari_hyperres.core.devices import PRECISIONS
 from napari_hyperres.errors import HyperResError
 

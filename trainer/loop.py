@@ -328,6 +328,16 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
 
         bar = tqdm(total=cfg.steps, initial=start_step, desc=f"{cfg.task}/{cfg.kind}", dynamic_ncols=True)
     log_file = open(out / LOG, "a") if info.main else None
+
+    def validate_and_log(step: int) -> None:
+        """The validation table at ``step``, into the log (flushed: a stopped run keeps it) and under the bar."""
+        table = objective.validate(val_images, device)
+        if log_file:
+            log_file.write(json.dumps({"step": step, "val_psnr": table}) + "\n")
+            log_file.flush()
+        if bar is not None:
+            bar.write(f"step {step}: val PSNR {table}")
+
     t0, losses = time.perf_counter(), []
     run_start = t0
     step = done = start_step
@@ -366,19 +376,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
                 log_file.flush()
                 t0 = now
             if val_images and (done % cfg.val_every == 0 or done == cfg.steps):
-                table = objective.validate(val_images, device)
-                if log_file:
-                    log_file.write(json.dumps({"step": done, "val_psnr": table}) + "\n")
-                    log_file.flush()
-                if bar is not None:
-                    bar.write(f"step {done}: val PSNR {table}")
+                validate_and_log(done)
             if done % cfg.ckpt_every == 0 or done == cfg.steps:
                 checkpoint(done)
         if done != cfg.steps and done > start_step:  # stopped by the time budget
             if val_images:
-                table = objective.validate(val_images, device)
-                if log_file:
-                    log_file.write(json.dumps({"step": done, "val_psnr": table}) + "\n")
+                validate_and_log(done)
             checkpoint(done)
     finally:
         if bar is not None:

@@ -15,11 +15,19 @@ def round_of(ckpt: dict) -> dict:
     """One training round as the weights metadata lists it: steps, time, lr, data folders
     (and, when the round used them, HAIR's selection penalties and selected decoder, the shares
     of 8-bit crops, opponent-plane crops and other downscalers, the centred control, a
-    balanced level loss and an lr warm-up)."""
+    balanced level loss, per-level loss weights, bfloat16 autocast, an lr warm-up, and an
+    estimator's relative loss and shares of clean and JPEG-saved crops with their qualities).
+    Before 2026-12-07 the last six were not recorded: ``denoise.estimator-jpeg``'s rounds do not
+    show their JPEG shares (30 %, then all; README)."""
     cfg = ckpt["config"]
     start = ckpt.get("round_start") or {"step": 0, "elapsed": 0.0}  # a round begun by a resume with new settings
-    shares = ("selection_entropy", "selection_balance", "select_decoder", "quantize_8bit", "opponent_planes", "other_downscalers", "centred_control")
+    shares = (
+        "selection_entropy", "selection_balance", "select_decoder", "quantize_8bit", "opponent_planes", "other_downscalers",
+        "centred_control", "level_weights", "amp", "relative_loss", "low_end_share", "jpeg_share",
+    )
     options = {k: cfg[k] for k in shares if cfg.get(k)}
+    if cfg.get("jpeg_share"):  # an estimator for camera JPEGs: which qualities its crops were saved at
+        options["jpeg_qualities"] = list(cfg.get("jpeg_qualities", ()))
     if cfg.get("level_balance", "sum") != "sum":
         options["level_balance"] = cfg["level_balance"]
     if cfg.get("pixel_loss", "l1") != "l1":

@@ -23,7 +23,7 @@ from ..core.plugins import get_task
 from ..core.stabilize import fitted_photons, refuse_rgb
 from ..core.tasks import Task
 from ..core.weights import load_model
-from ..errors import ShapeError, WeightsError
+from ..errors import MissingWeightsError, ShapeError, WeightsError
 from .crops import MAX_CROPS, grid_crops, trained_patch
 from .photon_fit import fit_poisson_gaussian
 
@@ -58,7 +58,6 @@ def estimator_weights_name(task: Task, dtype=None, path=None) -> str:
 def has_estimator(task: Task) -> bool:
     """Whether the task's level estimator (:func:`estimator_weights_name`) exists as a file."""
     from ..core.weights import resolve_weights
-    from ..errors import WeightsError
 
     try:
         resolve_weights(estimator_weights_name(task))
@@ -183,8 +182,8 @@ def read_crops(
     name = weights or estimator_weights_name(task, getattr(image, "dtype", None))
     try:
         model, info = load_model(name, task=task.name, kind="estimator", device=select_device(device))
-    except WeightsError as exc:
-        raise WeightsError(
+    except MissingWeightsError as exc:  # a damaged or wrong file says so itself (not "train one")
+        raise MissingWeightsError(
             f"task {task.name!r} has no level estimator ({exc}); train one with `python -m trainer train-estimator "
             f"--task {task.name} --data FOLDER --out FILE` and name it in the task (Task(estimator=FILE)); "
             "`napari-hyperres estimate --weights FILE` also reads with it directly. Meanwhile give the level as a number"

@@ -11,6 +11,7 @@ import time
 import warnings
 from typing import Callable, Iterator, TextIO
 
+from ..core.arguments import whole_number  # noqa: F401 — the CLI modules take it from here
 from ..errors import WeightsError
 
 EXIT_OK = 0
@@ -20,9 +21,9 @@ EXIT_INTERRUPTED = 130
 
 def weights_status(task) -> tuple[bool, str]:
     """``(available, text)`` for a task's shipped weights, as the ``tasks`` listing shows it."""
-    from ..core.weights import read_info, resolve_weights
+    from ..core.weights import read_info, resolve_weights, training_hint
 
-    hint = f"no weights yet: train with python -m trainer train --task {task.name}"
+    hint = f"no weights yet: {training_hint(task.name)}"
     if task.weights is None:
         return False, hint
     try:
@@ -224,19 +225,6 @@ class ProgressLine:
             line = "\r" + line + "\x1b[K"
         self.stream.write(line + "\n")
         self.stream.flush()
-
-
-def whole_number(text: str, minimum: int, unit: str = "", too_small: str = "", maximum: int | None = None) -> int:
-    """An argparse value: a whole number (of ``unit``) of at least ``minimum`` and at most ``maximum``
-    (``too_small`` names the range in the error; default "at least ``minimum``")."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number{' of ' + unit if unit else ''}, got {text!r}") from None
-    too_small = too_small or f"at least {minimum}"
-    if value < minimum or (maximum is not None and value > maximum):
-        raise argparse.ArgumentTypeError(f"expected {too_small}, got {value}")
-    return value
 
 
 def jpeg_quality(text: str) -> int:

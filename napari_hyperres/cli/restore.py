@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..core.atomic import check_writable_folder, file_in_the_way
 from ..core.devices import PRECISIONS
-from ..errors import HyperResError, ShapeError, WeightsError
+from ..errors import HyperResError, MissingWeightsError, ShapeError
 from ..io.files import JPEG_QUALITY
 from .common import (
     EXIT_ERROR,
@@ -166,16 +166,13 @@ def run_restore(args: argparse.Namespace) -> int:
         raise ShapeError(f"task {task.name!r} needs --level ({task.unit}, {task.level_range[0]:g}-{task.level_range[1]:g}) or --level auto")
     if auto_level or (args.level is not None and task.conditioning == "image"):
         task.check_auto()  # before any work; an image-conditioned task takes no level at all
-    given = None if auto_level else resolve_level(task, args.level, noise=camera_noise(args, task))  # the one check of a given level
-    camera_noise(args, task)  # --camera checked before any work (each file reads it again: its noise, not fitted)
+    noise = camera_noise(args, task)  # --camera checked before any work (each file reads it again: its noise, not fitted)
+    given = None if auto_level else resolve_level(task, args.level, noise=noise)  # the one check of a given level
     jobs = restore_jobs(args.input, args.output)
     check_targets(jobs, args.overwrite)
     available, status = weights_status(task)
     if args.weights is None and not available:
-        raise WeightsError(
-            f"task {task.name!r}: {status}; pass a weights file with --weights FILE (python -m trainer train --task {task.name} "
-            "and python -m trainer export make one)"
-        )
+        raise MissingWeightsError(f"task {task.name!r}: {status}; pass a weights file with --weights FILE")
     notes = output_notes(task, jobs, args)
     if notes and not args.quiet:
         print("\n".join(notes), file=sys.stderr)
@@ -435,8 +432,10 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
 
 
 def compute_with_progress(work, *, client=None, label: str = "", quiet: bool = False):
-    """Compute a dask collection with a progress bar on stderr: dask.distributed's when on a
-    cluster, dask's own otherwise. Returns the computed value."""
+    """Compute a dask collection with a progress bar on stderr, under a line naming ``label``:
+    dask.distributed's when on a cluster, dask's own otherwise. Returns the computed value."""
+    if label and not quiet:
+        print(f"{label}:", file=sys.stderr, flush=True)  # dask's bars name nothing: which file of a folder run
     if client is not None:
         future = client.compute(work)
         if not quiet:

@@ -120,7 +120,8 @@ def jpeg_compress(image: torch.Tensor, quality: float | torch.Tensor) -> torch.T
     real = torch.from_numpy(out).to(image.device, image.dtype) / 255.0
     if not (image.requires_grad and torch.is_grad_enabled()):
         return real
-    return jpeg_compress_kornia(image, q) + (real - jpeg_compress_kornia(image, q)).detach()
+    soft = jpeg_compress_kornia(image, q)  # the real encoder's values, kornia's gradient
+    return soft + (real - soft).detach()
 
 
 def jpeg_compress_kornia(image: torch.Tensor, quality: float | torch.Tensor) -> torch.Tensor:

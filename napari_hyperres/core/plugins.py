@@ -2,8 +2,10 @@
 
 Built-in tasks (``napari_hyperres.core.tasks``) are registered through the same
 ``hyperres_tasks`` hook as third-party packages found via the ``napari_hyperres``
-entry-point group. The plugin manager is the package's only global state; it also
-remembers which plugins are broken and the registry it built.
+entry-point group. The plugin manager is the package's only global state that changes what a
+call computes; it also remembers which plugins are broken and the registry it built. (The other
+module-level state is a per-process timing, :func:`napari_hyperres.core.devices.cpu_bfloat16_speedup`,
+that picks the CPU's default precision once; ``NAPARI_HYPERRES_PRECISION`` fixes it.)
 
 A broken plugin breaks only itself: one that fails to import, raises in its hook, returns
 something other than a list of :class:`Task`, or registers a task name that is already

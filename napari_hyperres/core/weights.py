@@ -20,7 +20,7 @@ from typing import Callable, Mapping
 import torch
 import torch.nn as nn
 
-from ..errors import WeightsError
+from ..errors import MissingWeightsError, WeightsError, WrongTaskWeightsError
 from .atomic import atomic_write
 
 PRETRAINED_DIR = Path(__file__).parents[1] / "pretrained"
@@ -98,6 +98,11 @@ def save_weights(path: str | os.PathLike, state_dict: dict[str, torch.Tensor], i
     return Path(path)
 
 
+def training_hint(task: str) -> str:
+    """What to do where ``task`` has no weights: the one wording of the hint (engine, CLI, widget)."""
+    return f"train with `python -m trainer train --task {task} ...` and export the run with `python -m trainer export RUN`"
+
+
 def resolve_weights(name_or_path: str | os.PathLike) -> Path:
     """The file for a weights name (``"denoise.lite"``) or an existing path.
 
@@ -112,9 +117,9 @@ def resolve_weights(name_or_path: str | os.PathLike) -> Path:
         return shipped
     text = str(name_or_path)
     if text.endswith(".safetensors") or "/" in text or "\\" in text:  # a path: the shipped names would not help
-        raise WeightsError(f"no weights file {text!r}: it does not exist (a relative path is read from the current folder)")
+        raise MissingWeightsError(f"no weights file {text!r}: it does not exist (a relative path is read from the current folder)")
     names = ", ".join(sorted(p.name.removesuffix(".safetensors") for p in PRETRAINED_DIR.glob("*.safetensors"))) or "none"
-    raise WeightsError(f"no weights file or shipped weights named {text!r} (shipped: {names})")
+    raise MissingWeightsError(f"no weights file or shipped weights named {text!r} (shipped: {names})")
 
 
 def read_info(path: str | os.PathLike) -> WeightsInfo:
@@ -281,7 +286,10 @@ def load_model(
     path = resolve_weights(name_or_path)
     accepted = (task,) if isinstance(task, str) else task
     if accepted is not None and info.task not in accepted:
-        raise WeightsError(f"{path}: weights are for task {info.task!r}, not {' or '.join(map(repr, accepted))}")
+        raise WrongTaskWeightsError(
+            f"{path}: weights are for task {info.task!r}, not {' or '.join(map(repr, accepted))}; choose a file exported for "
+            f"{accepted[0]!r}"
+        )
     if kind is not None and info.kind != kind:
         raise WeightsError(
             f"{path}: holds a {info.kind!r} model, expected {kind!r}; pick weights made for it "

@@ -30,8 +30,8 @@ from ..core.photon_noise import PoissonGaussian
 from ..core.plugins import get_task
 from ..core.stabilize import StabilizedMap, refuse_rgb
 from ..core.tasks import Task
-from ..core.weights import WeightsInfo, load_model
-from ..errors import CancelledError, LevelRangeWarning, WeightsError
+from ..core.weights import WeightsInfo, load_model, training_hint
+from ..errors import CancelledError, LevelRangeWarning, MissingWeightsError, WeightsError
 from .by_brightness import restore_unit_plane_by_brightness
 from .ensemble import dihedral_tiles
 from .lazy import is_dask_array, restore_lazy
@@ -98,19 +98,17 @@ class Restorer:
         if model is None:
             name = weights or self.task.weights
             if name is None:
-                raise WeightsError(
-                    f"task {self.task.name!r} has no weights yet: train with "
-                    f"`python -m trainer train --task {self.task.name} ...` and pass the exported file as weights"
+                raise MissingWeightsError(
+                    f"task {self.task.name!r} has no weights yet: {training_hint(self.task.name)}, and pass the file as weights"
                 )
             expected = "hair" if self.task.conditioning == "image" else "hyperres"
             try:
                 model, self.info = load_model(name, task=self.task.accepted_weights, kind=expected, device=self.device)
-            except WeightsError as exc:
-                if weights is not None or not str(exc).startswith("no weights file"):
+            except MissingWeightsError as exc:
+                if weights is not None:
                     raise
-                raise WeightsError(  # the task's own file is missing: say how to make one, as the CLI does
-                    f"task {self.task.name!r}: {exc}; train with `python -m trainer train --task {self.task.name} ...` "
-                    "and export it there, or pass another file as weights"
+                raise MissingWeightsError(  # the task's own file is missing: say how to make one, as the CLI does
+                    f"task {self.task.name!r}: {exc}; {training_hint(self.task.name)} to that file, or pass another file as weights"
                 ) from exc
             if expected == "hyperres" and self.info.task == self.task.name:
                 check_controls(self.info, self.task, name)

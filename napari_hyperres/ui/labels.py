@@ -8,7 +8,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..core.tasks import Task
-from ..errors import HyperResError, ShapeError, WeightsError
+from ..core.weights import training_hint
+from ..errors import HyperResError, MissingWeightsError, ShapeError, WrongTaskWeightsError
 from .outputs import OUTPUT_KEY
 
 
@@ -51,7 +52,7 @@ def describe_estimate_error(exc: BaseException, task: Task) -> str:
     message = str(exc) or type(exc).__name__
     if not isinstance(exc, HyperResError):
         message = f"{type(exc).__name__}: {message}"
-    if isinstance(exc, WeightsError) and "train-estimator" not in message:
+    if isinstance(exc, MissingWeightsError) and "train-estimator" not in message:
         message += f"; train one with `python -m trainer train-estimator --task {task.name}`"
     return f"could not estimate the level of {task.name!r} ({message}); set the level with the slider instead"
 
@@ -100,13 +101,14 @@ def describe_error(exc: BaseException, task: Task | None = None) -> str:
         return (f"out of memory ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): choose the cpu "
                 "device, or restore a smaller layer (a crop, or fewer planes); the input is unchanged")
     message = str(exc) or type(exc).__name__
-    if isinstance(exc, WeightsError) and task is not None:
-        if "weights are for task" in message:  # another task's file needs no training hint
-            message += " (choose the exported .safetensors file of this task under 'weights')"
-        else:  # what to do first: the status line shows only its start (a review saw the shipped names, not the hint)
-            found = message.split("; train with")[0]
-            message = (f"no weights yet for {task.name!r}: train with `python -m trainer train --task {task.name} ...`, "
-                       f"then choose the exported .safetensors file under 'weights' ({found})")
+    if isinstance(exc, WrongTaskWeightsError):  # another task's file needs no training hint
+        message += " under 'weights'"
+    elif isinstance(exc, MissingWeightsError) and task is not None:
+        # what to do first: the status line shows only its start (a review saw the shipped names, not the hint);
+        # the engine's own hint is left out of what was found, not said twice
+        found = message.split(f"; {training_hint(task.name)}")[0]
+        message = (f"no weights yet for {task.name!r}: {training_hint(task.name)}, then choose the exported "
+                   f".safetensors file under 'weights' ({found})")
     if not isinstance(exc, HyperResError):
         message = f"{type(exc).__name__}: {message}"
     return message
