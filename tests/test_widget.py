@@ -463,6 +463,56 @@ def test_each_jpeg_layer_sets_its_own_quality_and_other_layers_go_back(make_widg
     assert notes["error"] == []
 
 
+def test_auto_on_a_high_quality_jpeg_sets_its_quality_with_the_files_caution(make_widget, qtbot, tmp_path, notes):
+    """A review: Auto on a quality-95 JPEG (every camera photo is 85–95) raised a TypeError in the
+    panel (the caution of a high quality has no uneven readings), and the status line lost its source."""
+    import cv2
+    from npe2 import PluginManager
+
+    path = tmp_path / "camera.jpg"
+    assert cv2.imwrite(str(path), np.random.default_rng(2).integers(0, 255, (48, 64, 3), dtype=np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    PluginManager.instance().discover()
+    viewer = ViewerModel()
+    viewer.open(str(path), plugin="napari")
+    widget = make_widget(viewer, estimators={"dejpeg": str(tmp_path / "no-estimator.safetensors")})
+    widget.live_check.value = False
+    widget.task_combo.value = "dejpeg"
+    widget.estimate()
+    qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+    assert widget.level == 95.0 and "read from the file's quantisation tables" in widget.status.value
+    assert notes["warning"] and notes["error"] == []
+
+
+def test_apply_on_a_jpeg_layer_keeps_the_task_chosen(make_widget, qtbot, tmp_path, notes):
+    """A review: sr chosen by hand on a quality-30 JPEG, Apply, and the panel went back to dejpeg 30
+    (the output's insertion re-set the image box, read as the JPEG layer chosen anew), after every Apply."""
+    import cv2
+    from npe2 import PluginManager
+
+    path = tmp_path / "screenshot.jpg"
+    assert cv2.imwrite(str(path), np.random.default_rng(3).integers(0, 255, (40, 48, 3), dtype=np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 30])
+    PluginManager.instance().discover()
+    viewer = ViewerModel()
+    viewer.open(str(path), plugin="napari")
+    widget = make_widget(viewer, estimators={"dejpeg": str(tmp_path / "no-estimator.safetensors")})
+    widget.live_check.value = False
+    qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+    assert (widget.task.name, widget.level) == ("dejpeg", 30.0)
+    widget.task_combo.value = "sr"
+    widget.level = 2.0
+    for _ in range(2):
+        widget.preview()  # Apply's result replaces the preview: its removal re-set the image box
+        qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+        widget.apply()
+        qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+        qtbot.wait(50)
+        assert (widget.task.name, widget.level) == ("sr", 2.0)
+    assert sum(layer.name.startswith("screenshot [sr 2]") for layer in viewer.layers) == 2
+    # sr on a JPEG says once what enlarging its blocks means, and how to chain dejpeg first (the CLI's note)
+    assert sum("screenshot.jpg is a JPEG: sr enlarges its compression blocks" in note for note in notes["info"]) == 1
+    assert notes["error"] == []
+
+
 def test_apply_replaces_the_preview_of_its_layer(make_widget, qtbot, notes):
     """Reviewer: the preview stayed under the applied result. Apply removes it; the next preview brings it back."""
     viewer = ViewerModel()
