@@ -608,6 +608,8 @@ def test_auto_task_hides_the_level_and_reports_the_selection(make_widget, qtbot,
 
     widget.task_combo.value = "denoise"
     assert all(w.visible for w in level_controls) and not widget.selection_label.visible
+    widget.task_combo.value = "sr"  # a level, but no sweep: its outputs differ in size (a review pressed it to a warning)
+    assert widget.level_row.visible and not any(w.visible for w in level_controls[1:])
 
 
 # --- live preview ------------------------------------------------------------------------------

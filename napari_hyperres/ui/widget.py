@@ -331,8 +331,10 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         finally:
             self._syncing = False
         has_level = not is_image_conditioned(task)
-        for widget in (self.level_row, self.sweep_count, self.sweep_from, self.sweep_to, self.sweep_button):
-            widget.visible = has_level  # hidden, not disabled: an image-conditioned task has no level
+        self.level_row.visible = has_level  # hidden, not disabled: an image-conditioned task has no level
+        sweeps = has_level and task.output_scale is None  # a sweep stacks outputs of one size: not sr's
+        for widget in (self.sweep_count, self.sweep_from, self.sweep_to, self.sweep_button):
+            widget.visible = sweeps
         self.selection_label.visible = not has_level
         self.selection_label.value = ""
         self.brightness_check.visible = task.level_follows_brightness

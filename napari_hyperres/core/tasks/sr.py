@@ -7,7 +7,7 @@ import math
 import torch
 
 from ..degradations import bicubic_resize, downsample_upsample, low_resolution_size
-from .base import Task
+from .base import Task, scaled_length
 
 
 def degrade_bicubic(clean: torch.Tensor, scale: float | torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -19,9 +19,9 @@ def degrade_bicubic(clean: torch.Tensor, scale: float | torch.Tensor, generator:
 
 
 def upsample_bicubic(low: torch.Tensor, scale: float) -> torch.Tensor:
-    """Upsample a low-resolution ``(B, C, h, w)`` image to ``(B, C, round(h·s), round(w·s))``."""
+    """Upsample a low-resolution ``(B, C, h, w)`` image to ``(B, C, h·s, w·s)`` (rounded half up, :func:`scaled_length`)."""
     h, w = low.shape[-2:]
-    return bicubic_resize(low, (max(1, round(h * scale)), max(1, round(w * scale))))
+    return bicubic_resize(low, (scaled_length(h, scale), scaled_length(w, scale)))
 
 
 def downsample_bicubic(clean: torch.Tensor, scale: float, generator: torch.Generator | None = None) -> torch.Tensor:
