@@ -118,6 +118,22 @@ def test_a_single_huge_tiff_page_is_restored_tile_by_tile(tmp_path, counts, expe
             assert page.tags["ResolutionUnit"].value == tifffile.RESUNIT.CENTIMETER
 
 
+def test_an_imagej_hyperstack_restored_by_workers_stays_an_imagej_hyperstack(tmp_path, counts, tiny_weights):
+    """A batch review: --workers wrote an ImageJ TZCYX file as plain TIFF pages, which Fiji opens as a
+    flat stack without z-spacing or channels (ImageJ's format has no tiles). Its planes fit in memory:
+    written as ImageJ writes them, equal to the in-memory output."""
+    pytest.importorskip("distributed")
+    stack = np.stack([np.stack([counts[:96, :128], counts[96:192, :128]])] * 2)  # Z, C, Y, X
+    src = tmp_path / "hyper.tif"
+    tifffile.imwrite(src, stack, imagej=True, resolution=(1 / 0.2, 1 / 0.2), metadata={"axes": "ZCYX", "spacing": 0.5, "unit": "um"})
+    assert _restore(src, tmp_path / "memory.tif", tiny_weights["denoise"]) == 0
+    assert _restore(src, tmp_path / "chunked.tif", tiny_weights["denoise"], "--workers", "1", "--tile", "64") == 0
+    with tifffile.TiffFile(tmp_path / "chunked.tif") as tif:
+        assert tif.is_imagej and tif.series[0].axes == "ZCYX" and tif.imagej_metadata["spacing"] == pytest.approx(0.5)
+        assert tif.pages[0].tags["XResolution"].value == (5, 1)
+        np.testing.assert_array_equal(tif.asarray(), tifffile.imread(tmp_path / "memory.tif"))
+
+
 def test_a_failed_write_leaves_no_store(tmp_path, counts):
     def fail(_):
         raise KeyboardInterrupt

@@ -208,6 +208,58 @@ def test_refuses_an_existing_output_unless_overwrite(tmp_path, rng, weights, cap
     assert read_image(tmp_path / "out.png").shape == (40, 52, 3)
 
 
+def test_skip_existing_restores_only_the_missing_outputs(tmp_path, rng, weights, capsys):
+    """A batch review: an interrupted folder run could not be resumed (one existing output refused the whole
+    run; --overwrite redid everything). --skip-existing leaves existing outputs alone and restores the rest."""
+    (tmp_path / "in").mkdir()
+    for name in ("a", "b", "c"):
+        _bgr_png(tmp_path / "in" / f"{name}.png", rng)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "a.png").write_bytes(b"done before the interruption")
+    assert _restore(tmp_path / "in", tmp_path / "out", weights=weights) == 2
+    assert "--skip-existing" in capsys.readouterr().err  # the refusal says how to resume
+    assert main(["restore", str(tmp_path / "in"), str(tmp_path / "out"), "--task", "denoise", "--level", "25",
+                 "--weights", weights, "--skip-existing"]) == 0
+    assert "1 of 3 outputs exist and are left as they are" in capsys.readouterr().err
+    assert (tmp_path / "out" / "a.png").read_bytes() == b"done before the interruption"
+    assert read_image(tmp_path / "out" / "b.png").shape == read_image(tmp_path / "out" / "c.png").shape == (40, 52, 3)
+    with pytest.raises(SystemExit) as usage:  # one or the other
+        main(["restore", str(tmp_path / "in"), str(tmp_path / "out"), "--task", "denoise", "--level", "25", "--skip-existing", "--overwrite"])
+    assert usage.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+def test_an_output_made_meanwhile_by_another_run_is_left_as_it_is(tmp_path, rng, weights, capsys, monkeypatch):
+    """A batch review: two runs into one folder both exited 0, the second's files replacing the first's, since
+    the 'already exists' check ran only at start-up. Whether the output exists is decided when it is written."""
+    from napari_hyperres.engine import Restorer
+
+    (tmp_path / "in").mkdir()
+    for name in ("a", "b"):
+        _bgr_png(tmp_path / "in" / f"{name}.png", rng)
+    restore_with_report = Restorer.restore_with_report
+
+    def beside_another_run(self, image, *args, **kwargs):
+        out = tmp_path / "out" / "a.png"
+        if not out.exists():
+            out.parent.mkdir(exist_ok=True)
+            out.write_bytes(b"the other run's")  # another run finishes a.png while this one restores it
+        return restore_with_report(self, image, *args, **kwargs)
+
+    monkeypatch.setattr(Restorer, "restore_with_report", beside_another_run)
+    assert _restore(tmp_path / "in", tmp_path / "out", weights=weights) == 2
+    err = capsys.readouterr().err
+    assert "a.png appeared while it was being written" in err and "1 of 2 files failed" in err
+    assert (tmp_path / "out" / "a.png").read_bytes() == b"the other run's"
+    assert read_image(tmp_path / "out" / "b.png").shape == (40, 52, 3)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]  # no temporary file left
+    (tmp_path / "out" / "a.png").unlink()
+    (tmp_path / "out" / "b.png").unlink()
+    assert main(["restore", str(tmp_path / "in"), str(tmp_path / "out"), "--task", "denoise", "--level", "25",
+                 "--weights", weights, "--skip-existing"]) == 0  # resuming beside it: not a failure
+    assert "was written meanwhile by another run" in capsys.readouterr().err
+    assert (tmp_path / "out" / "a.png").read_bytes() == b"the other run's"
+
+
 def test_an_unwritable_output_folder_is_refused_before_any_work_and_success_follows_the_write(tmp_path, rng, weights, capsys, monkeypatch):
     """A review on a read-only file system: the run restored every file, printed "-> OUT" for each,
     then failed to write. The output's folder (or, where it is still to be made, the nearest one

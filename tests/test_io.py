@@ -172,6 +172,28 @@ def test_write_is_atomic_and_replaces(tmp_path, rng):
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
 
 
+def test_a_write_that_must_not_replace_leaves_a_file_made_meanwhile(tmp_path, monkeypatch):
+    """``overwrite=False`` decides when the file is complete: a file made meanwhile by another writer
+    stays, whether or not the file system has hard links."""
+    from napari_hyperres.core import atomic
+
+    path = tmp_path / "a.tif"
+    write_image(path, np.zeros((4, 4), np.uint16), overwrite=False)  # new: written
+    with pytest.raises(FileExistsError, match="appeared while it was being written"):
+        write_image(path, np.ones((4, 4), np.uint16), overwrite=False)
+    assert read_image(path).max() == 0 and [p.name for p in tmp_path.iterdir()] == ["a.tif"]
+
+    def no_links(*args):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(atomic.os, "link", no_links)
+    with pytest.raises(FileExistsError):
+        write_image(path, np.ones((4, 4), np.uint16), overwrite=False)
+    write_image(tmp_path / "b.tif", np.ones((4, 4), np.uint16), overwrite=False)
+    assert read_image(path).max() == 0 and read_image(tmp_path / "b.tif").max() == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "b.tif"]
+
+
 def test_write_creates_folders(tmp_path):
     path = write_image(tmp_path / "new" / "deeper" / "a.tif", np.zeros((4, 4), np.uint16))
     assert read_image(path).dtype == np.uint16

@@ -4,7 +4,7 @@ Subcommands::
 
     napari-hyperres tasks
     napari-hyperres restore IN OUT --task denoise --level 25|auto [--weights W] [--device auto]
-                                   [--tile N] [--value-range BLACK WHITE] [--overwrite] [--quiet]
+                                   [--tile N] [--value-range BLACK WHITE] [--overwrite | --skip-existing] [--quiet]
     napari-hyperres estimate IN --task denoise [--weights W] [--device auto]
     napari-hyperres weights
 

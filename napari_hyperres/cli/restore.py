@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 from functools import partial
@@ -82,7 +83,13 @@ def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
         help="write float32 TIFFs: the restored values in the input's units, not rounded to its whole counts (very dim "
         "photon counts: uint16 holds only a few levels there); the level and noise are read from the input as it is",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace existing output files (never the input)")
+    written = parser.add_mutually_exclusive_group()
+    written.add_argument("--overwrite", action="store_true", help="replace existing output files (never the input)")
+    written.add_argument(
+        "--skip-existing", action="store_true",
+        help="leave outputs that exist alone and restore the other files: run the same command again after an "
+        "interruption, or beside another run into the same folder",
+    )
     parser.add_argument(
         "--memory-budget", type=float, default=1024, metavar="MB",
         help="TIFF stacks larger than this are streamed plane by plane to a TIFF OUT instead of loaded whole (default: 1024)",
@@ -129,9 +136,10 @@ def restore_jobs(source: Path, target: Path) -> list[tuple[Path, Path]]:
     return [(source, target)]
 
 
-def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool) -> None:
+def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool, skip_existing: bool = False) -> list[tuple[Path, Path]]:
     """Refuse to write onto an input, into a folder that cannot be written, or onto an existing
-    file without ``overwrite``, before any work."""
+    file without ``overwrite``, before any work; returns the jobs to run (``skip_existing``: those
+    whose output does not exist yet)."""
     inputs = {src.resolve() for src, _ in jobs}
     for src, dst in jobs:
         blocking = file_in_the_way(dst)
@@ -142,9 +150,13 @@ def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool) -> None:
     for folder in output_folders(jobs):
         check_writable_folder(folder)  # a read-only disk refused now, not after restoring every file
     existing = [dst for _, dst in jobs if dst.exists()]
+    if skip_existing:
+        return [(src, dst) for src, dst in jobs if not dst.exists()]
     if existing and not overwrite:
-        more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
-        raise ShapeError(f"{existing[0]}{more} already exists; pass --overwrite to replace")
+        more = f" and {len(existing) - 1} more exist" if len(existing) > 1 else " already exists"
+        raise ShapeError(f"{existing[0]}{more}; pass --overwrite to replace, or --skip-existing to restore only the "
+                         "files whose output is missing (after an interruption)")
+    return jobs
 
 
 def output_folders(jobs: list[tuple[Path, Path]]) -> list[Path]:
@@ -169,7 +181,12 @@ def run_restore(args: argparse.Namespace) -> int:
     noise = camera_noise(args, task)  # --camera checked before any work (each file reads it again: its noise, not fitted)
     given = None if auto_level else resolve_level(task, args.level, noise=noise)  # the one check of a given level
     jobs = restore_jobs(args.input, args.output)
-    check_targets(jobs, args.overwrite)
+    todo = check_targets(jobs, args.overwrite, args.skip_existing)
+    if len(todo) < len(jobs) and not args.quiet:
+        print(f"note: {len(jobs) - len(todo)} of {len(jobs)} outputs exist and are left as they are (--skip-existing)", file=sys.stderr)
+    jobs = todo
+    if not jobs:
+        return EXIT_OK
     available, status = weights_status(task)
     if args.weights is None and not available:
         raise MissingWeightsError(f"task {task.name!r}: {status}; pass a weights file with --weights FILE")
@@ -191,6 +208,15 @@ def run_restore(args: argparse.Namespace) -> int:
             try:
                 with warnings_naming(src.name):  # each file's warnings, named
                     restore_job(restorer, src, dst, given, args, value_range, budget, client)
+            except FileExistsError as exc:  # written meanwhile by another run (atomic_write's final check)
+                if not args.skip_existing and len(jobs) == 1:
+                    raise
+                if args.skip_existing:
+                    if not args.quiet:
+                        print(f"note: {dst} was written meanwhile by another run: left as it is", file=sys.stderr)
+                    continue
+                failed += 1
+                print_error(file_error(src, exc))
             except (HyperResError, OSError) as exc:
                 if len(jobs) == 1:
                     raise
@@ -287,7 +313,7 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
     photo = None if is_tiff(src) else output_exif(src, image.shape, result.shape, turned=reads_upright(src))
     write_image(
         dst, result, tiff_metadata=metadata if is_tiff(dst) else None, icc_profile=read_icc_profile(src),
-        photo=photo, jpeg_quality=args.jpeg_quality or JPEG_QUALITY,
+        photo=photo, jpeg_quality=args.jpeg_quality or JPEG_QUALITY, overwrite=args.overwrite,
     )
     progress.finish(f"{describe_run(restorer, level, report)} -> {dst}")  # once written: a failed write says only its error
 
@@ -422,11 +448,15 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
         write_zarr(regular_chunks(image), dst, ome=ome, compute=run, overwrite=args.overwrite)
     elif is_tiff(dst):
         options = metadata.write_options(tuple(restored.shape), restored.dtype) if metadata is not None else {}
-        write_tiled_tiff(restored, dst, compute=run, options=options)
+        spatial = restored.ndim - (3 if rgb else 2)
+        plane_bytes = math.prod(restored.shape[spatial:]) * restored.dtype.itemsize
+        if plane_bytes > args.memory_budget * 2**20:  # a plane above the budget is written in tiles, which ImageJ's format has not
+            options.pop("imagej", None)
+        write_tiled_tiff(restored, dst, compute=run, options=options, overwrite=args.overwrite)
     else:
         from ..io.files import write_image
 
-        write_image(dst, run(restored), jpeg_quality=args.jpeg_quality or JPEG_QUALITY)
+        write_image(dst, run(restored), jpeg_quality=args.jpeg_quality or JPEG_QUALITY, overwrite=args.overwrite)
     if not args.quiet:
         print(f"{label}: {describe_levels(restorer, levels)} -> {dst}", file=sys.stderr)
 
@@ -481,7 +511,7 @@ def stream_one(restorer, src: Path, dst: Path, given, args: argparse.Namespace, 
     progress = ProgressLine(f"{src.name} (streaming)", enabled=not args.quiet)
     stream_restore_tiff(
         src, dst, restorer, levels, tile=args.tile, value_range=value_range, noise=[choice.noise for choice in choices],
-        progress=progress, channel_axis=axis,
+        progress=progress, channel_axis=axis, overwrite=args.overwrite,
     )
     progress.finish(f"{describe_levels(restorer, levels)} -> {dst}")
 

@@ -105,12 +105,17 @@ def check_writable_folder(folder: str | os.PathLike) -> None:
     raise OSError(code, f"cannot write into {folder} ({reason}); choose a folder you can write to")
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None], *, replace: bool = True) -> None:
     """Call ``write(tmp_path)`` and move the temporary file onto ``path`` only if it succeeds.
 
     A crash, cancellation or SIGTERM (the CLI and the trainer turn it into an exception)
     leaves ``path`` as it was (never half-written) and removes the temporary file; one left
     by an uncatchable kill is removed by the next write to ``path`` (:func:`remove_stale_temps`).
+
+    ``replace=False``: a ``path`` that exists when the file is complete is left as it is and
+    :class:`FileExistsError` raised, decided at that moment (a hard link, which fails on an existing
+    name, where the file system has them): two runs writing one folder cannot replace each other's
+    files, whatever was checked when they started (a review's second run replaced the first's).
     """
     path = Path(path)
     blocking = file_in_the_way(path)
@@ -126,7 +131,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # some writers create 0600 files; give outputs the usual permissions
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _place_new(Path(tmp), path)
     except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -136,6 +144,24 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
             reason = (exc.strerror or str(exc)).lower()
             raise OSError(exc.errno, f"cannot write into {path.parent} ({reason}); choose a folder you can write to") from exc
         raise
+
+
+def _place_new(tmp: Path, path: Path) -> None:
+    """Move the finished ``tmp`` to ``path`` unless ``path`` exists (then :class:`FileExistsError`)."""
+    taken = FileExistsError(
+        errno.EEXIST, f"{path} appeared while it was being written (another run writing the same folder?): left as it is; "
+        "pass --overwrite to replace it, or --skip-existing to leave existing outputs alone"
+    )
+    try:
+        os.link(tmp, path)  # atomic: fails where the name exists
+    except FileExistsError:
+        raise taken from None
+    except OSError:  # no hard links here (some network and FAT file systems; folders): check, then rename
+        if os.path.lexists(path):
+            raise taken from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
 
 
 def _disk_full(exc: OSError, folder: Path) -> bool:

@@ -14,6 +14,7 @@ overlap by the network's receptive field: the result equals restoring the whole 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ import numpy as np
 
 from ..core.atomic import atomic_write, remove_stale_temps, temporary_sibling
 from ..errors import ShapeError
+from .tiff_meta import IMAGEJ_DTYPES
 
 ZARR_SUFFIX = ".zarr"
 OME_VERSION = "0.4"
@@ -199,6 +201,9 @@ def write_zarr(
             out = zarr.create_array(str(temporary), shape=array.shape, chunks=array.chunksize, dtype=array.dtype, zarr_format=2)
         delayed = array.store(out, lock=False, compute=False)
         (compute or (lambda d: d.compute()))(delayed)
+        if target.exists() and not overwrite:  # made meanwhile (another run into the same folder): left as it is
+            raise FileExistsError(errno.EEXIST, f"{target} appeared while it was being written (another run writing the same "
+                                  "folder?): left as it is; pass --overwrite to replace it")
         _replace_store(temporary, target)
     finally:
         if temporary.exists():
@@ -223,17 +228,39 @@ def _replace_store(new: Path, target: Path) -> None:
 
 
 def write_tiled_tiff(
-    array: Any, target: str | os.PathLike, *, tile: int = 512, compute: Callable[[Any], Any] | None = None, options: dict | None = None
+    array: Any,
+    target: str | os.PathLike,
+    *,
+    tile: int = 512,
+    compute: Callable[[Any], Any] | None = None,
+    options: dict | None = None,
+    overwrite: bool = True,
 ) -> Path:
     """Write ``array`` (dask, one plane ``(Y, X[, C])`` or a stack of them) as a tiled TIFF, one
-    ``tile``² tile at a time: memory holds a tile row, whatever the image size. Atomic.
+    ``tile``² tile at a time: memory holds a tile row, whatever the image size. Atomic
+    (``overwrite=False``: an existing ``target`` is left as it is, :class:`FileExistsError`).
 
     ``options``: more ``tifffile.imwrite`` keywords, the source's metadata
-    (:meth:`~napari_hyperres.io.tiff_meta.TiffMetadata.write_options`: pixel size, axes, OME); an
-    ImageJ hyperstack's are written as plain TIFF tags and description, since ImageJ's format has no tiles."""
+    (:meth:`~napari_hyperres.io.tiff_meta.TiffMetadata.write_options`: pixel size, axes, OME). An
+    ImageJ hyperstack's (``imagej=True``) is written as ImageJ writes it, plane by plane without
+    tiles (ImageJ's format has none; memory then holds a plane, so leave ``imagej`` out for planes
+    too large for memory: their pixel size goes into the plain TIFF tags): a review found
+    ``--workers`` outputs opening in Fiji as a flat stack with no z-spacing."""
     import tifffile
 
     options = dict(options or {})
+    if options.get("imagej") and array.dtype.name in IMAGEJ_DTYPES:
+        rgb = array.ndim >= 3 and array.shape[-1] in (3, 4)
+        lead = array.shape[: array.ndim - (3 if rgb else 2)]
+        run = compute or (lambda work: work.compute())
+        planes = (np.asarray(run(array[index])) for index in np.ndindex(*lead))
+        atomic_write(
+            target,
+            lambda tmp: tifffile.imwrite(tmp, data=planes, shape=array.shape, dtype=array.dtype,
+                                         photometric="rgb" if rgb else "minisblack", **options),
+            replace=overwrite,
+        )
+        return Path(target)
     options.pop("imagej", None)
 
     compute = compute or (lambda work: work.compute())
@@ -255,7 +282,7 @@ def write_tiled_tiff(
         tifffile.imwrite(tmp, data=tiles(), shape=array.shape, dtype=array.dtype, tile=(tile, tile),
                          photometric="rgb" if rgb else "minisblack", **options)
 
-    atomic_write(target, write)
+    atomic_write(target, write, replace=overwrite)
     return Path(target)
 
 

@@ -213,8 +213,12 @@ def write_image(
     tiff_metadata: TiffMetadata | None = None,
     icc_profile: bytes | None = None,
     photo: PhotoMetadata | None = None,
+    overwrite: bool = True,
 ) -> Path:
     """Write ``image`` (colour given as RGB/RGBA) atomically in the format of ``path``'s suffix.
+
+    ``overwrite=False``: an existing ``path`` is left as it is (:class:`FileExistsError`), checked when the
+    file is complete (:func:`~napari_hyperres.core.atomic.atomic_write`).
 
     TIFF: written as is, RGB(A) when the last axis has 3 or 4 channels (extra alpha
     sample), otherwise gray pages (a ``(Z, Y, X)`` stack becomes Z pages); with
@@ -248,7 +252,7 @@ def write_image(
         options = tiff_metadata.write_options(image.shape, image.dtype) if tiff_metadata is not None else {}
         if icc_profile is not None:
             options["iccprofile"] = icc_profile
-        atomic_write(path, lambda tmp: tifffile.imwrite(tmp, image, photometric=photometric, **options))
+        atomic_write(path, lambda tmp: tifffile.imwrite(tmp, image, photometric=photometric, **options), replace=overwrite)
         return path
     data = image
     if data.ndim == 3 and data.shape[-1] == 3:
@@ -270,7 +274,7 @@ def write_image(
             encoded = embed_exif(encoded, suffix, photo)
         Path(tmp).write_bytes(encoded)
 
-    atomic_write(path, _write)
+    atomic_write(path, _write, replace=overwrite)
     return path
 
 

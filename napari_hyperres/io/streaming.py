@@ -94,8 +94,10 @@ def stream_restore_tiff(
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
     channel_axis: int | None = None,
+    overwrite: bool = True,
 ) -> tuple[int, ...]:
     """Restore every page of the TIFF stack ``src`` into the TIFF ``dst``; returns the output shape.
+    ``overwrite=False``: a ``dst`` that exists when it is complete is left as it is (:class:`FileExistsError`).
 
     The intensity rule of :mod:`napari_hyperres.core.intensity` (and, for photon-limited tasks,
     the noise fit) is applied to up to 8 evenly spaced planes (:func:`page_sample`) and used for all (pass ``value_range`` to
@@ -156,5 +158,6 @@ def stream_restore_tiff(
         atomic_write(
             dst,
             lambda tmp: tifffile.imwrite(tmp, restored_planes(tif), shape=out_shape, dtype=dtype, photometric=photometric, **options),
+            replace=overwrite,
         )
     return out_shape
