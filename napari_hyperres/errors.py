@@ -28,6 +28,14 @@ class MixedBrightnessWarning(UserWarning):
     channel beside a bright one in one array): restore those planes on their own."""
 
 
+class LevelMismatchWarning(UserWarning):
+    """A level given far from what the image's noise reads (photon-limited tasks: its Poisson–Gaussian fit)."""
+
+
+class CameraMismatchWarning(UserWarning):
+    """A camera's noise given (``--camera``) that does not describe the image's noise."""
+
+
 class ShapeError(HyperResError, ValueError):
     """An image whose shape, channel count, dtype or values cannot be restored."""
 

@@ -310,6 +310,48 @@ def test_a_known_camera_replaces_the_fit(tmp_path, capsys):
     assert not (tmp_path / "x.tif").exists()
 
 
+def test_a_level_far_from_what_the_noise_reads_is_warned_about():
+    """A batch review: one --level 70 for a folder restored a frame whose fit reads 14 photons to 17.54 dB,
+    below its noisy input's 18.24, without a word. A level beyond ×0.5–×1.4 of the reading warns."""
+    import warnings
+
+    from napari_hyperres import LevelMismatchWarning
+    from napari_hyperres.blind.photon_fit import LEVEL_MISFIT
+
+    frame = camera(fluorescence_like((128, 128)), 2.0, 3.0, 100.0, 60.0)
+    reading = estimate_level(frame, "microscopy")
+    with pytest.warns(LevelMismatchWarning, match=r"is 5× what this image's noise reads"):
+        restore(frame, "microscopy", 5 * reading)
+    with pytest.warns(LevelMismatchWarning, match="below it"):
+        restore(frame, "microscopy", 0.3 * reading)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LevelMismatchWarning)
+        for factor in (LEVEL_MISFIT[0] * 1.01, 1.1, LEVEL_MISFIT[1] * 0.99):  # the README's × 1.1 is quiet
+            restore(frame, "microscopy", factor * reading)
+
+
+def test_a_camera_that_does_not_describe_the_image_is_warned_about(tmp_path, capsys):
+    """A batch review: --camera of the first detector applied to a second detector's channel (gain 8,
+    offset 500) restored it 6.3 dB below its own fit, and the log called the camera a "Poisson–Gaussian fit"."""
+    import warnings
+
+    from napari_hyperres import CameraMismatchWarning
+
+    clean = fluorescence_like((128, 128))
+    first, second = camera(clean, 2.2, 3.5, 100.0, 200.0), camera(clean, 8.0, 3.5, 500.0, 200.0)
+    given = PoissonGaussian.from_read_noise(2.2, 3.5, 100.0)
+    with pytest.warns(CameraMismatchWarning, match="does not describe this image's noise"):
+        restore(second, "microscopy", "auto", noise=given)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CameraMismatchWarning)
+        restore(first, "microscopy", "auto", noise=given)
+    tifffile.imwrite(tmp_path / "first.tif", first)
+    assert main(["restore", str(tmp_path / "first.tif"), str(tmp_path / "out.tif"), "--task", "microscopy",
+                 "--level", "auto", "--camera", "2.2", "3.5", "100", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "camera given: gain α 2.2" in err and "fit" not in err.split("camera given")[1].split("\n")[0], err
+
+
 def test_channels_of_different_detectors_fitted_together_are_warned_about(microscopy):
     """A review: a ZCYX layer without channel_axis (the widget's 4-D layer) was fitted as one, 26.71 dB
     on the second channel against 34.32 fitted alone, with no word. Planes of one camera do not warn."""

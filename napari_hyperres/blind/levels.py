@@ -166,8 +166,9 @@ def resolve_level(
     if restoring:
         task.check_auto()
     if task.noise_parameters:
-        photons, noise = estimate_photon_noise(_required(image, task), task, rgb=rgb, value_range=value_range, noise=noise)
-        return LevelChoice(photons, describe_fit(noise), estimate=photons, noise=noise)
+        photons, used = estimate_photon_noise(_required(image, task), task, rgb=rgb, value_range=value_range, noise=noise)
+        method = describe_fit(used) if noise is None else f"camera given: {used.describe()}"  # nothing fitted (a review)
+        return LevelChoice(photons, method, estimate=photons, noise=used)
     if task.level_in_file is not None and task.level_in_file.applies_to(path):
         in_file = task.level_in_file
         recorded = float(in_file.read(path))

@@ -21,6 +21,7 @@ from ..core.intensity import PERCENTILES, PILE_UP, intensity_map_for, piled
 from ..core.photon_noise import PoissonGaussian
 from ..core.stabilize import MAX_STABILIZED_SIGMA, StabilizedMap, fitted_photons, stabilized_map
 from ..errors import ShapeError
+from .levels import is_auto
 
 DETAIL_KERNEL = np.outer([1.0, -2.0, 1.0], [1.0, -2.0, 1.0]) / 6.0
 """Second differences in y and x, scaled so white noise of variance v keeps variance v."""
@@ -493,6 +494,73 @@ def _warn_if_planes_dimmer(planes: np.ndarray, noise: PoissonGaussian, photons: 
         )
 
 
+CAMERA_MISFIT = (0.5, 1.5)
+"""The span of :func:`camera_noise_ratio` a given camera's model (:class:`PoissonGaussian` given, ``--camera``)
+may show before :class:`~napari_hyperres.errors.CameraMismatchWarning`. Measured: the camera that made the
+image 0.97–1.03 (simulated from W2S averages and a fluorescence-like field; real W2S frames against their
+own fit 0.75–1.05); the camera's gain wrong ×1.5 / ×2: 0.65 / 0.49; a channel of another detector (gain 8,
+offset 500, read with gain 2.2 and offset 100), which a review restored 6.3 dB below its own fit without
+a word: 1.83."""
+
+
+def camera_noise_ratio(planes: np.ndarray, noise: PoissonGaussian) -> float:
+    """The image's noise over what ``noise`` predicts for it: the median over the usable pixels of the
+    sampled ``planes`` (:func:`sampled_planes`) of ``detail² / (gain · mean + beta)``, over Gaussian
+    noise's 0.455 (the statistic the fit reads): ≈ 1 where ``noise`` describes the image."""
+    crops = [crop for plane in planes for crop in _fit_crops(plane)]
+    clip = saturation_levels(crops, np.iinfo(planes.dtype)) if np.issubdtype(planes.dtype, np.integer) else None
+    samples = CurveSamples.measure(crops, clip)
+    scaled = [detail[usable] ** 2 / np.maximum(noise.gain * mean[usable] + noise.beta, 1e-12) for mean, detail, _, usable in samples.planes]
+    values = np.concatenate(scaled)
+    return float(np.median(values)) / 0.455 if values.size else 1.0
+
+
+def _warn_if_camera_misfits(planes: np.ndarray, noise: PoissonGaussian) -> None:
+    """Warn when the camera given does not describe the noise of these sampled ``planes``."""
+    ratio = camera_noise_ratio(planes, noise)
+    low, high = CAMERA_MISFIT
+    if not low <= ratio <= high:
+        import warnings
+
+        from ..errors import CameraMismatchWarning
+
+        warnings.warn(
+            f"the camera given ({noise.describe()}) does not describe this image's noise: measured against it, the "
+            f"image's noise variance is {ratio:.2g}× what it predicts. Check GAIN, READ_NOISE and OFFSET (another "
+            "detector's channel? each channel of a file has its own), or leave --camera out to fit the image",
+            CameraMismatchWarning,
+            stacklevel=4,
+        )
+
+
+LEVEL_MISFIT = (0.5, 1.4)
+"""A level given below ×0.5 or above ×1.4 of the photons the image's noise reads draws a
+:class:`~napari_hyperres.errors.LevelMismatchWarning`. Measured on 36 W2S frames against the fitted
+level (``bench_microscopy_level_ratio.md``): ×0.5 −1.39 dB, ×1.4 −3.27, ×2 −8.02; a review's ×5 came
+out below the noisy input (17.54 against 18.24 dB)."""
+
+
+def _warn_if_level_misfits(photons: float, reading: float, level_range: tuple[float, float]) -> None:
+    """Warn when a level given lies far from what the image's noise reads (taken within the task's
+    ``level_range``: the end of the range is the nearest level to a reading beyond it)."""
+    low, high = LEVEL_MISFIT
+    reading = min(max(reading, level_range[0]), level_range[1])
+    if reading > 0 and not low * reading <= photons <= high * reading:
+        import warnings
+
+        from ..errors import LevelMismatchWarning
+
+        side = "above" if photons > reading else "below"
+        effect = "keeps most of the noise (×2: −8 dB on real frames)" if side == "above" else "smooths detail away (×0.5: −1.4 dB)"
+        warnings.warn(
+            f"the level given ({photons:.4g} photons) is {photons / reading:.2g}× what this image's noise reads "
+            f"({reading:.4g}): so far {side} it, the restoration {effect}. Give --level auto, or a level within "
+            f"×{low:g}–×{high:g} of {reading:.4g}",
+            LevelMismatchWarning,
+            stacklevel=4,
+        )
+
+
 def photon_setup(
     task,
     image: np.ndarray,
@@ -523,6 +591,7 @@ def photon_setup(
     # the planes standing for a whole image; none for a part of one (a preview crop, a streamed page, a chunk:
     # they come with the whole image's range and noise, which must decide for them as for all of it)
     planes = sampled_planes(image) if value_range is None else None
+    given_camera = noise is not None
     if noise is None:
         noise = fit_poisson_gaussian(image)
     elif planes is not None:
@@ -533,9 +602,13 @@ def photon_setup(
         noise = noise if ceiling is None else dataclasses.replace(noise, ceiling=ceiling)
     if planes is not None:
         _warn_if_planes_dimmer(planes, noise, noise.photons(black, white))
-    if isinstance(level, str) and level.strip().lower() == "auto":
+        if given_camera:
+            _warn_if_camera_misfits(planes, noise)
+    if is_auto(level):
         photons = fitted_photons(task, noise, black, white)
     else:
         photons = task.check_level(level)
+        if planes is not None:
+            _warn_if_level_misfits(photons, noise.photons(black, white), task.level_range)
         noise = noise.with_photons(photons, black, white)
     return photons, stabilized_map(noise, black, white, np.dtype(image.dtype), max_sigma)
