@@ -43,6 +43,8 @@ _LAZY = {
     "list_weights": ".core.weights",
     "load_model": ".core.weights",
     "read_image": ".io.files",
+    "read_provenance": ".io.provenance",
+    "read_tiff_metadata": ".io.tiff_meta",
     "write_image": ".io.files",
     "sample_image": ".ui.sample_data",
 }
@@ -83,6 +85,8 @@ __all__ = [
     "PluginError",
     "PoissonGaussian",
     "read_image",
+    "read_provenance",
+    "read_tiff_metadata",
     "restore",
     "Restorer",
     "sample_image",

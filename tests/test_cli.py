@@ -200,12 +200,37 @@ def test_refuses_to_overwrite_the_input(tmp_path, rng, weights, capsys):
 
 def test_refuses_an_existing_output_unless_overwrite(tmp_path, rng, weights, capsys):
     _bgr_png(tmp_path / "in.png", rng)
-    (tmp_path / "out.png").write_bytes(b"keep me")
+    assert _restore(tmp_path / "in.png", tmp_path / "out.png", weights=weights, level="10") == 0
+    before = (tmp_path / "out.png").read_bytes()
     assert _restore(tmp_path / "in.png", tmp_path / "out.png", weights=weights) == 2
     assert "already exists; pass --overwrite" in capsys.readouterr().err
-    assert (tmp_path / "out.png").read_bytes() == b"keep me"
+    assert (tmp_path / "out.png").read_bytes() == before
     assert _restore(tmp_path / "in.png", tmp_path / "out.png", "--overwrite", weights=weights) == 0
-    assert read_image(tmp_path / "out.png").shape == (40, 52, 3)
+    assert read_image(tmp_path / "out.png").shape == (40, 52, 3) and (tmp_path / "out.png").read_bytes() != before
+
+
+def test_overwrite_replaces_only_this_programs_outputs(tmp_path, rng, weights, capsys):
+    """A batch review: `restore g2/*.tif --overwrite`, the glob matching two raw files, restored the first
+    INTO the second and exited 0. --overwrite replaces only files that record they are this program's outputs."""
+    import tifffile
+
+    from napari_hyperres.io.provenance import read_provenance
+
+    raw = [tmp_path / "g2" / f"cell_{i}.tif" for i in (1, 2)]
+    raw[0].parent.mkdir()
+    for path in raw:
+        tifffile.imwrite(path, rng.integers(0, 255, (40, 52), dtype=np.uint8))
+    before = raw[1].read_bytes()
+    assert _restore(*raw, "--overwrite", weights=weights) == 2
+    assert "was not written by napari-hyperres" in capsys.readouterr().err and raw[1].read_bytes() == before
+    assert _restore(raw[0], tmp_path / "out.tif", weights=weights) == 0  # an output: records how it was made
+    made = read_provenance(tmp_path / "out.tif")
+    assert made["task"] == "denoise" and made["level"] == 25.0 and made["source_file"] == "cell_1.tif"
+    assert made["software"].startswith("napari-hyperres ") and made["precision"] in ("float32", "bfloat16")
+    assert _restore(raw[0], tmp_path / "out.tif", "--overwrite", weights=weights) == 0
+    first = (tmp_path / "out.tif").read_bytes()
+    assert _restore(raw[0], tmp_path / "out.tif", "--overwrite", weights=weights) == 0
+    assert (tmp_path / "out.tif").read_bytes() == first  # no date in the record: the same bytes again
 
 
 def test_skip_existing_restores_only_the_missing_outputs(tmp_path, rng, weights, capsys):

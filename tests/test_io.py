@@ -194,6 +194,33 @@ def test_a_write_that_must_not_replace_leaves_a_file_made_meanwhile(tmp_path, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "b.tif"]
 
 
+@pytest.mark.parametrize("suffix", [".tif", ".png", ".jpg"])
+def test_outputs_record_how_they_were_made(tmp_path, suffix):
+    """A batch review found no trace in a restored file of the task, level, weights or precision. The
+    record reads back equal, leaves an ImageJ hyperstack an ImageJ hyperstack, and is the same bytes twice."""
+    import tifffile
+
+    from napari_hyperres.io.provenance import read_provenance, record
+    from napari_hyperres.io.tiff_meta import read_tiff_metadata
+
+    made = record(task="microscopy", level=[12.5, 40.0], unit="photons", weights="microscopy.lite", precision="float32")
+    image = (np.arange(2 * 3 * 16 * 16).reshape(2, 3, 16, 16) % 251).astype(np.uint8) if suffix == ".tif" else np.zeros((16, 16, 3), np.uint8)
+    options = {}
+    if suffix == ".tif":
+        tifffile.imwrite(tmp_path / "source.tif", image, imagej=True, metadata={"axes": "ZCYX", "spacing": 0.3})
+        options["tiff_metadata"] = read_tiff_metadata(tmp_path / "source.tif")
+    path = write_image(tmp_path / f"out{suffix}", image, provenance=made, **options)
+    assert read_provenance(path) == made and made["software"].startswith("napari-hyperres ")
+    np.testing.assert_array_equal(read_image(path), image) if suffix != ".jpg" else None
+    first = path.read_bytes()
+    write_image(path, image, provenance=made, **options)
+    assert path.read_bytes() == first
+    if suffix == ".tif":
+        with tifffile.TiffFile(path) as tif:
+            assert tif.is_imagej and tif.series[0].axes == "ZCYX" and tif.imagej_metadata["spacing"] == pytest.approx(0.3)
+    assert read_provenance(write_image(tmp_path / f"plain{suffix}", image, **options)) is None
+
+
 def test_write_creates_folders(tmp_path):
     path = write_image(tmp_path / "new" / "deeper" / "a.tif", np.zeros((4, 4), np.uint16))
     assert read_image(path).dtype == np.uint16

@@ -37,3 +37,16 @@ def test_the_python_section_runs_as_written(tmp_path, monkeypatch, one_thread):
     assert names["lazy"].compute().shape == noisy.shape and names["shadows"].shape == noisy.shape
     assert abs(names["sigma"] - 25) < 3  # the comment says ≈ 25
     assert (tmp_path / "restored.png").is_file()
+
+
+def test_the_files_block_runs_as_written(tmp_path, monkeypatch, one_thread):
+    """A batch review: the README's read_image → restore → write_image lost the axes and pixel size
+    (axes QQQYX, size 1) and recorded nothing of how the file was made."""
+    import tifffile
+
+    monkeypatch.chdir(tmp_path)
+    names: dict = {}
+    exec(compile(python_section_block("### Files from a script"), "README.md: ### Files from a script", "exec"), names)
+    with tifffile.TiffFile(tmp_path / "cells_restored.tif") as tif:
+        assert tif.is_imagej and tif.series[0].axes == "ZYX" and tif.imagej_metadata["spacing"] == 0.3
+    assert names["made"]["task"] == "microscopy" and names["made"]["software"].startswith("napari-hyperres")

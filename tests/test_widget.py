@@ -1363,6 +1363,10 @@ def test_save_writes_a_restored_channel_with_its_files_axes_and_pixel_size(make_
         assert x_resolution[0] / x_resolution[1] == pytest.approx(1 / 0.108, rel=1e-4)
         np.testing.assert_array_equal(tif.asarray(), np.asarray(output.data))
     assert sorted(p.name for p in target.parent.iterdir()) == ["cells_denoise.tif"]  # atomically, nothing else left
+    from napari_hyperres.io.provenance import read_provenance
+
+    made = read_provenance(target)  # how it was made, in the file (a batch review found no trace of it)
+    assert (made["task"], made["level"], made["source_file"]) == ("denoise", 25.0, "cells.tif")
     # the input file is never the target; a layer that is no output is refused with what to do
     widget.save_output(str(source), layer=output)
     assert "is the input file" in notes["warning"][-1]

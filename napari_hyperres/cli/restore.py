@@ -150,6 +150,15 @@ def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool, skip_existing:
     for folder in output_folders(jobs):
         check_writable_folder(folder)  # a read-only disk refused now, not after restoring every file
     existing = [dst for _, dst in jobs if dst.exists()]
+    if overwrite:
+        foreign = [dst for dst in existing if not_an_output(dst)]
+        if foreign:
+            more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+            raise ShapeError(
+                f"{foreign[0]}{more} exists and was not written by napari-hyperres (a raw image? a shell glob that "
+                "matched two files puts the second where OUT goes): --overwrite replaces only this program's outputs; "
+                "move or delete it yourself if it should go"
+            )
     if skip_existing:
         return [(src, dst) for src, dst in jobs if not dst.exists()]
     if existing and not overwrite:
@@ -157,6 +166,16 @@ def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool, skip_existing:
         raise ShapeError(f"{existing[0]}{more}; pass --overwrite to replace, or --skip-existing to restore only the "
                          "files whose output is missing (after an interruption)")
     return jobs
+
+
+def not_an_output(path: Path) -> bool:
+    """Whether the existing ``path`` is an image file that records no napari-hyperres output
+    (:func:`~napari_hyperres.io.provenance.read_provenance`: TIFF, PNG, JPEG, zarr; other formats
+    have no place for the record and are taken as outputs)."""
+    from ..io.provenance import read_provenance
+
+    recordable = path.is_dir() or path.suffix.lower() in (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+    return recordable and read_provenance(path) is None
 
 
 def output_folders(jobs: list[tuple[Path, Path]]) -> list[Path]:
@@ -284,7 +303,7 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
     image = read_image(src)
     metadata = read_tiff_metadata(src) if is_tiff(src) else None
     channel_axis, parts = channel_parts(task, image, metadata)
-    results = []
+    results, used_levels, used_noise = [], [], []
     for label, part in parts:
         choice = given or resolve_level(
             task, args.level, part, path=src, device=args.device, value_range=value_range, noise=camera_noise(args, task)
@@ -303,6 +322,8 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
             part, level, tile=args.tile, progress=progress, value_range=part_range, noise=noise
         )
         results.append(result)
+        used_levels.append(level)
+        used_noise.append(report.noise)
         if len(results) < len(parts):
             progress.finish(describe_run(restorer, level, report))
     result = results[0] if channel_axis is None else np.stack(results, axis=channel_axis)
@@ -314,6 +335,7 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
     write_image(
         dst, result, tiff_metadata=metadata if is_tiff(dst) else None, icc_profile=read_icc_profile(src),
         photo=photo, jpeg_quality=args.jpeg_quality or JPEG_QUALITY, overwrite=args.overwrite,
+        provenance=output_record(restorer, src, used_levels, used_noise),
     )
     progress.finish(f"{describe_run(restorer, level, report)} -> {dst}")  # once written: a failed write says only its error
 
@@ -426,7 +448,7 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
     metadata = read_tiff_metadata(src) if is_tiff(src) else None
     axis = fitted_channel_axis(task, metadata, tuple(array.shape), lead)  # a photon task fits each channel, as in memory
     parts = [array] if axis is None else [array[(slice(None),) * axis + (c,)] for c in range(array.shape[axis])]
-    restored_parts, levels = [], []
+    restored_parts, levels, noises = [], [], []
     for c, part in enumerate(parts):
         choice = given
         if choice is None:
@@ -436,27 +458,29 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
                 label = "" if axis is None else f" channel {c}"
                 print(f"{src.name}{label}: {choice.describe(task)}, from sampled planes", file=sys.stderr)
         levels.append(choice.to_restore)
+        noises.append(choice.noise)
         restored_parts.append(
             restorer.restore_lazy(part, choice.to_restore, tile=args.tile, rgb=rgb, value_range=value_range, noise=choice.noise)
         )
     restored = restored_parts[0] if axis is None else da.stack(restored_parts, axis=axis)
+    provenance = output_record(restorer, src, levels, noises)
     where = f" on {len(client.scheduler_info()['workers'])} workers" if client is not None else ""
     label = f"{src.name} (chunk by chunk{where})"
     run = partial(compute_with_progress, client=client, label=label, quiet=args.quiet)
     if is_zarr(dst):
         image, ome = ome_image(restored, rgb, meta, src.stem, source_shape=tuple(array.shape))
-        write_zarr(regular_chunks(image), dst, ome=ome, compute=run, overwrite=args.overwrite)
+        write_zarr(regular_chunks(image), dst, ome=ome, compute=run, overwrite=args.overwrite, provenance=provenance)
     elif is_tiff(dst):
         options = metadata.write_options(tuple(restored.shape), restored.dtype) if metadata is not None else {}
         spatial = restored.ndim - (3 if rgb else 2)
         plane_bytes = math.prod(restored.shape[spatial:]) * restored.dtype.itemsize
         if plane_bytes > args.memory_budget * 2**20:  # a plane above the budget is written in tiles, which ImageJ's format has not
             options.pop("imagej", None)
-        write_tiled_tiff(restored, dst, compute=run, options=options, overwrite=args.overwrite)
+        write_tiled_tiff(restored, dst, compute=run, options=options, overwrite=args.overwrite, provenance=provenance)
     else:
         from ..io.files import write_image
 
-        write_image(dst, run(restored), jpeg_quality=args.jpeg_quality or JPEG_QUALITY, overwrite=args.overwrite)
+        write_image(dst, run(restored), jpeg_quality=args.jpeg_quality or JPEG_QUALITY, overwrite=args.overwrite, provenance=provenance)
     if not args.quiet:
         print(f"{label}: {describe_levels(restorer, levels)} -> {dst}", file=sys.stderr)
 
@@ -512,8 +536,28 @@ def stream_one(restorer, src: Path, dst: Path, given, args: argparse.Namespace, 
     stream_restore_tiff(
         src, dst, restorer, levels, tile=args.tile, value_range=value_range, noise=[choice.noise for choice in choices],
         progress=progress, channel_axis=axis, overwrite=args.overwrite,
+        provenance=output_record(restorer, src, levels, [choice.noise for choice in choices]),
     )
     progress.finish(f"{describe_levels(restorer, levels)} -> {dst}")
+
+
+def output_record(restorer, src: Path, levels: list, noises: list | None = None) -> dict:
+    """How an output of ``src`` was made, for the file itself (:mod:`napari_hyperres.io.provenance`): task,
+    level (one per channel where channels had their own), unit, weights (name and steps), the precision the
+    network computed in, the self-ensemble, the noise used (photon tasks), the input file's name."""
+    from ..blind.brightness import LevelCurve
+    from ..io.provenance import record
+
+    task, info = restorer.task, restorer.info
+    values = [None if task.conditioning == "image" else float(level.level if isinstance(level, LevelCurve) else level) for level in levels]
+    noise = [n.describe() for n in (noises or []) if n is not None]
+    return record(
+        task=task.name, level=values[0] if len(values) == 1 else values, unit=task.unit,
+        by_brightness=True if any(isinstance(level, LevelCurve) for level in levels) else None,
+        weights=info.name, weights_steps=info.steps or None, precision=str(restorer.dtype).removeprefix("torch."),
+        self_ensemble=True if restorer.self_ensemble else None, noise=(noise[0] if len(noise) == 1 else noise) or None,
+        source_file=src.name,
+    )
 
 
 def describe_levels(restorer, levels: list) -> str:

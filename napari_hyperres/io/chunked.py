@@ -25,6 +25,7 @@ import numpy as np
 
 from ..core.atomic import atomic_write, remove_stale_temps, temporary_sibling
 from ..errors import ShapeError
+from .provenance import KEYWORD, tiff_options
 from .tiff_meta import IMAGEJ_DTYPES
 
 ZARR_SUFFIX = ".zarr"
@@ -174,6 +175,7 @@ def write_zarr(
     ome: dict | None = None,
     compute: Callable[[Any], None] | None = None,
     overwrite: bool = False,
+    provenance: dict | None = None,
 ) -> Path:
     """Compute ``array`` (dask) into the zarr store ``target`` chunk by chunk.
 
@@ -197,8 +199,12 @@ def write_zarr(
             group = zarr.open_group(str(temporary), mode="w", zarr_format=2)
             group.attrs.update(json.loads(json.dumps(ome)))
             out = group.create_array("0", shape=array.shape, chunks=array.chunksize, dtype=array.dtype, overwrite=True)
+            attrs = group.attrs
         else:
             out = zarr.create_array(str(temporary), shape=array.shape, chunks=array.chunksize, dtype=array.dtype, zarr_format=2)
+            attrs = out.attrs
+        if provenance is not None:  # how it was made (io.provenance)
+            attrs.update({KEYWORD: provenance})
         delayed = array.store(out, lock=False, compute=False)
         (compute or (lambda d: d.compute()))(delayed)
         if target.exists() and not overwrite:  # made meanwhile (another run into the same folder): left as it is
@@ -235,6 +241,7 @@ def write_tiled_tiff(
     compute: Callable[[Any], Any] | None = None,
     options: dict | None = None,
     overwrite: bool = True,
+    provenance: dict | None = None,
 ) -> Path:
     """Write ``array`` (dask, one plane ``(Y, X[, C])`` or a stack of them) as a tiled TIFF, one
     ``tile``² tile at a time: memory holds a tile row, whatever the image size. Atomic
@@ -248,7 +255,7 @@ def write_tiled_tiff(
     ``--workers`` outputs opening in Fiji as a flat stack with no z-spacing."""
     import tifffile
 
-    options = dict(options or {})
+    options = {**(options or {}), **tiff_options(provenance)}
     if options.get("imagej") and array.dtype.name in IMAGEJ_DTYPES:
         rgb = array.ndim >= 3 and array.shape[-1] in (3, 4)
         lead = array.shape[: array.ndim - (3 if rgb else 2)]

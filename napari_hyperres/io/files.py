@@ -22,6 +22,8 @@ from ..core.atomic import atomic_write
 from ..errors import ShapeError
 from .exif import PhotoMetadata, embed_exif
 from .icc import embed_icc_profile, profile_fits
+from .provenance import embed as embed_provenance
+from .provenance import tiff_options
 from .tiff_meta import TiffMetadata
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -214,11 +216,13 @@ def write_image(
     icc_profile: bytes | None = None,
     photo: PhotoMetadata | None = None,
     overwrite: bool = True,
+    provenance: dict | None = None,
 ) -> Path:
     """Write ``image`` (colour given as RGB/RGBA) atomically in the format of ``path``'s suffix.
 
     ``overwrite=False``: an existing ``path`` is left as it is (:class:`FileExistsError`), checked when the
-    file is complete (:func:`~napari_hyperres.core.atomic.atomic_write`).
+    file is complete (:func:`~napari_hyperres.core.atomic.atomic_write`). ``provenance``: how the image was
+    made (:func:`~napari_hyperres.io.provenance.record`), written into TIFF, PNG and JPEG files.
 
     TIFF: written as is, RGB(A) when the last axis has 3 or 4 channels (extra alpha
     sample), otherwise gray pages (a ``(Z, Y, X)`` stack becomes Z pages); with
@@ -252,6 +256,7 @@ def write_image(
         options = tiff_metadata.write_options(image.shape, image.dtype) if tiff_metadata is not None else {}
         if icc_profile is not None:
             options["iccprofile"] = icc_profile
+        options.update(tiff_options(provenance))
         atomic_write(path, lambda tmp: tifffile.imwrite(tmp, image, photometric=photometric, **options), replace=overwrite)
         return path
     data = image
@@ -272,6 +277,7 @@ def write_image(
             encoded = embed_icc_profile(encoded, suffix, icc_profile)
         if photo is not None:
             encoded = embed_exif(encoded, suffix, photo)
+        encoded = embed_provenance(encoded, suffix, provenance)
         Path(tmp).write_bytes(encoded)
 
     atomic_write(path, _write, replace=overwrite)

@@ -24,6 +24,7 @@ from ..engine import Progress, Restorer, output_shape
 from ..engine.lazy import sample_planes
 from ..errors import CancelledError, ShapeError
 from .files import TIFF_SUFFIXES
+from .provenance import tiff_options
 from .tiff_meta import read_tiff_metadata
 
 
@@ -95,6 +96,7 @@ def stream_restore_tiff(
     cancel: Callable[[], bool] | None = None,
     channel_axis: int | None = None,
     overwrite: bool = True,
+    provenance: dict | None = None,
 ) -> tuple[int, ...]:
     """Restore every page of the TIFF stack ``src`` into the TIFF ``dst``; returns the output shape.
     ``overwrite=False``: a ``dst`` that exists when it is complete is left as it is (:class:`FileExistsError`).
@@ -154,6 +156,7 @@ def stream_restore_tiff(
     options = metadata.write_options(out_shape, dtype) if metadata is not None else {}
     if "imagej" not in options:  # an ImageJ hyperstack above 4 GB is written as ImageJ does (contiguous), not BigTIFF
         options["bigtiff"] = True
+    options.update(tiff_options(provenance))  # how it was made (io.provenance)
     with tifffile.TiffFile(src) as tif:
         atomic_write(
             dst,

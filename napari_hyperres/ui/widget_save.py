@@ -21,11 +21,13 @@ from .outputs import OUTPUT_KEY
 from .widget_workers import create_worker
 
 
-def save_restored(path: str | Path, data: np.ndarray, source_file: str | None) -> Path:
+def save_restored(path: str | Path, data: np.ndarray, source_file: str | None, made: dict | None = None) -> Path:
     """Write ``data`` to ``path`` (atomically; the format by its suffix) with the metadata of the
     file it was restored from, where that file still exists: a TIFF output gets the TIFF's axes,
     pixel size (finer after ``sr``) and ImageJ/OME entries, one channel's where ``data`` is one
-    channel of it; any output the source's ICC colour profile. Returns the path written."""
+    channel of it; any output the source's ICC colour profile. ``made``: the layer's
+    ``metadata["hyperres"]`` (how it was made), recorded in the file (:mod:`napari_hyperres.io.provenance`).
+    Returns the path written."""
     from ..io.files import TIFF_SUFFIXES, write_image
     from ..io.icc import read_icc_profile
     from ..io.tiff_meta import read_tiff_metadata
@@ -40,7 +42,14 @@ def save_restored(path: str | Path, data: np.ndarray, source_file: str | None) -
         icc = read_icc_profile(source)
         if source.suffix.lower() not in TIFF_SUFFIXES:
             photo = photo_metadata_for(source, data.shape)
-    return write_image(path, data, tiff_metadata=tiff_metadata, icc_profile=icc, photo=photo)
+    provenance = None
+    if made is not None:
+        from ..io.provenance import record
+
+        kept = ("task", "level", "unit", "weights", "self_ensemble", "by_brightness", "looks_like")
+        provenance = record(**{key: made[key] for key in kept if key in made},
+                            source_file=Path(source_file).name if source_file else made.get("source"))
+    return write_image(path, data, tiff_metadata=tiff_metadata, icc_profile=icc, photo=photo, provenance=provenance)
 
 
 def photo_metadata_for(source: Path, shape: tuple[int, ...]):
@@ -94,7 +103,7 @@ class SaveMixin:
             return
         self.status.value = f"saving {layer.name}…"
         create_worker(
-            save_restored, path, np.asarray(layer.data), source_file,
+            save_restored, path, np.asarray(layer.data), source_file, dict(made),
             _start_thread=True,
             _connect={"returned": partial(self._on_saved, layer.name), "errored": partial(self._notify_error, task=None)},
         )
