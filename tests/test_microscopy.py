@@ -372,6 +372,18 @@ def test_channels_of_different_detectors_fitted_together_are_warned_about(micros
         estimate_level(stack, "microscopy", channel_axis=1)
 
 
+def test_each_channel_can_have_its_own_level():
+    """A batch review: estimate prints a level per channel, but restore took one number for all
+    (``restore(x, 'microscopy', [40, 180], channel_axis=2)`` raised "expected a number")."""
+    clean = fluorescence_like((96, 96))
+    stack = np.stack([camera(clean, 2.0, 3.0, 100.0, 200.0, seed=1), camera(clean, 12.0, 3.0, 500.0, 150.0, seed=2)])[None]
+    both = restore(stack, "microscopy", [150, "auto"], channel_axis=1)
+    np.testing.assert_array_equal(both[:, 0], restore(stack[:, 0], "microscopy", 150))
+    np.testing.assert_array_equal(both[:, 1], restore(stack[:, 1], "microscopy", "auto"))
+    with pytest.raises(LevelRangeError, match="one level per channel"):
+        restore(stack, "microscopy", [40, 50, 60], channel_axis=1)
+
+
 def test_a_bright_image_is_refused_with_a_level_that_can_be_given():
     """Above the range the advice was "give a level by hand", though no level above 10000 is accepted."""
     frame = camera(fluorescence_like((128, 128)), 2.0, 3.0, 100.0, 40000.0)

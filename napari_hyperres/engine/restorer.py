@@ -31,7 +31,13 @@ from ..core.plugins import get_task
 from ..core.stabilize import StabilizedMap, refuse_rgb
 from ..core.tasks import Task
 from ..core.weights import WeightsInfo, load_model, training_hint
-from ..errors import CancelledError, LevelRangeWarning, MissingWeightsError, WeightsError
+from ..errors import (
+    CancelledError,
+    LevelRangeError,
+    LevelRangeWarning,
+    MissingWeightsError,
+    WeightsError,
+)
 from .by_brightness import restore_unit_plane_by_brightness
 from .ensemble import dihedral_tiles
 from .lazy import is_dask_array, restore_lazy
@@ -426,7 +432,8 @@ class Restorer:
                 ``level`` then sets its gain, unless "auto").
             channel_axis: a leading axis that holds channels (``1`` for a ``ZCYX`` stack): each
                 channel is restored on its own, with its own intensity map, noise fit
-                (``microscopy``: detectors differ in gain and offset) and "auto" level.
+                (``microscopy``: detectors differ in gain and offset) and "auto" level; ``level``
+                may then be a list of one level per channel (``[40, "auto"]``).
 
         Returns:
             The restored array, same dtype and value range; for ``sr`` the spatial
@@ -444,14 +451,18 @@ class Restorer:
             image, level, tile=tile, progress=progress, cancel=cancel, rgb=rgb, value_range=value_range, noise=noise
         )[0]
 
-    def _restore_channels(self, image: np.ndarray, level: Level, channel_axis: int, *, progress=None, **options) -> np.ndarray:
-        """:meth:`restore` of each channel along the leading axis ``channel_axis``, stacked back."""
+    def _restore_channels(self, image: np.ndarray, level, channel_axis: int, *, progress=None, **options) -> np.ndarray:
+        """:meth:`restore` of each channel along the leading axis ``channel_axis``, stacked back; ``level``
+        one for all, or a list or tuple of one per channel."""
         channels = split_channels(image, channel_axis, options.get("rgb"))
         count = len(channels)
+        levels = list(level) if isinstance(level, (list, tuple)) else [level] * count
+        if len(levels) != count:
+            raise LevelRangeError(f"expected one level per channel ({count} along axis {channel_axis}), got {len(levels)}: {level}")
         parts = []
         for c, channel in enumerate(channels):
             report = None if progress is None else (lambda done, total, c=c: progress(c * total + done, count * total))
-            parts.append(self.restore(channel, level, progress=report, **options))
+            parts.append(self.restore(channel, levels[c], progress=report, **options))
         return np.stack(parts, axis=channel_axis % image.ndim)
 
     def restore_with_report(
