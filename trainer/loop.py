@@ -233,7 +233,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         for level in levels:
             task.check_level(level)  # a level the task refuses would train a network nothing can run at it
     if cfg.kind == "dedicated" and len(levels) != 1:
-        raise ValueError(f"a dedicated network trains on one level, got {levels}")
+        raise ValueError(f"a dedicated network trains on one level, got {levels}: pass --levels L")
     penalty = SelectionPenalty(cfg.selection_entropy, cfg.selection_balance)
     if penalty.active and cfg.kind != "hair":
         raise ValueError(f"--selection-entropy / --selection-balance shape HAIR's selections; kind {cfg.kind!r} has none (use --kind hair)")

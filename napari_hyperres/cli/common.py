@@ -126,8 +126,8 @@ def file_error(path, exc: BaseException) -> str:
     return text if str(path) in text else f"{path}: {text}"
 
 
-def value_range_pair(text: str) -> float:
-    """``--value-range BLACK WHITE``: each a finite number (``inf`` and ``nan`` map nothing)."""
+def finite_number(text: str) -> float:
+    """A finite number for argparse (``--value-range BLACK WHITE``, ``--camera GAIN READ_NOISE OFFSET``: ``inf`` and ``nan`` map nothing)."""
     try:
         value = float(text)
     except ValueError:
@@ -140,7 +140,7 @@ def value_range_pair(text: str) -> float:
 def add_value_range_argument(parser: argparse.ArgumentParser) -> None:
     """``--value-range BLACK WHITE``, shared by restore and estimate (the same level for the same file)."""
     parser.add_argument(
-        "--value-range", nargs=2, type=value_range_pair, metavar=("BLACK", "WHITE"),
+        "--value-range", nargs=2, type=finite_number, metavar=("BLACK", "WHITE"),
         help="values mapped to black and white (e.g. 0 4095 for 12-bit data in 16-bit files); default: 0 255 for "
         "8-bit data, else the image's own 0.1st and 99.9th percentiles (leave it out for microscopy)",
     )
@@ -149,7 +149,7 @@ def add_value_range_argument(parser: argparse.ArgumentParser) -> None:
 def add_camera_argument(parser: argparse.ArgumentParser) -> None:
     """``--camera GAIN READ_NOISE OFFSET``, shared by restore and estimate (photon-limited tasks)."""
     parser.add_argument(
-        "--camera", nargs=3, type=value_range_pair, metavar=("GAIN", "READ_NOISE", "OFFSET"),
+        "--camera", nargs=3, type=finite_number, metavar=("GAIN", "READ_NOISE", "OFFSET"),
         help="photon-limited tasks (microscopy): your camera's gain (counts per photo-electron), read noise "
         "(counts rms) and offset (counts at zero light), used instead of fitting them to each image "
         "(for images too dim or too bright for the fit); with --level auto the level is then read from them, "
@@ -237,9 +237,11 @@ def worker_count(text: str) -> int:
     return whole_number(text, 1, "worker processes", "at least 1 worker")
 
 
-def positive_int(text: str) -> int:
-    """``--tile N``: a whole number of pixels, at least 16."""
-    return whole_number(text, 16, "pixels", "a tile of at least 16 pixels")
+def tile_size(text: str) -> int:
+    """``--tile N``: a whole number of pixels, at least :data:`~napari_hyperres.engine.tiling.MIN_TILE`."""
+    from ..engine.tiling import MIN_TILE
+
+    return whole_number(text, MIN_TILE, "pixels", f"a tile of at least {MIN_TILE} pixels")
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, weights_help: str) -> None:

@@ -28,8 +28,8 @@ from .common import (
     folder_images,
     is_tiff,
     jpeg_quality,
-    positive_int,
     print_error,
+    tile_size,
     warnings_naming,
     weights_status,
     worker_count,
@@ -65,7 +65,7 @@ def add_restore_command(subparsers: argparse._SubParsersAction) -> None:
         "such as AMD Zen 4: about 2× faster, ≤ 0.01 dB from float32; else float32), "
         "or float32 for the validation tables' numbers exactly (default: auto, or $NAPARI_HYPERRES_PRECISION)",
     )
-    parser.add_argument("--tile", type=positive_int, help="tile edge in pixels (default: tile only planes above 1024×1024)")
+    parser.add_argument("--tile", type=tile_size, help="tile edge in pixels (default: tile only planes above 1024×1024)")
     add_value_range_argument(parser)
     add_camera_argument(parser)
     parser.add_argument(

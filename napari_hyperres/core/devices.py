@@ -46,7 +46,8 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
     if dev.type not in available_devices():
         raise DeviceError(f"device {dev.type!r} is not available here (available: {', '.join(available_devices())}); use device='auto' or 'cpu'")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise DeviceError(f"{dev} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        count = torch.cuda.device_count()
+        raise DeviceError(f"{dev} does not exist: this machine has {count} CUDA device(s); use 'cuda:0'…'cuda:{count - 1}' or 'auto'")
     return dev
 
 

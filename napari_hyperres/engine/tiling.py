@@ -18,7 +18,7 @@ DEFAULT_TILE = 512
 """Tile edge used when an image plane exceeds ``DEFAULT_TILE² · 4`` pixels and no tile is given."""
 
 MIN_TILE = 16
-"""The smallest tile edge accepted (the CLI's ``--tile`` says the same)."""
+"""The smallest tile edge accepted (the CLI's ``--tile`` reads it: ``cli.common.tile_size``)."""
 
 
 def check_tile(tile: object) -> None:

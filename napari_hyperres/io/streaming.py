@@ -133,7 +133,8 @@ def stream_restore_tiff(
     levels = level if isinstance(level, list) else [level] * len(groups)
     noises = noise if isinstance(noise, list) else [noise] * len(groups)
     if len(levels) != len(groups) or len(noises) != len(groups):
-        raise ValueError(f"expected one level and noise per channel ({len(groups)}), got {len(levels)} and {len(noises)}")
+        raise ShapeError(f"expected one level and one noise per channel ({len(groups)} along axis {channel_axis}), got "
+                         f"{len(levels)} and {len(noises)}: pass lists of {len(groups)}, or one value for all")
     out_shape = output_shape(restorer.task, shape, levels[0], rgb)
 
     def restored_planes(tif: tifffile.TiffFile) -> Iterator[np.ndarray]:

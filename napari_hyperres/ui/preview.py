@@ -381,10 +381,10 @@ def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int,
         result = restorer.restore_lazy(request.data, request.restore_level(), rgb=request.rgb, value_range=request.value_range, noise=request.noise)
         yield (1, 1)
         return Restored(result, time.perf_counter() - start)
-    return (yield from restored_steps(restorer, np.asarray(request.data), request, start))
+    return (yield from drain_restore_steps(restorer, np.asarray(request.data), request, start))
 
 
-def restored_steps(restorer: Restorer, data: np.ndarray, request: Request, start: float) -> Iterator[tuple[int, int]]:
+def drain_restore_steps(restorer: Restorer, data: np.ndarray, request: Request, start: float) -> Iterator[tuple[int, int]]:
     """:meth:`Restorer.restore_steps` of ``data`` at ``request``'s settings: yields its ``(done, total)``
     steps; returns a :class:`Restored` (timed from ``start``, with HAIR's selections)."""
     from ..engine import Report

@@ -23,7 +23,7 @@ from typing import Iterator
 import numpy as np
 
 from .labels import is_image_conditioned
-from .preview import Request, Restored, RestorerCache, restored_steps
+from .preview import Request, Restored, RestorerCache, drain_restore_steps
 
 WHOLE_PLANE_PIXELS = 640 * 640
 """Planes up to this size (in one-pass pixels: colour as opponent planes counts three times,
@@ -153,7 +153,7 @@ def preview_steps(cache: RestorerCache, request: Request) -> Iterator[PreviewTil
     plane = np.asarray(request.data[request.index])
     shape_yx = plane.shape[:2]
     if previews_whole(request, shape_yx):
-        steps = restored_steps(restorer, plane, request, start)
+        steps = drain_restore_steps(restorer, plane, request, start)
         while True:
             try:
                 done, total = next(steps)
