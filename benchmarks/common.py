@@ -272,10 +272,9 @@ def center_crop(image: np.ndarray, size: int | None) -> np.ndarray:
 
 def to_tensor(image: np.ndarray):
     """``(H, W)`` or ``(H, W, C)`` float array → ``(1, C, H, W)`` torch tensor."""
-    import torch
+    from napari_hyperres.core.images import to_batch
 
-    array = image[..., None] if image.ndim == 2 else image
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))[None]
+    return to_batch(image)
 
 
 def to_array(tensor) -> np.ndarray:

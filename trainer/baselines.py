@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from napari_hyperres.core.images import to_batch
 from napari_hyperres.core.plugins import get_task
 from napari_hyperres.core.weights import check_architecture, load_model
 from napari_hyperres.engine import Restorer
@@ -64,7 +65,7 @@ def fit_crops(data: list[str], channels: str, count: int = 4, size: int = 160) -
     crops = []
     for path in image_paths(data)[-count:]:
         image, _ = load_for_task(path, channels)
-        crops.append(torch.from_numpy(np.ascontiguousarray(image[:size, :size].transpose(2, 0, 1)))[None])
+        crops.append(to_batch(image[:size, :size]))
     return crops
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from napari_hyperres.core.images import from_batch, to_batch
 from napari_hyperres.core.tasks import Task
 from napari_hyperres.engine import Restorer
 
@@ -51,13 +52,12 @@ def evaluate(
             if was_gray:
                 image = image[..., :1]
             image = modcrop(image, level if task.resamples else 1)
-            clean = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+            clean = to_batch(image)
             degraded = task.simulate_input(clean, level, torch.Generator().manual_seed(seed))
-            array = degraded[0].numpy().transpose(1, 2, 0)
+            array = from_batch(degraded)
             array = array[..., 0] if array.shape[-1] == 1 else array
             restored = restorer.restore(array, level, value_range=(0.0, 1.0), rgb=array.ndim == 3)
-            restored = restored[..., None] if restored.ndim == 2 else restored
-            out = torch.from_numpy(np.ascontiguousarray(restored.transpose(2, 0, 1)))[None]
+            out = to_batch(restored)
             h, w = min(out.shape[-2], clean.shape[-2]), min(out.shape[-1], clean.shape[-1])
             baseline = task.prepare(degraded, level) if task.prepare is not None else degraded
             row = score(out[..., :h, :w], clean[..., :h, :w], task, level)

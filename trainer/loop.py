@@ -25,6 +25,7 @@ import torch.nn as nn
 from napari_hyperres.core import devices
 from napari_hyperres.core.atomic import atomic_write
 from napari_hyperres.core.devices import select_device
+from napari_hyperres.core.images import to_batch
 from napari_hyperres.core.models.hyperres import Architecture, HyperResNet, recentred_state
 from napari_hyperres.core.plugins import get_task
 from napari_hyperres.core.tasks import Task
@@ -93,7 +94,7 @@ def load_validation(cfg: TrainConfig, task: Task, size: int = 192) -> list[torch
         h, w = image.shape[:2]
         y, x = max(0, (h - size) // 2), max(0, (w - size) // 2)
         crop = image[y : y + size, x : x + size]
-        crops.append(torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))[None])
+        crops.append(to_batch(crop))
     return crops
 
 

@@ -62,3 +62,22 @@ def split_channels(image: np.ndarray, channel_axis: int, rgb: bool | None = None
         )
     axis = channel_axis % image.ndim
     return [np.take(image, c, axis=axis) for c in range(image.shape[axis])]
+
+
+def to_batch(image: np.ndarray):
+    """``(H, W)`` or ``(H, W, C)`` array → a ``(1, C, H, W)`` torch tensor of the same dtype (a view
+    where the array is contiguous after the transpose, else a copy)."""
+    import torch
+
+    array = image[..., None] if image.ndim == 2 else image
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))[None]
+
+
+def from_batch(tensor) -> np.ndarray:
+    """``(1, C, H, W)`` tensor → an ``(H, W, C)`` numpy array (float32 for a half-precision tensor; on the CPU)."""
+    import torch
+
+    first = tensor[0].detach()
+    if first.dtype in (torch.float16, torch.bfloat16):  # numpy has no bfloat16
+        first = first.float()
+    return first.cpu().numpy().transpose(1, 2, 0)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..core.color import rgb_to_ycbcr, ycbcr_to_rgb
+from ..core.images import from_batch, to_batch
 from ..core.models.hyperres import GeneratedNet
 from .report import PlaneChoice
 
@@ -33,7 +34,7 @@ def restore_unit_plane(
         data, chroma = ycc[..., :1], ycc[..., 1:]
     else:
         data = color if is_rgb else color[..., None]  # gray for an RGB network: widened per tile
-    x = torch.from_numpy(np.ascontiguousarray(data.transpose(2, 0, 1)))[None]
+    x = to_batch(data)
     del data
     if restorer.task.prepare is not None:
         x = restorer.task.prepare(x, level)
@@ -70,8 +71,7 @@ def _resize_like(channels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return channels
     from ..core.degradations import bicubic_resize
 
-    t = torch.from_numpy(np.ascontiguousarray(channels.transpose(2, 0, 1)))[None]
-    return bicubic_resize(t, size)[0].numpy().transpose(1, 2, 0)
+    return from_batch(bicubic_resize(to_batch(channels), size))
 
 
 def _run_planes(restorer, planes: np.ndarray, net: GeneratedNet, tile: int | None) -> list[torch.Tensor]:

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.images import to_batch
 from ..errors import HyperResError, ShapeError
 
 MIN_SIZE = 16
@@ -197,7 +198,7 @@ def test_input(task, level: float) -> np.ndarray:
     clean = photo.astype(np.float32) / 255.0
     if task.in_channels == 1:
         clean = rgb_to_ycbcr(clean)[..., :1]
-    x = torch.from_numpy(np.ascontiguousarray(clean.transpose(2, 0, 1)))[None]
+    x = to_batch(clean)
     degraded = task.degraded(x, level, torch.Generator().manual_seed(0))
     return degraded.clamp(0.0, 1.0).numpy().astype(np.float32)
 
