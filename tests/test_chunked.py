@@ -134,6 +134,16 @@ def test_an_imagej_hyperstack_restored_by_workers_stays_an_imagej_hyperstack(tmp
         np.testing.assert_array_equal(tif.asarray(), tifffile.imread(tmp_path / "memory.tif"))
 
 
+def test_a_store_that_exists_is_left_as_it_is_without_overwrite(tmp_path, counts):
+    """A diff review: write_zarr refused an existing store with a ShapeError, which --skip-existing did not
+    take for "written meanwhile by another run" (a zarr output failed the run where a TIFF was skipped)."""
+    target = tmp_path / "out.zarr"
+    write_zarr(da.from_array(counts, chunks=100), target)
+    with pytest.raises(FileExistsError, match="exists"):
+        write_zarr(da.from_array(counts + 1, chunks=100), target)
+    np.testing.assert_array_equal(zarr.open_array(str(target), mode="r")[:], counts)
+
+
 def test_a_failed_write_leaves_no_store(tmp_path, counts):
     def fail(_):
         raise KeyboardInterrupt

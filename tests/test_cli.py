@@ -222,7 +222,7 @@ def test_overwrite_replaces_only_this_programs_outputs(tmp_path, rng, weights, c
         tifffile.imwrite(path, rng.integers(0, 255, (40, 52), dtype=np.uint8))
     before = raw[1].read_bytes()
     assert _restore(*raw, "--overwrite", weights=weights) == 2
-    assert "was not written by napari-hyperres" in capsys.readouterr().err and raw[1].read_bytes() == before
+    assert "carries no napari-hyperres record" in capsys.readouterr().err and raw[1].read_bytes() == before
     assert _restore(raw[0], tmp_path / "out.tif", weights=weights) == 0  # an output: records how it was made
     made = read_provenance(tmp_path / "out.tif")
     assert made["task"] == "denoise" and made["level"] == 25.0 and made["source_file"] == "cell_1.tif"
@@ -273,7 +273,7 @@ def test_an_output_made_meanwhile_by_another_run_is_left_as_it_is(tmp_path, rng,
     monkeypatch.setattr(Restorer, "restore_with_report", beside_another_run)
     assert _restore(tmp_path / "in", tmp_path / "out", weights=weights) == 2
     err = capsys.readouterr().err
-    assert "a.png appeared while it was being written" in err and "1 of 2 files failed" in err
+    assert "a.png exists (made meanwhile by another run" in err and "1 of 2 files failed" in err
     assert (tmp_path / "out" / "a.png").read_bytes() == b"the other run's"
     assert read_image(tmp_path / "out" / "b.png").shape == (40, 52, 3)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]  # no temporary file left

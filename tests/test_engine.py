@@ -218,7 +218,7 @@ def test_cancel_raises_and_stops(strong_rgb, rng):
 
 
 # --- tasks -------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("shape, level", [((20, 24), 2.0), ((15, 17, 3), 1.5), ((2, 11, 13), 3.0), ((101, 77), 2.5)])
+@pytest.mark.parametrize("shape, level", [((20, 24), 2.0), ((15, 17, 3), 1.5), ((2, 11, 13), 3.0), ((101, 77), 2.5), ((25, 26), 2.3)])
 def test_sr_output_shape(rng, shape, level):
     """Sizes rounded half up: 101 × 2.5 → 253 and 15 × 1.5 → 23 (a review saw Python's round-half-to-even
     take 252.5 down and 115.5 up)."""
@@ -228,8 +228,8 @@ def test_sr_output_shape(rng, shape, level):
     rgb = len(shape) == 3 and shape[-1] == 3
     assert out.shape == output_shape(SR, shape, level, rgb) and out.dtype == np.uint8
     spatial = shape[-3:-1] if rgb else shape[-2:]
-    expected = tuple(int(s * level + 0.5) for s in spatial)
-    assert {((101, 77), 2.5): (253, 193), ((15, 17, 3), 1.5): (23, 26)}.get((shape, level), expected) == expected
+    expected = tuple(int(round(s * level, 9) + 0.5) for s in spatial)
+    assert {((101, 77), 2.5): (253, 193), ((15, 17, 3), 1.5): (23, 26), ((25, 26), 2.3): (58, 60)}.get((shape, level), expected) == expected
     assert (out.shape[-3:-1] if rgb else out.shape[-2:]) == expected
 
 

@@ -161,6 +161,10 @@ def test_describe_error_adds_the_training_hint_for_missing_weights(tmp_path, tin
         Restorer(dataclasses.replace(DENOISE, weights=str(tmp_path / "x.safetensors")), device="cpu")
     again = describe_error(missing.value, DENOISE)
     assert again.count("python -m trainer train") == 1 and "x.safetensors" in again, again
+    with pytest.raises(MissingWeightsError) as none_yet:  # a task with no weights at all (a plugin's, untrained)
+        Restorer(dataclasses.replace(DENOISE, weights=None), device="cpu")
+    untrained = describe_error(none_yet.value, DENOISE)
+    assert untrained.count("python -m trainer train") == 1, untrained  # a review found it said twice
     assert describe_error(LevelRangeError("level 500 is outside 0–100"), DENOISE) == "level 500 is outside 0–100"
     with pytest.raises(WeightsError) as wrong:
         load_model(str(tiny_denoise), task="deblur")

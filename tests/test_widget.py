@@ -509,7 +509,7 @@ def test_apply_on_a_jpeg_layer_keeps_the_task_chosen(make_widget, qtbot, tmp_pat
         assert (widget.task.name, widget.level) == ("sr", 2.0)
     assert sum(layer.name.startswith("screenshot [sr 2]") for layer in viewer.layers) == 2
     # sr on a JPEG says once what enlarging its blocks means, and how to chain dejpeg first (the CLI's note)
-    assert sum("screenshot.jpg is a JPEG: sr enlarges its compression blocks" in note for note in notes["info"]) == 1
+    assert sum("screenshot.jpg is a JPEG: sr enlarges a JPEG's compression blocks" in note for note in notes["info"]) == 1
     assert notes["error"] == []
 
 
@@ -1389,7 +1389,7 @@ def test_a_hyperstacks_channels_split_into_layers_each_fitted_on_its_own(make_wi
     import tifffile
     from test_photon_noise import camera, fluorescence_like
 
-    from napari_hyperres.engine import whole_noise
+    from napari_hyperres.engine import whole_noise, whole_value_range
     from napari_hyperres.ui.outputs import source_path
 
     clean = fluorescence_like((96, 96))
@@ -1412,15 +1412,23 @@ def test_a_hyperstacks_channels_split_into_layers_each_fitted_on_its_own(make_wi
     assert not widget.channels_button.visible  # no file, no channels named
     widget.layer_combo.value = hyperstack
     assert widget.channels_button.visible and widget.channels_button.text == "Split 2 channels"
+    assert sum("holds 2 channels" in note and "Split 2 channels" in note for note in notes["warning"]) == 1  # said once
 
     widget.channels_button.clicked.emit()
     channels = [layer for layer in viewer.layers if "[channel" in layer.name]
-    assert [layer.data.shape for layer in channels] == [stack[:, 0].shape] * 2
+    # the channel axis kept at size 1: Z stays on the slider it had (a review found it moved to C's)
+    assert [layer.data.shape for layer in channels] == [stack[:, :1].shape] * 2
     for c, layer in enumerate(channels):
-        np.testing.assert_array_equal(np.asarray(layer.data), stack[:, c])
+        np.testing.assert_array_equal(np.asarray(layer.data), stack[:, c : c + 1])
         assert source_path(layer) == str(source)
     assert not hyperstack.visible and np.array_equal(np.asarray(hyperstack.data), stack)  # kept, unchanged
     assert widget.layer_combo.value.unique_id == channels[0].unique_id and not widget.channels_button.visible
+    assert viewer.layers.selection.active.unique_id == channels[0].unique_id  # the list agrees with the panel
+    qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)  # Auto for the chosen channel, not the stack's level
+    assert widget.level == pytest.approx(whole_noise(stack[:, 0]).photons(*whole_value_range(stack[:, 0])), rel=0.02)
+    widget.layer_combo.value = hyperstack  # split already: no second set of channel layers
+    assert not widget.channels_button.visible and widget.split_channels() == []
+    assert len([layer for layer in viewer.layers if "[channel" in layer.name]) == 2
     # each channel's own fit: the second detector's gain, not a blend of the two
     assert whole_noise(np.asarray(channels[1].data)).gain == pytest.approx(12.0, rel=0.1)
     from napari_hyperres import MixedNoiseWarning
@@ -1437,6 +1445,57 @@ def test_a_hyperstacks_channels_split_into_layers_each_fitted_on_its_own(make_wi
     qtbot.waitUntil(lambda: target.exists() and "saved" in widget.status.value, timeout=TIMEOUT_MS)
     with tifffile.TiffFile(target) as tif:
         assert tif.series[0].axes == "ZYX" and tif.imagej_metadata["spacing"] == pytest.approx(0.3)
+    assert notes["error"] == []
+
+
+def test_channels_stored_as_samples_split_too(make_widget, qtbot, notes, tmp_path):
+    """A review: a TIFF whose page holds 2 gray channels as samples opens in napari as (Y, X, 2); it got no
+    Split button, and every preview failed with 'the noise fit needs at least 16×16 pixels per plane'."""
+    import npe2
+    import tifffile
+    from test_photon_noise import camera, fluorescence_like
+
+    from napari_hyperres import ShapeError, restore
+
+    clean = fluorescence_like((96, 96))
+    yxc = np.stack([camera(clean, 2.2, 3.5, 100.0, 200.0, seed=1), camera(clean, 8.0, 3.5, 500.0, 60.0, seed=2)], axis=-1)
+    source = tmp_path / "samples.tif"
+    tifffile.imwrite(source, yxc, photometric="minisblack", planarconfig="contig")
+    npe2.PluginManager.instance().discover()
+    viewer = ViewerModel()
+    viewer.open(str(source), plugin="napari")
+    assert viewer.layers[0].data.shape == (96, 96, 2) and not viewer.layers[0].rgb
+    widget = make_widget(viewer)
+    widget.native.show()
+    widget.live_check.value = False
+    widget.task_combo.value = "microscopy"
+    assert widget.channels_button.visible and widget.channels_button.text == "Split 2 channels"
+    widget.split_channels()
+    channels = [layer for layer in viewer.layers if "[channel" in layer.name]
+    assert [layer.data.shape for layer in channels] == [(96, 96, 1)] * 2
+    np.testing.assert_array_equal(np.asarray(channels[1].data)[..., 0], yxc[..., 1])
+    from napari_hyperres.engine import whole_noise
+
+    with pytest.raises(ShapeError, match="looks like channels stored as a page's samples"):
+        whole_noise(yxc, rgb=False)  # the preview's fit of the unsplit layer (napari says not RGB): what to do
+    with pytest.raises(ShapeError, match="looks like 2 channel"):
+        restore(yxc, "microscopy", "auto")
+
+
+def test_the_preview_does_not_come_back_over_an_applied_result(make_widget, qtbot, notes):
+    """A review: after Apply, with the live preview on, a new preview layer appeared over the result within
+    3 s, though the README says the next slider move brings it back."""
+    viewer = ViewerModel()
+    viewer.add_image(np.random.default_rng(3).random((40, 48), dtype=np.float32), name="img")
+    widget = make_widget(viewer)
+    widget.preview(20)
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    widget.apply(20)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    qtbot.wait(500)
+    assert _idle(widget) and _previews(viewer) == [] and [layer.name for layer in viewer.layers] == ["img", "img [denoise 20]"]
+    widget.level = 30.0  # the next slider move
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
     assert notes["error"] == []
 
 

@@ -167,7 +167,7 @@ def resolve_level(
         task.check_auto()
     if task.noise_parameters:
         photons, used = estimate_photon_noise(_required(image, task), task, rgb=rgb, value_range=value_range, noise=noise)
-        method = describe_fit(used) if noise is None else f"camera given: {used.describe()}"  # nothing fitted (a review)
+        method = f"camera given: {used.describe()}" if used.camera else describe_fit(used)  # nothing fitted (a review)
         return LevelChoice(photons, method, estimate=photons, noise=used)
     if task.level_in_file is not None and task.level_in_file.applies_to(path):
         in_file = task.level_in_file

@@ -370,6 +370,13 @@ def fit_poisson_gaussian(
             signal-dependent noise (then the ``denoise`` task is the right one).
     """
     array = np.asarray(image)
+    if array.ndim >= 3 and array.shape[-1] < 16 <= min(array.shape[-3:-1]):
+        raise ShapeError(
+            f"the last axis of this image ({array.shape[-1]} values, shape {array.shape}) looks like channels stored as a "
+            "page's samples, not part of an image plane: restore each channel on its own (napari: the Restore panel's "
+            "'Split channels' button, for a TIFF that names them; Python: np.moveaxis(image, -1, 0) and channel_axis=0; "
+            "the CLI reads such TIFFs as channels)"
+        )
     if array.ndim < 2 or min(array.shape[-2:]) < 16:
         raise ShapeError(
             f"the noise fit needs at least 16×16 pixels per plane (better 64×64), got shape {array.shape}; "
@@ -527,7 +534,8 @@ def _warn_if_camera_misfits(planes: np.ndarray, noise: PoissonGaussian) -> None:
         warnings.warn(
             f"the camera given ({noise.describe()}) does not describe this image's noise: measured against it, the "
             f"image's noise variance is {ratio:.2g}× what it predicts. Check GAIN, READ_NOISE and OFFSET (another "
-            "detector's channel? each channel of a file has its own), or leave --camera out to fit the image",
+            "detector's channel? each channel of a file has its own), or leave the camera out to fit the image (CLI: "
+            "--camera; Python: noise=)",
             CameraMismatchWarning,
             stacklevel=4,
         )
@@ -554,8 +562,8 @@ def _warn_if_level_misfits(photons: float, reading: float, level_range: tuple[fl
         effect = "keeps most of the noise (×2: −8 dB on real frames)" if side == "above" else "smooths detail away (×0.5: −1.4 dB)"
         warnings.warn(
             f"the level given ({photons:.4g} photons) is {photons / reading:.2g}× what this image's noise reads "
-            f"({reading:.4g}): so far {side} it, the restoration {effect}. Give --level auto, or a level within "
-            f"×{low:g}–×{high:g} of {reading:.4g}",
+            f"({reading:.4g}): so far {side} it, the restoration {effect}. Give the level \"auto\" (CLI: --level auto), "
+            f"or a level within ×{low:g}–×{high:g} of {reading:.4g}",
             LevelMismatchWarning,
             stacklevel=4,
         )
@@ -591,7 +599,7 @@ def photon_setup(
     # the planes standing for a whole image; none for a part of one (a preview crop, a streamed page, a chunk:
     # they come with the whole image's range and noise, which must decide for them as for all of it)
     planes = sampled_planes(image) if value_range is None else None
-    given_camera = noise is not None
+    given_camera = noise is not None and noise.camera  # a camera's numbers, not a fit passed along (the widget's, the CLI's)
     if noise is None:
         noise = fit_poisson_gaussian(image)
     elif planes is not None:

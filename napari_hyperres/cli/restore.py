@@ -155,9 +155,10 @@ def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool, skip_existing:
         if foreign:
             more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
             raise ShapeError(
-                f"{foreign[0]}{more} exists and was not written by napari-hyperres (a raw image? a shell glob that "
-                "matched two files puts the second where OUT goes): --overwrite replaces only this program's outputs; "
-                "move or delete it yourself if it should go"
+                f"{foreign[0]}{more} exists and carries no napari-hyperres record: a raw image (a shell glob that "
+                "matched two files puts the second where OUT goes?), or an output of a version before 2026-12-07. "
+                "--overwrite replaces only files that record they are this program's outputs; move or delete it "
+                "yourself if it should go"
             )
     if skip_existing:
         return [(src, dst) for src, dst in jobs if not dst.exists()]
@@ -172,9 +173,9 @@ def not_an_output(path: Path) -> bool:
     """Whether the existing ``path`` is an image file that records no napari-hyperres output
     (:func:`~napari_hyperres.io.provenance.read_provenance`: TIFF, PNG, JPEG, zarr; other formats
     have no place for the record and are taken as outputs)."""
-    from ..io.provenance import read_provenance
+    from ..io.provenance import RECORDED_SUFFIXES, read_provenance
 
-    recordable = path.is_dir() or path.suffix.lower() in (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+    recordable = path.is_dir() or path.suffix.lower() in RECORDED_SUFFIXES
     return recordable and read_provenance(path) is None
 
 
@@ -268,6 +269,7 @@ def output_notes(task, jobs: list[tuple[Path, Path]], args: argparse.Namespace) 
     """What a user should know before the run: a JPEG output is compressed again; ``sr`` on a JPEG
     file enlarges its blocks too (``dejpeg`` first removes them: +2 dB on a q40 photo)."""
     from ..core.jpeg_quality import JPEG_SUFFIXES
+    from ..core.tasks.sr import SR_ON_JPEG
 
     notes = [f"note: making the folder {folder}" for folder in output_folders(jobs) if not folder.exists()]
     jpeg_out = sum(dst.suffix.lower() in JPEG_SUFFIXES for _, dst in jobs)
@@ -279,8 +281,8 @@ def output_notes(task, jobs: list[tuple[Path, Path]], args: argparse.Namespace) 
         notes.append("note: --jpeg-quality applies to .jpg outputs only; these outputs are not JPEG")
     jpeg_in = sum(src.suffix.lower() in JPEG_SUFFIXES for src, _ in jobs)
     if task.name == "sr" and jpeg_in:
-        notes.append(f"note: {jpeg_in} input(s) are JPEG files: sr enlarges their compression blocks too; "
-                     "for a sharper result restore them with --task dejpeg --level auto first, then sr")
+        how = "--task dejpeg --level auto into other files, then sr on those"
+        notes.append(f"note: {jpeg_in} input(s) are JPEG files: {SR_ON_JPEG.format(how=how)}")
     return notes
 
 
@@ -466,7 +468,9 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
     provenance = output_record(restorer, src, levels, noises)
     where = f" on {len(client.scheduler_info()['workers'])} workers" if client is not None else ""
     label = f"{src.name} (chunk by chunk{where})"
-    run = partial(compute_with_progress, client=client, label=label, quiet=args.quiet)
+    run = partial(compute_with_progress, client=client, quiet=args.quiet)
+    if not args.quiet:
+        print(f"{label}:", file=sys.stderr, flush=True)  # dask's bars name nothing: which file of a folder run
     if is_zarr(dst):
         image, ome = ome_image(restored, rgb, meta, src.stem, source_shape=tuple(array.shape))
         write_zarr(regular_chunks(image), dst, ome=ome, compute=run, overwrite=args.overwrite, provenance=provenance)
@@ -485,11 +489,10 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
         print(f"{label}: {describe_levels(restorer, levels)} -> {dst}", file=sys.stderr)
 
 
-def compute_with_progress(work, *, client=None, label: str = "", quiet: bool = False):
-    """Compute a dask collection with a progress bar on stderr, under a line naming ``label``:
-    dask.distributed's when on a cluster, dask's own otherwise. Returns the computed value."""
-    if label and not quiet:
-        print(f"{label}:", file=sys.stderr, flush=True)  # dask's bars name nothing: which file of a folder run
+def compute_with_progress(work, *, client=None, quiet: bool = False):
+    """Compute a dask collection with a progress bar on stderr: dask.distributed's when on a
+    cluster, dask's own otherwise. Returns the computed value. (The caller names the file once,
+    above the bars: a tiled or plane-by-plane write computes many times.)"""
     if client is not None:
         future = client.compute(work)
         if not quiet:

@@ -146,12 +146,15 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], *, repla
         raise
 
 
+def exists_message(path: str | os.PathLike) -> str:
+    """What an output that is not to be replaced says when ``path`` exists (a file or a zarr store)."""
+    return (f"{path} exists (made meanwhile by another run writing the same folder?): left as it is; to replace it, "
+            "write with overwrite (CLI: --overwrite; --skip-existing leaves existing outputs alone)")
+
+
 def _place_new(tmp: Path, path: Path) -> None:
     """Move the finished ``tmp`` to ``path`` unless ``path`` exists (then :class:`FileExistsError`)."""
-    taken = FileExistsError(
-        errno.EEXIST, f"{path} appeared while it was being written (another run writing the same folder?): left as it is; "
-        "pass --overwrite to replace it, or --skip-existing to leave existing outputs alone"
-    )
+    taken = FileExistsError(errno.EEXIST, exists_message(path))
     try:
         os.link(tmp, path)  # atomic: fails where the name exists
     except FileExistsError:

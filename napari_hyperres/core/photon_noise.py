@@ -23,7 +23,7 @@ Pure numpy; nothing here knows about networks or napari.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,12 +45,16 @@ class PoissonGaussian:
             a uint16 array; :func:`~napari_hyperres.blind.photon_fit.saturation_ceiling`), else
             ``None``: restored values are held at or below it, and the inside of a clipped patch
             keeps its recorded values (:func:`~napari_hyperres.core.impulses.saturated_mask`).
+        camera: ``True`` for a camera's numbers given by the user (:meth:`from_read_noise`, ``--camera``),
+            ``False`` for a fit of the image: a given camera is checked against the image
+            (:class:`~napari_hyperres.errors.CameraMismatchWarning`) and named so in what the level says.
     """
 
     gain: float
     beta: float
     offset: float = 0.0
     ceiling: float | None = None
+    camera: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.gain) and self.gain > 0):
@@ -61,7 +65,7 @@ class PoissonGaussian:
     @classmethod
     def from_read_noise(cls, gain: float, sigma: float, offset: float = 0.0) -> "PoissonGaussian":
         """Parameters from the camera's gain α, read noise σ and black level (data units)."""
-        return cls(float(gain), float(sigma) ** 2 - float(gain) * float(offset), float(offset))
+        return cls(float(gain), float(sigma) ** 2 - float(gain) * float(offset), float(offset), camera=True)
 
     @property
     def sigma(self) -> float:
@@ -83,7 +87,7 @@ class PoissonGaussian:
         ``gain' · black + beta' = gain · black + beta``.
         """
         gain = (float(white) - float(black)) / float(photons)
-        return PoissonGaussian(gain, self.beta + (self.gain - gain) * float(black), self.offset, self.ceiling)
+        return PoissonGaussian(gain, self.beta + (self.gain - gain) * float(black), self.offset, self.ceiling, self.camera)
 
     def within_ceiling(self, restored: np.ndarray) -> np.ndarray:
         """``restored`` (in place, any shape) held at or below :attr:`ceiling`; unchanged without one."""

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..core.atomic import atomic_write, remove_stale_temps, temporary_sibling
+from ..core.atomic import atomic_write, exists_message, remove_stale_temps, temporary_sibling
 from ..errors import ShapeError
 from .provenance import KEYWORD, tiff_options
 from .tiff_meta import IMAGEJ_DTYPES
@@ -191,7 +191,7 @@ def write_zarr(
     zarr = _require_zarr()
     target = Path(target)
     if target.exists() and not overwrite:
-        raise ShapeError(f"{target} already exists; pass --overwrite to replace")
+        raise FileExistsError(errno.EEXIST, exists_message(target))
     remove_stale_temps(target)
     temporary = temporary_sibling(target, ".tmp")
     try:
@@ -208,8 +208,7 @@ def write_zarr(
         delayed = array.store(out, lock=False, compute=False)
         (compute or (lambda d: d.compute()))(delayed)
         if target.exists() and not overwrite:  # made meanwhile (another run into the same folder): left as it is
-            raise FileExistsError(errno.EEXIST, f"{target} appeared while it was being written (another run writing the same "
-                                  "folder?): left as it is; pass --overwrite to replace it")
+            raise FileExistsError(errno.EEXIST, exists_message(target))
         _replace_store(temporary, target)
     finally:
         if temporary.exists():

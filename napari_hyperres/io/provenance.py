@@ -27,6 +27,9 @@ from typing import Any
 KEYWORD = "napari-hyperres"
 """The PNG ``tEXt`` keyword, JPEG comment prefix and zarr attribute of the record."""
 
+RECORDED_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+"""File formats whose outputs carry the record (and zarr stores, which are folders)."""
+
 TIFF_TAG = 65000
 """A private TIFF tag (65000–65535 are for private use) holding the record as ASCII JSON."""
 

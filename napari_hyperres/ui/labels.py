@@ -106,7 +106,7 @@ def describe_error(exc: BaseException, task: Task | None = None) -> str:
     elif isinstance(exc, MissingWeightsError) and task is not None:
         # what to do first: the status line shows only its start (a review saw the shipped names, not the hint);
         # the engine's own hint is left out of what was found, not said twice
-        found = message.split(f"; {training_hint(task.name)}")[0]
+        found = message.split(training_hint(task.name))[0].rstrip(" ;:,")
         message = (f"no weights yet for {task.name!r}: {training_hint(task.name)}, then choose the exported "
                    f".safetensors file under 'weights' ({found})")
     if not isinstance(exc, HyperResError):

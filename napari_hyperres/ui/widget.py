@@ -35,6 +35,7 @@ from ..core.devices import available_devices
 from ..core.plugins import broken_plugins, get_tasks
 from ..core.tasks import Task
 from ..core.tasks import hyperres_tasks as builtin_tasks
+from ..core.tasks.sr import SR_ON_JPEG
 from ..errors import HyperResError, ShapeError
 from .geometry import field_step, level_from_slider, level_label, plane_index, slider_from_level
 from .labels import describe_error, is_image_conditioned, status_text
@@ -115,6 +116,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self._removing = False  # layers are being removed: the new choice is followed after (_on_removing)
         self._chosen_layer: Any = None  # unique_id of the layer a sample's or a file's task was last set for
         self._told_sr_on_jpeg: set[Any] = set()  # layers whose "sr on a JPEG" note was shown (_note_sr_on_jpeg)
+        self._told_channels: set[Any] = set()  # layers whose "holds N channels" warning was shown (_update_channels_button)
         self._estimate_again = False  # an "Auto" asked for while one ran: run when it ends
         self._level_found: tuple[str, float, str, Any] | None = None  # (task, level, where "Auto" found it, layer id)
         self._statistics = LayerStatistics()  # each layer's whole range / noise fit, read off the GUI thread
@@ -359,12 +361,11 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         if self._removing:
             return  # followed after the removals (_after_removing)
         layer = self.layer_combo.value
-        self._update_channels_button()
         chosen = None if layer is None else layer.unique_id
         newly_chosen, self._chosen_layer = chosen != self._chosen_layer, chosen
-        if not newly_chosen:  # the box re-set to the same layer (an Apply's output inserted): the task chosen stays
-            self._follow_brightness_of(layer)
-            self._on_settings_changed()
+        if not newly_chosen:  # the box re-set to the same layer (an Apply's output inserted, its preview removed):
+            self._update_auto_button()  # the task chosen stays, and no preview comes back over the result (a review
+            self._update_channels_button()  # saw one within 3 s; the README says the next slider move brings it)
             return
         preset = layer.metadata.get(DEGRADATION_KEY) if layer is not None else None
         if isinstance(preset, Mapping) and preset.get("task") in self._tasks:
@@ -465,6 +466,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
     def _on_settings_changed(self, *_: Any) -> None:
         self._last_preview_error = None
         self._update_auto_button()
+        self._update_channels_button()
         self._note_sr_on_jpeg()
         self._maybe_preview()
 
@@ -478,9 +480,8 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         if self.task.name != "sr" or not path or not is_jpeg_file(path) or layer.unique_id in self._told_sr_on_jpeg:
             return
         self._told_sr_on_jpeg.add(layer.unique_id)
-        self._show("info", f"napari-hyperres: {Path(path).name} is a JPEG: sr enlarges its compression blocks too. For a sharper "
-                   "result remove them first: task 'Remove JPEG artifacts', Auto, Apply; then choose that output under "
-                   "'image' and enlarge it with sr")
+        how = "task 'Remove JPEG artifacts', Auto, Apply, then choose that output under 'image'"
+        self._show("info", f"napari-hyperres: {Path(path).name} is a JPEG: {SR_ON_JPEG.format(how=how)}")
 
     def _update_auto_button(self) -> None:
         """Show "Auto" for level tasks that have an estimator, or dejpeg on a layer read from a JPEG file."""

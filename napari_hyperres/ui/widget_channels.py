@@ -9,8 +9,9 @@ viewer's menus do not offer along a middle axis). The command line and ``channel
 Python split such files themselves; this button does it in the viewer, where the slider and
 "Auto" then belong to one channel at a time.
 
-The input layer is kept (hidden), never changed; each channel layer records the file it came
-from, so "Save…" writes a restored channel with the file's axes (``C`` dropped) and pixel size.
+The input layer is kept (hidden, with its preview), never changed; each channel layer keeps the
+channel axis at size 1, so the other axes stay on their sliders, and records the file it came from,
+so "Save…" writes a restored channel with the file's axes (``C`` dropped) and pixel size.
 
 A mixin of :class:`napari_hyperres.ui.widget.RestoreWidget`.
 """
@@ -20,7 +21,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .outputs import SOURCE_FILE_KEY, source_path
+from .outputs import SOURCE_FILE_KEY, find_preview, source_path
+
+CHANNEL_OF_KEY = "hyperres_channel_of"
+"""Layer-metadata key of a channel layer "Split channels" made: the ``unique_id`` of the layer it came from."""
 
 
 def file_channels(layer: Any, read_metadata=None) -> tuple[int, int] | None:
@@ -35,8 +39,14 @@ def file_channels(layer: Any, read_metadata=None) -> tuple[int, int] | None:
     if read_metadata is None:
         from ..io.tiff_meta import read_tiff_metadata as read_metadata
     metadata = read_metadata(path)
+    if metadata is None or "C" not in metadata.axes:
+        return None
     shape = tuple(layer.data.shape)
-    axis = None if metadata is None else metadata.channel_axis(shape)
+    axis = metadata.channel_axis(shape)
+    if axis is None:  # channels stored as a page's samples: napari's reader keeps them last, (Y, X, C)
+        c = metadata.axes.index("C")
+        samples_last = metadata.shape[:c] + metadata.shape[c + 1 :] + (metadata.shape[c],)
+        axis = len(shape) - 1 if shape == samples_last and shape[-1] > 1 else None
     return None if axis is None else (axis, shape[axis])
 
 
@@ -62,10 +72,22 @@ class ChannelsMixin:
 
         return file_channels(layer, read)
 
+    def _already_split(self, layer: Any) -> bool:
+        """Whether channel layers split from ``layer`` are in the viewer (a second split would duplicate them)."""
+        return layer is not None and any(other.metadata.get(CHANNEL_OF_KEY) == layer.unique_id for other in self.viewer.layers)
+
     def _update_channels_button(self) -> None:
-        """Show "Split channels" for a layer whose file names more than one channel."""
-        found = self._channels_of(self.layer_combo.value)
+        """Show "Split channels" for a layer whose file names more than one channel, until it is split;
+        with a photon-limited task, say once per layer why (a review's two-detector stack, restored as one
+        layer, fitted a gain of 0.34 for detectors of 2.2 and 8, and no warning said so)."""
+        layer = self.layer_combo.value
+        found = None if self._already_split(layer) else self._channels_of(layer)
         self.channels_button.visible = found is not None
+        if found is not None and self.task.noise_parameters and layer.unique_id not in self._told_channels:
+            self._told_channels.add(layer.unique_id)
+            self._show("warning", f"napari-hyperres: {layer.name!r} holds {found[1]} channels (its file's C axis), fitted as "
+                       f"one here: detectors differ in gain and offset (a second detector's channel fitted with the first "
+                       f"lost 8–13 dB). Press 'Split {found[1]} channels' to restore each on its own")
         if found is not None:
             axis, count = found
             self.channels_button.text = f"Split {count} channels"
@@ -81,21 +103,35 @@ class ChannelsMixin:
         from napari.layers.utils.stack_utils import stack_to_images
 
         layer = self.layer_combo.value if layer is None else layer
+        if self._already_split(layer):
+            self._show("info", f"napari-hyperres: {layer.name!r} is split already: its channel layers are in the layer list")
+            return []
         found = self._channels_of(layer)
         if found is None:
             self._show("warning", f"napari-hyperres: {getattr(layer, 'name', 'this layer')!r} comes from no file whose axes name channels")
             return []
         axis, count = found
         path = source_path(layer)
-        channels = stack_to_images(layer, axis)
+        looks = stack_to_images(layer, axis)  # napari's own colours and contrast per channel (what Split Stack gives)
         added = []
-        for c, channel in enumerate(channels):
-            channel.name = f"{layer.name} [channel {c}]"
-            channel.metadata = {**channel.metadata, SOURCE_FILE_KEY: path}
-            added.append(self.viewer.add_layer(channel))
+        for c, look in enumerate(looks):
+            # the channel axis kept at size 1: every other axis stays on the slider it had (a review's ZYX channel
+            # layers put their Z on the C slider, and the Z slider moved nothing); "Save…" drops it again
+            data = layer.data[(slice(None),) * axis + (slice(c, c + 1),)]
+            added.append(self.viewer.add_image(
+                data, name=f"{layer.name} [channel {c}]", colormap=look.colormap, contrast_limits=look.contrast_limits,
+                blending=look.blending, scale=layer.scale, translate=layer.translate,
+                metadata={**layer.metadata, SOURCE_FILE_KEY: path, CHANNEL_OF_KEY: layer.unique_id},
+            ))
         layer.visible = False
+        preview = find_preview(self.viewer.layers, layer)
+        if preview is not None:
+            preview.visible = False  # the whole stack's preview would lie under the channels (hidden, not removed)
+        self.viewer.layers.selection.active = added[0]  # the layer list and the panel agree (the box follows it)
         first = next((value for value in self.layer_combo.choices if value.unique_id == added[0].unique_id), None)
         if first is not None:
             self.layer_combo.value = first
         self.status.value = f"split {layer.name} into {count} channel layers: each is fitted and restored on its own"
+        if self.task.noise_parameters and self.auto_button.visible:
+            self.estimate()  # the stack's level is none of the channels' (a review: 1,510 photons for channels of 69 and 19)
         return added

@@ -38,6 +38,10 @@ def save_restored(path: str | Path, data: np.ndarray, source_file: str | None, m
     if source is not None and source.is_file():
         if path.suffix.lower() in TIFF_SUFFIXES and source.suffix.lower() in TIFF_SUFFIXES:
             found = read_tiff_metadata(source)
+            if found is not None and "C" in found.axes and data.ndim == len(found.shape):
+                c = found.axes.index("C")
+                if data.shape[c] == 1 < found.shape[c]:  # one channel, its axis kept at size 1 ("Split channels")
+                    data = np.squeeze(data, axis=c)
             tiff_metadata = None if found is None else found.for_shape(data.shape)
         icc = read_icc_profile(source)
         if source.suffix.lower() not in TIFF_SUFFIXES:
@@ -46,9 +50,15 @@ def save_restored(path: str | Path, data: np.ndarray, source_file: str | None, m
     if made is not None:
         from ..io.provenance import record
 
-        kept = ("task", "level", "unit", "weights", "self_ensemble", "by_brightness", "looks_like")
-        provenance = record(**{key: made[key] for key in kept if key in made},
-                            source_file=Path(source_file).name if source_file else made.get("source"))
+        # the CLI's fields (cli.restore.output_record) where the layer knows them: a weights file by its name
+        # (a path may hold a home folder), "by brightness" as a flag, the input file's name or none
+        provenance = record(
+            task=made.get("task"), level=made.get("level"), unit=made.get("unit"),
+            by_brightness=True if made.get("by_brightness") else None,
+            weights=Path(made["weights"]).name if made.get("weights") else None,
+            self_ensemble=True if made.get("self_ensemble") else None, looks_like=made.get("looks_like"),
+            source_file=Path(source_file).name if source_file else None,
+        )
     return write_image(path, data, tiff_metadata=tiff_metadata, icc_profile=icc, photo=photo, provenance=provenance)
 
 

@@ -66,9 +66,9 @@ def divide_by_255(level: float) -> float:
 
 
 def scaled_length(length: int, factor: float) -> int:
-    """``length × factor`` pixels rounded half up (at least 1): 101 px × 2.5 → 253, 77 × 1.5 → 116 (Python's
+    """``length × factor`` pixels rounded half up (at least 1): 101 px × 2.5 → 253, 77 × 1.5 → 116, 25 × 2.3 → 58 (Python's
     ``round`` goes to the even neighbour, so a review saw ×2.5 round down beside ×1.5 rounding up)."""
-    return max(1, math.floor(length * factor + 0.5))
+    return max(1, math.floor(round(length * factor, 9) + 0.5))  # 25 × 2.3 is 57.499999… in binary: 58, not 57
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ import torch
 from ..degradations import bicubic_resize, downsample_upsample, low_resolution_size
 from .base import Task, scaled_length
 
+SR_ON_JPEG = "sr enlarges a JPEG's compression blocks too; for a sharper result remove them first ({how}), then enlarge"
+"""What the CLI and the widget say when sr is asked of a JPEG file (``how``: the front end's way to run dejpeg).
+A review: sr alone on a quality-75 comic scored below bicubic (24.15 against 24.28 dB); dejpeg first 24.57."""
 
 def degrade_bicubic(clean: torch.Tensor, scale: float | torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Bicubic down by ``scale`` and back up (antialiased, MATLAB-like); per-sample scales allowed."""
