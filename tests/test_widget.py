@@ -1416,18 +1416,20 @@ def test_a_hyperstacks_channels_split_into_layers_each_fitted_on_its_own(make_wi
 
     widget.channels_button.clicked.emit()
     channels = [layer for layer in viewer.layers if "[channel" in layer.name]
-    # the channel axis kept at size 1: Z stays on the slider it had (a review found it moved to C's)
-    assert [layer.data.shape for layer in channels] == [stack[:, :1].shape] * 2
+    assert [layer.data.shape for layer in channels] == [stack[:, 0].shape] * 2
     for c, layer in enumerate(channels):
-        np.testing.assert_array_equal(np.asarray(layer.data), stack[:, c : c + 1])
+        np.testing.assert_array_equal(np.asarray(layer.data), stack[:, c])
         assert source_path(layer) == str(source)
-    assert not hyperstack.visible and np.array_equal(np.asarray(hyperstack.data), stack)  # kept, unchanged
+    # the channels take the stack's place, as napari's Split Stack does (kept hidden, it held Z's slider and the
+    # channels' Z moved to its C slider: a review); its data unchanged, the other layer untouched
+    assert hyperstack not in viewer.layers and np.array_equal(np.asarray(hyperstack.data), stack)
+    assert [layer.name for layer in viewer.layers][:3] == ["two detectors [channel 0]", "two detectors [channel 1]", "no file"]
+    assert viewer.dims.ndim == 3
     assert widget.layer_combo.value.unique_id == channels[0].unique_id and not widget.channels_button.visible
     assert viewer.layers.selection.active.unique_id == channels[0].unique_id  # the list agrees with the panel
     qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)  # Auto for the chosen channel, not the stack's level
     assert widget.level == pytest.approx(whole_noise(stack[:, 0]).photons(*whole_value_range(stack[:, 0])), rel=0.02)
-    widget.layer_combo.value = hyperstack  # split already: no second set of channel layers
-    assert not widget.channels_button.visible and widget.split_channels() == []
+    assert widget.split_channels(hyperstack) == []  # split already: no second set of channel layers
     assert len([layer for layer in viewer.layers if "[channel" in layer.name]) == 2
     # each channel's own fit: the second detector's gain, not a blend of the two
     assert whole_noise(np.asarray(channels[1].data)).gain == pytest.approx(12.0, rel=0.1)
@@ -1472,8 +1474,8 @@ def test_channels_stored_as_samples_split_too(make_widget, qtbot, notes, tmp_pat
     assert widget.channels_button.visible and widget.channels_button.text == "Split 2 channels"
     widget.split_channels()
     channels = [layer for layer in viewer.layers if "[channel" in layer.name]
-    assert [layer.data.shape for layer in channels] == [(96, 96, 1)] * 2
-    np.testing.assert_array_equal(np.asarray(channels[1].data)[..., 0], yxc[..., 1])
+    assert [layer.data.shape for layer in channels] == [(96, 96)] * 2
+    np.testing.assert_array_equal(np.asarray(channels[1].data), yxc[..., 1])
     from napari_hyperres.engine import whole_noise
 
     with pytest.raises(ShapeError, match="looks like channels stored as a page's samples"):

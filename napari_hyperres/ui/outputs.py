@@ -6,6 +6,7 @@ anything with their attributes), nothing here imports napari.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 OUTPUT_KEY = "hyperres"
@@ -27,7 +28,7 @@ def source_path(layer: Any) -> str | None:
     such a layer, its :data:`SOURCE_FILE_KEY` entry), or ``None``."""
     source = getattr(layer, "source", None)
     path = getattr(source, "path", None) or (getattr(layer, "metadata", None) or {}).get(SOURCE_FILE_KEY)
-    return str(path) if path else None
+    return str(Path(path).absolute()) if path else None  # a relative path opened from a script means the folder of then
 
 
 def display_kwargs(source: Any) -> dict[str, Any]:

@@ -9,9 +9,11 @@ viewer's menus do not offer along a middle axis). The command line and ``channel
 Python split such files themselves; this button does it in the viewer, where the slider and
 "Auto" then belong to one channel at a time.
 
-The input layer is kept (hidden, with its preview), never changed; each channel layer keeps the
-channel axis at size 1, so the other axes stay on their sliders, and records the file it came from,
-so "Save…" writes a restored channel with the file's axes (``C`` dropped) and pixel size.
+As napari's own **Layers ▸ Split Stack** and ``viewer.open(path, channel_axis=...)`` do, the channel
+layers take the stack layer's place (its data and file are never changed; File ▸ Open brings it back):
+kept hidden, its extra axis held the sliders, and the channels' Z moved onto its C slider (a review).
+Each channel layer records the file it came from, so "Save…" writes a restored channel with the file's
+axes (``C`` dropped) and pixel size.
 
 A mixin of :class:`napari_hyperres.ui.widget.RestoreWidget`.
 """
@@ -112,26 +114,25 @@ class ChannelsMixin:
             return []
         axis, count = found
         path = source_path(layer)
-        looks = stack_to_images(layer, axis)  # napari's own colours and contrast per channel (what Split Stack gives)
+        at = list(self.viewer.layers).index(layer) if layer in self.viewer.layers else len(self.viewer.layers)
         added = []
-        for c, look in enumerate(looks):
-            # the channel axis kept at size 1: every other axis stays on the slider it had (a review's ZYX channel
-            # layers put their Z on the C slider, and the Z slider moved nothing); "Save…" drops it again
-            data = layer.data[(slice(None),) * axis + (slice(c, c + 1),)]
-            added.append(self.viewer.add_image(
-                data, name=f"{layer.name} [channel {c}]", colormap=look.colormap, contrast_limits=look.contrast_limits,
-                blending=look.blending, scale=layer.scale, translate=layer.translate,
-                metadata={**layer.metadata, SOURCE_FILE_KEY: path, CHANNEL_OF_KEY: layer.unique_id},
-            ))
-        layer.visible = False
+        for c, channel in enumerate(stack_to_images(layer, axis)):  # napari's colours, contrast and blending per channel
+            channel.name = f"{layer.name} [channel {c}]"
+            channel.metadata = {**channel.metadata, SOURCE_FILE_KEY: path, CHANNEL_OF_KEY: layer.unique_id}
+            self.viewer.layers.insert(at + c, channel)
+            added.append(channel)
+        # the stack makes way for its channels, as napari's Layers ▸ Split Stack and viewer.open(path, channel_axis=)
+        # do: kept hidden, it held the Z slider (the channels' Z went to its C slider, and Z moved nothing: a review)
         preview = find_preview(self.viewer.layers, layer)
-        if preview is not None:
-            preview.visible = False  # the whole stack's preview would lie under the channels (hidden, not removed)
+        for gone in (preview, layer):
+            if gone is not None:
+                self.viewer.layers.remove(gone)
         self.viewer.layers.selection.active = added[0]  # the layer list and the panel agree (the box follows it)
         first = next((value for value in self.layer_combo.choices if value.unique_id == added[0].unique_id), None)
         if first is not None:
             self.layer_combo.value = first
-        self.status.value = f"split {layer.name} into {count} channel layers: each is fitted and restored on its own"
+        self.status.value = (f"split {layer.name} into {count} channel layers, each fitted and restored on its own "
+                             "(File ▸ Open brings the stack back; the file is unchanged)")
         if self.task.noise_parameters and self.auto_button.visible:
             self.estimate()  # the stack's level is none of the channels' (a review: 1,510 photons for channels of 69 and 19)
         return added

@@ -38,10 +38,6 @@ def save_restored(path: str | Path, data: np.ndarray, source_file: str | None, m
     if source is not None and source.is_file():
         if path.suffix.lower() in TIFF_SUFFIXES and source.suffix.lower() in TIFF_SUFFIXES:
             found = read_tiff_metadata(source)
-            if found is not None and "C" in found.axes and data.ndim == len(found.shape):
-                c = found.axes.index("C")
-                if data.shape[c] == 1 < found.shape[c]:  # one channel, its axis kept at size 1 ("Split channels")
-                    data = np.squeeze(data, axis=c)
             tiff_metadata = None if found is None else found.for_shape(data.shape)
         icc = read_icc_profile(source)
         if source.suffix.lower() not in TIFF_SUFFIXES:
