@@ -20,7 +20,7 @@ from conftest import subprocess_env
 from napari_hyperres.cli.common import ProgressLine
 from napari_hyperres.cli.main import COMMANDS, build_parser, main
 from napari_hyperres.engine import Restorer
-from napari_hyperres.io.files import read_image
+from napari_hyperres.io.files import read_image, write_image
 
 
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess:
@@ -228,6 +228,23 @@ def test_overwrite_replaces_only_this_programs_outputs(tmp_path, rng, weights, c
     assert made["task"] == "denoise" and made["level"] == 25.0 and made["source_file"] == "cell_1.tif"
     assert made["software"].startswith("napari-hyperres ") and made["precision"] in ("float32", "bfloat16")
     assert _restore(raw[0], tmp_path / "out.tif", "--overwrite", weights=weights) == 0
+    assert _restore(raw[1], tmp_path / "out.tif", "--overwrite", weights=weights) == 2  # another input's output
+    assert "records it was restored from cell_1.tif, not cell_2.tif" in capsys.readouterr().err
+    bmp = [tmp_path / "a.bmp", tmp_path / "b.bmp"]  # a format with no place for the record: never taken for an output
+    for path in bmp:
+        write_image(path, rng.integers(0, 255, (40, 52), dtype=np.uint8))
+    bmp_before = bmp[1].read_bytes()
+    assert _restore(*bmp, "--overwrite", weights=weights) == 2 and bmp[1].read_bytes() == bmp_before
+    assert "a .bmp file, which cannot hold one" in capsys.readouterr().err
+    # --skip-existing leaves them, and names those that are not outputs of their input
+    (tmp_path / "lab").mkdir()
+    write_image(tmp_path / "lab" / "x.tif", rng.integers(0, 255, (40, 52), dtype=np.uint8))
+    (tmp_path / "done").mkdir()
+    (tmp_path / "done" / "x.tif").write_bytes(b"")
+    assert main(["restore", str(tmp_path / "lab"), str(tmp_path / "done"), "--task", "denoise", "--level", "25",
+                 "--weights", weights, "--skip-existing"]) == 0
+    assert "1 are not this program's outputs of their input (empty, raw, or from another file): x.tif" in capsys.readouterr().err
+    assert (tmp_path / "done" / "x.tif").read_bytes() == b""
     first = (tmp_path / "out.tif").read_bytes()
     assert _restore(raw[0], tmp_path / "out.tif", "--overwrite", weights=weights) == 0
     assert (tmp_path / "out.tif").read_bytes() == first  # no date in the record: the same bytes again

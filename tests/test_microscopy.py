@@ -387,6 +387,9 @@ def test_each_channel_can_have_its_own_level():
     np.testing.assert_array_equal(both[:, 1], restore(stack[:, 1], "microscopy", "auto"))
     with pytest.raises(LevelRangeError, match="one level per channel"):
         restore(stack, "microscopy", [40, 50, 60], channel_axis=1)
+    np.testing.assert_array_equal(restore(stack, "microscopy", np.array([150.0, 140.0]), channel_axis=1)[:, 0], both[:, 0])
+    with pytest.raises(LevelRangeError, match="pass channel_axis="):  # said first, not "expected a number" after a fit
+        restore(stack, "microscopy", [150, "auto"])
 
 
 def test_a_bright_image_is_refused_with_a_level_that_can_be_given():

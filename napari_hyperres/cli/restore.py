@@ -136,7 +136,9 @@ def restore_jobs(source: Path, target: Path) -> list[tuple[Path, Path]]:
     return [(source, target)]
 
 
-def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool, skip_existing: bool = False) -> list[tuple[Path, Path]]:
+def check_targets(
+    jobs: list[tuple[Path, Path]], overwrite: bool, skip_existing: bool = False, quiet: bool = False
+) -> list[tuple[Path, Path]]:
     """Refuse to write onto an input, into a folder that cannot be written, or onto an existing
     file without ``overwrite``, before any work; returns the jobs to run (``skip_existing``: those
     whose output does not exist yet)."""
@@ -149,34 +151,43 @@ def check_targets(jobs: list[tuple[Path, Path]], overwrite: bool, skip_existing:
             raise ShapeError(f"{dst} is an input file; refusing to overwrite it, choose another OUT")
     for folder in output_folders(jobs):
         check_writable_folder(folder)  # a read-only disk refused now, not after restoring every file
-    existing = [dst for _, dst in jobs if dst.exists()]
+    existing = [(src, dst) for src, dst in jobs if dst.exists()]
     if overwrite:
-        foreign = [dst for dst in existing if not_an_output(dst)]
+        foreign = [(dst, why) for src, dst in existing if (why := not_its_output(dst, src))]
         if foreign:
-            more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+            more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
             raise ShapeError(
-                f"{foreign[0]}{more} exists and carries no napari-hyperres record: a raw image (a shell glob that "
-                "matched two files puts the second where OUT goes?), or an output of a version before 2026-12-07. "
-                "--overwrite replaces only files that record they are this program's outputs; move or delete it "
-                "yourself if it should go"
+                f"{foreign[0][0]} exists and {foreign[0][1]}{more}: --overwrite replaces only this program's outputs of "
+                "the same input (a shell glob that matched two files puts the second where OUT goes). Move or delete "
+                "it yourself if it should go"
             )
     if skip_existing:
+        unlike = [dst for src, dst in existing if not_its_output(dst, src)]
+        if unlike and not quiet:  # left alone, but named: an empty file or a raw copy is no finished output
+            names = ", ".join(dst.name for dst in unlike[:3]) + (f" and {len(unlike) - 3} more" if len(unlike) > 3 else "")
+            print(f"note: of the outputs left as they are, {len(unlike)} are not this program's outputs of their input "
+                  f"(empty, raw, or from another file): {names}; move them away to restore them", file=sys.stderr)
         return [(src, dst) for src, dst in jobs if not dst.exists()]
     if existing and not overwrite:
         more = f" and {len(existing) - 1} more exist" if len(existing) > 1 else " already exists"
-        raise ShapeError(f"{existing[0]}{more}; pass --overwrite to replace, or --skip-existing to restore only the "
+        raise ShapeError(f"{existing[0][1]}{more}; pass --overwrite to replace, or --skip-existing to restore only the "
                          "files whose output is missing (after an interruption)")
     return jobs
 
 
-def not_an_output(path: Path) -> bool:
-    """Whether the existing ``path`` is an image file that records no napari-hyperres output
-    (:func:`~napari_hyperres.io.provenance.read_provenance`: TIFF, PNG, JPEG, zarr; other formats
-    have no place for the record and are taken as outputs)."""
-    from ..io.provenance import RECORDED_SUFFIXES, read_provenance
+def not_its_output(path: Path, source: Path) -> str | None:
+    """Why the existing ``path`` is not this program's output of ``source`` (``None`` where it is): it carries
+    no record (:func:`~napari_hyperres.io.provenance.read_provenance`; formats with no place for one, such as
+    BMP, cannot show they are outputs), or its record names another input file."""
+    from ..io.provenance import read_provenance
 
-    recordable = path.is_dir() or path.suffix.lower() in RECORDED_SUFFIXES
-    return recordable and read_provenance(path) is None
+    made = read_provenance(path)
+    if made is None:
+        return ("carries no napari-hyperres record (a raw image, an empty file, an output of a version before 2026-12-07, "
+                f"or a {path.suffix or 'suffix-less'} file, which cannot hold one)")
+    if made.get("source_file") not in (None, source.name):
+        return f"records it was restored from {made['source_file']}, not {source.name}"
+    return None
 
 
 def output_folders(jobs: list[tuple[Path, Path]]) -> list[Path]:
@@ -201,7 +212,7 @@ def run_restore(args: argparse.Namespace) -> int:
     noise = camera_noise(args, task)  # --camera checked before any work (each file reads it again: its noise, not fitted)
     given = None if auto_level else resolve_level(task, args.level, noise=noise)  # the one check of a given level
     jobs = restore_jobs(args.input, args.output)
-    todo = check_targets(jobs, args.overwrite, args.skip_existing)
+    todo = check_targets(jobs, args.overwrite, args.skip_existing, args.quiet)
     if len(todo) < len(jobs) and not args.quiet:
         print(f"note: {len(jobs) - len(todo)} of {len(jobs)} outputs exist and are left as they are (--skip-existing)", file=sys.stderr)
     jobs = todo
@@ -225,6 +236,10 @@ def run_restore(args: argparse.Namespace) -> int:
         raise ShapeError("--float-output writes float32 TIFFs: give OUT a .tif suffix (or a folder)")
     with cluster_client(args if cluster_used else None) as client:
         for src, dst in jobs:
+            if args.skip_existing and dst.exists():  # written meanwhile by a run beside this one: its work, not redone
+                if not args.quiet:
+                    print(f"note: {dst} was written meanwhile by another run: left as it is", file=sys.stderr)
+                continue
             try:
                 with warnings_naming(src.name):  # each file's warnings, named
                     restore_job(restorer, src, dst, given, args, value_range, budget, client)
@@ -243,7 +258,7 @@ def run_restore(args: argparse.Namespace) -> int:
                 failed += 1
                 print_error(file_error(src, exc))
     if failed:
-        print_error(f"{failed} of {len(jobs)} files failed; the others were written")
+        print_error(f"all {failed} files failed" if failed == len(jobs) else f"{failed} of {len(jobs)} files failed; the others were written")
         return EXIT_ERROR
     return EXIT_OK
 
@@ -305,29 +320,32 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
     image = read_image(src)
     metadata = read_tiff_metadata(src) if is_tiff(src) else None
     channel_axis, parts = channel_parts(task, image, metadata)
-    results, used_levels, used_noise = [], [], []
+    results, used_levels, used_noise, used_methods = [], [], [], []
     for label, part in parts:
-        choice = given or resolve_level(
-            task, args.level, part, path=src, device=args.device, value_range=value_range, noise=camera_noise(args, task)
-        )
-        if choice is not given and not args.quiet:
-            print(f"{src.name}{label}: {choice.describe(task)}", file=sys.stderr)
-        level = choice.to_restore
-        out_dtype = np.float32 if args.float_output else image.dtype
-        if part.ndim >= 2 and not results:  # the engine reports bad shapes; check the output format first
-            check_writable(dst, output_shape(task, image.shape, choice.level, is_rgb_image(image.shape, None)), out_dtype)
-        progress = ProgressLine(f"{src.name}{label}", enabled=not args.quiet)
-        part_range, noise = value_range, choice.noise
-        if args.float_output:  # read as the file holds it (its range, its fit and saturation), restored as floats
-            part_range, noise, part = as_float_input(task, part, value_range, noise)
-        result, report = restorer.restore_with_report(
-            part, level, tile=args.tile, progress=progress, value_range=part_range, noise=noise
-        )
-        results.append(result)
-        used_levels.append(level)
-        used_noise.append(report.noise)
-        if len(results) < len(parts):
-            progress.finish(describe_run(restorer, level, report))
+        naming = warnings_naming(f"{src.name}{label}") if label else contextlib.nullcontext()  # which channel warned
+        with naming:
+            choice = given or resolve_level(
+                task, args.level, part, path=src, device=args.device, value_range=value_range, noise=camera_noise(args, task)
+            )
+            if choice is not given and not args.quiet:
+                print(f"{src.name}{label}: {choice.describe(task)}", file=sys.stderr)
+            level = choice.to_restore
+            out_dtype = np.float32 if args.float_output else image.dtype
+            if part.ndim >= 2 and not results:  # the engine reports bad shapes; check the output format first
+                check_writable(dst, output_shape(task, image.shape, choice.level, is_rgb_image(image.shape, None)), out_dtype)
+            progress = ProgressLine(f"{src.name}{label}", enabled=not args.quiet)
+            part_range, noise = value_range, choice.noise
+            if args.float_output:  # read as the file holds it (its range, its fit and saturation), restored as floats
+                part_range, noise, part = as_float_input(task, part, value_range, noise)
+            result, report = restorer.restore_with_report(
+                part, level, tile=args.tile, progress=progress, value_range=part_range, noise=noise
+            )
+            results.append(result)
+            used_levels.append(level)
+            used_noise.append(report.noise)
+            used_methods.append(choice.method)
+            if len(results) < len(parts):
+                progress.finish(describe_run(restorer, level, report))
     result = results[0] if channel_axis is None else np.stack(results, axis=channel_axis)
     if task.noise_parameters and not args.float_output and not args.quiet:
         note = terraced_note(result)
@@ -337,7 +355,7 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
     write_image(
         dst, result, tiff_metadata=metadata if is_tiff(dst) else None, icc_profile=read_icc_profile(src),
         photo=photo, jpeg_quality=args.jpeg_quality or JPEG_QUALITY, overwrite=args.overwrite,
-        provenance=output_record(restorer, src, used_levels, used_noise),
+        provenance=output_record(restorer, src, used_levels, used_noise, used_methods),
     )
     progress.finish(f"{describe_run(restorer, level, report)} -> {dst}")  # once written: a failed write says only its error
 
@@ -450,7 +468,7 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
     metadata = read_tiff_metadata(src) if is_tiff(src) else None
     axis = fitted_channel_axis(task, metadata, tuple(array.shape), lead)  # a photon task fits each channel, as in memory
     parts = [array] if axis is None else [array[(slice(None),) * axis + (c,)] for c in range(array.shape[axis])]
-    restored_parts, levels, noises = [], [], []
+    restored_parts, levels, noises, methods = [], [], [], []
     for c, part in enumerate(parts):
         choice = given
         if choice is None:
@@ -461,11 +479,12 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
                 print(f"{src.name}{label}: {choice.describe(task)}, from sampled planes", file=sys.stderr)
         levels.append(choice.to_restore)
         noises.append(choice.noise)
+        methods.append(choice.method)
         restored_parts.append(
             restorer.restore_lazy(part, choice.to_restore, tile=args.tile, rgb=rgb, value_range=value_range, noise=choice.noise)
         )
     restored = restored_parts[0] if axis is None else da.stack(restored_parts, axis=axis)
-    provenance = output_record(restorer, src, levels, noises)
+    provenance = output_record(restorer, src, levels, noises, methods)
     where = f" on {len(client.scheduler_info()['workers'])} workers" if client is not None else ""
     label = f"{src.name} (chunk by chunk{where})"
     run = partial(compute_with_progress, client=client, quiet=args.quiet)
@@ -539,27 +558,29 @@ def stream_one(restorer, src: Path, dst: Path, given, args: argparse.Namespace, 
     stream_restore_tiff(
         src, dst, restorer, levels, tile=args.tile, value_range=value_range, noise=[choice.noise for choice in choices],
         progress=progress, channel_axis=axis, overwrite=args.overwrite,
-        provenance=output_record(restorer, src, levels, [choice.noise for choice in choices]),
+        provenance=output_record(restorer, src, levels, [choice.noise for choice in choices], [choice.method for choice in choices]),
     )
     progress.finish(f"{describe_levels(restorer, levels)} -> {dst}")
 
 
-def output_record(restorer, src: Path, levels: list, noises: list | None = None) -> dict:
+def output_record(restorer, src: Path, levels: list, noises: list | None = None, methods: list | None = None) -> dict:
     """How an output of ``src`` was made, for the file itself (:mod:`napari_hyperres.io.provenance`): task,
-    level (one per channel where channels had their own), unit, weights (name and steps), the precision the
-    network computed in, the self-ensemble, the noise used (photon tasks), the input file's name."""
+    level (one per channel where channels had their own) and where it came from (``level_from``: "given",
+    the fit or the camera it was read from, the estimator), unit, weights (name and steps), the precision the
+    network computed in, the self-ensemble, the noise model at the level used (photon tasks), the input file's name."""
     from ..blind.brightness import LevelCurve
     from ..io.provenance import record
 
     task, info = restorer.task, restorer.info
     values = [None if task.conditioning == "image" else float(level.level if isinstance(level, LevelCurve) else level) for level in levels]
     noise = [n.describe() for n in (noises or []) if n is not None]
+    level_from = [str(m) for m in (methods or []) if m]
     return record(
         task=task.name, level=values[0] if len(values) == 1 else values, unit=task.unit,
         by_brightness=True if any(isinstance(level, LevelCurve) for level in levels) else None,
         weights=info.name, weights_steps=info.steps or None, precision=str(restorer.dtype).removeprefix("torch."),
         self_ensemble=True if restorer.self_ensemble else None, noise=(noise[0] if len(noise) == 1 else noise) or None,
-        source_file=src.name,
+        level_from=(level_from[0] if len(level_from) == 1 else level_from) or None, source_file=src.name,
     )
 
 

@@ -440,6 +440,11 @@ class Restorer:
             axes are scaled by ``level``. A dask array in gives a lazy dask array
             out (:meth:`restore_lazy`).
         """
+        if isinstance(level, (list, tuple, np.ndarray)) and channel_axis is None:
+            raise LevelRangeError(
+                f"a list of levels ({list(np.ravel(level))}) is one per channel: pass channel_axis= (the leading axis that "
+                "holds the channels), or one level for the whole image"
+            )
         if channel_axis is not None:
             return self._restore_channels(
                 np.asarray(image), level, channel_axis, tile=tile, progress=progress, cancel=cancel, rgb=rgb,
@@ -456,7 +461,7 @@ class Restorer:
         one for all, or a list or tuple of one per channel."""
         channels = split_channels(image, channel_axis, options.get("rgb"))
         count = len(channels)
-        levels = list(level) if isinstance(level, (list, tuple)) else [level] * count
+        levels = list(np.ravel(level).tolist()) if isinstance(level, np.ndarray) else list(level) if isinstance(level, (list, tuple)) else [level] * count
         if len(levels) != count:
             raise LevelRangeError(f"expected one level per channel ({count} along axis {channel_axis}), got {len(levels)}: {level}")
         parts = []

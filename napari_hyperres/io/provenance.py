@@ -27,9 +27,6 @@ from typing import Any
 KEYWORD = "napari-hyperres"
 """The PNG ``tEXt`` keyword, JPEG comment prefix and zarr attribute of the record."""
 
-RECORDED_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
-"""File formats whose outputs carry the record (and zarr stores, which are folders)."""
-
 TIFF_TAG = 65000
 """A private TIFF tag (65000–65535 are for private use) holding the record as ASCII JSON."""
 
@@ -45,7 +42,13 @@ def record(**fields: Any) -> dict[str, Any]:
     """The record of an output: ``software`` and the ``fields`` given (task, level, unit, weights,
     precision, noise, source file …), ``None`` values left out, in a stable order."""
     entries = {"software": software(), **{k: v for k, v in fields.items() if v is not None}}
-    return json.loads(json.dumps(entries, default=str))  # plain JSON types, so it reads back equal
+    return json.loads(json.dumps(entries, default=_plain))  # plain JSON types, so it reads back equal
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value for what json cannot write: a numpy scalar or array as its number(s) (a re-review's
+    np.float32 level came back as the string "80.5"), anything else as its text."""
+    return value.tolist() if hasattr(value, "tolist") else str(value)
 
 
 def encoded(entries: dict[str, Any]) -> str:
