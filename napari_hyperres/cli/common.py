@@ -46,7 +46,8 @@ def weights_status(task) -> tuple[bool, str]:
 
 def one_line(exc: BaseException) -> str:
     """An exception's message on a single line (never empty)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    message = exc.strerror if isinstance(exc, OSError) and exc.strerror and not exc.filename2 else str(exc)  # no "[Errno 17]"
+    text = " ".join(str(message).split()) or type(exc).__name__
     if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
         text = f"{exc.filename}: {text}"
     return text
