@@ -463,17 +463,23 @@ def test_each_jpeg_layer_sets_its_own_quality_and_other_layers_go_back(make_widg
     assert notes["error"] == []
 
 
-def test_auto_on_a_high_quality_jpeg_sets_its_quality_with_the_files_caution(make_widget, qtbot, tmp_path, notes):
-    """A review: Auto on a quality-95 JPEG (every camera photo is 85–95) raised a TypeError in the
-    panel (the caution of a high quality has no uneven readings), and the status line lost its source."""
+def _jpeg_opened(folder, name: str, quality: int, shape=(48, 64, 3), seed: int = 2) -> ViewerModel:
+    """A viewer with a random colour JPEG of ``quality`` opened by napari's own reader, as File ▸ Open does."""
     import cv2
     from npe2 import PluginManager
 
-    path = tmp_path / "camera.jpg"
-    assert cv2.imwrite(str(path), np.random.default_rng(2).integers(0, 255, (48, 64, 3), dtype=np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    path = folder / name
+    assert cv2.imwrite(str(path), np.random.default_rng(seed).integers(0, 255, shape, dtype=np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])
     PluginManager.instance().discover()
     viewer = ViewerModel()
     viewer.open(str(path), plugin="napari")
+    return viewer
+
+
+def test_auto_on_a_high_quality_jpeg_sets_its_quality_with_the_files_caution(make_widget, qtbot, tmp_path, notes):
+    """A review: Auto on a quality-95 JPEG (every camera photo is 85–95) raised a TypeError in the
+    panel (the caution of a high quality has no uneven readings), and the status line lost its source."""
+    viewer = _jpeg_opened(tmp_path, "camera.jpg", 95)
     widget = make_widget(viewer, estimators={"dejpeg": str(tmp_path / "no-estimator.safetensors")})
     widget.live_check.value = False
     widget.task_combo.value = "dejpeg"
@@ -486,14 +492,7 @@ def test_auto_on_a_high_quality_jpeg_sets_its_quality_with_the_files_caution(mak
 def test_apply_on_a_jpeg_layer_keeps_the_task_chosen(make_widget, qtbot, tmp_path, notes):
     """A review: sr chosen by hand on a quality-30 JPEG, Apply, and the panel went back to dejpeg 30
     (the output's insertion re-set the image box, read as the JPEG layer chosen anew), after every Apply."""
-    import cv2
-    from npe2 import PluginManager
-
-    path = tmp_path / "screenshot.jpg"
-    assert cv2.imwrite(str(path), np.random.default_rng(3).integers(0, 255, (40, 48, 3), dtype=np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 30])
-    PluginManager.instance().discover()
-    viewer = ViewerModel()
-    viewer.open(str(path), plugin="napari")
+    viewer = _jpeg_opened(tmp_path, "screenshot.jpg", 30, (40, 48, 3), seed=3)
     widget = make_widget(viewer, estimators={"dejpeg": str(tmp_path / "no-estimator.safetensors")})
     widget.live_check.value = False
     qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
