@@ -512,6 +512,74 @@ def test_apply_on_a_jpeg_layer_keeps_the_task_chosen(make_widget, qtbot, tmp_pat
     assert notes["error"] == []
 
 
+def test_a_chain_of_restorations_keeps_the_photo_its_task_and_its_record(make_widget, qtbot, tmp_path, notes):
+    """A photographer review of dejpeg → sr as the README describes it: choosing the dejpeg output under
+    'image' switched the task "back to denoise", Save… of the chain lost the phone photo's orientation, EXIF
+    and colour profile (the output knew no file), and the record knew nothing of the dejpeg step."""
+    import npe2
+    from test_photo_files import camera_jpeg
+
+    from napari_hyperres.io.exif import read_photo_metadata
+    from napari_hyperres.io.provenance import read_provenance
+
+    path = tmp_path / "phone.jpg"
+    camera_jpeg(path, orientation=6)
+    npe2.PluginManager.instance().discover()
+    viewer = ViewerModel()
+    viewer.open(str(path), plugin="napari")
+    widget = make_widget(viewer, estimators={"dejpeg": str(tmp_path / "no-estimator.safetensors")})
+    widget.live_check.value = False
+    qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+    assert (widget.task.name, widget.level) == ("dejpeg", 40.0)
+    widget.apply()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    cleaned = viewer.layers["phone [dejpeg 40]"]
+    widget.layer_combo.value = next(value for value in widget.layer_combo.choices if value.unique_id == cleaned.unique_id)
+    assert (widget.task.name, widget.level) == ("dejpeg", 40.0)  # kept: this panel's output calls for nothing
+    widget.task_combo.value = "sr"
+    widget.level = 2.0
+    widget.apply()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    chained = viewer.layers["phone [dejpeg 40] [sr 2]"]
+    made = chained.metadata["hyperres"]
+    assert made["source_file"] == str(path) and (made["after"]["task"], made["after"]["level"]) == ("dejpeg", 40.0)
+    target = tmp_path / "chain.png"
+    widget.save_output(str(target), layer=chained)
+    qtbot.waitUntil(lambda: target.exists() and "saved" in widget.status.value, timeout=TIMEOUT_MS)
+    assert read_photo_metadata(target).exif is not None  # the camera's EXIF, orientation included, as one step keeps it
+    record = read_provenance(target)
+    assert (record["task"], record["after"]["task"], record["source_file"]) == ("sr", "dejpeg", "phone.jpg")
+    # going back to the photo and away again: its task is announced once, not at every switch
+    photo = viewer.layers["phone"]
+    for layer in (photo, cleaned, photo):
+        widget.layer_combo.value = next(value for value in widget.layer_combo.choices if value.unique_id == layer.unique_id)
+        qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+    assert sum("records JPEG quality 40" in note for note in notes["info"]) == 1
+    assert not any("calls for no task of its own" in note for note in notes["info"]) and notes["error"] == []
+
+
+def test_a_jpeg_is_previewed_first_at_its_own_quality(make_widget, qtbot, tmp_path, notes):
+    """A review: every JPEG opened was previewed at the task's default (dejpeg 30) before its own quality,
+    4–5 s of a 512² photo on a loaded CPU, shown, and under an Apply made meanwhile."""
+    import cv2
+    from npe2 import PluginManager
+
+    path = tmp_path / "web.jpg"
+    assert cv2.imwrite(str(path), np.random.default_rng(4).integers(0, 255, (40, 48, 3), dtype=np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 40])
+    PluginManager.instance().discover()
+    viewer = ViewerModel()
+    viewer.add_image(np.random.default_rng(5).random((40, 48), dtype=np.float32), name="scan")
+    widget = make_widget(viewer, estimators={"dejpeg": str(tmp_path / "no-estimator.safetensors")})
+    qtbot.waitUntil(lambda: _idle(widget), timeout=TIMEOUT_MS)
+    previewed = []
+    preview = widget.preview
+    widget.preview = lambda *args, **kwargs: (previewed.append((widget.task.name, widget.level)), preview(*args, **kwargs))[1]
+    viewer.open(str(path), plugin="napari")
+    qtbot.waitUntil(lambda: not widget.estimating and any(layer.name == "web [dejpeg 40 preview]" for layer in viewer.layers),
+                    timeout=TIMEOUT_MS)
+    assert previewed and all(call == ("dejpeg", 40.0) for call in previewed), previewed
+
+
 def test_apply_replaces_the_preview_of_its_layer(make_widget, qtbot, notes):
     """Reviewer: the preview stayed under the applied result. Apply removes it; the next preview brings it back."""
     viewer = ViewerModel()

@@ -31,6 +31,24 @@ def source_path(layer: Any) -> str | None:
     return str(Path(path).absolute()) if path else None  # a relative path opened from a script means the folder of then
 
 
+def origin_file(layer: Any) -> str | None:
+    """The file a layer's pixels come from: its own (:func:`source_path`), or for this panel's output the file
+    its input came from, through a chain of restorations (dejpeg, then sr: a review's Save… of the chain lost the
+    photo's orientation, colour profile and EXIF)."""
+    own = source_path(layer)
+    made = (getattr(layer, "metadata", None) or {}).get(OUTPUT_KEY) or {}
+    return own or made.get("source_file")
+
+
+def restored_before(layer: Any) -> dict[str, Any] | None:
+    """For this panel's output chosen as an input (a chain: sr after dejpeg), the restorations it came from,
+    ``{"task", "level", "unit"[, "after"]}`` (recorded in the next output and in a saved file); else ``None``."""
+    made = (getattr(layer, "metadata", None) or {}).get(OUTPUT_KEY)
+    if not made:
+        return None
+    return {key: made[key] for key in ("task", "level", "unit", "after") if made.get(key) is not None}
+
+
 def display_kwargs(source: Any) -> dict[str, Any]:
     """Display settings copied from the input layer so outputs look comparable."""
     if source.rgb:

@@ -254,8 +254,11 @@ class Request:
     source: str = ""
     source_id: Any = None
     source_file: str | None = None
-    """The file the input layer was read from (``layer.source.path``), recorded in outputs: "Save…"
-    writes them with its axes, pixel size and colour profile."""
+    """The file the input layer's pixels come from (:func:`~napari_hyperres.ui.outputs.origin_file`: through a
+    chain of restorations too), recorded in outputs: "Save…" writes them with its axes, pixel size and colour profile."""
+    after: Any = None
+    """The restorations the input layer came from, where it is this panel's output (a chain:
+    :func:`~napari_hyperres.ui.outputs.restored_before`), recorded in outputs as ``"after"``."""
     value_range: tuple[float, float] | None = None
     """``(black, white)`` for the whole layer (:func:`napari_hyperres.engine.restorer.whole_value_range`):
     a previewed plane then equals that plane of Apply's result, also for float layers."""
@@ -332,6 +335,8 @@ class Request:
         )
         if self.source_file:
             metadata[OUTPUT_KEY]["source_file"] = self.source_file
+        if self.after:
+            metadata[OUTPUT_KEY]["after"] = self.after
         return metadata
 
 

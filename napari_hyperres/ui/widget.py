@@ -44,6 +44,8 @@ from .outputs import (
     OUTPUT_KEY,
     PREVIEW_KEY,
     find_preview,
+    origin_file,
+    restored_before,
     source_path,
 )
 from .preview import LatestOnly, LayerStatistics, Request, RestorerCache, can_estimate
@@ -117,6 +119,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self._chosen_layer: Any = None  # unique_id of the layer a sample's or a file's task was last set for
         self._told_sr_on_jpeg: set[Any] = set()  # layers whose "sr on a JPEG" note was shown (_note_sr_on_jpeg)
         self._told_channels: set[Any] = set()  # layers whose "holds N channels" warning was shown (_update_channels_button)
+        self._told_file_task: set[Any] = set()  # layers whose file's task was announced (_open_on_the_files_task)
         self._estimate_again = False  # an "Auto" asked for while one ran: run when it ends
         self._level_found: tuple[str, float, str, Any] | None = None  # (task, level, where "Auto" found it, layer id)
         self._statistics = LayerStatistics()  # each layer's whole range / noise fit, read off the GUI thread
@@ -397,9 +400,17 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         (which also checks for a re-save), also where that task is shown already (the previous
         file's quality is not this one's). A layer whose file calls for none after such a switch
         goes back to the task and level shown before it (a camera's quality-90 JPEG stays on
-        denoise); a task chosen by hand is kept. ``False`` where nothing changed."""
+        denoise); a task chosen by hand is kept. ``False`` where nothing changed.
+
+        This panel's own outputs change nothing: one is chosen to restore it further (sr after dejpeg), and a
+        review saw the chain's dejpeg output switch the task "back to denoise". Each note is shown once per
+        layer (a review got four for two round trips between two layers)."""
+        if OUTPUT_KEY in layer.metadata:
+            return False
         path = source_path(layer)
         suggestion = task_for_file(path, self._tasks.values())
+        told = layer.unique_id in self._told_file_task
+        self._told_file_task.add(layer.unique_id)
         if suggestion is None:
             if self._before_file_task is None:
                 return False
@@ -407,25 +418,35 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             self._before_file_task = None
             if name not in self._tasks or name == self.task.name:
                 return False
-            self._switch_task(self._tasks[name])
-            self.level = level
-            self._show("info", f"napari-hyperres: {layer.name} calls for no task of its own: back to {self.task.title!r}")
+            self._switch_task(self._tasks[name], level, preview=False)
+            if not told:
+                self._show("info", f"napari-hyperres: {layer.name} calls for no task of its own: back to {self.task.title!r}")
             self._on_settings_changed()
             return True
         task, level = suggestion
         if task.name != self.task.name:
             if self._before_file_task is None:
                 self._before_file_task = (self.task.name, self.level)
-            self._switch_task(task)
-        self._show("info", f"napari-hyperres: {Path(path).name} records {task.unit} {level:g}: task set to {task.title!r}")
+        # set at the file's level without a preview at the task's default first (a review: every JPEG was previewed
+        # at dejpeg 30 before its own quality, 4–5 s of a 512² photo on a loaded CPU); "Auto" previews
+        self._switch_task(task, level, preview=False)
+        if not told:
+            self._show("info", f"napari-hyperres: {Path(path).name} records {task.unit} {level:g}: task set to {task.title!r}")
         self.estimate()
         return True
 
-    def _switch_task(self, task: Task) -> None:
-        """Show ``task`` as if chosen in the list (without the list's own change event)."""
+    def _switch_task(self, task: Task, level: float | None = None, *, preview: bool = True) -> None:
+        """Show ``task`` as if chosen in the list (without the list's own change event), at ``level`` if given;
+        ``preview=False``: no preview yet (the caller's estimate brings it)."""
         with self.task_combo.changed.blocked():
             self.task_combo.value = task.name
-        self._on_task_changed()
+        held, self._ready = self._ready, self._ready and preview
+        try:
+            self._on_task_changed()
+            if level is not None and task.level_range[0] <= level <= task.level_range[1]:
+                self.level = level
+        finally:
+            self._ready = held
 
     def _on_slider(self, value: float) -> None:
         if self._syncing:
@@ -536,7 +557,8 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             index=index,
             source=layer.name,
             source_id=layer.unique_id,
-            source_file=source_path(layer),
+            source_file=origin_file(layer),
+            after=restored_before(layer),
             viewport=self._viewport(layer),
             curve=self._curve_for(layer, task),
             statistics=self._statistics,  # the whole layer's range / noise fit: read in the worker, kept per layer

@@ -52,7 +52,7 @@ def save_restored(path: str | Path, data: np.ndarray, source_file: str | None, m
             task=made.get("task"), level=made.get("level"), unit=made.get("unit"),
             by_brightness=True if made.get("by_brightness") else None,
             weights=Path(made["weights"]).name if made.get("weights") else None,
-            self_ensemble=True if made.get("self_ensemble") else None, looks_like=made.get("looks_like"),
+            self_ensemble=True if made.get("self_ensemble") else None, looks_like=made.get("looks_like"), after=made.get("after"),
             source_file=Path(source_file).name if source_file else None,
         )
     return write_image(path, data, tiff_metadata=tiff_metadata, icc_profile=icc, photo=photo, provenance=provenance)
@@ -100,7 +100,9 @@ class SaveMixin:
         made = layer.metadata[OUTPUT_KEY]
         source_file = made.get("source_file")
         stem = Path(source_file).stem if source_file else made.get("source", "restored")
-        suffix = Path(source_file).suffix if source_file and Path(source_file).suffix.lower() in (".tif", ".tiff") else ".tif"
+        # a TIFF from a TIFF; a photo as PNG: every pixel, and the orientation tag a TIFF cannot hold (a review's
+        # default .tif of a phone photo came out sideways)
+        suffix = ".tif" if not source_file else Path(source_file).suffix if Path(source_file).suffix.lower() in (".tif", ".tiff") else ".png"
         path = path or ask_save_path(self.native, f"{stem}_{made.get('task', 'restored')}{suffix}")
         if not path:
             return
