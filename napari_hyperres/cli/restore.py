@@ -418,7 +418,16 @@ def cluster_client(args: argparse.Namespace | None):
         return
     with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         with Client(cluster) as client:
-            yield client
+            try:
+                yield client
+            except (KeyboardInterrupt, SystemExit):
+                # the workers are being stopped on purpose: their shutdown tracebacks are no news (a review got
+                # ~98 lines of them above the one "interrupted" line)
+                import logging
+
+                for name in ("distributed", "tornado"):
+                    logging.getLogger(name).setLevel(logging.CRITICAL)
+                raise
 
 
 def could_use_cluster(src: Path, dst: Path, budget: int) -> bool:
@@ -446,6 +455,8 @@ def chunked_job(src: Path, dst: Path, budget: int, on_cluster: bool) -> bool:
 def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namespace, value_range, client) -> None:
     """Restore ``src`` lazily (dask, chunks overlapping by the receptive field) into a zarr store,
     a tiled TIFF, or (small enough) any other format; on ``client``'s workers when given."""
+    import warnings
+
     import dask.array as da
 
     from ..blind.levels import resolve_level
@@ -461,6 +472,9 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
     )
     from ..io.tiff_meta import read_tiff_metadata
 
+    # dask's advice on each computation that ships the source array to the workers ("Sending large graph …
+    # load the data with Dask directly"): five lines per plane or tile row in a review's run, nothing a user can act on
+    warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
     task = restorer.task
     array, meta = open_lazy(src, chunk=args.tile or 1024)
     rgb = is_rgb_image(tuple(array.shape), None) and (meta.get("axes") or ["c"])[-1] not in ("x", "y")
@@ -485,7 +499,8 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
         )
     restored = restored_parts[0] if axis is None else da.stack(restored_parts, axis=axis)
     provenance = output_record(restorer, src, levels, noises, methods)
-    where = f" on {len(client.scheduler_info()['workers'])} workers" if client is not None else ""
+    workers = len(client.scheduler_info()["workers"]) if client is not None else 0
+    where = f" on {workers} worker{'s' if workers != 1 else ''}" if client is not None else ""
     label = f"{src.name} (chunk by chunk{where})"
     run = partial(compute_with_progress, client=client, quiet=args.quiet)
     if not args.quiet:
