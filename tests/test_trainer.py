@@ -235,7 +235,9 @@ def test_export_load_restore_round_trip(denoise_run, image_folder, val_folder, t
     assert (info.name, info.task, info.kind, info.preset) == ("denoise.test", "denoise", "hyperres", "tiny")
     assert info.train_levels == [15.0, 50.0] and info.steps == 2
     assert info.training_data == [image_folder.name] and info.device == "cpu"
-    assert set(info.validation) == {val_folder.name} and set(info.validation[val_folder.name]) == {"15", "50"}
+    # the run's periodic check, named as the centre crops it is (a review read it beside whole-set tables)
+    [label] = info.validation
+    assert label.startswith(f"{val_folder.name} (") and "centre crops" in label and set(info.validation[label]) == {"15", "50"}
     assert info.extra["batch"] == 2 and info.extra["patch"] == 24
     assert info.extra["controls"] == pytest.approx([15 / 255, 50 / 255])  # c as trained: a changed normalize is caught at load
 
@@ -420,6 +422,31 @@ def test_baselines_ensure_runs_and_compare(tmp_path, image_folder, val_folder):
     assert "| level | dedicated | HyperRes | AdaFM | DNI |" in text
     assert "| 15 |" in text and "| 90 |" in text and "inside the trained range" in text
     json.dumps(result)  # the CLI writes it as JSON
+
+
+def test_runs_are_never_overwritten_and_nonsense_settings_refused_first(tmp_path, image_folder, val_folder, capsys):
+    """A trainer review: a second run into an --out holding one replaced its checkpoint and mixed its log;
+    --lr 0, --time-budget 0, --lr-decay-at 5 and a repeated level trained on silently; compare reused runs of
+    another preset and lr, and checked --val only after training five networks."""
+    out = tmp_path / "run"
+    assert trainer_main(train_args("denoise", image_folder, out, 2)) == 0
+    before = (out / CHECKPOINT).read_bytes()
+    assert trainer_main(train_args("denoise", image_folder, out, 3)) == 2
+    assert "holds a run already" in capsys.readouterr().err and (out / CHECKPOINT).read_bytes() == before
+    for wrong, message in ((["--lr", "0"], "--lr must be a positive"), (["--time-budget", "0"], "--time-budget must"),
+                           (["--lr-decay-at", "5"], "fractions of the run"), (["--levels", "15", "15"], "a level twice")):
+        assert trainer_main(train_args("denoise", image_folder, tmp_path / "x", 2, *wrong)) == 2
+        assert message in capsys.readouterr().err
+    base = TrainConfig(task="denoise", data=[], out="", preset="tiny", steps=2, batch=2, patch=24, device="cpu", val_every=10**9)
+    runs = tmp_path / "runs"
+    ensure_runs("denoise", runs, [str(image_folder)], [15.0], base, only=["hyperres"])
+    with pytest.raises(ValueError, match=r"trained with other settings: lr 0.0001 \(asked: 0.001\)"):
+        ensure_runs("denoise", runs, [str(image_folder)], [15.0], replace(base, lr=1e-3), only=["hyperres"])
+    with pytest.raises(SystemExit, match="validation folder .* does not exist"):
+        trainer_main(["compare", "--task", "denoise", "--data", str(image_folder), "--val", str(tmp_path / "Set99"),
+                      "--runs", str(tmp_path / "runs2"), "--eval-levels", "15", "--preset", "tiny", "--steps", "2", "--batch", "2", "--patch", "24",
+                      "--device", "cpu"])
+    assert not (tmp_path / "runs2").exists()  # nothing trained first
 
 
 def test_compare_only_trains_the_named_runs_so_processes_can_share_a_budget(tmp_path, image_folder, val_folder):

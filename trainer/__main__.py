@@ -251,6 +251,18 @@ def run_compare(args: argparse.Namespace) -> int:
     from .baselines import compare, ensure_runs, format_comparison
 
     base = TrainConfig(task=args.task, data=args.data, out="", preset=args.preset, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, device=args.device, val_every=10**9, level_balance=args.level_balance, pixel_loss=args.pixel_loss, centred_control=args.centred_control, level_weights=args.level_weights)
+    from napari_hyperres.core.plugins import get_task
+
+    if not Path(args.val).is_dir():  # before any training (a review's wrong --val failed after five networks)
+        raise SystemExit(f"trainer compare: the validation folder {args.val} does not exist")
+    for folder in args.data:
+        if not Path(folder).is_dir():
+            raise SystemExit(f"trainer compare: the training data folder {folder} does not exist")
+    try:
+        for level in args.eval_levels:
+            get_task(args.task).check_level(level)
+    except HyperResError as error:
+        raise SystemExit(f"trainer compare: --eval-levels: {error}") from None
     try:
         missing = ensure_runs(args.task, Path(args.runs), args.data, args.eval_levels, base, only=args.only)
     except ValueError as error:

@@ -110,10 +110,10 @@ def ensure_runs(
         jobs.append(("dedicated", runs / f"dedicated_{level:g}", [level], None))
     jobs.append(("adafm", runs / "adafm", [end], str(base_run / CHECKPOINT)))
     for kind, out, levels, init in jobs:
-        if (only is not None and out.name not in only) or complete(out, base.steps):
+        if (only is not None and out.name not in only) or complete(out, base.steps, base):
             continue
         interrupted = (out / CHECKPOINT).exists()  # a run stopped part-way (a session's end): it continues
-        if kind == "adafm" and not interrupted and not complete(base_run, base.steps):
+        if kind == "adafm" and not interrupted and not complete(base_run, base.steps, base):
             raise ValueError(f"adafm fine-tunes {base_run.name}, which has not reached {base.steps} steps: train it first (or in the same --only)")
         cfg = replace(
             base, task=task_name, kind=kind, out=str(out), levels=levels, data=data, init_from=None if interrupted else init,
@@ -124,15 +124,34 @@ def ensure_runs(
     return [name for name in names if not complete(runs / name, base.steps)]
 
 
-def complete(run: Path, steps: int) -> bool:
-    """Whether ``run`` is exported or its checkpoint reached ``steps``."""
-    return (run / EXPORTED).exists() or finished(run, steps)
+def complete(run: Path, steps: int, base: TrainConfig | None = None) -> bool:
+    """Whether ``run`` is exported or its checkpoint reached ``steps`` (with ``base``'s settings: :func:`finished`)."""
+    return (run / EXPORTED).exists() or finished(run, steps, base)
 
 
-def finished(run: Path, steps: int) -> bool:
-    """Whether ``run`` holds a checkpoint that reached ``steps`` (the comparison's budget)."""
+COMPARED_SETTINGS = ("preset", "lr", "batch", "patch", "level_balance", "pixel_loss")
+"""Settings a stored run must share with the comparison asked for before it is used again."""
+
+
+def finished(run: Path, steps: int, base: TrainConfig | None = None) -> bool:
+    """Whether ``run`` holds a checkpoint that reached ``steps`` (the comparison's budget).
+
+    Raises:
+        ValueError: the stored run was trained with other :data:`COMPARED_SETTINGS` than ``base`` (a review's
+            table for "small, lr 1e-3" came from runs of the tiny preset at lr 1e-4).
+    """
     path = run / CHECKPOINT
-    return path.exists() and int(load_checkpoint(path)["step"]) >= steps
+    if not path.exists():
+        return False
+    checkpoint = load_checkpoint(path)
+    if base is not None:
+        stored = checkpoint.get("config", {})
+        differ = [f"{key} {stored.get(key)!r} (asked: {getattr(base, key)!r})" for key in COMPARED_SETTINGS
+                  if key in stored and stored[key] != getattr(base, key)]
+        if differ:
+            raise ValueError(f"{run} was trained with other settings: {'; '.join(differ)}; remove it, or give --runs "
+                             "another folder for this comparison")
+    return int(checkpoint["step"]) >= steps
 
 
 def compare(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 
 LEVEL_BALANCES = ("sum", "log")
@@ -124,6 +125,17 @@ class TrainConfig:
     jpeg_qualities: tuple[float, float] = (80.0, 98.0)
 
     def __post_init__(self) -> None:
+        # nonsense numbers trained on silently (a review: --lr 0 ran to "success", --time-budget 0 and -5 were ignored)
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"--lr must be a positive number, got {self.lr}")
+        if self.time_budget_s is not None and not self.time_budget_s > 0:
+            raise ValueError(f"--time-budget must be a positive number of seconds, got {self.time_budget_s}")
+        if any(not 0.0 < float(at) < 1.0 for at in self.lr_decay_at):
+            raise ValueError(f"--lr-decay-at takes fractions of the run between 0 and 1, got {list(self.lr_decay_at)}")
+        if self.lr_warmup < 0:
+            raise ValueError(f"--lr-warmup is a number of steps, 0 or more, got {self.lr_warmup}")
+        if self.levels and len(set(self.levels)) != len(self.levels):
+            raise ValueError(f"--levels lists a level twice: {list(self.levels)}")
         if self.level_balance not in LEVEL_BALANCES:
             raise ValueError(f"expected a level balance among {LEVEL_BALANCES}, got {self.level_balance!r}")
         if self.pixel_loss not in PIXEL_LOSSES:

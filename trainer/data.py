@@ -78,8 +78,12 @@ class PatchSampler:
         self.opponent_planes = float(opponent_planes)
         self.images: list[torch.Tensor] = []
         self.gray: list[bool] = []
-        for path in paths:
-            image, was_gray = load_for_task(path, channels)
+        loaded = [load_for_task(path, channels) for path in paths]
+        largest = max((max(image.shape[:2]) for image, _ in loaded), default=0)
+        if patch > 4 * largest > 0:  # every image mirror-padded to the patch: a review's --patch 2000 on 180² images took ~22 GB
+            raise ValueError(f"--patch {patch} is far larger than every training image (the largest side is {largest} px); "
+                             "choose a patch up to about that (the recipes use 48)")
+        for image, was_gray in loaded:
             h, w = image.shape[:2]
             if h < patch or w < patch:  # numpy's symmetric padding repeats as often as needed (torch's reflect cannot)
                 image = np.pad(image, ((0, max(0, patch - h)), (0, max(0, patch - w)), (0, 0)), mode="symmetric")

@@ -245,6 +245,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     out = Path(cfg.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder for the run")
+    if not resume and (out / CHECKPOINT).exists():  # a review's second run replaced the first's checkpoint and mixed its log
+        raise ValueError(f"{out} holds a run already ({CHECKPOINT}): pass --resume to continue it, or choose another --out "
+                         "(nothing was changed)")
     if info.main:
         out.mkdir(parents=True, exist_ok=True)
         if cfg.amp and device.type == "cpu":
