@@ -34,18 +34,22 @@ def round_of(ckpt: dict) -> dict:
         options["pixel_loss"] = cfg["pixel_loss"]
     if cfg.get("lr_warmup"):
         options["lr_warmup"] = cfg["lr_warmup"]
+    shape = {k: cfg[k] for k in ("batch", "patch") if cfg.get(k)}  # a review could not tell rounds 12–16's batch 32 / 64
+    if ckpt.get("levels"):
+        shape["levels"] = [float(level) for level in ckpt["levels"]]  # or levels, from the file (only the last round's)
     return {
         "steps": int(ckpt["step"]) - int(start["step"]),
         "training_time_s": round(float(ckpt.get("elapsed", 0.0)) - float(start["elapsed"]), 1),
         "lr": cfg["lr"],
         "data": [Path(d).name for d in cfg["data"]],
+        **shape,
         **options,
     }
 
 
 def round_settings(config: dict) -> dict:
-    """What a round records of a run's settings (lr, data, shares, losses): a resume that changes
-    any of them starts a new round, so each round says what its steps were trained with."""
+    """What a round records of a run's settings (lr, data, batch and patch, shares, losses): a resume that
+    changes any of them starts a new round, so each round says what its steps were trained with."""
     return {k: v for k, v in round_of({"config": config, "step": 0}).items() if k not in ("steps", "training_time_s")}
 
 
