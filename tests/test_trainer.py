@@ -449,6 +449,18 @@ def test_runs_are_never_overwritten_and_nonsense_settings_refused_first(tmp_path
     assert not (tmp_path / "runs2").exists()  # nothing trained first
 
 
+def test_a_stopped_run_says_how_to_continue(tmp_path, image_folder, monkeypatch, capsys):
+    """A trainer review: Ctrl-C ended in a bare KeyboardInterrupt traceback."""
+    import trainer.loop
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer.loop, "train", interrupted)
+    assert trainer_main(train_args("denoise", image_folder, tmp_path / "run", 2)) == 130
+    assert "run the same command with --resume to continue" in capsys.readouterr().err
+
+
 def test_compare_only_trains_the_named_runs_so_processes_can_share_a_budget(tmp_path, image_folder, val_folder):
     base = TrainConfig(task="denoise", data=[], out="", preset="tiny", steps=2, batch=2, patch=24, device="cpu", val_every=10**9)
     runs, data, levels = tmp_path / "runs", [str(image_folder)], [15.0]

@@ -354,6 +354,15 @@ def main(argv: list[str] | None = None) -> int:
         except (HyperResError, FileNotFoundError, ValueError, FloatingPointError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        except (KeyboardInterrupt, SystemExit) as stop:
+            if isinstance(stop, SystemExit) and not (isinstance(stop.code, int) and stop.code >= 128):
+                raise  # argparse's usage errors and the like: as they are
+            runs = getattr(args, "runs", None)  # compare continues its runs by itself
+            where = f" in {runs or getattr(args, 'out', None)}" if (runs or getattr(args, "out", None)) else ""
+            again = "run the same command again" if runs else "run the same command with --resume"
+            print(f"stopped; the last checkpoint{where} is kept (written every --ckpt-every steps): {again} to continue",
+                  file=sys.stderr)  # not a bare KeyboardInterrupt traceback (a review)
+            return 130 if isinstance(stop, KeyboardInterrupt) else int(stop.code)
 
 
 def exit_process(code: int) -> None:
