@@ -133,6 +133,12 @@
 #                                        started 2026-12-07 03:50 beside benchmarks. 756 steps: Set12 32.678 / 30.260 /
 #                                        27.058 (round 16: 32.678 / 30.261 / 27.057), McMaster 34.205 / 31.832 / 28.686
 #                                        (34.203 / 31.835 / 28.688): a tie, σ 50 unmoved. Not shipped.
+#   TASK=denoise BUDGET=7800 QUANT=0.25 BALANCE=log CENTRED=1 LR=1e-4 LOSS=l2 LEVELS="15 25 35 50 75" BATCH=64 AMP=1
+#     OUT=runs/denoise_r19_q25   round 19, from the shipped round 16: a quarter of the crops 8-bit, not half (the one
+#                                        knob no round had tried; Set12's protocol is float noise). One thread beside a
+#                                        session of reviews and CI, started 2026-12-07 10:36: 2,157 steps, Set12 +0.008 /
+#                                        +0.009 / +0.006 (27.063 at σ 50), McMaster +0.004 / +0.002 / +0.002, 8-bit Set12
+#                                        files +0.009 / +0.007 / −0.005. Shipped.
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
