@@ -139,6 +139,11 @@
 #                                        session of reviews and CI, started 2026-12-07 10:36: 2,157 steps, Set12 +0.008 /
 #                                        +0.009 / +0.006 (27.063 at σ 50), McMaster +0.004 / +0.002 / +0.002, 8-bit Set12
 #                                        files +0.009 / +0.007 / −0.005. Shipped.
+#   TASK=denoise BUDGET=7800 QUANT=0.15 BALANCE=log CENTRED=1 LR=1e-4 LOSS=l2 LEVELS="15 25 35 50 75" BATCH=64 AMP=1
+#     OUT=runs/denoise_r20_q15   round 20, from the shipped round 19: the 8-bit share lowered again (0.15). Started
+#                                        2026-12-07 12:57, half an hour before its session ended; continue it with
+#                                        RESUME=1 (the budget counts the time already spent), then compare with round 19
+#                                        on the float tables and on 8-bit files (BM3D's margin there).
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
