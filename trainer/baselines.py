@@ -199,5 +199,8 @@ def format_comparison(result: dict) -> str:
         lines.append(f"| {level} | " + " | ".join(f"{row[m]:.2f}" for m in methods) + " |")
     d = result["distance"]
     lines.append("")
-    lines.append(f"HyperRes mean |Δ| to dedicated: inside the trained range {d['inside_mean_abs_db']} dB, outside {d['outside_mean_abs_db']} dB")
+    def db(value) -> str:
+        return "no level there" if value is None else f"{value} dB"  # a review read "outside None dB"
+
+    lines.append(f"HyperRes mean |Δ| to dedicated: inside the trained range {db(d['inside_mean_abs_db'])}, outside {db(d['outside_mean_abs_db'])}")
     return "\n".join(lines)
