@@ -432,6 +432,17 @@ CHANNELS_ADVICE = (
 )
 """What the stack warnings advise for a stack of several channels fitted as one."""
 
+GAUSSIAN_DETAIL_MEDIAN = 0.455
+"""The median of ``detail² / variance`` for Gaussian noise: a noise model that describes the data reads ≈ 1 over it."""
+
+
+def _noise_over_model(parts, gain: float, beta: float) -> np.ndarray:
+    """``detail² / (gain · mean + beta)`` over the usable pixels of ``parts`` (:attr:`CurveSamples.planes`
+    entries), concatenated: what the data's noise is over what the curve predicts, pixel by pixel."""
+    scaled = [detail[usable] ** 2 / np.maximum(gain * mean[usable] + beta, 1e-12) for mean, detail, _, usable in parts]
+    return np.concatenate(scaled) if scaled else np.empty(0)
+
+
 MAX_PLANE_NOISE_SPREAD = 2.0
 """Largest ratio between two sampled planes' noise, each measured against the stack's fit, before
 the fit warns (:class:`~napari_hyperres.errors.MixedNoiseWarning`). Measured: planes of one camera
@@ -446,17 +457,15 @@ MIN_PLANE_CHECK_PIXELS = 64 * 64
 def _warn_if_planes_differ(samples: CurveSamples, crops_per_plane: list[int], gain: float, beta: float) -> None:
     """Warn when the fitted curve describes some sampled planes' noise far worse than others'.
 
-    Each plane's ratio is the median of its usable pixels' ``detail² / (gain·mean + beta)``
-    over that of Gaussian noise (0.455): ≈ 1 on every plane where the fit is right for the stack.
+    Each plane's ratio is the median of its usable pixels' :func:`_noise_over_model` over that of
+    Gaussian noise (:data:`GAUSSIAN_DETAIL_MEDIAN`): ≈ 1 on every plane where the fit is right for the stack.
     """
     ratios, start = [], 0
     for count in crops_per_plane:
-        parts = samples.planes[start : start + count]
+        values = _noise_over_model(samples.planes[start : start + count], gain, beta)
         start += count
-        scaled = [detail[usable] ** 2 / np.maximum(gain * mean[usable] + beta, 1e-12) for mean, detail, _, usable in parts]
-        values = np.concatenate(scaled)
         if values.size >= MIN_PLANE_CHECK_PIXELS:
-            ratios.append(float(np.median(values)) / 0.455)
+            ratios.append(float(np.median(values)) / GAUSSIAN_DETAIL_MEDIAN)
     if len(ratios) > 1 and max(ratios) > MAX_PLANE_NOISE_SPREAD * max(min(ratios), 1e-12):
         import warnings
 
@@ -516,10 +525,8 @@ def camera_noise_ratio(planes: np.ndarray, noise: PoissonGaussian) -> float:
     noise's 0.455 (the statistic the fit reads): ≈ 1 where ``noise`` describes the image."""
     crops = [crop for plane in planes for crop in _fit_crops(plane)]
     clip = saturation_levels(crops, np.iinfo(planes.dtype)) if np.issubdtype(planes.dtype, np.integer) else None
-    samples = CurveSamples.measure(crops, clip)
-    scaled = [detail[usable] ** 2 / np.maximum(noise.gain * mean[usable] + noise.beta, 1e-12) for mean, detail, _, usable in samples.planes]
-    values = np.concatenate(scaled)
-    return float(np.median(values)) / 0.455 if values.size else 1.0
+    values = _noise_over_model(CurveSamples.measure(crops, clip).planes, noise.gain, noise.beta)
+    return float(np.median(values)) / GAUSSIAN_DETAIL_MEDIAN if values.size else 1.0
 
 
 CAMERA_LEVEL_MISFIT = (0.6, 1.6)

@@ -236,23 +236,16 @@ def run_restore(args: argparse.Namespace) -> int:
         raise ShapeError("--float-output writes float32 TIFFs: give OUT a .tif suffix (or a folder)")
     with cluster_client(args if cluster_used else None) as client:
         for src, dst in jobs:
-            if args.skip_existing and dst.exists():  # written meanwhile by a run beside this one: its work, not redone
-                if not args.quiet:
-                    print(f"note: {dst} was written meanwhile by another run: left as it is", file=sys.stderr)
-                continue
             try:
+                if args.skip_existing and dst.exists():  # written meanwhile by a run beside this one: its work, not redone
+                    raise FileExistsError(dst)
                 with warnings_naming(src.name):  # each file's warnings, named
                     restore_job(restorer, src, dst, given, args, value_range, budget, client)
-            except FileExistsError as exc:  # written meanwhile by another run (atomic_write's final check)
-                if not args.skip_existing and len(jobs) == 1:
-                    raise
-                if args.skip_existing:
+            except (HyperResError, OSError) as exc:
+                if args.skip_existing and isinstance(exc, FileExistsError):  # before it, or at atomic_write's final check
                     if not args.quiet:
                         print(f"note: {dst} was written meanwhile by another run: left as it is", file=sys.stderr)
                     continue
-                failed += 1
-                print_error(file_error(src, exc))
-            except (HyperResError, OSError) as exc:
                 if len(jobs) == 1:
                     raise
                 failed += 1

@@ -75,15 +75,16 @@ class ChannelsMixin:
         return file_channels(layer, read)
 
     def _already_split(self, layer: Any) -> bool:
-        """Whether channel layers split from ``layer`` are in the viewer (a second split would duplicate them)."""
+        """Whether channel layers split from ``layer`` are in the viewer (a script splitting a layer it still holds
+        a second time would duplicate them)."""
         return layer is not None and any(other.metadata.get(CHANNEL_OF_KEY) == layer.unique_id for other in self.viewer.layers)
 
     def _update_channels_button(self) -> None:
-        """Show "Split channels" for a layer whose file names more than one channel, until it is split;
-        with a photon-limited task, say once per layer why (a review's two-detector stack, restored as one
+        """Show "Split channels" for a layer whose file names more than one channel (a split layer leaves the
+        viewer); with a photon-limited task, say once per layer why (a review's two-detector stack, restored as one
         layer, fitted a gain of 0.34 for detectors of 2.2 and 8, and no warning said so)."""
         layer = self.layer_combo.value
-        found = None if self._already_split(layer) else self._channels_of(layer)
+        found = self._channels_of(layer)
         self.channels_button.visible = found is not None
         if found is not None and self.task.noise_parameters and layer.unique_id not in self._told_channels:
             self._told_channels.add(layer.unique_id)
