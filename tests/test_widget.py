@@ -180,6 +180,34 @@ def test_microscopy_task_slides_through_photons_on_a_log_scale_and_auto_fits_the
     assert notes["error"] == []
 
 
+def test_a_level_far_from_what_the_layer_reads_is_said_in_the_status_and_on_apply(make_widget, qtbot, notes):
+    """The CLI and Python warn (LevelMismatchWarning) for a level far from the image's reading; the panel said
+    nothing (its previews come with the layer's fit, so the library's check never ran). The status says it
+    where the slider is, and Apply warns once, as the CLI does."""
+    from test_photon_noise import camera, fluorescence_like
+
+    viewer = ViewerModel()
+    viewer.add_image(camera(fluorescence_like((96, 96)), 2.0, 3.0, 100.0, 40.0), name="dim")
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    widget.task_combo.value = "microscopy"
+    widget.auto_button.clicked.emit()
+    qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+    reading = widget.level
+    widget.preview()
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    assert "what this image's noise reads" not in widget.status.tooltip  # Auto's own level fits
+    widget.level = 5 * reading
+    widget.preview()
+    qtbot.waitUntil(lambda: _idle(widget) and "preview microscopy" in widget.status.value, timeout=TIMEOUT_MS)
+    assert "5× what this image's noise reads" in widget.status.tooltip and "keeps most of the noise" in widget.status.tooltip
+    assert notes["warning"] == []  # no popups while the slider moves
+    widget.apply()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    assert len(notes["warning"]) == 1 and "5× what this image's noise reads" in notes["warning"][0]
+    assert notes["error"] == []
+
+
 def test_a_warning_in_a_worker_reaches_napari_notifications(make_widget, qtbot, monkeypatch):
     """A review: a layer of two detectors (gain 2 / offset 100 and gain 12 / offset 500) fitted as one
     warned in the CLI, but in the viewer the worker's warning reached no one (napari's relay mixin

@@ -581,22 +581,33 @@ level (``bench_microscopy_level_ratio.md``): ×0.5 −1.39 dB, ×1.4 −3.27, ×
 out below the noisy input (17.54 against 18.24 dB)."""
 
 
-def _warn_if_level_misfits(photons: float, reading: float, level_range: tuple[float, float]) -> None:
-    """Warn when a level given lies far from what the image's noise reads (taken within the task's
-    ``level_range``: the end of the range is the nearest level to a reading beyond it)."""
+def level_misfit(photons: float, reading: float, level_range: tuple[float, float]) -> str | None:
+    """What is wrong with a level given that lies far from what the image's noise reads, in words; ``None``
+    within ``LEVEL_MISFIT`` of it (the reading taken within the task's ``level_range``: the end of the
+    range is the nearest level to a reading beyond it). One text for the CLI's and Python's
+    :class:`~napari_hyperres.errors.LevelMismatchWarning` and the widget's status."""
     low, high = LEVEL_MISFIT
     reading = min(max(reading, level_range[0]), level_range[1])
-    if reading > 0 and not low * reading <= photons <= high * reading:
+    if not reading > 0 or low * reading <= photons <= high * reading:
+        return None
+    side = "above" if photons > reading else "below"
+    effect = "keeps most of the noise (×2: −8 dB on real frames)" if side == "above" else "smooths detail away (×0.5: −1.4 dB)"
+    return (f"the level given ({photons:.4g} photons) is {photons / reading:.2g}× what this image's noise reads "
+            f"({reading:.4g}): so far {side} it, the restoration {effect}")
+
+
+def _warn_if_level_misfits(photons: float, reading: float, level_range: tuple[float, float]) -> None:
+    """Warn (:class:`~napari_hyperres.errors.LevelMismatchWarning`) where :func:`level_misfit` finds the level far off."""
+    problem = level_misfit(photons, reading, level_range)
+    if problem is not None:
         import warnings
 
         from ..errors import LevelMismatchWarning
 
-        side = "above" if photons > reading else "below"
-        effect = "keeps most of the noise (×2: −8 dB on real frames)" if side == "above" else "smooths detail away (×0.5: −1.4 dB)"
+        low, high = LEVEL_MISFIT
+        reading = min(max(reading, level_range[0]), level_range[1])
         warnings.warn(
-            f"the level given ({photons:.4g} photons) is {photons / reading:.2g}× what this image's noise reads "
-            f"({reading:.4g}): so far {side} it, the restoration {effect}. Give the level \"auto\" (CLI: --level auto), "
-            f"or a level within ×{low:g}–×{high:g} of {reading:.4g}",
+            f"{problem}. Give the level \"auto\" (CLI: --level auto), or a level within ×{low:g}–×{high:g} of {reading:.4g}",
             LevelMismatchWarning,
             stacklevel=4,
         )

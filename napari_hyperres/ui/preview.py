@@ -227,6 +227,11 @@ class LayerStatistics:
         self._size = size
         self._values: OrderedDict[Any, Any] = OrderedDict()
 
+    def peek(self, key: Any) -> Any:
+        """The value kept under ``key``, or ``None``: nothing is computed (for the GUI thread)."""
+        with self._lock:
+            return self._values.get(key)
+
     def get(self, key: Any, compute: Callable[[], T]) -> T:
         """The value kept under ``key``, else ``compute()`` kept (the least recently used goes beyond ``size``)."""
         with self._lock:
@@ -299,6 +304,20 @@ class Request:
         if noise is None and self.task.noise_parameters:
             noise = kept("noise", lambda: whole_noise(self.data, self.rgb, self.task.name))
         return dataclasses.replace(self, value_range=value_range, noise=noise)
+
+    def level_misfit(self) -> str | None:
+        """Photon-limited tasks at one level: what is wrong with :attr:`level` where it lies far from what the
+        layer's noise fit reads (:func:`~napari_hyperres.blind.photon_fit.level_misfit`), else ``None``. Reads
+        only what :attr:`statistics` keeps (no fit on the GUI thread): ``None`` before a worker has read it."""
+        if not self.task.noise_parameters or self.curve is not None or self.statistics is None or self.data_key is None:
+            return None
+        noise = self.noise if self.noise is not None else self.statistics.peek((self.data_key, "noise"))
+        value_range = self.value_range if self.value_range is not None else self.statistics.peek((self.data_key, ("range", True)))
+        if noise is None or value_range is None:
+            return None
+        from ..blind.photon_fit import level_misfit
+
+        return level_misfit(self.level, noise.photons(*value_range), self.task.level_range)
 
     def restore_level(self, level: float | None = None):
         """What the engine restores at for ``level`` (default :attr:`level`): the level, or the

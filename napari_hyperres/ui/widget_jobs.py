@@ -58,6 +58,9 @@ class JobsMixin:
         if request is None:
             return
         request = dataclasses.replace(request, self_ensemble=bool(self.ensemble_check.value))  # Apply only
+        misfit = request.level_misfit()
+        if misfit is not None:  # what the CLI and Python warn (LevelMismatchWarning); Apply goes on, as they do
+            self._show("warning", f"napari-hyperres: {request.source}: {misfit}. Auto sets the level the image reads")
         worker = create_worker(
             reporting_errors(restore_steps),
             self._cache,

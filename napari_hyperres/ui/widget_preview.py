@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import HyperResError
 from .geometry import output_geometry
-from .labels import describe_selection, format_level, preview_name
+from .labels import describe_selection, format_level, preview_name, status_text
 from .outputs import OUTPUT_KEY, PREVIEW_KEY, find_layer, find_preview, place_output
 from .preview import Request, Restored, reporting_errors
 from .progressive import PreviewTile, preview_steps
@@ -92,7 +92,12 @@ class PreviewMixin:
         found = self._level_found
         same = found is not None and (found[0], found[1], found[3]) == (request.task.name, request.level, request.source_id)
         origin = f" ({found[2]})" if same else ""
-        self.status.value = f"preview {request.task.name}{level}{origin}: {seconds * 1000:.0f} ms{self._extrapolation(request)}"
+        message = f"preview {request.task.name}{level}{origin}: {seconds * 1000:.0f} ms{self._extrapolation(request)}"
+        misfit = request.level_misfit()
+        if misfit is not None:  # the CLI's LevelMismatchWarning, said where the slider is (no popup while dragging)
+            message += f"; {misfit}: Auto reads it"
+        self.status.value = status_text(message)
+        self.status.tooltip = message
 
     def _show_preview(self, request: Request, source, plane: np.ndarray, selection, complete: bool = True) -> None:
         """Write ``plane`` (the displayed plane restored, or partly) into the source's preview layer."""
