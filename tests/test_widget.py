@@ -205,6 +205,8 @@ def test_a_level_far_from_what_the_layer_reads_is_said_in_the_status_and_on_appl
     widget.apply()
     qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
     assert len(notes["warning"]) == 1 and "5× what this image's noise reads" in notes["warning"][0]
+    made = viewer.layers[-1].metadata["hyperres"]  # what Save… writes into the file: the noise model at the level used
+    assert made["level_from"] == "given" and made["noise"].startswith("gain α") and made["precision"]
     assert notes["error"] == []
 
 
@@ -1462,6 +1464,7 @@ def test_save_writes_a_restored_channel_with_its_files_axes_and_pixel_size(make_
 
     made = read_provenance(target)  # how it was made, in the file (a batch review found no trace of it)
     assert (made["task"], made["level"], made["source_file"]) == ("denoise", 25.0, "cells.tif")
+    assert made["precision"] in ("float32", "bfloat16") and made["level_from"] == "given"  # as the CLI records them
     # the input file is never the target; a layer that is no output is refused with what to do
     widget.save_output(str(source), layer=output)
     assert "is the input file" in notes["warning"][-1]

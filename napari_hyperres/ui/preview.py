@@ -309,15 +309,24 @@ class Request:
         """Photon-limited tasks at one level: what is wrong with :attr:`level` where it lies far from what the
         layer's noise fit reads (:func:`~napari_hyperres.blind.photon_fit.level_misfit`), else ``None``. Reads
         only what :attr:`statistics` keeps (no fit on the GUI thread): ``None`` before a worker has read it."""
-        if not self.task.noise_parameters or self.curve is not None or self.statistics is None or self.data_key is None:
-            return None
-        noise = self.noise if self.noise is not None else self.statistics.peek((self.data_key, "noise"))
-        value_range = self.value_range if self.value_range is not None else self.statistics.peek((self.data_key, ("range", True)))
-        if noise is None or value_range is None:
+        kept = self.kept_noise() if self.curve is None else None
+        if kept is None:
             return None
         from ..blind.photon_fit import level_misfit
 
-        return level_misfit(self.level, noise.photons(*value_range), self.task.level_range)
+        noise, (black, white) = kept
+        return level_misfit(self.level, noise.photons(black, white), self.task.level_range)
+
+    def kept_noise(self) -> tuple[Any, tuple[float, float]] | None:
+        """Photon-limited tasks: ``(noise fit, (black, white))`` of the whole layer as a worker read them
+        (:meth:`with_statistics`), without reading anything; ``None`` before that or for other tasks."""
+        if not self.task.noise_parameters:
+            return None
+        noise, value_range = self.noise, self.value_range
+        if self.statistics is not None and self.data_key is not None:
+            noise = noise if noise is not None else self.statistics.peek((self.data_key, "noise"))
+            value_range = value_range if value_range is not None else self.statistics.peek((self.data_key, ("range", True)))
+        return None if noise is None or value_range is None else (noise, value_range)
 
     def restore_level(self, level: float | None = None):
         """What the engine restores at for ``level`` (default :attr:`level`): the level, or the

@@ -19,7 +19,7 @@ from ..engine.ensemble import DIHEDRAL_TRANSFORMS
 from ..errors import HyperResError
 from .geometry import output_geometry, sweep_levels
 from .labels import format_level, is_image_conditioned, output_name, sweep_name
-from .outputs import find_layer, find_preview, place_output
+from .outputs import OUTPUT_KEY, find_layer, find_preview, place_output
 from .preview import Request, Restored, reporting_errors, restore_steps, sweep_steps
 from .widget_workers import create_worker
 
@@ -154,13 +154,31 @@ class JobsMixin:
         self._show_selection(request, selection, request.index)
         name = output_name(request.source, request.task.name, request.shown_level, request.level_note)
         self.status.value = f"added {name!r} ({seconds:.1f} s)"
-        place_output(
-            self.viewer, result, source=source, rgb=request.rgb, geometry=geometry, name=name,
-            metadata=request.metadata(selection=selection, extra=self._weights_extra(request) if selection is not None else None),
-        )
+        metadata = request.metadata(selection=selection, extra=self._weights_extra(request) if selection is not None else None)
+        metadata[OUTPUT_KEY].update(self._how_computed(request))
+        place_output(self.viewer, result, source=source, rgb=request.rgb, geometry=geometry, name=name, metadata=metadata)
         preview = None if source is None else find_preview(self.viewer.layers, source)
         if preview is not None:  # the result replaces it, as a filter dialog's OK does; the next slider move brings it back
             self.viewer.layers.remove(preview)
+
+    def _how_computed(self, request: Request) -> dict:
+        """What Apply's output records beyond the request (Save… writes it into the file, as the CLI does):
+        the precision the network computed in, the weights' training steps, where the level came from
+        (Auto's reading, where the level is still the one it found) and, for photon tasks at one level,
+        the noise model at that level."""
+        restorer = self._cache.get(request.task, request.device, request.weights, request.self_ensemble)
+        made: dict = {"precision": str(restorer.dtype).removeprefix("torch.")}
+        if restorer.info.steps:
+            made["weights_steps"] = int(restorer.info.steps)
+        found = self._level_found
+        if request.shown_level is not None:
+            same = found is not None and (found[0], found[1], found[3]) == (request.task.name, request.level, request.source_id)
+            made["level_from"] = found[2] if same else "given"
+        kept = request.kept_noise() if request.curve is None else None
+        if kept is not None:
+            noise, (black, white) = kept
+            made["noise"] = noise.with_photons(request.level, black, white).describe()
+        return made
 
     def _on_sweep_result(self, request: Request, levels: list[float], stack: np.ndarray) -> None:
         source = find_layer(self.viewer.layers, request.source_id)

@@ -51,7 +51,8 @@ def save_restored(path: str | Path, data: np.ndarray, source_file: str | None, m
         provenance = record(
             task=made.get("task"), level=made.get("level"), unit=made.get("unit"),
             by_brightness=True if made.get("by_brightness") else None,
-            weights=Path(made["weights"]).name if made.get("weights") else None,
+            weights=Path(made["weights"]).name if made.get("weights") else None, weights_steps=made.get("weights_steps"),
+            precision=made.get("precision"), noise=made.get("noise"), level_from=made.get("level_from"),
             self_ensemble=True if made.get("self_ensemble") else None, looks_like=made.get("looks_like"), after=made.get("after"),
             source_file=Path(source_file).name if source_file else None,
         )
