@@ -151,6 +151,8 @@ def test_resume_after_interruption_is_exact(tmp_path, image_folder, monkeypatch,
     at_two = load_checkpoint(tmp_path / "resumed" / CHECKPOINT)
     assert at_two["step"] == 2
     monkeypatch.setattr(PatchSampler, "sample", original)
+    with open(tmp_path / "resumed" / LOG, "a") as log:  # what a session logs after its last checkpoint (step 2) is trained again
+        log.write(json.dumps({"step": 3, "loss": 9.0, "val_psnr": {"15": 1.0}}) + "\n")
     assert trainer_main(args(tmp_path / "resumed", "--resume")) == 0
 
     straight, resumed = load_checkpoint(tmp_path / "straight" / CHECKPOINT), load_checkpoint(tmp_path / "resumed" / CHECKPOINT)
@@ -184,6 +186,20 @@ def test_a_diverged_step_keeps_the_last_good_checkpoint(tmp_path, image_folder, 
     assert len(err) == 1 and "diverged at step 3" in err[0] and "step 2" in err[0] and "--lr" in err[0]
     kept = load_checkpoint(out / CHECKPOINT)
     assert kept["step"] == 2 and all(torch.isfinite(t).all() for t in kept["model"].values() if t.is_floating_point())
+
+
+def test_a_resume_with_more_steps_says_the_lr_goes_back_up(tmp_path, image_folder, capsys):
+    """A finished run (lr ÷10 at half its 4 steps) resumed with --steps 12 stretches the schedule: the lr
+    rises again from 1e-5 to 1e-4. Before, it did so in silence; a resume of the same budget says nothing."""
+    out = tmp_path / "run"
+    common = ("--levels", "25", "--lr", "1e-4", "--lr-decay-at", "0.5")
+    assert trainer_main(train_args("denoise", image_folder, out, 4, *common)) == 0
+    capsys.readouterr()
+    assert trainer_main(train_args("denoise", image_folder, out, 4, *common, "--resume")) == 0
+    assert "lr schedule is stretched" not in capsys.readouterr().err
+    assert trainer_main(train_args("denoise", image_folder, out, 12, *common, "--resume")) == 0
+    err = capsys.readouterr().err
+    assert "goes back up from 1e-05 to 0.0001 at step 4" in err and "--lr 1e-05 --lr-decay-at" in err
 
 
 def test_resume_of_a_finished_run_trains_nothing(tmp_path, image_folder):

@@ -143,6 +143,38 @@ RESUME_MUST_MATCH = ("task", "kind", "preset", "select_decoder", "centred_contro
 """Settings a resumed run must keep: they shape the network, the batch or what each step trains on."""
 
 
+def _warn_if_lr_rises(cfg: TrainConfig, before: dict, step: int, elapsed_s: float, lr_before: float) -> None:
+    """Say so when a resume with a larger budget (``before``: the checkpoint's config) puts the lr back up:
+    a larger ``--steps`` or ``--time-budget`` stretches the schedule (its ÷10 drops come at ``lr_decay_at``
+    of the new budget), so a run past a drop restarts at a higher lr, which first undoes some of what the
+    low lr gained (the rounds' restart dip)."""
+    budget_before = (before.get("steps") or 0, before.get("time_budget_s") or 0.0)
+    grew = cfg.steps > budget_before[0] or (cfg.time_budget_s or 0.0) > budget_before[1] > 0
+    lr_now = learning_rate(cfg, progress_fraction(cfg, step, elapsed_s), step)
+    if grew and step >= cfg.lr_warmup and lr_now > lr_before * 1.01:
+        print(
+            f"note: the resumed run's budget is larger, so its lr schedule is stretched: the lr goes back up from "
+            f"{lr_before:.3g} to {lr_now:.3g} at step {step} (the ÷10 drops now come at "
+            f"{', '.join(f'{f:.0%}' for f in cfg.lr_decay_at)} of the new budget). To go on at the lower lr instead, "
+            f"give --lr {lr_before:.3g} --lr-decay-at (a new round: the export lists it)",
+            file=sys.stderr, flush=True,
+        )
+
+
+def _drop_log_after(log: Path, step: int) -> None:
+    """Leave out of the run's ``log`` the rows past ``step``: what an interrupted session logged after its last
+    checkpoint, which the resumed session trains again (before, those steps were logged twice, and an export
+    could take its validation table from the steps thrown away)."""
+    if not log.exists():
+        return
+    lines = log.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if not line.strip() or json.loads(line).get("step", 0) <= step]
+    if len(kept) < len(lines):
+        from napari_hyperres.core.atomic import atomic_write
+
+        atomic_write(log, lambda tmp: Path(tmp).write_text("".join(kept)))
+
+
 def _check_resume(checkpoint: dict, cfg: TrainConfig, levels: list[float], path: Path) -> None:
     """Raise :class:`WeightsError` if ``cfg`` changes a setting the checkpoint's run was started with."""
     before = dict(checkpoint.get("config", {}))
@@ -285,6 +317,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         if round_settings(ckpt["config"]) != round_settings(cfg.to_dict()):  # new lr, data, ...: a new round
             history = list(history) + [round_of(ckpt)]
             round_start = {"step": start_step, "elapsed": elapsed}
+        _warn_if_lr_rises(cfg, ckpt["config"], start_step, elapsed, float(optimizer.param_groups[0]["lr"]))
         data_rng, noise_rng = ckpt["data_rng"], ckpt["noise_rng"]
         rank_rngs = ckpt.get("rank_rngs")
         if info.world > 1 and rank_rngs is not None and len(rank_rngs) == info.world:
@@ -333,6 +366,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.steps, initial=start_step, desc=f"{cfg.task}/{cfg.kind}", dynamic_ncols=True)
+    if resume and info.main:
+        _drop_log_after(out / LOG, start_step)
     log_file = open(out / LOG, "a") if info.main else None
 
     def validate_and_log(step: int) -> None:
