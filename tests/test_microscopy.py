@@ -240,6 +240,21 @@ def test_real_widefield_frame_is_restored_without_losing_to_its_input(w2s_root, 
     assert after > before + 8.0 and after > aligned_psnr(gaussian, clean) + 2.0
 
 
+def test_a_level_above_the_reading_leaves_noise_in_and_never_flattens_the_frame(w2s_root, microscopy):
+    """A newcomer's review: W2S frame 060_2 (Auto reads 7 photons) at 50 photons came out flat grey, at 300 all
+    white: the noise curve turned about the frame's 0.1st percentile (0, below the offset of 9), so β stayed at
+    the fit's large negative value while the gain shrank and the variance went negative over most of the frame.
+    It now turns about the offset: more photons than there are leave noise in, as the README says."""
+    noisy = tifffile.imread(w2s_root / "noisy" / "input_avg1_060_2.tif")
+    clean = tifffile.imread(w2s_root / "clean" / "target_avg400_060_2.tif")
+    photons, noise = estimate_photon_noise(noisy)
+    auto = microscopy.restore(noisy, photons, noise=noise).astype(np.float64)
+    for factor in (2, 7, 40):
+        out = microscopy.restore(noisy, photons * factor, noise=noise).astype(np.float64)
+        assert out.std() > 0.8 * auto.std() and abs(out.mean() - auto.mean()) < 0.1 * auto.mean(), factor
+        assert aligned_psnr(out, clean) > aligned_psnr(noisy, clean), factor  # never below its noisy input
+
+
 def test_background_subtracted_frames_are_restored_about_as_well_as_raw(w2s_root, microscopy):
     """A real W2S frame minus its 20th percentile, clipped at 0 (what background subtraction
     writes): the fit sees no flat background and extrapolated the noise variance below zero

@@ -94,6 +94,17 @@ def test_photons_and_gain_are_two_views_of_one_level():
     assert noise.sigma == pytest.approx(2.0)
 
 
+def test_a_level_keeps_the_read_noise_where_black_lies_below_the_offset():
+    """An 8-bit frame clipped at 0 has black (its 0.1st percentile) 0, below the offset of 9.4 counts: the
+    curve turns about the offset, so more photons never make the variance negative above it."""
+    fitted = PoissonGaussian(35.0, -329.0, 9.4)  # σ² = β + α·offset ≈ 0: what the fit's bound leaves on W2S frames
+    for photons in (14.0, 50.0, 300.0):
+        brighter = fitted.with_photons(photons, 0.0, 255.0)
+        assert brighter.variance(9.4) == pytest.approx(fitted.variance(9.4), abs=1e-6) and brighter.sigma == pytest.approx(fitted.sigma)
+        assert brighter.gain * 9.4 + brighter.beta >= -1e-9  # the turned curve at the offset
+        assert brighter.photons(0.0, 255.0) == pytest.approx(photons)
+
+
 def test_stabilized_map_spans_black_to_white_and_caps_sigma():
     noise = PoissonGaussian.from_read_noise(gain=2.0, sigma=2.0, offset=100.0)
     smap = stabilized_map(noise, 100.0, 300.0, np.dtype(np.uint16))

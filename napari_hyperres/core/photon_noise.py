@@ -81,13 +81,18 @@ class PoissonGaussian:
         return (float(white) - float(black)) / self.gain
 
     def with_photons(self, photons: float, black: float, white: float) -> "PoissonGaussian":
-        """The same curve's intercept with the gain that puts ``photons`` between ``black`` and ``white``.
+        """The same camera at the gain that puts ``photons`` between ``black`` and ``white``.
 
-        β is kept at the intensity ``black`` (the noise of the background stays what was measured):
-        ``gain' · black + beta' = gain · black + beta``.
+        The read noise is kept: the curve turns about the black level ``offset`` (zero photons),
+        ``gain' · offset + beta' = gain · offset + beta = σ²``, so the noise there stays what was
+        measured and the variance grows with the photons above it. Before, the curve turned about
+        ``black`` (the image's 0.1st percentile), which on 8-bit frames clipped at 0 lies far below the
+        offset: told of more photons, β stayed at the fit's −713 while the gain shrank, the variance went
+        negative over most of the image and the restoration came out flat grey (a review: W2S frame
+        060_2 at ×7 of its reading; at ×40 all white).
         """
         gain = (float(white) - float(black)) / float(photons)
-        return PoissonGaussian(gain, self.beta + (self.gain - gain) * float(black), self.offset, self.ceiling, self.camera)
+        return PoissonGaussian(gain, self.beta + (self.gain - gain) * self.offset, self.offset, self.ceiling, self.camera)
 
     def within_ceiling(self, restored: np.ndarray) -> np.ndarray:
         """``restored`` (in place, any shape) held at or below :attr:`ceiling`; unchanged without one."""
