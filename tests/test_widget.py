@@ -414,15 +414,60 @@ def test_the_widget_notifies_the_plugins_it_skipped(make_widget, notes):
         def hyperres_tasks(self):
             raise RuntimeError("boom from deblur")
 
+    class Clashes:  # one task named like a built-in (left out), one of its own (registered)
+        @napari_hyperres.hookimpl
+        def hyperres_tasks(self):
+            import dataclasses
+
+            from napari_hyperres.core.tasks import hyperres_tasks as builtin_tasks
+
+            denoise = dataclasses.replace(next(t for t in builtin_tasks() if t.name == "denoise"), weights=None, estimator=None)
+            return [denoise, dataclasses.replace(denoise, name="clash-ok", title="Clash OK")]
+
     pm = get_plugin_manager()
-    plugin = Raises()
+    plugin, clashing = Raises(), Clashes()
     pm.register(plugin, name="deblur-broken")
+    pm.register(clashing, name="clash")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             widget = make_widget(ViewerModel())
-        assert "denoise" in widget.task_combo.choices
+        assert "denoise" in widget.task_combo.choices and "clash-ok" in widget.task_combo.choices
         assert any("skipped plugin 'deblur-broken'" in note and "boom from deblur" in note for note in notes["warning"])
+        # a plugin author's review: "skipped plugin 'clash' …; its other tasks are registered" contradicted itself
+        assert any(note.startswith("napari-hyperres left out one task of plugin 'clash'") for note in notes["warning"])
+        assert not any("skipped plugin 'clash'" in note for note in notes["warning"])
+    finally:
+        pm.unregister(plugin)
+        pm.unregister(clashing)
+        pm.tasks_built = None
+
+
+def test_a_plugin_task_with_a_built_in_title_hides_nothing(make_widget, notes):
+    """A plugin author's review: a task titled "Denoise (Gaussian)" took the built-in denoise's place in the
+    task box (magicgui keeps one choice per label), and opening a sample that picks denoise then failed."""
+    import dataclasses
+
+    from napari_hyperres.core.plugins import get_plugin_manager, get_task
+    from napari_hyperres.core.tasks import hyperres_tasks as builtin_tasks
+
+    class SameTitle:
+        @napari_hyperres.hookimpl
+        def hyperres_tasks(self):
+            denoise = next(task for task in builtin_tasks() if task.name == "denoise")
+            return [dataclasses.replace(denoise, name="labdenoise", weights=None, estimator=None)]
+
+    pm = get_plugin_manager()
+    plugin = SameTitle()
+    pm.register(plugin, name="lab-denoise")
+    try:
+        widget = make_widget(ViewerModel())
+        combo = widget.task_combo.native
+        labels = {combo.itemData(i): combo.itemText(i) for i in range(combo.count())}
+        assert labels["denoise"] == "Denoise (Gaussian) [denoise]" and labels["labdenoise"] == "Denoise (Gaussian) [labdenoise]"
+        widget.task_combo.value = "denoise"
+        assert widget.task.name == "denoise"
+        assert labels["dejpeg"] == get_task("dejpeg").title  # a title of its own stays plain
     finally:
         pm.unregister(plugin)
         pm.tasks_built = None
@@ -984,7 +1029,7 @@ def test_the_image_box_follows_the_selected_layer_and_showing_the_panel_previews
     assert widget.layer_combo.value is viewer.layers["first"]
     combo = widget.task_combo.native
     titles = [combo.itemText(i) for i in range(combo.count())]
-    assert titles[:2] == ["Denoise (Gaussian)", "Denoise (fluorescence / photon-limited)"]  # plain titles, no "(denoise)"
+    assert titles[:2] == ["Denoise (Gaussian)", "Microscopy (fluorescence noise)"]  # plain titles, no "(denoise)"
     assert _previews(viewer) == []
     widget.native.show()  # opening the panel shows a preview of the current image at once
     qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)

@@ -51,6 +51,12 @@ class BrokenPlugin:
     def describe(self) -> str:
         return f"plugin {self.name!r} ({self.distribution}): {self.error}"
 
+    def notice(self) -> str:
+        """What was done, in one line: ``napari-hyperres skipped plugin …`` or, where one task of it clashed,
+        ``napari-hyperres left out one task of plugin …`` (its other tasks are registered)."""
+        what = "skipped" if self.whole else "left out one task of"  # a name clash drops one task, not the plugin
+        return f"napari-hyperres {what} {self.describe()}"
+
 
 class TaskPluginManager(pluggy.PluginManager):
     """pluggy's manager, with the registry of tasks it builds and the plugins it had to skip."""
@@ -69,8 +75,7 @@ class TaskPluginManager(pluggy.PluginManager):
         broken = BrokenPlugin(name, distribution, error, whole)
         if os.environ.get(STRICT_ENV) == "1":
             raise PluginError(broken.describe())
-        what = "skipped" if whole else "left out one task of"  # a name clash drops one task, not the plugin
-        warnings.warn(f"napari-hyperres {what} {broken.describe()}", PluginWarning, stacklevel=3)
+        warnings.warn(broken.notice(), PluginWarning, stacklevel=3)
         self.broken[name if whole else f"{name}: {error}"] = broken
         return broken
 

@@ -3,6 +3,7 @@ and the metadata recorded on output layers. Pure functions, no Qt."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Sequence
 
 import numpy as np
@@ -163,3 +164,12 @@ def status_text(message: str, limit: int = STATUS_LIMIT) -> str:
         return message
     cut = message[: limit - 1]
     return (cut[: cut.rfind(" ")] if " " in cut else cut) + " (…)"
+
+
+def task_choices(tasks) -> list[tuple[str, str]]:
+    """``(label, name)`` for the task box: each task's title, with its name added where another task has the
+    same title (magicgui keeps one choice per label: a plugin titled "Denoise (Gaussian)" hid the built-in
+    ``denoise``, and opening a sample that chose it then failed)."""
+    tasks = list(tasks)
+    titles = Counter(task.title for task in tasks)
+    return [(task.title if titles[task.title] == 1 else f"{task.title} [{task.name}]", task.name) for task in tasks]

@@ -38,7 +38,7 @@ from ..core.tasks import hyperres_tasks as builtin_tasks
 from ..core.tasks.sr import SR_ON_JPEG
 from ..errors import HyperResError, ShapeError
 from .geometry import field_step, level_from_slider, level_label, plane_index, slider_from_level
-from .labels import describe_error, is_image_conditioned, status_text
+from .labels import describe_error, is_image_conditioned, status_text, task_choices
 from .outputs import (
     DEGRADATION_KEY,
     OUTPUT_KEY,
@@ -248,7 +248,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self._on_layer_changed()
         self._ready = True
         for plugin in broken_plugins():  # PluginWarning goes to the terminal; a napari user reads notifications
-            self._show("warning", f"napari-hyperres skipped {plugin.describe()}")
+            self._show("warning", plugin.notice())
 
     def _drop_orphan_previews(self, *_: Any) -> None:
         """Remove the preview layers whose input layer was removed (they would stay behind, named
@@ -291,7 +291,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             show_error(f"napari-hyperres: {exc}; showing the built-in tasks only")
             tasks = {t.name: t for t in builtin_tasks()}
         self._tasks = dict(tasks)
-        return [(task.title, name) for name, task in tasks.items()]
+        return task_choices(tasks.values())
 
     @property
     def task(self) -> Task:

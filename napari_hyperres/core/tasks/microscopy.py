@@ -72,7 +72,7 @@ def degrade_photon_limited(clean: torch.Tensor, photons: float | torch.Tensor, g
 
 MICROSCOPY = Task(
     name="microscopy",
-    title="Denoise (fluorescence / photon-limited)",
+    title="Microscopy (fluorescence noise)",
     unit="photons",
     level_range=(1.0, 10000.0),
     default_level=30.0,
