@@ -847,6 +847,38 @@ def test_apply_on_a_uint16_stack(make_widget, qtbot, notes):
     assert notes["error"] == []
 
 
+def test_a_preview_still_running_when_apply_lands_is_not_placed_over_the_result(make_widget, qtbot, notes, monkeypatch):
+    """A plugin author's review: Apply clicked while the panel's first preview ran; the preview arrived after
+    the result and sat on top of it, the status saying "preview" instead of "added" (3 times out of 3)."""
+    import threading
+    import time as _time
+
+    from napari_hyperres.ui import widget_preview
+
+    gate = threading.Event()
+    real_steps = widget_preview.preview_steps
+
+    def held_preview(*args, **kwargs):
+        gate.wait(10)  # the preview finishes only after Apply's result is placed
+        _time.sleep(0.05)
+        return (yield from real_steps(*args, **kwargs))
+
+    monkeypatch.setattr(widget_preview, "preview_steps", held_preview)
+    viewer = ViewerModel()
+    viewer.add_image(np.random.default_rng(3).integers(0, 255, size=(24, 20), dtype=np.uint8), name="photo")
+    widget = make_widget(viewer)
+    widget.preview(30)
+    widget.apply(30)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    gate.set()
+    qtbot.waitUntil(lambda: _idle(widget), timeout=TIMEOUT_MS)
+    qtbot.wait(100)
+    assert _previews(viewer) == [] and widget.status.value.startswith("added 'photo [denoise 30]'")
+    widget.level = 31  # the next slider move brings a preview back
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    assert notes["error"] == []
+
+
 def test_preview_status_says_when_the_level_is_extrapolated(make_widget, qtbot):
     viewer = ViewerModel()
     viewer.add_image(np.random.default_rng(9).integers(0, 255, size=(24, 20), dtype=np.uint8), name="noisy")

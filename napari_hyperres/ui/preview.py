@@ -281,6 +281,9 @@ class Request:
     """Where :meth:`with_statistics` keeps what it computes (the widget's), or ``None``."""
     data_key: Any = None
     """What identifies the layer's data for :attr:`statistics` (layer id, data id, shape, dtype)."""
+    serial: int = dataclasses.field(default=0, compare=False)
+    """The widget's count of requests when this one was made: a preview asked for before an Apply whose
+    result is already shown is stale (it would be placed over the result)."""
 
     def with_statistics(self) -> Request:
         """This request with the whole layer's ``value_range`` (:func:`~napari_hyperres.engine.whole_value_range`)

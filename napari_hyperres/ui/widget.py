@@ -8,6 +8,7 @@ their errors into notifications. Nothing here blocks the GUI thread.
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -123,6 +124,8 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self._estimate_again = False  # an "Auto" asked for while one ran: run when it ends
         self._level_found: tuple[str, float, str, Any] | None = None  # (task, level, where "Auto" found it, layer id)
         self._statistics = LayerStatistics()  # each layer's whole range / noise fit, read off the GUI thread
+        self._serials = itertools.count(1)  # each request's place in time (Request.serial)
+        self._applied: dict[Any, int] = {}  # layer id → serial of the last Apply placed: older previews are stale
         self._file_metadata: dict[tuple[str, int], Any] = {}  # (path, mtime) → its TiffMetadata ("Split channels")
         self._progress = None  # napari's progress bar of the running job
         self._syncing = False
@@ -563,6 +566,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             curve=self._curve_for(layer, task),
             statistics=self._statistics,  # the whole layer's range / noise fit: read in the worker, kept per layer
             data_key=(layer.unique_id, id(data), data.shape, str(data.dtype)),
+            serial=next(self._serials),
         )
 
     def _viewport(self, layer: Image) -> tuple[int, int, int, int] | None:

@@ -157,6 +157,7 @@ class JobsMixin:
         metadata = request.metadata(selection=selection, extra=self._weights_extra(request) if selection is not None else None)
         metadata[OUTPUT_KEY].update(self._how_computed(request))
         place_output(self.viewer, result, source=source, rgb=request.rgb, geometry=geometry, name=name, metadata=metadata)
+        self._applied[request.source_id] = request.serial  # a preview still running from before lands nowhere
         preview = None if source is None else find_preview(self.viewer.layers, source)
         if preview is not None:  # the result replaces it, as a filter dialog's OK does; the next slider move brings it back
             self.viewer.layers.remove(preview)

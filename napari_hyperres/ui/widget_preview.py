@@ -59,7 +59,7 @@ class PreviewMixin:
         """Restored pixels of the view: written into the preview layer at once, so the picture
         follows the slider. Elsewhere the layer keeps the previous level's pixels of the same
         plane, or shows the input (another plane or task: never another plane's pixels)."""
-        if tile is None:
+        if tile is None or self._overtaken(request):
             return
         source = find_layer(self.viewer.layers, request.source_id)
         if source is None or self._released:
@@ -81,7 +81,7 @@ class PreviewMixin:
         plane, seconds, selection = result
         self._last_preview_error = None
         source = find_layer(self.viewer.layers, request.source_id)
-        if source is None or self._released:
+        if source is None or self._released or self._overtaken(request):
             return
         self._show_preview(request, source, plane, selection)
         self._show_selection(request, selection)
@@ -98,6 +98,12 @@ class PreviewMixin:
             message += f"; {misfit}: Auto reads it"
         self.status.value = status_text(message)
         self.status.tooltip = message
+
+    def _overtaken(self, request: Request) -> bool:
+        """Whether an Apply asked for after this preview has placed its result (a plugin author's review:
+        Apply clicked while the first preview ran, and the preview landed on top of the result, the status
+        saying "preview" instead of "added"). The next slider move brings a preview back."""
+        return request.serial < self._applied.get(request.source_id, 0)
 
     def _show_preview(self, request: Request, source, plane: np.ndarray, selection, complete: bool = True) -> None:
         """Write ``plane`` (the displayed plane restored, or partly) into the source's preview layer."""
