@@ -1000,15 +1000,35 @@ def test_cancel_stops_early_and_adds_no_layer(make_widget, qtbot, notes, monkeyp
 # --- level sweep -------------------------------------------------------------------------------
 def test_level_sweep_stacks_levels(make_widget, qtbot):
     viewer = ViewerModel()
-    viewer.add_image(np.random.default_rng(7).integers(0, 255, size=(2, 24, 24), dtype=np.uint8), name="img")
+    viewer.add_image(np.random.default_rng(7).integers(0, 255, size=(2, 24, 24), dtype=np.uint8), name="img", scale=(3.0, 1.0, 1.0))
+    viewer.dims.current_step = (1, 0, 0)
     widget = make_widget(viewer)
     widget.live_check.value = False
     widget.sweep(n=3, low=10, high=50)
     qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
     out = viewer.layers[-1]
     assert out.name == "img [denoise sweep 10–50]"
-    assert out.data.shape == (3, 24, 24) and out.data.dtype == np.uint8
     assert out.metadata["hyperres"]["levels"] == [10.0, 30.0, 50.0]
+    # a new leading axis (a newcomer's review: the levels lay over the stack's Z axis), at the swept plane
+    assert out.data.shape == (3, 1, 24, 24) and out.data.dtype == np.uint8 and viewer.dims.ndim == 4
+    assert tuple(out.scale) == (1.0, 3.0, 1.0, 1.0) and tuple(out.translate) == (0.0, 3.0, 0.0, 0.0)
+
+
+def test_a_microscopy_sweep_spans_the_level_it_is_at(make_widget):
+    """A newcomer's review: the sweep's default was the whole 1–10,000 photons (1, 10, 100, 1,000, 10,000).
+    A log-scale task's bounds follow the level (×0.5 to ×2) until typed in; a linear task keeps its range."""
+    viewer = ViewerModel()
+    viewer.add_image(np.zeros((24, 24), np.uint16))
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    widget.task_combo.value = "microscopy"
+    widget.level = 60.0
+    assert (widget.sweep_from.value, widget.sweep_to.value) == pytest.approx((30.0, 120.0))
+    widget.sweep_to.value = 500.0  # typed in: kept
+    widget.level = 80.0
+    assert (widget.sweep_from.value, widget.sweep_to.value) == pytest.approx((30.0, 500.0))
+    widget.task_combo.value = "denoise"
+    assert (widget.sweep_from.value, widget.sweep_to.value) == widget.task.level_range
 
 
 def test_sweep_refuses_size_changing_task(make_widget, notes):

@@ -105,3 +105,13 @@ def sweep_levels(task: Task, n: int, low: float | None = None, high: float | Non
         raise LevelRangeError(f"task {task.name!r}: expected a sweep from a lower to a higher level, got {lo:g} to {hi:g}")
     spaced = np.geomspace if task.level_scale == "log" else np.linspace  # log tasks: equal ratios
     return [float(np.round(v, 6)) for v in spaced(lo, hi, int(n))]
+
+
+def sweep_bounds(task: Task, level: float) -> tuple[float, float]:
+    """The sweep's default ``(from, to)`` at ``level``: a log-scale task's ×0.5 to ×2 of it (within the
+    range: the whole of microscopy's 1–10,000 photons swept 1, 10, 100, 1,000, 10,000, two of them far from
+    any image, a newcomer's review), a linear task's whole range."""
+    low, high = task.level_range
+    if task.level_scale != "log":
+        return low, high
+    return max(low, level / 2.0), min(high, level * 2.0)

@@ -38,7 +38,7 @@ from ..core.tasks import Task
 from ..core.tasks import hyperres_tasks as builtin_tasks
 from ..core.tasks.sr import SR_ON_JPEG
 from ..errors import HyperResError, ShapeError
-from .geometry import field_step, level_from_slider, level_label, plane_index, slider_from_level
+from .geometry import field_step, level_from_slider, level_label, plane_index, slider_from_level, sweep_bounds
 from .labels import describe_error, is_image_conditioned, status_text, task_choices
 from .outputs import (
     DEGRADATION_KEY,
@@ -124,6 +124,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self._estimate_again = False  # an "Auto" asked for while one ran: run when it ends
         self._level_found: tuple[str, float, str, Any] | None = None  # (task, level, where "Auto" found it, layer id)
         self._statistics = LayerStatistics()  # each layer's whole range / noise fit, read off the GUI thread
+        self._sweep_by_hand = False  # the sweep's from / to typed in: they no longer follow the level
         self._serials = itertools.count(1)  # each request's place in time (Request.serial)
         self._applied: dict[Any, int] = {}  # layer id → serial of the last Apply placed: older previews are stale
         self._file_metadata: dict[tuple[str, int], Any] = {}  # (path, mtime) → its TiffMetadata ("Split channels")
@@ -236,6 +237,8 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self.channels_button.changed.connect(lambda *_: self.split_channels())
         self.cancel_button.changed.connect(self.cancel)
         self.sweep_button.changed.connect(self._on_sweep_clicked)
+        self.sweep_from.changed.connect(self._on_sweep_bounds)
+        self.sweep_to.changed.connect(self._on_sweep_bounds)
 
         events = self.viewer.layers.events
         for emitter in (events.inserted, events.removed, events.reordered):
@@ -332,7 +335,8 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             start = task.default_level if curve is None else curve.level
             self.level_field.value = start
             self.level_slider.value = slider_from_level(task, start)
-            self.sweep_from.value, self.sweep_to.value = low, high
+            self.sweep_from.value, self.sweep_to.value = sweep_bounds(task, start)
+            self._sweep_by_hand = False
             self.level_row.label = level_label(task)
             with self.weights_file.changed.blocked():
                 self.weights_file.value = self.weights.get(task.name)
@@ -456,10 +460,16 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             return
         self._syncing = True
         try:
-            self.level_field.value = level_from_slider(self.task, value)
+            self.level_field.value = level = level_from_slider(self.task, value)
+            if not self._sweep_by_hand:  # the sweep's bounds follow the level until they are typed in
+                self.sweep_from.value, self.sweep_to.value = sweep_bounds(self.task, level)
         finally:
             self._syncing = False
         self._maybe_preview()
+
+    def _on_sweep_bounds(self, *_: Any) -> None:
+        if not self._syncing:
+            self._sweep_by_hand = True
 
     def _on_field(self, value: float) -> None:
         if self._syncing:

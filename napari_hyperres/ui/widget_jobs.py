@@ -183,7 +183,7 @@ class JobsMixin:
 
     def _on_sweep_result(self, request: Request, levels: list[float], stack: np.ndarray) -> None:
         source = find_layer(self.viewer.layers, request.source_id)
-        geometry = None if source is None else ((1.0, *source.scale[-2:]), (0.0, *source.translate[-2:]))
+        stack, geometry = sweep_layout(stack, request.index, source)
         metadata = request.metadata(levels[0])
         metadata["hyperres"].pop("level")
         metadata["hyperres"].update(levels=list(levels), plane=list(request.index), axis0="level")
@@ -214,3 +214,17 @@ class JobsMixin:
         if self.status.value.endswith("…"):
             self.status.value = ""
 
+
+def sweep_layout(levels_stack: np.ndarray, index: tuple[int, ...], source: Any) -> tuple[np.ndarray, tuple | None]:
+    """A sweep's ``(N, [Y, X | Y, X, C])`` planes laid out as a layer with a new leading level axis: for a
+    plane of a stack, one axis of size 1 per stack axis, placed at that plane (``index``) in the source's
+    world. Before, the level axis took the stack's first axis (a newcomer's review: sweep levels 0–4 lay
+    over Z 0–4, and the Z slider moved the input's plane and the level together)."""
+    if source is None:
+        return levels_stack, None
+    lead = len(index)
+    data = levels_stack.reshape(levels_stack.shape[:1] + (1,) * lead + levels_stack.shape[1:])
+    scale = (1.0, *source.scale)
+    translate = (0.0, *(t + i * sc for t, i, sc in zip(source.translate[:lead], index, source.scale[:lead], strict=True)),
+                 *source.translate[lead:])
+    return data, (scale, translate)
