@@ -137,11 +137,19 @@ def test_channel_count_must_fit_the_task(tmp_path):
 @pytest.mark.parametrize(
     "level, note",
     [(25.0, ""), (15.0, ""), (50.0, ""), (5.0, "below the trained σ 15–50: extrapolated"), (75.5, "above the trained σ 15–50: extrapolated"),
-     (14.8, ""), (14.6, "below the trained σ 15–50: extrapolated"), (50.3, "")],  # within 1 % of the span: an estimate's digits
-)
+     (14.9, ""), (14.8, "below the trained σ 15–50: extrapolated"), (50.4, ""), (50.6, "above the trained σ 15–50: extrapolated")],
+)  # within 1 % of the end level: an estimate's digits
 def test_extrapolation_names_levels_outside_the_trained_ones(level, note):
     info = WeightsInfo(name="denoise.x", task="denoise", train_levels=[50.0, 15.0, 35.0])
     assert info.extrapolation(level, "σ") == note
+
+
+def test_a_level_below_a_wide_log_range_is_extrapolated():
+    """A newcomer's review: microscopy.lite trained at 5–5,000 photons; 1 % of that span (50 photons) let
+    --level 2 pass as trained, while denoise at σ 5 (trained 15–75) said "extrapolated"."""
+    info = WeightsInfo(name="microscopy.x", task="microscopy", train_levels=[5.0, 12.0, 30.0, 100.0, 1000.0, 5000.0])
+    assert info.extrapolation(2.0, "photons") == "below the trained photons 5–5000: extrapolated"
+    assert info.extrapolation(4.97, "photons") == "" and info.extrapolation(5040.0, "photons") == ""
 
 
 def test_no_extrapolation_note_without_levels_or_for_other_kinds():
