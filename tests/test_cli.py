@@ -290,7 +290,7 @@ def test_an_output_made_meanwhile_by_another_run_is_left_as_it_is(tmp_path, rng,
     monkeypatch.setattr(Restorer, "restore_with_report", beside_another_run)
     assert _restore(tmp_path / "in", tmp_path / "out", weights=weights) == 2
     err = capsys.readouterr().err
-    assert "a.png exists (made meanwhile by another run" in err and "1 of 2 files failed" in err
+    assert "a.png exists: left as it is (made by an earlier run, or by another one" in err and "1 of 2 files failed" in err
     assert (tmp_path / "out" / "a.png").read_bytes() == b"the other run's"
     assert read_image(tmp_path / "out" / "b.png").shape == (40, 52, 3)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]  # no temporary file left

@@ -179,7 +179,7 @@ def test_a_write_that_must_not_replace_leaves_a_file_made_meanwhile(tmp_path, mo
 
     path = tmp_path / "a.tif"
     write_image(path, np.zeros((4, 4), np.uint16), overwrite=False)  # new: written
-    with pytest.raises(FileExistsError, match=r"exists \(made meanwhile by another run"):
+    with pytest.raises(FileExistsError, match=r"exists: left as it is \(made by an earlier run, or by another one writing"):
         write_image(path, np.ones((4, 4), np.uint16), overwrite=False)
     assert read_image(path).max() == 0 and [p.name for p in tmp_path.iterdir()] == ["a.tif"]
 

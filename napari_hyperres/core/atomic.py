@@ -148,8 +148,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], *, repla
 
 def exists_message(path: str | os.PathLike) -> str:
     """What an output that is not to be replaced says when ``path`` exists (a file or a zarr store)."""
-    return (f"{path} exists (made meanwhile by another run writing the same folder?): left as it is; to replace it, "
-            "write with overwrite (CLI: --overwrite; --skip-existing leaves existing outputs alone)")
+    return (f"{path} exists: left as it is (made by an earlier run, or by another one writing the same folder meanwhile); "
+            "to replace it, write with overwrite (CLI: --overwrite; --skip-existing leaves existing outputs alone)")
 
 
 def _place_new(tmp: Path, path: Path) -> None:
