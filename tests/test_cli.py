@@ -606,3 +606,18 @@ def test_a_constant_image_is_named_as_such_for_microscopy(tmp_path, capsys):
     tifffile.imwrite(tmp_path / "flat.tif", np.full((64, 64), 500, np.uint16))
     assert main(["estimate", str(tmp_path / "flat.tif"), "--task", "microscopy"]) != 0
     assert "every pixel of this image is 500" in capsys.readouterr().err
+
+
+def test_output_into_a_closed_pipe_is_no_error():
+    """A newcomer's review: `napari-hyperres weights | head -5` ended with "error: Broken pipe". The reader
+    here is gone before the first line (the pipe's read end closed), so every write fails."""
+    import os
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run([sys.executable, "-m", "napari_hyperres", "weights"], stdout=write, stderr=subprocess.PIPE,
+                              text=True, env=subprocess_env(), timeout=120)
+    finally:
+        os.close(write)
+    assert done.returncode == 0 and done.stderr == ""

@@ -18,6 +18,7 @@ with exit code 2 and one line ``error: ...`` on stderr, without a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -278,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = warning_printer()  # outside a file's run: Python's once-per-place filter kept
         try:
             return args.run(args)
+        except BrokenPipeError:  # `napari-hyperres weights | head`: the reader has all it wants, no error to print
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit must not fail on the closed pipe again
+            return EXIT_OK
         except (HyperResError, OSError) as exc:
             print_error(one_line(exc))
             return EXIT_ERROR
