@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -117,8 +118,10 @@ class RaisingPlugin:
 @pytest.mark.parametrize("bad", [TasksPlugin(DENOISE), TasksPlugin(["denoise"]), RaisingPlugin()], ids=["not-a-list", "not-a-task", "raises"])
 def test_a_broken_hook_breaks_only_its_plugin(registered, bad, monkeypatch):
     registered(bad, "sloppy")
-    with pytest.warns(PluginWarning, match="'sloppy'"):
+    with pytest.warns(PluginWarning, match="'sloppy'") as caught:
         tasks = get_tasks()
+    if isinstance(bad, RaisingPlugin):  # where it raised (a plugin author's review: no file or line)
+        assert any(re.search(r"raised RuntimeError at .*test_plugins.py:\d+: boom", str(w.message)) for w in caught)
     assert {"denoise", "microscopy", "dejpeg", "sr", "auto"} <= set(tasks)  # the built-ins keep working
     assert get_task("denoise") is DENOISE
     with pytest.raises(UnknownTaskError, match="skipped broken plugins: sloppy"):
@@ -265,3 +268,23 @@ def test_the_weights_listing_shows_a_plugins_own_files(registered, tiny_weights,
     assert cli_main(["weights"]) == 0
     out = capsys.readouterr().out
     assert "| `denoise.lite` |" in out and "| `denoise.tiny` |" in out  # the shipped files, then the plugin's
+
+
+def test_registering_in_process_refuses_a_misspelt_hook_and_a_module_without_one():
+    """A plugin author's review: the README's try-out registers a module in the running process; a misspelt
+    hook (``hyperres_task``) or a missing ``@hookimpl`` went through without a word and the task was missing."""
+    import types
+
+    import napari_hyperres
+    from napari_hyperres.core.plugins import get_plugin_manager
+    from napari_hyperres.errors import PluginError
+
+    pm = get_plugin_manager()
+    misspelt, unmarked = types.ModuleType("misspelt"), types.ModuleType("unmarked")
+    misspelt.hyperres_task = napari_hyperres.hookimpl(lambda: [])
+    unmarked.hyperres_tasks = lambda: []
+    with pytest.raises(PluginError, match=r"unknown hook 'hyperres_task' \(a misspelling\?\); the hooks are .*hyperres_tasks"):
+        pm.register(misspelt, name="misspelt")
+    with pytest.raises(PluginError, match=r"it has no hook: mark its function with @napari_hyperres.hookimpl"):
+        pm.register(unmarked, name="unmarked")
+    assert pm.get_plugin("misspelt") is None and pm.get_plugin("unmarked") is None

@@ -168,8 +168,12 @@ def test_a_task_without_train_levels_or_with_a_broken_normalize_is_refused_when_
         Task(**base, train_levels=(1.0,), normalize=lambda level: float("nan"))
     with pytest.raises(ValueError, match=r"normalize .* is not strictly increasing or decreasing"):
         Task(**base, train_levels=(1.0,), normalize=lambda level: min(level, 5.0))
-    with pytest.raises(ValueError, match=r"normalize .* raised ZeroDivisionError"):
-        Task(**base, train_levels=(1.0,), normalize=lambda level: 1 / level)
+    with pytest.raises(ValueError, match=r"normalize .* raised ZeroDivisionError at .*test_tasks.py:\d+ for level 0: "):
+        Task(**base, train_levels=(1.0,), normalize=lambda level: 1 / level)  # the level it failed at, and where
+    with pytest.raises(ValueError, match=r"task 't': level_range must hold numbers, got '0.5', '3' \(str\); write e.g. 0.5"):
+        Task(**{**base, "level_range": ("0.5", "3"), "default_level": 1.0}, train_levels=(1.0,))
+    with pytest.raises(ValueError, match=r"task 't': default_level must hold numbers, got '5'"):
+        Task(**{**base, "default_level": "5"}, train_levels=(1.0,))
     assert Task(**base, train_levels=(1.0,), normalize=lambda level: 10 - level).train_levels == (1.0,)  # decreasing is fine
 
 

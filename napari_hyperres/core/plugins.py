@@ -29,6 +29,7 @@ import pluggy
 from .. import hookspecs
 from ..errors import PluginError, UnknownTaskError
 from .tasks import Task
+from .tasks.base import raised_at
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT
 STRICT_ENV = "NAPARI_HYPERRES_STRICT_PLUGINS"
@@ -102,20 +103,33 @@ class TaskPluginManager(pluggy.PluginManager):
             if error is not None:
                 self.import_failures[ep.name] = self.skip(ep.name, dist, f"{ep.value!r} could not be registered: {error}")
 
-    def _register_checked(self, module: object, name: str) -> str | None:
-        """Register ``module`` as plugin ``name``; on a problem unregister it and return what to fix."""
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        """pluggy's ``register``, refusing what pluggy would take in silence: a hook name no spec has (a
+        misspelling such as ``hyperres_task``) and a module with no hook at all (its function lacks
+        ``@napari_hyperres.hookimpl``). The plugin is unregistered again and :class:`PluginError` says what
+        to fix (a plugin author's review: registered in process, as the README's try-out does, both went
+        through without a word and the task was simply missing)."""
         try:
-            self.register(module, name=name)
+            registered = super().register(plugin, name=name)
         except pluggy.PluginValidationError as exc:  # a hook asking for arguments the spec has not
-            return f"{exc}; see napari_hyperres.hookspecs for the hooks and their arguments"
-        callers = self.get_hookcallers(module) or []
+            raise PluginError(f"{exc}; see napari_hyperres.hookspecs for the hooks and their arguments") from None
+        callers = self.get_hookcallers(plugin) or []
         unknown = sorted(caller.name for caller in callers if not caller.has_spec())
         if unknown or not callers:
-            self.unregister(module, name=name)
+            self.unregister(plugin)
             if unknown:
                 known = sorted(name for name, caller in vars(self.hook).items() if caller.has_spec())
-                return f"unknown hook {', '.join(map(repr, unknown))} (a misspelling?); the hooks are {', '.join(known)} (napari_hyperres.hookspecs)"
-            return "it has no hook: mark its function with @napari_hyperres.hookimpl (napari_hyperres.hookspecs lists the hooks)"
+                raise PluginError(f"unknown hook {', '.join(map(repr, unknown))} (a misspelling?); the hooks are {', '.join(known)} "
+                                  "(napari_hyperres.hookspecs)")
+            raise PluginError("it has no hook: mark its function with @napari_hyperres.hookimpl (napari_hyperres.hookspecs lists the hooks)")
+        return registered
+
+    def _register_checked(self, module: object, name: str) -> str | None:
+        """Register ``module`` as plugin ``name``; on a problem (:meth:`register`) return what to fix."""
+        try:
+            self.register(module, name=name)
+        except PluginError as exc:
+            return str(exc)
         return None
 
     def distribution_of(self, plugin: object) -> str:
@@ -179,7 +193,7 @@ def get_tasks() -> dict[str, Task]:
         try:
             result = impl.function()
         except Exception as exc:  # third-party code
-            pm.skip(plugin, dist, f"hyperres_tasks() raised {type(exc).__name__}: {exc}")
+            pm.skip(plugin, dist, f"hyperres_tasks() raised {type(exc).__name__} {raised_at(exc)}: {exc}")
             continue
         if not isinstance(result, (list, tuple)) or not all(isinstance(task, Task) for task in result):
             got = type(result).__name__ if not isinstance(result, (list, tuple)) else ", ".join(sorted({type(t).__name__ for t in result}))

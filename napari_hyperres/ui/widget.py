@@ -38,7 +38,14 @@ from ..core.tasks import Task
 from ..core.tasks import hyperres_tasks as builtin_tasks
 from ..core.tasks.sr import SR_ON_JPEG
 from ..errors import HyperResError, ShapeError
-from .geometry import field_step, level_from_slider, level_label, plane_index, slider_from_level, sweep_bounds
+from .geometry import (
+    field_step,
+    level_from_slider,
+    level_label,
+    plane_index,
+    slider_from_level,
+    sweep_bounds,
+)
 from .labels import describe_error, is_image_conditioned, status_text, task_choices
 from .outputs import (
     DEGRADATION_KEY,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import numbers
 import re
 import traceback
 from dataclasses import dataclass, field
@@ -229,6 +230,14 @@ class Task:
                     f"task {self.name!r}: {field_name} must accept (clean, level, generator=None); "
                     f"{_name_of(function)}{_signature(function)} does not"
                 )
+        for field_name, values in (("level_range", self.level_range), ("default_level", (self.default_level,)),
+                                   ("train_levels", self.train_levels)):
+            wrong = [v for v in values if isinstance(v, bool) or not isinstance(v, numbers.Real)]
+            if wrong:  # a level_range of strings failed with "'<=' not supported between 'str' and 'float'"
+                raise ValueError(f"task {self.name!r}: {field_name} must hold numbers, got {', '.join(map(repr, wrong))} "
+                                 f"({type(wrong[0]).__name__}); write e.g. 0.5, not '0.5'")
+        if len(self.level_range) != 2:
+            raise ValueError(f"task {self.name!r}: expected level_range (low, high), got {self.level_range}")
         low, high = self.level_range
         if not low < high:
             raise ValueError(f"task {self.name!r}: expected level_range (low, high) with low < high, got {self.level_range}")
@@ -281,10 +290,13 @@ class Task:
         probes = sorted({low, high, float(self.default_level), *(float(v) for v in self.train_levels),
                          *(low + (high - low) * i / 8 for i in range(1, 8))})
         where = f"task {self.name!r}: normalize {_name_of(self.normalize)}"
-        try:
-            controls = [float(self.normalize(level)) for level in probes]
-        except Exception as exc:  # noqa: BLE001 — a plugin's function; said in one line with its level
-            raise ValueError(f"{where} raised {type(exc).__name__}: {exc}; it must map a level ({self.unit}) to a number") from exc
+        controls = []
+        for level in probes:
+            try:
+                controls.append(float(self.normalize(level)))
+            except Exception as exc:  # noqa: BLE001 — a plugin's function; said in one line with its level
+                raise ValueError(f"{where} raised {type(exc).__name__} {raised_at(exc)} for level {level:g}: {exc}; "
+                                 f"it must map every level ({self.unit}) of {low:g}–{high:g} to a number") from exc
         bad = [f"{level:g} -> {c}" for level, c in zip(probes, controls, strict=True) if not math.isfinite(c)]
         if bad:
             raise ValueError(f"{where} gave non-finite controls ({', '.join(bad[:3])}); it must give a finite number at every level of {low:g}–{high:g}")
@@ -324,10 +336,9 @@ class Task:
         try:
             out = function(clean, level, generator)
         except Exception as exc:  # noqa: BLE001 — a plugin's code: named, with where it raised
-            frame = traceback.extract_tb(exc.__traceback__)[-1]
             raise ValueError(
-                f"task {self.name!r}: {field_name} {_name_of(function)} raised {type(exc).__name__} at "
-                f"{frame.filename}:{frame.lineno} for level {_level_text(level)} and input {tuple(clean.shape)}: {exc}"
+                f"task {self.name!r}: {field_name} {_name_of(function)} raised {type(exc).__name__} {raised_at(exc)} "
+                f"for level {_level_text(level)} and input {tuple(clean.shape)}: {exc}"
             ) from exc
         return self.check_degraded(out, clean, field_name)
 
@@ -438,3 +449,9 @@ class Task:
                 f"pick a level in that range"
             )
         return value
+
+
+def raised_at(exc: BaseException) -> str:
+    """``"at FILE:LINE"``: where ``exc`` was raised (the innermost frame), for errors of a plugin's code."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"at {frames[-1].filename}:{frames[-1].lineno}" if frames else "(no traceback)"
