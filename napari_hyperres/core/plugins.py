@@ -69,6 +69,7 @@ class TaskPluginManager(pluggy.PluginManager):
         self.import_failures: dict[str, BrokenPlugin] = {}
         self.distributions: dict[str, str] = {"builtins": "built in"}  # plugin name → "distribution version"
         self.tasks_built: tuple[tuple[int, ...], dict[str, Task]] | None = None  # (registered plugins, registry)
+        self.task_owners: dict[str, str] = {}  # task name → the plugin that registered it, for the last registry built
 
     def skip(self, name: str, distribution: str, error: str, whole: bool = True) -> BrokenPlugin:
         """Record ``name`` as broken (``whole=False``: one of its tasks) and warn, or raise
@@ -211,7 +212,20 @@ def get_tasks() -> dict[str, Task]:
             found[task.name] = task
             owner[task.name] = plugin
     pm.tasks_built = (key, found)
+    pm.task_owners = owner
     return dict(found)
+
+
+def task_distribution(name: str) -> str | None:
+    """The distribution (``"name version"``) whose plugin registers task ``name``; ``None`` for a built-in
+    task (and for a name no plugin registers). What exports of a third-party task credit instead of
+    napari-hyperres."""
+    pm = get_plugin_manager()
+    get_tasks()
+    owner = pm.task_owners.get(name)
+    if owner is None or owner == "builtins":
+        return None
+    return pm.distributions.get(owner, "registered in process")
 
 
 def get_task(name: str | Task) -> Task:

@@ -248,10 +248,14 @@ def _readme(task, level: float, info, channels: int, max_out_of_range: float, ra
             "(napari-hyperres does exactly this, folded into the network)."
         )
     else:
+        chroma = {
+            "subsampled": "napari-hyperres also restores Cb/Cr on their 4:2:0 grid, which this package does not.",
+            "full": "napari-hyperres also restores Cb/Cr at full resolution, which this package does not.",
+            "keep": "napari-hyperres does the same, passing Cb/Cr through unchanged.",
+        }[task.chroma]  # a plugin author's review: every gray task's package claimed dejpeg's 4:2:0 chroma
         other = (
             "Colour images: convert to full-range YCbCr (BT.601, as JPEG does), restore the luma Y with this "
-            "model and convert back; napari-hyperres also restores Cb/Cr on their 4:2:0 grid, which this "
-            "package does not."
+            f"model and convert back; {chroma}"
         )
     hours = info.training_time_s / 3600
     checked = {float(lv) for table in info.validation.values() for lv in table}
@@ -307,9 +311,40 @@ PSNR/SSIM from the weights file's own validation, at the levels it was checked a
 
 ## Licence and citation
 
-Code and weights: {LICENSE} (napari-hyperres). Please cite the HyperRes paper:
+{_licence_text(task, info)} Please cite the HyperRes paper:
 {PAPER['text']} {PAPER['url']}
 """
+
+
+def _licence_text(task, info) -> str:
+    """Whose the package is: a built-in task's network and weights are napari-hyperres's; a plugin's task
+    and the weights trained for it are its distribution's, under the licence the weights file records."""
+    from ..core.plugins import task_distribution
+
+    plugin = task_distribution(task.name)
+    if plugin is None:
+        return f"Code and weights: {info.license or LICENSE} (napari-hyperres)."
+    return (f"Task and weights: from {plugin} (weights licence as recorded: {info.license or 'not recorded'}); "
+            f"the network code: {LICENSE} (napari-hyperres).")
+
+
+def _authors(task) -> list[str]:
+    """The package's authors: napari-hyperres's maintainers for a built-in task, else the plugin
+    distribution's authors as its metadata names them."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    from ..core.plugins import task_distribution
+
+    plugin = task_distribution(task.name)
+    if plugin is None:
+        return ["napari-hyperres maintainers"]
+    name = plugin.split(" ")[0]
+    try:
+        found = metadata(name)
+        author = found.get("Author") or (found.get("Author-email") or "").split("<")[0].strip(' "')
+    except PackageNotFoundError:  # registered in process: no distribution to ask
+        return [f"the authors of the plugin registering task {task.name!r}"]
+    return [author or f"the authors of {name}"]
 
 
 def build_description(task, level: float, folder: Path, *, weights: str | None = None):
@@ -401,9 +436,9 @@ def build_description(task, level: float, folder: Path, *, weights: str | None =
             f"{task.title} ({kind}) at {level_text}: the HyperRes network of napari-hyperres ({info.name}) generated "
             f"for that level. Input float32 in [0, 1] (8-bit / 255); output on the same scale, not clipped."
         )[:1024],
-        authors=[spec.Author(name="napari-hyperres maintainers")],
+        authors=[spec.Author(name=author) for author in _authors(task)],
         cite=[spec.CiteEntry(text=PAPER["text"], url=spec.HttpUrl(PAPER["url"]))],
-        license=LICENSE,
+        license=info.license or LICENSE,
         documentation=spec.FileDescr(source=folder / "README.md"),
         covers=[spec.FileDescr(source=folder / "cover.png")],
         attachments=[spec.FileDescr(source=folder / "hyperres_weights_info.json")],
