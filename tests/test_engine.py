@@ -389,7 +389,7 @@ def test_weights_refuse_a_task_whose_normalize_changed_since_training():
     def per_hundred(level):
         return level / 100
 
-    with pytest.raises(WeightsError, match=r"trained with the control c = level / 255, but task 'denoise' now computes c = .*per_hundred\(level\)"):
+    with pytest.raises(WeightsError, match=r"trained with c = level / 255; task 'denoise''s normalize \(.*per_hundred\(level\)\) now gives other controls"):
         Restorer(dataclasses.replace(DENOISE, normalize=per_hundred), device="cpu")
 
 
@@ -411,3 +411,10 @@ def test_weights_refuse_a_lambda_normalize_that_changed_since_training(tmp_path)
     assert Restorer(trained, weights=str(path), device="cpu").info.extra["controls"] == [1.5, 5.0]
     with pytest.raises(WeightsError, match=r"normalize .* now gives other controls than in training \(level: trained → now: 15: 1.5 → 85, 50: 5 → 50\)"):
         Restorer(changed, weights=str(path), device="cpu")
+
+    def tenth(level):  # a plugin author's review: a renamed function, the same values, refused the lab's weights
+        return level / 10
+
+    renamed = dataclasses.replace(DENOISE, normalize=tenth)
+    assert renamed.normalization != trained.normalization
+    assert Restorer(renamed, weights=str(path), device="cpu").info.name == "d"  # the recorded controls decide

@@ -571,23 +571,26 @@ CONTROL_TOLERANCE = 1e-6
 
 
 def check_controls(info: WeightsInfo, task, name) -> None:
-    """Refuse weights whose task now computes the control ``c`` otherwise than in training: by the
-    function's name, and by the values at the trained levels that newer files record
-    (``extra["controls"]``; a lambda's name says nothing when it changes).
+    """Refuse weights whose task now computes the control ``c`` otherwise than in training: by the values
+    at the trained levels that newer files record (``extra["controls"]``; a lambda's name says nothing when
+    it changes, and a renamed function with the same values is the same control), else by the function's name.
 
     Raises:
         WeightsError: naming both ways of computing ``c``.
     """
     advice = ("the network would be driven by control values it never learned. Give the task the normalize "
               "it was trained with, or train it again")
-    if info.normalization != task.normalization:
-        raise WeightsError(f"{name}: these weights were trained with the control c = {info.normalization}, but task "
-                           f"{task.name!r} now computes c = {task.normalization}: {advice}")
     trained = [float(c) for c in (info.extra or {}).get("controls") or []]
-    if len(trained) != len(info.train_levels):
-        return  # a file from before controls were recorded: the name is all there is
+    if len(trained) != len(info.train_levels):  # a file from before controls were recorded: the name is all there is
+        if info.normalization != task.normalization:
+            raise WeightsError(f"{name}: these weights were trained with the control c = {info.normalization}, but task "
+                               f"{task.name!r} now computes c = {task.normalization}: {advice}")
+        return
+    # the recorded values decide, not the function's name (a plugin author's review: renaming blur_control to
+    # blur_ctrl, the same values, made the lab's trained weights unusable)
     now = [float(task.normalize(float(level))) for level in info.train_levels]
     if any(abs(a - b) > CONTROL_TOLERANCE * max(1.0, abs(a)) for a, b in zip(trained, now, strict=True)):
         pairs = ", ".join(f"{float(level):g}: {a:.4g} → {b:.4g}" for level, a, b in zip(info.train_levels, trained, now, strict=True))
-        raise WeightsError(f"{name}: task {task.name!r}'s normalize ({task.normalization}) now gives other controls than in "
+        was = f"trained with c = {info.normalization}; " if info.normalization != task.normalization else ""
+        raise WeightsError(f"{name}: {was}task {task.name!r}'s normalize ({task.normalization}) now gives other controls than in "
                            f"training (level: trained → now: {pairs}): {advice}")
