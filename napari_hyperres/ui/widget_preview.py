@@ -95,7 +95,7 @@ class PreviewMixin:
         message = f"preview {request.task.name}{level}{origin}: {seconds * 1000:.0f} ms{self._extrapolation(request)}"
         misfit = request.level_misfit()
         if misfit is not None:  # the CLI's LevelMismatchWarning, said where the slider is (no popup while dragging)
-            message += f"; {misfit}: Auto reads it"
+            message += f"; {misfit}: press Auto for the level the image reads"
         self.status.value = status_text(message)
         self.status.tooltip = message
 
