@@ -138,3 +138,16 @@ def test_noise_that_rounds_away_is_a_shape_error_not_a_linalg_error():
     frame = np.round(counts).astype(np.uint16)
     with pytest.raises(ShapeError):
         fit_poisson_gaussian(frame)
+
+
+def test_the_camera_check_reads_central_crops_of_a_few_planes():
+    """--camera is given to spare the noise fit, but its check fitted the whole sample again (9 s per
+    8 × 1024² stack); it reads central 512² crops of evenly spaced planes, up to 2 × 512² pixels."""
+    from napari_hyperres.blind.photon_fit import CAMERA_CHECK_PIXELS, camera_check_planes
+
+    planes = np.arange(8 * 1024 * 1200, dtype=np.float32).reshape(8, 1024, 1200)
+    cut = camera_check_planes(planes)
+    assert cut.shape == (2, 512, 512) and cut.size <= CAMERA_CHECK_PIXELS
+    np.testing.assert_array_equal(cut[1], planes[7, 256:768, 344:856])  # the first and last planes, centred
+    small = planes[:, :128, :128]
+    assert camera_check_planes(small).shape == (8, 128, 128)  # small planes: all of them, whole
