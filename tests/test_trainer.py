@@ -321,6 +321,21 @@ def test_continued_training_records_both_rounds(denoise_run, image_folder, tmp_p
     assert info.device == "cpu"
 
 
+def test_a_run_from_another_tasks_weights_says_so_and_lists_those_rounds_as_that_task(denoise_run, image_folder, tmp_path, capsys):
+    """A trainer review: --task sr --init-from a denoise file trained at once, and the export counted the denoise
+    steps as sr training. Allowed (microscopy.lite starts from denoise.lite), but said, and the rounds say whose."""
+    first = tmp_path / "denoise.safetensors"
+    assert trainer_main(["export", str(denoise_run), "--name", "denoise.first", "--out", str(first)]) == 0
+    capsys.readouterr()
+    run = tmp_path / "micro"
+    assert trainer_main(train_args("microscopy", image_folder, run, 1, "--levels", "5", "100", "--init-from", str(first))) == 0
+    err = capsys.readouterr().err
+    assert f"--init-from {first} holds weights trained for task 'denoise', not 'microscopy'" in err and "(2 steps)" in err
+    assert trainer_main(["export", str(run), "--name", "microscopy.x", "--out", str(tmp_path)]) == 0
+    rounds = read_info(tmp_path / "microscopy.x.safetensors").extra["rounds"]
+    assert [(r["steps"], r.get("task")) for r in rounds] == [(2, "denoise"), (1, None)]
+
+
 def test_the_history_is_read_when_training_starts_not_at_export(denoise_run, image_folder, tmp_path):
     """Before: export read --init-from again, so exporting onto that file counted it twice
     (steps 3 → 4 → 5 on each re-export), and a --resume without --init-from dropped it."""

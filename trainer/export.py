@@ -42,7 +42,7 @@ def export_run(
         crops = f"{Path(cfg['val']).name} ({cfg.get('val_images', 6)} centre crops of 192², the run's last check)" if cfg.get("val") else ""
         validation = {crops: vals[-1]} if vals and crops else {}
     # the history read when training started (a checkpoint from before that: the --init-from file now)
-    before = ckpt["previous_rounds"] if "previous_rounds" in ckpt else previous_rounds(cfg.get("init_from"), cfg["kind"])
+    before = ckpt["previous_rounds"] if "previous_rounds" in ckpt else previous_rounds(cfg.get("init_from"), cfg["kind"], cfg.get("task"))
     rounds = list(before) + [round_of(ckpt)]
     if cfg["kind"] == "estimator":
         return _export_estimator(run_dir, name, ckpt, rounds, out, license)

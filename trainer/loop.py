@@ -35,7 +35,7 @@ from . import models as model_kinds
 from .config import TrainConfig, centred_architecture
 from .data import PatchSampler, image_paths, load_for_task
 from .objectives import LevelEstimation, Restoration
-from .rounds import previous_rounds, round_of, round_settings
+from .rounds import other_task_note, previous_rounds, round_of, round_settings
 from .selection import SelectionPenalty
 
 CHECKPOINT = "checkpoint.pt"
@@ -292,7 +292,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     if cfg.centred_control:
         arch = centred_architecture(arch, task.normalize, levels)
     model = model_kinds.build(cfg.kind, arch)
-    history = previous_rounds(cfg.init_from, cfg.kind)  # read now: the file may be overwritten before the export
+    history = previous_rounds(cfg.init_from, cfg.kind, cfg.task)  # read now: the file may be overwritten before the export
+    note = other_task_note(cfg.init_from, cfg.task, history) if cfg.init_from and info.main and not resume else None
+    if note:
+        print(note, file=sys.stderr, flush=True)
     if cfg.init_from:
         _init_from(model, cfg.init_from)
     model.to(device).train()

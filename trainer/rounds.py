@@ -62,10 +62,11 @@ def continues(kind: str, before_kind: str) -> bool:
     return kind == before_kind or (kind, before_kind) == ("hair", "dedicated")
 
 
-def previous_rounds(init_from: str | None, kind: str) -> list[dict]:
+def previous_rounds(init_from: str | None, kind: str, task: str | None = None) -> list[dict]:
     """The training rounds behind ``init_from`` (a weights file or checkpoint it continues), else ``[]``.
 
-    Rounds of another kind (a dedicated network HAIR was upcycled from) carry ``"kind"``.
+    Rounds of another kind (a dedicated network HAIR was upcycled from) carry ``"kind"``; rounds of another
+    task than ``task`` (``microscopy.lite``'s denoise rounds) carry ``"task"``.
     """
     if not init_from:
         return []
@@ -81,19 +82,36 @@ def previous_rounds(init_from: str | None, kind: str) -> list[dict]:
         from .loop import load_checkpoint
 
         ckpt = load_checkpoint(init_from)
-        before_kind = ckpt["config"]["kind"]
+        before_kind, before_task = ckpt["config"]["kind"], ckpt["config"].get("task")
         if not continues(kind, before_kind):
             return []
-        earlier = ckpt["previous_rounds"] if "previous_rounds" in ckpt else previous_rounds(ckpt["config"].get("init_from"), before_kind)
+        earlier = ckpt["previous_rounds"] if "previous_rounds" in ckpt else previous_rounds(ckpt["config"].get("init_from"), before_kind, before_task)
         rounds = list(earlier) + [round_of(ckpt)]
     else:
         from napari_hyperres.core.weights import read_info
 
         before = read_info(init_from)
-        before_kind = before.kind
+        before_kind, before_task = before.kind, before.task
         if not continues(kind, before_kind):
             return []
         rounds = before.extra.get("rounds") or [
             {"steps": before.steps, "training_time_s": before.training_time_s, "lr": before.extra.get("lr"), "data": before.training_data}
         ]
-    return [r if before_kind == kind else {**r, "kind": r.get("kind", before_kind)} for r in rounds]
+    rounds = [r if before_kind == kind else {**r, "kind": r.get("kind", before_kind)} for r in rounds]
+    if task is not None and before_task and before_task != task:
+        rounds = [{**r, "task": r.get("task", before_task)} for r in rounds]
+    return rounds
+
+
+def other_task_note(init_from: str, task: str, history: list[dict]) -> str | None:
+    """What a run of ``task`` started from another task's weights says (a trainer review: ``--task denoise
+    --init-from sr.lite`` trained from sr's weights at a loss of 5e16 without a word, and the export counted
+    sr's 36,469 steps as denoise training); ``None`` when ``history`` holds only ``task``'s rounds."""
+    others = sorted({r["task"] for r in history if r.get("task") and r["task"] != task})
+    if not others:
+        return None
+    steps = sum(int(r.get("steps", 0)) for r in history if r.get("task") in others)
+    return (f"note: --init-from {init_from} holds weights trained for task {', '.join(map(repr, others))}, not {task!r}: "
+            f"right where the two share a network and what the level means to it (microscopy from denoise), otherwise "
+            f"a poor start (check the first losses). The export lists those rounds ({steps:,} steps) as task "
+            f"{', '.join(map(repr, others))}")
