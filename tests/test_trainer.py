@@ -450,9 +450,21 @@ def test_baselines_ensure_runs_and_compare(tmp_path, image_folder, val_folder):
         assert all(math.isfinite(v) for v in row.values())
     assert result["distance"]["inside_mean_abs_db"] is not None and result["distance"]["outside_mean_abs_db"] is not None
     text = format_comparison(result)
-    assert "| level | dedicated | HyperRes | AdaFM | DNI |" in text
-    assert "| 15 |" in text and "| 90 |" in text and "inside the trained range" in text
+    assert "| level | dedicated | HyperRes | AdaFM | DNI | HyperRes − dedicated |" in text
+    assert "3 steps per network; HyperRes trained on 15–75" in text  # a review: the budget and the range were not said
+    assert "| 15 (inside) |" in text and "| 90 (outside) |" in text and "inside the trained range" in text
+    gap = result["table"]["15"]["HyperRes"] - result["table"]["15"]["dedicated"]
+    assert f"{gap:+.2f} |" in text and result["distance"]["inside_mean_db"] == pytest.approx(gap, abs=1e-3)  # signed
     json.dumps(result)  # the CLI writes it as JSON
+
+    # stored runs are not the table of another budget or other settings (a review: 60-step runs for --steps 2,
+    # runs of other --level-weights and --data, printed as the new table without a word)
+    with pytest.raises(ValueError, match=r"3 steps \(asked: 2\)"):
+        ensure_runs("denoise", runs, data, eval_levels, base)
+    with pytest.raises(ValueError, match=r"level_weights \[\] \(asked: \[2.0, 1.0"):
+        ensure_runs("denoise", runs, data, eval_levels, replace(base, steps=3, level_weights=[2.0, 1.0, 1.0, 1.0]))
+    with pytest.raises(ValueError, match=r"data .* \(asked: \["):
+        ensure_runs("denoise", runs, [str(val_folder)], eval_levels, replace(base, steps=3))
 
 
 def test_runs_are_never_overwritten_and_nonsense_settings_refused_first(tmp_path, image_folder, val_folder, capsys):
@@ -473,7 +485,7 @@ def test_runs_are_never_overwritten_and_nonsense_settings_refused_first(tmp_path
     ensure_runs("denoise", runs, [str(image_folder)], [15.0], base, only=["hyperres"])
     with pytest.raises(ValueError, match=r"trained with other settings: lr 0.0001 \(asked: 0.001\)"):
         ensure_runs("denoise", runs, [str(image_folder)], [15.0], replace(base, lr=1e-3), only=["hyperres"])
-    with pytest.raises(SystemExit, match="validation folder .* does not exist"):
+    with pytest.raises(SystemExit, match=r"validation images \(--val\): the folder .* does not exist"):
         trainer_main(["compare", "--task", "denoise", "--data", str(image_folder), "--val", str(tmp_path / "Set99"),
                       "--runs", str(tmp_path / "runs2"), "--eval-levels", "15", "--preset", "tiny", "--steps", "2", "--batch", "2", "--patch", "24",
                       "--device", "cpu"])

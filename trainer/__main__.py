@@ -253,11 +253,13 @@ def run_compare(args: argparse.Namespace) -> int:
     base = TrainConfig(task=args.task, data=args.data, out="", preset=args.preset, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr, device=args.device, val_every=10**9, level_balance=args.level_balance, pixel_loss=args.pixel_loss, centred_control=args.centred_control, level_weights=args.level_weights)
     from napari_hyperres.core.plugins import get_task
 
-    if not Path(args.val).is_dir():  # before any training (a review's wrong --val failed after five networks)
-        raise SystemExit(f"trainer compare: the validation folder {args.val} does not exist")
-    for folder in args.data:
-        if not Path(folder).is_dir():
-            raise SystemExit(f"trainer compare: the training data folder {folder} does not exist")
+    from .data import image_paths
+
+    try:  # before any training (a review's wrong --val failed after five networks, an empty one after four)
+        image_paths([args.val], role="validation images (--val)")
+        image_paths(args.data)
+    except FileNotFoundError as error:
+        raise SystemExit(f"trainer compare: {error}") from None
     try:
         for level in args.eval_levels:
             get_task(args.task).check_level(level)

@@ -110,44 +110,58 @@ def ensure_runs(
         jobs.append(("dedicated", runs / f"dedicated_{level:g}", [level], None))
     jobs.append(("adafm", runs / "adafm", [end], str(base_run / CHECKPOINT)))
     for kind, out, levels, init in jobs:
-        if (only is not None and out.name not in only) or complete(out, base.steps, base):
+        cfg = run_config(base, task_name, kind, out, levels, data, init)
+        if (only is not None and out.name not in only) or complete(out, base.steps, cfg):
             continue
         interrupted = (out / CHECKPOINT).exists()  # a run stopped part-way (a session's end): it continues
-        if kind == "adafm" and not interrupted and not complete(base_run, base.steps, base):
+        if kind == "adafm" and not interrupted and not complete(base_run, base.steps, run_config(base, task_name, "dedicated", base_run, [start], data, None)):
             raise ValueError(f"adafm fine-tunes {base_run.name}, which has not reached {base.steps} steps: train it first (or in the same --only)")
-        cfg = replace(
-            base, task=task_name, kind=kind, out=str(out), levels=levels, data=data, init_from=None if interrupted else init,
-            centred_control=base.centred_control and kind == "hyperres",  # the other kinds have no meta blocks
-            level_weights=base.level_weights if kind == "hyperres" else [],  # one level each: nothing to weigh
-        )
-        train(cfg, resume=interrupted, progress=False)
+        train(replace(cfg, init_from=None if interrupted else init), resume=interrupted, progress=False)
     return [name for name in names if not complete(runs / name, base.steps)]
 
 
-def complete(run: Path, steps: int, base: TrainConfig | None = None) -> bool:
-    """Whether ``run`` is exported or its checkpoint reached ``steps`` (with ``base``'s settings: :func:`finished`)."""
-    return (run / EXPORTED).exists() or finished(run, steps, base)
+def run_config(base: TrainConfig, task_name: str, kind: str, out: Path, levels: list[float], data: list[str], init: str | None) -> TrainConfig:
+    """The settings one run of a comparison trains with: ``base``'s budget and shared settings, its kind's own."""
+    return replace(
+        base, task=task_name, kind=kind, out=str(out), levels=levels, data=data, init_from=init,
+        centred_control=base.centred_control and kind == "hyperres",  # the other kinds have no meta blocks
+        level_weights=base.level_weights if kind == "hyperres" else [],  # one level each: nothing to weigh
+    )
 
 
-COMPARED_SETTINGS = ("preset", "lr", "batch", "patch", "level_balance", "pixel_loss")
-"""Settings a stored run must share with the comparison asked for before it is used again."""
+def complete(run: Path, steps: int, cfg: TrainConfig | None = None) -> bool:
+    """Whether ``run`` is exported or its checkpoint reached ``steps`` (with ``cfg``'s settings: :func:`finished`)."""
+    return (run / EXPORTED).exists() or finished(run, steps, cfg)
 
 
-def finished(run: Path, steps: int, base: TrainConfig | None = None) -> bool:
+COMPARED_SETTINGS = ("preset", "lr", "batch", "patch", "level_balance", "pixel_loss", "centred_control", "level_weights", "data")
+"""Settings a stored run must share with the comparison asked for before it is used again (a review: runs
+stored with other --level-weights or --data, and runs of 60 steps for --steps 10, made the new table)."""
+
+
+def finished(run: Path, steps: int, cfg: TrainConfig | None = None) -> bool:
     """Whether ``run`` holds a checkpoint that reached ``steps`` (the comparison's budget).
 
     Raises:
-        ValueError: the stored run was trained with other :data:`COMPARED_SETTINGS` than ``base`` (a review's
-            table for "small, lr 1e-3" came from runs of the tiny preset at lr 1e-4).
+        ValueError: the stored run was trained with other :data:`COMPARED_SETTINGS` than ``cfg`` (a review's
+            table for "small, lr 1e-3" came from runs of the tiny preset at lr 1e-4), or for more steps.
     """
     path = run / CHECKPOINT
     if not path.exists():
         return False
     checkpoint = load_checkpoint(path)
-    if base is not None:
+    if cfg is not None:
         stored = checkpoint.get("config", {})
-        differ = [f"{key} {stored.get(key)!r} (asked: {getattr(base, key)!r})" for key in COMPARED_SETTINGS
-                  if key in stored and stored[key] != getattr(base, key)]
+
+        def same(key: str) -> bool:
+            asked = getattr(cfg, key)
+            if key == "data":
+                return [str(Path(d).resolve()) for d in stored[key]] == [str(Path(d).resolve()) for d in asked]
+            return stored[key] == (list(asked) if isinstance(asked, tuple) else asked)
+
+        differ = [f"{key} {stored.get(key)!r} (asked: {getattr(cfg, key)!r})" for key in COMPARED_SETTINGS if key in stored and not same(key)]
+        if int(checkpoint["step"]) > steps:
+            differ.append(f"{int(checkpoint['step'])} steps (asked: {steps})")
         if differ:
             raise ValueError(f"{run} was trained with other settings: {'; '.join(differ)}; remove it, or give --runs "
                              "another folder for this comparison")
@@ -178,29 +192,47 @@ def compare(
         result = evaluate(Restorer(task, model=model, device=device, precision="float32"), val, eval_levels, max_images=max_images)
         for level in eval_levels:
             table[f"{level:g}"][name] = result[f"{level:g}"]["psnr"]
-    inside = [abs(table[f"{v:g}"]["HyperRes"] - table[f"{v:g}"]["dedicated"]) for v in eval_levels if start <= v <= end]
-    outside = [abs(table[f"{v:g}"]["HyperRes"] - table[f"{v:g}"]["dedicated"]) for v in eval_levels if not start <= v <= end]
+    gaps = {v: table[f"{v:g}"]["HyperRes"] - table[f"{v:g}"]["dedicated"] for v in eval_levels}
+    inside = [gap for v, gap in gaps.items() if start <= v <= end]
+    outside = [gap for v, gap in gaps.items() if not start <= v <= end]
+
+    def mean(values: list[float], absolute: bool) -> float | None:
+        return round(float(np.mean(np.abs(values) if absolute else values)), 3) if values else None
+
     distance = {
-        "inside_mean_abs_db": round(float(np.mean(inside)), 3) if inside else None,
-        "outside_mean_abs_db": round(float(np.mean(outside)), 3) if outside else None,
+        "inside_mean_abs_db": mean(inside, True), "outside_mean_abs_db": mean(outside, True),
+        "inside_mean_db": mean(inside, False), "outside_mean_db": mean(outside, False),  # HyperRes − dedicated, signed
     }
-    return {"task": task_name, "val": Path(val).name, "table": table, "distance": distance, "protocol": task.eval_protocol}
+    steps = int(load_checkpoint(runs / "hyperres" / CHECKPOINT)["step"]) if (runs / "hyperres" / CHECKPOINT).exists() else None
+    return {"task": task_name, "val": Path(val).name, "table": table, "distance": distance, "protocol": task.eval_protocol,
+            "trained_range": [start, end], "steps": steps}
 
 
 def format_comparison(result: dict) -> str:
+    """The comparison as a markdown table: each level marked inside or outside the trained range, HyperRes
+    − dedicated per level, and the means both signed and absolute (a review read the |Δ| alone as a shortfall
+    where HyperRes was above the dedicated networks at every level)."""
     methods = ["dedicated", "HyperRes", "AdaFM", "DNI"]
+    start, end = result.get("trained_range") or (None, None)
+    budget = f", {result['steps']:,} steps per network" if result.get("steps") else ""
+    span = f"; HyperRes trained on {start:g}–{end:g}" if start is not None else ""
     lines = [
-        f"**{result['task']} on {result['val']}** — PSNR dB; protocol: {result['protocol']}",
+        f"**{result['task']} on {result['val']}** — PSNR dB{budget}{span}; protocol: {result['protocol']}",
         "",
-        "| level | " + " | ".join(methods) + " |",
-        "|---|" + "---|" * len(methods),
+        "| level | " + " | ".join(methods) + " | HyperRes − dedicated |",
+        "|---|" + "---|" * (len(methods) + 1),
     ]
     for level, row in result["table"].items():
-        lines.append(f"| {level} | " + " | ".join(f"{row[m]:.2f}" for m in methods) + " |")
+        where = "" if start is None else (" (inside)" if start <= float(level) <= end else " (outside)")
+        lines.append(f"| {level}{where} | " + " | ".join(f"{row[m]:.2f}" for m in methods) + f" | {row['HyperRes'] - row['dedicated']:+.2f} |")
     d = result["distance"]
     lines.append("")
-    def db(value) -> str:
-        return "no level there" if value is None else f"{value} dB"  # a review read "outside None dB"
 
-    lines.append(f"HyperRes mean |Δ| to dedicated: inside the trained range {db(d['inside_mean_abs_db'])}, outside {db(d['outside_mean_abs_db'])}")
+    def db(signed, absolute) -> str:
+        if absolute is None:
+            return "no level there"  # a review read "outside None dB"
+        return f"{signed:+.3f} dB (|Δ| {absolute} dB)" if signed is not None else f"|Δ| {absolute} dB"
+
+    lines.append(f"HyperRes − dedicated, mean: inside the trained range {db(d.get('inside_mean_db'), d['inside_mean_abs_db'])}, "
+                 f"outside {db(d.get('outside_mean_db'), d['outside_mean_abs_db'])}")
     return "\n".join(lines)

@@ -11,16 +11,21 @@ from napari_hyperres.core.tasks import Task
 from napari_hyperres.io.files import SUPPORTED_SUFFIXES, read_image
 
 
-def image_paths(folders: list[str], limit: int | None = None) -> list[Path]:
-    """Sorted image files in ``folders`` (non-recursive)."""
+def image_paths(folders: list[str], limit: int | None = None, role: str = "training data (--data)") -> list[Path]:
+    """Sorted image files in ``folders`` (non-recursive); ``role`` names them in errors (a review read
+    "training data folder" for a wrong --val, and "does not exist" for a file that does)."""
     paths: list[Path] = []
     for folder in folders:
         folder_path = Path(folder)
+        if folder_path.is_file():
+            raise FileNotFoundError(f"{role}: {folder} is a file; give the folder that holds the images")
         if not folder_path.is_dir():
-            raise FileNotFoundError(f"training data folder {folder} does not exist")
+            raise FileNotFoundError(f"{role}: the folder {folder} does not exist")
         paths += sorted(p for p in folder_path.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES)
     if not paths:
-        raise FileNotFoundError(f"no images ({', '.join(SUPPORTED_SUFFIXES)}) in {folders}")
+        nested = [f for folder in folders if Path(folder).is_dir() for f in Path(folder).iterdir() if f.is_dir()]
+        where = f"; subfolders are not searched (give {', '.join(str(f) for f in nested[:3])}… instead)" if nested else ""
+        raise FileNotFoundError(f"{role}: no images ({', '.join(SUPPORTED_SUFFIXES)}) in {', '.join(map(str, folders))}{where}")
     return paths[:limit] if limit else paths
 
 

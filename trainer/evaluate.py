@@ -43,7 +43,7 @@ def evaluate(
         ``{"<level>": {"psnr", "ssim", "psnr_input", "images"}}``.
     """
     task: Task = restorer.task
-    paths = image_paths([str(folder)], max_images)
+    paths = image_paths([str(folder)], max_images, role="evaluation images")
     table: dict[str, dict[str, float]] = {}
     for level in levels:
         rows = []

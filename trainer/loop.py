@@ -89,7 +89,7 @@ def load_validation(cfg: TrainConfig, task: Task, size: int = 192) -> list[torch
     if not cfg.val:
         return []
     crops = []
-    for path in image_paths([cfg.val], cfg.val_images):
+    for path in image_paths([cfg.val], cfg.val_images, role="validation images (--val)"):
         image, _ = load_for_task(path, task.channels)
         h, w = image.shape[:2]
         y, x = max(0, (h - size) // 2), max(0, (w - size) // 2)
