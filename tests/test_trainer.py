@@ -196,10 +196,28 @@ def test_a_resume_with_more_steps_says_the_lr_goes_back_up(tmp_path, image_folde
     assert trainer_main(train_args("denoise", image_folder, out, 4, *common)) == 0
     capsys.readouterr()
     assert trainer_main(train_args("denoise", image_folder, out, 4, *common, "--resume")) == 0
-    assert "lr schedule is stretched" not in capsys.readouterr().err
+    assert "lr schedule differs" not in capsys.readouterr().err
     assert trainer_main(train_args("denoise", image_folder, out, 12, *common, "--resume")) == 0
     err = capsys.readouterr().err
-    assert "goes back up from 1e-05 to 0.0001 at step 4" in err and "--lr 1e-05 --lr-decay-at" in err
+    assert "(--steps 4 → 12): the lr goes back up from 1e-05 to 0.0001 at step 4" in err and "--lr 1e-05 --lr-decay-at" in err
+
+
+def test_a_resume_without_its_time_budget_or_with_other_decay_points_says_the_lr_goes_back_up(tmp_path, image_folder, capsys):
+    """A trainer review: a --time-budget run resumed without --time-budget (as the README's `train ... --resume`
+    reads) went on towards --steps 100,000,000 at the undecayed lr, and another --lr-decay-at moved the drops,
+    both in silence."""
+    out = tmp_path / "run"
+    common = ("--levels", "25", "--lr", "1e-4")
+    assert trainer_main(train_args("denoise", image_folder, out, 4, *common, "--lr-decay-at", "0.25")) == 0
+    capsys.readouterr()
+    assert trainer_main(train_args("denoise", image_folder, out, 6, *common, "--lr-decay-at", "0.9", "--resume")) == 0
+    assert "(--steps 4 → 6; --lr-decay-at 0.25 → 0.9): the lr goes back up from 1e-05 to 0.0001" in capsys.readouterr().err
+    from trainer.loop import _warn_if_lr_rises
+
+    resumed = TrainConfig(task="denoise", data=[], out="", steps=10**8, lr=1e-4, lr_decay_at=[0.55, 0.85])  # no --time-budget
+    before = {"steps": 10**8, "time_budget_s": 7800.0, "lr_decay_at": [0.55, 0.85]}  # the recipe's, at 90 % of its budget
+    _warn_if_lr_rises(resumed, before, step=2000, elapsed_s=7000.0, lr_before=1e-6)
+    assert "--time-budget 7800.0 → none: the run now goes on to --steps): the lr goes back up from 1e-06 to 0.0001" in capsys.readouterr().err
 
 
 def test_resume_of_a_finished_run_trains_nothing(tmp_path, image_folder):

@@ -144,21 +144,31 @@ RESUME_MUST_MATCH = ("task", "kind", "preset", "select_decoder", "centred_contro
 
 
 def _warn_if_lr_rises(cfg: TrainConfig, before: dict, step: int, elapsed_s: float, lr_before: float) -> None:
-    """Say so when a resume with a larger budget (``before``: the checkpoint's config) puts the lr back up:
-    a larger ``--steps`` or ``--time-budget`` stretches the schedule (its ÷10 drops come at ``lr_decay_at``
-    of the new budget), so a run past a drop restarts at a higher lr, which first undoes some of what the
-    low lr gained (the rounds' restart dip)."""
-    budget_before = (before.get("steps") or 0, before.get("time_budget_s") or 0.0)
-    grew = cfg.steps > budget_before[0] or (cfg.time_budget_s or 0.0) > budget_before[1] > 0
+    """Say so when a resume's schedule puts the lr back up (``before``: the checkpoint's config): a larger
+    ``--steps`` or ``--time-budget`` stretches it, a dropped ``--time-budget`` leaves only ``--steps``, another
+    ``--lr-decay-at`` moves its drops. A run past a drop then restarts at a higher lr, which first undoes some
+    of what the low lr gained (the rounds' restart dip). A new ``--lr`` alone is what was asked: no note."""
     lr_now = learning_rate(cfg, progress_fraction(cfg, step, elapsed_s), step)
-    if grew and step >= cfg.lr_warmup and lr_now > lr_before * 1.01:
-        print(
-            f"note: the resumed run's budget is larger, so its lr schedule is stretched: the lr goes back up from "
-            f"{lr_before:.3g} to {lr_now:.3g} at step {step} (the ÷10 drops now come at "
-            f"{', '.join(f'{f:.0%}' for f in cfg.lr_decay_at)} of the new budget). To go on at the lower lr instead, "
-            f"give --lr {lr_before:.3g} --lr-decay-at (a new round: the export lists it)",
-            file=sys.stderr, flush=True,
-        )
+    if step < cfg.lr_warmup or not lr_now > lr_before * 1.01:
+        return
+    changes = []
+    if cfg.steps != before.get("steps"):
+        changes.append(f"--steps {before.get('steps')} → {cfg.steps}")
+    if (cfg.time_budget_s or None) != (before.get("time_budget_s") or None):
+        now = f"{cfg.time_budget_s:g} s" if cfg.time_budget_s else "none: the run now goes on to --steps"
+        changes.append(f"--time-budget {before.get('time_budget_s') or 'none'} → {now}")
+    if list(cfg.lr_decay_at) != list(before.get("lr_decay_at") or []):
+        changes.append(f"--lr-decay-at {' '.join(f'{f:g}' for f in before.get('lr_decay_at') or []) or '(none)'} → "
+                       f"{' '.join(f'{f:g}' for f in cfg.lr_decay_at) or '(none)'}")
+    if not changes:
+        return
+    print(
+        f"note: the resumed run's lr schedule differs from the checkpoint's ({'; '.join(changes)}): the lr goes back up "
+        f"from {lr_before:.3g} to {lr_now:.3g} at step {step} (the ÷10 drops now come at "
+        f"{', '.join(f'{f:.0%}' for f in cfg.lr_decay_at) or 'no point'} of the budget). To continue as before, give the "
+        f"run's own settings; to go on at the lower lr, give --lr {lr_before:.3g} --lr-decay-at (a new round: the export lists it)",
+        file=sys.stderr, flush=True,
+    )
 
 
 def _drop_log_after(log: Path, step: int) -> None:
