@@ -156,3 +156,18 @@ def test_no_extrapolation_note_without_levels_or_for_other_kinds():
     assert WeightsInfo(name="x", task="denoise", train_levels=[]).extrapolation(99, "σ") == ""
     assert WeightsInfo(name="x", task="auto", kind="hair", train_levels=[0.0]).extrapolation(1, "") == ""
     assert WeightsInfo(name="x", task="denoise", kind="estimator", train_levels=[5.0, 75.0]).extrapolation(99, "σ") == ""
+
+
+def test_a_run_folder_or_a_checkpoint_given_as_weights_says_to_export_it(tmp_path):
+    """A trainer review: `eval --weights RUN/checkpoint.pt` was told to "re-download or re-export it", and
+    `--weights RUN` that "it does not exist"."""
+    from napari_hyperres.core.weights import read_info, resolve_weights
+    from napari_hyperres.errors import WeightsError
+
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"step": 1}, run / "checkpoint.pt")
+    with pytest.raises(WeightsError, match=r"is a folder \(a training run: export it first, `python -m trainer export RUN --name NAME`\)"):
+        resolve_weights(run)
+    with pytest.raises(WeightsError, match=r"a training checkpoint, not a weights file; export its run first: `python -m trainer export .*run --name NAME`"):
+        read_info(resolve_weights(run / "checkpoint.pt"))

@@ -113,6 +113,9 @@ def resolve_weights(name_or_path: str | os.PathLike) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
+    if path.is_dir():  # a trainer run folder, most likely (a review got "it does not exist" for one that does)
+        run = " (a training run: export it first, `python -m trainer export RUN --name NAME`)" if (path / "checkpoint.pt").exists() else ""
+        raise MissingWeightsError(f"{path} is a folder{run}; give the .safetensors weights file")
     shipped = PRETRAINED_DIR / f"{name_or_path}.safetensors"
     if shipped.is_file():
         return shipped
@@ -132,6 +135,9 @@ def read_info(path: str | os.PathLike) -> WeightsInfo:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
     except Exception as exc:  # safetensors raises several types for damaged files
+        if path.suffix == ".pt":  # a trainer checkpoint (a review was told to "re-download" it)
+            raise WeightsError(f"{path}: a training checkpoint, not a weights file; export its run first: "
+                               f"`python -m trainer export {path.parent} --name NAME`") from exc
         raise WeightsError(f"{path}: not a readable safetensors weights file ({exc}); re-download or re-export it") from exc
     if METADATA_KEY not in meta:
         raise WeightsError(f"{path}: no napari-hyperres metadata; export weights with `python -m trainer export`")
