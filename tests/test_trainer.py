@@ -315,6 +315,16 @@ def test_export_with_validation_json(denoise_run, val_folder, tmp_path, tiny_wei
     assert read_info(target).validation == {val_folder.name: json.loads(table.read_text())["table"]}
 
 
+def test_export_into_a_folder_not_made_yet(denoise_run, tmp_path):
+    """A trainer review: `export RUN --name N --out newdir/` wrote a file named "newdir"."""
+    assert trainer_main(["export", str(denoise_run), "--name", "denoise.v", "--out", str(tmp_path / "newdir") + "/"]) == 0
+    assert (tmp_path / "newdir" / "denoise.v.safetensors").is_file()
+    assert trainer_main(["export", str(denoise_run), "--name", "denoise.w", "--out", str(tmp_path / "other")]) == 0  # no suffix: a folder
+    assert (tmp_path / "other" / "denoise.w.safetensors").is_file()
+    assert trainer_main(["export", str(denoise_run), "--name", "denoise.x", "--out", str(tmp_path / "mine.safetensors")]) == 0
+    assert (tmp_path / "mine.safetensors").is_file()
+
+
 def test_a_self_ensemble_table_is_not_a_files_validation(denoise_run, val_folder, tmp_path, tiny_weights):
     table = tmp_path / "eval.json"
     assert trainer_main(["eval", "--task", "denoise", "--weights", str(tiny_weights["denoise"]), "--data", str(val_folder),

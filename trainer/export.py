@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 from pathlib import Path
 
@@ -64,7 +65,9 @@ def export_run(
                **({"controls": [float(c) for c in ckpt["controls"]]} if ckpt.get("controls") and cfg["kind"] == "hyperres" else {})},
     )
     target = Path(out) if out else run_dir / f"{name}.safetensors"
-    if target.is_dir():
+    if target.is_dir() or (out and (str(out).endswith(("/", os.sep)) or not target.suffix)):
+        # a folder, existing or not (a review's --out newdir/ became a file named "newdir")
+        target.mkdir(parents=True, exist_ok=True)
         target = target / f"{name}.safetensors"
     return save_weights(target, ckpt["model"], info)
 
