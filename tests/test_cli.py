@@ -621,3 +621,16 @@ def test_output_into_a_closed_pipe_is_no_error():
     finally:
         os.close(write)
     assert done.returncode == 0 and done.stderr == ""
+
+
+def test_weights_describes_files_given_with_their_rounds(capsys):
+    """A trainer review: no command read an exported file's metadata (`napari-hyperres weights FILE` was refused)."""
+    from napari_hyperres.core.weights import PRETRAINED_DIR, read_info
+
+    path = PRETRAINED_DIR / "sr.lite.safetensors"
+    assert main(["weights", str(path)]) == 0
+    out = capsys.readouterr().out
+    rounds = read_info(path).extra["rounds"]
+    assert out.count("| `") == 1 and "| `sr.lite` |" in out and f"sr.lite: {len(rounds)} training round(s)" in out
+    assert f"  1. {rounds[0]['steps']:,} steps" in out
+    assert main(["weights", "nonexistent.safetensors"]) == 2

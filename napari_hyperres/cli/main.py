@@ -188,9 +188,12 @@ def add_weights_command(subparsers: argparse._SubParsersAction) -> None:
             "Print a markdown table of every shipped weights file (and those installed tasks declare by path): task, "
             "kind, preset, training levels and data, "
             "steps, training time, and the validation table stored in the file (PSNR in dB per dataset and level; "
-            "for level estimators the mean absolute error of the last training check, in the task's unit)."
+            "for level estimators the mean absolute error of the last training check, in the task's unit). "
+            "Given FILEs (weights files or shipped names, e.g. an export of `python -m trainer export`), the same for "
+            "them, and each one's training rounds."
         ),
     )
+    parser.add_argument("files", nargs="*", metavar="FILE", help="weights files to describe instead of the shipped ones")
     parser.set_defaults(run=run_weights)
 
 
@@ -229,10 +232,11 @@ def plugin_weights() -> list:
 
 
 def run_weights(args: argparse.Namespace) -> int:
-    from ..core.weights import list_weights
+    from ..core.weights import list_weights, read_info, resolve_weights
 
+    chosen = [read_info(resolve_weights(f)) for f in args.files]  # a trainer review had no command for its own export
     rows = ["| name | kind | preset | levels | data | steps | training time | validation (PSNR dB) |", "|---|---|---|---|---|---|---|---|"]
-    for info in list_weights() + plugin_weights():
+    for info in chosen or list_weights() + plugin_weights():
         levels = "—" if info.kind in ("hair", "estimator") else ", ".join(f"{v:g}" for v in info.train_levels) or "—"
         where = f" ({info.device})" if info.device not in ("", "auto") else ""
         hours = f"{info.training_time_s / 3600:.2f} h{where}"
@@ -241,6 +245,11 @@ def run_weights(args: argparse.Namespace) -> int:
             f"| {info.steps} | {hours} | {validation_summary(info)} |"
         )
     print("\n".join(rows))
+    for info in chosen:
+        print(f"\n{info.name}: {len(info.extra.get('rounds') or [])} training round(s)")
+        for number, round_ in enumerate(info.extra.get("rounds") or [], 1):
+            settings = ", ".join(f"{k} {v}" for k, v in round_.items() if k not in ("steps", "training_time_s"))
+            print(f"  {number}. {round_.get('steps', 0):,} steps, {round_.get('training_time_s', 0) / 3600:.2f} h: {settings}")
     return EXIT_OK
 
 
