@@ -1172,3 +1172,16 @@ def test_a_shipped_file_continues_in_a_deeper_preset_as_the_same_network(tmp_pat
     assert trainer_main(train_args("denoise", image_folder, shallower, 1, "--preset", "6x1", "--levels", "15", "50",
                                    "--init-from", weights)) == 2
     assert "does not fit" in capsys.readouterr().err
+
+
+def test_log_rows_count_the_steps_they_cover(tmp_path, image_folder):
+    """A trainer review: a run's last row read steps_per_s 0.0 where --steps was no multiple of 50, and a
+    time-budget run logged no loss for its last steps."""
+    run = tmp_path / "run"
+    assert trainer_main(train_args("denoise", image_folder, run, 3, "--levels", "25")) == 0
+    [row] = [r for r in read_log(run) if "loss" in r]
+    assert row["step"] == 3 and row["steps_per_s"] > 0
+    timed = tmp_path / "timed"
+    assert trainer_main(train_args("denoise", image_folder, timed, 10**6, "--levels", "25", "--time-budget", "1.5")) == 0
+    rows = [r for r in read_log(timed) if "loss" in r]
+    assert rows and rows[-1]["step"] == load_checkpoint(timed / CHECKPOINT)["step"] and rows[-1]["steps_per_s"] > 0

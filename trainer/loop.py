@@ -394,6 +394,17 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
 
     t0, losses = time.perf_counter(), []
     run_start = t0
+    logged_step = start_step  # the step of the last log row (this session's)
+
+    def log_row(done: int, lr_now: float, since: float, last: int) -> tuple[float, int]:
+        """One log row for the steps since ``last`` (logged at time ``since``): their mean loss and rate.
+        Before, every row counted ``log_every`` steps: the first row after a resume (20 steps) read 10 steps/s
+        for 4, a run's last row 0.0, and a time-budget run's last steps were not logged (a trainer review)."""
+        now, count = time.perf_counter(), done - last
+        rate = count / max(now - since, 1e-9)
+        log_file.write(json.dumps({"step": done, "loss": float(np.mean(losses[-count:])), "lr": lr_now, "steps_per_s": round(rate, 3)}) + "\n")
+        log_file.flush()
+        return now, done
     step = done = start_step
     try:
         for step in range(start_step, cfg.steps):
@@ -424,16 +435,14 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
                 if done % 10 == 0:
                     bar.set_postfix(loss=f"{np.mean(losses[-10:]):.4f}")
             if log_file and (done % cfg.log_every == 0 or done == cfg.steps):
-                now = time.perf_counter()
-                rate = cfg.log_every / max(now - t0, 1e-9) if done % cfg.log_every == 0 else 0.0
-                log_file.write(json.dumps({"step": done, "loss": float(np.mean(losses[-cfg.log_every :])), "lr": lr_now, "steps_per_s": round(rate, 3)}) + "\n")
-                log_file.flush()
-                t0 = now
+                t0, logged_step = log_row(done, lr_now, t0, logged_step)
             if val_images and (done % cfg.val_every == 0 or done == cfg.steps):
                 validate_and_log(done)
             if done % cfg.ckpt_every == 0 or done == cfg.steps:
                 checkpoint(done)
         if done != cfg.steps and done > start_step:  # stopped by the time budget
+            if log_file and done > logged_step:
+                log_row(done, lr_now, t0, logged_step)
             if val_images:
                 validate_and_log(done)
             checkpoint(done)
