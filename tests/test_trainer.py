@@ -1185,3 +1185,14 @@ def test_log_rows_count_the_steps_they_cover(tmp_path, image_folder):
     assert trainer_main(train_args("denoise", image_folder, timed, 10**6, "--levels", "25", "--time-budget", "1.5")) == 0
     rows = [r for r in read_log(timed) if "loss" in r]
     assert rows and rows[-1]["step"] == load_checkpoint(timed / CHECKPOINT)["step"] and rows[-1]["steps_per_s"] > 0
+
+
+def test_a_patch_larger_than_the_images_is_said_and_far_larger_refused(tmp_path, image_folder, capsys):
+    """A trainer review: --patch 400 on 180² images trained on mirror-padded crops without a word; a patch
+    far larger than every image (a review's 2000 on 180²: ~22 GB) is refused before any training."""
+    args = ["train", "--task", "denoise", "--data", str(image_folder), "--preset", "tiny", "--batch", "2", "--device", "cpu",
+            "--no-progress", "--steps", "1", "--levels", "25"]
+    assert trainer_main([*args, "--patch", "64", "--out", str(tmp_path / "a")]) == 0
+    assert "note: --patch 64 is larger than 3 of the 3 training images (largest side 56 px): their crops are mirror-padded" in capsys.readouterr().err
+    assert trainer_main([*args, "--patch", "240", "--out", str(tmp_path / "b")]) == 2
+    assert "--patch 240 is far larger than every training image (the largest side is 56 px)" in capsys.readouterr().err

@@ -88,6 +88,12 @@ class PatchSampler:
         if patch > 4 * largest > 0:  # every image mirror-padded to the patch: a review's --patch 2000 on 180² images took ~22 GB
             raise ValueError(f"--patch {patch} is far larger than every training image (the largest side is {largest} px); "
                              "choose a patch up to about that (the recipes use 48)")
+        smaller = sum(1 for image, _ in loaded if min(image.shape[:2]) < patch)
+        if smaller:  # said, not silent (a trainer review: --patch 400 on 180² images trained on mirror images)
+            import sys
+
+            print(f"note: --patch {patch} is larger than {smaller} of the {len(loaded)} training images (largest side "
+                  f"{largest} px): their crops are mirror-padded to {patch}², partly mirror images", file=sys.stderr, flush=True)
         for image, was_gray in loaded:
             h, w = image.shape[:2]
             if h < patch or w < patch:  # numpy's symmetric padding repeats as often as needed (torch's reflect cannot)
