@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -1196,3 +1197,15 @@ def test_a_patch_larger_than_the_images_is_said_and_far_larger_refused(tmp_path,
     assert "note: --patch 64 is larger than 3 of the 3 training images (largest side 56 px): their crops are mirror-padded" in capsys.readouterr().err
     assert trainer_main([*args, "--patch", "240", "--out", str(tmp_path / "b")]) == 2
     assert "--patch 240 is far larger than every training image (the largest side is 56 px)" in capsys.readouterr().err
+
+
+def test_a_network_that_does_not_fit_names_the_first_parameter(tmp_path, image_folder, denoise_run, capsys):
+    """A trainer review: --init-from a file of another preset said only "Error(s) in loading state_dict for HyperResNet:"."""
+    first = tmp_path / "tiny.safetensors"
+    assert trainer_main(["export", str(denoise_run), "--name", "denoise.t", "--out", str(first)]) == 0
+    capsys.readouterr()
+    args = ["train", "--task", "denoise", "--data", str(image_folder), "--preset", "small", "--batch", "2", "--patch", "24",
+            "--device", "cpu", "--no-progress", "--steps", "1", "--levels", "15", "50", "--init-from", str(first), "--out", str(tmp_path / "s")]
+    assert trainer_main(args) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"does not fit this run's network \(\S+ \(\d+(, \d+)*\) in the file, \(\d+(, \d+)*\) here, and \d+ more\)", err), err
