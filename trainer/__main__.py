@@ -182,6 +182,9 @@ def run_eval(args: argparse.Namespace) -> int:
     precision = str(restorer.dtype).removeprefix("torch.")
     title = (f"{args.task} ({restorer.info.name}{', self-ensemble' if args.self_ensemble else ''}"
              f"{'' if precision == 'float32' else ', ' + precision}) on {Path(args.data).name}")
+    counts = {row["images"] for row in table.values()}
+    if counts:  # a review's --max-images 2 table read "on Set12" as if it were the set
+        title += f" ({', '.join(map(str, sorted(counts)))} images)"
     print(format_table(title, table, restorer.task.eval_protocol))
     if args.json:
         record = {"task": args.task, "weights": restorer.info.name, "data": Path(args.data).name,
