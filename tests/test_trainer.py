@@ -1209,3 +1209,10 @@ def test_a_network_that_does_not_fit_names_the_first_parameter(tmp_path, image_f
     assert trainer_main(args) == 2
     err = capsys.readouterr().err
     assert re.search(r"does not fit this run's network \(\S+ \(\d+(, \d+)*\) in the file, \(\d+(, \d+)*\) here, and \d+ more\)", err), err
+
+
+def test_a_refused_run_leaves_no_folder(tmp_path, image_folder):
+    """A trainer review: a wrong --data, or --resume with no checkpoint, left an empty --out folder behind."""
+    assert trainer_main(train_args("denoise", tmp_path / "nowhere", tmp_path / "a", 1)) == 2
+    assert trainer_main(train_args("denoise", image_folder, tmp_path / "b", 1, "--resume")) == 2
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -301,10 +301,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
     if not resume and (out / CHECKPOINT).exists():  # a review's second run replaced the first's checkpoint and mixed its log
         raise ValueError(f"{out} holds a run already ({CHECKPOINT}): pass --resume to continue it, or choose another --out "
                          "(nothing was changed)")
-    if info.main:
-        out.mkdir(parents=True, exist_ok=True)
-        if cfg.amp and device.type == "cpu":
-            warn_if_bfloat16_is_slow()
+    if info.main and cfg.amp and device.type == "cpu":
+        warn_if_bfloat16_is_slow()
 
     torch.manual_seed(cfg.seed)
     arch = model_kinds.architecture(cfg.kind, cfg.preset, task.in_channels, cfg.select_decoder, cfg.estimator_features)
@@ -388,6 +386,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> P
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.steps, initial=start_step, desc=f"{cfg.task}/{cfg.kind}", dynamic_ncols=True)
+    if info.main:  # made once the settings, the data and the starting network are known good: a refused run leaves no folder
+        out.mkdir(parents=True, exist_ok=True)
     if resume and info.main:
         _drop_log_after(out / LOG, start_step)
     log_file = open(out / LOG, "a") if info.main else None
