@@ -613,14 +613,19 @@ def test_output_into_a_closed_pipe_is_no_error():
     here is gone before the first line (the pipe's read end closed), so every write fails."""
     import os
 
-    read, write = os.pipe()
-    os.close(read)
-    try:
-        done = subprocess.run([sys.executable, "-m", "napari_hyperres", "weights"], stdout=write, stderr=subprocess.PIPE,
-                              text=True, env=subprocess_env(), timeout=120)
-    finally:
-        os.close(write)
-    assert done.returncode == 0 and done.stderr == ""
+    env = subprocess_env()
+    for buffered in (True, False):  # block-buffered as in a terminal's pipe, and unbuffered (PYTHONUNBUFFERED)
+        env.pop("PYTHONUNBUFFERED", None)
+        if not buffered:
+            env["PYTHONUNBUFFERED"] = "1"
+        read, write = os.pipe()
+        os.close(read)
+        try:
+            done = subprocess.run([sys.executable, "-m", "napari_hyperres", "weights"], stdout=write, stderr=subprocess.PIPE,
+                                  text=True, env=env, timeout=120)
+        finally:
+            os.close(write)
+        assert done.returncode == 0 and done.stderr == "", (buffered, done.stderr)
 
 
 def test_weights_describes_files_given_with_their_rounds(capsys):

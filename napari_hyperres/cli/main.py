@@ -287,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     with sigterm_as_exit(), warnings.catch_warnings():  # both as they were afterwards (tests, embedding)
         warnings.showwarning = warning_printer()  # outside a file's run: Python's once-per-place filter kept
         try:
-            return args.run(args)
+            code = args.run(args)
+            sys.stdout.flush()  # a buffered table meets a closed pipe here, not in the flush at exit (a diff review)
+            return code
         except BrokenPipeError:  # `napari-hyperres weights | head`: the reader has all it wants, no error to print
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit must not fail on the closed pipe again
