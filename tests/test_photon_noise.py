@@ -97,12 +97,17 @@ def test_photons_and_gain_are_two_views_of_one_level():
 def test_a_level_keeps_the_read_noise_where_black_lies_below_the_offset():
     """An 8-bit frame clipped at 0 has black (its 0.1st percentile) 0, below the offset of 9.4 counts: the
     curve turns about the offset, so more photons never make the variance negative above it."""
-    fitted = PoissonGaussian(35.0, -329.0, 9.4)  # σ² = β + α·offset ≈ 0: what the fit's bound leaves on W2S frames
+    fitted = PoissonGaussian(35.0, 9.0 - 35.0 * 9.4, 9.4)  # read noise σ 3 at an offset of 9.4 counts, black 0
+    assert fitted.sigma == pytest.approx(3.0)
     for photons in (14.0, 50.0, 300.0):
         brighter = fitted.with_photons(photons, 0.0, 255.0)
-        assert brighter.variance(9.4) == pytest.approx(fitted.variance(9.4), abs=1e-6) and brighter.sigma == pytest.approx(fitted.sigma)
-        assert brighter.gain * 9.4 + brighter.beta >= -1e-9  # the turned curve at the offset
+        assert brighter.variance(9.4) == pytest.approx(9.0) and brighter.sigma == pytest.approx(3.0)  # the read noise kept
         assert brighter.photons(0.0, 255.0) == pytest.approx(photons)
+    # no offset known (0, the default): the image's black stands in, as before (a diff review: turning about 0
+    # made the variance at black negative for a camera given by gain and β alone)
+    unknown = PoissonGaussian(2.0, 9.0 - 200.0)  # gain 2, σ 3, offset 100, built by gain and β only
+    for photons in (2000.0, 5000.0):
+        assert unknown.with_photons(photons, 95.0, 1095.0).variance(95.0) == pytest.approx(unknown.variance(95.0))
 
 
 def test_stabilized_map_spans_black_to_white_and_caps_sigma():

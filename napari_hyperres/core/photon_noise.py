@@ -7,7 +7,8 @@ The model, in the data's own units (camera counts, 8-bit grey levels, …):
 with α the gain (counts per photo-electron), σ the read noise and ``offset`` the camera's
 black level. Only α and ``β = σ² − α · offset`` enter the noise curve ``var = α · y + β``,
 the generalized Anscombe transform and its inverse, so a single noisy image determines
-(α, β) — how β splits into σ and the offset is reported, not used.
+(α, β). How β splits into σ and the offset is reported, and used once: a level other than the
+fit's (:meth:`PoissonGaussian.with_photons`) changes α and keeps the read noise σ at the offset.
 
 - :func:`napari_hyperres.blind.photon_fit.fit_poisson_gaussian` finds (α, β) from one image
   or stack.
@@ -40,7 +41,8 @@ class PoissonGaussian:
     Attributes:
         gain: α, counts per photo-electron (> 0).
         beta: ``σ² − α · offset``, the noise curve's intercept at ``y = 0`` (may be negative).
-        offset: the black level (counts at zero photons), used only to report ``sigma``.
+        offset: the black level (counts at zero photons): reports ``sigma``, and is where
+            :meth:`with_photons` keeps the noise (left at 0, the image's black stands in for it).
         ceiling: the value at which the data saturates, where it does (a 12-bit camera's 4095 in
             a uint16 array; :func:`~napari_hyperres.blind.photon_fit.saturation_ceiling`), else
             ``None``: restored values are held at or below it, and the inside of a clipped patch
@@ -83,16 +85,18 @@ class PoissonGaussian:
     def with_photons(self, photons: float, black: float, white: float) -> "PoissonGaussian":
         """The same camera at the gain that puts ``photons`` between ``black`` and ``white``.
 
-        The read noise is kept: the curve turns about the black level ``offset`` (zero photons),
-        ``gain' · offset + beta' = gain · offset + beta = σ²``, so the noise there stays what was
-        measured and the variance grows with the photons above it. Before, the curve turned about
-        ``black`` (the image's 0.1st percentile), which on 8-bit frames clipped at 0 lies far below the
-        offset: told of more photons, β stayed at the fit's −713 while the gain shrank, the variance went
-        negative over most of the image and the restoration came out flat grey (a review: W2S frame
-        060_2 at ×7 of its reading; at ×40 all white).
+        The noise is kept where the image holds no photons: the curve turns about the black level
+        ``offset`` (zero photons), or about ``black`` where that lies higher (an offset left at 0, or below
+        the image's darkest values): ``gain' · p + beta' = gain · p + beta`` at ``p = max(offset, black)``,
+        σ² where ``p`` is the offset. Before, the curve always turned about ``black`` (the image's 0.1st
+        percentile), which on 8-bit frames clipped at 0 lies far below the offset: told of more photons, β
+        stayed at the fit's −713 while the gain shrank, the variance went negative over most of the image
+        and the restoration came out flat grey (a review: W2S frame 060_2 at ×7 of its reading; at ×40
+        all white).
         """
         gain = (float(white) - float(black)) / float(photons)
-        return PoissonGaussian(gain, self.beta + (self.gain - gain) * self.offset, self.offset, self.ceiling, self.camera)
+        pivot = max(self.offset, float(black))
+        return PoissonGaussian(gain, self.beta + (self.gain - gain) * pivot, self.offset, self.ceiling, self.camera)
 
     def within_ceiling(self, restored: np.ndarray) -> np.ndarray:
         """``restored`` (in place, any shape) held at or below :attr:`ceiling`; unchanged without one."""
