@@ -205,8 +205,14 @@ def test_a_level_far_from_what_the_layer_reads_is_said_in_the_status_and_on_appl
     widget.apply()
     qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
     assert len(notes["warning"]) == 1 and "5× what this image's noise reads" in notes["warning"][0]
+    assert widget.status.tooltip == widget.status.value  # the tooltip follows the line ("added …"), not the last preview's
     made = viewer.layers[-1].metadata["hyperres"]  # what Save… writes into the file: the noise model at the level used
     assert made["level_from"] == "given" and made["noise"].startswith("gain α") and made["precision"]
+    # no preview and no Auto first (a diff review: nothing was read yet, so nothing was said): warned with the result
+    fresh = viewer.add_image(np.array(viewer.layers["dim"].data), name="again")
+    widget.apply(5 * reading, layer=fresh)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    assert len(notes["warning"]) == 2 and "again: " in notes["warning"][1] and "what this image's noise reads" in notes["warning"][1]
     assert notes["error"] == []
 
 

@@ -153,6 +153,10 @@ def output_metadata(
     return {OUTPUT_KEY: metadata}
 
 
+PRESS_AUTO = "press Auto for the level the image reads"
+"""What the panel adds to a far-off level's text (:func:`~napari_hyperres.blind.photon_fit.level_misfit`), in the
+status and on Apply alike."""
+
 STATUS_LIMIT = 320
 """Characters of a message the status line shows (it wraps); the whole message is its tooltip."""
 

@@ -599,14 +599,19 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         (y0, x0), (y1, x1) = corners.astype(int)
         return (int(y0), int(y1) + 1, int(x0), int(x1) + 1)
 
+    def say(self, message: str) -> None:
+        """Put ``message`` on the status line (cut to fit: :func:`status_text`), whole in its tooltip: the
+        tooltip always belongs to the line shown (a diff review: "added …" kept a far-off level's tooltip)."""
+        self.status.value = status_text(message)
+        self.status.tooltip = message
+
     def _show(self, kind: str, message: str) -> None:
         """A napari notification (``kind``: "error", "warning" or "info")."""
         {"error": show_error, "warning": show_warning, "info": show_info}[kind](message)
 
     def _notify_error(self, exc: BaseException, task: Task | None, *, quiet: bool = False) -> None:
         message = describe_error(exc, task)
-        self.status.value = status_text(message)
-        self.status.tooltip = message
+        self.say(message)
         if quiet and message == self._last_preview_error:
             return  # a dragged slider must not stack the same error dozens of times
         if quiet:

@@ -132,8 +132,8 @@ class ChannelsMixin:
         first = next((value for value in self.layer_combo.choices if value.unique_id == added[0].unique_id), None)
         if first is not None:
             self.layer_combo.value = first
-        self.status.value = (f"split {layer.name} into {count} channel layers, each fitted and restored on its own "
-                             "(File ▸ Open brings the stack back; the file is unchanged)")
+        self.say(f"split {layer.name} into {count} channel layers, each fitted and restored on its own "
+                 "(File ▸ Open brings the stack back; the file is unchanged)")
         if self.task.noise_parameters and self.auto_button.visible:
             self.estimate()  # the stack's level is none of the channels' (a review: 1,510 photons for channels of 69 and 19)
         return added

@@ -11,7 +11,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..core.tasks import Task
-from .labels import describe_estimate_error, format_level, is_image_conditioned, status_text
+from .labels import describe_estimate_error, format_level, is_image_conditioned
 from .outputs import source_path
 from .preview import Request, estimate_request
 from .widget_workers import create_worker
@@ -51,7 +51,7 @@ class EstimateMixin:
             return
         self._estimating = True
         self.auto_button.enabled = False
-        self.status.value = f"estimating the {task.unit} level…"
+        self.say(f"estimating the {task.unit} level…")
         create_worker(
             estimate_request,
             request,
@@ -90,8 +90,7 @@ class EstimateMixin:
             self.level = level  # previews with the curve (moved to the slider's level)
             message = f"{choice.curve.describe(task)}; the slider moves them all"
             self._level_found = (task.name, self.level, "estimated by brightness", request.source_id)
-            self.status.value = status_text(message)
-            self.status.tooltip = message
+            self.say(message)
             if not changed:
                 self._maybe_preview()
             return
@@ -108,20 +107,18 @@ class EstimateMixin:
             if choice.uneven is not None:  # a high-quality JPEG's caution is the file's, with no uneven readings
                 source += f"; parts read {choice.uneven[0]:.3g}–{choice.uneven[1]:.3g}"
         self._level_found = (task.name, self.level, source, request.source_id)  # the previews of this layer at this level still say where it came from
-        self.status.value = status_text(message)
-        self.status.tooltip = message
+        self.say(message)
 
     def _on_estimate_error(self, task: Task, exc: BaseException) -> None:
         message = describe_estimate_error(exc, task)
-        self.status.value = status_text(message)
-        self.status.tooltip = message
+        self.say(message)
         self._show("error", f"napari-hyperres: {message}")
 
     def _on_estimate_finished(self) -> None:
         self._estimating = False
         self.auto_button.enabled = True
         if self.status.value.endswith("…"):
-            self.status.value = ""
+            self.say("")
         if self._estimate_again and not self._released:
             self._estimate_again = False
             self.estimate()

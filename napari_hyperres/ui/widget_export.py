@@ -50,7 +50,7 @@ class ExportMixin:
             return
         if not path.lower().endswith(".zip"):
             path += ".zip"
-        self.status.value = f"exporting {task.name} {format_level(level)}…"
+        self.say(f"exporting {task.name} {format_level(level)}…")
         from ..io.bioimageio import export_bioimageio
 
         create_worker(
@@ -64,5 +64,5 @@ class ExportMixin:
         )
 
     def _on_exported(self, task: Task, level: float, path: Path) -> None:
-        self.status.value = f"exported {task.name} {format_level(level)} to {Path(path).name}"
+        self.say(f"exported {task.name} {format_level(level)} to {Path(path).name}")
         self._show("info", f"napari-hyperres: wrote the bioimage.io model {path} ({task.name}, {task.unit} {format_level(level)})")

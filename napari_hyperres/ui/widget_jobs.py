@@ -18,7 +18,13 @@ from ..engine import output_shape
 from ..engine.ensemble import DIHEDRAL_TRANSFORMS
 from ..errors import HyperResError
 from .geometry import output_geometry, sweep_levels
-from .labels import format_level, is_image_conditioned, output_name, sweep_name
+from .labels import (
+    PRESS_AUTO,
+    format_level,
+    is_image_conditioned,
+    output_name,
+    sweep_name,
+)
 from .outputs import OUTPUT_KEY, find_layer, find_preview, place_output
 from .preview import Request, Restored, reporting_errors, restore_steps, sweep_steps
 from .widget_workers import create_worker
@@ -58,9 +64,6 @@ class JobsMixin:
         if request is None:
             return
         request = dataclasses.replace(request, self_ensemble=bool(self.ensemble_check.value))  # Apply only
-        misfit = request.level_misfit()
-        if misfit is not None:  # what the CLI and Python warn (LevelMismatchWarning); Apply goes on, as they do
-            self._show("warning", f"napari-hyperres: {request.source}: {misfit}. Auto sets the level the image reads")
         worker = create_worker(
             reporting_errors(restore_steps),
             self._cache,
@@ -118,7 +121,7 @@ class JobsMixin:
         """Stop the running job at its next tile; no output layer is added."""
         if self._job is not None:
             self._job.quit()
-            self.status.value = "cancelling…"
+            self.say("cancelling…")
 
     def _start_job(self, worker: Any, description: str) -> None:
         """Start ``worker`` (created with "returned" and "errored" handlers, which stop errors re-raising)."""
@@ -132,7 +135,7 @@ class JobsMixin:
         self.progress_bar.max, self.progress_bar.value = 1, 0
         self.progress_bar.visible = True
         self._progress = _JobProgress(total=0, desc=description, cancel_callback=self.cancel)
-        self.status.value = description + "…"
+        self.say(description + "…")
         worker.start()
 
     def _on_job_progress(self, step: tuple[int, int]) -> None:
@@ -153,11 +156,14 @@ class JobsMixin:
             geometry = output_geometry(source.scale, source.translate, np.shape(request.data)[spatial], result.shape[spatial])
         self._show_selection(request, selection, request.index)
         name = output_name(request.source, request.task.name, request.shown_level, request.level_note)
-        self.status.value = f"added {name!r} ({seconds:.1f} s)"
+        self.say(f"added {name!r} ({seconds:.1f} s)")
         metadata = request.metadata(selection=selection, extra=self._weights_extra(request) if selection is not None else None)
         metadata[OUTPUT_KEY].update(self._how_computed(request))
         place_output(self.viewer, result, source=source, rgb=request.rgb, geometry=geometry, name=name, metadata=metadata)
         self._applied[request.source_id] = request.serial  # a preview still running from before lands nowhere
+        misfit = request.level_misfit()  # the worker has read the layer's fit by now, previewed before or not
+        if misfit is not None:  # what the CLI and Python warn (LevelMismatchWarning), once the result is there
+            self._show("warning", f"napari-hyperres: {request.source}: {misfit}: {PRESS_AUTO}")
         preview = None if source is None else find_preview(self.viewer.layers, source)
         if preview is not None:  # the result replaces it, as a filter dialog's OK does; the next slider move brings it back
             self.viewer.layers.remove(preview)
@@ -193,14 +199,14 @@ class JobsMixin:
                 "levels": [list(request.restore_level(level).levels) for level in levels],
             }
         name = sweep_name(request.source, request.task.name, levels, request.level_note)
-        self.status.value = f"added {name!r} ({len(levels)} levels along its first axis)"
+        self.say(f"added {name!r} ({len(levels)} levels along its first axis)")
         place_output(self.viewer, stack, source=source, rgb=request.rgb, geometry=geometry, name=name, metadata=metadata)
 
     def _on_job_error(self, task: Task, exc: BaseException) -> None:
         self._notify_error(exc, task)
 
     def _on_job_aborted(self) -> None:
-        self.status.value = "cancelled; no layer was added"
+        self.say("cancelled; no layer was added")
         self._show("info", f"napari-hyperres: {self._job_kind} cancelled; no layer was added")
 
     def _on_job_finished(self) -> None:
@@ -212,7 +218,7 @@ class JobsMixin:
         self.cancel_button.enabled = False
         self.progress_bar.visible = False
         if self.status.value.endswith("…"):
-            self.status.value = ""
+            self.say("")
 
 
 def sweep_layout(levels_stack: np.ndarray, index: tuple[int, ...], source: Any) -> tuple[np.ndarray, tuple | None]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import HyperResError
 from .geometry import output_geometry
-from .labels import describe_selection, format_level, preview_name, status_text
+from .labels import PRESS_AUTO, describe_selection, format_level, preview_name
 from .outputs import OUTPUT_KEY, PREVIEW_KEY, find_layer, find_preview, place_output
 from .preview import Request, Restored, reporting_errors
 from .progressive import PreviewTile, preview_steps
@@ -75,7 +75,7 @@ class PreviewMixin:
         y0, y1, x0, x1 = tile.box
         data[y0:y1, x0:x1] = tile.data
         self._show_preview(request, source, data, None, complete=False)
-        self.status.value = f"preview {request.task.name} {format_level(request.level)}: {tile.phase} pixels in {tile.seconds * 1000:.0f} ms"
+        self.say(f"preview {request.task.name} {format_level(request.level)}: {tile.phase} pixels in {tile.seconds * 1000:.0f} ms")
 
     def _on_preview_result(self, request: Request, result: Restored) -> None:
         plane, seconds, selection = result
@@ -95,9 +95,8 @@ class PreviewMixin:
         message = f"preview {request.task.name}{level}{origin}: {seconds * 1000:.0f} ms{self._extrapolation(request)}"
         misfit = request.level_misfit()
         if misfit is not None:  # the CLI's LevelMismatchWarning, said where the slider is (no popup while dragging)
-            message += f"; {misfit}: press Auto for the level the image reads"
-        self.status.value = status_text(message)
-        self.status.tooltip = message
+            message += f"; {misfit}: {PRESS_AUTO}"
+        self.say(message)
 
     def _overtaken(self, request: Request) -> bool:
         """Whether an Apply asked for after this preview has placed its result (a plugin author's review:

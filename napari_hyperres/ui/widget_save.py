@@ -110,7 +110,7 @@ class SaveMixin:
         if source_file and Path(path).resolve() == Path(source_file).resolve():
             self._show("warning", f"napari-hyperres: {path} is the input file; choose another name (the input is never overwritten)")
             return
-        self.status.value = f"saving {layer.name}…"
+        self.say(f"saving {layer.name}…")
         create_worker(
             save_restored, path, np.asarray(layer.data), source_file, dict(made),
             _start_thread=True,
@@ -118,6 +118,6 @@ class SaveMixin:
         )
 
     def _on_saved(self, name: str, path: Path) -> None:
-        self.status.value = f"saved {name} to {Path(path).name}"
+        self.say(f"saved {name} to {Path(path).name}")
         self._show("info", f"napari-hyperres: wrote {path}")
 
