@@ -309,3 +309,20 @@ def test_a_bioimageio_export_of_a_plugin_task_credits_the_plugin_and_says_nothin
     dejpeg = get_task("dejpeg")
     assert "4:2:0 grid" in _readme(dejpeg, 30.0, WeightsInfo(name="dejpeg.lite", task="dejpeg"), 1, 0.0, 8)
     assert _authors(dejpeg) == ["napari-hyperres maintainers"]
+
+
+def test_registering_a_blocked_name_returns_none_as_pluggy_does():
+    """A diff review: the checked register unregistered a plugin pluggy had not registered (a blocked name)."""
+    import types
+
+    import napari_hyperres
+    from napari_hyperres.core.plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    module = types.ModuleType("blocked")
+    module.hyperres_tasks = napari_hyperres.hookimpl(lambda: [])
+    pm.set_blocked("blocked-name")
+    try:
+        assert pm.register(module, name="blocked-name") is None and pm.get_plugin("blocked-name") is None
+    finally:
+        pm.unblock("blocked-name")

@@ -186,3 +186,15 @@ def test_the_trainer_names_a_plugins_broken_degrade_in_one_line(tmp_path, capsys
     clean = torch.rand(3, 3, 16, 16)
     with pytest.raises(ValueError, match="task 't': degrade .*divide by 255"):
         degrade_batch(task, clean, 1.0, torch.tensor([False, True, False]), None)
+
+
+def test_a_plugins_error_inside_numpy_is_named_at_the_plugins_line():
+    """A diff review: a normalize whose error came from inside numpy was named at numpy's linalg file."""
+    import numpy as np
+
+    def control(level):
+        return float(np.linalg.inv(np.zeros((2, 2)))[0, 0]) + level  # numpy raises LinAlgError inside its own code
+
+    with pytest.raises(ValueError, match=r"raised LinAlgError at .*test_tasks.py:\d+ for level 0"):
+        Task(name="t", title="T", unit="u", level_range=(0.0, 10.0), default_level=5.0, train_levels=(1.0,), channels="gray",
+             degrade=lambda x, level, generator=None: x, normalize=control)

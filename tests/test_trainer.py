@@ -1216,3 +1216,13 @@ def test_a_refused_run_leaves_no_folder(tmp_path, image_folder):
     assert trainer_main(train_args("denoise", tmp_path / "nowhere", tmp_path / "a", 1)) == 2
     assert trainer_main(train_args("denoise", image_folder, tmp_path / "b", 1, "--resume")) == 2
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_torn_last_log_row_does_not_stop_a_resume(tmp_path):
+    """A diff review: a row cut by a kill mid-write made the log trimming fail with JSONDecodeError."""
+    from trainer.loop import _drop_log_after
+
+    log = tmp_path / LOG
+    log.write_text('{"step": 50, "loss": 1.0}\n{"step": 100, "loss": 0.9}\n{"step": 1')
+    _drop_log_after(log, 100)
+    assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == [50, 100]

@@ -171,3 +171,21 @@ def test_a_run_folder_or_a_checkpoint_given_as_weights_says_to_export_it(tmp_pat
         resolve_weights(run)
     with pytest.raises(WeightsError, match=r"a training checkpoint, not a weights file; export its run first: `python -m trainer export .*run --name NAME`"):
         read_info(resolve_weights(run / "checkpoint.pt"))
+
+
+def test_extrapolation_slack_at_negative_and_zero_end_levels():
+    """A diff review: a plugin's levels −3–3 called the trained −3 "above … extrapolated"; an end of 0 had no slack."""
+    info = WeightsInfo(name="ev.x", task="ev", train_levels=[-3.0, 0.0, 3.0])
+    assert info.extrapolation(-3.0, "EV") == "" and info.extrapolation(-3.02, "EV") == ""
+    assert info.extrapolation(-3.1, "EV") == "below the trained EV -3–3: extrapolated"
+    zero = WeightsInfo(name="z.x", task="z", train_levels=[0.0, 10.0])
+    assert zero.extrapolation(-0.05, "u") == "" and zero.extrapolation(-0.2, "u").startswith("below")
+
+
+def test_a_folder_named_like_shipped_weights_does_not_hide_them(tmp_path, monkeypatch):
+    """A diff review: a run's --out "denoise.lite" in the current folder made resolve_weights("denoise.lite") fail."""
+    from napari_hyperres.core.weights import PRETRAINED_DIR, resolve_weights
+
+    (tmp_path / "denoise.lite").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert resolve_weights("denoise.lite") == PRETRAINED_DIR / "denoise.lite.safetensors"

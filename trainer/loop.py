@@ -187,7 +187,14 @@ def _drop_log_after(log: Path, step: int) -> None:
     if not log.exists():
         return
     lines = log.read_text().splitlines(keepends=True)
-    kept = [line for line in lines if not line.strip() or json.loads(line).get("step", 0) <= step]
+
+    def before(line: str) -> bool:
+        try:
+            return json.loads(line).get("step", 0) <= step
+        except ValueError:  # a row torn by a kill mid-write: dropped with the rest of that session's tail
+            return False
+
+    kept = [line if line.endswith("\n") else line + "\n" for line in lines if line.strip() and before(line)]
     if len(kept) < len(lines):
         from napari_hyperres.core.atomic import atomic_write
 

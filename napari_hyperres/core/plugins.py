@@ -114,6 +114,8 @@ class TaskPluginManager(pluggy.PluginManager):
             registered = super().register(plugin, name=name)
         except pluggy.PluginValidationError as exc:  # a hook asking for arguments the spec has not
             raise PluginError(f"{exc}; see napari_hyperres.hookspecs for the hooks and their arguments") from None
+        if registered is None:  # pluggy's answer for a blocked name: nothing was registered, nothing to check
+            return None
         callers = self.get_hookcallers(plugin) or []
         unknown = sorted(caller.name for caller in callers if not caller.has_spec())
         if unknown or not callers:

@@ -73,7 +73,10 @@ class WeightsInfo:
             return ""
         # an estimate of σ 14.98 is σ 15, not "extrapolated"; the slack is each end's own share, not the span's
         # (a newcomer's review: 1 % of microscopy's 5–5,000 photons let every level down to 1 pass as trained)
-        if levels[0] * (1 - EXTRAPOLATION_SLACK) <= float(level) <= levels[-1] * (1 + EXTRAPOLATION_SLACK):
+        def slack(end: float) -> float:  # 1 % of the end level; of the span where the end is 0
+            return EXTRAPOLATION_SLACK * (abs(end) or levels[-1] - levels[0])
+
+        if levels[0] - slack(levels[0]) <= float(level) <= levels[-1] + slack(levels[-1]):
             return ""
         side = "below" if float(level) < levels[0] else "above"
         return f"{side} the trained {unit} {levels[0]:g}–{levels[-1]:g}: extrapolated"
@@ -113,12 +116,12 @@ def resolve_weights(name_or_path: str | os.PathLike) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
+    shipped = PRETRAINED_DIR / f"{name_or_path}.safetensors"
+    if shipped.is_file():  # before a folder of the same name in the current folder (a run's --out "denoise.lite")
+        return shipped
     if path.is_dir():  # a trainer run folder, most likely (a review got "it does not exist" for one that does)
         run = " (a training run: export it first, `python -m trainer export RUN --name NAME`)" if (path / "checkpoint.pt").exists() else ""
         raise MissingWeightsError(f"{path} is a folder{run}; give the .safetensors weights file")
-    shipped = PRETRAINED_DIR / f"{name_or_path}.safetensors"
-    if shipped.is_file():
-        return shipped
     text = str(name_or_path)
     if text.endswith(".safetensors") or "/" in text or "\\" in text:  # a path: the shipped names would not help
         raise MissingWeightsError(f"no weights file {text!r}: it does not exist (a relative path is read from the current folder)")

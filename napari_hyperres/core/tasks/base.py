@@ -9,6 +9,7 @@ import numbers
 import re
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Literal
 
 import torch
@@ -452,6 +453,12 @@ class Task:
 
 
 def raised_at(exc: BaseException) -> str:
-    """``"at FILE:LINE"``: where ``exc`` was raised (the innermost frame), for errors of a plugin's code."""
+    """``"at FILE:LINE"``: where a plugin's code raised ``exc``: the innermost frame outside installed libraries
+    and this package (numpy's line says nothing to a plugin author), else the innermost one."""
     frames = traceback.extract_tb(exc.__traceback__)
-    return f"at {frames[-1].filename}:{frames[-1].lineno}" if frames else "(no traceback)"
+    if not frames:
+        return "(no traceback)"
+    package = str(Path(__file__).resolve().parents[2])  # napari_hyperres/
+    own = [f for f in frames if "site-packages" not in f.filename and not str(Path(f.filename).resolve()).startswith(package)]
+    frame = (own or frames)[-1]
+    return f"at {frame.filename}:{frame.lineno}"
