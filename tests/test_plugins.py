@@ -293,7 +293,7 @@ def test_registering_in_process_refuses_a_misspelt_hook_and_a_module_without_one
 def test_a_bioimageio_export_of_a_plugin_task_credits_the_plugin_and_says_nothing_of_dejpeg_chroma(registered):
     """A plugin author's review: the package of a lab's own gray task said napari-hyperres restores Cb/Cr on
     their 4:2:0 grid (dejpeg's alone) and named napari-hyperres's maintainers and licence for the lab's weights."""
-    from napari_hyperres.core.plugins import task_distribution
+    from napari_hyperres.core.plugins import task_origin
     from napari_hyperres.core.weights import WeightsInfo
     from napari_hyperres.io.bioimageio import _authors, _licence_text, _readme
 
@@ -301,11 +301,11 @@ def test_a_bioimageio_export_of_a_plugin_task_credits_the_plugin_and_says_nothin
                train_levels=(1.0, 2.0), channels="gray", degrade=lambda x, level, generator=None: x)
     registered(TasksPlugin([lab]), "lab")
     info = WeightsInfo(name="labdeblur.small", task="labdeblur", license="CC-BY-4.0", train_levels=[1.0, 2.0])
-    assert task_distribution("labdeblur") == "registered in process" and task_distribution("dejpeg") is None
+    assert task_origin("labdeblur") == ("lab", "registered in process", None) and task_origin("dejpeg") is None
     text = _readme(lab, 1.0, info, 1, 0.0, 8)
     assert "4:2:0" not in text and "passing Cb/Cr through unchanged" in text
-    assert _licence_text(lab, info).startswith("Task and weights: from registered in process (weights licence as recorded: CC-BY-4.0)")
-    assert _authors(lab) == ["the authors of the plugin registering task 'labdeblur'"]
+    assert _licence_text(lab, info).startswith("Task and weights: plugin 'lab' (registered in process), weights licence as recorded: CC-BY-4.0")
+    assert _authors(lab) == ["the authors of plugin 'lab'"]
     dejpeg = get_task("dejpeg")
     assert "4:2:0 grid" in _readme(dejpeg, 30.0, WeightsInfo(name="dejpeg.lite", task="dejpeg"), 1, 0.0, 8)
     assert _authors(dejpeg) == ["napari-hyperres maintainers"]

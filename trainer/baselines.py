@@ -131,7 +131,8 @@ def run_config(base: TrainConfig, task_name: str, kind: str, out: Path, levels: 
 
 def complete(run: Path, steps: int, cfg: TrainConfig | None = None) -> bool:
     """Whether ``run`` is exported or its checkpoint reached ``steps`` (with ``cfg``'s settings: :func:`finished`)."""
-    return (run / EXPORTED).exists() or finished(run, steps, cfg)
+    done = finished(run, steps, cfg)  # first: a stored run of other settings is refused, exported or not
+    return (run / EXPORTED).exists() or done
 
 
 COMPARED_SETTINGS = ("preset", "lr", "batch", "patch", "level_balance", "pixel_loss", "centred_control", "level_weights", "data")

@@ -543,8 +543,8 @@ CAMERA_CHECK_PHOTONS = 500.0
 
 CAMERA_CHECK_PIXELS = 2 * 512 * 512
 """Pixels the camera check reads: central crops of up to 512 × 512 (the size of the W2S frames its spans
-were measured on) of evenly spaced sampled planes. The whole sample cost 9 s per 8 × 1024² stack (a noise
-fit the camera was given to spare); this 1–2 s."""
+were measured on) of evenly spaced sampled planes. The whole sample cost 2.5–12.9 s per 8 × 1024² stack (a
+noise fit the camera was given to spare), these crops 0.09–0.51 s (``bench_camera_check.md``)."""
 
 
 def camera_check_planes(planes: np.ndarray) -> np.ndarray:
@@ -610,9 +610,9 @@ def level_misfit(photons: float, reading: float, level_range: tuple[float, float
     if not reading > 0 or low * reading <= photons <= high * reading:
         return None
     side = "above" if photons > reading else "below"
-    effect = "keeps most of the noise (×2: −6 dB on real frames)" if side == "above" else "smooths detail away (×0.5: −1.4 dB)"
+    effect = "keeps most of the noise (×2: −6 dB on real frames)" if side == "above" else "smooths detail away (×0.5: −1.2 dB)"
     return (f"the level given ({photons:.4g} photons) is {photons / reading:.2g}× what this image's noise reads "
-            f"({reading:.4g}): so far {side} it, the restoration {effect}")
+            f"({reading:.4g}): so far {side} it, the restoration {effect}; within ×{low:g}–×{high:g} of {reading:.4g} it does not")
 
 
 def _warn_if_level_misfits(photons: float, reading: float, level_range: tuple[float, float]) -> None:
@@ -623,13 +623,7 @@ def _warn_if_level_misfits(photons: float, reading: float, level_range: tuple[fl
 
         from ..errors import LevelMismatchWarning
 
-        low, high = LEVEL_MISFIT
-        reading = min(max(reading, level_range[0]), level_range[1])
-        warnings.warn(
-            f"{problem}. Give the level \"auto\" (CLI: --level auto), or a level within ×{low:g}–×{high:g} of {reading:.4g}",
-            LevelMismatchWarning,
-            stacklevel=4,
-        )
+        warnings.warn(f"{problem}. Give the level \"auto\" (CLI: --level auto)", LevelMismatchWarning, stacklevel=4)
 
 
 def photon_setup(

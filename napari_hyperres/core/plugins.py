@@ -23,6 +23,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from typing import NamedTuple
 
 import pluggy
 
@@ -68,6 +69,7 @@ class TaskPluginManager(pluggy.PluginManager):
         self.broken: dict[str, BrokenPlugin] = {}  # import failures, then hook failures of the last registry build
         self.import_failures: dict[str, BrokenPlugin] = {}
         self.distributions: dict[str, str] = {"builtins": "built in"}  # plugin name → "distribution version"
+        self.distribution_names: dict[str, str] = {}  # plugin name → its distribution's name (entry points only)
         self.tasks_built: tuple[tuple[int, ...], dict[str, Task]] | None = None  # (registered plugins, registry)
         self.task_owners: dict[str, str] = {}  # task name → the plugin that registered it, for the last registry built
 
@@ -91,6 +93,8 @@ class TaskPluginManager(pluggy.PluginManager):
             if self.get_plugin(ep.name) is not None or self.is_blocked(ep.name):
                 continue
             dist = self.distributions[ep.name] = _distribution(ep)
+            if getattr(ep, "dist", None) is not None:
+                self.distribution_names[ep.name] = ep.dist.metadata["name"]
             try:
                 module = ep.load()
             except Exception as exc:  # any import-time error of third-party code
@@ -218,16 +222,24 @@ def get_tasks() -> dict[str, Task]:
     return dict(found)
 
 
-def task_distribution(name: str) -> str | None:
-    """The distribution (``"name version"``) whose plugin registers task ``name``; ``None`` for a built-in
-    task (and for a name no plugin registers). What exports of a third-party task credit instead of
-    napari-hyperres."""
+class TaskOrigin(NamedTuple):
+    """Where a third-party task comes from: its plugin's name, ``label`` (``"name version"`` of the distribution
+    that installed it, or ``"registered in process"``) and the distribution's name (``None`` in process)."""
+
+    plugin: str
+    label: str
+    distribution: str | None
+
+
+def task_origin(name: str) -> TaskOrigin | None:
+    """The plugin that registers task ``name`` (:class:`TaskOrigin`); ``None`` for a built-in task (and for a
+    name no plugin registers). What exports of a third-party task credit instead of napari-hyperres."""
     pm = get_plugin_manager()
     get_tasks()
     owner = pm.task_owners.get(name)
     if owner is None or owner == "builtins":
         return None
-    return pm.distributions.get(owner, "registered in process")
+    return TaskOrigin(owner, pm.distributions.get(owner, "registered in process"), pm.distribution_names.get(owner))
 
 
 def get_task(name: str | Task) -> Task:

@@ -317,15 +317,15 @@ PSNR/SSIM from the weights file's own validation, at the levels it was checked a
 
 
 def _licence_text(task, info) -> str:
-    """Whose the package is: a built-in task's network and weights are napari-hyperres's; a plugin's task
-    and the weights trained for it are its distribution's, under the licence the weights file records."""
-    from ..core.plugins import task_distribution
+    """Whose the package is: a built-in task's network code is napari-hyperres's and its weights are under the
+    licence the file records; a plugin's task and the weights trained for it are its plugin's."""
+    from ..core.plugins import task_origin
 
-    plugin = task_distribution(task.name)
-    if plugin is None:
-        return f"Code and weights: {info.license or LICENSE} (napari-hyperres)."
-    return (f"Task and weights: from {plugin} (weights licence as recorded: {info.license or 'not recorded'}); "
-            f"the network code: {LICENSE} (napari-hyperres).")
+    origin = task_origin(task.name)
+    if origin is None:
+        return f"Code: {LICENSE} (napari-hyperres); weights: {info.license or LICENSE}."
+    where = f"plugin {origin.plugin!r} ({origin.label})"
+    return f"Task and weights: {where}, weights licence as recorded: {info.license or 'not recorded'}; the network code: {LICENSE} (napari-hyperres)."
 
 
 def _authors(task) -> list[str]:
@@ -333,18 +333,19 @@ def _authors(task) -> list[str]:
     distribution's authors as its metadata names them."""
     from importlib.metadata import PackageNotFoundError, metadata
 
-    from ..core.plugins import task_distribution
+    from ..core.plugins import task_origin
 
-    plugin = task_distribution(task.name)
-    if plugin is None:
+    origin = task_origin(task.name)
+    if origin is None:
         return ["napari-hyperres maintainers"]
-    name = plugin.split(" ")[0]
-    try:
-        found = metadata(name)
-        author = found.get("Author") or (found.get("Author-email") or "").split("<")[0].strip(' "')
-    except PackageNotFoundError:  # registered in process: no distribution to ask
-        return [f"the authors of the plugin registering task {task.name!r}"]
-    return [author or f"the authors of {name}"]
+    author = None
+    if origin.distribution is not None:
+        try:
+            found = metadata(origin.distribution)
+            author = found.get("Author") or (found.get("Author-email") or "").split("<")[0].strip(' "') or None
+        except PackageNotFoundError:
+            author = None
+    return [author or f"the authors of plugin {origin.plugin!r}"]
 
 
 def build_description(task, level: float, folder: Path, *, weights: str | None = None):
