@@ -885,6 +885,29 @@ def test_a_preview_still_running_when_apply_lands_is_not_placed_over_the_result(
     assert notes["error"] == []
 
 
+def test_a_16_bit_colour_png_opened_as_8_bit_is_said_once(make_widget, tmp_path, notes):
+    """napari's reader (imageio through Pillow) opens a 16-bit colour PNG as 8-bit: the lower bits are gone
+    before the panel sees the layer. It says so, once, and how to keep them."""
+    import cv2
+    import npe2
+
+    from napari_hyperres import read_image
+
+    path = tmp_path / "deep.png"
+    cv2.imwrite(str(path), np.random.default_rng(0).integers(0, 65535, (32, 32, 3)).astype(np.uint16))
+    npe2.PluginManager.instance().discover()
+    viewer = ViewerModel()
+    [layer] = viewer.open(str(path), plugin="napari")
+    assert layer.data.dtype == np.uint8 and read_image(path).dtype == np.uint16  # what napari's reader does; ours keeps 16 bits
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    told = [note for note in notes["warning"] if "deep.png is a 16-bit PNG" in note]
+    assert len(told) == 1 and "read_image" in told[0]
+    viewer.layers.selection.active = viewer.add_image(np.zeros((8, 8), np.uint8), name="other")
+    viewer.layers.selection.active = layer
+    assert len([note for note in notes["warning"] if "16-bit PNG" in note]) == 1  # once per layer
+
+
 def test_preview_status_says_when_the_level_is_extrapolated(make_widget, qtbot):
     viewer = ViewerModel()
     viewer.add_image(np.random.default_rng(9).integers(0, 255, size=(24, 20), dtype=np.uint8), name="noisy")

@@ -126,6 +126,18 @@ def sample_axes_move(tif) -> tuple[int, int] | None:
     return None
 
 
+def png_bit_depth(path: str | os.PathLike) -> int | None:
+    """Bits per sample of a PNG file (its IHDR header: 1, 2, 4, 8 or 16), ``None`` for anything else."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(26)
+    except OSError:
+        return None
+    if len(head) < 26 or not head.startswith(b"\x89PNG\r\n\x1a\n") or head[12:16] != b"IHDR":
+        return None
+    return head[24]
+
+
 def check_not_empty(path: str | os.PathLike) -> None:
     """Raise :class:`ShapeError` for an empty file, the same words wherever it is read first."""
     if Path(path).stat().st_size == 0:

@@ -132,6 +132,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self._level_found: tuple[str, float, str, Any] | None = None  # (task, level, where "Auto" found it, layer id)
         self._statistics = LayerStatistics()  # each layer's whole range / noise fit, read off the GUI thread
         self._sweep_by_hand = False  # the sweep's from / to typed in: they no longer follow the level
+        self._told_depth: set[Any] = set()  # layers told that napari's reader dropped their PNG's 16 bits
         self._serials = itertools.count(1)  # each request's place in time (Request.serial)
         self._applied: dict[Any, int] = {}  # layer id → serial of the last Apply placed: older previews are stale
         self._file_metadata: dict[tuple[str, int], Any] = {}  # (path, mtime) → its TiffMetadata ("Split channels")
@@ -384,6 +385,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             self._update_auto_button()  # the task chosen stays, and no preview comes back over the result (a review
             self._update_channels_button()  # saw one within 3 s; the README says the next slider move brings it)
             return
+        self._note_lost_depth(layer)
         preset = layer.metadata.get(DEGRADATION_KEY) if layer is not None else None
         if isinstance(preset, Mapping) and preset.get("task") in self._tasks:
             task = self._tasks[preset["task"]]
@@ -396,6 +398,20 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             return
         self._follow_brightness_of(layer)
         self._on_settings_changed()
+
+    def _note_lost_depth(self, layer: Any) -> None:
+        """Once per layer: napari's reader opens a 16-bit colour PNG as 8-bit (imageio through Pillow), so restoring
+        the layer cannot give back the lower 8 bits; say so, and how to keep them."""
+        from ..io.files import png_bit_depth
+
+        path = source_path(layer) if layer is not None else None
+        if not path or layer.unique_id in self._told_depth or np.dtype(layer.data.dtype) != np.uint8:
+            return
+        if (png_bit_depth(path) or 0) > 8:
+            self._told_depth.add(layer.unique_id)
+            self._show("warning", f"napari-hyperres: {Path(path).name} is a 16-bit PNG, but napari's reader opened it as 8-bit: "
+                       "restoring this layer cannot give the lower bits back. Restore the file itself (napari-hyperres restore "
+                       f"{Path(path).name} OUT.png …), or open it whole: viewer.add_image(napari_hyperres.read_image(path), rgb=True)")
 
     def _follow_brightness_of(self, layer: Any) -> None:
         """With "noise follows brightness" ticked: the slider to ``layer``'s curve, read first where
