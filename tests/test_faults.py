@@ -174,7 +174,7 @@ def _install_plugin(tmp_path: Path, name: str, hooks_source: str) -> Path:
     ("name", "hooks", "says"),
     [
         ("broken_import", "raise ImportError('a dependency is missing')\n", "failed to import"),
-        ("broken_hook", "import napari_hyperres\n@napari_hyperres.hookimpl\ndef hyperres_tasks():\n    raise RuntimeError('boom')\n", "raised RuntimeError: boom"),
+        ("broken_hook", "import napari_hyperres\n@napari_hyperres.hookimpl\ndef hyperres_tasks():\n    raise RuntimeError('boom')\n", "hooks.py:4: boom"),  # where it raised
         ("garbage_hook", "import napari_hyperres\n@napari_hyperres.hookimpl\ndef hyperres_tasks():\n    return 'denoise'\n", "must return a list"),
         # reviewer: a misspelt hook name made pluggy's check_pending fail everything, built-ins and the widget included
         ("misspelt_hook", "import napari_hyperres\n@napari_hyperres.hookimpl\ndef hyperres_task():\n    return []\n",

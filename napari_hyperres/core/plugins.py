@@ -200,7 +200,7 @@ def get_tasks() -> dict[str, Task]:
         try:
             result = impl.function()
         except Exception as exc:  # third-party code
-            pm.skip(plugin, dist, f"hyperres_tasks() raised {type(exc).__name__} {raised_at(exc)}: {exc}")
+            pm.skip(plugin, dist, f"hyperres_tasks() raised {type(exc).__name__} {raised_at(exc, impl.function)}: {exc}")
             continue
         if not isinstance(result, (list, tuple)) or not all(isinstance(task, Task) for task in result):
             got = type(result).__name__ if not isinstance(result, (list, tuple)) else ", ".join(sorted({type(t).__name__ for t in result}))

@@ -296,7 +296,7 @@ class Task:
             try:
                 controls.append(float(self.normalize(level)))
             except Exception as exc:  # noqa: BLE001 — a plugin's function; said in one line with its level
-                raise ValueError(f"{where} raised {type(exc).__name__} {raised_at(exc)} for level {level:g}: {exc}; "
+                raise ValueError(f"{where} raised {type(exc).__name__} {raised_at(exc, self.normalize)} for level {level:g}: {exc}; "
                                  f"it must map every level ({self.unit}) of {low:g}–{high:g} to a number") from exc
         bad = [f"{level:g} -> {c}" for level, c in zip(probes, controls, strict=True) if not math.isfinite(c)]
         if bad:
@@ -338,7 +338,7 @@ class Task:
             out = function(clean, level, generator)
         except Exception as exc:  # noqa: BLE001 — a plugin's code: named, with where it raised
             raise ValueError(
-                f"task {self.name!r}: {field_name} {_name_of(function)} raised {type(exc).__name__} {raised_at(exc)} "
+                f"task {self.name!r}: {field_name} {_name_of(function)} raised {type(exc).__name__} {raised_at(exc, function)} "
                 f"for level {_level_text(level)} and input {tuple(clean.shape)}: {exc}"
             ) from exc
         return self.check_degraded(out, clean, field_name)
@@ -452,13 +452,23 @@ class Task:
         return value
 
 
-def raised_at(exc: BaseException) -> str:
-    """``"at FILE:LINE"``: where a plugin's code raised ``exc``: the innermost frame outside installed libraries
-    and this package (numpy's line says nothing to a plugin author), else the innermost one."""
+def raised_at(exc: BaseException, origin: Callable | None = None) -> str:
+    """``"at FILE:LINE"``: where a plugin's code raised ``exc``: the innermost frame in the folder of
+    ``origin``'s source file (the plugin's function: numpy's line says nothing to its author), else the
+    innermost frame outside this package, else the innermost one."""
     frames = traceback.extract_tb(exc.__traceback__)
     if not frames:
         return "(no traceback)"
-    package = str(Path(__file__).resolve().parents[2])  # napari_hyperres/
-    own = [f for f in frames if "site-packages" not in f.filename and not str(Path(f.filename).resolve()).startswith(package)]
-    frame = (own or frames)[-1]
+    try:
+        home = Path(inspect.getsourcefile(origin)).resolve().parent if origin is not None else None
+    except (TypeError, OSError):  # a builtin or a C function: no source file
+        home = None
+    package = Path(__file__).resolve().parents[2]  # napari_hyperres/
+
+    def under(frame, folder: Path) -> bool:
+        return Path(frame.filename).resolve().is_relative_to(folder)
+
+    own = [f for f in frames if under(f, home)] if home is not None else []
+    outside = [f for f in frames if not under(f, package)]
+    frame = (own or outside or frames)[-1]
     return f"at {frame.filename}:{frame.lineno}"
