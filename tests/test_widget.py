@@ -908,6 +908,31 @@ def test_a_16_bit_colour_png_opened_as_8_bit_is_said_once(make_widget, tmp_path,
     assert len([note for note in notes["warning"] if "16-bit PNG" in note]) == 1  # once per layer
 
 
+def test_data_edited_in_place_or_replaced_is_read_again(make_widget, qtbot, notes):
+    """A reliability review: after ``a[:] = a * 50`` Apply used the range read before and came out below the noisy
+    input; after ``layer.data = other`` the old preview (of another shape) stayed until the slider moved."""
+    from napari_hyperres import restore
+
+    viewer = ViewerModel()
+    data = np.random.default_rng(4).integers(100, 1120, (40, 36)).astype(np.uint16)
+    layer = viewer.add_image(data, name="counts")
+    widget = make_widget(viewer)
+    widget.preview(25)
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    data[:] = data * 50  # edited in place: the same array object
+    layer.refresh()
+    widget.live_check.value = False
+    widget.apply(25)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    np.testing.assert_array_equal(viewer.layers[-1].data, restore(data, "denoise", 25, weights=widget.weights["denoise"]))
+    widget.live_check.value = True
+    widget.preview(25)
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    layer.data = np.zeros((30, 20), np.uint16) + 500  # new data: a new preview of its shape
+    qtbot.waitUntil(lambda: _idle(widget) and _previews(viewer)[0].data.shape == (30, 20), timeout=TIMEOUT_MS)
+    assert notes["error"] == []
+
+
 def test_preview_status_says_when_the_level_is_extrapolated(make_widget, qtbot):
     viewer = ViewerModel()
     viewer.add_image(np.random.default_rng(9).integers(0, 255, size=(24, 20), dtype=np.uint8), name="noisy")

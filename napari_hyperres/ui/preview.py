@@ -213,6 +213,20 @@ class RestorerCache:
                 torch.cuda.empty_cache()
 
 
+def content_sample(data: Any, rgb: bool = False, per_axis: int = 32) -> int | None:
+    """A hash of a strided sample of a numpy layer's pixels (at most ``per_axis`` per spatial axis, 4 per
+    leading axis), which tells data edited in place from the data read before (a review: after ``a[:] *= 50``
+    Apply used the old intensity range and came out below its noisy input). ``None`` for lazy (dask) data:
+    reading it would compute it."""
+    if not isinstance(data, np.ndarray) or data.size == 0:
+        return None
+    spatial = 3 if rgb else 2
+    lead = data.ndim - spatial
+    steps = [max(1, n // 4) for n in data.shape[:lead]] + [max(1, n // per_axis) for n in data.shape[lead : lead + 2]]
+    steps += [1] * (data.ndim - len(steps))
+    return hash(np.ascontiguousarray(data[tuple(slice(None, None, step) for step in steps)]).tobytes())
+
+
 class LayerStatistics:
     """The whole layer's intensity range and noise fit, per layer data, for the last few layers used.
 

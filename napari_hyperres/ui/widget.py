@@ -56,7 +56,7 @@ from .outputs import (
     restored_before,
     source_path,
 )
-from .preview import LatestOnly, LayerStatistics, Request, RestorerCache, can_estimate
+from .preview import LatestOnly, LayerStatistics, Request, RestorerCache, can_estimate, content_sample
 from .widget_channels import ChannelsMixin
 from .widget_estimate import EstimateMixin
 from .widget_export import ExportMixin, exportable
@@ -133,6 +133,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self._statistics = LayerStatistics()  # each layer's whole range / noise fit, read off the GUI thread
         self._sweep_by_hand = False  # the sweep's from / to typed in: they no longer follow the level
         self._told_depth: set[Any] = set()  # layers told that napari's reader dropped their PNG's 16 bits
+        self._watched: Any = None  # the layer whose data events bring a new preview
         self._serials = itertools.count(1)  # each request's place in time (Request.serial)
         self._applied: dict[Any, int] = {}  # layer id → serial of the last Apply placed: older previews are stale
         self._file_metadata: dict[tuple[str, int], Any] = {}  # (path, mtime) → its TiffMetadata ("Split channels")
@@ -385,6 +386,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             self._update_auto_button()  # the task chosen stays, and no preview comes back over the result (a review
             self._update_channels_button()  # saw one within 3 s; the README says the next slider move brings it)
             return
+        self._watch_data_of(layer)
         self._note_lost_depth(layer)
         preset = layer.metadata.get(DEGRADATION_KEY) if layer is not None else None
         if isinstance(preset, Mapping) and preset.get("task") in self._tasks:
@@ -398,6 +400,23 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             return
         self._follow_brightness_of(layer)
         self._on_settings_changed()
+
+    def _watch_data_of(self, layer: Any) -> None:
+        """Follow the chosen layer's data: new data (``layer.data = …``) brings a new preview where one is shown
+        (a review: the old preview stayed, of another shape, until the slider moved)."""
+        if self._watched is not None:
+            try:
+                self._watched.events.data.disconnect(self._on_layer_data)
+            except (RuntimeError, TypeError, ValueError):
+                pass
+        self._watched = layer
+        if layer is not None:
+            layer.events.data.connect(self._on_layer_data)
+
+    def _on_layer_data(self, *_: Any) -> None:
+        layer = self.layer_combo.value
+        if layer is not None and find_preview(self.viewer.layers, layer) is not None:
+            self._maybe_preview()
 
     def _note_lost_depth(self, layer: Any) -> None:
         """Once per layer: napari's reader opens a 16-bit colour PNG as 8-bit (imageio through Pillow), so restoring
@@ -598,7 +617,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             viewport=self._viewport(layer),
             curve=self._curve_for(layer, task),
             statistics=self._statistics,  # the whole layer's range / noise fit: read in the worker, kept per layer
-            data_key=(layer.unique_id, id(data), data.shape, str(data.dtype)),
+            data_key=(layer.unique_id, id(data), data.shape, str(data.dtype), content_sample(data, rgb)),
             serial=next(self._serials),
         )
 
@@ -638,6 +657,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
     def release(self) -> None:
         """Stop workers and free the cached networks (GPU memory included). Called when the widget closes."""
         self._released = True
+        self._watch_data_of(None)  # the layer outlives the panel: no handler of a closed panel left on it
         self._preview_queue.clear()
         if self._preview_worker is not None:
             self._preview_worker.quit()  # stops at its next tile: no signal reaches a closed widget's labels
