@@ -56,7 +56,14 @@ from .outputs import (
     restored_before,
     source_path,
 )
-from .preview import LatestOnly, LayerStatistics, Request, RestorerCache, can_estimate, content_sample
+from .preview import (
+    LatestOnly,
+    LayerStatistics,
+    Request,
+    RestorerCache,
+    can_estimate,
+    content_sample,
+)
 from .widget_channels import ChannelsMixin
 from .widget_estimate import EstimateMixin
 from .widget_export import ExportMixin, exportable
