@@ -277,3 +277,18 @@ def test_fiji_display_and_ome_channel_names_survive_a_restore(tmp_path, rng, tin
         assert all(np.array_equal(a, b) for a, b in zip(written["LUTs"], luts, strict=True))
     with tifffile.TiffFile(tmp_path / "out_in.ome.tif") as tif:
         assert 'Name="GFP"' in tif.ome_metadata and 'Name="RFP"' in tif.ome_metadata
+
+
+def test_a_tiff_of_several_series_says_only_the_first_is_read(tmp_path):
+    """A reliability review: a TIFF holding 3 series was restored as its first, the others dropped without a word."""
+    import tifffile
+
+    from napari_hyperres import read_image
+
+    path = tmp_path / "series.tif"
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(np.zeros((32, 32), np.uint16))
+        tif.write(np.ones((16, 16), np.uint8))
+    with pytest.warns(UserWarning, match=r"series.tif holds 2 image series; only the first, \(32, 32\), is read \(the others, \(16, 16\)"):
+        image = read_image(path)
+    assert image.shape == (32, 32)

@@ -169,8 +169,15 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         try:
             with tifffile.TiffFile(path) as tif:
                 image, move = tif.series[0].asarray(), sample_axes_move(tif)
+                others = [tuple(series.shape) for series in tif.series[1:] if not getattr(series, "is_pyramidal", False)]
         except Exception as exc:  # tifffile raises several types for damaged files
             raise ShapeError(f"{path}: not a readable TIFF file ({exc})") from exc
+        if others:  # a reliability review: a file of 3 series came out with the first alone, without a word
+            import warnings
+
+            warnings.warn(f"{path.name} holds {len(others) + 1} image series; only the first, {tuple(image.shape)}, is read "
+                          f"(the others, {', '.join(map(str, others))}, are left out): save each series as its own file "
+                          "to restore it", UserWarning, stacklevel=2)
         return image if move is None else np.ascontiguousarray(np.moveaxis(image, *move))
     # imdecode of the bytes (not imread) also handles non-ASCII paths on Windows. A JPEG (no alpha)
     # is turned upright by its EXIF orientation, as every viewer shows it (IMREAD_UNCHANGED would not:
