@@ -418,3 +418,22 @@ def test_weights_refuse_a_lambda_normalize_that_changed_since_training(tmp_path)
     renamed = dataclasses.replace(DENOISE, normalize=tenth)
     assert renamed.normalization != trained.normalization
     assert Restorer(renamed, weights=str(path), device="cpu").info.name == "d"  # the recorded controls decide
+
+
+def test_a_fourth_channel_of_data_is_said_not_to_be_restored():
+    """A reliability review: four noisy gray channels were taken as RGBA and the 4th came back at its input's PSNR."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    four = np.clip(rng.normal(128, 30, (64, 64, 4)), 0, 255).astype(np.uint8)
+    with pytest.warns(UserWarning, match="the 4th channel of this image varies like an image"):
+        Restorer("denoise", device="cpu").restore(four, 25, rgb=True)
+    rgba = four.copy()
+    rgba[..., 3] = 255
+    rgba[:10, :10, 3] = 0  # transparency: opaque with a clear corner
+    faded = four.copy()
+    faded[..., 3] = np.linspace(0, 255, 64)[None, :].round().astype(np.uint8)  # a fade across the image
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        Restorer("denoise", device="cpu").restore(rgba, 25, rgb=True)
+        Restorer("denoise", device="cpu").restore(faded, 25, rgb=True)

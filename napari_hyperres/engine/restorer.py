@@ -331,6 +331,8 @@ class Restorer:
             check_follows_brightness(self.task)  # before a photon task's fit reads it as a number
         image = np.asarray(image)
         is_rgb = validate_image(image, rgb)
+        if is_rgb and image.shape[-1] == 4:
+            warn_if_alpha_is_a_channel(image[..., 3])
         if is_rgb and image.shape[-1] == 4 and reads_data_range(image.dtype):
             # alpha is no intensity: kept in its own units, out of the colour's intensity map (a
             # uint16 alpha of 65535 made colour in 100–4000 fill 6 % of [0, 1])
@@ -564,6 +566,32 @@ def output_shape(task: Task, shape: tuple[int, ...], level: float, rgb: bool) ->
 
 
 __all__ = ["Restorer", "Report", "PlaneChoice", "restore", "output_shape", "validate_image", "tile_boxes"]
+
+
+def warn_if_alpha_is_a_channel(alpha: np.ndarray) -> None:
+    """Warn where the 4th channel of an ``(…, Y, X, 4)`` image looks like a fourth image rather than transparency:
+    alpha is kept as it is, so a fourth noisy channel comes back noisy (a reliability review: four gray channels,
+    the 4th returned at its input's 20.8 dB while the others reached 36). Transparency mostly sits at its two ends
+    (opaque, clear) or changes smoothly (a soft edge, a fade); an image channel does neither."""
+    plane = np.asarray(alpha).reshape((-1,) + alpha.shape[-2:])[0].astype(np.float64)
+    h, w = plane.shape
+    crop = plane[max(0, h // 2 - 32) : h // 2 + 32, max(0, w // 2 - 32) : w // 2 + 32]
+    if crop.size < 64:
+        return
+    low, high = crop.min(), crop.max()
+    if low == high or np.mean((crop == low) | (crop == high)) >= 0.5:
+        return
+    if np.mean(np.abs(np.diff(crop, axis=-1))) < 0.1 * crop.std():  # smooth (a fade, a soft edge): not noisy data
+        return
+    import warnings
+
+    warnings.warn(
+        "the 4th channel of this image varies like an image, not like transparency (alpha): it is kept as it is, not "
+        "restored. If the image holds 4 channels of data, restore them as a stack (Python: np.moveaxis(image, -1, 0) "
+        "with rgb=False; napari: the layer's channel_axis)",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 CONTROL_TOLERANCE = 1e-6
