@@ -198,3 +198,16 @@ def test_a_plugins_error_inside_numpy_is_named_at_the_plugins_line():
     with pytest.raises(ValueError, match=r"raised LinAlgError at .*test_tasks.py:\d+ for level 0"):
         Task(name="t", title="T", unit="u", level_range=(0.0, 10.0), default_level=5.0, train_levels=(1.0,), channels="gray",
              degrade=lambda x, level, generator=None: x, normalize=control)
+
+
+def test_a_level_just_outside_the_range_is_shown_as_given_and_a_bool_is_no_level():
+    """A reliability review: --level 100.0000001 read "level 100 is outside 0–100"; True was taken as σ 1."""
+    from napari_hyperres.core.plugins import get_task
+    from napari_hyperres.errors import LevelRangeError
+
+    denoise = get_task("denoise")
+    high = denoise.level_range[1]
+    with pytest.raises(LevelRangeError, match=rf"level {high + 1e-7!r} is outside"):
+        denoise.check_level(high + 1e-7)
+    with pytest.raises(LevelRangeError, match="expected a number for the level"):
+        denoise.check_level(True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal
 
+import numpy as np
 import torch
 
 from ...errors import LevelRangeError
@@ -441,12 +442,15 @@ class Task:
         """Return ``level`` as a float, or raise :class:`LevelRangeError` if outside ``level_range``."""
         low, high = self.level_range
         try:
+            if isinstance(level, (bool, np.bool_)):  # True is no σ 1 (a reliability review)
+                raise TypeError
             value = float(level)
         except (TypeError, ValueError):
             raise LevelRangeError(f"task {self.name!r}: expected a number for the level ({self.unit}), got {level!r}") from None
         if not low <= value <= high:
+            shown = f"{value:g}" if f"{value:g}" not in (f"{low:g}", f"{high:g}") else repr(value)  # not "100 is outside 0–100"
             raise LevelRangeError(
-                f"task {self.name!r}: level {value:g} is outside {low:g}–{high:g} ({self.unit}); "
+                f"task {self.name!r}: level {shown} is outside {low:g}–{high:g} ({self.unit}); "
                 f"pick a level in that range"
             )
         return value
