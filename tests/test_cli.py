@@ -639,3 +639,13 @@ def test_weights_describes_files_given_with_their_rounds(capsys):
     assert out.count("| `") == 1 and "| `sr.lite` |" in out and f"sr.lite: {len(rounds)} training round(s)" in out
     assert f"  1. {rounds[0]['steps']:,} steps" in out
     assert main(["weights", "nonexistent.safetensors"]) == 2
+
+
+def test_a_bool_tiff_is_named_for_its_dtype_not_the_outputs_format(tmp_path, capsys):
+    """A reliability review: a bool TIFF was told "PNG holds uint8 or uint16 …, write .tif instead", then
+    ".tif: cannot write a bool array as TIFF": the input's dtype was the problem."""
+    src = tmp_path / "b.tif"
+    tifffile.imwrite(src, np.random.default_rng(0).integers(0, 2, (32, 32)).astype(bool))
+    for out in ("b.png", "b_out.tif"):
+        assert main(["restore", str(src), str(tmp_path / out), "--task", "denoise", "--level", "25"]) == 2
+        assert "expected an integer or floating-point image, got dtype bool" in capsys.readouterr().err

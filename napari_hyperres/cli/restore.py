@@ -302,6 +302,7 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
 
     from ..blind.levels import resolve_level
     from ..core.images import is_rgb_image
+    from ..core.intensity import check_dtype
     from ..engine import output_shape
     from ..io.exif import output_exif
     from ..io.files import check_writable, read_image, reads_upright, write_image
@@ -311,6 +312,7 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
     restorer = restorer.with_task(restorer.task.for_file(src))  # a 4:4:4 JPEG's chroma at full resolution
     task = restorer.task
     image = read_image(src)
+    check_dtype(np.dtype(image.dtype))  # the input's dtype before the output's format (a bool TIFF was sent round in circles)
     metadata = read_tiff_metadata(src) if is_tiff(src) else None
     channel_axis, parts = channel_parts(task, image, metadata)
     results, used_levels, used_noise, used_methods = [], [], [], []
