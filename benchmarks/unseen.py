@@ -56,7 +56,7 @@ def write_folders(out: Path) -> list[Path]:
     for kind in KINDS:
         folder = out / kind
         folder.mkdir(parents=True, exist_ok=True)
-        written += [write_image(folder / f"{name}.png", image) for name, image in unseen_images(kind)]
+        written += [write_image(folder / f"{name}.png", image, overwrite=True) for name, image in unseen_images(kind)]  # rewritten each run
     return written
 
 

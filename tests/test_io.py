@@ -161,10 +161,13 @@ def test_formats_refuse_what_they_cannot_hold(tmp_path, name, shape, dtype, mess
     assert not any(tmp_path.iterdir())  # nothing written, not even a temporary file
 
 
-def test_write_is_atomic_and_replaces(tmp_path, rng):
+def test_write_is_atomic_and_replaces_only_when_asked(tmp_path, rng):
     path = tmp_path / "a.png"
     write_image(path, np.zeros((8, 8), np.uint8))
-    write_image(path, np.full((8, 8), 9, np.uint8))
+    with pytest.raises(FileExistsError, match="exists: left as it is"):  # a reliability review: the default replaced
+        write_image(path, np.full((8, 8), 9, np.uint8))                 # the input of write_image(p, restore(read_image(p)))
+    assert read_image(path).max() == 0
+    write_image(path, np.full((8, 8), 9, np.uint8), overwrite=True)
     assert read_image(path).max() == 9
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
     umask = os.umask(0)
@@ -213,7 +216,7 @@ def test_outputs_record_how_they_were_made(tmp_path, suffix):
     assert read_provenance(path) == made and made["software"].startswith("napari-hyperres ")
     np.testing.assert_array_equal(read_image(path), image) if suffix != ".jpg" else None
     first = path.read_bytes()
-    write_image(path, image, provenance=made, **options)
+    write_image(path, image, provenance=made, overwrite=True, **options)
     assert path.read_bytes() == first
     if suffix == ".tif":
         with tifffile.TiffFile(path) as tif:

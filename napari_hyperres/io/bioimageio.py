@@ -212,7 +212,7 @@ def _cover(x: np.ndarray, y: np.ndarray, path: Path) -> None:
         plane = plane[..., 0] if plane.shape[-1] == 1 else plane
         return np.rint(np.clip(plane, 0.0, 1.0) * 255.0).astype(np.uint8)
 
-    write_image(path, np.concatenate([to_image(x), to_image(y)], axis=1))
+    write_image(path, np.concatenate([to_image(x), to_image(y)], axis=1), overwrite=True)  # the package's own cover
 
 
 # --- the description -------------------------------------------------------------------------------

@@ -234,13 +234,14 @@ def write_image(
     tiff_metadata: TiffMetadata | None = None,
     icc_profile: bytes | None = None,
     photo: PhotoMetadata | None = None,
-    overwrite: bool = True,
+    overwrite: bool = False,
     provenance: dict | None = None,
 ) -> Path:
     """Write ``image`` (colour given as RGB/RGBA) atomically in the format of ``path``'s suffix.
 
-    ``overwrite=False``: an existing ``path`` is left as it is (:class:`FileExistsError`), checked when the
-    file is complete (:func:`~napari_hyperres.core.atomic.atomic_write`). ``provenance``: how the image was
+    An existing ``path`` is left as it is (:class:`FileExistsError`), checked when the file is complete
+    (:func:`~napari_hyperres.core.atomic.atomic_write`); ``overwrite=True`` replaces it. (The default was to
+    replace: ``write_image(p, restore(read_image(p), …))`` destroyed its input, a reliability review.) ``provenance``: how the image was
     made (:func:`~napari_hyperres.io.provenance.record`), written into TIFF, PNG and JPEG files.
 
     TIFF: written as is, RGB(A) when the last axis has 3 or 4 channels (extra alpha

@@ -56,7 +56,8 @@ def save_restored(path: str | Path, data: np.ndarray, source_file: str | None, m
             self_ensemble=True if made.get("self_ensemble") else None, looks_like=made.get("looks_like"), after=made.get("after"),
             source_file=Path(source_file).name if source_file else None,
         )
-    return write_image(path, data, tiff_metadata=tiff_metadata, icc_profile=icc, photo=photo, provenance=provenance)
+    # the save dialog has asked whether to replace an existing file
+    return write_image(path, data, tiff_metadata=tiff_metadata, icc_profile=icc, photo=photo, provenance=provenance, overwrite=True)
 
 
 def photo_metadata_for(source: Path, shape: tuple[int, ...]):
