@@ -143,7 +143,11 @@
 #     OUT=runs/denoise_r20_q15   round 20, from the shipped round 19: the 8-bit share lowered again (0.15). Started
 #                                        2026-12-07 12:57, half an hour before its session ended; continue it with
 #                                        RESUME=1 (the budget counts the time already spent), then compare with round 19
-#                                        on the float tables and on 8-bit files (BM3D's margin there).
+#                                        on the float tables and on 8-bit files (BM3D's margin there). Resumed 2026-12-07
+#                                        13:23: 2,218 steps, Set12 +0.004 / +0.006 / +0.008 (27.071 at σ 50), McMaster
+#                                        +0.006 / +0.004 / +0.004, σ 5–75 +0.004 to +0.020, 8-bit Set12 files +0.003 /
+#                                        +0.003 / +0.006. Shipped. Next: QUANT=0.05 from round 20, or re-derive
+#                                        microscopy.lite from it (cpu_microscopy.sh).
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
