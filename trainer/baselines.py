@@ -109,12 +109,13 @@ def ensure_runs(
     for level in sorted(set(eval_levels) | {start, end}):
         jobs.append(("dedicated", runs / f"dedicated_{level:g}", [level], None))
     jobs.append(("adafm", runs / "adafm", [end], str(base_run / CHECKPOINT)))
-    for kind, out, levels, init in jobs:
-        cfg = run_config(base, task_name, kind, out, levels, data, init)
+    configs = {out.name: run_config(base, task_name, kind, out, levels, data, init) for kind, out, levels, init in jobs}
+    for kind, out, _, init in jobs:
+        cfg = configs[out.name]
         if (only is not None and out.name not in only) or complete(out, base.steps, cfg):
             continue
         interrupted = (out / CHECKPOINT).exists()  # a run stopped part-way (a session's end): it continues
-        if kind == "adafm" and not interrupted and not complete(base_run, base.steps, run_config(base, task_name, "dedicated", base_run, [start], data, None)):
+        if kind == "adafm" and not interrupted and not complete(base_run, base.steps, configs[base_run.name]):
             raise ValueError(f"adafm fine-tunes {base_run.name}, which has not reached {base.steps} steps: train it first (or in the same --only)")
         train(replace(cfg, init_from=None if interrupted else init), resume=interrupted, progress=False)
     return [name for name in names if not complete(runs / name, base.steps)]

@@ -139,9 +139,9 @@ def _load_state(model: nn.Module, state: dict, source: str, what: str) -> None:
         unexpected = [k for k in state if k not in own]
         shapes = [f"{k} {tuple(state[k].shape)} in the file, {tuple(own[k].shape)} here" for k in own
                   if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-        detail = (shapes[:1] or [f"{missing[0]} missing from the file" for _ in missing[:1]]
-                  or [f"{unexpected[0]} in the file, not here" for _ in unexpected[:1]] or [str(exc).splitlines()[0]])[0]
-        more = len(shapes) + len(missing) + len(unexpected) - 1
+        found = shapes + [f"{k} missing from the file" for k in missing] + [f"{k} in the file, not here" for k in unexpected]
+        detail = found[0] if found else str(exc).splitlines()[0]
+        more = len(found) - 1
         raise WeightsError(
             f"{source}: its network does not fit this run's {what} ({detail}{f', and {more} more' if more > 0 else ''}); "
             "use the same task, kind and preset as the run it came from"

@@ -311,16 +311,21 @@ class Request:
         def kept(what: str, compute: Callable[[], Any]) -> Any:
             if self.statistics is None or self.data_key is None:
                 return compute()
-            return self.statistics.get((self.data_key, what), compute)
+            return self.statistics.get(self._statistics_key(what), compute)
 
         value_range = self.value_range
         if value_range is None:
             counts = bool(self.task.noise_parameters)  # photon counts: a float layer in [0, 1] is read by its range
-            value_range = kept(("range", counts), lambda: whole_value_range(self.data, self.rgb, counts=counts))
+            value_range = kept("range", lambda: whole_value_range(self.data, self.rgb, counts=counts))
         noise = self.noise
         if noise is None and self.task.noise_parameters:
             noise = kept("noise", lambda: whole_noise(self.data, self.rgb, self.task.name))
         return dataclasses.replace(self, value_range=value_range, noise=noise)
+
+    def _statistics_key(self, what: str) -> tuple:
+        """Where :attr:`statistics` keeps ``what`` ("range" or "noise") of this layer's data: the range per
+        rule (photon counts or not), so one key serves :meth:`with_statistics` and :meth:`kept_noise`."""
+        return (self.data_key, ("range", bool(self.task.noise_parameters)) if what == "range" else what)
 
     def level_misfit(self) -> str | None:
         """Photon-limited tasks at one level: what is wrong with :attr:`level` where it lies far from what the
@@ -341,8 +346,8 @@ class Request:
             return None
         noise, value_range = self.noise, self.value_range
         if self.statistics is not None and self.data_key is not None:
-            noise = noise if noise is not None else self.statistics.peek((self.data_key, "noise"))
-            value_range = value_range if value_range is not None else self.statistics.peek((self.data_key, ("range", True)))
+            noise = noise if noise is not None else self.statistics.peek(self._statistics_key("noise"))
+            value_range = value_range if value_range is not None else self.statistics.peek(self._statistics_key("range"))
         return None if noise is None or value_range is None else (noise, value_range)
 
     def restore_level(self, level: float | None = None):
