@@ -111,6 +111,25 @@ def test_a_16_bit_or_float_alpha_neither_sets_the_colour_range_nor_changes(stron
     np.testing.assert_array_equal(out[..., :3], strong_rgb.restore(colour, 25))  # as if there were no alpha
 
 
+@pytest.mark.parametrize("dtype, channels", [(np.uint8, 3), (np.uint8, 4), (np.uint16, 4), (np.float32, 3)])
+def test_gray_stored_as_rgb_is_restored_as_gray_and_given_back_as_colour(strong_rgb, rng, dtype, channels):
+    gray = _random(rng, (2, 24, 30), dtype)  # a stack of two planes, R = G = B
+    image = np.repeat(gray[..., None], channels, axis=-1)
+    if channels == 4:
+        image[..., 3] = np.iinfo(dtype).max
+        image[:, :5, :, 3] = 0
+    out = strong_rgb.restore(image, 25)
+    assert out.shape == image.shape and out.dtype == dtype
+    expected = strong_rgb.restore(gray, 25)  # the gray network's result, not the colour one's: no tint
+    for c in range(3):
+        np.testing.assert_array_equal(out[..., c], expected)
+    if channels == 4:
+        np.testing.assert_array_equal(out[..., 3], image[..., 3])
+    tinted = image.copy()
+    tinted[0, 0, 0, 1] += 1  # one pixel off gray: a colour image, restored as colour
+    assert not np.array_equal(strong_rgb.restore(tinted, 25)[1, ..., 0], expected[1])
+
+
 def test_sr_resizes_a_16_bit_alpha_in_its_own_units(rng):
     image = np.concatenate([rng.integers(100, 4000, (20, 24, 3)), np.full((20, 24, 1), 65535)], axis=-1).astype(np.uint16)
     out = Restorer(SR, device="cpu", model=identity_model(3)).restore(image, 2)

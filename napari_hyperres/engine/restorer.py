@@ -21,7 +21,7 @@ from ..blind.levels import resolve_level
 from ..blind.photon_fit import photon_setup
 from ..core.color import OPPONENT_NOISE
 from ..core.devices import select_device, select_precision
-from ..core.images import split_channels, validate_image
+from ..core.images import is_neutral_colour, split_channels, validate_image
 from ..core.impulses import fill_impulses, impulse_mask, padding_mask, saturated_mask
 from ..core.intensity import intensity_map_for, reads_data_range
 from ..core.models.hyperres import GeneratedNet, HyperResNet, receptive_radius
@@ -333,6 +333,14 @@ class Restorer:
         is_rgb = validate_image(image, rgb)
         if is_rgb and image.shape[-1] == 4:
             warn_if_alpha_is_a_channel(image[..., 3])
+        if is_rgb and is_neutral_colour(image):  # gray stored as RGB: restored as gray, given back as it came
+            alpha = image[..., 3] if image.shape[-1] == 4 else None
+            for step in self.restore_steps(image[..., 0], level, tile=tile, rgb=False, value_range=value_range, noise=noise):
+                if isinstance(step, np.ndarray):
+                    step = np.repeat(step[..., None], 3, axis=-1)
+                    step = step if alpha is None else with_alpha(step, alpha)
+                yield step
+            return
         if is_rgb and image.shape[-1] == 4 and reads_data_range(image.dtype):
             # alpha is no intensity: kept in its own units, out of the colour's intensity map (a
             # uint16 alpha of 65535 made colour in 100–4000 fill 6 % of [0, 1])
