@@ -338,6 +338,17 @@ def test_an_unwritable_output_folder_is_refused_before_any_work_and_success_foll
     assert f"note: making the folder {tmp_path / 'made'}" in err and f"-> {tmp_path / 'made' / 'out.png'}" in err
 
 
+def test_no_note_is_printed_before_a_run_that_is_refused(tmp_path, rng, capsys):
+    _bgr_png(tmp_path / "in.png", rng)
+    (tmp_path / "broken.safetensors").write_bytes(b"not weights")
+    target = tmp_path / "made" / "out.jpg"  # two notes: the folder, and JPEG compressing again
+    code = main(["restore", str(tmp_path / "in.png"), str(target), "--task", "denoise", "--level", "25",
+                 "--weights", str(tmp_path / "broken.safetensors")])
+    err = capsys.readouterr().err
+    assert code == 2 and "broken.safetensors" in err
+    assert "note:" not in err and not (tmp_path / "made").exists()
+
+
 def test_output_folder_for_a_single_file(tmp_path, rng, weights):
     _bgr_png(tmp_path / "in.png", rng)
     (tmp_path / "results").mkdir()

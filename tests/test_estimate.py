@@ -319,6 +319,20 @@ def test_only_the_first_plane_of_a_stack_becomes_float(monkeypatch):
     np.testing.assert_array_equal(plane[..., 0], whole)
 
 
+@pytest.mark.parametrize("image, words", [
+    (np.zeros((64, 64), np.uint8), "the image is flat (every pixel is 0)"),
+    (np.full((64, 64, 3), 255, np.uint8), "the image is flat (every pixel is 255)"),
+    (np.concatenate([np.full((1, 64, 64), 700), np.arange(64 * 64).reshape(1, 64, 64)]).astype(np.uint16),
+     "the first plane of this stack is flat (every pixel is 700)"),
+])
+def test_auto_on_a_flat_image_says_there_is_nothing_to_read(image, words):
+    """An all-black PNG read σ 10.7 and was restored at it (a QA review): a flat image holds no level."""
+    for task in ("denoise", "dejpeg", "sr"):
+        with pytest.raises(ShapeError, match="give the level as a number") as raised:
+            resolve_level(task, "auto", image, restoring=False)
+        assert words in str(raised.value)
+
+
 def test_uneven_readings_are_those_that_disagree_by_ratio_and_by_amount():
     from napari_hyperres.blind.estimate import uneven_readings
 

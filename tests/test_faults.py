@@ -346,7 +346,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(full_disk, tmp_path, tiny_we
     code = main(["restore", str(src), str(full_disk / "out.tif"), "--task", "denoise", "--level", "25",
                  "--weights", str(tiny_weights["denoise"]), "--device", "cpu", "--quiet"])
     assert code == 2
-    assert "no space left on the device" in _one_line_error(capsys)
+    assert f"no space left to write {full_disk / 'out.tif'} on its device" in _one_line_error(capsys)  # the file, named
     assert _files(full_disk) == set()  # neither a partial output nor a temporary file
     assert src.read_bytes() == before
 

@@ -16,7 +16,7 @@ import torch
 
 from ..core.color import rgb_to_ycbcr
 from ..core.devices import select_device
-from ..core.images import split_channels, validate_image
+from ..core.images import is_rgb_image, split_channels, validate_image
 from ..core.intensity import intensity_map_for
 from ..core.photon_noise import PoissonGaussian
 from ..core.plugins import get_task
@@ -193,6 +193,13 @@ def read_crops(
         raise ShapeError(
             f"the image is too small to estimate its level ({plane.shape[0]}×{plane.shape[1]} pixels; the estimator needs "
             f"at least {MIN_ESTIMATE_SIZE}×{MIN_ESTIMATE_SIZE}): give the level as a number ({task.unit})"
+        )
+    if float(plane.min()) == float(plane.max()):  # the estimator read σ 10.7 in an all-black PNG (a QA review)
+        stack = image.ndim > (3 if is_rgb_image(tuple(image.shape), rgb) else 2)
+        raise ShapeError(
+            f"{'the first plane of this stack' if stack else 'the image'} is flat (every pixel is "
+            f"{float(np.asarray(image[(0,) * image.ndim])):g}): it holds no noise or artefact to read a level from; "
+            f"give the level as a number ({task.unit}), or check that this is the image you meant"
         )
     patch = trained_patch(info, TRAINED_PATCH)
     crops = grid_crops(plane, patch, max_crops, stride=patch // 2 if overlap else None)

@@ -221,10 +221,12 @@ def run_restore(args: argparse.Namespace) -> int:
     available, status = weights_status(task)
     if args.weights is None and not available:
         raise MissingWeightsError(f"task {task.name!r}: {status}; pass a weights file with --weights FILE")
-    notes = output_notes(task, jobs, args)
+    if args.float_output and any(not is_tiff(dst) for _, dst in jobs):
+        raise ShapeError("--float-output writes float32 TIFFs: give OUT a .tif suffix (or a folder)")
+    restorer = Restorer(task, weights=args.weights, device=args.device, precision=args.precision, self_ensemble=args.self_ensemble)
+    notes = output_notes(task, jobs, args)  # after what can refuse the run: no "making the folder …" before an error
     if notes and not args.quiet:
         print("\n".join(notes), file=sys.stderr)
-    restorer = Restorer(task, weights=args.weights, device=args.device, precision=args.precision, self_ensemble=args.self_ensemble)
     value_range = tuple(args.value_range) if args.value_range else None
     failed = 0
     budget = int(args.memory_budget * 2**20)
@@ -232,8 +234,6 @@ def run_restore(args: argparse.Namespace) -> int:
     if (args.workers or args.cluster) and not cluster_used:
         print("note: --workers / --cluster restore TIFF and zarr files chunk by chunk; these files are "
               "restored whole in this process, without a cluster", file=sys.stderr)
-    if args.float_output and any(not is_tiff(dst) for _, dst in jobs):
-        raise ShapeError("--float-output writes float32 TIFFs: give OUT a .tif suffix (or a folder)")
     with cluster_client(args if cluster_used else None) as client:
         for src, dst in jobs:
             try:

@@ -139,7 +139,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], *, repla
         if os.path.exists(tmp):
             os.unlink(tmp)
         if isinstance(exc, OSError) and _disk_full(exc, path.parent):
-            raise OSError(errno.ENOSPC, f"no space left on the device holding {path.parent} ({exc}); free some space or write elsewhere") from exc
+            raise OSError(errno.ENOSPC, f"no space left to write {path} on its device ({exc}); free some space or write elsewhere") from exc
         if isinstance(exc, OSError) and exc.filename == tmp:  # name the folder, not a temporary file the user never chose
             reason = (exc.strerror or str(exc)).lower()
             raise OSError(exc.errno, f"cannot write into {path.parent} ({reason}); choose a folder you can write to") from exc
