@@ -50,9 +50,9 @@ def validate_image(image: np.ndarray, rgb: bool | None = None) -> bool:
 def is_neutral_colour(image: np.ndarray) -> bool:
     """Whether an RGB(A) array ``(..., Y, X, 3|4)`` is gray stored as colour: R = G = B at every pixel
     (a gray PNG saved as RGB, a black-and-white JPEG decoded with neutral chroma). Its noise is the same
-    in the three channels, which a colour network does not expect: restored as colour, gray Set12 files
-    with rounded noise came out 4–10 dB below the gray network's result, tinted (σ 15: 28.1 against
-    32.3 dB; σ 50: 19.4 against 26.9)."""
+    in the three channels, which a colour network does not expect: restored as colour, Set12 with rounded
+    noise came out 5–8 dB below the gray network's result, tinted (σ 15 / 25 / 50: 27.79 / 23.71 / 19.32
+    against 32.68 / 30.28 / 27.05 dB; ``benchmarks/bench_gray_as_colour.py``)."""
     return bool(np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 0], image[..., 2]))
 
 
