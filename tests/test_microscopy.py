@@ -545,6 +545,26 @@ def test_a_camera_offset_above_the_data_is_refused(tmp_path, capsys):
     assert restore(frame, "microscopy", "auto", noise=PoissonGaussian.from_read_noise(2.0, 3.0, 100.0)).shape == frame.shape
 
 
+def test_a_camera_offset_a_few_counts_high_is_refused_in_every_path(tmp_path, capsys):
+    """A review gave offset 100 to a camera of 90 (σ 3, 20 photons; its darkest parts 88): accepted, −7 to −8 dB,
+    with a variance ratio of 6e12 for a warning; and with ``--float-output`` nothing was checked at all."""
+    clean = np.clip(fluorescence_like((128, 128)) * 1.25 - 0.25, 0, 1)  # a background with no light, as cells on glass
+    frame = camera(clean, 1.5, 3.0, 90.0, 20.0)
+    for offset in (93.0, 100.0):
+        with pytest.raises(ShapeError, match=rf"offset given \({offset:g}\) lies above"):
+            restore(frame, "microscopy", "auto", noise=PoissonGaussian.from_read_noise(1.5, 3.0, offset))
+    assert restore(frame, "microscopy", "auto", noise=PoissonGaussian.from_read_noise(1.5, 3.0, 90.0)).shape == frame.shape
+    tifffile.imwrite(tmp_path / "f.tif", frame)
+    for extra in ([], ["--float-output"]):
+        code = main(["restore", str(tmp_path / "f.tif"), str(tmp_path / "o.tif"), "--task", "microscopy", "--level", "auto",
+                     "--camera", "1.5", "3", "100", "--device", "cpu", "--quiet", *extra])
+        assert code == 2 and "Check the OFFSET of --camera" in capsys.readouterr().err and not (tmp_path / "o.tif").exists()
+    # a gain given at half the true one: warned with --float-output too
+    assert main(["restore", str(tmp_path / "f.tif"), str(tmp_path / "o.tif"), "--task", "microscopy", "--level", "auto",
+                 "--camera", "0.75", "3", "90", "--device", "cpu", "--quiet", "--float-output"]) == 0
+    assert "does not describe this image's noise" in capsys.readouterr().err
+
+
 def test_a_dim_plane_beside_bright_ones_is_warned_about(microscopy):
     """A review: a 5-photon channel in one array with a 2,000-photon one (napari's one 4-D layer) was
     restored at the stack's level, 2.6 dB below the channel on its own, without a word. A bleaching

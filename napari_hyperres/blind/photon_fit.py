@@ -305,9 +305,34 @@ def darkest_level(planes: list[np.ndarray]) -> float:
     return float(np.percentile(np.concatenate([m.ravel() for m in means]), 0.1))
 
 
-OFFSET_SIGMAS = 5.0
+OFFSET_SIGMAS = 1.0
 """How far (read noise σ, at least 1 count) an image's darkest local means may lie below a given
-camera offset before the offset is refused as not this image's (:func:`check_offset_below`)."""
+camera offset before the offset is refused as not this image's (:func:`check_offset_below`).
+
+The darkest local means are 5×5 means: their spread is a fifth of the read noise, so at the camera's
+true offset they lie within about half a σ of it (W2S averages made into camera counts, 20–300 photons,
+read noise 1.5–3: −0.5σ to +1.4σ). It was 5σ, which let an offset 10 counts high through (a review:
+offset 100 for a camera of 90, σ 3) at −7 to −8 dB; at 20 photons an offset 2 / 3 / 5 counts high
+costs 1.3–3.2 / 2.8–4.9 / 4.6–6.7 dB (``tests/test_microscopy.py``)."""
+
+
+def given_noise_on(noise: PoissonGaussian, planes: np.ndarray, black: float, white: float) -> PoissonGaussian:
+    """A noise model given rather than fitted (``--camera``, the Python API, the widget's fit passed
+    along) checked against the ``planes`` that stand for the whole image (:func:`sampled_planes`): an
+    offset above their darkest parts is refused (:func:`check_offset_below`), their saturation level
+    is added where the model has none, and a camera's numbers that do not describe them are warned
+    about (:func:`_warn_if_camera_misfits`; ``black``, ``white``: the image's intensity range).
+
+    Every path that restores a whole image calls it on the image as the file holds it: ``--float-output``
+    restored a float copy, read as a part of an image, and skipped all three (a review: an offset 30
+    counts high, −10 dB, without a word).
+    """
+    check_offset_below(noise, list(planes))
+    ceiling = saturation_ceiling(list(planes), planes.dtype) if noise.ceiling is None else noise.ceiling
+    noise = noise if ceiling is None else dataclasses.replace(noise, ceiling=ceiling)
+    if noise.camera:  # a camera's numbers, not a fit passed along (the widget's, the CLI's)
+        _warn_if_camera_misfits(planes, noise, black, white)
+    return noise
 
 
 def check_offset_below(noise: PoissonGaussian, planes: list[np.ndarray]) -> None:
@@ -656,19 +681,12 @@ def photon_setup(
     # the planes standing for a whole image; none for a part of one (a preview crop, a streamed page, a chunk:
     # they come with the whole image's range and noise, which must decide for them as for all of it)
     planes = sampled_planes(image) if value_range is None else None
-    given_camera = noise is not None and noise.camera  # a camera's numbers, not a fit passed along (the widget's, the CLI's)
     if noise is None:
         noise = fit_poisson_gaussian(image)
     elif planes is not None:
-        # a camera's noise given (--camera; the Python API): the data still say where they saturate, and
-        # whether the offset fits
-        check_offset_below(noise, list(planes))
-        ceiling = saturation_ceiling(list(planes), planes.dtype) if noise.ceiling is None else noise.ceiling
-        noise = noise if ceiling is None else dataclasses.replace(noise, ceiling=ceiling)
+        noise = given_noise_on(noise, planes, black, white)
     if planes is not None:
         _warn_if_planes_dimmer(planes, noise, noise.photons(black, white))
-        if given_camera:
-            _warn_if_camera_misfits(planes, noise, black, white)
     if is_auto(level):
         photons = fitted_photons(task, noise, black, white)
     else:

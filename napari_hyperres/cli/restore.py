@@ -383,6 +383,7 @@ def as_float_input(task, part, value_range, noise):
     the file holds it, so that its float32 copy restores to the same values, unrounded."""
     import numpy as np
 
+    from ..blind.photon_fit import given_noise_on, sampled_planes
     from ..core.images import is_rgb_image
     from ..engine import whole_noise, whole_value_range
 
@@ -391,6 +392,8 @@ def as_float_input(task, part, value_range, noise):
     part_range = value_range or whole_value_range(part, rgb, counts=counts)
     if counts and noise is None:
         noise = whole_noise(part, rgb, task.name)
+    elif counts:  # a camera given: checked on the counts as the file holds them (the float copy is read as a part)
+        noise = given_noise_on(noise, sampled_planes(part), *part_range)
     return part_range, noise, part.astype(np.float32)
 
 
