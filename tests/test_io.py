@@ -224,6 +224,37 @@ def test_outputs_record_how_they_were_made(tmp_path, suffix):
     assert read_provenance(write_image(tmp_path / f"plain{suffix}", image, **options)) is None
 
 
+@pytest.mark.parametrize("axes, shape, kind", [("ZYX", (5, 32, 32), "imagej"), ("ZCYX", (4, 2, 32, 32), "imagej"),
+                                               ("CZYX", (2, 4, 32, 32), "ome"), ("TYX", (3, 32, 32), "imagej")])
+def test_a_level_sweep_saves_with_the_pixel_size_of_its_file(tmp_path, axes, shape, kind):
+    """A microscopy review: a Level sweep of a plane (levels, then one size-1 axis per axis of the file or of
+    one channel) was saved with axes QQYX and no pixel size, from ImageJ and OME files alike."""
+    import tifffile
+
+    from napari_hyperres.io.tiff_meta import read_tiff_metadata
+
+    data = np.zeros(shape, np.uint16)
+    if kind == "imagej":
+        tifffile.imwrite(tmp_path / "in.tif", data, imagej=True, resolution=(10.0, 10.0),
+                         metadata={"axes": axes, "spacing": 0.3, "unit": "micron", "finterval": 2.0})
+    else:
+        tifffile.imwrite(tmp_path / "in.tif", data, ome=True, metadata={"axes": axes, "PhysicalSizeX": 0.1, "PhysicalSizeY": 0.1})
+    source = read_tiff_metadata(tmp_path / "in.tif")
+    lead = len(shape) - 2
+    sweeps = [(3,) + (1,) * lead + (32, 32)] + ([(3,) + (1,) * (lead - 1) + (32, 32)] if "C" in axes else [])
+    for sweep in sweeps:
+        out = write_image(tmp_path / "sweep.tif", np.zeros(sweep, np.uint16), tiff_metadata=source.for_shape(sweep), overwrite=True)
+        saved = read_tiff_metadata(out)
+        if kind == "ome":
+            assert saved.ome["PhysicalSizeX"] == pytest.approx(0.1) and saved.axes == "TYX"
+            continue
+        assert saved.resolution == pytest.approx((10.0, 10.0))
+        if "T" in axes:  # the levels cannot be frames: an unnamed axis, the pixel size kept
+            assert saved.imagej is None
+        else:
+            assert saved.axes == "TYX" and saved.imagej["spacing"] == pytest.approx(0.3) and "finterval" not in saved.imagej
+
+
 def test_write_creates_folders(tmp_path):
     path = write_image(tmp_path / "new" / "deeper" / "a.tif", np.zeros((4, 4), np.uint16))
     assert read_image(path).dtype == np.uint16

@@ -64,19 +64,52 @@ class TiffMetadata:
         return axis if shape[axis] > 1 else None
 
     def for_shape(self, shape: tuple[int, ...]) -> "TiffMetadata | None":
-        """This metadata for an array of ``shape`` cut from the file: itself where the axes other
+        """This metadata for an array of ``shape`` made from the file: itself where the axes other
         than Y and X match; one channel of it (``C`` dropped, with the per-channel display entries
         and channel names) where ``shape`` lacks only the channel axis (napari's ``channel_axis``
-        gives one layer per channel); else ``None``."""
-        if len(shape) == len(self.shape):
+        gives one layer per channel); a level sweep's (:meth:`swept`) where ``shape`` adds a leading
+        axis of levels before size-1 axes, one per axis of the file or of one channel (the widget's
+        Level sweep of a plane); else ``None``."""
+        shape = tuple(shape)
+        if len(shape) == len(self.shape) and self._others_match(shape):
             return self
-        if "C" not in self.axes or len(shape) != len(self.shape) - 1:
-            return None
+        one_channel = self._one_channel() if "C" in self.axes else None
+        if one_channel is not None and len(shape) == len(one_channel.shape):
+            return one_channel
+        for base in (self, one_channel):
+            if base is not None and base._swept_by(shape):
+                return base.swept(shape)
+        return self if len(shape) == len(self.shape) else None
+
+    def _others_match(self, shape: tuple[int, ...]) -> bool:
+        """Whether ``shape`` (of the same rank) matches this metadata's shape on every axis but Y and X."""
+        return all(n == m for a, n, m in zip(self.axes, shape, self.shape, strict=True) if a not in "YX")
+
+    def _one_channel(self) -> "TiffMetadata":
         c = self.axes.index("C")
         imagej = None if self.imagej is None else {k: v for k, v in self.imagej.items() if k not in CHANNEL_KEYS}
         ome = None if self.ome is None else {k: v for k, v in self.ome.items() if k != "Channel"}
         return TiffMetadata(self.axes[:c] + self.axes[c + 1 :], self.shape[:c] + self.shape[c + 1 :],
                             self.resolution, self.resolution_unit, imagej, ome)
+
+    def _swept_by(self, shape: tuple[int, ...]) -> bool:
+        """Whether ``shape`` is a level sweep of one plane of an array with this metadata: ``(N, 1, …, 1, Y', X'[, S])``."""
+        if len(shape) != len(self.shape) + 1:
+            return False
+        lead = sum(a not in "YXS" for a in self.axes)
+        colour = [shape[-1]] == [self.shape[-1]] if self.axes.endswith("S") else True
+        return all(n == 1 for n in shape[1 : 1 + lead]) and colour
+
+    def swept(self, shape: tuple[int, ...]) -> "TiffMetadata":
+        """The metadata of a level sweep of ``shape`` (:meth:`_swept_by`): the levels as a leading ``T`` axis (frames in
+        Fiji; ``Q``, unnamed, where the file has a ``T`` axis), the pixel size, z-spacing and unit kept; the entries
+        that count the file's frames, channels or slices (interval, lookup tables, labels) left out. Before, a
+        sweep was saved with no axes and no pixel size at all (a microscopy review)."""
+        letter = "Q" if "T" in self.axes else "T"
+        dropped = CHANNEL_KEYS + ("Labels", "finterval", "fps", "loop")
+        imagej = None if self.imagej is None or letter == "Q" else {k: v for k, v in self.imagej.items() if k not in dropped}
+        ome = None if self.ome is None or letter == "Q" else {k: v for k, v in self.ome.items() if k != "Channel"}
+        return TiffMetadata(letter + self.axes, tuple(shape), self.resolution, self.resolution_unit, imagej, ome)
 
     def write_options(self, shape: tuple[int, ...], dtype) -> dict[str, Any]:
         """``tifffile.imwrite`` keywords that record this metadata for an output of ``shape`` and ``dtype``.
