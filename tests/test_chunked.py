@@ -281,3 +281,43 @@ def test_a_lazy_tiff_lays_its_samples_out_as_read_image_does(tmp_path, rng, comp
     array, _ = open_lazy(tmp_path / "s.tif")
     np.testing.assert_array_equal(array.compute(), read_image(tmp_path / "s.tif"))
     assert read_image(tmp_path / "s.tif").shape == ((40, 48, 3) if photometric == "rgb" else planes.shape)
+
+
+@pytest.mark.parametrize("kind", ["imagej", "ome"])
+def test_a_tiff_restored_into_zarr_names_its_axes_and_keeps_its_voxel_size(tmp_path, tiny_weights, kind):
+    """A microscopy review: a ZCYX hyperstack's zarr output was labelled c, z, y, x by its dimensionality
+    (Z and C swapped for any OME-Zarr reader) and every scale was 1."""
+    stack = (np.random.default_rng(0).random((4, 2, 40, 48)) * 3000 + 100).astype(np.uint16)
+    if kind == "imagej":
+        tifffile.imwrite(tmp_path / "in.tif", stack, imagej=True, resolution=(1 / 0.065, 1 / 0.065),
+                         metadata={"axes": "ZCYX", "spacing": 0.3, "unit": "micron"})
+    else:
+        tifffile.imwrite(tmp_path / "in.tif", stack, ome=True,
+                         metadata={"axes": "ZCYX", "PhysicalSizeX": 0.065, "PhysicalSizeY": 0.065, "PhysicalSizeZ": 0.3})
+    assert _restore(tmp_path / "in.tif", tmp_path / "out.zarr", tiny_weights["denoise"]) == 0
+    out = zarr.open_group(str(tmp_path / "out.zarr"), mode="r")
+    image = out.attrs["multiscales"][0]
+    assert [a["name"] for a in image["axes"]] == ["c", "z", "y", "x"]  # NGFF's order: the file's C and Z, named
+    assert image["datasets"][0]["coordinateTransformations"][0]["scale"] == pytest.approx([1.0, 0.3, 0.065, 0.065])
+    assert _restore(tmp_path / "in.tif", tmp_path / "out.tif", tiny_weights["denoise"]) == 0
+    np.testing.assert_array_equal(out["0"][:], np.moveaxis(tifffile.imread(tmp_path / "out.tif"), 1, 0))  # the same pixels, C first
+
+
+def test_an_ome_zarr_of_several_detectors_fits_each_channel(tmp_path, capsys):
+    """A microscopy review: an OME-Zarr with a c axis of three detectors was fitted as one channel
+    (2–14 dB below each channel on its own), and the CLI had no way to split it."""
+    from test_photon_noise import camera, fluorescence_like
+
+    from napari_hyperres.io.chunked import ome_image
+
+    clean = fluorescence_like((96, 96))
+    channels = [camera(clean, gain, 3.0, offset, peak, seed=i) for i, (gain, offset, peak) in
+                enumerate([(2.0, 100, 300), (8.0, 500, 30), (1.0, 50, 1000)])]
+    czyx = np.stack([np.stack([c, c]) for c in channels])
+    image, ome = ome_image(da.from_array(czyx, chunks=(1, 1, 96, 96)), False, {"axes": list("czyx"), "scale": [1, 0.3, 0.1, 0.1]}, "in")
+    write_zarr(image, tmp_path / "in.zarr", ome=ome)
+    assert main(["restore", str(tmp_path / "in.zarr"), str(tmp_path / "out.zarr"), "--task", "microscopy", "--level", "auto",
+                 "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    gains = [float(err.split(f"in.zarr channel {c}: ")[1].split("gain α ")[1].split()[0]) for c in range(3)]
+    assert gains[1] > 2 * gains[0] > 2 * gains[2]  # each detector's own gain (2, 8, 1), not one fit of all

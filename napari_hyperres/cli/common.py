@@ -98,12 +98,19 @@ def is_tiff(path) -> bool:
     return path.suffix.lower() in TIFF_SUFFIXES
 
 
-def fitted_channel_axis(task, metadata, shape: tuple[int, ...], leading: int | None = None) -> int | None:
+def fitted_channel_axis(task, metadata, shape: tuple[int, ...], leading: int | None = None, ngff: dict | None = None) -> int | None:
     """The axis of an image of ``shape`` whose channels a photon-limited task fits on its own: the
-    ``C`` axis that a file's metadata (:class:`~napari_hyperres.io.tiff_meta.TiffMetadata`) names;
-    ``None`` for other tasks, or where the metadata names none, or (with ``leading``, the number of
+    ``C`` axis that a file's metadata (:class:`~napari_hyperres.io.tiff_meta.TiffMetadata`) names, or
+    the ``c`` axis of an OME-Zarr image's axes (``ngff``, :func:`~napari_hyperres.io.chunked.open_lazy`'s;
+    an OME-Zarr of three detectors was fitted as one, 2–14 dB below each channel on its own: a review);
+    ``None`` for other tasks, or where neither names one, or (with ``leading``, the number of
     axes before the planes: streamed pages, dask chunks) where it is not one of them."""
-    axis = metadata.channel_axis(tuple(shape)) if metadata is not None and task.noise_parameters else None
+    if not task.noise_parameters:
+        return None
+    axis = metadata.channel_axis(tuple(shape)) if metadata is not None else None
+    axes = list((ngff or {}).get("axes") or [])
+    if axis is None and metadata is None and "c" in axes and len(axes) == len(shape) and shape[axes.index("c")] > 1:
+        axis = axes.index("c")
     return None if axis is None or (leading is not None and axis >= leading) else axis
 
 

@@ -478,7 +478,9 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
     rgb = is_rgb_image(tuple(array.shape), None) and (meta.get("axes") or ["c"])[-1] not in ("x", "y")
     lead = array.ndim - (3 if rgb else 2)
     metadata = read_tiff_metadata(src) if is_tiff(src) else None
-    axis = fitted_channel_axis(task, metadata, tuple(array.shape), lead)  # a photon task fits each channel, as in memory
+    if metadata is not None and not meta:
+        meta = metadata.ngff()  # a zarr output names the file's axes and keeps its voxel size
+    axis = fitted_channel_axis(task, metadata, tuple(array.shape), lead, meta)  # a photon task fits each channel, as in memory
     parts = [array] if axis is None else [array[(slice(None),) * axis + (c,)] for c in range(array.shape[axis])]
     restored_parts, levels, noises, methods = [], [], [], []
     for c, part in enumerate(parts):

@@ -30,6 +30,15 @@ OME_SIZES = ("PhysicalSizeX", "PhysicalSizeY", "PhysicalSizeZ")
 """OME-XML ``Pixels`` attributes carried over (each with its ``…Unit``): the voxel size; and
 the channels' names (``Channel Name="GFP"``)."""
 
+NGFF_AXES = {"T": "t", "C": "c", "Z": "z", "Y": "y", "X": "x", "S": "c"}
+"""tifffile's axis letters → OME-Zarr (NGFF) axis names; other letters (``Q``, ``I``) have none."""
+
+MICROMETRES_PER_RESOLUTION_UNIT = {2: 25400.0, 3: 10000.0}
+"""TIFF ``ResolutionUnit`` inch and centimetre in micrometres (1, none: ImageJ's unit or the numbers as they are)."""
+
+MICRON_NAMES = ("micron", "microns", "µm", "um", "\\u00B5m", "micrometer", "micrometre")
+"""ImageJ's names of the micrometre."""
+
 IMAGEJ_DTYPES = ("uint8", "uint16", "float32")
 """What an ImageJ hyperstack can hold; other dtypes are written as plain TIFF with the axes."""
 
@@ -110,6 +119,28 @@ class TiffMetadata:
         imagej = None if self.imagej is None or letter == "Q" else {k: v for k, v in self.imagej.items() if k not in dropped}
         ome = None if self.ome is None or letter == "Q" else {k: v for k, v in self.ome.items() if k != "Channel"}
         return TiffMetadata(letter + self.axes, tuple(shape), self.resolution, self.resolution_unit, imagej, ome)
+
+    def ngff(self) -> dict[str, list]:
+        """``{"axes": [...], "scale": [...]}`` of this file's layout for an OME-Zarr output (as
+        :func:`~napari_hyperres.io.chunked.open_lazy` reads them from an OME-Zarr input): NGFF axis names
+        (``t, c, z, y, x``; RGB samples are ``c``) and the voxel size in micrometres where the file records
+        it (OME ``PhysicalSize*``, ImageJ's z-spacing, the resolution tags), else 1; ``{}`` where an axis has
+        no NGFF name (``Q``: unknown). Before, a TIFF's zarr output named its axes by their count: a ZCYX
+        hyperstack was labelled ``c, z, y, x`` and every scale was 1 (a microscopy review)."""
+        if any(a not in NGFF_AXES for a in self.axes) or ("C" in self.axes and "S" in self.axes):
+            return {}
+        sizes = {"X": None, "Y": None, "Z": None}
+        if self.resolution is not None:
+            unit = MICROMETRES_PER_RESOLUTION_UNIT.get(self.resolution_unit, 1.0)
+            if self.imagej is not None and str(self.imagej.get("unit", "")).lower() not in MICRON_NAMES:
+                unit = 1.0  # ImageJ's own unit (pixels, nm, …): its numbers as they are
+            sizes["X"], sizes["Y"] = unit / self.resolution[0], unit / self.resolution[1]
+        if self.imagej is not None and "spacing" in self.imagej:
+            sizes["Z"] = float(self.imagej["spacing"])
+        for axis in "XYZ":
+            if self.ome is not None and f"PhysicalSize{axis}" in self.ome:
+                sizes[axis] = float(self.ome[f"PhysicalSize{axis}"])
+        return {"axes": [NGFF_AXES[a] for a in self.axes], "scale": [sizes.get(a) or 1.0 for a in self.axes]}
 
     def write_options(self, shape: tuple[int, ...], dtype) -> dict[str, Any]:
         """``tifffile.imwrite`` keywords that record this metadata for an output of ``shape`` and ``dtype``.
