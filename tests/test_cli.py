@@ -335,7 +335,7 @@ def test_an_unwritable_output_folder_is_refused_before_any_work_and_success_foll
     monkeypatch.undo()
     assert loud(tmp_path / "made" / "out.png") == 0
     err = capsys.readouterr().err
-    assert f"note: making the folder {tmp_path / 'made'}" in err and f"-> {tmp_path / 'made' / 'out.png'}" in err
+    assert f"note: made the folder {tmp_path / 'made'}" in err and f"-> {tmp_path / 'made' / 'out.png'}" in err
 
 
 def test_no_note_is_printed_before_a_run_that_is_refused(tmp_path, rng, capsys):
@@ -347,6 +347,33 @@ def test_no_note_is_printed_before_a_run_that_is_refused(tmp_path, rng, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "broken.safetensors" in err
     assert "note:" not in err and not (tmp_path / "made").exists()
+
+
+def test_two_inputs_for_one_output_are_refused_before_any_work(tmp_path, rng, weights, capsys):
+    """A review: photo.png and photo.webp (a WebP's output is PNG) both went to photo.png; the second failed as
+    "made by an earlier run", and --skip-existing left it unrestored without a word."""
+    (tmp_path / "in").mkdir()
+    bgr = _bgr_png(tmp_path / "in" / "photo.png", rng)
+    assert cv2.imwrite(str(tmp_path / "in" / "photo.webp"), bgr[::-1])
+    for extra in ([], ["--skip-existing"]):
+        code = main(["restore", str(tmp_path / "in"), str(tmp_path / "out"), "--task", "denoise", "--level", "25",
+                     "--weights", str(weights), *extra])
+        err = capsys.readouterr().err
+        assert code == 2 and "photo.png and photo.webp would both be written to" in err
+        assert not (tmp_path / "out").exists()
+
+
+def test_notes_are_said_once_a_file_is_written(tmp_path, rng, weights, capsys):
+    """A review: "written as JPEG, compressed again" came before a uint16 file's refusal to be a JPEG."""
+    assert cv2.imwrite(str(tmp_path / "deep.png"), rng.integers(0, 65535, (40, 52, 3), dtype=np.uint16))
+    code = main(["restore", str(tmp_path / "deep.png"), str(tmp_path / "out.jpg"), "--task", "denoise", "--level", "25",
+                 "--weights", str(weights)])
+    err = capsys.readouterr().err
+    assert code == 2 and "JPG holds uint8" in err and "note:" not in err
+    _bgr_png(tmp_path / "in.png", rng)
+    assert main(["restore", str(tmp_path / "in.png"), str(tmp_path / "out.jpg"), "--task", "denoise", "--level", "25",
+                 "--weights", str(weights)]) == 0
+    assert "note: 1 output(s) written as JPEG" in capsys.readouterr().err
 
 
 def test_output_folder_for_a_single_file(tmp_path, rng, weights):

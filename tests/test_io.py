@@ -255,6 +255,14 @@ def test_a_level_sweep_saves_with_the_pixel_size_of_its_file(tmp_path, axes, sha
             assert saved.axes == "TYX" and saved.imagej["spacing"] == pytest.approx(0.3) and "finterval" not in saved.imagej
 
 
+def test_save_suggests_a_tiff_for_a_level_sweep_of_a_photo():
+    from napari_hyperres.ui.widget_save import save_suffix
+
+    assert save_suffix("photo.jpg", 3, True) == ".png" and save_suffix("scan.png", 2, False) == ".png"
+    assert save_suffix("photo.jpg", 4, True) == ".tif" and save_suffix("scan.png", 3, False) == ".tif"  # a sweep's levels
+    assert save_suffix("cells.tiff", 3, False) == ".tiff" and save_suffix(None, 2, False) == ".tif"
+
+
 def test_write_creates_folders(tmp_path):
     path = write_image(tmp_path / "new" / "deeper" / "a.tif", np.zeros((4, 4), np.uint16))
     assert read_image(path).dtype == np.uint16

@@ -128,12 +128,27 @@ def restore_jobs(source: Path, target: Path) -> list[tuple[Path, Path]]:
         files = folder_images(source)
         if not files:
             raise ShapeError(f"{source}: no images with a supported suffix ({', '.join(READABLE_SUFFIXES)})")
-        return [(p, target / output_name(p)) for p in files]
+        jobs = [(p, target / output_name(p)) for p in files]
+        check_one_input_per_output(jobs)
+        return jobs
     if target.is_dir():
         target = target / output_name(source)
     if not is_supported(target):
         raise ShapeError(f"{target}: unsupported output type {target.suffix or '(no suffix)'!r}; expected one of {', '.join(SUPPORTED_SUFFIXES)}")
     return [(source, target)]
+
+
+def check_one_input_per_output(jobs: list[tuple[Path, Path]]) -> None:
+    """Refuse, before any work, a folder run in which two inputs would be written to one output (``photo.png``
+    and ``photo.webp``: a WebP's output is PNG). The second failed as "exists … made by an earlier run", and
+    ``--skip-existing`` left it unrestored in silence (a review)."""
+    first: dict[str, Path] = {}
+    for src, dst in jobs:
+        key = os.path.normcase(str(dst))
+        if key in first:
+            raise ShapeError(f"{first[key].name} and {src.name} would both be written to {dst}: rename one of them, or restore "
+                             "them into different folders")
+        first[key] = src
 
 
 def check_targets(
@@ -224,9 +239,7 @@ def run_restore(args: argparse.Namespace) -> int:
     if args.float_output and any(not is_tiff(dst) for _, dst in jobs):
         raise ShapeError("--float-output writes float32 TIFFs: give OUT a .tif suffix (or a folder)")
     restorer = Restorer(task, weights=args.weights, device=args.device, precision=args.precision, self_ensemble=args.self_ensemble)
-    notes = output_notes(task, jobs, args)  # after what can refuse the run: no "making the folder …" before an error
-    if notes and not args.quiet:
-        print("\n".join(notes), file=sys.stderr)
+    notes = [] if args.quiet else output_notes(task, jobs, args)  # said once a file is written: never before a refusal
     value_range = tuple(args.value_range) if args.value_range else None
     failed = 0
     budget = int(args.memory_budget * 2**20)
@@ -241,6 +254,9 @@ def run_restore(args: argparse.Namespace) -> int:
                     raise FileExistsError(dst)
                 with warnings_naming(src.name):  # each file's warnings, named
                     restore_job(restorer, src, dst, given, args, value_range, budget, client)
+                if notes:
+                    print("\n".join(notes), file=sys.stderr)
+                    notes = []
             except (HyperResError, OSError) as exc:
                 if args.skip_existing and isinstance(exc, FileExistsError):  # before it, or at atomic_write's final check
                     if not args.quiet:
@@ -279,7 +295,7 @@ def output_notes(task, jobs: list[tuple[Path, Path]], args: argparse.Namespace) 
     from ..core.jpeg_quality import JPEG_SUFFIXES
     from ..core.tasks.sr import SR_ON_JPEG
 
-    notes = [f"note: making the folder {folder}" for folder in output_folders(jobs) if not folder.exists()]
+    notes = [f"note: made the folder {folder}" for folder in output_folders(jobs) if not folder.exists()]
     jpeg_out = sum(dst.suffix.lower() in JPEG_SUFFIXES for _, dst in jobs)
     if jpeg_out:
         quality = args.jpeg_quality or JPEG_QUALITY

@@ -97,7 +97,7 @@ class ChannelsMixin:
             self.channels_button.tooltip = (
                 f"axis {axis} of this layer holds {count} channels (the file's C axis): one layer per channel, so that "
                 "each is fitted and restored on its own (detectors differ in gain, offset and brightness; one fit for "
-                "all can cost several dB). The layer itself is kept, hidden."
+                "all can cost several dB). The channel layers take the layer's place in the list, as napari's Split Stack does."
             )
 
     def split_channels(self, layer: Any = None) -> list[Any]:

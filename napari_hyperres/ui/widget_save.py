@@ -21,6 +21,16 @@ from .outputs import OUTPUT_KEY
 from .widget_workers import create_worker
 
 
+def save_suffix(source_file: str | None, ndim: int, rgb: bool) -> str:
+    """The suffix Save… suggests for a restored layer of ``ndim`` axes: a TIFF from a TIFF (or from no file); a
+    photo as PNG (every pixel, and the orientation tag a TIFF cannot hold: a review's default .tif of a phone
+    photo came out sideways), unless the layer holds several images (a Level sweep), which only a TIFF keeps
+    (the suggested PNG was refused: a review)."""
+    if not source_file or Path(source_file).suffix.lower() in (".tif", ".tiff"):
+        return Path(source_file).suffix if source_file else ".tif"
+    return ".png" if ndim <= (3 if rgb else 2) else ".tif"
+
+
 def save_restored(path: str | Path, data: np.ndarray, source_file: str | None, made: dict | None = None) -> Path:
     """Write ``data`` to ``path`` (atomically; the format by its suffix) with the metadata of the
     file it was restored from, where that file still exists: a TIFF output gets the TIFF's axes,
@@ -102,9 +112,7 @@ class SaveMixin:
         made = layer.metadata[OUTPUT_KEY]
         source_file = made.get("source_file")
         stem = Path(source_file).stem if source_file else made.get("source", "restored")
-        # a TIFF from a TIFF; a photo as PNG: every pixel, and the orientation tag a TIFF cannot hold (a review's
-        # default .tif of a phone photo came out sideways)
-        suffix = ".tif" if not source_file else Path(source_file).suffix if Path(source_file).suffix.lower() in (".tif", ".tiff") else ".png"
+        suffix = save_suffix(source_file, np.ndim(layer.data), bool(getattr(layer, "rgb", False)))
         path = path or ask_save_path(self.native, f"{stem}_{made.get('task', 'restored')}{suffix}")
         if not path:
             return
