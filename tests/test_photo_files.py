@@ -19,6 +19,7 @@ Image = pytest.importorskip("PIL.Image")
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 MAKE, DATE, ORIENTATION, EXIF_IFD, PIXEL_X, PIXEL_Y = 0x010F, 0x0132, 0x0112, 0x8769, 0xA002, 0xA003
+X_RESOLUTION, Y_RESOLUTION = 0x011A, 0x011B
 
 
 def camera_jpeg(path, orientation: int = 1, size=(64, 48)) -> None:
@@ -27,6 +28,7 @@ def camera_jpeg(path, orientation: int = 1, size=(64, 48)) -> None:
     rgb = np.stack([x * 4 % 256, y * 5 % 256, 255 - x * 3 % 256], axis=-1).astype(np.uint8)
     exif = Image.Exif()
     exif[MAKE], exif[DATE], exif[ORIENTATION] = "Canon", "2026:11:30 10:11:12", orientation
+    exif[X_RESOLUTION], exif[Y_RESOLUTION] = 300.0, 300.0  # the EXIF's own dpi, beside the JFIF header's
     exif.get_ifd(EXIF_IFD).update({PIXEL_X: size[0], PIXEL_Y: size[1]})
     Image.fromarray(rgb).save(path, quality=40, exif=exif, dpi=(300, 300))
 
@@ -57,6 +59,25 @@ def test_an_enlarged_photo_records_its_new_size_and_resolution(tmp_path, tiny_we
         ifd = image.getexif().get_ifd(EXIF_IFD)
         assert (ifd[PIXEL_X], ifd[PIXEL_Y]) == image.size == (128, 96)
         assert tuple(round(v) for v in image.info["dpi"]) == (600, 600)  # the same print size
+        assert float(image.getexif()[X_RESOLUTION]) == float(image.getexif()[Y_RESOLUTION]) == 600.0  # the EXIF's too (a review)
+
+
+def test_the_inputs_thumbnail_is_left_out_of_the_output():
+    """A review: the output's EXIF kept the input's thumbnail (IFD1): the degraded image, sideways once the
+    orientation says upright."""
+    import struct
+
+    from napari_hyperres.io.exif import without_thumbnail
+
+    ifd0 = struct.pack("<H", 1) + struct.pack("<HHII", ORIENTATION, 3, 1, 6) + struct.pack("<I", 26)  # then IFD1 at 26
+    ifd1 = struct.pack("<H", 1) + struct.pack("<HHII", 0x0103, 3, 1, 6) + struct.pack("<I", 0)  # compression: JPEG
+    exif = b"II*\x00" + struct.pack("<I", 8) + ifd0 + ifd1
+    assert struct.unpack_from("<I", exif, 8 + 2 + 12)[0] == 26
+    cut = without_thumbnail(exif)
+    assert struct.unpack_from("<I", cut, 8 + 2 + 12)[0] == 0 and cut[:22] == exif[:22]
+    loaded = Image.Exif()
+    loaded.load(b"Exif\x00\x00" + cut)
+    assert loaded[ORIENTATION] == 6
 
 
 def test_a_png_input_keeps_its_orientation_because_its_pixels_were_not_turned(tmp_path, tiny_weights):

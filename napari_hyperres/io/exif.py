@@ -27,6 +27,7 @@ EXIF_TAG = b"Exif\x00\x00"
 ORIENTATION = 0x0112
 EXIF_IFD = 0x8769
 PIXEL_X, PIXEL_Y = 0xA002, 0xA003
+X_RESOLUTION, Y_RESOLUTION = 0x011A, 0x011B
 INCH_PER_METRE = 0.0254
 
 
@@ -71,18 +72,22 @@ def output_exif(path: str | os.PathLike, in_shape: tuple[int, ...], out_shape: t
         values = {PIXEL_X: out_shape[1], PIXEL_Y: out_shape[0]}
         if turned:
             values[ORIENTATION] = 1
-        exif = patched(exif, values)
+        # after sr the EXIF resolution said the input's dpi beside the header's new one (a review); the thumbnail
+        # showed the degraded input, sideways once the orientation says upright (a review): it is left out
+        exif = without_thumbnail(patched(exif, values, {X_RESOLUTION: scale_x, Y_RESOLUTION: scale_y}))
     dpi = None if found.dpi is None else (found.dpi[0] * scale_x, found.dpi[1] * scale_y)
     return replace(found, exif=exif, dpi=dpi)
 
 
-def patched(exif: bytes, values: dict[int, int]) -> bytes:
-    """``exif`` with the SHORT / LONG tags in ``values`` set where IFD0 or the EXIF IFD hold them
-    (a tag that is absent, or whose type cannot hold the value, is left out; nothing is added)."""
+def patched(exif: bytes, values: dict[int, int], scales: dict[int, float] | None = None) -> bytes:
+    """``exif`` with the SHORT / LONG tags in ``values`` set, and the RATIONAL tags in ``scales`` multiplied
+    by their factor, where IFD0 or the EXIF IFD hold them (a tag that is absent, or whose type cannot hold
+    the value, is left out; nothing is added)."""
     data = bytearray(exif)
     if data[:2] not in (b"II", b"MM"):
         return exif
     order = "<" if data[:2] == b"II" else ">"
+    scales = scales or {}
 
     def ifd_entries(offset: int):
         if offset + 2 > len(data):
@@ -109,6 +114,32 @@ def patched(exif: bytes, values: dict[int, int]) -> bytes:
                     struct.pack_into(order + "H", data, at + 8, value)
                 elif kind == 4 and 0 <= value < 1 << 32:
                     struct.pack_into(order + "I", data, at + 8, value)
+            if tag in scales and kind == 5 and count == 1:  # RATIONAL: numerator and denominator at an offset
+                where = struct.unpack_from(order + "I", data, at + 8)[0]
+                if where + 8 <= len(data):
+                    numerator, denominator = struct.unpack_from(order + "II", data, where)
+                    scaled = round(numerator * scales[tag])
+                    while scaled >= 1 << 32 and denominator > 1:
+                        numerator, denominator = numerator // 2, denominator // 2
+                        scaled = round(numerator * scales[tag])
+                    if 0 < scaled < 1 << 32:
+                        struct.pack_into(order + "II", data, where, scaled, max(denominator, 1))
+    return bytes(data)
+
+
+def without_thumbnail(exif: bytes) -> bytes:
+    """``exif`` with IFD0's link to IFD1 (the thumbnail) cut: no viewer finds the input's thumbnail in the output."""
+    if exif[:2] not in (b"II", b"MM") or len(exif) < 8:
+        return exif
+    order = "<" if exif[:2] == b"II" else ">"
+    first = struct.unpack_from(order + "I", exif, 4)[0]
+    if first + 2 > len(exif):
+        return exif
+    link = first + 2 + 12 * struct.unpack_from(order + "H", exif, first)[0]
+    if link + 4 > len(exif):
+        return exif
+    data = bytearray(exif)
+    struct.pack_into(order + "I", data, link, 0)
     return bytes(data)
 
 
