@@ -228,6 +228,12 @@ def test_progress_counts_tiles_over_all_planes(strong_rgb, rng):
     assert calls[-1] == (12, 12) and all(total == 12 for _, total in calls)
 
 
+def test_a_file_name_is_refused_with_how_to_read_it(strong_rgb, tmp_path):
+    for name in ("photo.png", tmp_path / "photo.png"):
+        with pytest.raises(ShapeError, match=r"not a file name .*napari_hyperres.read_image\(path\)"):
+            strong_rgb.restore(name, 25)
+
+
 def test_cancel_raises_and_stops(strong_rgb, rng):
     calls: list[tuple[int, int]] = []
     with pytest.raises(CancelledError, match="cancelled"):

@@ -1691,6 +1691,7 @@ def test_a_hyperstacks_channels_split_into_layers_each_fitted_on_its_own(make_wi
     qtbot.waitUntil(lambda: not widget.busy and any("microscopy" in layer.name for layer in viewer.layers), timeout=TIMEOUT_MS)
     output = next(layer for layer in viewer.layers if "microscopy" in layer.name)
     assert output.metadata["hyperres"]["source_file"] == str(source)
+    assert channels[1].blending == output.blending == "additive"  # a composite's channel: the others show through (a review)
     target = tmp_path / "second.tif"
     widget.save_output(str(target), layer=output)
     qtbot.waitUntil(lambda: target.exists() and "saved" in widget.status.value, timeout=TIMEOUT_MS)

@@ -7,6 +7,7 @@ Importing this module imports neither napari nor Qt.
 from __future__ import annotations
 
 import copy
+import os
 import threading
 import warnings
 from collections import OrderedDict
@@ -36,6 +37,7 @@ from ..errors import (
     LevelRangeError,
     LevelRangeWarning,
     MissingWeightsError,
+    ShapeError,
     WeightsError,
 )
 from .by_brightness import restore_unit_plane_by_brightness
@@ -450,6 +452,11 @@ class Restorer:
             axes are scaled by ``level``. A dask array in gives a lazy dask array
             out (:meth:`restore_lazy`).
         """
+        if isinstance(image, (str, os.PathLike)):  # "got dtype <U37; convert it first" said nothing useful (a review)
+            raise ShapeError(
+                f"restore takes an image array, not a file name ({str(image)!r}): read it first "
+                "(napari_hyperres.read_image(path)), or restore files from the command line (napari-hyperres restore IN OUT)"
+            )
         if isinstance(level, (list, tuple, np.ndarray)) and channel_axis is None:
             raise LevelRangeError(
                 f"a list of levels ({list(np.ravel(level))}) is one per channel: pass channel_axis= (the leading axis that "

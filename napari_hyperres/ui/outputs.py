@@ -50,10 +50,12 @@ def restored_before(layer: Any) -> dict[str, Any] | None:
 
 
 def display_kwargs(source: Any) -> dict[str, Any]:
-    """Display settings copied from the input layer so outputs look comparable."""
+    """Display settings copied from the input layer so outputs look comparable: its colormap and contrast, and
+    its blending (a channel of a composite is additive: an opaque output hid the other channels, a review)."""
+    blending = {"blending": source.blending} if getattr(source, "blending", None) else {}
     if source.rgb:
-        return {"rgb": True}
-    return {"rgb": False, "colormap": source.colormap, "contrast_limits": list(source.contrast_limits)}
+        return {"rgb": True, **blending}
+    return {"rgb": False, "colormap": source.colormap, "contrast_limits": list(source.contrast_limits), **blending}
 
 
 def find_layer(layers: Any, unique_id: Any) -> Any:
