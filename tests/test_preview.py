@@ -293,6 +293,11 @@ def test_describe_estimate_error_says_what_to_do():
     damaged = describe_estimate_error(WeightsError("x.safetensors: damaged metadata; re-export the weights"), DENOISE)
     assert "train-estimator" not in damaged and "re-export" in damaged
     assert "RuntimeError: boom" in describe_estimate_error(RuntimeError("boom"), DENOISE)
+    from napari_hyperres.core.plugins import get_task
+    from napari_hyperres.errors import ShapeError
+
+    unfit = describe_estimate_error(ShapeError("read noise hides the shot noise from the fit"), get_task("microscopy"))
+    assert "slider" not in unfit and "--camera" in unfit and "'denoise'" in unfit  # no level helps where the fit fails
 
 
 def test_worker_functions_match_the_engine(tiny_denoise):
