@@ -134,8 +134,8 @@ def test_each_channel_of_a_hyperstack_gets_its_own_noise_fit(tmp_path, capsys, m
         else:
             import zarr
 
-            group = zarr.open_group(str(tmp_path / target), mode="r")
-            np.testing.assert_array_equal(np.asarray(group["0"]), out)
+            group = zarr.open_group(str(tmp_path / target), mode="r")  # NGFF's order, the file's axes named: C, Z, Y, X
+            np.testing.assert_array_equal(np.asarray(group["0"]), np.moveaxis(out, 1, 0))
 
 
 def test_channels_stored_as_samples_get_their_own_noise_fit(tmp_path, capsys, microscopy):
@@ -541,7 +541,7 @@ def test_a_camera_offset_above_the_data_is_refused(tmp_path, capsys):
     tifffile.imwrite(tmp_path / "f.tif", frame)
     assert main(["restore", str(tmp_path / "f.tif"), str(tmp_path / "o.tif"), "--task", "microscopy", "--level", "auto",
                  "--camera", "2", "3", "400", "--device", "cpu"]) == 2
-    assert "Check the OFFSET of --camera" in capsys.readouterr().err and not (tmp_path / "o.tif").exists()
+    assert "Check the camera's OFFSET" in capsys.readouterr().err and not (tmp_path / "o.tif").exists()
     assert restore(frame, "microscopy", "auto", noise=PoissonGaussian.from_read_noise(2.0, 3.0, 100.0)).shape == frame.shape
 
 
@@ -558,7 +558,7 @@ def test_a_camera_offset_a_few_counts_high_is_refused_in_every_path(tmp_path, ca
     for extra in ([], ["--float-output"]):
         code = main(["restore", str(tmp_path / "f.tif"), str(tmp_path / "o.tif"), "--task", "microscopy", "--level", "auto",
                      "--camera", "1.5", "3", "100", "--device", "cpu", "--quiet", *extra])
-        assert code == 2 and "Check the OFFSET of --camera" in capsys.readouterr().err and not (tmp_path / "o.tif").exists()
+        assert code == 2 and "Check the camera's OFFSET" in capsys.readouterr().err and not (tmp_path / "o.tif").exists()
     # a gain given at half the true one: warned with --float-output too
     assert main(["restore", str(tmp_path / "f.tif"), str(tmp_path / "o.tif"), "--task", "microscopy", "--level", "auto",
                  "--camera", "0.75", "3", "90", "--device", "cpu", "--quiet", "--float-output"]) == 0

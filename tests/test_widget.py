@@ -1824,3 +1824,38 @@ def test_clearing_the_layers_starts_nothing_for_layers_about_to_go(make_widget, 
     viewer.layers.remove("q30")
     qtbot.waitUntil(lambda: widget.layer_combo.value is not None and widget.layer_combo.value.name == "other" and widget.task.name == "denoise",
                     timeout=TIMEOUT_MS)
+
+
+def test_a_camera_typed_in_the_panel_restores_what_the_fit_cannot(make_widget, qtbot, notes):
+    """A microscopy review: where the photon fit failed (a few photons under read noise) the panel said to set the
+    level with the slider, and every level failed the same way; the camera could only be given from Python or the
+    CLI. The camera field takes GAIN READ_NOISE OFFSET; its offset is checked on the whole layer as the CLI's is."""
+    from test_photon_noise import camera, fluorescence_like
+
+    from napari_hyperres.core.photon_noise import PoissonGaussian
+    from napari_hyperres.engine import whole_value_range
+
+    clean = np.clip(fluorescence_like((128, 128)) * 1.25 - 0.25, 0, 1)
+    frame = camera(clean, 1.5, 3.0, 90.0, 20.0)
+    viewer = ViewerModel()
+    layer = viewer.add_image(frame, name="cells")
+    widget = make_widget(viewer)
+    widget.native.show()
+    widget.live_check.value = False
+    assert not widget.camera_edit.visible  # denoise: one σ, no camera
+    widget.task_combo.value = "microscopy"
+    assert widget.camera_edit.visible
+    widget.camera_edit.value = "1.5, 3, 90"
+    widget.estimate()
+    qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+    expected = PoissonGaussian.from_read_noise(1.5, 3.0, 90.0).photons(*whole_value_range(frame, counts=True))
+    assert widget.level == pytest.approx(expected, abs=0.06) and "camera given" in widget.status.value  # the field rounds to 0.1
+    widget.apply(layer=layer)
+    qtbot.waitUntil(lambda: not widget.busy and len(viewer.layers) == 2, timeout=TIMEOUT_MS)
+    assert viewer.layers[-1].metadata["hyperres"]["noise"].startswith("gain α 1.5 per photo-electron, read noise σ 3, offset 90")
+    np.testing.assert_array_equal(np.asarray(layer.data), frame)
+    for typed, words in (("1.5 3 100", "lies above this image's darkest parts"), ("1.5 3", "three numbers"), ("0 3 90", "gain > 0")):
+        widget.camera_edit.value = typed
+        widget.apply(layer=layer)
+        qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+        assert words in widget.status.value and len(viewer.layers) == 2

@@ -347,8 +347,9 @@ def check_offset_below(noise: PoissonGaussian, planes: list[np.ndarray]) -> None
     if black < noise.offset - OFFSET_SIGMAS * max(noise.sigma, 1.0):
         raise ShapeError(
             f"the camera offset given ({noise.offset:g}) lies above this image's darkest parts ({black:.4g}): "
-            "they would hold negative photons. Check the OFFSET of --camera GAIN READ_NOISE OFFSET (counts at zero "
-            "light: a dark frame's mean), or leave --camera out to fit the noise from the image"
+            "they would hold negative photons. Check the camera's OFFSET (counts at zero light: a dark frame's mean; "
+            "CLI: --camera GAIN READ_NOISE OFFSET, napari: the panel's camera field), or leave the camera out to fit "
+            "the noise from the image"
         )
 
 

@@ -183,10 +183,7 @@ def camera_noise(args: argparse.Namespace, task):
         return None
     if not task.noise_parameters:
         raise ShapeError(f"--camera is for photon-limited tasks (such as microscopy); task {task.name!r} has one noise level")
-    gain, read_noise, offset = args.camera
-    if not gain > 0 or read_noise < 0:
-        raise ShapeError(f"--camera expects a gain > 0 and a read noise ≥ 0, got gain {gain:g}, read noise {read_noise:g}")
-    return PoissonGaussian.from_read_noise(gain, read_noise, offset)
+    return PoissonGaussian.checked_camera(*args.camera)
 
 
 def print_error(message: str, stream: TextIO | None = None) -> None:

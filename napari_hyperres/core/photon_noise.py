@@ -69,6 +69,30 @@ class PoissonGaussian:
         """Parameters from the camera's gain α, read noise σ and black level (data units)."""
         return cls(float(gain), float(sigma) ** 2 - float(gain) * float(offset), float(offset), camera=True)
 
+    @classmethod
+    def camera_from_text(cls, text: str) -> "PoissonGaussian | None":
+        """A camera typed as ``"GAIN READ_NOISE OFFSET"`` (the CLI's ``--camera``, the panel's camera field;
+        spaces or commas between), or ``None`` for an empty text.
+
+        Raises:
+            ShapeError: not three numbers, a gain ≤ 0 or a negative read noise, saying what is expected.
+        """
+        parts = text.replace(",", " ").split()
+        if not parts:
+            return None
+        try:
+            gain, read_noise, offset = (float(part) for part in parts)
+        except ValueError:
+            raise ShapeError(f"expected the camera as three numbers, GAIN READ_NOISE OFFSET (e.g. 2.2 3.5 100), got {text!r}") from None
+        return cls.checked_camera(gain, read_noise, offset)
+
+    @classmethod
+    def checked_camera(cls, gain: float, read_noise: float, offset: float) -> "PoissonGaussian":
+        """:meth:`from_read_noise` of a camera's numbers, refused where they are none (a gain ≤ 0, a negative read noise)."""
+        if not (math.isfinite(gain) and gain > 0) or not (math.isfinite(read_noise) and read_noise >= 0) or not math.isfinite(offset):
+            raise ShapeError(f"expected a camera gain > 0 and a read noise ≥ 0 (counts), got gain {gain:g}, read noise {read_noise:g}")
+        return cls.from_read_noise(gain, read_noise, offset)
+
     @property
     def sigma(self) -> float:
         """Read noise σ (data units) implied by ``beta`` and ``offset`` (0 where they imply σ² < 0)."""

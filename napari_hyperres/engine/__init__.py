@@ -9,7 +9,7 @@ May import: :mod:`napari_hyperres.core`, :mod:`napari_hyperres.blind` (to resolv
 ``"auto"``). Never I/O, ui or cli (``tests/test_layers.py``).
 """
 
-from .lazy import is_dask_array, stack_sample, whole_noise, whole_value_range
+from .lazy import is_dask_array, stack_sample, whole_camera, whole_noise, whole_value_range
 from .report import PlaneChoice, Report
 from .restorer import Progress, Restorer, output_shape, restore
 from .tiling import DEFAULT_TILE, tile_boxes
@@ -26,5 +26,6 @@ __all__ = [
     "restore",
     "tile_boxes",
     "whole_noise",
+    "whole_camera",
     "whole_value_range",
 ]

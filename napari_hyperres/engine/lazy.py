@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ..blind.photon_fit import fit_plane_indices, fit_poisson_gaussian
+from ..blind.photon_fit import fit_plane_indices, fit_poisson_gaussian, given_noise_on, sampled_planes
 from ..core.images import is_rgb_image
 from ..core.intensity import check_dtype, intensity_map_for, reads_data_range
 from ..core.photon_noise import PoissonGaussian
@@ -133,6 +133,19 @@ def whole_noise(image, rgb: bool | None = None, task: str = "microscopy") -> Poi
     if is_dask_array(image):
         return fit_poisson_gaussian(stack_sample(image, image.ndim - 2))
     return fit_poisson_gaussian(np.asarray(image))
+
+
+def whole_camera(noise: PoissonGaussian, image, value_range: tuple[float, float], rgb: bool | None = None,
+                 task: str = "microscopy") -> PoissonGaussian:
+    """A camera given for all of ``image`` (the panel's camera field, ``--camera``) checked against the planes
+    that stand for it (:func:`~napari_hyperres.blind.photon_fit.given_noise_on`: an offset above its darkest
+    parts refused, its saturation level added, a misfit warned about), as restoring all of it in memory does;
+    ``value_range``: its :func:`whole_value_range`. Passing the result as ``noise`` when restoring one plane
+    gives that plane as in the whole result."""
+    if is_rgb_image(tuple(image.shape), rgb):
+        refuse_rgb(task, image.shape)
+    planes = stack_sample(image, image.ndim - 2) if is_dask_array(image) else sampled_planes(np.asarray(image))
+    return given_noise_on(noise, planes.reshape((-1,) + planes.shape[-2:]), *value_range)
 
 
 def is_dask_array(image) -> bool:

@@ -306,7 +306,7 @@ class Request:
         Called first thing in each worker: the reading runs on the worker's thread, and is
         taken from :attr:`statistics` when this layer's data was read before.
         """
-        from ..engine import whole_noise, whole_value_range
+        from ..engine import whole_camera, whole_noise, whole_value_range
 
         def kept(what: str, compute: Callable[[], Any]) -> Any:
             if self.statistics is None or self.data_key is None:
@@ -320,10 +320,14 @@ class Request:
         noise = self.noise
         if noise is None and self.task.noise_parameters:
             noise = kept("noise", lambda: whole_noise(self.data, self.rgb, self.task.name))
+        elif noise is not None and noise.camera and self.task.noise_parameters:  # the camera field: checked on the layer once
+            camera = noise
+            noise = kept(("camera", camera.gain, camera.beta, camera.offset),
+                         lambda: whole_camera(camera, self.data, value_range, self.rgb, self.task.name))
         return dataclasses.replace(self, value_range=value_range, noise=noise)
 
-    def _statistics_key(self, what: str) -> tuple:
-        """Where :attr:`statistics` keeps ``what`` ("range" or "noise") of this layer's data: the range per
+    def _statistics_key(self, what: str | tuple) -> tuple:
+        """Where :attr:`statistics` keeps ``what`` ("range", "noise", or a camera's key) of this layer's data: the range per
         rule (photon counts or not), so one key serves :meth:`with_statistics` and :meth:`kept_noise`."""
         return (self.data_key, ("range", bool(self.task.noise_parameters)) if what == "range" else what)
 

@@ -22,6 +22,7 @@ from magicgui.widgets import (
     FloatSlider,
     FloatSpinBox,
     Label,
+    LineEdit,
     ProgressBar,
     PushButton,
     SpinBox,
@@ -33,6 +34,7 @@ from qtpy.QtWidgets import QComboBox
 
 from ..blind.levels import task_for_file
 from ..core.devices import available_devices
+from ..core.photon_noise import PoissonGaussian
 from ..core.plugins import broken_plugins, get_tasks
 from ..core.tasks import Task
 from ..core.tasks import hyperres_tasks as builtin_tasks
@@ -172,6 +174,12 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             tooltip="a camera's noise is strongest in the shadows: Auto reads the level of each brightness and each "
             "pixel is restored at its own (up to three passes, blended: slower); the slider then moves them all together",
         )
+        self.camera_edit = LineEdit(
+            label="camera", value="",
+            tooltip="photon-limited tasks: your camera's GAIN READ_NOISE OFFSET in counts (e.g. 2.2 3.5 100: counts per "
+            "photo-electron, read noise σ, counts at zero light), used instead of the image's own noise fit (the CLI's "
+            "--camera). Needed where the fit fails (a few photons under read noise); empty: fitted from the image",
+        )
         self._curves: dict[tuple[Any, str], Any] = {}  # (layer id, task) → the LevelCurve "Auto" read by brightness
         self._before_file_task: tuple[str, float] | None = None  # (task, level) shown before a file's task replaced them
         self.device_combo = ComboBox(
@@ -224,6 +232,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
                 self.task_combo,
                 self.level_row,
                 self.brightness_check,
+                self.camera_edit,
                 self.device_combo,
                 self.weights_file,
                 self.live_check,
@@ -246,6 +255,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self.level_field.changed.connect(self._on_field)
         self.device_combo.changed.connect(self._on_settings_changed)
         self.brightness_check.changed.connect(self._on_brightness_toggled)
+        self.camera_edit.changed.connect(self._on_settings_changed)
         self.weights_file.changed.connect(self._on_weights_file)
         self.apply_button.changed.connect(self._on_apply_clicked)
         self.export_button.changed.connect(lambda *_: self.export_model())
@@ -366,6 +376,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self.selection_label.visible = not has_level
         self.selection_label.value = ""
         self.brightness_check.visible = task.level_follows_brightness
+        self.camera_edit.visible = bool(task.noise_parameters)
         self.export_button.enabled = exportable(task)
         self._on_settings_changed()
 
@@ -606,6 +617,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             data = layer.data
             rgb = bool(layer.rgb)
             index = plane_index(layer.world_to_data(self.viewer.dims.point), data.shape, rgb)
+            camera = PoissonGaussian.camera_from_text(self.camera_edit.value) if task.noise_parameters else None
         except Exception as exc:  # noqa: BLE001 — a Qt slot must not raise: every failure (a fit's LinAlgError too) is a notification
             self._notify_error(exc, task, quiet=quiet)
             return None
@@ -623,6 +635,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             after=restored_before(layer),
             viewport=self._viewport(layer),
             curve=self._curve_for(layer, task),
+            noise=camera,  # a camera typed in: checked on the whole layer by the worker (Request.with_statistics)
             statistics=self._statistics,  # the whole layer's range / noise fit: read in the worker, kept per layer
             data_key=(layer.unique_id, id(data), data.shape, str(data.dtype), content_sample(data, rgb)),
             serial=next(self._serials),
