@@ -1859,3 +1859,15 @@ def test_a_camera_typed_in_the_panel_restores_what_the_fit_cannot(make_widget, q
         widget.apply(layer=layer)
         qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
         assert words in widget.status.value and len(viewer.layers) == 2
+
+
+def test_a_gray_and_alpha_layer_is_refused_with_how_to_open_it(make_widget, qtbot, notes):
+    """A review: napari opens a gray PNG with transparency as (Y, X, 2); the panel previewed it as Y planes
+    2 pixels wide and Auto said "256×2 pixels"."""
+    viewer = ViewerModel()
+    layer = viewer.add_image(np.zeros((64, 64, 2), np.uint8), name="gray alpha", rgb=False)
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    widget.apply(25, layer=layer)
+    assert "last axis of 2" in widget.status.value and len(viewer.layers) == 1
+    assert "napari_hyperres.read_image(path), rgb=True" in notes["error"][-1]

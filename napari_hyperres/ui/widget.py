@@ -616,6 +616,13 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             task = task.for_file(source_path(layer))  # a 4:4:4 JPEG's chroma at full resolution
             data = layer.data
             rgb = bool(layer.rgb)
+            if not rgb and data.ndim >= 3 and data.shape[-1] in (1, 2) and min(data.shape[-3:-1]) > 4:
+                raise ShapeError(  # a review: a gray PNG with transparency previewed as 256 planes 2 pixels wide
+                    f"layer {layer.name!r} has a last axis of {data.shape[-1]} (shape {tuple(data.shape)}): napari opens a gray "
+                    "image with transparency as gray + alpha that way, and each row would be restored as an image "
+                    f"{data.shape[-1]} pixel(s) wide. Open the file as RGBA instead: "
+                    "viewer.add_image(napari_hyperres.read_image(path), rgb=True)"
+                )
             index = plane_index(layer.world_to_data(self.viewer.dims.point), data.shape, rgb)
             camera = PoissonGaussian.camera_from_text(self.camera_edit.value) if task.noise_parameters else None
         except Exception as exc:  # noqa: BLE001 — a Qt slot must not raise: every failure (a fit's LinAlgError too) is a notification
