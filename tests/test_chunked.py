@@ -321,3 +321,7 @@ def test_an_ome_zarr_of_several_detectors_fits_each_channel(tmp_path, capsys):
     err = capsys.readouterr().err
     gains = [float(err.split(f"in.zarr channel {c}: ")[1].split("gain α ")[1].split()[0]) for c in range(3)]
     assert gains[1] > 2 * gains[0] > 2 * gains[2]  # each detector's own gain (2, 8, 1), not one fit of all
+    assert main(["estimate", str(tmp_path / "in.zarr"), "--task", "microscopy"]) == 0  # it took the store for a folder
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines] == [f"{tmp_path / 'in.zarr'} channel {c}" for c in range(3)]
+    assert [float(line.split("\t")[2].split("gain α ")[1].split()[0]) for line in lines] == pytest.approx(gains, rel=0.01)

@@ -114,6 +114,20 @@ def fitted_channel_axis(task, metadata, shape: tuple[int, ...], leading: int | N
     return None if axis is None or (leading is not None and axis >= leading) else axis
 
 
+def lazy_parts(task, array, meta: dict, metadata) -> tuple[bool, int, int | None, list]:
+    """``(rgb, leading axes, channel_axis, [(label, part), ...])`` of a lazily opened image (:func:`~napari_hyperres.io.chunked.open_lazy`'s
+    ``array`` and ``meta``; ``metadata``: a TIFF's :class:`~napari_hyperres.io.tiff_meta.TiffMetadata` or ``None``):
+    what restoring and estimating it chunk by chunk read, one part per channel a photon-limited task fits on its own."""
+    from ..core.images import is_rgb_image
+
+    rgb = is_rgb_image(tuple(array.shape), None) and (meta.get("axes") or ["c"])[-1] not in ("x", "y")  # NGFF's c is never last
+    lead = array.ndim - (3 if rgb else 2)
+    axis = fitted_channel_axis(task, metadata, tuple(array.shape), lead, meta)  # a photon task fits each channel, as in memory
+    if axis is None:
+        return rgb, lead, None, [("", array)]
+    return rgb, lead, axis, [(f" channel {c}", array[(slice(None),) * axis + (c,)]) for c in range(array.shape[axis])]
+
+
 def channel_parts(task, image, metadata) -> tuple[int | None, list]:
     """``(channel_axis, [(label, part), ...])``: what a photon-limited task fits and restores on its
     own in a file whose metadata names a channel axis (``C``: an ImageJ ``ZCYX`` hyperstack, gray

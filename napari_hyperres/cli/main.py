@@ -37,6 +37,7 @@ from .common import (
     file_error,
     folder_images,
     is_tiff,
+    lazy_parts,
     one_line,
     print_error,
     warning_printer,
@@ -124,6 +125,7 @@ def add_estimate_command(subparsers: argparse._SubParsersAction) -> None:
 def run_estimate(args: argparse.Namespace) -> int:
     from ..blind.brightness import check_follows_brightness
     from ..core.plugins import get_task
+    from ..io.chunked import is_zarr
     from ..io.files import READABLE_SUFFIXES
 
     task = get_task(args.task)
@@ -135,7 +137,7 @@ def run_estimate(args: argparse.Namespace) -> int:
     for source in args.input:
         if not source.exists():
             raise FileNotFoundError(f"no such file or folder: {source}")
-        found = folder_images(source) if source.is_dir() else [source]
+        found = folder_images(source) if source.is_dir() and not is_zarr(source) else [source]  # a zarr store is one image
         if not found:
             raise ShapeError(f"{source}: no images with a supported suffix ({', '.join(READABLE_SUFFIXES)})")
         files += found
@@ -159,12 +161,18 @@ def estimate_file(path, task, args: argparse.Namespace, value_range, camera) -> 
     curve with ``--by-brightness``."""
     from ..blind.brightness import BY_BRIGHTNESS
     from ..blind.levels import resolve_level
+    from ..engine import stack_sample
+    from ..io.chunked import is_zarr, open_lazy
     from ..io.files import read_image
     from ..io.tiff_meta import read_tiff_metadata
 
-    image = None if task.level_in_file is not None and task.level_in_file.level_alone(path) else read_image(path)
-    metadata = read_tiff_metadata(path) if image is not None and is_tiff(path) else None
-    _, parts = channel_parts(task, image, metadata) if image is not None else (None, [("", None)])
+    if is_zarr(path):  # read as restore reads it: each channel's sampled planes (a review: estimate took the store for a folder)
+        _, lead, axis, parts = lazy_parts(task, *open_lazy(path), None)
+        parts = [(label, stack_sample(part, lead - (axis is not None))) for label, part in parts]
+    else:
+        image = None if task.level_in_file is not None and task.level_in_file.level_alone(path) else read_image(path)
+        metadata = read_tiff_metadata(path) if image is not None and is_tiff(path) else None
+        _, parts = channel_parts(task, image, metadata) if image is not None else (None, [("", None)])
     for label, part in parts:  # a photon task: one fit per channel of a hyperstack, as restore does
         choice = resolve_level(task, "auto", part, path=path, weights=args.weights, device=args.device,
                                restoring=False, value_range=value_range, noise=camera)

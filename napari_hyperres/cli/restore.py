@@ -28,6 +28,7 @@ from .common import (
     folder_images,
     is_tiff,
     jpeg_quality,
+    lazy_parts,
     print_error,
     tile_size,
     warnings_naming,
@@ -474,7 +475,6 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
     import dask.array as da
 
     from ..blind.levels import resolve_level
-    from ..core.images import is_rgb_image
     from ..engine import stack_sample
     from ..io.chunked import (
         is_zarr,
@@ -491,21 +491,17 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
     warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
     task = restorer.task
     array, meta = open_lazy(src, chunk=args.tile or 1024)
-    rgb = is_rgb_image(tuple(array.shape), None) and (meta.get("axes") or ["c"])[-1] not in ("x", "y")
-    lead = array.ndim - (3 if rgb else 2)
     metadata = read_tiff_metadata(src) if is_tiff(src) else None
     if metadata is not None and not meta:
         meta = metadata.ngff()  # a zarr output names the file's axes and keeps its voxel size
-    axis = fitted_channel_axis(task, metadata, tuple(array.shape), lead, meta)  # a photon task fits each channel, as in memory
-    parts = [array] if axis is None else [array[(slice(None),) * axis + (c,)] for c in range(array.shape[axis])]
+    rgb, lead, axis, parts = lazy_parts(task, array, meta, metadata)
     restored_parts, levels, noises, methods = [], [], [], []
-    for c, part in enumerate(parts):
+    for label, part in parts:
         choice = given
         if choice is None:
             sample = stack_sample(part, lead - (axis is not None))
             choice = resolve_level(task, args.level, sample, device=args.device, value_range=value_range, noise=camera_noise(args, task))
             if not args.quiet:
-                label = "" if axis is None else f" channel {c}"
                 print(f"{src.name}{label}: {choice.describe(task)}, from sampled planes", file=sys.stderr)
         levels.append(choice.to_restore)
         noises.append(choice.noise)

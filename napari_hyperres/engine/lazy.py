@@ -10,7 +10,12 @@ import math
 
 import numpy as np
 
-from ..blind.photon_fit import fit_plane_indices, fit_poisson_gaussian, given_noise_on, sampled_planes
+from ..blind.photon_fit import (
+    fit_plane_indices,
+    fit_poisson_gaussian,
+    given_noise_on,
+    sampled_planes,
+)
 from ..core.images import is_rgb_image
 from ..core.intensity import check_dtype, intensity_map_for, reads_data_range
 from ..core.photon_noise import PoissonGaussian
