@@ -21,7 +21,6 @@ def main() -> None:
     parser = common.base_parser(__doc__, "bench_gray_as_colour")
     args = parser.parse_args()
     common.setup_threads(args.threads)
-    import napari_hyperres.engine.restorer as restorer_module
     from napari_hyperres.engine import Restorer
 
     folder = args.data_root / "val" / "Set12"
@@ -30,14 +29,9 @@ def main() -> None:
     paths = common.image_paths(folder, limit=2 if args.quick else None)
     cleans = [common.center_crop(common.load_image(path, "gray"), 96 if args.quick else None) for path in paths]
     restorer = Restorer("denoise", device=args.device, precision="float32")
-    neutral = restorer_module.is_neutral_colour
 
     def score(noisy: np.ndarray, clean: np.ndarray, sigma: float, as_gray: bool) -> float:
-        restorer_module.is_neutral_colour = neutral if as_gray else (lambda image: False)
-        try:
-            out = restorer.restore(noisy, sigma)
-        finally:
-            restorer_module.is_neutral_colour = neutral
+        out = restorer.restore(noisy, sigma, neutral_as_gray=as_gray)  # False: the colour path every RGB plane took before
         out = out.mean(axis=-1) if out.ndim == 3 else out
         return common.psnr(out / 255.0, clean)
 
@@ -53,6 +47,7 @@ def main() -> None:
         rows.append([sigma, common.fmt(np.mean(gray)), common.fmt(np.mean(now)), common.fmt(np.mean(before)),
                      common.fmt(np.mean(now) - np.mean(before), signed=True)])
     report = common.Report("Gray stored as colour", __doc__.strip().split("\n\n")[1], args.device)
+    report.notes(["precision: float32 (Restorer(..., precision=\"float32\")), whatever the machine row says"])
     report.section(f"Set12, {len(cleans)} files, 8-bit noise, PSNR (dB)")
     report.table(["σ", "gray file", "as RGB: now (gray network)", "as RGB: before (colour network)", "gain"], rows)
     report.emit(args)

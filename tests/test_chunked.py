@@ -292,8 +292,9 @@ def test_a_tiff_restored_into_zarr_names_its_axes_and_keeps_its_voxel_size(tmp_p
         tifffile.imwrite(tmp_path / "in.tif", stack, imagej=True, resolution=(1 / 0.065, 1 / 0.065),
                          metadata={"axes": "ZCYX", "spacing": 0.3, "unit": "micron"})
     else:
-        tifffile.imwrite(tmp_path / "in.tif", stack, ome=True,
-                         metadata={"axes": "ZCYX", "PhysicalSizeX": 0.065, "PhysicalSizeY": 0.065, "PhysicalSizeZ": 0.3})
+        tifffile.imwrite(tmp_path / "in.tif", stack, ome=True,  # one size in nanometres: converted
+                         metadata={"axes": "ZCYX", "PhysicalSizeX": 0.065, "PhysicalSizeY": 0.065, "PhysicalSizeZ": 300,
+                                   "PhysicalSizeZUnit": "nm"})
     assert _restore(tmp_path / "in.tif", tmp_path / "out.zarr", tiny_weights["denoise"]) == 0
     out = zarr.open_group(str(tmp_path / "out.zarr"), mode="r")
     image = out.attrs["multiscales"][0]

@@ -321,7 +321,8 @@ def test_only_the_first_plane_of_a_stack_becomes_float(monkeypatch):
 
 @pytest.mark.parametrize("image, words", [
     (np.zeros((64, 64), np.uint8), "the image is flat (every pixel is 0)"),
-    (np.full((64, 64, 3), 255, np.uint8), "the image is flat (every pixel is 255)"),
+    (np.full((64, 64, 3), 255, np.uint8), "the image is flat (every pixel is 255, 255, 255)"),
+    (np.full((64, 64, 3), (200, 0, 0), np.uint8), "the image is flat (every pixel is 200, 0, 0)"),  # pure red read σ 5.7
     (np.concatenate([np.full((1, 64, 64), 700), np.arange(64 * 64).reshape(1, 64, 64)]).astype(np.uint16),
      "the first plane of this stack is flat (every pixel is 700)"),
 ])

@@ -243,7 +243,7 @@ def test_a_level_sweep_saves_with_the_pixel_size_of_its_file(tmp_path, axes, sha
     lead = len(shape) - 2
     sweeps = [(3,) + (1,) * lead + (32, 32)] + ([(3,) + (1,) * (lead - 1) + (32, 32)] if "C" in axes else [])
     for sweep in sweeps:
-        out = write_image(tmp_path / "sweep.tif", np.zeros(sweep, np.uint16), tiff_metadata=source.for_shape(sweep), overwrite=True)
+        out = write_image(tmp_path / "sweep.tif", np.zeros(sweep, np.uint16), tiff_metadata=source.for_sweep(sweep), overwrite=True)
         saved = read_tiff_metadata(out)
         if kind == "ome":
             assert saved.ome["PhysicalSizeX"] == pytest.approx(0.1) and saved.axes == "TYX"

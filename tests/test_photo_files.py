@@ -80,6 +80,18 @@ def test_the_inputs_thumbnail_is_left_out_of_the_output():
     assert loaded[ORIENTATION] == 6
 
 
+def test_a_resolution_shared_by_x_and_y_is_scaled_once():
+    """A diff review: X and Y resolution pointing at one rational went 300 → 1200 after sr ×2."""
+    import struct
+
+    from napari_hyperres.io.exif import X_RESOLUTION, Y_RESOLUTION, patched
+
+    entries = struct.pack("<HHII", X_RESOLUTION, 5, 1, 38) + struct.pack("<HHII", Y_RESOLUTION, 5, 1, 38)
+    exif = b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 2) + entries + struct.pack("<I", 0) + struct.pack("<II", 300, 1)
+    out = patched(exif, {}, {X_RESOLUTION: 2.0, Y_RESOLUTION: 2.0})
+    assert struct.unpack_from("<II", out, 38) == (600, 1)
+
+
 def test_a_png_input_keeps_its_orientation_because_its_pixels_were_not_turned(tmp_path, tiny_weights):
     src, out = tmp_path / "photo.png", tmp_path / "out.png"
     exif = Image.Exif()

@@ -297,7 +297,9 @@ def test_describe_estimate_error_says_what_to_do():
     from napari_hyperres.errors import ShapeError
 
     unfit = describe_estimate_error(ShapeError("read noise hides the shot noise from the fit"), get_task("microscopy"))
-    assert "slider" not in unfit and "--camera" in unfit and "'denoise'" in unfit  # no level helps where the fit fails
+    assert "slider" not in unfit and "camera field" in unfit and "'denoise'" in unfit  # no level helps where the fit fails
+    refused = describe_estimate_error(ShapeError("the camera offset given (100) lies above"), get_task("microscopy"))
+    assert "could not fit" not in refused  # the camera's own refusal is said as it is
 
 
 def test_worker_functions_match_the_engine(tiny_denoise):

@@ -1854,7 +1854,8 @@ def test_a_camera_typed_in_the_panel_restores_what_the_fit_cannot(make_widget, q
     qtbot.waitUntil(lambda: not widget.busy and len(viewer.layers) == 2, timeout=TIMEOUT_MS)
     assert viewer.layers[-1].metadata["hyperres"]["noise"].startswith("gain α 1.5 per photo-electron, read noise σ 3, offset 90")
     np.testing.assert_array_equal(np.asarray(layer.data), frame)
-    for typed, words in (("1.5 3 100", "lies above this image's darkest parts"), ("1.5 3", "three numbers"), ("0 3 90", "gain > 0")):
+    for typed, words in (("1.5 3 100", "lies above this image's darkest parts"), ("1.5 3", "three numbers"), ("0 3 90", "gain > 0"),
+                         ("1,5 3 90", "three numbers")):  # a decimal comma is no separator
         widget.camera_edit.value = typed
         widget.apply(layer=layer)
         qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)

@@ -194,11 +194,14 @@ def read_crops(
             f"the image is too small to estimate its level ({plane.shape[0]}×{plane.shape[1]} pixels; the estimator needs "
             f"at least {MIN_ESTIMATE_SIZE}×{MIN_ESTIMATE_SIZE}): give the level as a number ({task.unit})"
         )
-    if float(plane.min()) == float(plane.max()):  # the estimator read σ 10.7 in an all-black PNG (a QA review)
-        stack = image.ndim > (3 if is_rgb_image(tuple(image.shape), rgb) else 2)
+    channels = plane.reshape(-1, plane.shape[-1])
+    if not np.ptp(channels, axis=0).any():  # the estimator read σ 10.7 in an all-black PNG (a QA review); each channel flat
+        colour = is_rgb_image(tuple(image.shape), rgb)
+        stack = image.ndim > (3 if colour else 2)
+        first = np.asarray(image[(0,) * (image.ndim - 1)] if colour else image[(0,) * image.ndim]).ravel()
         raise ShapeError(
             f"{'the first plane of this stack' if stack else 'the image'} is flat (every pixel is "
-            f"{float(np.asarray(image[(0,) * image.ndim])):g}): it holds no noise or artefact to read a level from; "
+            f"{', '.join(f'{float(v):g}' for v in first[:3])}): it holds no noise or artefact to read a level from; "
             f"give the level as a number ({task.unit}), or check that this is the image you meant"
         )
     patch = trained_patch(info, TRAINED_PATCH)

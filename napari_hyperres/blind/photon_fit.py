@@ -317,8 +317,8 @@ costs 1.3–3.2 / 2.8–4.9 / 4.6–6.7 dB (``tests/test_microscopy.py``)."""
 
 
 def given_noise_on(noise: PoissonGaussian, planes: np.ndarray, black: float, white: float) -> PoissonGaussian:
-    """A noise model given rather than fitted (``--camera``, the Python API, the widget's fit passed
-    along) checked against the ``planes`` that stand for the whole image (:func:`sampled_planes`): an
+    """A noise model given rather than fitted (``--camera``, the panel's camera field, ``noise=`` in Python, a
+    fit made earlier) checked against the ``planes`` that stand for the whole image (:func:`sampled_planes`): an
     offset above their darkest parts is refused (:func:`check_offset_below`), their saturation level
     is added where the model has none, and a camera's numbers that do not describe them are warned
     about (:func:`_warn_if_camera_misfits`; ``black``, ``white``: the image's intensity range).

@@ -145,7 +145,7 @@ def check_one_input_per_output(jobs: list[tuple[Path, Path]]) -> None:
     ``--skip-existing`` left it unrestored in silence (a review)."""
     first: dict[str, Path] = {}
     for src, dst in jobs:
-        key = os.path.normcase(str(dst))
+        key = str(dst).casefold()  # photo.png and Photo.webp are one file on macOS's and Windows' disks
         if key in first:
             raise ShapeError(f"{first[key].name} and {src.name} would both be written to {dst}: rename one of them, or restore "
                              "them into different folders")

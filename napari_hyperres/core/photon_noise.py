@@ -72,12 +72,12 @@ class PoissonGaussian:
     @classmethod
     def camera_from_text(cls, text: str) -> "PoissonGaussian | None":
         """A camera typed as ``"GAIN READ_NOISE OFFSET"`` (the CLI's ``--camera``, the panel's camera field;
-        spaces or commas between), or ``None`` for an empty text.
+        spaces between, a comma after a number allowed), or ``None`` for an empty text.
 
         Raises:
             ShapeError: not three numbers, a gain ≤ 0 or a negative read noise, saying what is expected.
         """
-        parts = text.replace(",", " ").split()
+        parts = [part.rstrip(",;") for part in text.split()]  # "2.2, 3.5, 100"; a decimal comma ("2,5") is no separator
         if not parts:
             return None
         try:
@@ -90,7 +90,8 @@ class PoissonGaussian:
     def checked_camera(cls, gain: float, read_noise: float, offset: float) -> "PoissonGaussian":
         """:meth:`from_read_noise` of a camera's numbers, refused where they are none (a gain ≤ 0, a negative read noise)."""
         if not (math.isfinite(gain) and gain > 0) or not (math.isfinite(read_noise) and read_noise >= 0) or not math.isfinite(offset):
-            raise ShapeError(f"expected a camera gain > 0 and a read noise ≥ 0 (counts), got gain {gain:g}, read noise {read_noise:g}")
+            raise ShapeError(f"expected a camera gain > 0, a read noise ≥ 0 and a finite offset (counts), got gain {gain:g}, "
+                             f"read noise {read_noise:g}, offset {offset:g}")
         return cls.from_read_noise(gain, read_noise, offset)
 
     @property

@@ -25,7 +25,7 @@ __all__ = [
     "output_shape",
     "restore",
     "tile_boxes",
-    "whole_noise",
     "whole_camera",
+    "whole_noise",
     "whole_value_range",
 ]

@@ -17,7 +17,7 @@ from .planes import restore_unit_plane
 
 
 def restore_unit_plane_by_brightness(
-    restorer, plane: np.ndarray, curve: LevelCurve, is_rgb: bool, tile: int | None
+    restorer, plane: np.ndarray, curve: LevelCurve, is_rgb: bool, tile: int | None, neutral_as_gray: bool = True
 ) -> Iterator[tuple[int, int] | np.ndarray]:
     """:func:`~napari_hyperres.engine.planes.restore_unit_plane` for a :class:`LevelCurve`: yields
     progress over all passes, then the blended float32 plane (same shape as one pass's)."""
@@ -25,7 +25,7 @@ def restore_unit_plane_by_brightness(
     at = pixel_levels(plane, curve) if len(levels) > 1 else None
     blended = None
     for k, level in enumerate(levels):
-        for step in restore_unit_plane(restorer, plane, level, is_rgb, tile):
+        for step in restore_unit_plane(restorer, plane, level, is_rgb, tile, neutral_as_gray=neutral_as_gray):
             if isinstance(step, np.ndarray):
                 if at is None:
                     blended = step

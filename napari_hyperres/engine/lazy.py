@@ -52,8 +52,13 @@ def restore_lazy(restorer, image, level, *, tile=None, rgb=None, value_range=Non
             chunks[axis] = _even_chunks(image.shape[axis], size, restorer.context)
     image = image.rechunk(chunks)
 
+    # a chunk of a plane cannot tell whether the plane is gray stored as colour: chunks of whole planes decide
+    # as in memory; pieces of planes restore colour as colour
+    neutral_as_gray = whole_plane or all(len(image.chunks[axis]) == 1 for axis in (y_axis, y_axis + 1))
+
     def restore_block(block: np.ndarray) -> np.ndarray:
-        return restorer.restore(block, level, tile=tile, rgb=is_rgb, value_range=value_range, noise=noise)
+        return restorer.restore(block, level, tile=tile, rgb=is_rgb, value_range=value_range, noise=noise,
+                                neutral_as_gray=neutral_as_gray)
 
     if whole_plane:
         out_chunks = list(image.chunks)

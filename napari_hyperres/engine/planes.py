@@ -10,20 +10,27 @@ import numpy as np
 import torch
 
 from ..core.color import rgb_to_ycbcr, ycbcr_to_rgb
-from ..core.images import from_batch, to_batch
+from ..core.images import from_batch, is_neutral_colour, to_batch
 from ..core.models.hyperres import GeneratedNet
 from .report import PlaneChoice
 
 
 def restore_unit_plane(
-    restorer, plane: np.ndarray, level: float, is_rgb: bool, tile: int | None, net: GeneratedNet | None = None
+    restorer, plane: np.ndarray, level: float, is_rgb: bool, tile: int | None, net: GeneratedNet | None = None,
+    neutral_as_gray: bool = True,
 ) -> Iterator[tuple[int, int] | PlaneChoice | np.ndarray]:
     """``restorer`` on one float ``[0, 1]`` plane ``(Y, X)`` or ``(Y, X, 3|4)``; yields progress, then the plane.
 
     ``net``: the network to run (default: the task's at ``level``, or HAIR's choice for
     this plane, announced first as a :class:`PlaneChoice` with index 0). The plane
-    yielded is a new float32 array the caller may overwrite.
+    yielded is a new float32 array the caller may overwrite. ``neutral_as_gray``: a colour plane
+    whose channels are equal (:func:`~napari_hyperres.core.images.is_neutral_colour`) is restored as
+    gray and given back as colour; ``False`` for a piece of a plane that is colour elsewhere (a preview
+    crop, a dask chunk), which must be restored as the whole plane is.
     """
+    if is_rgb and neutral_as_gray and is_neutral_colour(plane[..., :3]):
+        yield from _as_gray(restorer, plane, level, tile, net)
+        return
     alpha = plane[..., 3] if is_rgb and plane.shape[-1] == 4 else None
     color = plane[..., :3] if is_rgb else plane
     if is_rgb and net is None and restorer.task.colour == "opponent":
@@ -63,6 +70,19 @@ def restore_unit_plane(
     if alpha is not None:
         out = np.concatenate([out, np.clip(_resize_like(alpha[..., None], size), 0, 1)], axis=-1)
     yield out
+
+
+def _as_gray(restorer, plane: np.ndarray, level: float, tile: int | None, net: GeneratedNet | None):
+    """:func:`restore_unit_plane` of an RGB(A) plane whose colour channels are equal: its gray channel restored, given
+    back in three channels (alpha kept, resized with the plane). The colour denoiser took their noise, the same in
+    the three, for far less than it was and tinted it (``benchmarks/bench_gray_as_colour.py``: 4.9–7.7 dB lost)."""
+    for step in restore_unit_plane(restorer, np.ascontiguousarray(plane[..., 0]), level, False, tile, net):
+        if isinstance(step, np.ndarray):
+            colour = np.repeat(step[..., None], 3, axis=-1)
+            if plane.shape[-1] == 4:
+                colour = np.concatenate([colour, np.clip(_resize_like(plane[..., 3:], step.shape[:2]), 0, 1)], axis=-1)
+            step = colour
+        yield step
 
 
 def _resize_like(channels: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -22,7 +22,7 @@ from ..blind.levels import resolve_level
 from ..blind.photon_fit import photon_setup
 from ..core.color import OPPONENT_NOISE
 from ..core.devices import select_device, select_precision
-from ..core.images import is_neutral_colour, split_channels, validate_image
+from ..core.images import split_channels, validate_image
 from ..core.impulses import fill_impulses, impulse_mask, padding_mask, saturated_mask
 from ..core.intensity import intensity_map_for, reads_data_range
 from ..core.models.hyperres import GeneratedNet, HyperResNet, receptive_radius
@@ -320,9 +320,10 @@ class Restorer:
         rgb: bool | None = None,
         value_range: tuple[float, float] | None = None,
         noise: PoissonGaussian | None = None,
+        neutral_as_gray: bool = True,
     ) -> Iterator[tuple[int, int] | PlaneChoice | Report | np.ndarray]:
         """Restore ``image``, yielding ``(done, total)`` tile counts, and finally a :class:`Report`
-        and the result array.
+        and the result array. ``neutral_as_gray``: as :meth:`restore`.
 
         Image-conditioned tasks also yield a :class:`PlaneChoice` per plane (before its first
         progress step). This generator is what the GUI's cancellable workers iterate;
@@ -335,18 +336,11 @@ class Restorer:
         is_rgb = validate_image(image, rgb)
         if is_rgb and image.shape[-1] == 4:
             warn_if_alpha_is_a_channel(image[..., 3])
-        if is_rgb and is_neutral_colour(image):  # gray stored as RGB: restored as gray, given back as it came
-            alpha = image[..., 3] if image.shape[-1] == 4 else None
-            for step in self.restore_steps(image[..., 0], level, tile=tile, rgb=False, value_range=value_range, noise=noise):
-                if isinstance(step, np.ndarray):
-                    step = np.repeat(step[..., None], 3, axis=-1)
-                    step = step if alpha is None else with_alpha(step, alpha)
-                yield step
-            return
         if is_rgb and image.shape[-1] == 4 and reads_data_range(image.dtype):
             # alpha is no intensity: kept in its own units, out of the colour's intensity map (a
             # uint16 alpha of 65535 made colour in 100–4000 fill 6 % of [0, 1])
-            for step in self.restore_steps(image[..., :3], level, tile=tile, rgb=True, value_range=value_range, noise=noise):
+            for step in self.restore_steps(image[..., :3], level, tile=tile, rgb=True, value_range=value_range, noise=noise,
+                                           neutral_as_gray=neutral_as_gray):
                 yield with_alpha(step, image[..., 3]) if isinstance(step, np.ndarray) else step
             return
         net = None
@@ -378,9 +372,9 @@ class Restorer:
                     impulses = saturated if impulses is None else impulses | saturated
             unit = mapping.to_unit(plane)
             steps = (
-                restore_unit_plane_by_brightness(self, unit, level, is_rgb, tile)
+                restore_unit_plane_by_brightness(self, unit, level, is_rgb, tile, neutral_as_gray)
                 if isinstance(level, LevelCurve)
-                else restore_unit_plane(self, unit, level, is_rgb, tile, net)
+                else restore_unit_plane(self, unit, level, is_rgb, tile, net, neutral_as_gray)
             )
             for step in steps:
                 if isinstance(step, PlaneChoice):
@@ -420,6 +414,7 @@ class Restorer:
         value_range: tuple[float, float] | None = None,
         noise: PoissonGaussian | None = None,
         channel_axis: int | None = None,
+        neutral_as_gray: bool = True,
     ) -> np.ndarray:
         """Restore ``image`` at ``level`` (task units) and return a new array.
 
@@ -442,6 +437,10 @@ class Restorer:
             noise: photon-limited tasks (``microscopy``): Poisson–Gaussian parameters to use
                 instead of fitting them to ``image`` (a :class:`~napari_hyperres.core.photon_noise.PoissonGaussian`;
                 ``level`` then sets its gain, unless "auto").
+            neutral_as_gray: a colour plane whose channels are equal (gray stored as RGB) is restored as
+                gray and given back as colour, deciding plane by plane (4.9–7.7 dB better on Set12 with 8-bit
+                noise); ``False`` for a piece of a plane that is colour elsewhere (the panel's preview crops,
+                a dask array's chunks), which must come out as in the whole plane.
             channel_axis: a leading axis that holds channels (``1`` for a ``ZCYX`` stack): each
                 channel is restored on its own, with its own intensity map, noise fit
                 (``microscopy``: detectors differ in gain and offset) and "auto" level; ``level``
@@ -452,11 +451,7 @@ class Restorer:
             axes are scaled by ``level``. A dask array in gives a lazy dask array
             out (:meth:`restore_lazy`).
         """
-        if isinstance(image, (str, os.PathLike)):  # "got dtype <U37; convert it first" said nothing useful (a review)
-            raise ShapeError(
-                f"restore takes an image array, not a file name ({str(image)!r}): read it first "
-                "(napari_hyperres.read_image(path)), or restore files from the command line (napari-hyperres restore IN OUT)"
-            )
+        refuse_file_name(image)
         if isinstance(level, (list, tuple, np.ndarray)) and channel_axis is None:
             raise LevelRangeError(
                 f"a list of levels ({list(np.ravel(level))}) is one per channel: pass channel_axis= (the leading axis that "
@@ -465,12 +460,13 @@ class Restorer:
         if channel_axis is not None:
             return self._restore_channels(
                 np.asarray(image), level, channel_axis, tile=tile, progress=progress, cancel=cancel, rgb=rgb,
-                value_range=value_range, noise=noise,
+                value_range=value_range, noise=noise, neutral_as_gray=neutral_as_gray,
             )
         if is_dask_array(image):
             return self.restore_lazy(image, level, tile=tile, rgb=rgb, value_range=value_range, noise=noise)
         return self.restore_with_report(
-            image, level, tile=tile, progress=progress, cancel=cancel, rgb=rgb, value_range=value_range, noise=noise
+            image, level, tile=tile, progress=progress, cancel=cancel, rgb=rgb, value_range=value_range, noise=noise,
+            neutral_as_gray=neutral_as_gray,
         )[0]
 
     def _restore_channels(self, image: np.ndarray, level, channel_axis: int, *, progress=None, **options) -> np.ndarray:
@@ -498,11 +494,13 @@ class Restorer:
         rgb: bool | None = None,
         value_range: tuple[float, float] | None = None,
         noise: PoissonGaussian | None = None,
+        neutral_as_gray: bool = True,
     ) -> tuple[np.ndarray, Report]:
         """:meth:`restore` (numpy arrays only), and a :class:`Report` of what it did: the level
         used, HAIR's mixtures, a photon task's fitted noise. Nothing is kept on the Restorer."""
         result = report = None
-        for step in self.restore_steps(image, level, tile=tile, rgb=rgb, value_range=value_range, noise=noise):
+        for step in self.restore_steps(image, level, tile=tile, rgb=rgb, value_range=value_range, noise=noise,
+                                       neutral_as_gray=neutral_as_gray):
             if isinstance(step, np.ndarray):
                 result = step
             elif isinstance(step, Report):
@@ -565,10 +563,21 @@ def restore(
         >>> clean = restore(camera_uint16, "microscopy", "auto")  # Poisson–Gaussian noise fitted, raw counts kept
         >>> clean = restore(zcyx_uint16, "microscopy", "auto", channel_axis=1)  # one fit per channel
     """
+    refuse_file_name(image)  # before loading any weights
     return Restorer(task, weights=weights, device=device, self_ensemble=self_ensemble).restore(
         image, level, tile=tile, progress=progress, cancel=cancel, rgb=rgb, value_range=value_range, noise=noise,
         channel_axis=channel_axis,
     )
+
+
+def refuse_file_name(image) -> None:
+    """Raise :class:`ShapeError` for a file name given where an image array belongs ("got dtype <U37; convert it
+    first" said nothing useful: a review)."""
+    if isinstance(image, (str, os.PathLike)):
+        raise ShapeError(
+            f"restore takes an image array, not a file name ({str(image)!r}): read it first "
+            "(napari_hyperres.read_image(path)), or restore files from the command line (napari-hyperres restore IN OUT)"
+        )
 
 
 def output_shape(task: Task, shape: tuple[int, ...], level: float, rgb: bool) -> tuple[int, ...]:

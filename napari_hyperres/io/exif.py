@@ -88,6 +88,7 @@ def patched(exif: bytes, values: dict[int, int], scales: dict[int, float] | None
         return exif
     order = "<" if data[:2] == b"II" else ">"
     scales = scales or {}
+    rationals_scaled: set[int] = set()  # X and Y resolution may share one value: scaled once
 
     def ifd_entries(offset: int):
         if offset + 2 > len(data):
@@ -116,7 +117,8 @@ def patched(exif: bytes, values: dict[int, int], scales: dict[int, float] | None
                     struct.pack_into(order + "I", data, at + 8, value)
             if tag in scales and kind == 5 and count == 1:  # RATIONAL: numerator and denominator at an offset
                 where = struct.unpack_from(order + "I", data, at + 8)[0]
-                if where + 8 <= len(data):
+                if where + 8 <= len(data) and where not in rationals_scaled:
+                    rationals_scaled.add(where)
                     numerator, denominator = struct.unpack_from(order + "II", data, where)
                     scaled = round(numerator * scales[tag])
                     while scaled >= 1 << 32 and denominator > 1:

@@ -33,8 +33,8 @@ the channels' names (``Channel Name="GFP"``)."""
 NGFF_AXES = {"T": "t", "C": "c", "Z": "z", "Y": "y", "X": "x", "S": "c"}
 """tifffile's axis letters → OME-Zarr (NGFF) axis names; other letters (``Q``, ``I``) have none."""
 
-MICROMETRES_PER_RESOLUTION_UNIT = {2: 25400.0, 3: 10000.0}
-"""TIFF ``ResolutionUnit`` inch and centimetre in micrometres (1, none: ImageJ's unit or the numbers as they are)."""
+MICROMETRES_PER_OME_UNIT = {"\u00b5m": 1.0, "\u03bcm": 1.0, "um": 1.0, "nm": 1e-3, "mm": 1e3, "cm": 1e4, "m": 1e6}
+"""OME-XML length units (``PhysicalSizeXUnit``; µm where none is given) in micrometres."""
 
 MICRON_NAMES = ("micron", "microns", "µm", "um", "\\u00B5m", "micrometer", "micrometre")
 """ImageJ's names of the micrometre."""
@@ -73,26 +73,24 @@ class TiffMetadata:
         return axis if shape[axis] > 1 else None
 
     def for_shape(self, shape: tuple[int, ...]) -> "TiffMetadata | None":
-        """This metadata for an array of ``shape`` made from the file: itself where the axes other
-        than Y and X match; one channel of it (``C`` dropped, with the per-channel display entries
-        and channel names) where ``shape`` lacks only the channel axis (napari's ``channel_axis``
-        gives one layer per channel); a level sweep's (:meth:`swept`) where ``shape`` adds a leading
-        axis of levels before size-1 axes, one per axis of the file or of one channel (the widget's
-        Level sweep of a plane); else ``None``."""
+        """This metadata for an array of ``shape`` made from the file: itself for the same number of
+        axes; one channel of it (``C`` dropped, with the per-channel display entries and channel
+        names) where ``shape`` lacks only the channel axis (napari's ``channel_axis`` gives one layer
+        per channel); else ``None``. A Level sweep's: :meth:`for_sweep`."""
         shape = tuple(shape)
-        if len(shape) == len(self.shape) and self._others_match(shape):
+        if len(shape) == len(self.shape):
             return self
-        one_channel = self._one_channel() if "C" in self.axes else None
-        if one_channel is not None and len(shape) == len(one_channel.shape):
-            return one_channel
-        for base in (self, one_channel):
-            if base is not None and base._swept_by(shape):
-                return base.swept(shape)
-        return self if len(shape) == len(self.shape) else None
+        if "C" in self.axes and len(shape) == len(self.shape) - 1:
+            return self._one_channel()
+        return None
 
-    def _others_match(self, shape: tuple[int, ...]) -> bool:
-        """Whether ``shape`` (of the same rank) matches this metadata's shape on every axis but Y and X."""
-        return all(n == m for a, n, m in zip(self.axes, shape, self.shape, strict=True) if a not in "YX")
+    def for_sweep(self, shape: tuple[int, ...]) -> "TiffMetadata | None":
+        """The metadata of a level sweep (the widget's Level sweep of one plane) of ``shape``: the file's, or one
+        channel's, with the levels as a leading axis (:meth:`swept`); ``None`` where ``shape`` is no sweep of either.
+        Before, a sweep was saved with axes ``QQYX`` and no pixel size (a microscopy review)."""
+        shape = tuple(shape)
+        bases = [self] + ([self._one_channel()] if "C" in self.axes else [])
+        return next((base.swept(shape) for base in bases if base._swept_by(shape)), None)
 
     def _one_channel(self) -> "TiffMetadata":
         c = self.axes.index("C")
@@ -112,8 +110,7 @@ class TiffMetadata:
     def swept(self, shape: tuple[int, ...]) -> "TiffMetadata":
         """The metadata of a level sweep of ``shape`` (:meth:`_swept_by`): the levels as a leading ``T`` axis (frames in
         Fiji; ``Q``, unnamed, where the file has a ``T`` axis), the pixel size, z-spacing and unit kept; the entries
-        that count the file's frames, channels or slices (interval, lookup tables, labels) left out. Before, a
-        sweep was saved with no axes and no pixel size at all (a microscopy review)."""
+        that count the file's frames, channels or slices (interval, lookup tables, labels) left out."""
         letter = "Q" if "T" in self.axes else "T"
         dropped = CHANNEL_KEYS + ("Labels", "finterval", "fps", "loop")
         imagej = None if self.imagej is None or letter == "Q" else {k: v for k, v in self.imagej.items() if k not in dropped}
@@ -124,22 +121,22 @@ class TiffMetadata:
         """``{"axes": [...], "scale": [...]}`` of this file's layout for an OME-Zarr output (as
         :func:`~napari_hyperres.io.chunked.open_lazy` reads them from an OME-Zarr input): NGFF axis names
         (``t, c, z, y, x``; RGB samples are ``c``) and the voxel size in micrometres where the file records
-        it (OME ``PhysicalSize*``, ImageJ's z-spacing, the resolution tags), else 1; ``{}`` where an axis has
+        it (OME ``PhysicalSize*`` in their unit; an ImageJ file in microns: its resolution tags and z-spacing), else 1; ``{}`` where an axis has
         no NGFF name (``Q``: unknown). Before, a TIFF's zarr output named its axes by their count: a ZCYX
         hyperstack was labelled ``c, z, y, x`` and every scale was 1 (a microscopy review)."""
         if any(a not in NGFF_AXES for a in self.axes) or ("C" in self.axes and "S" in self.axes):
             return {}
         sizes = {"X": None, "Y": None, "Z": None}
-        if self.resolution is not None:
-            unit = MICROMETRES_PER_RESOLUTION_UNIT.get(self.resolution_unit, 1.0)
-            if self.imagej is not None and str(self.imagej.get("unit", "")).lower() not in MICRON_NAMES:
-                unit = 1.0  # ImageJ's own unit (pixels, nm, …): its numbers as they are
-            sizes["X"], sizes["Y"] = unit / self.resolution[0], unit / self.resolution[1]
-        if self.imagej is not None and "spacing" in self.imagej:
+        micrometre_file = self.imagej is not None and str(self.imagej.get("unit", "")).lower() in MICRON_NAMES
+        if self.resolution is not None and micrometre_file:  # a photo editor's 72 dpi is no voxel size
+            sizes["X"], sizes["Y"] = 1.0 / self.resolution[0], 1.0 / self.resolution[1]
+        if micrometre_file and "spacing" in self.imagej:
             sizes["Z"] = float(self.imagej["spacing"])
         for axis in "XYZ":
             if self.ome is not None and f"PhysicalSize{axis}" in self.ome:
-                sizes[axis] = float(self.ome[f"PhysicalSize{axis}"])
+                unit = str(self.ome.get(f"PhysicalSize{axis}Unit", "µm"))
+                if unit in MICROMETRES_PER_OME_UNIT:
+                    sizes[axis] = float(self.ome[f"PhysicalSize{axis}"]) * MICROMETRES_PER_OME_UNIT[unit]
         return {"axes": [NGFF_AXES[a] for a in self.axes], "scale": [sizes.get(a) or 1.0 for a in self.axes]}
 
     def write_options(self, shape: tuple[int, ...], dtype) -> dict[str, Any]:

@@ -55,10 +55,10 @@ def describe_estimate_error(exc: BaseException, task: Task) -> str:
         message = f"{type(exc).__name__}: {message}"
     if isinstance(exc, MissingWeightsError) and "train-estimator" not in message:
         message += f"; train one with `python -m trainer train-estimator --task {task.name}`"
-    if task.noise_parameters:  # the slider's level needs the same fit: it would fail the same way (a microscopy review)
-        return (f"could not fit the noise of this image for {task.name!r} ({message}); no level can restore it here: give "
-                "your camera's gain, read noise and offset from Python (noise=PoissonGaussian.from_read_noise(…)) or the "
-                "command line (--camera), or use the 'denoise' task with a σ")
+    fit_failed = isinstance(exc, ShapeError) and "camera" not in message.lower() and "split" not in message
+    if task.noise_parameters and fit_failed:  # the slider's level needs the same fit: it would fail the same way (a review)
+        return (f"could not fit the noise of this image for {task.name!r} ({message}); no level restores it without a fit: "
+                "type your camera's GAIN READ_NOISE OFFSET in the camera field, or use the 'denoise' task with a σ")
     return f"could not estimate the level of {task.name!r} ({message}); set the level with the slider instead"
 
 

@@ -22,6 +22,7 @@ from typing import Iterator
 
 import numpy as np
 
+from ..core.images import is_neutral_colour
 from .labels import is_image_conditioned
 from .preview import Request, Restored, RestorerCache, drain_restore_steps
 
@@ -110,7 +111,9 @@ def restore_box(restorer, plane: np.ndarray, box: Box, request: Request) -> np.n
     y0, y1, x0, x1 = box
     cy0, cy1, cx0, cx1 = with_margin(box, restorer.context, plane.shape[:2], restorer.grid)
     crop = np.ascontiguousarray(plane[cy0:cy1, cx0:cx1])
-    out = restorer.restore(crop, request.restore_level(), rgb=request.rgb, value_range=request.value_range, noise=request.noise)
+    neutral = bool(request.rgb) and is_neutral_colour(plane[..., :3])  # the whole plane decides, as Apply's does
+    out = restorer.restore(crop, request.restore_level(), rgb=request.rgb, value_range=request.value_range, noise=request.noise,
+                           neutral_as_gray=neutral)
     return out[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
 
 

@@ -255,7 +255,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self.level_field.changed.connect(self._on_field)
         self.device_combo.changed.connect(self._on_settings_changed)
         self.brightness_check.changed.connect(self._on_brightness_toggled)
-        self.camera_edit.changed.connect(self._on_settings_changed)
+        self.camera_edit.native.editingFinished.connect(self._on_settings_changed)  # once typed, not per keystroke
         self.weights_file.changed.connect(self._on_weights_file)
         self.apply_button.changed.connect(self._on_apply_clicked)
         self.export_button.changed.connect(lambda *_: self.export_model())

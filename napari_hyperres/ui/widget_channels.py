@@ -101,8 +101,9 @@ class ChannelsMixin:
             )
 
     def split_channels(self, layer: Any = None) -> list[Any]:
-        """Add one layer per channel of ``layer`` (default: the chosen one) along its file's ``C`` axis,
-        hide ``layer``, and choose the first channel; returns the new layers (none where the file names no channels)."""
+        """Add one layer per channel of ``layer`` (default: the chosen one) along its file's ``C`` axis in its
+        place (``layer`` and its preview leave the list, as napari's Split Stack does; the data is not touched), and
+        choose the first channel; returns the new layers (none where the file names no channels)."""
         from napari.layers.utils.stack_utils import stack_to_images
 
         layer = self.layer_combo.value if layer is None else layer

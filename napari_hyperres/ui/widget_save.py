@@ -48,7 +48,8 @@ def save_restored(path: str | Path, data: np.ndarray, source_file: str | None, m
     if source is not None and source.is_file():
         if path.suffix.lower() in TIFF_SUFFIXES and source.suffix.lower() in TIFF_SUFFIXES:
             found = read_tiff_metadata(source)
-            tiff_metadata = None if found is None else found.for_shape(data.shape)
+            sweep = (made or {}).get("axis0") == "level"  # a Level sweep: the levels, then the plane's axes
+            tiff_metadata = None if found is None else found.for_sweep(data.shape) if sweep else found.for_shape(data.shape)
         icc = read_icc_profile(source)
         if source.suffix.lower() not in TIFF_SUFFIXES:
             photo = photo_metadata_for(source, data.shape)
