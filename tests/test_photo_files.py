@@ -213,3 +213,36 @@ def test_the_widgets_save_keeps_a_photos_orientation_and_camera(tmp_path):
             exif = out.getexif()
             assert exif[ORIENTATION] == expected and exif[MAKE] == "Canon"
             assert out.size == (pixels.shape[1], pixels.shape[0])
+
+
+XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+       b'<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+       b'tiff:Orientation="6"><dc:rights>(c) Jane Doe</dc:rights></rdf:Description></rdf:RDF></x:xmpmeta>')
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_a_photos_xmp_is_carried_upright(tmp_path, tiny_weights, suffix):
+    """A review: a photo's XMP (Lightroom's keywords, rating, copyright) was dropped. It is carried into JPEG and
+    PNG outputs; where reading turned the pixels (a JPEG), its orientation says upright as the EXIF's does."""
+    from PIL import PngImagePlugin
+
+    src = tmp_path / f"photo{suffix}"
+    rgb = (np.random.default_rng(0).random((48, 64, 3)) * 255).astype(np.uint8)
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    if suffix == ".jpg":
+        Image.fromarray(rgb).save(src, quality=40, exif=exif, xmp=XMP)
+    else:
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", XMP.decode(), zip=True)  # compressed: read too
+        Image.fromarray(rgb).save(src, pnginfo=info, exif=exif)
+    for out_suffix in (".jpg", ".png"):
+        out = tmp_path / f"out{out_suffix}"
+        assert restore([str(src), str(out), "--task", "denoise", "--level", "10", "--overwrite"], tiny_weights["denoise"]) == 0
+        with Image.open(out) as image:
+            image.load()
+            xmp = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp")
+            xmp = xmp if isinstance(xmp, bytes) else xmp.encode()
+            assert b"(c) Jane Doe" in xmp
+            turned = suffix == ".jpg"
+            assert (b'tiff:Orientation="1"' in xmp) == turned and image.getexif()[ORIENTATION] == (1 if turned else 6)

@@ -14,7 +14,9 @@ same print). :func:`embed_exif` writes it into an encoded JPEG or PNG.
 from __future__ import annotations
 
 import os
+import re
 import struct
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -23,6 +25,15 @@ from .icc import PNG_SIGNATURE, png_chunk, png_chunks
 
 EXIF_TAG = b"Exif\x00\x00"
 """How an APP1 segment of a JPEG says that it holds EXIF."""
+
+XMP_TAG = b"http://ns.adobe.com/xap/1.0/\x00"
+"""How an APP1 segment of a JPEG says that it holds an XMP packet (Lightroom's keywords, rating, copyright)."""
+
+XMP_KEYWORD = b"XML:com.adobe.xmp"
+"""The keyword of a PNG ``iTXt`` chunk that holds an XMP packet."""
+
+XMP_ORIENTATION = re.compile(rb"(tiff:Orientation\s*=\s*[\"']|<tiff:Orientation>\s*)[2-8]")
+"""XMP's copy of the EXIF orientation, as an attribute or an element (set to 1 where the pixels were turned)."""
 
 ORIENTATION = 0x0112
 EXIF_IFD = 0x8769
@@ -34,10 +45,12 @@ INCH_PER_METRE = 0.0254
 @dataclass(frozen=True)
 class PhotoMetadata:
     """What :func:`embed_exif` writes: the EXIF block (TIFF-structured, without the ``Exif``
-    header) and the resolution in dots per inch, each ``None`` when the input had none."""
+    header), the resolution in dots per inch and the XMP packet (UTF-8 XML: keywords, rating, copyright,
+    which a review found dropped), each ``None`` when the input had none."""
 
     exif: bytes | None = None
     dpi: tuple[float, float] | None = None
+    xmp: bytes | None = None
 
 
 def read_photo_metadata(path: str | os.PathLike) -> PhotoMetadata:
@@ -64,7 +77,7 @@ def output_exif(path: str | os.PathLike, in_shape: tuple[int, ...], out_shape: t
             the output then says "upright" (1), or a viewer would turn it again.
     """
     found = read_photo_metadata(path)
-    if found.exif is None and found.dpi is None:
+    if found.exif is None and found.dpi is None and found.xmp is None:
         return None
     scale_y, scale_x = out_shape[0] / in_shape[0], out_shape[1] / in_shape[1]
     exif = found.exif
@@ -76,7 +89,10 @@ def output_exif(path: str | os.PathLike, in_shape: tuple[int, ...], out_shape: t
         # showed the degraded input, sideways once the orientation says upright (a review): it is left out
         exif = without_thumbnail(patched(exif, values, {X_RESOLUTION: scale_x, Y_RESOLUTION: scale_y}))
     dpi = None if found.dpi is None else (found.dpi[0] * scale_x, found.dpi[1] * scale_y)
-    return replace(found, exif=exif, dpi=dpi)
+    xmp = found.xmp
+    if xmp is not None and turned:  # XMP repeats the orientation: upright there too, or a viewer reading it turns the photo
+        xmp = XMP_ORIENTATION.sub(rb"\g<1>1", xmp)
+    return replace(found, exif=exif, dpi=dpi, xmp=xmp)
 
 
 def patched(exif: bytes, values: dict[int, int], scales: dict[int, float] | None = None) -> bytes:
@@ -156,16 +172,18 @@ def embed_exif(encoded: bytes, suffix: str, metadata: PhotoMetadata) -> bytes:
 
 
 def _jpeg_metadata(data: bytes) -> PhotoMetadata:
-    exif = dpi = None
+    exif = dpi = xmp = None
     for marker, payload in header_segments(data):
         if marker == 0xE1 and payload.startswith(EXIF_TAG) and exif is None:
             exif = payload[len(EXIF_TAG) :]
+        elif marker == 0xE1 and payload.startswith(XMP_TAG) and xmp is None:
+            xmp = payload[len(XMP_TAG) :]
         elif marker == 0xE0 and payload.startswith(b"JFIF\x00") and len(payload) >= 12:
             units, x, y = payload[7], *struct.unpack(">HH", payload[8:12])
             if units in (1, 2) and x > 0 and y > 0:  # 1: per inch, 2: per cm; 0 is only an aspect ratio
                 per_inch = 1.0 if units == 1 else 2.54
                 dpi = (x * per_inch, y * per_inch)
-    return PhotoMetadata(exif, dpi)
+    return PhotoMetadata(exif, dpi, xmp)
 
 
 def _jpeg_with(data: bytes, metadata: PhotoMetadata) -> bytes:
@@ -177,27 +195,45 @@ def _jpeg_with(data: bytes, metadata: PhotoMetadata) -> bytes:
             app0[11] = 1
             struct.pack_into(">HH", app0, 12, *(min(65535, max(1, round(v))) for v in metadata.dpi))
         data, at = data[:2] + bytes(app0) + data[4 + length :], 4 + length
-    if metadata.exif is None or len(metadata.exif) + len(EXIF_TAG) + 2 > 65535:
-        return data
-    segment = b"\xff\xe1" + struct.pack(">H", 2 + len(EXIF_TAG) + len(metadata.exif)) + EXIF_TAG + metadata.exif
-    return data[:at] + segment + data[at:]
+    segments = b""
+    for tag, block in ((EXIF_TAG, metadata.exif), (XMP_TAG, metadata.xmp)):  # EXIF first, as cameras write them
+        if block is not None and len(block) + len(tag) + 2 <= 65535:
+            segments += b"\xff\xe1" + struct.pack(">H", 2 + len(tag) + len(block)) + tag + block
+    return data[:at] + segments + data[at:]
 
 
 def _png_metadata(data: bytes) -> PhotoMetadata:
-    exif = dpi = None
+    exif = dpi = xmp = None
     for kind, payload, _, _ in png_chunks(data):
         if kind == b"eXIf":
             exif = payload
+        elif kind == b"iTXt" and payload.startswith(XMP_KEYWORD + b"\x00"):
+            try:
+                xmp = _itxt_text(payload)
+            except (ValueError, IndexError, zlib.error):  # a damaged chunk: the EXIF and dpi are still carried
+                xmp = None
         elif kind == b"pHYs" and len(payload) == 9 and payload[8] == 1:  # unit 1: per metre
             x, y = struct.unpack(">II", payload[:8])
             dpi = (x * INCH_PER_METRE, y * INCH_PER_METRE)
-    return PhotoMetadata(exif, dpi)
+    return PhotoMetadata(exif, dpi, xmp)
+
+
+def _itxt_text(payload: bytes) -> bytes:
+    """The text of a PNG ``iTXt`` chunk's payload (keyword, compression flag and method, language, translated
+    keyword, text; the text zlib-compressed where the flag says so)."""
+    head = payload.index(b"\x00")
+    compressed = payload[head + 1] == 1
+    rest = payload[head + 3 :]
+    language_end = rest.index(b"\x00")
+    translated_end = rest.index(b"\x00", language_end + 1)
+    text = rest[translated_end + 1 :]
+    return zlib.decompress(text) if compressed else text
 
 
 def _png_with(data: bytes, metadata: PhotoMetadata) -> bytes:
     out = [data[: len(PNG_SIGNATURE)]]
-    for kind, _, start, end in png_chunks(data):
-        if kind in (b"eXIf", b"pHYs"):
+    for kind, payload, start, end in png_chunks(data):
+        if kind in (b"eXIf", b"pHYs") or (kind == b"iTXt" and payload.startswith(XMP_KEYWORD + b"\x00")):
             continue
         out.append(data[start:end])
         if kind == b"IHDR":  # both go before the image data
@@ -206,6 +242,8 @@ def _png_with(data: bytes, metadata: PhotoMetadata) -> bytes:
                 out.append(png_chunk(b"pHYs", struct.pack(">IIB", *per_metre, 1)))
             if metadata.exif is not None:
                 out.append(png_chunk(b"eXIf", metadata.exif))
+            if metadata.xmp is not None:  # uncompressed, no language: as Adobe's software writes it
+                out.append(png_chunk(b"iTXt", XMP_KEYWORD + b"\x00\x00\x00\x00\x00" + metadata.xmp))
     return b"".join(out)
 
 
