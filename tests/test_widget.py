@@ -1860,6 +1860,13 @@ def test_a_camera_typed_in_the_panel_restores_what_the_fit_cannot(make_widget, q
         widget.apply(layer=layer)
         qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
         assert words in widget.status.value and len(viewer.layers) == 2
+    # a preview of one camera does not stay on screen beside another camera's refusal
+    for typed in ("1.5 3 90", "1.5 3 100", "1.5 3 90", "x"):
+        widget.camera_edit.value = typed
+        widget.preview(layer=layer)
+        qtbot.waitUntil(lambda: widget._preview_worker is None, timeout=TIMEOUT_MS)
+        previews = [each for each in viewer.layers if "preview" in each.name]
+        assert len(previews) == (1 if typed == "1.5 3 90" else 0), typed
 
 
 def test_a_gray_and_alpha_layer_is_refused_with_how_to_open_it(make_widget, qtbot, notes):

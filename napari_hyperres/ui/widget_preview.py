@@ -34,7 +34,8 @@ class PreviewMixin:
         if self._released:
             return
         request = self._request(level, layer, quiet=True)
-        if request is None:
+        if request is None:  # the settings were refused (a camera typed wrong): the preview of others must not stay
+            self._drop_preview_of(self.layer_combo.value if layer is None else layer)
             return
         if self._preview_queue.submit(request):
             self._start_preview(request)
@@ -144,12 +145,16 @@ class PreviewMixin:
         self.selection_label.value = f"plane {', '.join(map(str, plane))}: {text}" if plane else text
 
     def _on_preview_error(self, request: Request, exc: BaseException) -> None:
-        """Say what failed; a preview of another task left from before goes (a review switched to a
-        task without weights and kept seeing the denoise preview beside its error)."""
+        """Say what failed; the preview left from before goes: it shows other settings than those that failed
+        (a review switched to a task without weights and kept seeing the denoise preview beside its error; a
+        camera offset refused left the previous camera's preview on screen)."""
         self._notify_error(exc, request.task, quiet=True)
-        source = find_layer(self.viewer.layers, request.source_id)
+        self._drop_preview_of(find_layer(self.viewer.layers, request.source_id))
+
+    def _drop_preview_of(self, source: Any) -> None:
+        """Remove ``source``'s preview layer, if it has one (not after the panel was closed)."""
         stale = find_preview(self.viewer.layers, source) if source is not None and not self._released else None
-        if stale is not None and stale.metadata.get(OUTPUT_KEY, {}).get("task") != request.task.name:
+        if stale is not None:
             self.viewer.layers.remove(stale)
 
     def _on_preview_finished(self) -> None:
