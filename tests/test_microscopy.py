@@ -575,3 +575,28 @@ def test_a_dim_plane_beside_bright_ones_is_warned_about(microscopy):
         warnings.simplefilter("error", MixedBrightnessWarning)
         microscopy.restore(bleaching, "auto")
         microscopy.restore(mixed, "auto", channel_axis=0)  # each channel on its own: nothing to warn about
+
+
+def test_one_camera_per_channel_of_a_hyperstack(tmp_path, capsys, microscopy):
+    """A microscopy review: one --camera applied to every channel of a two-camera hyperstack, so the second
+    detector had to be split off by hand. --camera once per channel gives each its own."""
+    clean = fluorescence_like((96, 96))
+    first = np.stack([camera(clean, 2.0, 3.0, 100.0, 200.0, seed=s) for s in (1, 2)])
+    second = np.stack([camera(clean, 12.0, 3.0, 500.0, 150.0, seed=s) for s in (3, 4)])
+    stack = np.stack([first, second], axis=1)  # Z, C, Y, X
+    tifffile.imwrite(tmp_path / "two.tif", stack, imagej=True, metadata={"axes": "ZCYX"})
+    cameras = ["--camera", "2", "3", "100", "--camera", "12", "3", "500"]
+    for level in ("auto", "60"):
+        assert main(["restore", str(tmp_path / "two.tif"), str(tmp_path / "out.tif"), "--task", "microscopy", "--level", level,
+                     "--device", "cpu", "--quiet", "--overwrite", *cameras]) == 0
+        out = tifffile.imread(tmp_path / "out.tif")
+        for c, (channel, (gain, offset)) in enumerate(zip((first, second), ((2.0, 100.0), (12.0, 500.0)), strict=True)):
+            own = PoissonGaussian.from_read_noise(gain, 3.0, offset)
+            np.testing.assert_array_equal(out[:, c], microscopy.restore(channel, "auto" if level == "auto" else 60.0, noise=own))
+    assert "does not describe" not in capsys.readouterr().err  # each detector read with its own camera
+    assert main(["estimate", str(tmp_path / "two.tif"), "--task", "microscopy", *cameras]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert ["camera given: gain α 2 " in lines[0], "camera given: gain α 12 " in lines[1]] == [True, True]
+    assert main(["restore", str(tmp_path / "two.tif"), str(tmp_path / "x.tif"), "--task", "microscopy", "--level", "auto",
+                 "--device", "cpu", *cameras, "--camera", "1", "1", "1"]) == 2
+    assert "3 --camera given for 2 channel(s)" in capsys.readouterr().err and not (tmp_path / "x.tif").exists()

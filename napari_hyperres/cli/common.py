@@ -171,16 +171,19 @@ def add_value_range_argument(parser: argparse.ArgumentParser) -> None:
 def add_camera_argument(parser: argparse.ArgumentParser) -> None:
     """``--camera GAIN READ_NOISE OFFSET``, shared by restore and estimate (photon-limited tasks)."""
     parser.add_argument(
-        "--camera", nargs=3, type=finite_number, metavar=("GAIN", "READ_NOISE", "OFFSET"),
+        "--camera", nargs=3, type=finite_number, metavar=("GAIN", "READ_NOISE", "OFFSET"), action="append",
         help="photon-limited tasks (microscopy): your camera's gain (counts per photo-electron), read noise "
         "(counts rms) and offset (counts at zero light), used instead of fitting them to each image "
         "(for images too dim or too bright for the fit); with --level auto the level is then read from them, "
-        "with a level given it sets the strength",
+        "with a level given it sets the strength. Once for every channel, or once per channel of a hyperstack, "
+        "in the channels' order (two detectors: --camera 2.2 3.5 100 --camera 8 3 500)",
     )
 
 
-def camera_noise(args: argparse.Namespace, task):
-    """The :class:`~napari_hyperres.core.photon_noise.PoissonGaussian` of ``--camera``, or ``None``.
+def camera_noise(args: argparse.Namespace, task, channel: int = 0, channels: int | None = None):
+    """The :class:`~napari_hyperres.core.photon_noise.PoissonGaussian` of ``--camera`` for ``channel`` of
+    ``channels`` (one ``--camera``: for all; one per channel: the ``channel``-th), or ``None``. ``channels=None``
+    (before any file is read): every camera checked; the camera where one was given, else ``None``.
 
     With ``--level auto`` the camera and the image's range set the level; with a level given by
     hand, that level sets the strength and the camera the rest (the noise of the background, the
@@ -193,11 +196,27 @@ def camera_noise(args: argparse.Namespace, task):
     from ..core.photon_noise import PoissonGaussian
     from ..errors import ShapeError
 
-    if getattr(args, "camera", None) is None:
+    cameras = getattr(args, "camera", None)
+    if not cameras:
         return None
     if not task.noise_parameters:
         raise ShapeError(f"--camera is for photon-limited tasks (such as microscopy); task {task.name!r} has one noise level")
-    return PoissonGaussian.checked_camera(*args.camera)
+    if channels is None:
+        checked = [PoissonGaussian.checked_camera(*camera) for camera in cameras]
+        return checked[0] if len(checked) == 1 else None
+    if len(cameras) not in (1, channels):
+        raise ShapeError(f"{len(cameras)} --camera given for {channels} channel(s): give one camera for all channels, "
+                         "or one per channel in their order")
+    return PoissonGaussian.checked_camera(*cameras[channel if len(cameras) > 1 else 0])
+
+
+def with_camera(choice, args: argparse.Namespace, task, channel: int, channels: int):
+    """A level ``choice`` given by hand (one for all channels) with ``channel``'s own ``--camera`` where one per
+    channel was given (:func:`camera_noise`); else ``choice`` as it is."""
+    import dataclasses
+
+    camera = camera_noise(args, task, channel, channels)
+    return choice if choice is None or camera is None else dataclasses.replace(choice, noise=camera)
 
 
 def print_error(message: str, stream: TextIO | None = None) -> None:

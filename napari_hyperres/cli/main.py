@@ -142,12 +142,12 @@ def run_estimate(args: argparse.Namespace) -> int:
             raise ShapeError(f"{source}: no images with a supported suffix ({', '.join(READABLE_SUFFIXES)})")
         files += found
     value_range = tuple(args.value_range) if args.value_range else None
-    camera = camera_noise(args, task)
+    camera_noise(args, task)  # every --camera checked before any file is read
     failed = 0
     for path in files:
         try:
             with warnings_naming(str(path)):  # each file's warnings, named
-                estimate_file(path, task, args, value_range, camera)
+                estimate_file(path, task, args, value_range)
         except (HyperResError, OSError) as exc:
             if len(files) == 1:
                 raise
@@ -156,7 +156,7 @@ def run_estimate(args: argparse.Namespace) -> int:
     return EXIT_ERROR if failed else EXIT_OK
 
 
-def estimate_file(path, task, args: argparse.Namespace, value_range, camera) -> None:
+def estimate_file(path, task, args: argparse.Namespace, value_range) -> None:
     """Print what ``auto`` reads for one file (one line per channel a photon task fits), and its
     curve with ``--by-brightness``."""
     from ..blind.brightness import BY_BRIGHTNESS
@@ -173,9 +173,9 @@ def estimate_file(path, task, args: argparse.Namespace, value_range, camera) -> 
         image = None if task.level_in_file is not None and task.level_in_file.level_alone(path) else read_image(path)
         metadata = read_tiff_metadata(path) if image is not None and is_tiff(path) else None
         _, parts = channel_parts(task, image, metadata) if image is not None else (None, [("", None)])
-    for label, part in parts:  # a photon task: one fit per channel of a hyperstack, as restore does
+    for c, (label, part) in enumerate(parts):  # a photon task: one fit per channel of a hyperstack, as restore does
         choice = resolve_level(task, "auto", part, path=path, weights=args.weights, device=args.device,
-                               restoring=False, value_range=value_range, noise=camera)
+                               restoring=False, value_range=value_range, noise=camera_noise(args, task, c, len(parts)))
         note = f" (outside the task's range {task.level_range[0]:g}–{task.level_range[1]:g})" if choice.outside_range else ""
         caution = choice.caution(task)
         if caution is not None:

@@ -33,6 +33,7 @@ from .common import (
     tile_size,
     warnings_naming,
     weights_status,
+    with_camera,
     worker_count,
 )
 
@@ -333,13 +334,14 @@ def restore_file(restorer, src: Path, dst: Path, given, args: argparse.Namespace
     metadata = read_tiff_metadata(src) if is_tiff(src) else None
     channel_axis, parts = channel_parts(task, image, metadata)
     results, used_levels, used_noise, used_methods = [], [], [], []
-    for label, part in parts:
+    for c, (label, part) in enumerate(parts):
         naming = warnings_naming(f"{src.name}{label}") if label else contextlib.nullcontext()  # which channel warned
         with naming:
-            choice = given or resolve_level(
-                task, args.level, part, path=src, device=args.device, value_range=value_range, noise=camera_noise(args, task)
+            choice = with_camera(given, args, task, c, len(parts)) or resolve_level(
+                task, args.level, part, path=src, device=args.device, value_range=value_range,
+                noise=camera_noise(args, task, c, len(parts)),
             )
-            if choice is not given and not args.quiet:
+            if given is None and not args.quiet:
                 print(f"{src.name}{label}: {choice.describe(task)}", file=sys.stderr)
             level = choice.to_restore
             out_dtype = np.float32 if args.float_output else image.dtype
@@ -496,11 +498,12 @@ def restore_chunked(restorer, src: Path, dst: Path, given, args: argparse.Namesp
         meta = metadata.ngff()  # a zarr output names the file's axes and keeps its voxel size
     rgb, lead, axis, parts = lazy_parts(task, array, meta, metadata)
     restored_parts, levels, noises, methods = [], [], [], []
-    for label, part in parts:
-        choice = given
+    for c, (label, part) in enumerate(parts):
+        choice = with_camera(given, args, task, c, len(parts))
         if choice is None:
             sample = stack_sample(part, lead - (axis is not None))
-            choice = resolve_level(task, args.level, sample, device=args.device, value_range=value_range, noise=camera_noise(args, task))
+            choice = resolve_level(task, args.level, sample, device=args.device, value_range=value_range,
+                                   noise=camera_noise(args, task, c, len(parts)))
             if not args.quiet:
                 print(f"{src.name}{label}: {choice.describe(task)}, from sampled planes", file=sys.stderr)
         levels.append(choice.to_restore)
@@ -571,12 +574,13 @@ def stream_one(restorer, src: Path, dst: Path, given, args: argparse.Namespace, 
     lead_shape = shape[: len(shape) - (3 if is_rgb_image(shape, None) else 2)]  # the stack's pages
     axis = fitted_channel_axis(task, read_tiff_metadata(src), shape, len(lead_shape))
     groups = channel_pages(lead_shape, axis)
-    choices = [given] * len(groups)
+    choices = [with_camera(given, args, task, c, len(groups)) for c in range(len(groups))]
     if given is None:
         with tifffile.TiffFile(src) as tif:
             for c, group in enumerate(groups):
                 sample = page_sample(tif, pages, group)
-                choices[c] = resolve_level(task, args.level, sample, device=args.device, value_range=value_range, noise=camera_noise(args, task))
+                choices[c] = resolve_level(task, args.level, sample, device=args.device, value_range=value_range,
+                                           noise=camera_noise(args, task, c, len(groups)))
                 if not args.quiet:
                     label = "" if axis is None else f" channel {c}"
                     print(f"{src.name}{label}: {choices[c].describe(task)}, from {len(sample)} sampled pages", file=sys.stderr)
