@@ -433,3 +433,16 @@ def test_a_plugin_task_names_its_own_estimator_for_auto(tmp_path):
     assert not can_estimate(missing)
     with pytest.raises(WeightsError, match=r"missing.safetensors.*--data FOLDER --out FILE.*Task\(estimator=FILE\)"):
         estimate_level(photo, missing)
+
+
+def test_dejpeg_auto_on_a_file_that_reads_above_where_dejpeg_helps_says_so(tmp_path):
+    """A review: a noisy PNG read as JPEG quality 87 was restored at it with no word that dejpeg helps little
+    there (a JPEG file of that quality gets the caution from its tables)."""
+    clean = smooth_image(192, 192, 3)[0].numpy().transpose(1, 2, 0) * 255
+    noisy = np.clip(np.round(clean + 10 * np.random.default_rng(0).standard_normal(clean.shape)), 0, 255).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "noisy.png"), noisy)
+    choice = resolve_level("dejpeg", "auto", read_image(tmp_path / "noisy.png"), path=tmp_path / "noisy.png")
+    assert choice.level > 85 and "this PNG file reads as if saved at JPEG quality" in choice.describe(get_task("dejpeg"))
+    ok, encoded = cv2.imencode(".jpg", clean.astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 20])
+    blocky = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+    assert resolve_level("dejpeg", "auto", blocky).note is None  # saved for the web: worth restoring, no caution

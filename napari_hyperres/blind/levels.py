@@ -10,6 +10,7 @@ an estimate outside the task's range is *reported* (:attr:`LevelChoice.outside_r
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -179,7 +180,13 @@ def resolve_level(
         note = None if in_file.caution is None else in_file.caution(recorded)
         return replace(_within_range(task, recorded, in_file.method), note=note)
     readings = crop_readings(_required(image, task), task, weights=weights, device=device, rgb=rgb, value_range=value_range)
-    return _within_range(task, float(np.median(readings)), method, uneven=uneven_readings(readings, task))
+    choice = _within_range(task, float(np.median(readings)), method, uneven=uneven_readings(readings, task))
+    in_file = task.level_in_file
+    caution = None if in_file is None or in_file.caution is None else in_file.caution(float(f"{choice.level:.3g}"))
+    if caution is not None:  # a file of another kind read as one the task's files record (a noisy PNG read as q 87: a review)
+        kind = f"this {Path(path).suffix.lstrip('.').upper()} file" if path is not None else "this image"
+        return replace(choice, note=f"{kind} reads as if saved at {task.unit} {choice.level:.3g}: {caution}")
+    return choice
 
 
 def task_for_file(path, tasks) -> tuple[Task, float] | None:
