@@ -246,3 +246,31 @@ def test_a_photos_xmp_is_carried_upright(tmp_path, tiny_weights, suffix):
             assert b"(c) Jane Doe" in xmp
             turned = suffix == ".jpg"
             assert (b'tiff:Orientation="1"' in xmp) == turned and image.getexif()[ORIENTATION] == (1 if turned else 6)
+
+
+def test_xmp_follows_the_pixels_it_describes():
+    """A review: XMP's orientation was set upright for a JPEG whose pixels were not turned (no EXIF orientation),
+    its pixel dimensions kept the input's after sr, and a later damaged chunk dropped a good one."""
+    import struct
+    import zlib
+
+    from napari_hyperres.io import exif as exif_module
+
+    xmp = XMP.replace(b'tiff:Orientation="6"', b'tiff:Orientation="6" exif:PixelXDimension="64" tiff:ImageLength="48"')
+    unturned = exif_module.PhotoMetadata(None, None, xmp)
+    for turned_exif, expected in ((None, b'tiff:Orientation="6"'), (struct.pack("<2sHI", b"II", 42, 8)
+                                  + struct.pack("<H", 1) + struct.pack("<HHII", ORIENTATION, 3, 1, 6) + struct.pack("<I", 0),
+                                  b'tiff:Orientation="1"')):
+        found = exif_module.PhotoMetadata(turned_exif, None, xmp)
+        original = exif_module.read_photo_metadata
+        exif_module.read_photo_metadata = lambda path, found=found: found
+        try:
+            out = exif_module.output_exif("photo.jpg", (48, 64, 3), (128, 96, 3), turned=True)
+        finally:
+            exif_module.read_photo_metadata = original
+        assert expected in out.xmp and b'exif:PixelXDimension="96"' in out.xmp and b'tiff:ImageLength="128"' in out.xmp
+    assert unturned.xmp == xmp
+    good = b"XML:com.adobe.xmp\x00\x01\x00\x00\x00" + zlib.compress(XMP)
+    png = exif_module.PNG_SIGNATURE + exif_module.png_chunk(b"IHDR", b"\x00" * 13) + exif_module.png_chunk(b"iTXt", good)
+    png += exif_module.png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x01\x00\x00\x00not zlib") + exif_module.png_chunk(b"IEND", b"")
+    assert exif_module._png_metadata(png).xmp == XMP

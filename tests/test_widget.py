@@ -1879,3 +1879,31 @@ def test_a_gray_and_alpha_layer_is_refused_with_how_to_open_it(make_widget, qtbo
     widget.apply(25, layer=layer)
     assert "last axis of 2" in widget.status.value and len(viewer.layers) == 1
     assert "napari_hyperres.read_image(path), rgb=True" in notes["error"][-1]
+
+
+def test_a_preview_running_when_the_settings_are_refused_does_not_land(make_widget, qtbot, monkeypatch):
+    """A review: the preview layer went when the settings were refused, but a preview still running with the
+    settings before came back over the refusal once it finished."""
+    import time as _time
+
+    from napari_hyperres.ui import widget_preview
+
+    real = widget_preview.preview_steps
+
+    def slow(*args, **kwargs):
+        _time.sleep(1.0)
+        return (yield from real(*args, **kwargs))
+
+    viewer = ViewerModel()
+    layer = viewer.add_image((np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8), rgb=True, name="x")
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    widget.preview(level=25, layer=layer)
+    qtbot.waitUntil(lambda: widget._preview_worker is None, timeout=TIMEOUT_MS)
+    monkeypatch.setattr(widget_preview, "preview_steps", slow)
+    widget.preview(level=30, layer=layer)
+    widget.preview(level=999, layer=layer)  # refused: outside the task's range
+    refusal = widget.status.value
+    qtbot.waitUntil(lambda: widget._preview_worker is None, timeout=TIMEOUT_MS)
+    qtbot.wait(100)
+    assert [each.name for each in viewer.layers] == ["x"] and widget.status.value == refusal

@@ -49,8 +49,8 @@ class LevelChoice:
             as noise, or noise that varies with brightness); ``None`` when they agree.
         curve: ``"by-brightness"``: the level of each brightness (``level`` is its median), which the
             engine restores each pixel by; ``None`` for one level everywhere.
-        note: what to check that the level's source says (a file whose recorded level restoring
-            measured no gain: :attr:`FileLevel.caution`), else ``None``.
+        note: what to check that the level's source says (a file whose recorded level, or whose estimator
+            reading, lies where restoring measured no gain: :attr:`FileLevel.caution`), else ``None``.
     """
 
     level: float
@@ -184,8 +184,11 @@ def resolve_level(
     in_file = task.level_in_file
     caution = None if in_file is None or in_file.caution is None else in_file.caution(float(f"{choice.level:.3g}"))
     if caution is not None:  # a file of another kind read as one the task's files record (a noisy PNG read as q 87: a review)
-        kind = f"this {Path(path).suffix.lstrip('.').upper()} file" if path is not None else "this image"
-        return replace(choice, note=f"{kind} reads as if saved at {task.unit} {choice.level:.3g}: {caution}")
+        suffix = Path(path).suffix.lstrip(".").upper() if path is not None else ""
+        kind = f"this {suffix} file" if suffix else "this image"
+        uneven = choice.caution(task)  # the crops' disagreement, said too
+        note = f"{kind} reads as if saved at {task.unit} {choice.level:.3g}: {caution}"
+        return replace(choice, note=note if uneven is None else f"{note}; {uneven}")
     return choice
 
 

@@ -1,4 +1,4 @@
-"""A photo's EXIF and resolution, carried from an input file to its restored output.
+"""A photo's EXIF, XMP and resolution, carried from an input file to its restored output.
 
 A camera's JPEG records its make and model, the capture date, exposure and the print
 resolution (EXIF in an APP1 segment; dots per inch also in the JFIF APP0 header; a PNG holds
@@ -32,6 +32,9 @@ XMP_TAG = b"http://ns.adobe.com/xap/1.0/\x00"
 XMP_KEYWORD = b"XML:com.adobe.xmp"
 """The keyword of a PNG ``iTXt`` chunk that holds an XMP packet."""
 
+MAX_XMP_BYTES = 16 * 2**20
+"""The largest XMP packet read from a compressed PNG chunk (a small chunk could otherwise inflate to gigabytes)."""
+
 XMP_ORIENTATION = re.compile(rb"(tiff:Orientation\s*=\s*[\"']|<tiff:Orientation>\s*)[2-8]")
 """XMP's copy of the EXIF orientation, as an attribute or an element (set to 1 where the pixels were turned)."""
 
@@ -54,7 +57,7 @@ class PhotoMetadata:
 
 
 def read_photo_metadata(path: str | os.PathLike) -> PhotoMetadata:
-    """The EXIF and dots per inch of a JPEG or PNG file (empty for other formats, or damaged headers)."""
+    """The EXIF, dots per inch and XMP of a JPEG or PNG file (empty for other formats, or damaged headers)."""
     path = Path(path)
     suffix = path.suffix.lower()
     try:
@@ -90,9 +93,32 @@ def output_exif(path: str | os.PathLike, in_shape: tuple[int, ...], out_shape: t
         exif = without_thumbnail(patched(exif, values, {X_RESOLUTION: scale_x, Y_RESOLUTION: scale_y}))
     dpi = None if found.dpi is None else (found.dpi[0] * scale_x, found.dpi[1] * scale_y)
     xmp = found.xmp
-    if xmp is not None and turned:  # XMP repeats the orientation: upright there too, or a viewer reading it turns the photo
-        xmp = XMP_ORIENTATION.sub(rb"\g<1>1", xmp)
+    if xmp is not None:
+        if turned and exif_orientation(found.exif) not in (None, 1):  # the pixels were turned by the EXIF's orientation:
+            xmp = XMP_ORIENTATION.sub(rb"\g<1>1", xmp)  # XMP's copy says upright too, or a viewer reading it turns them again
+        for name, value in (("PixelXDimension", out_shape[1]), ("PixelYDimension", out_shape[0]),
+                            ("ImageWidth", out_shape[1]), ("ImageLength", out_shape[0])):
+            xmp = re.sub(rb"((?:exif|tiff):" + name.encode() + rb"\s*=\s*[\"']|<(?:exif|tiff):" + name.encode() + rb">\s*)\d+",
+                         rb"\g<1>" + str(int(value)).encode(), xmp)
     return replace(found, exif=exif, dpi=dpi, xmp=xmp)
+
+
+def exif_orientation(exif: bytes | None) -> int | None:
+    """The orientation tag of an EXIF block's IFD0 (1 upright … 8), or ``None`` where it has none."""
+    if exif is None or exif[:2] not in (b"II", b"MM") or len(exif) < 8:
+        return None
+    order = "<" if exif[:2] == b"II" else ">"
+    first = struct.unpack_from(order + "I", exif, 4)[0]
+    if first + 2 > len(exif):
+        return None
+    for k in range(struct.unpack_from(order + "H", exif, first)[0]):
+        at = first + 2 + 12 * k
+        if at + 12 > len(exif):
+            return None
+        tag, kind = struct.unpack_from(order + "HH", exif, at)
+        if tag == ORIENTATION and kind == 3:
+            return struct.unpack_from(order + "H", exif, at + 8)[0]
+    return None
 
 
 def patched(exif: bytes, values: dict[int, int], scales: dict[int, float] | None = None) -> bytes:
@@ -197,8 +223,15 @@ def _jpeg_with(data: bytes, metadata: PhotoMetadata) -> bytes:
         data, at = data[:2] + bytes(app0) + data[4 + length :], 4 + length
     segments = b""
     for tag, block in ((EXIF_TAG, metadata.exif), (XMP_TAG, metadata.xmp)):  # EXIF first, as cameras write them
-        if block is not None and len(block) + len(tag) + 2 <= 65535:
-            segments += b"\xff\xe1" + struct.pack(">H", 2 + len(tag) + len(block)) + tag + block
+        if block is None:
+            continue
+        if len(block) + len(tag) + 2 > 65535:  # one JPEG segment; Adobe's "extended XMP" over several is not written
+            import warnings
+
+            warnings.warn(f"the input's {'EXIF' if tag == EXIF_TAG else 'XMP'} ({len(block) // 1024} KB) is larger than a JPEG "
+                          "segment holds and is left out of this JPEG output; write .png to keep it", UserWarning, stacklevel=2)
+            continue
+        segments += b"\xff\xe1" + struct.pack(">H", 2 + len(tag) + len(block)) + tag + block
     return data[:at] + segments + data[at:]
 
 
@@ -207,7 +240,7 @@ def _png_metadata(data: bytes) -> PhotoMetadata:
     for kind, payload, _, _ in png_chunks(data):
         if kind == b"eXIf":
             exif = payload
-        elif kind == b"iTXt" and payload.startswith(XMP_KEYWORD + b"\x00"):
+        elif kind == b"iTXt" and payload.startswith(XMP_KEYWORD + b"\x00") and xmp is None:  # the first good one
             try:
                 xmp = _itxt_text(payload)
             except (ValueError, IndexError, zlib.error):  # a damaged chunk: the EXIF and dpi are still carried
@@ -227,7 +260,13 @@ def _itxt_text(payload: bytes) -> bytes:
     language_end = rest.index(b"\x00")
     translated_end = rest.index(b"\x00", language_end + 1)
     text = rest[translated_end + 1 :]
-    return zlib.decompress(text) if compressed else text
+    if not compressed:
+        return text
+    inflater = zlib.decompressobj()
+    inflated = inflater.decompress(text, MAX_XMP_BYTES)
+    if inflater.unconsumed_tail:
+        raise ValueError(f"an XMP chunk inflating beyond {MAX_XMP_BYTES} bytes")
+    return inflated
 
 
 def _png_with(data: bytes, metadata: PhotoMetadata) -> bytes:

@@ -252,7 +252,7 @@ def write_image(
     ``icc_profile`` (the input's, :func:`~napari_hyperres.io.icc.read_icc_profile`) is embedded in
     TIFF, PNG and JPEG outputs whose channels it describes (BMP has no place for it). ``photo``
     (:func:`~napari_hyperres.io.exif.output_exif`: the input's EXIF, with its camera and capture date,
-    and its dots per inch) goes into JPEG and PNG outputs.
+    its dots per inch and its XMP) goes into JPEG and PNG outputs.
 
     JPEG: quality ``jpeg_quality``, colour with full-resolution chroma (4:4:4, :data:`JPEG_QUALITY`).
 

@@ -145,6 +145,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self._watched: Any = None  # the layer whose data events bring a new preview
         self._serials = itertools.count(1)  # each request's place in time (Request.serial)
         self._applied: dict[Any, int] = {}  # layer id → serial of the last Apply placed: older previews are stale
+        self._dropped: dict[Any, int] = {}  # layer id → serial when its settings were refused: older previews are stale
         self._file_metadata: dict[tuple[str, int], Any] = {}  # (path, mtime) → its TiffMetadata ("Split channels")
         self._progress = None  # napari's progress bar of the running job
         self._syncing = False

@@ -104,7 +104,7 @@ class EstimateMixin:
         if caution is not None:
             message += f"; {caution}"
             self._show("warning", f"napari-hyperres: {message}")
-            if choice.uneven is not None:  # a high-quality JPEG's caution is the file's, with no uneven readings
+            if choice.uneven is not None:  # the crops disagreed (a file's own caution may come with it)
                 source += f"; parts read {choice.uneven[0]:.3g}–{choice.uneven[1]:.3g}"
         self._level_found = (task.name, self.level, source, request.source_id)  # the previews of this layer at this level still say where it came from
         self.say(message)

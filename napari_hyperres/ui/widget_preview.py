@@ -35,7 +35,7 @@ class PreviewMixin:
             return
         request = self._request(level, layer, quiet=True)
         if request is None:  # the settings were refused (a camera typed wrong): the preview of others must not stay
-            self._drop_preview_of(self.layer_combo.value if layer is None else layer)
+            self._drop_preview_of(self.layer_combo.value if layer is None else layer, stop=True)
             return
         if self._preview_queue.submit(request):
             self._start_preview(request)
@@ -103,7 +103,7 @@ class PreviewMixin:
         """Whether an Apply asked for after this preview has placed its result (a plugin author's review:
         Apply clicked while the first preview ran, and the preview landed on top of the result, the status
         saying "preview" instead of "added"). The next slider move brings a preview back."""
-        return request.serial < self._applied.get(request.source_id, 0)
+        return request.serial < max(self._applied.get(request.source_id, 0), self._dropped.get(request.source_id, 0))
 
     def _show_preview(self, request: Request, source, plane: np.ndarray, selection, complete: bool = True) -> None:
         """Write ``plane`` (the displayed plane restored, or partly) into the source's preview layer."""
@@ -151,9 +151,19 @@ class PreviewMixin:
         self._notify_error(exc, request.task, quiet=True)
         self._drop_preview_of(find_layer(self.viewer.layers, request.source_id))
 
-    def _drop_preview_of(self, source: Any) -> None:
-        """Remove ``source``'s preview layer, if it has one (not after the panel was closed)."""
-        stale = find_preview(self.viewer.layers, source) if source is not None and not self._released else None
+    def _drop_preview_of(self, source: Any, stop: bool = False) -> None:
+        """Remove ``source``'s preview layer, if it has one (not after the panel was closed). ``stop``: the settings
+        were refused, so a preview running or waiting with the settings before must not land after it (a review:
+        the running preview came back over the refusal): the pending one is dropped, the running one told to
+        stop, and whatever it still yields is stale (:meth:`_overtaken`)."""
+        if source is None or self._released:
+            return
+        if stop:
+            self._dropped[source.unique_id] = next(self._serials)
+            self._preview_queue.clear()
+            if self._preview_worker is not None:
+                self._preview_worker.quit()
+        stale = find_preview(self.viewer.layers, source)
         if stale is not None:
             self.viewer.layers.remove(stale)
 

@@ -72,7 +72,7 @@ def save_restored(path: str | Path, data: np.ndarray, source_file: str | None, m
 
 
 def photo_metadata_for(source: Path, shape: tuple[int, ...]):
-    """The EXIF (camera, date, orientation) and dpi of the photo ``source`` for an output of
+    """The EXIF (camera, date, orientation), dpi and XMP of the photo ``source`` for an output of
     ``shape`` restored from a layer of it, or ``None``. napari's reader keeps a JPEG's pixels as
     stored, not turned upright by its EXIF orientation, so the output keeps that orientation tag
     (a review's Save… of an orientation-6 photo came out sideways, its EXIF gone); a layer whose

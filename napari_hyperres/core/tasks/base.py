@@ -90,7 +90,8 @@ class FileLevel:
             degraded enough that an image read from it should open on this task (the widget
             switches to it, :func:`napari_hyperres.blind.levels.task_for_file`). ``None``: never.
         caution: ``caution(level) -> str | None``: what "auto" says of a file recording ``level``
-            where restoring it measured no gain (dejpeg above quality 85), else ``None``.
+            where restoring it measured no gain (dejpeg above quality 85), else ``None``; also asked of
+            the estimator's reading of a file of another kind (a PNG read as quality 93).
     """
 
     suffixes: tuple[str, ...]
