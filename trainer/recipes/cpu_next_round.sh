@@ -150,8 +150,11 @@
 #                                        microscopy.lite from it (cpu_microscopy.sh).
 #   TASK=denoise BUDGET=7800 QUANT=0.05 BALANCE=log CENTRED=1 LR=1e-4 LOSS=l2 LEVELS="15 25 35 50 75" BATCH=64 AMP=1
 #     OUT=runs/denoise_r21_q05   round 21, from the shipped round 20: the 8-bit share lowered once more (0.05).
-#                                        Started 2026-12-07 15:43, 40 minutes before its session ended; continue it with
-#                                        RESUME=1, then compare with round 20 as above (8-bit files: BM3D's margin).
+#                                        Started 2026-12-07 15:43, 40 minutes before its session ended; resumed 16:06:
+#                                        2,106 steps, Set12 +0.006 / +0.009 / +0.009 (27.080 at σ 50), McMaster −0.001 /
+#                                        +0.005 / +0.007, σ 5–75 −0.007 to +0.010, 8-bit Set12 files +0.004 to +0.005.
+#                                        Shipped. Next: re-derive microscopy.lite from it (cpu_microscopy.sh), or one more
+#                                        round (QUANT=0.05 again, or 0).
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
