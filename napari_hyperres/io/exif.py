@@ -103,15 +103,24 @@ def output_exif(path: str | os.PathLike, in_shape: tuple[int, ...], out_shape: t
     return replace(found, exif=exif, dpi=dpi, xmp=xmp)
 
 
-def exif_orientation(exif: bytes | None) -> int | None:
-    """The orientation tag of an EXIF block's IFD0 (1 upright … 8), or ``None`` where it has none."""
+def _ifd0(exif: bytes | None) -> tuple[str, int, int] | None:
+    """``(byte order for struct, IFD0's offset, its entry count)`` of an EXIF block, or ``None`` where it has no readable IFD0."""
     if exif is None or exif[:2] not in (b"II", b"MM") or len(exif) < 8:
         return None
     order = "<" if exif[:2] == b"II" else ">"
     first = struct.unpack_from(order + "I", exif, 4)[0]
     if first + 2 > len(exif):
         return None
-    for k in range(struct.unpack_from(order + "H", exif, first)[0]):
+    return order, first, struct.unpack_from(order + "H", exif, first)[0]
+
+
+def exif_orientation(exif: bytes | None) -> int | None:
+    """The orientation tag of an EXIF block's IFD0 (1 upright … 8), or ``None`` where it has none."""
+    found = _ifd0(exif)
+    if found is None:
+        return None
+    order, first, count = found
+    for k in range(count):
         at = first + 2 + 12 * k
         if at + 12 > len(exif):
             return None
@@ -173,13 +182,11 @@ def patched(exif: bytes, values: dict[int, int], scales: dict[int, float] | None
 
 def without_thumbnail(exif: bytes) -> bytes:
     """``exif`` with IFD0's link to IFD1 (the thumbnail) cut: no viewer finds the input's thumbnail in the output."""
-    if exif[:2] not in (b"II", b"MM") or len(exif) < 8:
+    found = _ifd0(exif)
+    if found is None:
         return exif
-    order = "<" if exif[:2] == b"II" else ">"
-    first = struct.unpack_from(order + "I", exif, 4)[0]
-    if first + 2 > len(exif):
-        return exif
-    link = first + 2 + 12 * struct.unpack_from(order + "H", exif, first)[0]
+    order, first, count = found
+    link = first + 2 + 12 * count
     if link + 4 > len(exif):
         return exif
     data = bytearray(exif)

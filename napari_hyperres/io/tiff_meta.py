@@ -104,7 +104,7 @@ class TiffMetadata:
         if len(shape) != len(self.shape) + 1:
             return False
         lead = sum(a not in "YXS" for a in self.axes)
-        colour = [shape[-1]] == [self.shape[-1]] if self.axes.endswith("S") else True
+        colour = not self.axes.endswith("S") or shape[-1] == self.shape[-1]
         return all(n == 1 for n in shape[1 : 1 + lead]) and colour
 
     def swept(self, shape: tuple[int, ...]) -> "TiffMetadata":

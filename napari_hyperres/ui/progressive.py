@@ -106,15 +106,22 @@ def with_margin(box: Box, margin: int, shape_yx: tuple[int, int], grid: int = 2)
     return (top - top % grid, min(h, y1 + margin), left - left % grid, min(w, x1 + margin))
 
 
-def restore_box(restorer, plane: np.ndarray, box: Box, request: Request) -> np.ndarray:
-    """``plane[box]`` restored as the whole plane would be there (a crop with the receptive field around it)."""
+def restore_box(restorer, plane: np.ndarray, box: Box, request: Request, neutral: bool | None = None) -> np.ndarray:
+    """``plane[box]`` restored as the whole plane would be there (a crop with the receptive field around it).
+    ``neutral``: whether the whole plane is gray stored as colour (:func:`plane_is_neutral`; read here where not given),
+    which decides for the crop as it does for Apply's plane."""
     y0, y1, x0, x1 = box
     cy0, cy1, cx0, cx1 = with_margin(box, restorer.context, plane.shape[:2], restorer.grid)
     crop = np.ascontiguousarray(plane[cy0:cy1, cx0:cx1])
-    neutral = bool(request.rgb) and is_neutral_colour(plane[..., :3])  # the whole plane decides, as Apply's does
+    neutral = plane_is_neutral(plane, request) if neutral is None else neutral
     out = restorer.restore(crop, request.restore_level(), rgb=request.rgb, value_range=request.value_range, noise=request.noise,
                            neutral_as_gray=neutral)
     return out[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
+
+
+def plane_is_neutral(plane: np.ndarray, request: Request) -> bool:
+    """Whether the displayed ``plane`` of ``request`` is colour with equal channels (restored as gray)."""
+    return bool(request.rgb) and is_neutral_colour(plane[..., :3])
 
 
 def grid_boxes(region: Box, edge: int, centre: tuple[float, float]) -> list[Box]:
@@ -168,10 +175,11 @@ def preview_steps(cache: RestorerCache, request: Request) -> Iterator[PreviewTil
     centre = ((view[0] + view[1]) / 2, (view[2] + view[3]) / 2)
     first = centre_box(view, first_edge(request.passes()))
     result: np.ndarray | None = None
+    neutral = plane_is_neutral(plane, request)  # once for the plane, not per tile
 
     def tile(box: Box, phase: str) -> PreviewTile:
         nonlocal result
-        data = restore_box(restorer, plane, box, request)
+        data = restore_box(restorer, plane, box, request, neutral)
         if result is None:
             result = np.empty(shape_yx + data.shape[2:], dtype=data.dtype)
         result[box[0] : box[1], box[2] : box[3]] = data
