@@ -334,3 +334,15 @@ def test_a_tiff_of_several_series_says_only_the_first_is_read(tmp_path):
     with pytest.warns(UserWarning, match=r"series.tif holds 2 image series; only the first, \(32, 32\), is read \(the others, \(16, 16\)"):
         image = read_image(path)
     assert image.shape == (32, 32)
+
+
+@pytest.mark.parametrize("unit", ["micron", "\\u00B5m"])  # ImageJ files are ASCII: µ is written escaped
+def test_an_imagej_files_voxel_size_reaches_its_zarr_output_whatever_it_calls_the_micron(tmp_path, unit):
+    """Reading the change: ImageJ writes the micrometre escaped (\\u00B5m), which the lower-cased comparison missed."""
+    import tifffile
+
+    from napari_hyperres.io.tiff_meta import read_tiff_metadata
+
+    tifffile.imwrite(tmp_path / "in.tif", np.zeros((3, 16, 16), np.uint16), imagej=True, resolution=(1 / 0.065, 1 / 0.065),
+                     metadata={"axes": "ZYX", "spacing": 0.3, "unit": unit})
+    assert read_tiff_metadata(tmp_path / "in.tif").ngff()["scale"] == pytest.approx([0.3, 0.065, 0.065])

@@ -36,8 +36,8 @@ NGFF_AXES = {"T": "t", "C": "c", "Z": "z", "Y": "y", "X": "x", "S": "c"}
 MICROMETRES_PER_OME_UNIT = {"\u00b5m": 1.0, "\u03bcm": 1.0, "um": 1.0, "nm": 1e-3, "mm": 1e3, "cm": 1e4, "m": 1e6}
 """OME-XML length units (``PhysicalSizeXUnit``; µm where none is given) in micrometres."""
 
-MICRON_NAMES = ("micron", "microns", "µm", "um", "\\u00B5m", "micrometer", "micrometre")
-"""ImageJ's names of the micrometre."""
+MICRON_NAMES = ("micron", "microns", "\u00b5m", "\u03bcm", "um", "\\u00b5m", "micrometer", "micrometre")
+"""ImageJ's names of the micrometre, lower case (ImageJ writes ``\\u00B5m`` escaped)."""
 
 IMAGEJ_DTYPES = ("uint8", "uint16", "float32")
 """What an ImageJ hyperstack can hold; other dtypes are written as plain TIFF with the axes."""
