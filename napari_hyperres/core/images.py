@@ -9,10 +9,16 @@ from ..errors import ShapeError
 from .intensity import NOT_FINITE, check_dtype
 
 
+def channels_last(image_shape: tuple[int, ...]) -> bool:
+    """Whether a last axis of 1 or 2 behind a plane larger than 4×4 looks like channels (gray + alpha as
+    napari opens it), not like X."""
+    return len(image_shape) >= 3 and image_shape[-1] in (1, 2) and min(image_shape[-3:-1]) > 4
+
+
 def is_rgb_image(image_shape: tuple[int, ...], rgb: bool | None) -> bool:
     """Whether the last axis holds colour channels (auto: ≥3-D and last axis of length 3 or 4)."""
     if rgb is None:
-        if len(image_shape) >= 3 and image_shape[-1] in (1, 2) and min(image_shape[-3:-1]) > 4:
+        if channels_last(image_shape):
             raise ShapeError(
                 f"the last axis of shape {image_shape} looks like {image_shape[-1]} channel(s); expected gray (..., Y, X) "
                 f"or RGB(A) (..., Y, X, 3|4): move the channel axis first to restore each channel as a plane "

@@ -34,6 +34,7 @@ from qtpy.QtWidgets import QComboBox
 
 from ..blind.levels import task_for_file
 from ..core.devices import available_devices
+from ..core.images import channels_last
 from ..core.photon_noise import PoissonGaussian
 from ..core.plugins import broken_plugins, get_tasks
 from ..core.tasks import Task
@@ -617,7 +618,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             task = task.for_file(source_path(layer))  # a 4:4:4 JPEG's chroma at full resolution
             data = layer.data
             rgb = bool(layer.rgb)
-            if not rgb and data.ndim >= 3 and data.shape[-1] in (1, 2) and min(data.shape[-3:-1]) > 4:
+            if not rgb and channels_last(tuple(data.shape)):
                 raise ShapeError(  # a review: a gray PNG with transparency previewed as 256 planes 2 pixels wide
                     f"layer {layer.name!r} has a last axis of {data.shape[-1]} (shape {tuple(data.shape)}): napari opens a gray "
                     "image with transparency as gray + alpha that way, and each row would be restored as an image "
