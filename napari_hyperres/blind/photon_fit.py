@@ -310,10 +310,11 @@ OFFSET_SIGMAS = 1.0
 camera offset before the offset is refused as not this image's (:func:`check_offset_below`).
 
 The darkest local means are 5×5 means: their spread is a fifth of the read noise, so at the camera's
-true offset they lie within about half a σ of it (W2S averages made into camera counts, 20–300 photons,
-read noise 1.5–3: −0.5σ to +1.4σ). It was 5σ, which let an offset 10 counts high through (a review:
-offset 100 for a camera of 90, σ 3) at −7 to −8 dB; at 20 photons an offset 2 / 3 / 5 counts high
-costs 1.3–3.2 / 2.8–4.9 / 4.6–6.7 dB (``tests/test_microscopy.py``)."""
+true offset they lie near it (W2S averages made into camera counts, 20–300 photons, read noise 1.5–3:
+−0.51σ to +2.80σ; ``benchmarks/bench_camera_offset.py``). It was 5σ, which let an offset 10 counts high
+through (a review: offset 100 for a camera of 90, σ 3) at −7 to −8 dB. Now the right camera is never
+refused there, an offset 1 count high passes at up to −0.6 dB (20 photons), and 3 or more counts high at
+20 photons are refused."""
 
 
 def given_noise_on(noise: PoissonGaussian, planes: np.ndarray, black: float, white: float) -> PoissonGaussian:
