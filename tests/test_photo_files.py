@@ -274,3 +274,32 @@ def test_xmp_follows_the_pixels_it_describes():
     png = exif_module.PNG_SIGNATURE + exif_module.png_chunk(b"IHDR", b"\x00" * 13) + exif_module.png_chunk(b"iTXt", good)
     png += exif_module.png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x01\x00\x00\x00not zlib") + exif_module.png_chunk(b"IEND", b"")
     assert exif_module._png_metadata(png).xmp == XMP
+
+
+def test_a_photos_own_text_is_carried_into_its_format(tmp_path, tiny_weights):
+    """A review: a PNG's text chunks other than XMP (Title, Author, Copyright…; Pillow writes tEXt, zTXt and iTXt)
+    and a JPEG's comment were dropped. They are carried, as they were, into an output of the same format."""
+    from PIL import PngImagePlugin
+
+    rgb = (np.random.default_rng(0).random((48, 64, 3)) * 255).astype(np.uint8)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Title", "Harbour at dusk")
+    info.add_text("Copyright", "(c) Jane Doe", zip=True)
+    info.add_itxt("Description", "Hafen in der Dämmerung", lang="de")
+    png, jpg = tmp_path / "photo.png", tmp_path / "photo.jpg"
+    Image.fromarray(rgb).save(png, pnginfo=info)
+    Image.fromarray(rgb).save(jpg, quality=40, comment=b"shot on film, scanned 2026")
+    for src in (png, jpg):
+        out = tmp_path / f"out{src.suffix}"
+        assert restore([str(src), str(out), "--task", "denoise", "--level", "10"], tiny_weights["denoise"]) == 0
+        with Image.open(out) as image:
+            image.load()
+            if src is png:
+                assert {k: v for k, v in image.text.items() if k != "napari-hyperres"} == {"Title": "Harbour at dusk", "Copyright": "(c) Jane Doe",
+                                      "Description": "Hafen in der Dämmerung"}
+            else:
+                assert image.info["comment"] == b"shot on film, scanned 2026"
+        again = tmp_path / f"again{src.suffix}"  # an output restored again: one record of this package, the new one
+        assert restore([str(out), str(again), "--task", "denoise", "--level", "5"], tiny_weights["denoise"]) == 0
+        data = again.read_bytes()
+        assert data.count(b"\"source_file\"") == 1 and b'"level":5.0' in data

@@ -8,7 +8,8 @@ this module an output lost its capture date and a photo library sorted it as tak
 :func:`output_exif` reads the input's and adjusts what restoring changes: the orientation
 (:func:`~napari_hyperres.io.files.read_image` turns a JPEG upright by it, so the output says
 "upright"), the image size (``sr``), and the dots per inch (``sr`` enlarges the pixel grid of the
-same print). :func:`embed_exif` writes it into an encoded JPEG or PNG.
+same print). The file's own text (a PNG's text chunks, a JPEG's comments) is carried as it was into an
+output of the same format. :func:`embed_exif` writes it into an encoded JPEG or PNG.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from ..core.jpeg_quality import header_segments
 from .icc import PNG_SIGNATURE, png_chunk, png_chunks
+from .provenance import KEYWORD
 
 EXIF_TAG = b"Exif\x00\x00"
 """How an APP1 segment of a JPEG says that it holds EXIF."""
@@ -54,6 +56,14 @@ class PhotoMetadata:
     exif: bytes | None = None
     dpi: tuple[float, float] | None = None
     xmp: bytes | None = None
+    notes: tuple[tuple[bytes, bytes], ...] = ()
+    """The file's own text blocks, carried verbatim into an output of the same format (a review found them dropped):
+    a PNG's ``tEXt`` / ``zTXt`` / ``iTXt`` chunks other than XMP as ``(kind, payload)`` (Title, Author, Copyright,
+    Description, Comment…), a JPEG's comment segments as ``(b"COM", text)``."""
+
+    def is_empty(self) -> bool:
+        """Whether there is nothing to carry."""
+        return self.exif is None and self.dpi is None and self.xmp is None and not self.notes
 
 
 def read_photo_metadata(path: str | os.PathLike) -> PhotoMetadata:
@@ -80,7 +90,7 @@ def output_exif(path: str | os.PathLike, in_shape: tuple[int, ...], out_shape: t
             the output then says "upright" (1), or a viewer would turn it again.
     """
     found = read_photo_metadata(path)
-    if found.exif is None and found.dpi is None and found.xmp is None:
+    if found.is_empty():
         return None
     scale_y, scale_x = out_shape[0] / in_shape[0], out_shape[1] / in_shape[1]
     exif = found.exif
@@ -204,10 +214,24 @@ def embed_exif(encoded: bytes, suffix: str, metadata: PhotoMetadata) -> bytes:
     return encoded
 
 
+JPEG_COMMENT = 0xFE
+"""The marker of a JPEG comment segment (COM)."""
+
+PNG_TEXT_KINDS = (b"tEXt", b"zTXt", b"iTXt")
+"""The PNG chunks that hold text (keyword, then the text; ``zTXt`` compressed, ``iTXt`` UTF-8)."""
+
+PROVENANCE = KEYWORD.encode("ascii")
+"""How this package's own record of a restore starts (:mod:`~napari_hyperres.io.provenance`): an input's is not
+carried, its output gets a record of its own."""
+
+
 def _jpeg_metadata(data: bytes) -> PhotoMetadata:
     exif = dpi = xmp = None
+    notes = []
     for marker, payload in header_segments(data):
-        if marker == 0xE1 and payload.startswith(EXIF_TAG) and exif is None:
+        if marker == JPEG_COMMENT and not payload.startswith(PROVENANCE + b" "):
+            notes.append((b"COM", payload))
+        elif marker == 0xE1 and payload.startswith(EXIF_TAG) and exif is None:
             exif = payload[len(EXIF_TAG) :]
         elif marker == 0xE1 and payload.startswith(XMP_TAG) and xmp is None:
             xmp = payload[len(XMP_TAG) :]
@@ -216,7 +240,7 @@ def _jpeg_metadata(data: bytes) -> PhotoMetadata:
             if units in (1, 2) and x > 0 and y > 0:  # 1: per inch, 2: per cm; 0 is only an aspect ratio
                 per_inch = 1.0 if units == 1 else 2.54
                 dpi = (x * per_inch, y * per_inch)
-    return PhotoMetadata(exif, dpi, xmp)
+    return PhotoMetadata(exif, dpi, xmp, tuple(notes))
 
 
 def _jpeg_with(data: bytes, metadata: PhotoMetadata) -> bytes:
@@ -239,15 +263,25 @@ def _jpeg_with(data: bytes, metadata: PhotoMetadata) -> bytes:
                           "segment holds and is left out of this JPEG output; write .png to keep it", UserWarning, stacklevel=2)
             continue
         segments += b"\xff\xe1" + struct.pack(">H", 2 + len(tag) + len(block)) + tag + block
+    for kind, text in metadata.notes:  # after the APPn segments, as cameras and editors place them
+        if kind == b"COM" and len(text) + 2 <= 65535:
+            segments += b"\xff\xfe" + struct.pack(">H", 2 + len(text)) + text
     return data[:at] + segments + data[at:]
+
+
+def _is_png_xmp(kind: bytes, payload: bytes) -> bool:
+    return kind == b"iTXt" and payload.startswith(XMP_KEYWORD + b"\x00")
 
 
 def _png_metadata(data: bytes) -> PhotoMetadata:
     exif = dpi = xmp = None
+    notes = []
     for kind, payload, _, _ in png_chunks(data):
-        if kind == b"eXIf":
+        if kind in PNG_TEXT_KINDS and not _is_png_xmp(kind, payload) and not payload.startswith(PROVENANCE + b"\x00"):
+            notes.append((kind, payload))  # carried as they are: a zTXt is never inflated here
+        elif kind == b"eXIf":
             exif = payload
-        elif kind == b"iTXt" and payload.startswith(XMP_KEYWORD + b"\x00") and xmp is None:  # the first good one
+        elif _is_png_xmp(kind, payload) and xmp is None:  # the first good one
             try:
                 xmp = _itxt_text(payload)
             except (ValueError, IndexError, zlib.error):  # a damaged chunk: the EXIF and dpi are still carried
@@ -255,7 +289,7 @@ def _png_metadata(data: bytes) -> PhotoMetadata:
         elif kind == b"pHYs" and len(payload) == 9 and payload[8] == 1:  # unit 1: per metre
             x, y = struct.unpack(">II", payload[:8])
             dpi = (x * INCH_PER_METRE, y * INCH_PER_METRE)
-    return PhotoMetadata(exif, dpi, xmp)
+    return PhotoMetadata(exif, dpi, xmp, tuple(notes))
 
 
 def _itxt_text(payload: bytes) -> bytes:
@@ -279,7 +313,7 @@ def _itxt_text(payload: bytes) -> bytes:
 def _png_with(data: bytes, metadata: PhotoMetadata) -> bytes:
     out = [data[: len(PNG_SIGNATURE)]]
     for kind, payload, start, end in png_chunks(data):
-        if kind in (b"eXIf", b"pHYs") or (kind == b"iTXt" and payload.startswith(XMP_KEYWORD + b"\x00")):
+        if kind in (b"eXIf", b"pHYs") + PNG_TEXT_KINDS:  # the input's replace any the encoder wrote
             continue
         out.append(data[start:end])
         if kind == b"IHDR":  # both go before the image data
@@ -290,6 +324,7 @@ def _png_with(data: bytes, metadata: PhotoMetadata) -> bytes:
                 out.append(png_chunk(b"eXIf", metadata.exif))
             if metadata.xmp is not None:  # uncompressed, no language: as Adobe's software writes it
                 out.append(png_chunk(b"iTXt", XMP_KEYWORD + b"\x00\x00\x00\x00\x00" + metadata.xmp))
+            out.extend(png_chunk(kind, payload) for kind, payload in metadata.notes if kind in PNG_TEXT_KINDS)
     return b"".join(out)
 
 
