@@ -677,6 +677,46 @@ def test_apply_replaces_the_preview_of_its_layer(make_widget, qtbot, notes):
     assert notes["error"] == []
 
 
+def test_an_additive_channel_is_hidden_while_its_restored_layer_stands_in_its_place(make_widget, qtbot, notes):
+    """A review: an output takes its additive input's blending (the other channels of the composite show through),
+    and over its still visible input it showed the sum of the noisy and the restored channel. The input is hidden
+    while a preview or an output of it is there, and shown again when none is left; a channel the user had hidden
+    stays hidden, and an opaque layer is never touched."""
+    viewer = ViewerModel()
+    rng = np.random.default_rng(3)
+    green = viewer.add_image(rng.random((40, 48), dtype=np.float32), name="green", blending="additive", colormap="green")
+    red = viewer.add_image(rng.random((40, 48), dtype=np.float32), name="red", blending="additive", colormap="red")
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    widget.layer_combo.value = green
+    widget.preview(20)
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    assert not green.visible and red.visible and _previews(viewer)[0].blending == "additive"
+    widget.apply(20)  # the output takes the preview's place: the input stays hidden
+    qtbot.waitUntil(lambda: not widget.busy and _previews(viewer) == [], timeout=TIMEOUT_MS)
+    output = viewer.layers["green [denoise 20]"]
+    assert not green.visible and "'green' is hidden" in widget.status.value
+    viewer.layers.remove(output)
+    assert green.visible and red.visible
+    widget.preview(30)
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    assert not green.visible
+    viewer.layers.remove(_previews(viewer)[0])
+    assert green.visible
+    red.visible = False  # hidden by the user: left as it was
+    widget.layer_combo.value = red
+    widget.apply(20)
+    qtbot.waitUntil(lambda: not widget.busy and "red [denoise 20]" in viewer.layers, timeout=TIMEOUT_MS)
+    viewer.layers.remove("red [denoise 20]")
+    assert not red.visible
+    opaque = viewer.add_image(rng.random((40, 48), dtype=np.float32), name="opaque")
+    widget.layer_combo.value = opaque
+    widget.apply(20)
+    qtbot.waitUntil(lambda: not widget.busy and "opaque [denoise 20]" in viewer.layers, timeout=TIMEOUT_MS)
+    assert opaque.visible
+    assert notes["error"] == []
+
+
 def test_a_4_4_4_jpeg_layer_has_its_chroma_restored_at_full_resolution(make_widget, qtbot, tmp_path, notes):
     import dataclasses
 

@@ -19,6 +19,10 @@ SOURCE_FILE_KEY = "hyperres_source_file"
 """Layer-metadata key of a layer this plugin cut from a file's layer (one channel of a hyperstack,
 "Split channels"): the file it came from, which napari records only for layers its readers made."""
 
+HIDES_KEY = "hyperres_hides"
+"""Layer-metadata key of an output shown in place of its additive input (that input's ``unique_id``): the input
+is hidden while such an output is there (:func:`cover_additive_input`)."""
+
 DEGRADATION_KEY = "degradation"
 """Layer-metadata key of sample data: ``{"task": ..., "level": ...}`` presets the widget."""
 
@@ -98,7 +102,34 @@ def place_output(
         replace.name = name
         replace.metadata.update(metadata)
         return replace
+    display = display_kwargs(source) if source is not None else {"rgb": rgb}
+    layer = viewer.add_image(data, name=name, scale=scale, translate=translate, metadata=metadata, **display)
+    cover_additive_input(viewer.layers, layer, source)  # before the replaced preview goes, which would show it again
     if replace is not None:
         viewer.layers.remove(replace)
-    display = display_kwargs(source) if source is not None else {"rgb": rgb}
-    return viewer.add_image(data, name=name, scale=scale, translate=translate, metadata=metadata, **display)
+    return layer
+
+
+def cover_additive_input(layers: Any, output: Any, source: Any) -> None:
+    """Hide ``source`` while ``output`` shows it restored, where ``source`` is additive (a channel of a composite):
+    the output takes its blending so the other channels show through, and over its visible input it would show the
+    sum of the noisy and the restored channel (a review). Opaque outputs cover their input anyway. The output
+    records it (:data:`HIDES_KEY`); :func:`uncover_inputs` shows the input again when no such output is left.
+    An input the user had hidden stays as it was."""
+    if source is None or getattr(source, "blending", None) != "additive":
+        return
+    hidden_by_us = any((layer.metadata or {}).get(HIDES_KEY) == source.unique_id for layer in layers if layer is not output)
+    if source.visible or hidden_by_us:
+        output.metadata[HIDES_KEY] = source.unique_id
+        source.visible = False
+
+
+def uncover_inputs(layers: Any, removed: Any) -> None:
+    """After ``removed`` left ``layers``: show the input it hid (:func:`cover_additive_input`) again, unless another
+    output still stands in its place (an Apply's output, after its preview goes)."""
+    hidden = (getattr(removed, "metadata", None) or {}).get(HIDES_KEY)
+    if hidden is None or any((layer.metadata or {}).get(HIDES_KEY) == hidden for layer in layers):
+        return
+    source = find_layer(layers, hidden)
+    if source is not None:
+        source.visible = True

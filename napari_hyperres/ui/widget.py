@@ -58,6 +58,7 @@ from .outputs import (
     origin_file,
     restored_before,
     source_path,
+    uncover_inputs,
 )
 from .preview import (
     LatestOnly,
@@ -272,6 +273,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         for emitter in (events.inserted, events.removed, events.reordered):
             emitter.connect(self.reset_choices)
         events.removed.connect(self._drop_orphan_previews)
+        events.removed.connect(lambda event: uncover_inputs(self.viewer.layers, event.value))  # an additive input hidden for it
         events.removed.connect(self._on_removing, position="first")  # before the image box follows the removal
         self.viewer.dims.events.current_step.connect(self._on_dims)
         self.viewer.layers.selection.events.active.connect(self._on_active_layer)

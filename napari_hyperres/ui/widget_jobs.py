@@ -25,7 +25,7 @@ from .labels import (
     output_name,
     sweep_name,
 )
-from .outputs import OUTPUT_KEY, find_layer, find_preview, place_output
+from .outputs import HIDES_KEY, OUTPUT_KEY, find_layer, find_preview, place_output
 from .preview import Request, Restored, reporting_errors, restore_steps, sweep_steps
 from .widget_workers import create_worker
 
@@ -156,10 +156,11 @@ class JobsMixin:
             geometry = output_geometry(source.scale, source.translate, np.shape(request.data)[spatial], result.shape[spatial])
         self._show_selection(request, selection, request.index)
         name = output_name(request.source, request.task.name, request.shown_level, request.level_note)
-        self.say(f"added {name!r} ({seconds:.1f} s)")
         metadata = request.metadata(selection=selection, extra=self._weights_extra(request) if selection is not None else None)
         metadata[OUTPUT_KEY].update(self._how_computed(request))
-        place_output(self.viewer, result, source=source, rgb=request.rgb, geometry=geometry, name=name, metadata=metadata)
+        output = place_output(self.viewer, result, source=source, rgb=request.rgb, geometry=geometry, name=name, metadata=metadata)
+        hides = f"; {request.source!r} is hidden so the composite shows it restored (its eye shows it again)" if HIDES_KEY in output.metadata else ""
+        self.say(f"added {name!r} ({seconds:.1f} s){hides}")
         self._applied[request.source_id] = request.serial  # a preview still running from before lands nowhere
         misfit = request.level_misfit()  # the worker has read the layer's fit by now, previewed before or not
         if misfit is not None:  # what the CLI and Python warn (LevelMismatchWarning), once the result is there
