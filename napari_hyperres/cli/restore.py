@@ -391,8 +391,8 @@ def terraced_note(result) -> str | None:
     distinct = np.unique(sample).size
     if distinct >= TERRACED_LEVELS:
         return None
-    return (f"the restored {result.dtype} holds only {distinct} distinct values (a few photons per pixel: terraces "
-            "of whole counts); --float-output writes the restored values unrounded, as float32 "
+    return (f"the restored {result.dtype} holds only {distinct} distinct values (a few photons per pixel, or a camera "
+            "of less than one count per photo-electron: terraces of whole counts); --float-output writes the restored values unrounded, as float32 "
             "(+2.4 dB at 4 photons peak, README 'Microscopy')")
 
 

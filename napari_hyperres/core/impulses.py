@@ -109,6 +109,44 @@ def padding_mask(counts: np.ndarray, noise: PoissonGaussian) -> np.ndarray:
     return window_sum(np.pad(centred, r).astype(np.int32), r) > 0  # the pixels of those windows
 
 
+MIRROR_BAND = 24
+"""Padding pixels within this many pixels of camera data are fed that data mirrored across its edge
+(:func:`fill_padding`); further ones the black level."""
+
+
+def fill_padding(counts: np.ndarray, mask: np.ndarray, black: float) -> np.ndarray:
+    """A copy of ``counts`` with its padding (``mask``, :func:`padding_mask`) filled for the network: within
+    :data:`MIRROR_BAND` pixels of the data, the data mirrored across its nearest edge (at ``2q − p`` for a padding
+    pixel ``p`` whose nearest data pixel is ``q``; ``q`` itself where that lies outside the data); further out,
+    ``black``. A field whose data ends at a flat black level is an edge to the network, which restored the last
+    8 columns along it 3.5 dB worse than inside and the outermost ones 5–8 counts dark (a review's stitched
+    mosaic); mirrored, its edge is restored as an image's own border is.
+
+    Shape:
+        - counts: ``(H, W)``; mask: bool ``(H, W)``; output: like ``counts``.
+    """
+    import cv2
+
+    filled = counts.copy()
+    filled[mask] = np.asarray(black).astype(counts.dtype) if np.issubdtype(counts.dtype, np.integer) else black
+    if mask.all():
+        return filled
+    distance, labels = cv2.distanceTransformWithLabels(mask.astype(np.uint8), cv2.DIST_L2, 5,
+                                                       labelType=cv2.DIST_LABEL_PIXEL)
+    near = mask & (distance <= MIRROR_BAND)
+    if not near.any():
+        return filled
+    data_at = np.flatnonzero(~mask.ravel())  # label k names the k-th data pixel in raster order
+    p_y, p_x = np.nonzero(near)
+    q_y, q_x = np.divmod(data_at[labels[near] - 1], counts.shape[1])
+    m_y, m_x = 2 * q_y - p_y, 2 * q_x - p_x
+    inside = (m_y >= 0) & (m_y < counts.shape[0]) & (m_x >= 0) & (m_x < counts.shape[1])
+    mirrored = inside.copy()
+    mirrored[inside] = ~mask[m_y[inside], m_x[inside]]
+    filled[p_y, p_x] = np.where(mirrored, counts[np.where(mirrored, m_y, q_y), np.where(mirrored, m_x, q_x)], counts[q_y, q_x])
+    return filled
+
+
 def saturated_mask(counts: np.ndarray, noise: PoissonGaussian) -> np.ndarray | None:
     """Where ``counts`` sits at ``noise.ceiling`` with all 8 neighbours there too: inside a clipped
     patch, whose true values are unknown and at least the ceiling; ``None`` where no pixel is (or

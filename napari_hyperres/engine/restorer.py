@@ -23,7 +23,7 @@ from ..blind.photon_fit import photon_setup
 from ..core.color import OPPONENT_NOISE
 from ..core.devices import select_device, select_precision
 from ..core.images import split_channels, validate_image
-from ..core.impulses import fill_impulses, impulse_mask, padding_mask, saturated_mask
+from ..core.impulses import fill_impulses, fill_padding, impulse_mask, padding_mask, saturated_mask
 from ..core.intensity import intensity_map_for, reads_data_range
 from ..core.models.hyperres import GeneratedNet, HyperResNet, receptive_radius
 from ..core.models.opponent import CLIPPED_RADIUS, OpponentNet
@@ -365,7 +365,7 @@ class Restorer:
                 plane = plane if impulses is None else fill_impulses(plane, impulses)
                 padding = padding_mask(plane, mapping.noise)
                 if padding.any():
-                    plane = np.where(padding, np.asarray(mapping.noise.offset, dtype=plane.dtype), plane)
+                    plane = fill_padding(plane, padding, mapping.noise.offset)
                     impulses = padding if impulses is None else impulses | padding
                 saturated = saturated_mask(planes[p], mapping.noise)  # inside a clipped patch: kept as recorded, as impulses are
                 if saturated is not None:
