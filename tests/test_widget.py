@@ -116,6 +116,46 @@ def test_widget_opens_through_the_manifest(make_napari_viewer_proxy):
     assert set(widget.device_combo.choices) >= {"auto", "cpu"}
 
 
+@pytest.mark.skipif(
+    os.environ.get("QT_QPA_PLATFORM") == "offscreen" or not os.environ.get("DISPLAY"),
+    reason="napari's canvas needs OpenGL: run under a display or Xvfb (xvfb-run) for this test",
+)
+def test_in_a_real_viewer_removals_neither_crash_nor_leave_a_panel_running(make_napari_viewer_proxy, qtbot, tiny_weights):
+    """Two reviews of a real viewer under Xvfb. Deleting a previewed stack once live preview was unticked and another
+    image added segfaulted napari (the panel removed the preview from inside napari's "removed" event; vispy then
+    drew a removed layer): the preview now goes on the next turn of the event loop. And napari's "x" on the dock
+    takes the panel out and hides it, never destroying it: the closed panel kept previewing new layers, and
+    reopened, the two panels overwrote each other's preview. It now stops as when destroyed, and its preview goes;
+    a panel only floated goes on."""
+    viewer = make_napari_viewer_proxy(show=True)
+    viewer.open_sample("napari-hyperres", "noisy_stack")
+    stack = viewer.layers[-1]
+    dock, widget = viewer.window.add_plugin_dock_widget("napari-hyperres", "Restore")
+    widget.weights_file.value = tiny_weights["denoise"]
+    widget.level = 20
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    widget.live_check.value = False
+    viewer.add_image(np.random.default_rng(0).random((64, 64), dtype=np.float32), name="img")
+    qtbot.wait(300)
+    viewer.layers.selection.active = stack
+    qtbot.wait(300)
+    viewer.layers.remove(stack)  # the process died here (signal 11) before
+    qtbot.waitUntil(lambda: _previews(viewer) == [], timeout=TIMEOUT_MS)
+    qtbot.wait(500)
+    widget.live_check.value = True
+    widget.level = 30
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    dock.setFloating(True)
+    dock.setFloating(False)
+    qtbot.wait(50)
+    assert not widget._released
+    viewer.window.remove_dock_widget(dock)
+    qtbot.waitUntil(lambda: widget._released and _previews(viewer) == [], timeout=TIMEOUT_MS)
+    viewer.add_image(np.random.default_rng(1).random((40, 48), dtype=np.float32), name="new")
+    qtbot.wait(300)
+    assert _previews(viewer) == []
+
+
 def test_sample_data_opens_through_the_manifest(make_widget):
     from npe2 import PluginManager
 

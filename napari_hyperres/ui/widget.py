@@ -87,18 +87,45 @@ class _ShowHideFilter(QObject):
     is hidden, closed or undocked, ``release()`` (cached networks, rebuilt on the next use, so
     hiding the panel frees GPU memory at no risk)."""
 
-    def __init__(self, parent: Any, release: Callable[[], None], shown: Callable[[], None]) -> None:
+    def __init__(self, parent: Any, release: Callable[[], None], shown: Callable[[], None],
+                 removed: Callable[[], None] | None = None) -> None:
         super().__init__(parent)
         self._release = release
         self._shown = shown
+        self._removed = removed
+        self._panel = parent
+        self._docked = False  # shown in napari's window once: leaving it later is a removal
+
+    def _check_removed(self) -> None:
+        """``removed()`` when the panel has left napari's window (its dock closed with "x": napari takes the
+        panel out and hides it, and never destroys it; a review saw such a panel keep previewing, and fight
+        the panel opened next over one preview layer), not when it was only hidden or floated."""
+        try:
+            gone = not in_a_dock(self._panel)
+        except RuntimeError:  # the Qt object is already deleted: _on_destroyed has run
+            return
+        if gone and self._removed is not None:
+            removed, self._removed = self._removed, None
+            removed()
 
     def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 (Qt's name)
         if event.type() in (QEvent.Type.Hide, QEvent.Type.Close):
             self._release()
-        elif event.type() == QEvent.Type.Show and self._shown is not None:
+            if self._removed is not None and self._docked:
+                QTimer.singleShot(0, self._check_removed)  # once napari has finished taking the dock apart
+        elif event.type() == QEvent.Type.Show:
+            self._docked = self._docked or in_a_dock(obj)
+        if event.type() == QEvent.Type.Show and self._shown is not None:
             shown, self._shown = self._shown, None
             QTimer.singleShot(0, shown)  # after the event loop has run once: the layer and level are settled
         return False
+
+
+def in_a_dock(panel: Any) -> bool:
+    """Whether ``panel`` (a Qt widget) is inside a main window or a dock widget (floating or not)."""
+    from qtpy.QtWidgets import QDockWidget, QMainWindow
+
+    return isinstance(panel.window(), (QMainWindow, QDockWidget))
 
 
 class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMixin, ChannelsMixin, Container):
@@ -272,13 +299,16 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         events = self.viewer.layers.events
         for emitter in (events.inserted, events.removed, events.reordered):
             emitter.connect(self.reset_choices)
-        events.removed.connect(self._drop_orphan_previews)
+        # later, not inside napari's removal: a layer removed from within its "removed" event crashed a review's
+        # napari under Xvfb (a 3-D stack's preview, drawn by vispy, segfaulted 3 times of 3; deferred: never)
+        events.removed.connect(lambda *_: QTimer.singleShot(0, self._drop_orphan_previews))
         events.removed.connect(lambda event: uncover_inputs(self.viewer.layers, event.value))  # an additive input hidden for it
         events.removed.connect(self._on_removing, position="first")  # before the image box follows the removal
         self.viewer.dims.events.current_step.connect(self._on_dims)
         self.viewer.layers.selection.events.active.connect(self._on_active_layer)
         self._on_active_layer()
-        self._release_filter = _ShowHideFilter(self.native, self._cache.release, self._maybe_preview)  # first preview on show
+        self._release_filter = _ShowHideFilter(self.native, self._cache.release, self._maybe_preview,  # first preview on show
+                                               self._on_panel_removed)
         self.native.installEventFilter(self._release_filter)
         self.native.destroyed.connect(self._on_destroyed)
         self._on_layer_changed()
@@ -286,9 +316,17 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         for plugin in broken_plugins():  # PluginWarning goes to the terminal; a napari user reads notifications
             self._show("warning", plugin.notice())
 
+    def _on_panel_removed(self) -> None:
+        """The panel was closed with its dock's "x": stop as if destroyed, and take its previews with it."""
+        self._on_destroyed()
+        for layer in [layer for layer in self.viewer.layers if PREVIEW_KEY in layer.metadata]:
+            self.viewer.layers.remove(layer)
+
     def _drop_orphan_previews(self, *_: Any) -> None:
         """Remove the preview layers whose input layer was removed (they would stay behind, named
         after an image that is gone, and be taken for an output)."""
+        if self._released:
+            return
         present = {layer.unique_id for layer in self.viewer.layers}
         for layer in [layer for layer in self.viewer.layers if PREVIEW_KEY in layer.metadata]:
             if layer.metadata[PREVIEW_KEY] not in present:
