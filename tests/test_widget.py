@@ -1652,8 +1652,8 @@ def test_removing_an_input_removes_its_preview(make_widget, qtbot):
     widget = make_widget(viewer)
     widget.preview(20, layer=viewer.layers["img"])
     qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
-    viewer.layers.remove("img")
-    assert [layer.name for layer in viewer.layers] == ["other"]
+    viewer.layers.remove("img")  # its preview goes on the next turn of the event loop (not inside napari's removal)
+    qtbot.waitUntil(lambda: [layer.name for layer in viewer.layers] == ["other"], timeout=TIMEOUT_MS)
 
 
 # --- saving -------------------------------------------------------------------------------------
