@@ -841,6 +841,36 @@ def test_auto_task_hides_the_level_and_reports_the_selection(make_widget, qtbot,
 
 
 # --- live preview ------------------------------------------------------------------------------
+def test_a_rotated_and_sheared_layers_preview_and_outputs_overlay_it(make_widget, qtbot, notes):
+    """A review: a layer added with ``rotate`` (or shear, or an affine) got a preview and an output with its scale
+    and translate only, upright across the tilted input. They now take its rotation, shear and affine; an sr
+    output's half-pixel shift turns with them."""
+    viewer = ViewerModel()
+    rng = np.random.default_rng(0)
+    stack = viewer.add_image(rng.random((3, 40, 48), dtype=np.float32), name="tilted", rotate=20, shear=[0.0, 0.0, 0.2],
+                             scale=(2.0, 0.5, 0.5), translate=(1.0, 10.0, 10.0), affine=np.diag([1.0, 1.0, 1.5, 1.0]))
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    widget.preview(20)
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    preview = _previews(viewer)[0]
+    point = np.array([12.0, 30.0])
+    np.testing.assert_allclose(preview.data_to_world(point), stack.data_to_world(np.r_[0.0, point])[1:], atol=1e-9)
+    widget.apply(20)
+    qtbot.waitUntil(lambda: not widget.busy and "tilted [denoise 20]" in viewer.layers, timeout=TIMEOUT_MS)
+    output = viewer.layers["tilted [denoise 20]"]
+    for where in (np.array([1.0, 12.0, 30.0]), np.array([2.0, 0.0, 47.0])):
+        np.testing.assert_allclose(output.data_to_world(where), stack.data_to_world(where), atol=1e-9)
+    widget.task_combo.value = "sr"
+    widget.apply(2)
+    qtbot.waitUntil(lambda: not widget.busy and any("[sr" in layer.name for layer in viewer.layers), timeout=TIMEOUT_MS)
+    enlarged = next(layer for layer in viewer.layers if "[sr" in layer.name)
+    for j in (0.0, 7.0):  # output pixel j is centred on input coordinate (j + 0.5) / 2 − 0.5
+        np.testing.assert_allclose(enlarged.data_to_world(np.array([1.0, j, 2 * j])),
+                                   stack.data_to_world(np.array([1.0, (j + 0.5) / 2 - 0.5, (2 * j + 0.5) / 2 - 0.5])), atol=1e-9)
+    assert notes["error"] == []
+
+
 def test_level_change_updates_one_preview_layer_in_place(make_widget, qtbot):
     viewer = ViewerModel()
     data = np.random.default_rng(0).integers(0, 255, size=(48, 40), dtype=np.uint8)

@@ -4,7 +4,7 @@ Pure functions, no Qt."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -64,7 +64,8 @@ def plane_index(data_point: Sequence[float], shape: Sequence[int], rgb: bool) ->
 
 
 def output_geometry(
-    scale: Sequence[float], translate: Sequence[float], in_yx: Sequence[int], out_yx: Sequence[int]
+    scale: Sequence[float], translate: Sequence[float], in_yx: Sequence[int], out_yx: Sequence[int],
+    yx_linear: np.ndarray | None = None,
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Scale and translate of a restored layer so that it overlays its input.
 
@@ -76,9 +77,12 @@ def output_geometry(
     Args:
         scale, translate: the input layer's (one value per non-channel axis).
         in_yx, out_yx: input and output plane sizes ``(height, width)``.
+        yx_linear: the input layer's rotation and shear in its Y and X (2×2, :func:`yx_rotation_shear`), which
+            turn that shift as they turn the pixel grid (a review: a rotated layer's outputs lay upright across it).
     """
     scale_out = [float(s) for s in scale]
     translate_out = [float(t) for t in translate]
+    shift = np.zeros(2)
     for k in (1, 2):
         n_in, n_out = int(in_yx[-k]), int(out_yx[-k])
         if n_in == n_out:
@@ -86,8 +90,55 @@ def output_geometry(
         pitch_ratio = n_in / n_out
         s = scale_out[-k]
         scale_out[-k] = s * pitch_ratio
-        translate_out[-k] = translate_out[-k] + s * (0.5 * pitch_ratio - 0.5)
+        shift[-k] = s * (0.5 * pitch_ratio - 0.5)
+    if yx_linear is not None:
+        shift = np.asarray(yx_linear, dtype=float) @ shift
+    translate_out[-2] += float(shift[0])
+    translate_out[-1] += float(shift[1])
     return tuple(scale_out), tuple(translate_out)
+
+
+def shear_matrix(shear: Any, n: int) -> np.ndarray:
+    """napari's ``layer.shear`` (its upper-triangular values, row by row, or a matrix) as an ``n × n`` matrix."""
+    values = np.asarray(shear, dtype=float)
+    if values.ndim == 2:
+        return values
+    matrix = np.eye(n)
+    matrix[np.triu_indices(n, 1)] = values
+    return matrix
+
+
+def yx_rotation_shear(layer: Any) -> np.ndarray:
+    """The 2×2 rotation and shear (in that order, as napari composes them) of a layer's Y and X axes."""
+    n = len(layer.scale)
+    return (np.asarray(layer.rotate, dtype=float) @ shear_matrix(layer.shear, n))[-2:, -2:]
+
+
+def linear_kwargs(layer: Any, ndim: int) -> dict[str, np.ndarray]:
+    """``rotate`` / ``shear`` / ``affine`` of ``layer`` for an output of ``ndim`` (non-channel) axes, those the layer
+    has other than the identity: the block of its last ``ndim`` axes (a preview's plane: Y and X), or the layer's
+    own with leading axes of no turn (a sweep's level axis). Scale and translate are :func:`output_geometry`'s."""
+    n = len(layer.scale)
+
+    def block(matrix: np.ndarray, size: int, extra: int = 0) -> np.ndarray:
+        m = size + extra  # an affine's homogeneous row and column come last
+        if size <= n:
+            keep = list(range(n - size, n)) + list(range(n, n + extra))
+            return matrix[np.ix_(keep, keep)]
+        out = np.eye(m)
+        out[m - n - extra :, m - n - extra :] = matrix
+        return out
+
+    found: dict[str, np.ndarray] = {}
+    rotate, shear = np.asarray(layer.rotate, dtype=float), shear_matrix(layer.shear, n)
+    affine = np.asarray(layer.affine.affine_matrix, dtype=float)
+    if not np.allclose(rotate, np.eye(n)):
+        found["rotate"] = block(rotate, ndim)
+    if not np.allclose(shear, np.eye(n)):
+        found["shear"] = block(shear, ndim)
+    if not np.allclose(affine, np.eye(n + 1)):
+        found["affine"] = block(affine, ndim, 1)
+    return found
 
 
 def sweep_levels(task: Task, n: int, low: float | None = None, high: float | None = None) -> list[float]:

@@ -9,6 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from .geometry import linear_kwargs
+
 OUTPUT_KEY = "hyperres"
 """Layer-metadata key of every layer this plugin made (previews, Apply, sweeps): how it was made."""
 
@@ -103,6 +107,8 @@ def place_output(
         replace.metadata.update(metadata)
         return replace
     display = display_kwargs(source) if source is not None else {"rgb": rgb}
+    if source is not None:  # a rotated, sheared or affine-placed input: the output turned with it (a review)
+        display.update(linear_kwargs(source, np.ndim(data) - (1 if rgb else 0)))
     layer = viewer.add_image(data, name=name, scale=scale, translate=translate, metadata=metadata, **display)
     cover_additive_input(viewer.layers, layer, source)  # before the replaced preview goes, which would show it again
     if replace is not None:

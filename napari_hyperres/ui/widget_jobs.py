@@ -17,7 +17,7 @@ from ..core.tasks import Task
 from ..engine import output_shape
 from ..engine.ensemble import DIHEDRAL_TRANSFORMS
 from ..errors import HyperResError
-from .geometry import output_geometry, sweep_levels
+from .geometry import output_geometry, sweep_levels, yx_rotation_shear
 from .labels import (
     PRESS_AUTO,
     format_level,
@@ -153,7 +153,8 @@ class JobsMixin:
         spatial = slice(-3, -1) if request.rgb else slice(-2, None)
         geometry = None
         if source is not None:
-            geometry = output_geometry(source.scale, source.translate, np.shape(request.data)[spatial], result.shape[spatial])
+            geometry = output_geometry(source.scale, source.translate, np.shape(request.data)[spatial], result.shape[spatial],
+                                       yx_rotation_shear(source))
         self._show_selection(request, selection, request.index)
         name = output_name(request.source, request.task.name, request.shown_level, request.level_note)
         metadata = request.metadata(selection=selection, extra=self._weights_extra(request) if selection is not None else None)

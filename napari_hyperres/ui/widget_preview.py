@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import HyperResError
-from .geometry import output_geometry
+from .geometry import output_geometry, yx_rotation_shear
 from .labels import PRESS_AUTO, describe_selection, format_level, preview_name
 from .outputs import OUTPUT_KEY, PREVIEW_KEY, find_layer, find_preview, place_output
 from .preview import Request, Restored, reporting_errors
@@ -109,7 +109,7 @@ class PreviewMixin:
         """Write ``plane`` (the displayed plane restored, or partly) into the source's preview layer."""
         spatial = slice(-3, -1) if request.rgb else slice(-2, None)
         in_yx = np.shape(request.data)[spatial]
-        geometry = output_geometry(source.scale[-2:], source.translate[-2:], in_yx, plane.shape[spatial])
+        geometry = output_geometry(source.scale[-2:], source.translate[-2:], in_yx, plane.shape[spatial], yx_rotation_shear(source))
         metadata = request.metadata(selection=selection, extra=self._weights_extra(request) if selection is not None else None)
         metadata[PREVIEW_KEY] = request.source_id
         metadata["hyperres"]["plane"] = list(request.index)
