@@ -871,6 +871,36 @@ def test_a_rotated_and_sheared_layers_preview_and_outputs_overlay_it(make_widget
     assert notes["error"] == []
 
 
+def test_no_preview_stands_over_a_view_it_does_not_show(make_widget, qtbot, notes):
+    """A review: the preview (a restored Y–X plane) was drawn over a Z–X view after ``dims.order`` changed, as a flat
+    slab in the 3-D view, and with live preview unticked plane 3's preview stayed over every plane scrolled to. It
+    is removed in those views (said on the status line) and comes back in a Y–X view; a stale plane's goes."""
+    viewer = ViewerModel()
+    viewer.add_image(np.random.default_rng(0).random((8, 40, 48), dtype=np.float32), name="stack")
+    widget = make_widget(viewer)
+    viewer.dims.set_current_step(0, 3)
+    widget.level = 20
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    viewer.dims.order = (1, 0, 2)  # Z–X shown
+    qtbot.waitUntil(lambda: _previews(viewer) == [] and _idle(widget), timeout=TIMEOUT_MS)
+    assert "no preview in this view of other axes" in widget.status.value
+    widget.level = 25
+    qtbot.wait(200)
+    assert _previews(viewer) == []
+    viewer.dims.order = (0, 1, 2)
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    viewer.dims.ndisplay = 3
+    qtbot.waitUntil(lambda: _previews(viewer) == [] and _idle(widget), timeout=TIMEOUT_MS)
+    assert "no preview in the 3-D view" in widget.status.value
+    viewer.dims.ndisplay = 2
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    widget.live_check.value = False
+    viewer.dims.set_current_step(0, 7)
+    qtbot.waitUntil(lambda: _previews(viewer) == [], timeout=TIMEOUT_MS)
+    assert "showed another plane" in widget.status.value
+    assert notes["error"] == []
+
+
 def test_level_change_updates_one_preview_layer_in_place(make_widget, qtbot):
     viewer = ViewerModel()
     data = np.random.default_rng(0).integers(0, 255, size=(48, 40), dtype=np.uint8)

@@ -40,6 +40,24 @@ def level_label(task: Task) -> str:
     return task.unit
 
 
+def unplaned_view(ndisplay: int, displayed: Sequence[int], world_ndim: int, layer_ndim: int) -> str | None:
+    """Why the viewer does not show a layer's Y–X planes, or ``None`` where it does: the 3-D display, or two other
+    axes displayed (a Z–X view after ``dims.order`` moved them). The preview restores the displayed Y–X plane of
+    2-D views only (a review saw a Y–X plane drawn over a Z–X slice, and a flat slab in a volume).
+
+    Args:
+        ndisplay: ``viewer.dims.ndisplay``; displayed: ``viewer.dims.displayed`` (world axes).
+        world_ndim: ``viewer.dims.ndim``; layer_ndim: the layer's ``ndim`` (its Y and X are its last two, aligned
+            with the world's last axes as napari aligns layers).
+    """
+    if ndisplay == 3:
+        return "the 3-D view"
+    yx = {world_ndim - 2, world_ndim - 1}
+    if layer_ndim >= 2 and set(displayed) != yx:
+        return "this view of other axes than Y and X"
+    return None
+
+
 def plane_index(data_point: Sequence[float], shape: Sequence[int], rgb: bool) -> tuple[int, ...]:
     """Index of the displayed 2-D plane along the leading axes of an array of ``shape``.
 

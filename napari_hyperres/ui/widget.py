@@ -48,6 +48,7 @@ from .geometry import (
     plane_index,
     slider_from_level,
     sweep_bounds,
+    unplaned_view,
 )
 from .labels import describe_error, is_image_conditioned, status_text, task_choices
 from .outputs import (
@@ -305,6 +306,8 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         events.removed.connect(lambda event: uncover_inputs(self.viewer.layers, event.value))  # an additive input hidden for it
         events.removed.connect(self._on_removing, position="first")  # before the image box follows the removal
         self.viewer.dims.events.current_step.connect(self._on_dims)
+        self.viewer.dims.events.ndisplay.connect(self._on_view)
+        self.viewer.dims.events.order.connect(self._on_view)
         self.viewer.layers.selection.events.active.connect(self._on_active_layer)
         self._on_active_layer()
         self._release_filter = _ShowHideFilter(self.native, self._cache.release, self._maybe_preview,  # first preview on show
@@ -626,8 +629,46 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
 
     def _on_dims(self, *_: Any) -> None:
         layer = self.layer_combo.value
-        if layer is not None and find_preview(self.viewer.layers, layer) is not None:
+        if layer is None:
+            return
+        preview = find_preview(self.viewer.layers, layer)
+        if preview is not None and self.live_check.value:
             self._maybe_preview()
+        elif preview is not None and self._stale_plane(layer, preview):
+            # live preview off: a preview of another plane must not stay over this one (a review: plane 3's pixels
+            # shown at z = 7)
+            self._drop_preview_of(layer, stop=True)
+            self.say("preview removed: it showed another plane; tick 'live preview' to preview this one")
+
+    def _on_view(self, *_: Any) -> None:
+        """The display changed (3-D, or other axes shown): a preview goes where it cannot be right; back in a Y–X view
+        it comes back with live preview."""
+        layer = self.layer_combo.value
+        if layer is None:
+            return
+        reason = self._unplaned_view(layer)
+        if reason is not None:
+            self._drop_preview_of(layer, stop=True)
+            self.say(f"no preview in {reason}: it shows a Y–X plane in a 2-D view; Apply restores the whole image")
+        else:
+            self._maybe_preview()
+
+    def _unplaned_view(self, layer: Any) -> str | None:
+        """Why the viewer does not show ``layer``'s Y–X planes (:func:`~napari_hyperres.ui.geometry.unplaned_view`)."""
+        dims = self.viewer.dims
+        return unplaned_view(dims.ndisplay, tuple(dims.displayed), dims.ndim, int(layer.ndim))
+
+    def _stale_plane(self, layer: Any, preview: Any) -> bool:
+        """Whether ``preview`` shows another plane of ``layer`` than the one displayed now."""
+        shown = (preview.metadata.get(OUTPUT_KEY) or {}).get("plane")
+        if shown is None:
+            return False
+        rgb = bool(getattr(layer, "rgb", False))
+        try:
+            now = plane_index(layer.world_to_data(self.viewer.dims.point), np.shape(layer.data), rgb)
+        except Exception:  # noqa: BLE001 — a layer without data to index: nothing to compare
+            return False
+        return tuple(shown) != tuple(now)
 
     def _maybe_preview(self) -> None:
         if self._ready and self.live_check.value and not self._syncing and self.layer_combo.value is not None:
@@ -734,6 +775,8 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             self._job.quit()
         try:
             self.viewer.dims.events.current_step.disconnect(self._on_dims)
+            self.viewer.dims.events.ndisplay.disconnect(self._on_view)
+            self.viewer.dims.events.order.disconnect(self._on_view)
             events = self.viewer.layers.events
             for emitter in (events.inserted, events.removed, events.reordered):
                 emitter.disconnect(self.reset_choices)

@@ -33,6 +33,12 @@ class PreviewMixin:
         """
         if self._released:
             return
+        target = self.layer_combo.value if layer is None else layer
+        reason = None if target is None else self._unplaned_view(target)
+        if reason is not None:
+            self._drop_preview_of(target, stop=True)
+            self.say(f"no preview in {reason}: it shows a Y–X plane in a 2-D view; Apply restores the whole image")
+            return
         request = self._request(level, layer, quiet=True)
         if request is None:  # the settings were refused (a camera typed wrong): the preview of others must not stay
             self._drop_preview_of(self.layer_combo.value if layer is None else layer, stop=True)
