@@ -75,6 +75,7 @@ from .widget_export import ExportMixin, exportable
 from .widget_jobs import JobsMixin
 from .widget_preview import PreviewMixin
 from .widget_save import SaveMixin
+from .widget_workers import while_open
 
 if TYPE_CHECKING:
     import napari
@@ -306,8 +307,10 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         events.removed.connect(lambda event: uncover_inputs(self.viewer.layers, event.value))  # an additive input hidden for it
         events.removed.connect(self._on_removing, position="first")  # before the image box follows the removal
         self.viewer.dims.events.current_step.connect(self._on_dims)
-        self.viewer.dims.events.ndisplay.connect(self._on_view)
-        self.viewer.dims.events.order.connect(self._on_view)
+        # on the next turn of the event loop: napari changes the dims from inside a layer's removal, and a layer
+        # removed from there crashed vispy (as _drop_orphan_previews)
+        self.viewer.dims.events.ndisplay.connect(self._on_view_later)
+        self.viewer.dims.events.order.connect(self._on_view_later)
         self.viewer.layers.selection.events.active.connect(self._on_active_layer)
         self._on_active_layer()
         self._release_filter = _ShowHideFilter(self.native, self._cache.release, self._maybe_preview,  # first preview on show
@@ -325,6 +328,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         for layer in [layer for layer in self.viewer.layers if PREVIEW_KEY in layer.metadata]:
             self.viewer.layers.remove(layer)
 
+    @while_open
     def _drop_orphan_previews(self, *_: Any) -> None:
         """Remove the preview layers whose input layer was removed (they would stay behind, named
         after an image that is gone, and be taken for an output)."""
@@ -636,15 +640,25 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             self._maybe_preview()
         elif preview is not None and self._stale_plane(layer, preview):
             # live preview off: a preview of another plane must not stay over this one (a review: plane 3's pixels
-            # shown at z = 7)
+            # shown at z = 7); removed on the next turn of the event loop, never inside napari's own events
+            QTimer.singleShot(0, lambda: self._drop_stale_preview(layer))
+
+    @while_open
+    def _drop_stale_preview(self, layer: Any) -> None:
+        preview = None if self._released else find_preview(self.viewer.layers, layer)
+        if preview is not None and self._stale_plane(layer, preview):
             self._drop_preview_of(layer, stop=True)
             self.say("preview removed: it showed another plane; tick 'live preview' to preview this one")
 
+    def _on_view_later(self, *_: Any) -> None:
+        QTimer.singleShot(0, self._on_view)
+
+    @while_open
     def _on_view(self, *_: Any) -> None:
         """The display changed (3-D, or other axes shown): a preview goes where it cannot be right; back in a Y–X view
         it comes back with live preview."""
         layer = self.layer_combo.value
-        if layer is None:
+        if layer is None or self._released:
             return
         reason = self._unplaned_view(layer)
         if reason is not None:
@@ -775,8 +789,8 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             self._job.quit()
         try:
             self.viewer.dims.events.current_step.disconnect(self._on_dims)
-            self.viewer.dims.events.ndisplay.disconnect(self._on_view)
-            self.viewer.dims.events.order.disconnect(self._on_view)
+            self.viewer.dims.events.ndisplay.disconnect(self._on_view_later)
+            self.viewer.dims.events.order.disconnect(self._on_view_later)
             events = self.viewer.layers.events
             for emitter in (events.inserted, events.removed, events.reordered):
                 emitter.disconnect(self.reset_choices)

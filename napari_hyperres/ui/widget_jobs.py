@@ -27,7 +27,7 @@ from .labels import (
 )
 from .outputs import HIDES_KEY, OUTPUT_KEY, find_layer, find_preview, place_output
 from .preview import Request, Restored, reporting_errors, restore_steps, sweep_steps
-from .widget_workers import create_worker
+from .widget_workers import create_worker, while_open
 
 
 class _JobProgress(cancelable_progress):
@@ -138,6 +138,7 @@ class JobsMixin:
         self.say(description + "…")
         worker.start()
 
+    @while_open
     def _on_job_progress(self, step: tuple[int, int]) -> None:
         done, total = step
         self.progress_bar.max = max(1, total)
@@ -147,6 +148,7 @@ class JobsMixin:
                 self._progress.total = total
             self._progress.update(done - self._progress.n)
 
+    @while_open
     def _on_apply_result(self, request: Request, restored: Restored) -> None:
         result, seconds, selection = restored
         source = find_layer(self.viewer.layers, request.source_id)
@@ -189,6 +191,7 @@ class JobsMixin:
             made["noise"] = noise.with_photons(request.level, black, white).describe()
         return made
 
+    @while_open
     def _on_sweep_result(self, request: Request, levels: list[float], stack: np.ndarray) -> None:
         source = find_layer(self.viewer.layers, request.source_id)
         stack, geometry = sweep_layout(stack, request.index, source)
@@ -204,18 +207,27 @@ class JobsMixin:
         self.say(f"added {name!r} ({len(levels)} levels along its first axis)")
         place_output(self.viewer, stack, source=source, rgb=request.rgb, geometry=geometry, name=name, metadata=metadata)
 
+    @while_open
     def _on_job_error(self, task: Task, exc: BaseException) -> None:
         self._notify_error(exc, task)
 
+    @while_open
     def _on_job_aborted(self) -> None:
         self.say("cancelled; no layer was added")
         self._show("info", f"napari-hyperres: {self._job_kind} cancelled; no layer was added")
 
     def _on_job_finished(self) -> None:
         self._job = None
-        if self._progress is not None:
-            self._progress.close()
+        if self._progress is not None:  # napari's activity dock outlives the panel: its bar goes either way
+            try:
+                self._progress.close()
+            except RuntimeError:
+                pass
             self._progress = None
+        self._on_job_finished_in_panel()
+
+    @while_open
+    def _on_job_finished_in_panel(self) -> None:
         self.apply_button.enabled = self.sweep_button.enabled = True
         self.cancel_button.enabled = False
         self.progress_bar.visible = False

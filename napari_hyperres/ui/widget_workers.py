@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import sys
 import warnings
+from functools import wraps
 from typing import Any, Callable
 
 from superqt.utils import FunctionWorker, GeneratorWorker
@@ -25,16 +26,51 @@ from superqt.utils import create_worker as _superqt_create_worker
 from .. import errors
 
 
+class ClosingGeneratorWorker(GeneratorWorker):
+    """superqt's generator worker that closes its generator in its own thread when it stops: a stopped one was
+    left to the garbage collector, and napari closing mid-Apply printed "Exception ignored in: generator
+    Restorer._run_tiles … 'NoneType' object has no attribute 'is_scripting'" as the interpreter tore torch down
+    (a review)."""
+
+    def work(self) -> Any:
+        try:
+            return super().work()
+        finally:
+            try:
+                self._gen.close()
+            except Exception:  # noqa: BLE001 — a generator failing to close has nothing left to report to
+                pass
+
+
 def create_worker(func: Callable, *args: Any, _start_thread: bool = False, _connect: dict | None = None, **kwargs: Any):
     """A superqt ``FunctionWorker`` / ``GeneratorWorker`` running ``func(*args, **kwargs)``
     (signals in ``_connect`` connected, ``warned`` to :func:`relay_warning`; started at once with ``_start_thread``)."""
-    worker_class = GeneratorWorker if inspect.isgeneratorfunction(func) else FunctionWorker
+    worker_class = ClosingGeneratorWorker if inspect.isgeneratorfunction(func) else FunctionWorker
     worker = _superqt_create_worker(func, *args, _start_thread=False, _connect=_connect, _worker_class=worker_class, **kwargs)
     written: set[tuple[str, str, int]] = set()  # this worker's library warnings written so far
     worker.warned.connect(lambda args: relay_warning(args, written))
     if _start_thread:
         worker.start()
     return worker
+
+
+def while_open(slot: Callable) -> Callable:
+    """A panel's slot (a job's signal, a deferred call) that does nothing once the panel is released, or its Qt
+    widgets are gone: napari closing while an Apply ran printed five "Internal C++ object (QProgressBar) already
+    deleted" tracebacks from the job's last signals (a review)."""
+
+    @wraps(slot)
+    def guarded(self, *args: Any) -> Any:
+        if self._released:
+            return None
+        try:
+            return slot(self, *args)
+        except RuntimeError as exc:
+            if "already deleted" in str(exc):
+                return None
+            raise
+
+    return guarded
 
 
 def relay_warning(show_warning_args: tuple, written: set | None = None) -> None:
