@@ -714,6 +714,19 @@ def test_apply_replaces_the_preview_of_its_layer(make_widget, qtbot, notes):
     assert [layer.name for layer in viewer.layers] == ["img", "img [denoise 20]"] and _previews(viewer) == []
     widget.preview(30)
     qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    # a slider move made while Apply runs is kept (a review: it was thrown away when Apply landed)
+    widget.apply(20)
+    widget.preview(45)
+    qtbot.waitUntil(lambda: _idle(widget) and not widget.busy, timeout=TIMEOUT_MS)
+    qtbot.wait(100)
+    assert [layer.name for layer in _previews(viewer)] == ["img [denoise 45 preview]"]
+    widget.apply(45)
+    widget.apply(45)  # refused while busy
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    widget.apply(45)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    assert "img [denoise 45] [1]" in viewer.layers  # napari numbers a repeated name: the status says the layer's own
+    assert widget.status.value.startswith("added 'img [denoise 45] [1]'")
     assert notes["error"] == []
 
 
@@ -898,6 +911,32 @@ def test_no_preview_stands_over_a_view_it_does_not_show(make_widget, qtbot, note
     viewer.dims.set_current_step(0, 7)
     qtbot.waitUntil(lambda: _previews(viewer) == [], timeout=TIMEOUT_MS)
     assert "showed another plane" in widget.status.value
+    assert notes["error"] == []
+
+
+def test_outputs_keep_the_inputs_look_and_place(make_widget, qtbot, notes):
+    """A review: an input deleted while Apply ran gave an output at napari's defaults (scale 1, translate 0, gray,
+    0–255), off its place in the world; the input's gamma was never copied; and the preview kept the input's contrast
+    of when it came, while Apply's output took the new one."""
+    viewer = ViewerModel()
+    data = np.random.default_rng(0).integers(0, 255, (6, 48, 40), dtype=np.uint8)
+    source = viewer.add_image(data, name="movie", scale=(1, 0.5, 0.5), translate=(0, 100, 50), colormap="viridis",
+                              contrast_limits=(20, 230), gamma=0.7)
+    widget = make_widget(viewer)
+    widget.level = 30
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    preview = _previews(viewer)[0]
+    assert preview.gamma == pytest.approx(0.7)
+    source.contrast_limits = (0, 120)
+    source.gamma = 0.5
+    assert tuple(preview.contrast_limits) == (0, 120) and preview.gamma == pytest.approx(0.5)
+    widget.live_check.value = False
+    widget.apply(30)
+    viewer.layers.remove(source)  # while Apply runs
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    output = viewer.layers["movie [denoise 30]"]
+    assert tuple(output.scale) == (1, 0.5, 0.5) and tuple(output.translate) == (0, 100, 50)
+    assert output.colormap.name == "viridis" and tuple(output.contrast_limits) == (0, 120) and output.gamma == pytest.approx(0.5)
     assert notes["error"] == []
 
 
@@ -1725,6 +1764,21 @@ def test_removing_an_input_removes_its_preview(make_widget, qtbot):
 
 
 # --- saving -------------------------------------------------------------------------------------
+def test_save_refuses_a_preview(make_widget, qtbot, notes, tmp_path):
+    """A review: napari selects each new layer, so right after the panel opened Save… took the preview and wrote one
+    plane of an 8-plane stack without a word. A preview is refused, with what to do."""
+    viewer = ViewerModel()
+    viewer.add_image(np.random.default_rng(0).random((8, 32, 40), dtype=np.float32), name="stack")
+    widget = make_widget(viewer)
+    widget.level = 20
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    viewer.layers.selection.active = _previews(viewer)[0]
+    target = tmp_path / "saved.tif"
+    widget.save_output(str(target))
+    qtbot.wait(200)
+    assert not target.exists() and "is a preview" in notes["warning"][-1] and "Apply to all" in notes["warning"][-1]
+
+
 def test_save_writes_a_restored_channel_with_its_files_axes_and_pixel_size(make_widget, qtbot, notes, tmp_path):
     """A microscopy review: napari's TIFF writer saved a restored hyperstack as axes ``QSYX`` with a
     pixel size of 1. "Save…" writes the selected output with its input file's metadata: here one

@@ -61,9 +61,32 @@ def display_kwargs(source: Any) -> dict[str, Any]:
     """Display settings copied from the input layer so outputs look comparable: its colormap and contrast, and
     its blending (a channel of a composite is additive: an opaque output hid the other channels, a review)."""
     blending = {"blending": source.blending} if getattr(source, "blending", None) else {}
+    gamma = {"gamma": float(source.gamma)} if getattr(source, "gamma", None) is not None else {}  # a review: never copied
     if source.rgb:
-        return {"rgb": True, **blending}
-    return {"rgb": False, "colormap": source.colormap, "contrast_limits": list(source.contrast_limits), **blending}
+        return {"rgb": True, **blending, **gamma}
+    return {"rgb": False, "colormap": source.colormap, "contrast_limits": list(source.contrast_limits), **blending, **gamma}
+
+
+def layer_look(layer: Any) -> Any:
+    """What an output copies from its input layer (:func:`display_kwargs`, its placement and turn), kept when a job
+    starts: an input deleted while Apply ran gave an output at napari's defaults, off its place in the world and gray
+    (a review). Its ``visible`` is False, so an output placed with it hides nothing."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        unique_id=layer.unique_id, rgb=bool(layer.rgb), colormap=layer.colormap, contrast_limits=list(layer.contrast_limits),
+        blending=layer.blending, gamma=float(layer.gamma), scale=np.array(layer.scale), translate=np.array(layer.translate),
+        rotate=np.array(layer.rotate), shear=np.array(layer.shear),
+        affine=SimpleNamespace(affine_matrix=np.array(layer.affine.affine_matrix)), visible=False,
+    )
+
+
+def follow_display(preview: Any, source: Any) -> None:
+    """Give ``preview`` its input's contrast and gamma, as they are now (a review: the input's contrast changed
+    after the preview came, which covered it and kept the old, and Apply's output then looked much brighter)."""
+    if not source.rgb:
+        preview.contrast_limits = list(source.contrast_limits)
+    preview.gamma = float(source.gamma)
 
 
 def find_layer(layers: Any, unique_id: Any) -> Any:

@@ -56,6 +56,7 @@ from .outputs import (
     OUTPUT_KEY,
     PREVIEW_KEY,
     find_preview,
+    follow_display,
     origin_file,
     restored_before,
     source_path,
@@ -176,6 +177,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self._watched: Any = None  # the layer whose data events bring a new preview
         self._serials = itertools.count(1)  # each request's place in time (Request.serial)
         self._applied: dict[Any, int] = {}  # layer id → serial of the last Apply placed: older previews are stale
+        self._previewed: dict[Any, int] = {}  # layer id → serial of the request its preview layer shows
         self._dropped: dict[Any, int] = {}  # layer id → serial when its settings were refused: older previews are stale
         self._file_metadata: dict[tuple[str, int], Any] = {}  # (path, mtime) → its TiffMetadata ("Split channels")
         self._progress = None  # napari's progress bar of the running job
@@ -472,13 +474,27 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         """Follow the chosen layer's data: new data (``layer.data = …``) brings a new preview where one is shown
         (a review: the old preview stayed, of another shape, until the slider moved)."""
         if self._watched is not None:
-            try:
-                self._watched.events.data.disconnect(self._on_layer_data)
-            except (RuntimeError, TypeError, ValueError):
-                pass
+            for event, handler in self._watched_events():
+                try:
+                    event.disconnect(handler)
+                except (RuntimeError, TypeError, ValueError):
+                    pass
         self._watched = layer
         if layer is not None:
-            layer.events.data.connect(self._on_layer_data)
+            for event, handler in self._watched_events():
+                event.connect(handler)
+
+    def _watched_events(self) -> list:
+        """``(event, handler)`` of the watched layer: its data, and its contrast and gamma, which its preview follows."""
+        events = self._watched.events
+        return [(events.data, self._on_layer_data), (events.contrast_limits, self._on_layer_display),
+                (events.gamma, self._on_layer_display)]
+
+    def _on_layer_display(self, *_: Any) -> None:
+        layer = self._watched
+        preview = None if layer is None or self._released else find_preview(self.viewer.layers, layer)
+        if preview is not None:
+            follow_display(preview, layer)
 
     def _on_layer_data(self, *_: Any) -> None:
         layer = self.layer_combo.value

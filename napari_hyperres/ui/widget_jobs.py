@@ -25,7 +25,7 @@ from .labels import (
     output_name,
     sweep_name,
 )
-from .outputs import HIDES_KEY, OUTPUT_KEY, find_layer, find_preview, place_output
+from .outputs import HIDES_KEY, OUTPUT_KEY, find_layer, find_preview, layer_look, place_output
 from .preview import Request, Restored, reporting_errors, restore_steps, sweep_steps
 from .widget_workers import create_worker, while_open
 
@@ -64,6 +64,7 @@ class JobsMixin:
         if request is None:
             return
         request = dataclasses.replace(request, self_ensemble=bool(self.ensemble_check.value))  # Apply only
+        self._keep_look(request)
         worker = create_worker(
             reporting_errors(restore_steps),
             self._cache,
@@ -107,6 +108,7 @@ class JobsMixin:
                 "image size with the level; use 'Apply to all' at each level instead"
             )
             return
+        self._keep_look(request)
         worker = create_worker(
             reporting_errors(sweep_steps),
             self._cache,
@@ -116,6 +118,18 @@ class JobsMixin:
             _connect={"returned": partial(self._on_sweep_result, request, levels), "errored": partial(self._on_job_error, task)},
         )
         self._start_job(worker, f"Level sweep of {request.source} ({task.name}, {len(levels)} levels)")
+
+    def _keep_look(self, request: Request) -> None:
+        """Keep how the request's layer looks and lies now (:func:`~napari_hyperres.ui.outputs.layer_look`), for an
+        output whose input is deleted before it lands."""
+        source = find_layer(self.viewer.layers, request.source_id)
+        self._job_look = None if source is None else layer_look(source)
+
+    def _source_of(self, request: Request) -> Any:
+        """The request's layer, or how it looked when the job started (it was deleted meanwhile)."""
+        source = find_layer(self.viewer.layers, request.source_id)
+        look = getattr(self, "_job_look", None)
+        return source if source is not None else (look if look is not None and look.unique_id == request.source_id else None)
 
     def cancel(self, *_: Any) -> None:
         """Stop the running job at its next tile; no output layer is added."""
@@ -151,7 +165,7 @@ class JobsMixin:
     @while_open
     def _on_apply_result(self, request: Request, restored: Restored) -> None:
         result, seconds, selection = restored
-        source = find_layer(self.viewer.layers, request.source_id)
+        source = self._source_of(request)
         spatial = slice(-3, -1) if request.rgb else slice(-2, None)
         geometry = None
         if source is not None:
@@ -163,13 +177,16 @@ class JobsMixin:
         metadata[OUTPUT_KEY].update(self._how_computed(request))
         output = place_output(self.viewer, result, source=source, rgb=request.rgb, geometry=geometry, name=name, metadata=metadata)
         hides = f"; {request.source!r} is hidden so the composite shows it restored (its eye shows it again)" if HIDES_KEY in output.metadata else ""
-        self.say(f"added {name!r} ({seconds:.1f} s){hides}")
+        self.say(f"added {output.name!r} ({seconds:.1f} s){hides}")  # napari numbers a repeated name: the layer's own
         self._applied[request.source_id] = request.serial  # a preview still running from before lands nowhere
         misfit = request.level_misfit()  # the worker has read the layer's fit by now, previewed before or not
         if misfit is not None:  # what the CLI and Python warn (LevelMismatchWarning), once the result is there
             self._show("warning", f"napari-hyperres: {request.source}: {misfit}: {PRESS_AUTO}")
-        preview = None if source is None else find_preview(self.viewer.layers, source)
-        if preview is not None:  # the result replaces it, as a filter dialog's OK does; the next slider move brings it back
+        preview = find_preview(self.viewer.layers, source) if find_layer(self.viewer.layers, request.source_id) else None
+        if preview is not None and self._previewed.get(request.source_id, 0) < request.serial:
+            # the result replaces it, as a filter dialog's OK does; the next slider move brings it back. A preview of a
+            # slider move made while Apply ran stays (a review: the move was thrown away, the slider at 45, the
+            # screen at Apply's 25)
             self.viewer.layers.remove(preview)
 
     def _how_computed(self, request: Request) -> dict:
@@ -193,7 +210,7 @@ class JobsMixin:
 
     @while_open
     def _on_sweep_result(self, request: Request, levels: list[float], stack: np.ndarray) -> None:
-        source = find_layer(self.viewer.layers, request.source_id)
+        source = self._source_of(request)
         stack, geometry = sweep_layout(stack, request.index, source)
         metadata = request.metadata(levels[0])
         metadata["hyperres"].pop("level")
@@ -204,8 +221,8 @@ class JobsMixin:
                 "levels": [list(request.restore_level(level).levels) for level in levels],
             }
         name = sweep_name(request.source, request.task.name, levels, request.level_note)
-        self.say(f"added {name!r} ({len(levels)} levels along its first axis)")
-        place_output(self.viewer, stack, source=source, rgb=request.rgb, geometry=geometry, name=name, metadata=metadata)
+        output = place_output(self.viewer, stack, source=source, rgb=request.rgb, geometry=geometry, name=name, metadata=metadata)
+        self.say(f"added {output.name!r} ({len(levels)} levels along its first axis)")
 
     @while_open
     def _on_job_error(self, task: Task, exc: BaseException) -> None:

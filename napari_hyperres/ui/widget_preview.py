@@ -118,6 +118,7 @@ class PreviewMixin:
         geometry = output_geometry(source.scale[-2:], source.translate[-2:], in_yx, plane.shape[spatial], yx_rotation_shear(source))
         metadata = request.metadata(selection=selection, extra=self._weights_extra(request) if selection is not None else None)
         metadata[PREVIEW_KEY] = request.source_id
+        self._previewed[request.source_id] = request.serial
         metadata["hyperres"]["plane"] = list(request.index)
         metadata["hyperres"]["complete"] = complete
         place_output(

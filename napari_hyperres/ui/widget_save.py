@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .outputs import OUTPUT_KEY
+from .outputs import OUTPUT_KEY, PREVIEW_KEY
 from .widget_workers import create_worker
 
 
@@ -109,6 +109,10 @@ class SaveMixin:
         layer = layer if layer is not None else self.viewer.layers.selection.active
         if layer is None or OUTPUT_KEY not in getattr(layer, "metadata", {}):
             self._show("warning", "napari-hyperres: select a restored layer (made by Apply or Level sweep) in the layer list, then Save…")
+            return
+        if PREVIEW_KEY in layer.metadata:  # napari selects each new layer: a review saved one plane of a stack's preview
+            self._show("warning", f"napari-hyperres: {layer.name!r} is a preview (the displayed plane only, replaced as the "
+                                  "slider moves); press 'Apply to all', select its output in the layer list, then Save…")
             return
         made = layer.metadata[OUTPUT_KEY]
         source_file = made.get("source_file")
