@@ -717,6 +717,9 @@ def test_apply_replaces_the_preview_of_its_layer(make_widget, qtbot, notes):
     # a slider move made while Apply runs is kept (a review: it was thrown away when Apply landed)
     widget.apply(20)
     widget.preview(45)
+    qtbot.waitUntil(lambda: "preview denoise 45" in widget.status.value or not widget.busy, timeout=TIMEOUT_MS)
+    if widget.busy:  # the preview landed while Apply ran: the job's line stays first
+        assert widget.status.value.startswith("Restoring img")
     qtbot.waitUntil(lambda: _idle(widget) and not widget.busy, timeout=TIMEOUT_MS)
     qtbot.wait(100)
     assert [layer.name for layer in _previews(viewer)] == ["img [denoise 45 preview]"]

@@ -103,6 +103,8 @@ class PreviewMixin:
         misfit = request.level_misfit()
         if misfit is not None:  # the CLI's LevelMismatchWarning, said where the slider is (no popup while dragging)
             message += f"; {misfit}: {PRESS_AUTO}"
+        if self.busy:  # the running job's line stays first (a review saw "Restoring…" replaced by preview timings)
+            message = f"{self._job_kind}…; {message}"
         self.say(message)
 
     def _overtaken(self, request: Request) -> bool:
