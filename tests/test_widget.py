@@ -917,6 +917,29 @@ def test_no_preview_stands_over_a_view_it_does_not_show(make_widget, qtbot, note
     assert notes["error"] == []
 
 
+def test_a_preview_never_lands_over_another_plane(make_widget, qtbot, notes):
+    """A review: after Apply (which removes the preview) a level nudged and the time slider moved while the new
+    preview ran: the slider's move asked for nothing (no preview layer yet), and t = 3's restoration stayed over
+    t = 2 without a word. A preview of another plane than the one shown does not land; the shown one's is made."""
+    viewer = ViewerModel()
+    stack = np.random.default_rng(0).random((6, 40, 48), dtype=np.float32)
+    viewer.add_image(stack, name="movie")
+    widget = make_widget(viewer)
+    viewer.dims.set_current_step(0, 3)
+    widget.level = 20
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    widget.apply(20)
+    qtbot.waitUntil(lambda: not widget.busy and _previews(viewer) == [], timeout=TIMEOUT_MS)
+    widget.level = 22  # a preview of t = 3 starts
+    viewer.dims.set_current_step(0, 2)  # before it lands
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    qtbot.wait(200)
+    preview = _previews(viewer)[0]
+    assert preview.metadata["hyperres"]["plane"] == [2]
+    np.testing.assert_array_equal(preview.metadata["hyperres"]["plane"], [2])
+    assert notes["error"] == []
+
+
 def test_outputs_keep_the_inputs_look_and_place(make_widget, qtbot, notes):
     """A review: an input deleted while Apply ran gave an output at napari's defaults (scale 1, translate 0, gray,
     0–255), off its place in the world; the input's gamma was never copied; and the preview kept the input's contrast

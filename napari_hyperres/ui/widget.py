@@ -652,8 +652,8 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         if layer is None:
             return
         preview = find_preview(self.viewer.layers, layer)
-        if preview is not None and self.live_check.value:
-            self._maybe_preview()
+        if self.live_check.value and (preview is not None or self._preview_queue.running):
+            self._maybe_preview()  # a preview on its way counts too: it would land over another plane (a review)
         elif preview is not None and self._stale_plane(layer, preview):
             # live preview off: a preview of another plane must not stay over this one (a review: plane 3's pixels
             # shown at z = 7); removed on the next turn of the event loop, never inside napari's own events

@@ -12,9 +12,10 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+from qtpy.QtCore import QTimer
 
 from ..errors import HyperResError
-from .geometry import output_geometry, yx_rotation_shear
+from .geometry import output_geometry, plane_index, yx_rotation_shear
 from .labels import PRESS_AUTO, describe_selection, format_level, preview_name
 from .outputs import OUTPUT_KEY, PREVIEW_KEY, find_layer, find_preview, place_output
 from .preview import Request, Restored, reporting_errors
@@ -69,7 +70,7 @@ class PreviewMixin:
         if tile is None or self._overtaken(request):
             return
         source = find_layer(self.viewer.layers, request.source_id)
-        if source is None or self._released:
+        if source is None or self._released or self._another_plane_shown(request, source):
             return
         layer = find_preview(self.viewer.layers, source)
         plane_shape = np.shape(request.data)[len(request.index) :]
@@ -88,7 +89,7 @@ class PreviewMixin:
         plane, seconds, selection = result
         self._last_preview_error = None
         source = find_layer(self.viewer.layers, request.source_id)
-        if source is None or self._released or self._overtaken(request):
+        if source is None or self._released or self._overtaken(request) or self._another_plane_shown(request, source):
             return
         self._show_preview(request, source, plane, selection)
         self._show_selection(request, selection)
@@ -106,6 +107,19 @@ class PreviewMixin:
         if self.busy:  # the running job's line stays first (a review saw "Restoring…" replaced by preview timings)
             message = f"{self._job_kind}…; {message}"
         self.say(message)
+
+    def _another_plane_shown(self, request: Request, source: Any) -> bool:
+        """Whether the viewer now shows another plane of ``source`` than the one ``request`` restored: its preview
+        must not land over it (a review: after Apply, a level nudged and the time slider moved while the preview ran,
+        and t = 3's restoration stayed over t = 2, unsaid). A preview of the plane shown is asked for instead."""
+        try:
+            now = plane_index(source.world_to_data(self.viewer.dims.point), np.shape(source.data), bool(source.rgb))
+        except Exception:  # noqa: BLE001 — a layer that cannot be indexed now: keep the preview as it was asked for
+            return False
+        if tuple(now) == tuple(request.index):
+            return False
+        QTimer.singleShot(0, self._maybe_preview)
+        return True
 
     def _overtaken(self, request: Request) -> bool:
         """Whether an Apply asked for after this preview has placed its result (a plugin author's review:
