@@ -434,13 +434,39 @@ def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int,
     request = request.with_statistics()
     restorer = cache.get(request.task, request.device, request.weights, request.self_ensemble)
     if is_dask_array(request.data) and not restorer.image_conditioned:
-        # a dask layer (big or multi-file data): the output is lazy too, and napari computes
-        # only the planes it shows; nothing is loaded whole
+        # a dask layer (big or multi-file data): restored lazily, plane by plane. Where the output fits
+        # EAGER_MEMORY_SHARE of the free memory, the planes are computed here, with progress and Cancel; napari
+        # computes a lazy layer's planes on its GUI thread as it shows them (a review: Apply "done" in 0.2 s,
+        # then 4 s frozen, 1.8 s per new frame, and Cancel could not stop it). Larger outputs stay lazy.
         yield (0, 1)
-        result = restorer.restore_lazy(request.data, request.restore_level(), rgb=request.rgb, value_range=request.value_range, noise=request.noise)
-        yield (1, 1)
+        lazy = restorer.restore_lazy(request.data, request.restore_level(), rgb=request.rgb, value_range=request.value_range, noise=request.noise)
+        if lazy.nbytes > EAGER_MEMORY_SHARE * free_memory():
+            yield (1, 1)
+            return Restored(lazy, time.perf_counter() - start)
+        lead = lazy.ndim - (3 if request.rgb else 2)
+        planes = list(np.ndindex(*lazy.shape[:lead]))
+        result = np.empty(lazy.shape, lazy.dtype)
+        for done, index in enumerate(planes):
+            yield (done, len(planes))  # a worker asked to quit stops here: no layer is added
+            result[index] = lazy[index].compute(scheduler="synchronous")
+        yield (len(planes), len(planes))
         return Restored(result, time.perf_counter() - start)
     return (yield from drain_restore_steps(restorer, np.asarray(request.data), request, start))
+
+
+EAGER_MEMORY_SHARE = 0.25
+"""The share of the free memory an Apply output of a dask layer may take to be computed by Apply itself (in its
+worker, with progress and Cancel) rather than left lazy for napari to compute plane by plane as it shows them."""
+
+
+def free_memory() -> int:
+    """Bytes of memory free now (psutil, which napari installs; 1 GiB where it cannot tell)."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except Exception:  # noqa: BLE001 — no psutil, or no answer: a modest guess
+        return 2**30
 
 
 def drain_restore_steps(restorer: Restorer, data: np.ndarray, request: Request, start: float) -> Iterator[tuple[int, int]]:

@@ -177,7 +177,9 @@ class JobsMixin:
         metadata[OUTPUT_KEY].update(self._how_computed(request))
         output = place_output(self.viewer, result, source=source, rgb=request.rgb, geometry=geometry, name=name, metadata=metadata)
         hides = f"; {request.source!r} is hidden so the composite shows it restored (its eye shows it again)" if HIDES_KEY in output.metadata else ""
-        self.say(f"added {output.name!r} ({seconds:.1f} s){hides}")  # napari numbers a repeated name: the layer's own
+        lazy = "; lazy (larger than a quarter of the free memory): napari restores each plane as it shows it" if (
+            not isinstance(result, np.ndarray)) else ""
+        self.say(f"added {output.name!r} ({seconds:.1f} s){lazy}{hides}")  # napari numbers a repeated name: the layer's own
         self._applied[request.source_id] = request.serial  # a preview still running from before lands nowhere
         misfit = request.level_misfit()  # the worker has read the layer's fit by now, previewed before or not
         if misfit is not None:  # what the CLI and Python warn (LevelMismatchWarning), once the result is there

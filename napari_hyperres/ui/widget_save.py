@@ -126,7 +126,7 @@ class SaveMixin:
             return
         self.say(f"saving {layer.name}…")
         create_worker(
-            save_restored, path, np.asarray(layer.data), source_file, dict(made),
+            save_restored, path, layer.data, source_file, dict(made),  # read in the worker: a lazy output computes there
             _start_thread=True,
             _connect={"returned": partial(self._on_saved, layer.name), "errored": partial(self._notify_error, task=None)},
         )
