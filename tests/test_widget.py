@@ -220,6 +220,38 @@ def test_microscopy_task_slides_through_photons_on_a_log_scale_and_auto_fits_the
     assert notes["error"] == []
 
 
+def test_a_photon_tasks_level_and_camera_belong_to_each_layer(make_widget, qtbot, notes):
+    """A review: the microscopy task started every layer at 30 photons (a store reading 153), a channel chosen next
+    was previewed at the one before's level (72 where it read 211), and the camera typed for one detector's channel
+    restored the other's (−7.1 dB). Choosing the task or a layer now reads the layer's photons first (Auto), and the
+    camera field is each layer's own."""
+    from test_photon_noise import camera, fluorescence_like
+
+    from napari_hyperres.engine import whole_noise, whole_value_range
+
+    clean = fluorescence_like((96, 96))
+    viewer = ViewerModel()
+    first = viewer.add_image(camera(clean, 2.0, 3.0, 100.0, 200.0, seed=1), name="detector 1")
+    second = viewer.add_image(camera(clean, 12.0, 3.0, 500.0, 40.0, seed=2), name="detector 2")
+
+    def reads(layer):
+        return whole_noise(np.asarray(layer.data)).photons(*whole_value_range(np.asarray(layer.data), counts=True))
+
+    widget = make_widget(viewer)
+    widget.layer_combo.value = first
+    widget.task_combo.value = "microscopy"
+    qtbot.waitUntil(lambda: not widget.estimating and _idle(widget), timeout=TIMEOUT_MS)
+    assert widget.level == pytest.approx(reads(first), rel=0.02)
+    widget.camera_edit.value = "2 3 100"
+    widget.layer_combo.value = second
+    qtbot.waitUntil(lambda: not widget.estimating and _idle(widget), timeout=TIMEOUT_MS)
+    assert widget.camera_edit.value == "" and widget.level == pytest.approx(reads(second), rel=0.02)
+    widget.layer_combo.value = first
+    qtbot.waitUntil(lambda: not widget.estimating and _idle(widget), timeout=TIMEOUT_MS)
+    assert widget.camera_edit.value == "2 3 100"
+    assert notes["error"] == []
+
+
 def test_a_level_far_from_what_the_layer_reads_is_said_in_the_status_and_on_apply(make_widget, qtbot, notes):
     """The CLI and Python warn (LevelMismatchWarning) for a level far from the image's reading; the panel said
     nothing (its previews come with the layer's fit, so the library's check never ran). The status says it

@@ -178,6 +178,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self._serials = itertools.count(1)  # each request's place in time (Request.serial)
         self._applied: dict[Any, int] = {}  # layer id → serial of the last Apply placed: older previews are stale
         self._previewed: dict[Any, int] = {}  # layer id → serial of the request its preview layer shows
+        self._cameras: dict[Any, str] = {}  # layer id → the camera field's text for it (_keep_camera_of)
         self._dropped: dict[Any, int] = {}  # layer id → serial when its settings were refused: older previews are stale
         self._file_metadata: dict[tuple[str, int], Any] = {}  # (path, mtime) → its TiffMetadata ("Split channels")
         self._progress = None  # napari's progress bar of the running job
@@ -392,8 +393,15 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
 
     # --- control events -------------------------------------------------------------------
     def _on_task_chosen(self, *_: Any) -> None:
-        """A task chosen in the list: it stays when a layer's file calls for none (:meth:`_open_on_the_files_task`)."""
+        """A task chosen in the list: it stays when a layer's file calls for none (:meth:`_open_on_the_files_task`).
+        A photon task's level is the layer's own (photons between its black and white): Auto reads it first, and
+        the preview comes at it, not at the task's default (a review: the first preview ran at 30 photons where the
+        layer read 153, and Apply without Auto at 30)."""
         self._before_file_task = None
+        if self.task.noise_parameters and self.layer_combo.value is not None and self._ready:
+            self._switch_task(self.task, preview=False)
+            self.estimate()
+            return
         self._on_task_changed()
 
     def _on_task_changed(self, *_: Any) -> None:
@@ -455,6 +463,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             self._update_auto_button()  # the task chosen stays, and no preview comes back over the result (a review
             self._update_channels_button()  # saw one within 3 s; the README says the next slider move brings it)
             return
+        self._keep_camera_of(self._watched, layer)
         self._watch_data_of(layer)
         self._note_lost_depth(layer)
         preset = layer.metadata.get(DEGRADATION_KEY) if layer is not None else None
@@ -468,7 +477,21 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         if layer is not None and self._open_on_the_files_task(layer):
             return
         self._follow_brightness_of(layer)
+        if layer is not None and self.task.noise_parameters and self._ready:
+            self._last_preview_error = None
+            self._update_auto_button()
+            self._update_channels_button()
+            self.estimate()  # each layer its own photons (a review: channel 1 previewed at channel 0's 72, reading 211)
+            return
         self._on_settings_changed()
+
+    def _keep_camera_of(self, previous: Any, layer: Any) -> None:
+        """The camera field belongs to a layer: kept for ``previous``, and ``layer``'s shown (empty for a layer given
+        none: its own fit). A review restored a second detector's channel with the first's camera, typed for it, at
+        −7.1 dB without a warning at Apply."""
+        if previous is not None:
+            self._cameras[previous.unique_id] = self.camera_edit.value
+        self.camera_edit.value = "" if layer is None else self._cameras.get(layer.unique_id, "")
 
     def _watch_data_of(self, layer: Any) -> None:
         """Follow the chosen layer's data: new data (``layer.data = …``) brings a new preview where one is shown
