@@ -453,9 +453,10 @@ def fit_poisson_gaussian(
 
 
 CHANNELS_ADVICE = (
-    "restore each channel on its own (Python: channel_axis=; napari: the Restore panel's 'Split channels' button, for "
-    "a TIFF whose axes name C, or open the file with viewer.open(path, channel_axis=...); the CLI does it for TIFFs "
-    "whose axes name channels and OME-Zarr stores with a c axis)"
+    "restore each channel on its own (Python: channel_axis=; napari: the Restore panel's 'Split channels' button, "
+    "shown for a TIFF whose axes name C, else one layer per channel: viewer.open(path, channel_axis=...) or "
+    "viewer.add_image(data, channel_axis=...); the CLI does it for TIFFs whose axes name channels and OME-Zarr "
+    "stores with a c axis)"
 )
 """What the stack warnings advise for a stack of several channels fitted as one."""
 
