@@ -14,7 +14,7 @@ from ..core.tasks import Task
 from .labels import describe_estimate_error, format_level, is_image_conditioned
 from .outputs import source_path
 from .preview import Request, estimate_request
-from .widget_workers import create_worker
+from .widget_workers import create_worker, while_open
 
 if TYPE_CHECKING:
     from ..blind.levels import LevelChoice
@@ -66,6 +66,7 @@ class EstimateMixin:
             },
         )
 
+    @while_open
     def _on_estimate(self, request: Request, choice: LevelChoice) -> None:
         level, method = choice.estimate, choice.method
         task = request.task
@@ -109,11 +110,13 @@ class EstimateMixin:
         self._level_found = (task.name, self.level, source, request.source_id)  # the previews of this layer at this level still say where it came from
         self.say(message)
 
+    @while_open
     def _on_estimate_error(self, task: Task, exc: BaseException) -> None:
         message = describe_estimate_error(exc, task)
         self.say(message)
         self._show("error", f"napari-hyperres: {message}")
 
+    @while_open
     def _on_estimate_finished(self) -> None:
         self._estimating = False
         self.auto_button.enabled = True
