@@ -155,6 +155,10 @@
 #                                        +0.005 / +0.007, σ 5–75 −0.007 to +0.010, 8-bit Set12 files +0.004 to +0.005.
 #                                        Shipped. Next: re-derive microscopy.lite from it (cpu_microscopy.sh), or one more
 #                                        round (QUANT=0.05 again, or 0).
+#   TASK=denoise BUDGET=7800 QUANT=0.05 BALANCE=log CENTRED=1 LR=1e-4 LOSS=l2 LEVELS="15 25 35 50 75" BATCH=64 AMP=1
+#     OUT=runs/denoise_r22_q05   round 22, from the shipped round 21, the same recipe again. Started 2026-12-07 20:10,
+#                                        1.5 h before its session ended; continue it with RESUME=1, then compare with
+#                                        round 21 (Set12 σ 50 27.080, 0.040 dB short of FFDNet − 0.2).
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
