@@ -1319,6 +1319,7 @@ def test_level_sweep_stacks_levels(make_widget, qtbot):
     # a new leading axis (a newcomer's review: the levels lay over the stack's Z axis), at the swept plane
     assert out.data.shape == (3, 1, 24, 24) and out.data.dtype == np.uint8 and viewer.dims.ndim == 4
     assert tuple(out.scale) == (1.0, 3.0, 1.0, 1.0) and tuple(out.translate) == (0.0, 3.0, 0.0, 0.0)
+    assert out.axis_labels[0] == "level" and viewer.dims.axis_labels[0] == "level"  # a review's slider said "-4"
 
 
 def test_a_microscopy_sweep_spans_the_level_it_is_at(make_widget):

@@ -109,6 +109,7 @@ def place_output(
     name: str,
     metadata: dict[str, Any],
     replace: Any = None,
+    axis_labels: tuple[str, ...] | None = None,
 ) -> Any:
     """Show ``data`` as an image layer; the one place outputs (previews, Apply, sweeps) are written.
 
@@ -118,6 +119,7 @@ def place_output(
         geometry: ``(scale, translate)`` of the output, or ``None`` for napari's default.
         replace: a layer to update in place (the preview layer), if it shows the same kind
             of image (gray/RGB); otherwise it is removed and a new layer added.
+        axis_labels: the new layer's axis names (a sweep's "level" axis), or napari's.
 
     Returns:
         The layer showing ``data``.
@@ -132,6 +134,8 @@ def place_output(
     display = display_kwargs(source) if source is not None else {"rgb": rgb}
     if source is not None:  # a rotated, sheared or affine-placed input: the output turned with it (a review)
         display.update(linear_kwargs(source, np.ndim(data) - (1 if rgb else 0)))
+    if axis_labels is not None:
+        display["axis_labels"] = axis_labels
     layer = viewer.add_image(data, name=name, scale=scale, translate=translate, metadata=metadata, **display)
     cover_additive_input(viewer.layers, layer, source)  # before the replaced preview goes, which would show it again
     if replace is not None:

@@ -223,7 +223,11 @@ class JobsMixin:
                 "levels": [list(request.restore_level(level).levels) for level in levels],
             }
         name = sweep_name(request.source, request.task.name, levels, request.level_note)
-        output = place_output(self.viewer, stack, source=source, rgb=request.rgb, geometry=geometry, name=name, metadata=metadata)
+        labels = None if source is None else ("level", *getattr(source, "axis_labels", ())[-(stack.ndim - 1 - request.rgb):])
+        if labels is not None and len(labels) != stack.ndim - request.rgb:
+            labels = None
+        output = place_output(self.viewer, stack, source=source, rgb=request.rgb, geometry=geometry, name=name, metadata=metadata,
+                              axis_labels=labels)  # the dims slider says "level" (a review saw "-4")
         self.say(f"added {output.name!r} ({len(levels)} levels along its first axis)")
 
     @while_open
