@@ -1840,6 +1840,40 @@ def test_removing_an_input_removes_its_preview(make_widget, qtbot):
 
 
 # --- saving -------------------------------------------------------------------------------------
+def test_save_keeps_an_ome_zarrs_axes_and_voxel_size_and_a_layers_own_scale(tmp_path):
+    """A review: Save… of a restored OME-Zarr (axes t, c, y, x at 0.108 µm) wrote axes QQYX with a pixel size of 1
+    (napari's reader drops the store's metadata; the CLI kept it), and of an array added with a scale of 0.108 a
+    pixel size of 1 too. The store's axes and voxel size are written (OME-TIFF); a layer with no file to read them
+    from gives its own Y and X scale, as resolution tags without a unit."""
+    zarr = pytest.importorskip("zarr")
+    import tifffile
+
+    from napari_hyperres.ui.widget_save import save_restored
+
+    data = np.random.default_rng(0).integers(100, 400, (3, 2, 24, 20), dtype=np.uint16)
+    store = tmp_path / "movie.zarr"
+    group = zarr.open_group(str(store), mode="w", zarr_format=2)
+    group.create_array("0", shape=data.shape, dtype=data.dtype)[:] = data
+    group.attrs["multiscales"] = [{"version": "0.4", "axes": [
+        {"name": "t", "type": "time", "unit": "second"}, {"name": "c", "type": "channel"},
+        {"name": "y", "type": "space", "unit": "micrometer"}, {"name": "x", "type": "space", "unit": "micrometer"}],
+        "datasets": [{"path": "0", "coordinateTransformations": [{"type": "scale", "scale": [30.0, 1.0, 0.108, 0.108]}]}]}]
+    made = {"task": "microscopy", "level": 40.0, "unit": "photons"}
+    whole = save_restored(tmp_path / "whole.tif", data, str(store), made)
+    channel = save_restored(tmp_path / "channel.tif", data[:, 1], str(store), made)  # one layer per channel
+    for path, axes in ((whole, "TCYX"), (channel, "TYX")):
+        with tifffile.TiffFile(path) as tif:
+            assert tif.series[0].axes == axes and tif.is_ome
+            assert 'PhysicalSizeX="0.108"' in tif.ome_metadata and 'PhysicalSizeY="0.108"' in tif.ome_metadata
+    plain = save_restored(tmp_path / "plain.tif", data[:, 0], None, made, pixel_size=(0.108, 0.108))
+    with tifffile.TiffFile(plain) as tif:
+        numerator, denominator = tif.pages[0].tags["XResolution"].value
+        assert numerator / denominator == pytest.approx(1 / 0.108, rel=1e-4)
+    unscaled = save_restored(tmp_path / "unscaled.tif", data[:, 0], None, made, pixel_size=(1.0, 1.0))
+    with tifffile.TiffFile(unscaled) as tif:
+        assert tif.pages[0].tags["XResolution"].value in ((1, 1), (1, 0))  # nothing made up
+
+
 def test_save_refuses_a_preview(make_widget, qtbot, notes, tmp_path):
     """A review: napari selects each new layer, so right after the panel opened Save… took the preview and wrote one
     plane of an 8-plane stack without a word. A preview is refused, with what to do."""

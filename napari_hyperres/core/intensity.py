@@ -99,13 +99,14 @@ def intensity_map_for(image: np.ndarray, value_range: tuple[float, float] | None
         raise ShapeError(NOT_FINITE)
     if np.issubdtype(dtype, np.floating) and low >= 0.0 and high <= 1.0 and not counts:
         return IntensityMap(0.0, 1.0, dtype)
-    peaks = isolated_peaks(image) if counts and image.ndim >= 2 else None
+    values = image
     if counts and padded_below(image, low):
-        keep = image > low  # zeros around stitched tiles or a blank frame: no camera's black
-        image, peaks = image[keep], None if peaks is None else peaks[keep]
-    p_low, p_high = (float(v) for v in np.percentile(image, PERCENTILES))
-    if peaks is not None and peaks.any():  # hot pixels are no white: 0.2 % of them read a 50-photon frame as 747
-        p_high = float(np.percentile(image[~peaks], PERCENTILES[1]))
+        values = image[image > low]  # zeros around stitched tiles or a blank frame: no camera's black
+    if counts and image.ndim >= 2:  # hot pixels are no white: 0.2 % of them read a 50-photon frame as 747 photons
+        p_low, above, p_high = (float(v) for v in np.percentile(values, (PERCENTILES[0], PEAKS_ABOVE, PERCENTILES[1])))
+        p_high = white_without_peaks(image, values.size, above, p_high)
+    else:
+        p_low, p_high = (float(v) for v in np.percentile(values, PERCENTILES))
     if p_high <= p_low:
         p_low, p_high = low, high if high > low else low + 1.0
     return IntensityMap(p_low, p_high - p_low, dtype)
@@ -113,51 +114,84 @@ def intensity_map_for(image: np.ndarray, value_range: tuple[float, float] | None
 
 PEAK_RATIO = 8.0
 """How many times the spread of its 8 neighbours (their brightest minus their dimmest) a pixel must stand above
-the brightest of them to count as an isolated peak (:func:`isolated_peaks`)."""
+the brightest of them to count as an isolated peak (:func:`peak_indices`)."""
 
-PEAK_ROWS = 256
-"""Rows of a plane handled at a time by :func:`isolated_peaks` (plus one row of context on each side)."""
+PEAKS_ABOVE = 98.0
+"""The percentile above which pixels are tested for isolated peaks: a white point can leave out up to 2 % of them."""
+
+
+def peak_indices(image: np.ndarray, above: float = -np.inf) -> np.ndarray:
+    """Flat indices (into ``image.ravel()``) of the pixels above ``above`` that are isolated peaks: single pixels far
+    above all their neighbours, as hot pixels and cosmic rays of photon counts are, told apart without a noise model
+    (the white point of photon counts leaves them out, and the noise fit needs that white point first; a review: hot
+    pixels on 0.2 % of a 50-photon frame became its white and read it as 747 photons, and the true 50 typed as the
+    level was restored 9 dB too smooth).
+
+    ``image``: ``(..., Y, X)``. A pixel counts when it stands above its brightest neighbour by more than
+    :data:`PEAK_RATIO` times the spread of its neighbours (brightest minus dimmest), or of a typical neighbourhood of
+    its plane where that is larger (three times the median difference of horizontal neighbours, of the differences
+    that are not zero where most are, and at least one count for integers: a flat neighbourhood of rounded or sparse
+    counts is no licence). A border pixel is compared with the neighbours it has. Only the pixels above ``above``
+    are read with their neighbourhoods, so the cost follows their number, not the image's."""
+    values = np.asarray(image)
+    flat = values.reshape(-1)
+    height, width = values.shape[-2:]
+    candidates = np.flatnonzero(flat > above)
+    if height < 3 or width < 3 or candidates.size == 0:
+        return candidates[:0]
+    plane, inside = np.divmod(candidates, height * width)
+    y, x = np.divmod(inside, width)
+    brightest = np.full(candidates.size, -np.inf)
+    dimmest = np.full(candidates.size, np.inf)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if not (dy or dx):
+                continue
+            yy, xx = y + dy, x + dx
+            valid = (yy >= 0) & (yy < height) & (xx >= 0) & (xx < width)
+            around = flat[(plane * height + np.clip(yy, 0, height - 1)) * width + np.clip(xx, 0, width - 1)].astype(np.float64)
+            brightest = np.where(valid, np.maximum(brightest, around), brightest)
+            dimmest = np.where(valid, np.minimum(dimmest, around), dimmest)
+    planes = values.reshape((-1, height, width))
+    typical = np.zeros(planes.shape[0])
+    integer = np.issubdtype(values.dtype, np.integer)
+    for p in np.unique(plane):
+        rows = planes[p, :: max(1, height // 256)].astype(np.float64)  # about 256 rows: the plane's typical step
+        steps = np.abs(np.diff(rows, axis=1))
+        step = float(np.median(steps))
+        if step == 0.0 and np.any(steps):  # mostly flat (sparse counts): the steps there are
+            step = float(np.median(steps[steps > 0]))
+        typical[p] = max(3.0 * step, 1.0 if integer else 0.0)
+    rise = flat[candidates].astype(np.float64) - brightest
+    return candidates[rise > PEAK_RATIO * np.maximum(brightest - dimmest, typical[plane])]
 
 
 def isolated_peaks(image: np.ndarray) -> np.ndarray:
-    """Where ``image`` ``(..., Y, X)`` holds single pixels far above all their neighbours: hot pixels and cosmic rays
-    of photon counts, told apart without a noise model (the white point of photon counts leaves them out, and the
-    noise fit needs that white point first; a review: hot pixels on 0.2 % of a 50-photon frame became its white
-    and read it as 747 photons, and the true 50 typed as the level was restored 9 dB too smooth).
-
-    A pixel counts when it stands above its brightest neighbour by more than :data:`PEAK_RATIO` times the spread
-    of its neighbours (brightest minus dimmest), or of a typical neighbourhood of its plane where that is larger
-    (three times the median difference of horizontal neighbours: a flat neighbourhood of rounded counts is no
-    licence). Noise alone, which must also rise above all 8 neighbours, comes nowhere near; a border pixel is
-    compared with the neighbours it has. Bool, like ``image``; computed strip by strip (a few rows of
-    temporaries, whatever the plane's size)."""
+    """Bool ``image.shape``: where :func:`peak_indices` finds isolated peaks, testing every pixel."""
     values = np.asarray(image)
-    mask = np.zeros(values.shape, dtype=bool)
-    height, width = values.shape[-2:]
-    if height < 3 or width < 3:
-        return mask
-    ratio = np.float32(PEAK_RATIO)
-    for plane, out in zip(values.reshape((-1, height, width)), mask.reshape((-1, height, width)), strict=True):
-        rows = plane[:: max(1, height // 256)].astype(np.float32)  # about 256 rows: the plane's typical step
-        typical = np.float32(3.0 * np.median(np.abs(np.diff(rows, axis=1))))
-        for top in range(0, height, PEAK_ROWS):
-            bottom = min(top + PEAK_ROWS, height)
-            lo = max(top - 1, 0)
-            strip = plane[lo : min(bottom + 1, height)].astype(np.float32)
-            high = np.pad(strip, 1, mode="constant", constant_values=-np.inf)
-            low = np.pad(strip, 1, mode="constant", constant_values=np.inf)
-            first = top - lo + 1
-            brightest = np.full((bottom - top, width), -np.inf, dtype=np.float32)
-            dimmest = np.full((bottom - top, width), np.inf, dtype=np.float32)
-            for dy in (-1, 0, 1):
-                for dx in (-1, 0, 1):
-                    if dy or dx:
-                        where = (slice(first + dy, first + dy + bottom - top), slice(1 + dx, 1 + dx + width))
-                        np.maximum(brightest, high[where], out=brightest)
-                        np.minimum(dimmest, low[where], out=dimmest)
-            centre = high[first : first + bottom - top, 1 : 1 + width]
-            out[top:bottom] = centre - brightest > ratio * np.maximum(brightest - dimmest, typical)
-    return mask
+    mask = np.zeros(values.size, dtype=bool)
+    mask[peak_indices(values)] = True
+    return mask.reshape(values.shape)
+
+
+def white_without_peaks(image: np.ndarray, count: int, above: float, white: float) -> float:
+    """The :data:`PERCENTILES` white point of the ``count`` values of ``image`` that count (its pixels, padding left
+    out) without its isolated peaks (:func:`peak_indices` above ``above``, their :data:`PEAKS_ABOVE` percentile), or
+    ``white`` (with them) where it has none. Read from the pixels above ``above`` alone (numpy's linear interpolation
+    between order statistics), so no copy of the image is made; with peaks on more than 2 % of it, ``above``."""
+    flat = np.asarray(image).reshape(-1)
+    peaks = peak_indices(image, above)
+    if peaks.size == 0:
+        return white
+    kept = count - peaks.size
+    rest = np.sort(flat[np.setdiff1d(np.flatnonzero(flat > above), peaks, assume_unique=True)].astype(np.float64))
+    below = kept - rest.size  # the kept values at or below `above` come first
+    rank = PERCENTILES[1] / 100.0 * (kept - 1)
+    first = int(np.floor(rank)) - below
+    if kept < 2 or rest.size == 0 or first < 0:
+        return float(above)
+    first, second = min(first, rest.size - 1), min(first + 1, rest.size - 1)
+    return float(rest[first] + (rank - np.floor(rank)) * (rest[second] - rest[first]))
 
 
 PILE_UP = 1e-3
@@ -170,7 +204,7 @@ def piled(values: np.ndarray, value: float) -> bool:
 
 
 PADDING_GAP = 0.05
-"""Share of the data's range (minimum to 99.9th percentile) that no value may fill above a
+"""Share of the data's range (minimum to 99th percentile) that no value may fill above a
 piled-up minimum for that minimum to count as padding (:func:`padded_below`)."""
 
 
@@ -184,7 +218,7 @@ def padded_below(image: np.ndarray, low: float) -> bool:
     rest = image[image > low]
     if rest.size == 0:  # every value the minimum: a constant image, not padding
         return False
-    top = float(np.percentile(rest, PERCENTILES[1]))
+    top = float(np.percentile(rest, 99.0))  # not 99.9: hot pixels on 0.1 % of a frame made the gap look small
     return float(rest.min()) - low > PADDING_GAP * (top - low)
 
 

@@ -49,7 +49,8 @@ def _require_zarr():
 def open_lazy(path: str | os.PathLike, chunk: int = 1024) -> tuple[Any, dict]:
     """``(dask array, metadata)`` of a zarr store or a TIFF file, read lazily.
 
-    ``metadata``: ``{"axes": [...], "scale": [...]}`` from an OME-Zarr image (full resolution),
+    ``metadata``: ``{"axes": [...], "scale": [...]}`` from an OME-Zarr image (full resolution, and ``"units"``
+    where its axes name them),
     else ``{}``. A PNG, JPEG or BMP picture is read whole (and then cut into chunks). A TIFF is memory-mapped where its pixels are stored uncompressed in one piece
     (a chunk then reads only its rows), else read through its zarr view, tile by tile.
 
@@ -106,6 +107,9 @@ def open_lazy(path: str | os.PathLike, chunk: int = 1024) -> tuple[Any, dict]:
             dataset = image["datasets"][0]
             node = node[dataset["path"]]
             meta["axes"] = [axis["name"] if isinstance(axis, dict) else str(axis) for axis in image.get("axes", [])]
+            units = [axis.get("unit") if isinstance(axis, dict) else None for axis in image.get("axes", [])]
+            if any(units):
+                meta["units"] = units
             for transform in dataset.get("coordinateTransformations", []):
                 if transform.get("type") == "scale":
                     meta["scale"] = list(transform["scale"])

@@ -33,6 +33,10 @@ the channels' names (``Channel Name="GFP"``)."""
 NGFF_AXES = {"T": "t", "C": "c", "Z": "z", "Y": "y", "X": "x", "S": "c"}
 """tifffile's axis letters → OME-Zarr (NGFF) axis names; other letters (``Q``, ``I``) have none."""
 
+NGFF_UNITS = {"micrometer": "\u00b5m", "micron": "\u00b5m", "nanometer": "nm", "millimeter": "mm", "centimeter": "cm",
+              "meter": "m"}
+"""OME-Zarr (NGFF, UDUNITS) length units → OME-XML's; others (time, pixel) give no voxel size."""
+
 MICROMETRES_PER_OME_UNIT = {"\u00b5m": 1.0, "\u03bcm": 1.0, "um": 1.0, "nm": 1e-3, "mm": 1e3, "cm": 1e4, "m": 1e6}
 """OME-XML length units (``PhysicalSizeXUnit``; µm where none is given) in micrometres."""
 
@@ -116,6 +120,26 @@ class TiffMetadata:
         imagej = None if self.imagej is None or letter == "Q" else {k: v for k, v in self.imagej.items() if k not in dropped}
         ome = None if self.ome is None or letter == "Q" else {k: v for k, v in self.ome.items() if k != "Channel"}
         return TiffMetadata(letter + self.axes, tuple(shape), self.resolution, self.resolution_unit, imagej, ome)
+
+    @classmethod
+    def from_ngff(cls, axes: list[str], scale: list[float], shape: tuple[int, ...], units: list | None = None) -> "TiffMetadata | None":
+        """An OME-Zarr image's layout (:func:`~napari_hyperres.io.chunked.open_lazy`'s ``axes``, ``scale`` and axis
+        ``units``) as the metadata of a TIFF written from it: its axes, and its voxel size as OME ``PhysicalSize*``
+        (in micrometres where the store names no unit); ``None`` where an axis has no TIFF letter. Before, the
+        panel's Save… of a restored OME-Zarr wrote axes ``QQYX`` and a pixel size of 1 (a review; the CLI kept both)."""
+        letters = {name: letter for letter, name in NGFF_AXES.items() if letter != "S"}
+        names = [str(a).lower() for a in axes]
+        if len(names) != len(shape) or any(n not in letters for n in names) or len(set(names)) != len(names):
+            return None
+        letters_of = "".join(letters[n] for n in names)
+        ome: dict[str, Any] = {}
+        for name, size, unit in zip(names, scale if len(scale) == len(names) else [None] * len(names),
+                                    units if units and len(units) == len(names) else [None] * len(names), strict=True):
+            ome_unit = NGFF_UNITS.get(str(unit).lower(), None) if unit else "\u00b5m"
+            if name in ("x", "y", "z") and size and ome_unit is not None:
+                ome[f"PhysicalSize{name.upper()}"] = float(size)
+                ome[f"PhysicalSize{name.upper()}Unit"] = ome_unit
+        return cls(letters_of, tuple(shape), None, None, None, ome or None)
 
     def ngff(self) -> dict[str, list]:
         """``{"axes": [...], "scale": [...]}`` of this file's layout for an OME-Zarr output (as

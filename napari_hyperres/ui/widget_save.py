@@ -31,28 +31,54 @@ def save_suffix(source_file: str | None, ndim: int, rgb: bool) -> str:
     return ".png" if ndim <= (3 if rgb else 2) else ".tif"
 
 
-def save_restored(path: str | Path, data: np.ndarray, source_file: str | None, made: dict | None = None) -> Path:
+def zarr_metadata(store: Path):
+    """The :class:`~napari_hyperres.io.tiff_meta.TiffMetadata` a TIFF written from OME-Zarr ``store`` takes, or ``None``."""
+    from ..io.chunked import open_lazy
+    from ..io.tiff_meta import TiffMetadata
+
+    try:
+        array, meta = open_lazy(store)
+    except Exception:  # noqa: BLE001 — metadata is a courtesy: a store that does not open gives none
+        return None
+    if not meta.get("axes"):
+        return None
+    return TiffMetadata.from_ngff(meta["axes"], meta.get("scale", []), tuple(array.shape), meta.get("units"))
+
+
+def save_restored(path: str | Path, data: np.ndarray, source_file: str | None, made: dict | None = None,
+                  pixel_size: tuple[float, float] | None = None) -> Path:
     """Write ``data`` to ``path`` (atomically; the format by its suffix) with the metadata of the
     file it was restored from, where that file still exists: a TIFF output gets the TIFF's axes,
     pixel size (finer after ``sr``) and ImageJ/OME entries, one channel's where ``data`` is one
     channel of it; any output the source's ICC colour profile. ``made``: the layer's
     ``metadata["hyperres"]`` (how it was made), recorded in the file (:mod:`napari_hyperres.io.provenance`).
+    An OME-Zarr source gives its axes and voxel size; with no source to read them from, ``pixel_size`` (the
+    layer's ``(Y, X)`` scale) is written as unitless resolution tags.
     Returns the path written."""
+    from ..io.chunked import is_zarr
     from ..io.files import TIFF_SUFFIXES, write_image
     from ..io.icc import read_icc_profile
-    from ..io.tiff_meta import read_tiff_metadata
+    from ..io.tiff_meta import TiffMetadata, read_tiff_metadata
 
     path, data = Path(path), np.asarray(data)
     source = Path(source_file) if source_file else None
-    tiff_metadata = icc = photo = None
+    tiff_metadata = icc = photo = found = None
+    to_tiff = path.suffix.lower() in TIFF_SUFFIXES
     if source is not None and source.is_file():
-        if path.suffix.lower() in TIFF_SUFFIXES and source.suffix.lower() in TIFF_SUFFIXES:
+        if to_tiff and source.suffix.lower() in TIFF_SUFFIXES:
             found = read_tiff_metadata(source)
-            sweep = (made or {}).get("axis0") == "level"  # a Level sweep: the levels, then the plane's axes
-            tiff_metadata = None if found is None else found.for_sweep(data.shape) if sweep else found.for_shape(data.shape)
         icc = read_icc_profile(source)
         if source.suffix.lower() not in TIFF_SUFFIXES:
             photo = photo_metadata_for(source, data.shape)
+    elif source is not None and to_tiff and is_zarr(source):  # an OME-Zarr's axes and voxel size (napari's reader drops them)
+        found = zarr_metadata(source)
+    if found is not None:
+        sweep = (made or {}).get("axis0") == "level"  # a Level sweep: the levels, then the plane's axes
+        tiff_metadata = found.for_sweep(data.shape) if sweep else found.for_shape(data.shape)
+    if tiff_metadata is None and to_tiff and pixel_size is not None and tuple(pixel_size) != (1.0, 1.0):
+        # no file to read it from: the layer's own Y and X scale, as resolution tags without a unit (napari keeps none
+        # with it); before, an array added with a scale of 0.108 was saved with a pixel size of 1 (a review)
+        tiff_metadata = TiffMetadata("Q" * (data.ndim - 2) + "YX", tuple(data.shape), (1.0 / pixel_size[1], 1.0 / pixel_size[0]), 1)
     provenance = None
     if made is not None:
         from ..io.provenance import record
@@ -127,6 +153,7 @@ class SaveMixin:
         self.say(f"saving {layer.name}…")
         create_worker(
             save_restored, path, layer.data, source_file, dict(made),  # read in the worker: a lazy output computes there
+            pixel_size=None if getattr(layer, "rgb", False) else tuple(float(v) for v in layer.scale[-2:]),
             _start_thread=True,
             _connect={"returned": partial(self._on_saved, layer.name), "errored": partial(self._notify_error, task=None)},
         )
