@@ -286,6 +286,7 @@ def test_a_photos_own_text_is_carried_into_its_format(tmp_path, tiny_weights):
     info.add_text("Title", "Harbour at dusk")
     info.add_text("Copyright", "(c) Jane Doe", zip=True)
     info.add_itxt("Description", "Hafen in der Dämmerung", lang="de")
+    info.add_text("Raw profile type exif", "exif\n      12\n457869660000", zip=True)  # ImageMagick's stale EXIF copy: left out
     png, jpg = tmp_path / "photo.png", tmp_path / "photo.jpg"
     Image.fromarray(rgb).save(png, pnginfo=info)
     Image.fromarray(rgb).save(jpg, quality=40, comment=b"shot on film, scanned 2026")

@@ -220,6 +220,41 @@ def test_microscopy_task_slides_through_photons_on_a_log_scale_and_auto_fits_the
     assert notes["error"] == []
 
 
+def test_panels_keep_to_their_own_previews_and_automatic_estimates_say_nothing_stale(make_widget, qtbot, notes):
+    """A diff review: a panel closed with its dock's "x" removed every panel's previews, and clicking through layers
+    with the microscopy task gave an "arrived after the image changed; ignored" notification per click, for an Auto
+    the user never pressed. And a preview updated in place kept the rotation it was made with."""
+    from test_photon_noise import camera, fluorescence_like
+
+    viewer = ViewerModel()
+    rng = np.random.default_rng(0)
+    a = viewer.add_image(rng.random((40, 48), dtype=np.float32), name="a")
+    b = viewer.add_image(rng.random((40, 48), dtype=np.float32), name="b")
+    one, two = make_widget(viewer), make_widget(viewer)
+    one.layer_combo.value, two.layer_combo.value = a, b
+    one.preview(20)
+    two.preview(20)
+    qtbot.waitUntil(lambda: len(_previews(viewer)) == 2 and _idle(one) and _idle(two), timeout=TIMEOUT_MS)
+    a.rotate = 30
+    one.preview(25)
+    qtbot.waitUntil(lambda: "a [denoise 25 preview]" in viewer.layers and _idle(one), timeout=TIMEOUT_MS)
+    np.testing.assert_allclose(viewer.layers["a [denoise 25 preview]"].rotate, a.rotate)
+    one._on_panel_removed()
+    qtbot.waitUntil(lambda: [layer.name.split(" [")[0] for layer in _previews(viewer)] == ["b"], timeout=TIMEOUT_MS)
+    assert all(layer.unique_id in two._own_previews for layer in _previews(viewer))  # panel two's own stays
+    assert not two._released
+    clean = fluorescence_like((96, 96))
+    first = viewer.add_image(camera(clean, 2.0, 3.0, 100.0, 200.0, seed=1), name="detector 1")
+    second = viewer.add_image(camera(clean, 12.0, 3.0, 500.0, 40.0, seed=2), name="detector 2")
+    two.layer_combo.value = first
+    two.task_combo.value = "microscopy"
+    two.layer_combo.value = second  # clicked past before Auto of the first arrives
+    two.layer_combo.value = first
+    qtbot.waitUntil(lambda: not two.estimating and _idle(two), timeout=TIMEOUT_MS)
+    qtbot.wait(200)
+    assert not any("ignored" in note for note in notes["info"]) and notes["error"] == []
+
+
 def test_a_photon_tasks_level_and_camera_belong_to_each_layer(make_widget, qtbot, notes):
     """A review: the microscopy task started every layer at 30 photons (a store reading 153), a channel chosen next
     was previewed at the one before's level (72 where it read 211), and the camera typed for one detector's channel

@@ -122,33 +122,51 @@ def fill_padding(counts: np.ndarray, mask: np.ndarray, black: float) -> np.ndarr
     8 columns along it 3.5 dB worse than inside and the outermost ones 5–8 counts dark (a review's stitched
     mosaic); mirrored, its edge is restored as an image's own border is.
 
+    Strip by strip (:data:`STRIP_ROWS` rows and twice the band of context on each side): a few rows of temporaries
+    whatever the plane's size (a diff review measured 4× the plane in one piece).
+
     Shape:
         - counts: ``(H, W)``; mask: bool ``(H, W)``; output: like ``counts``.
     """
-    import cv2
-
     filled = counts.copy()
     filled[mask] = np.asarray(black).astype(counts.dtype) if np.issubdtype(counts.dtype, np.integer) else black
-    if mask.all():
+    if mask.all() or not mask.any():
         return filled
+    height, context = counts.shape[0], 2 * MIRROR_BAND + 2
+    for top in range(0, height, STRIP_ROWS):
+        bottom = min(top + STRIP_ROWS, height)
+        if mask[top:bottom].any():
+            lo, hi = max(top - context, 0), min(bottom + context, height)
+            _mirror_rows(filled[top:bottom], counts[lo:hi], mask[lo:hi], top - lo)
+    return filled
+
+
+def _mirror_rows(out: np.ndarray, counts: np.ndarray, mask: np.ndarray, first: int) -> None:
+    """Fill ``out`` (rows ``first …`` of the strip ``counts`` / ``mask``) where it is padding within
+    :data:`MIRROR_BAND` of the strip's data, mirrored as :func:`fill_padding` says."""
+    import cv2
+
+    if mask.all():
+        return
     # the nearest data pixel of a padding pixel touches the padding: the transform measures to those alone, so its
-    # labels name a few edge pixels, not every data pixel of the plane (a plane's worth of indices, 0.5 GB at 8192²)
+    # labels name a few edge pixels, not every data pixel
     edge = (cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & ~mask
     distance, labels = cv2.distanceTransformWithLabels((~edge).astype(np.uint8), cv2.DIST_L2, 5,
                                                        labelType=cv2.DIST_LABEL_PIXEL)
-    near = mask & (distance <= MIRROR_BAND)
-    del distance
+    rows = slice(first, first + out.shape[0])
+    near = mask[rows] & (distance[rows] <= MIRROR_BAND)
     if not near.any():
-        return filled
+        return
     data_at = np.flatnonzero(edge.ravel())  # label k names the k-th edge pixel in raster order
     p_y, p_x = np.nonzero(near)
-    q_y, q_x = np.divmod(data_at[labels[near] - 1], counts.shape[1])
+    q_y, q_x = np.divmod(data_at[labels[rows][near] - 1], counts.shape[1])
+    p_y = p_y + first  # in the strip's rows
     m_y, m_x = 2 * q_y - p_y, 2 * q_x - p_x
     inside = (m_y >= 0) & (m_y < counts.shape[0]) & (m_x >= 0) & (m_x < counts.shape[1])
     mirrored = inside.copy()
     mirrored[inside] = ~mask[m_y[inside], m_x[inside]]
-    filled[p_y, p_x] = np.where(mirrored, counts[np.where(mirrored, m_y, q_y), np.where(mirrored, m_x, q_x)], counts[q_y, q_x])
-    return filled
+    out[p_y - first, p_x] = np.where(mirrored, counts[np.where(mirrored, m_y, q_y), np.where(mirrored, m_x, q_x)],
+                                     counts[q_y, q_x])
 
 
 def saturated_mask(counts: np.ndarray, noise: PoissonGaussian) -> np.ndarray | None:

@@ -220,6 +220,10 @@ JPEG_COMMENT = 0xFE
 PNG_TEXT_KINDS = (b"tEXt", b"zTXt", b"iTXt")
 """The PNG chunks that hold text (keyword, then the text; ``zTXt`` compressed, ``iTXt`` UTF-8)."""
 
+STALE_COPIES = (b"Raw profile type", b"XML:com.adobe.xmp")
+"""Keywords of PNG text chunks that copy the EXIF or XMP (ImageMagick's "Raw profile type exif/xmp", XMP in a tEXt or
+zTXt): left out, or they would keep the input's size and thumbnail beside the corrected copies (a diff review)."""
+
 PROVENANCE = KEYWORD.encode("ascii")
 """How this package's own record of a restore starts (:mod:`~napari_hyperres.io.provenance`): an input's is not
 carried, its output gets a record of its own."""
@@ -278,7 +282,8 @@ def _png_metadata(data: bytes) -> PhotoMetadata:
     notes = []
     for kind, payload, _, _ in png_chunks(data):
         if kind in PNG_TEXT_KINDS and not _is_png_xmp(kind, payload) and not payload.startswith(PROVENANCE + b"\x00"):
-            notes.append((kind, payload))  # carried as they are: a zTXt is never inflated here
+            if not payload.startswith(STALE_COPIES):  # carried as they are: a zTXt is never inflated here
+                notes.append((kind, payload))
         elif kind == b"eXIf":
             exif = payload
         elif _is_png_xmp(kind, payload) and xmp is None:  # the first good one

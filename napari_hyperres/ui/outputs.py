@@ -127,6 +127,12 @@ def place_output(
     scale, translate = geometry if geometry is not None else (None, None)
     if replace is not None and replace.rgb == rgb:
         replace.data = data
+        if source is not None:  # the input turned since (a diff review): the preview turns with it
+            linear = linear_kwargs(source, np.ndim(data) - (1 if rgb else 0))
+            n = np.ndim(data) - (1 if rgb else 0)
+            replace.rotate = linear.get("rotate", np.eye(n))
+            replace.shear = linear.get("shear", np.eye(n))
+            replace.affine = linear.get("affine", np.eye(n + 1))
         replace.scale, replace.translate = scale, translate
         replace.name = name
         replace.metadata.update(metadata)

@@ -179,6 +179,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self._applied: dict[Any, int] = {}  # layer id → serial of the last Apply placed: older previews are stale
         self._previewed: dict[Any, int] = {}  # layer id → serial of the request its preview layer shows
         self._cameras: dict[Any, str] = {}  # layer id → the camera field's text for it (_keep_camera_of)
+        self._own_previews: set[Any] = set()  # unique ids of the preview layers this panel placed
         self._dropped: dict[Any, int] = {}  # layer id → serial when its settings were refused: older previews are stale
         self._file_metadata: dict[tuple[str, int], Any] = {}  # (path, mtime) → its TiffMetadata ("Split channels")
         self._progress = None  # napari's progress bar of the running job
@@ -304,10 +305,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         events = self.viewer.layers.events
         for emitter in (events.inserted, events.removed, events.reordered):
             emitter.connect(self.reset_choices)
-        # later, not inside napari's removal: a layer removed from within its "removed" event crashed a review's
-        # napari under Xvfb (a 3-D stack's preview, drawn by vispy, segfaulted 3 times of 3; deferred: never)
-        events.removed.connect(lambda *_: QTimer.singleShot(0, self._drop_orphan_previews))
-        events.removed.connect(lambda event: uncover_inputs(self.viewer.layers, event.value))  # an additive input hidden for it
+        events.removed.connect(self._on_layer_removed)
         events.removed.connect(self._on_removing, position="first")  # before the image box follows the removal
         self.viewer.dims.events.current_step.connect(self._on_dims)
         # on the next turn of the event loop: napari changes the dims from inside a layer's removal, and a layer
@@ -325,10 +323,17 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         for plugin in broken_plugins():  # PluginWarning goes to the terminal; a napari user reads notifications
             self._show("warning", plugin.notice())
 
+    def _on_layer_removed(self, event: Any) -> None:
+        # the orphan previews later, not inside napari's removal: a layer removed from within its "removed" event
+        # crashed a review's napari under Xvfb (a 3-D stack's preview, drawn by vispy, segfaulted 3 times of 3)
+        QTimer.singleShot(0, self._drop_orphan_previews)
+        uncover_inputs(self.viewer.layers, event.value)  # an additive input hidden for the layer removed
+
     def _on_panel_removed(self) -> None:
-        """The panel was closed with its dock's "x": stop as if destroyed, and take its previews with it."""
+        """The panel was closed with its dock's "x": stop as if destroyed, and take its own previews with it (not
+        another panel's: a diff review)."""
         self._on_destroyed()
-        for layer in [layer for layer in self.viewer.layers if PREVIEW_KEY in layer.metadata]:
+        for layer in [layer for layer in self.viewer.layers if layer.unique_id in self._own_previews]:
             self.viewer.layers.remove(layer)
 
     @while_open
@@ -400,7 +405,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self._before_file_task = None
         if self.task.noise_parameters and self.layer_combo.value is not None and self._ready:
             self._switch_task(self.task, preview=False)
-            self.estimate()
+            self.estimate(automatic=True)
             return
         self._on_task_changed()
 
@@ -481,7 +486,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             self._last_preview_error = None
             self._update_auto_button()
             self._update_channels_button()
-            self.estimate()  # each layer its own photons (a review: channel 1 previewed at channel 0's 72, reading 211)
+            self.estimate(automatic=True)  # each layer its own photons (a review: channel 1 at channel 0's 72, reading 211)
             return
         self._on_settings_changed()
 
@@ -833,6 +838,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             events = self.viewer.layers.events
             for emitter in (events.inserted, events.removed, events.reordered):
                 emitter.disconnect(self.reset_choices)
+            events.removed.disconnect(self._on_layer_removed)  # a closed panel stays referenced by none (a diff review)
         except (AttributeError, RuntimeError, TypeError, ValueError):  # viewer already torn down
             pass
         self._cache.release()

@@ -30,13 +30,15 @@ class EstimateMixin:
         """Whether an "Auto" level estimate is running."""
         return self._estimating
 
-    def estimate(self, *_: Any) -> None:
+    def estimate(self, *_: Any, automatic: bool = False) -> None:
         """Set the level from the displayed plane, in a thread worker.
 
         ``dejpeg`` on a layer read from a JPEG file reads the quality exactly from the file;
         otherwise the task's level estimator runs on the plane (both through
         :func:`napari_hyperres.blind.levels.resolve_level`). An estimate outside the task's
-        range is reported and the level left unchanged.
+        range is reported and the level left unchanged. ``automatic``: started by the panel (a photon task's layer
+        chosen), not the Auto button: a result that arrives for a layer no longer chosen is dropped without a word,
+        and one outside the range is said on the status line, with a preview at the level as it is.
         """
         task = self.task
         if is_image_conditioned(task):
@@ -44,6 +46,7 @@ class EstimateMixin:
             return
         if self._estimating:
             self._estimate_again = True  # one at a time: this one runs when the running one ends (its
+            self._estimate_again_automatic = automatic and getattr(self, "_estimate_again_automatic", True)
             return  # request may differ: "noise follows brightness" ticked meanwhile, a review lost that)
         layer = self.layer_combo.value
         request = self._request(layer=layer)
@@ -60,20 +63,22 @@ class EstimateMixin:
             by_brightness=bool(self.brightness_check.value and task.level_follows_brightness),
             _start_thread=True,
             _connect={
-                "returned": partial(self._on_estimate, request),
+                "returned": partial(self._on_estimate, request, automatic=automatic),
                 "errored": partial(self._on_estimate_error, request.task),
                 "finished": self._on_estimate_finished,
             },
         )
 
     @while_open
-    def _on_estimate(self, request: Request, choice: LevelChoice) -> None:
+    def _on_estimate(self, request: Request, choice: LevelChoice, automatic: bool = False) -> None:
         level, method = choice.estimate, choice.method
         task = request.task
         if self._released:
             return
         layer = self.layer_combo.value
         if self.task.name != task.name or layer is None or layer.unique_id != request.source_id:
+            if automatic:  # the panel's own, for a layer clicked past (a diff review: a notification per click)
+                return
             self._show("info",
                 f"napari-hyperres: the {task.name} level estimate for {request.source!r} ({format_level(level)}) "
                 "arrived after the task or the image changed; ignored"
@@ -81,9 +86,12 @@ class EstimateMixin:
             return
         low, high = task.level_range
         if choice.outside_range:
-            self._show("warning",
-                f"napari-hyperres: estimated level {level:g} is outside {low:g}–{high:g} ({task.unit}); level left unchanged"
-            )
+            message = f"estimated level {level:g} is outside {low:g}–{high:g} ({task.unit}); level left unchanged"
+            if automatic:  # no popup for what the user did not ask; the preview comes at the level as it is
+                self.say(message)
+                self._maybe_preview()
+            else:
+                self._show("warning", f"napari-hyperres: {message}")
             return
         if choice.curve is not None:
             self._curves[(request.source_id, task.name)] = choice.curve
@@ -124,5 +132,6 @@ class EstimateMixin:
             self.say("")
         if self._estimate_again and not self._released:
             self._estimate_again = False
-            self.estimate()
+            automatic, self._estimate_again_automatic = getattr(self, "_estimate_again_automatic", False), True
+            self.estimate(automatic=automatic)
 

@@ -137,11 +137,12 @@ class PreviewMixin:
         self._previewed[request.source_id] = request.serial
         metadata["hyperres"]["plane"] = list(request.index)
         metadata["hyperres"]["complete"] = complete
-        place_output(
+        shown = place_output(
             self.viewer, plane, source=source, rgb=request.rgb, geometry=geometry,
             name=preview_name(request.source, request.task.name, request.shown_level, request.level_note), metadata=metadata,
             replace=find_preview(self.viewer.layers, source),
         )
+        self._own_previews.add(shown.unique_id)
 
     def _extrapolation(self, request: Request) -> str:
         """``" (below the trained … : extrapolated)"`` when the level lies outside the weights' training levels."""

@@ -60,11 +60,11 @@ def while_open(slot: Callable) -> Callable:
     deleted" tracebacks from the job's last signals (a review)."""
 
     @wraps(slot)
-    def guarded(self, *args: Any) -> Any:
+    def guarded(self, *args: Any, **kwargs: Any) -> Any:
         if self._released:
             return None
         try:
-            return slot(self, *args)
+            return slot(self, *args, **kwargs)
         except RuntimeError as exc:
             if "already deleted" in str(exc):
                 return None
