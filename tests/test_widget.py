@@ -255,6 +255,45 @@ def test_panels_keep_to_their_own_previews_and_automatic_estimates_say_nothing_s
     assert not any("ignored" in note for note in notes["info"]) and notes["error"] == []
 
 
+def test_a_released_panel_and_a_stale_automatic_estimate_keep_quiet(make_widget, qtbot, notes, monkeypatch):
+    """A second diff review: an Auto the panel started for a layer clicked past still notified its error, and a panel
+    closed with "x" still followed napari's layer selection."""
+    import time
+
+    from test_photon_noise import camera, fluorescence_like
+
+    from napari_hyperres.ui import widget_estimate
+
+    viewer = ViewerModel()
+    first = viewer.add_image(camera(fluorescence_like((96, 96)), 2.0, 3.0, 100.0, 200.0, seed=1), name="first")
+    second = viewer.add_image(camera(fluorescence_like((96, 96)), 2.0, 3.0, 100.0, 100.0, seed=2), name="second")
+    original = widget_estimate.estimate_request
+
+    def slow(request, *args, **kwargs):
+        time.sleep(0.3)
+        if request.source == "first":
+            raise np.linalg.LinAlgError("Singular matrix")
+        return original(request, *args, **kwargs)
+
+    monkeypatch.setattr(widget_estimate, "estimate_request", slow)
+    widget = make_widget(viewer)
+    widget.live_check.value = False
+    widget.layer_combo.value = second
+    widget.task_combo.value = "microscopy"
+    qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+    notes["error"].clear()
+    widget.layer_combo.value = first  # the panel's Auto for "first" starts
+    widget.layer_combo.value = second  # and is clicked past
+    qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+    qtbot.wait(500)
+    qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+    assert notes["error"] == []
+    widget._on_panel_removed()
+    viewer.layers.selection.active = first
+    qtbot.wait(200)
+    assert widget.layer_combo.value is second  # a released panel no longer follows the selection
+
+
 def test_a_photon_tasks_level_and_camera_belong_to_each_layer(make_widget, qtbot, notes):
     """A review: the microscopy task started every layer at 30 photons (a store reading 153), a channel chosen next
     was previewed at the one before's level (72 where it read 211), and the camera typed for one detector's channel
@@ -1904,6 +1943,13 @@ def test_save_keeps_an_ome_zarrs_axes_and_voxel_size_and_a_layers_own_scale(tmp_
     with tifffile.TiffFile(plain) as tif:
         numerator, denominator = tif.pages[0].tags["XResolution"].value
         assert numerator / denominator == pytest.approx(1 / 0.108, rel=1e-4)
+    sweep = save_restored(tmp_path / "sweep.tif", data[:3, :1, :1], str(store), {**made, "axis0": "level"})
+    with tifffile.TiffFile(sweep) as tif:  # a time-lapse's sweep: its levels on an unnamed axis, the pixel size kept
+        numerator, denominator = tif.pages[0].tags["XResolution"].value
+        assert numerator / denominator == pytest.approx(1e4 / 0.108, rel=1e-4)  # per centimetre (ImageJ reads it)
+    from napari_hyperres.io.tiff_meta import TiffMetadata
+
+    assert TiffMetadata.from_ngff(["y", "x"], [0.2, 0.2], (8, 8), ["\u00b5m", "um"]).ome["PhysicalSizeX"] == 0.2
     unscaled = save_restored(tmp_path / "unscaled.tif", data[:, 0], None, made, pixel_size=(1.0, 1.0))
     with tifffile.TiffFile(unscaled) as tif:
         assert tif.pages[0].tags["XResolution"].value in ((1, 1), (1, 0))  # nothing made up

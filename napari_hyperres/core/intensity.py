@@ -99,12 +99,12 @@ def intensity_map_for(image: np.ndarray, value_range: tuple[float, float] | None
         raise ShapeError(NOT_FINITE)
     if np.issubdtype(dtype, np.floating) and low >= 0.0 and high <= 1.0 and not counts:
         return IntensityMap(0.0, 1.0, dtype)
-    values = image
+    values, floor = image, None
     if counts and padded_below(image, low):
-        values = image[image > low]  # zeros around stitched tiles or a blank frame: no camera's black
+        values, floor = image[image > low], low  # zeros around stitched tiles or a blank frame: no camera's black
     if counts and image.ndim >= 2:  # hot pixels are no white: 0.2 % of them read a 50-photon frame as 747 photons
         p_low, above, p_high = (float(v) for v in np.percentile(values, (PERCENTILES[0], PEAKS_ABOVE, PERCENTILES[1])))
-        p_high = white_without_peaks(image, values.size, above, p_high)
+        p_high = white_without_peaks(image, values.size, above, p_high, floor)
     else:
         p_low, p_high = (float(v) for v in np.percentile(values, PERCENTILES))
     if p_high <= p_low:
@@ -174,11 +174,13 @@ def isolated_peaks(image: np.ndarray) -> np.ndarray:
     return mask.reshape(values.shape)
 
 
-def white_without_peaks(image: np.ndarray, count: int, above: float, white: float) -> float:
+def white_without_peaks(image: np.ndarray, count: int, above: float, white: float, floor: float | None = None) -> float:
     """The :data:`PERCENTILES` white point of the ``count`` values of ``image`` that count (its pixels, padding left
     out) without its isolated peaks (:func:`peak_indices` above ``above``, their :data:`PEAKS_ABOVE` percentile), or
     ``white`` (with them) where it has none. Read from the pixels above ``above`` alone (numpy's linear interpolation
-    between order statistics), so no copy of the image is made; with peaks on more than 2 % of it, ``above``."""
+    between order statistics), so no copy of the image is made. ``floor``: the padding value left out of ``count``
+    (pixels at or below it), if any. Where the answer lies at or below ``above`` (peaks on more than 2 % of the
+    image, or a tiny image), it is read from all the pixels kept (a copy)."""
     flat = np.asarray(image).reshape(-1)
     peaks = peak_indices(image, above)
     if peaks.size == 0:
@@ -188,8 +190,12 @@ def white_without_peaks(image: np.ndarray, count: int, above: float, white: floa
     below = kept - rest.size  # the kept values at or below `above` come first
     rank = PERCENTILES[1] / 100.0 * (kept - 1)
     first = int(np.floor(rank)) - below
-    if kept < 2 or rest.size == 0 or first < 0:
-        return float(above)
+    if kept < 1:
+        return white
+    if rest.size == 0 or first < 0:  # among the values at or below `above`: read from all the pixels kept
+        keep = np.ones(flat.size, dtype=bool) if floor is None else flat > floor
+        keep[peaks] = False
+        return float(np.percentile(flat[keep], PERCENTILES[1])) if keep.any() else white
     first, second = min(first, rest.size - 1), min(first + 1, rest.size - 1)
     return float(rest[first] + (rank - np.floor(rank)) * (rest[second] - rest[first]))
 
@@ -219,7 +225,10 @@ def padded_below(image: np.ndarray, low: float) -> bool:
     if rest.size == 0:  # every value the minimum: a constant image, not padding
         return False
     top = float(np.percentile(rest, 99.0))  # not 99.9: hot pixels on 0.1 % of a frame made the gap look small
-    return float(rest.min()) - low > PADDING_GAP * (top - low)
+    gap = float(rest.min()) - low
+    if np.issubdtype(image.dtype, np.integer) and gap <= 1.0:  # counts clipped at a floor, or sparse photon counts
+        return False  # (the values just above it are filled: a diff review saw background-subtracted data taken for padding)
+    return gap > PADDING_GAP * (top - low)
 
 
 def reads_data_range(dtype: np.dtype) -> bool:

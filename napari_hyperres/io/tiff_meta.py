@@ -34,7 +34,7 @@ NGFF_AXES = {"T": "t", "C": "c", "Z": "z", "Y": "y", "X": "x", "S": "c"}
 """tifffile's axis letters → OME-Zarr (NGFF) axis names; other letters (``Q``, ``I``) have none."""
 
 NGFF_UNITS = {"micrometer": "\u00b5m", "micron": "\u00b5m", "nanometer": "nm", "millimeter": "mm", "centimeter": "cm",
-              "meter": "m"}
+              "meter": "m", "\u00b5m": "\u00b5m", "\u03bcm": "\u00b5m", "um": "\u00b5m", "nm": "nm", "mm": "mm", "cm": "cm", "m": "m"}
 """OME-Zarr (NGFF, UDUNITS) length units → OME-XML's; others (time, pixel) give no voxel size."""
 
 MICROMETRES_PER_OME_UNIT = {"\u00b5m": 1.0, "\u03bcm": 1.0, "um": 1.0, "nm": 1e-3, "mm": 1e3, "cm": 1e4, "m": 1e6}
@@ -139,7 +139,11 @@ class TiffMetadata:
             if name in ("x", "y", "z") and size and ome_unit is not None:
                 ome[f"PhysicalSize{name.upper()}"] = float(size)
                 ome[f"PhysicalSize{name.upper()}Unit"] = ome_unit
-        return cls(letters_of, tuple(shape), None, None, None, ome or None)
+        resolution = None  # also as resolution tags per centimetre: what ImageJ's own TIFF reader and a sweep keep
+        if "PhysicalSizeX" in ome and "PhysicalSizeY" in ome:
+            microns = [ome[f"PhysicalSize{a}"] * MICROMETRES_PER_OME_UNIT[ome[f"PhysicalSize{a}Unit"]] for a in "XY"]
+            resolution = (1e4 / microns[0], 1e4 / microns[1])
+        return cls(letters_of, tuple(shape), resolution, 3 if resolution else None, None, ome or None)
 
     def ngff(self) -> dict[str, list]:
         """``{"axes": [...], "scale": [...]}`` of this file's layout for an OME-Zarr output (as

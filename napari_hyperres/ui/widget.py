@@ -839,6 +839,8 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
             for emitter in (events.inserted, events.removed, events.reordered):
                 emitter.disconnect(self.reset_choices)
             events.removed.disconnect(self._on_layer_removed)  # a closed panel stays referenced by none (a diff review)
+            events.removed.disconnect(self._on_removing)
+            self.viewer.layers.selection.events.active.disconnect(self._on_active_layer)  # nor follows the selection
         except (AttributeError, RuntimeError, TypeError, ValueError):  # viewer already torn down
             pass
         self._cache.release()

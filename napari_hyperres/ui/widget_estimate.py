@@ -64,7 +64,7 @@ class EstimateMixin:
             _start_thread=True,
             _connect={
                 "returned": partial(self._on_estimate, request, automatic=automatic),
-                "errored": partial(self._on_estimate_error, request.task),
+                "errored": partial(self._on_estimate_error, request.task, request=request, automatic=automatic),
                 "finished": self._on_estimate_finished,
             },
         )
@@ -119,7 +119,11 @@ class EstimateMixin:
         self.say(message)
 
     @while_open
-    def _on_estimate_error(self, task: Task, exc: BaseException) -> None:
+    def _on_estimate_error(self, task: Task, exc: BaseException, request: Request | None = None, automatic: bool = False) -> None:
+        layer = self.layer_combo.value
+        if automatic and request is not None and (self.task.name != task.name or layer is None
+                                                  or layer.unique_id != request.source_id):
+            return  # the panel's own Auto for a layer clicked past (a diff review: an error per click)
         message = describe_estimate_error(exc, task)
         self.say(message)
         self._show("error", f"napari-hyperres: {message}")
