@@ -1328,6 +1328,17 @@ def test_apply_on_a_dask_layer_computes_it_in_the_worker_where_it_fits(make_widg
     restorer = Restorer("denoise", weights=str(widget.weights["denoise"]), device="cpu")
     assert np.abs(np.asarray(out.data[2]).astype(int) - restorer.restore(stack[2], 30)).max() <= 1
     viewer.layers.remove(out)
+    big = np.random.default_rng(7).integers(0, 65535, size=(384, 40), dtype=np.uint16)
+    plane = viewer.add_image(da.from_array(big, chunks=(128, 40)), name="plane")  # one plane in 3 bands of chunk rows
+    widget.layer_combo.value = plane
+    steps.clear()
+    widget.apply(30)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)
+    assert (1, 3) in steps and (3, 3) in steps, steps  # a large plane band by band: progress, and Cancel between bands
+    assert np.abs(np.asarray(viewer.layers["plane [denoise 30]"].data).astype(int) - restorer.restore(big, 30)).max() <= 1
+    viewer.layers.remove("plane [denoise 30]")
+    viewer.layers.remove(plane)
+    widget.layer_combo.value = viewer.layers["lazy"]
     monkeypatch.setattr(preview_module, "free_memory", lambda: stack.nbytes)  # too large for a quarter of it
     widget.apply(30)
     qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT_MS)

@@ -444,12 +444,14 @@ def restore_steps(cache: RestorerCache, request: Request) -> Iterator[tuple[int,
             yield (1, 1)
             return Restored(lazy, time.perf_counter() - start)
         lead = lazy.ndim - (3 if request.rgb else 2)
-        planes = list(np.ndindex(*lazy.shape[:lead]))
+        bands = np.cumsum((0,) + tuple(lazy.chunks[lead]))  # each plane a band of chunk rows at a time (a diff review:
+        pieces = [(index, slice(int(top), int(bottom)))  # one large plane was one compute, no progress nor Cancel)
+                  for index in np.ndindex(*lazy.shape[:lead]) for top, bottom in zip(bands[:-1], bands[1:], strict=True)]
         result = np.empty(lazy.shape, lazy.dtype)
-        for done, index in enumerate(planes):
-            yield (done, len(planes))  # a worker asked to quit stops here: no layer is added
-            result[index] = lazy[index].compute(scheduler="synchronous")
-        yield (len(planes), len(planes))
+        for done, (index, rows) in enumerate(pieces):
+            yield (done, len(pieces))  # a worker asked to quit stops here: no layer is added
+            result[index + (rows,)] = lazy[index + (rows,)].compute(scheduler="synchronous")
+        yield (len(pieces), len(pieces))
         return Restored(result, time.perf_counter() - start)
     return (yield from drain_restore_steps(restorer, np.asarray(request.data), request, start))
 
