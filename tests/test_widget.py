@@ -1011,9 +1011,11 @@ def test_no_preview_stands_over_a_view_it_does_not_show(make_widget, qtbot, note
     assert _previews(viewer) == []
     viewer.dims.order = (0, 1, 2)
     qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    viewer.layers.selection.active = _previews(viewer)[0]  # as napari leaves it: each new layer selected
     viewer.dims.ndisplay = 3
     qtbot.waitUntil(lambda: _previews(viewer) == [] and _idle(widget), timeout=TIMEOUT_MS)
     assert "no preview in the 3-D view" in widget.status.value
+    assert viewer.layers.selection.active is viewer.layers["stack"]  # the input's controls, not none
     viewer.dims.ndisplay = 2
     qtbot.waitUntil(lambda: len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
     widget.live_check.value = False

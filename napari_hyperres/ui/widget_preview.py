@@ -189,7 +189,10 @@ class PreviewMixin:
                 self._preview_worker.quit()
         stale = find_preview(self.viewer.layers, source)
         if stale is not None:
+            selected = self.viewer.layers.selection.active is stale
             self.viewer.layers.remove(stale)
+            if selected and source in self.viewer.layers:  # napari selects each new layer: its controls went blank
+                self.viewer.layers.selection.active = source
 
     def _on_preview_finished(self) -> None:
         self._preview_worker = None
