@@ -125,11 +125,11 @@ def place_output(
         The layer showing ``data``.
     """
     scale, translate = geometry if geometry is not None else (None, None)
+    n = np.ndim(data) - (1 if rgb else 0)
+    linear = {} if source is None else linear_kwargs(source, n)  # a rotated, sheared or affine-placed input (a review)
     if replace is not None and replace.rgb == rgb:
         replace.data = data
         if source is not None:  # the input turned since (a diff review): the preview turns with it
-            linear = linear_kwargs(source, np.ndim(data) - (1 if rgb else 0))
-            n = np.ndim(data) - (1 if rgb else 0)
             replace.rotate = linear.get("rotate", np.eye(n))
             replace.shear = linear.get("shear", np.eye(n))
             replace.affine = linear.get("affine", np.eye(n + 1))
@@ -137,9 +137,7 @@ def place_output(
         replace.name = name
         replace.metadata.update(metadata)
         return replace
-    display = display_kwargs(source) if source is not None else {"rgb": rgb}
-    if source is not None:  # a rotated, sheared or affine-placed input: the output turned with it (a review)
-        display.update(linear_kwargs(source, np.ndim(data) - (1 if rgb else 0)))
+    display = {**display_kwargs(source), **linear} if source is not None else {"rgb": rgb}
     if axis_labels is not None:
         display["axis_labels"] = axis_labels
     layer = viewer.add_image(data, name=name, scale=scale, translate=translate, metadata=metadata, **display)

@@ -163,6 +163,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self._last_preview_error: str | None = None
         self._job = None
         self._job_kind = ""
+        self._job_look: Any = None  # how the running job's input looked when it started (JobsMixin._keep_look)
         self._estimating = False
         self._removing = False  # layers are being removed: the new choice is followed after (_on_removing)
         self._chosen_layer: Any = None  # unique_id of the layer a sample's or a file's task was last set for
@@ -170,6 +171,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self._told_channels: set[Any] = set()  # layers whose "holds N channels" warning was shown (_update_channels_button)
         self._told_file_task: set[Any] = set()  # layers whose file's task was announced (_open_on_the_files_task)
         self._estimate_again = False  # an "Auto" asked for while one ran: run when it ends
+        self._estimate_again_automatic = True  # …and whether every one asked for meanwhile was the panel's own
         self._level_found: tuple[str, float, str, Any] | None = None  # (task, level, where "Auto" found it, layer id)
         self._statistics = LayerStatistics()  # each layer's whole range / noise fit, read off the GUI thread
         self._sweep_by_hand = False  # the sweep's from / to typed in: they no longer follow the level
@@ -340,8 +342,6 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
     def _drop_orphan_previews(self, *_: Any) -> None:
         """Remove the preview layers whose input layer was removed (they would stay behind, named
         after an image that is gone, and be taken for an output)."""
-        if self._released:
-            return
         present = {layer.unique_id for layer in self.viewer.layers}
         for layer in [layer for layer in self.viewer.layers if PREVIEW_KEY in layer.metadata]:
             if layer.metadata[PREVIEW_KEY] not in present:
@@ -689,7 +689,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
 
     @while_open
     def _drop_stale_preview(self, layer: Any) -> None:
-        preview = None if self._released else find_preview(self.viewer.layers, layer)
+        preview = find_preview(self.viewer.layers, layer)
         if preview is not None and self._stale_plane(layer, preview):
             self._drop_preview_of(layer, stop=True)
             self.say("preview removed: it showed another plane; tick 'live preview' to preview this one")
@@ -702,31 +702,30 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         """The display changed (3-D, or other axes shown): a preview goes where it cannot be right; back in a Y–X view
         it comes back with live preview."""
         layer = self.layer_combo.value
-        if layer is None or self._released:
-            return
-        reason = self._unplaned_view(layer)
+        if layer is not None and not self._no_preview_in_this_view(layer):
+            self._maybe_preview()
+
+    def _no_preview_in_this_view(self, layer: Any) -> bool:
+        """Where the viewer does not show ``layer``'s Y–X planes (:func:`~napari_hyperres.ui.geometry.unplaned_view`):
+        its preview goes, the status line says why, and True."""
+        dims = self.viewer.dims
+        reason = unplaned_view(dims.ndisplay, tuple(dims.displayed), dims.ndim, int(layer.ndim))
         if reason is not None:
             self._drop_preview_of(layer, stop=True)
             self.say(f"no preview in {reason}: it shows a Y–X plane in a 2-D view; Apply restores the whole image")
-        else:
-            self._maybe_preview()
+        return reason is not None
 
-    def _unplaned_view(self, layer: Any) -> str | None:
-        """Why the viewer does not show ``layer``'s Y–X planes (:func:`~napari_hyperres.ui.geometry.unplaned_view`)."""
-        dims = self.viewer.dims
-        return unplaned_view(dims.ndisplay, tuple(dims.displayed), dims.ndim, int(layer.ndim))
+    def _shown_plane(self, layer: Any) -> tuple[int, ...] | None:
+        """The index of ``layer``'s plane the viewer displays now, or ``None`` where it cannot be read."""
+        try:
+            return plane_index(layer.world_to_data(self.viewer.dims.point), np.shape(layer.data), bool(getattr(layer, "rgb", False)))
+        except Exception:  # noqa: BLE001 — a layer without data to index: nothing to compare
+            return None
 
     def _stale_plane(self, layer: Any, preview: Any) -> bool:
         """Whether ``preview`` shows another plane of ``layer`` than the one displayed now."""
-        shown = (preview.metadata.get(OUTPUT_KEY) or {}).get("plane")
-        if shown is None:
-            return False
-        rgb = bool(getattr(layer, "rgb", False))
-        try:
-            now = plane_index(layer.world_to_data(self.viewer.dims.point), np.shape(layer.data), rgb)
-        except Exception:  # noqa: BLE001 — a layer without data to index: nothing to compare
-            return False
-        return tuple(shown) != tuple(now)
+        shown, now = (preview.metadata.get(OUTPUT_KEY) or {}).get("plane"), self._shown_plane(layer)
+        return shown is not None and now is not None and tuple(shown) != now
 
     def _maybe_preview(self) -> None:
         if self._ready and self.live_check.value and not self._syncing and self.layer_combo.value is not None:

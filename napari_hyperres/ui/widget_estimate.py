@@ -46,7 +46,7 @@ class EstimateMixin:
             return
         if self._estimating:
             self._estimate_again = True  # one at a time: this one runs when the running one ends (its
-            self._estimate_again_automatic = automatic and getattr(self, "_estimate_again_automatic", True)
+            self._estimate_again_automatic = automatic and self._estimate_again_automatic
             return  # request may differ: "noise follows brightness" ticked meanwhile, a review lost that)
         layer = self.layer_combo.value
         request = self._request(layer=layer)
@@ -73,10 +73,7 @@ class EstimateMixin:
     def _on_estimate(self, request: Request, choice: LevelChoice, automatic: bool = False) -> None:
         level, method = choice.estimate, choice.method
         task = request.task
-        if self._released:
-            return
-        layer = self.layer_combo.value
-        if self.task.name != task.name or layer is None or layer.unique_id != request.source_id:
+        if self._estimate_is_stale(request):
             if automatic:  # the panel's own, for a layer clicked past (a diff review: a notification per click)
                 return
             self._show("info",
@@ -118,11 +115,14 @@ class EstimateMixin:
         self._level_found = (task.name, self.level, source, request.source_id)  # the previews of this layer at this level still say where it came from
         self.say(message)
 
+    def _estimate_is_stale(self, request: Request) -> bool:
+        """Whether the task or the layer chosen has changed since ``request`` was made."""
+        layer = self.layer_combo.value
+        return self.task.name != request.task.name or layer is None or layer.unique_id != request.source_id
+
     @while_open
     def _on_estimate_error(self, task: Task, exc: BaseException, request: Request | None = None, automatic: bool = False) -> None:
-        layer = self.layer_combo.value
-        if automatic and request is not None and (self.task.name != task.name or layer is None
-                                                  or layer.unique_id != request.source_id):
+        if automatic and request is not None and self._estimate_is_stale(request):
             return  # the panel's own Auto for a layer clicked past (a diff review: an error per click)
         message = describe_estimate_error(exc, task)
         self.say(message)
@@ -136,6 +136,6 @@ class EstimateMixin:
             self.say("")
         if self._estimate_again and not self._released:
             self._estimate_again = False
-            automatic, self._estimate_again_automatic = getattr(self, "_estimate_again_automatic", False), True
+            automatic, self._estimate_again_automatic = self._estimate_again_automatic, True
             self.estimate(automatic=automatic)
 

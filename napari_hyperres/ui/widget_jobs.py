@@ -128,7 +128,7 @@ class JobsMixin:
     def _source_of(self, request: Request) -> Any:
         """The request's layer, or how it looked when the job started (it was deleted meanwhile)."""
         source = find_layer(self.viewer.layers, request.source_id)
-        look = getattr(self, "_job_look", None)
+        look = self._job_look
         return source if source is not None else (look if look is not None and look.unique_id == request.source_id else None)
 
     def cancel(self, *_: Any) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 from qtpy.QtCore import QTimer
 
 from ..errors import HyperResError
-from .geometry import output_geometry, plane_index, yx_rotation_shear
+from .geometry import output_geometry, yx_rotation_shear
 from .labels import PRESS_AUTO, describe_selection, format_level, preview_name
 from .outputs import OUTPUT_KEY, PREVIEW_KEY, find_layer, find_preview, place_output
 from .preview import Request, Restored, reporting_errors
@@ -35,10 +35,7 @@ class PreviewMixin:
         if self._released:
             return
         target = self.layer_combo.value if layer is None else layer
-        reason = None if target is None else self._unplaned_view(target)
-        if reason is not None:
-            self._drop_preview_of(target, stop=True)
-            self.say(f"no preview in {reason}: it shows a Y–X plane in a 2-D view; Apply restores the whole image")
+        if target is not None and self._no_preview_in_this_view(target):
             return
         request = self._request(level, layer, quiet=True)
         if request is None:  # the settings were refused (a camera typed wrong): the preview of others must not stay
@@ -112,11 +109,8 @@ class PreviewMixin:
         """Whether the viewer now shows another plane of ``source`` than the one ``request`` restored: its preview
         must not land over it (a review: after Apply, a level nudged and the time slider moved while the preview ran,
         and t = 3's restoration stayed over t = 2, unsaid). A preview of the plane shown is asked for instead."""
-        try:
-            now = plane_index(source.world_to_data(self.viewer.dims.point), np.shape(source.data), bool(source.rgb))
-        except Exception:  # noqa: BLE001 — a layer that cannot be indexed now: keep the preview as it was asked for
-            return False
-        if tuple(now) == tuple(request.index):
+        now = self._shown_plane(source)
+        if now is None or now == tuple(request.index):  # None: a layer that cannot be indexed now, kept as asked for
             return False
         QTimer.singleShot(0, self._maybe_preview)
         return True
