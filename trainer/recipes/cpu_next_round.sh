@@ -159,7 +159,8 @@
 #     OUT=runs/denoise_r22_q05   round 22, from the shipped round 21, the same recipe again. Started 2026-12-07 20:10,
 #                                        1.5 h before its session ended; its checkpoint at step 1,200 (21:14, before the
 #                                        lr decays at 55 % of the budget) exported to its folder: Set12 32.681 / 30.274 /
-#                                        27.067, below round 21 as mid-round checkpoints are. Continue it with RESUME=1
+#                                        27.067, below round 21 as mid-round checkpoints are; exported again at its
+#                                        step-1,400 checkpoint (21:24, after the first lr decay; not evaluated). Continue it with RESUME=1
 #                                        (the budget counts the time spent), then compare with round 21 (Set12 σ 50
 #                                        27.080, 0.040 dB short of FFDNet − 0.2).
 # A session that ends first: run the same command again with RESUME=1 (the run continues
