@@ -294,6 +294,40 @@ def test_a_released_panel_and_a_stale_automatic_estimate_keep_quiet(make_widget,
     assert widget.layer_combo.value is second  # a released panel no longer follows the selection
 
 
+def test_an_automatic_estimate_that_fails_still_previews(make_widget, qtbot, notes, monkeypatch):
+    """Last stop's leftover: an Auto the panel started (a photon task chosen) that failed left no preview at all; now
+    it says why on the status line and previews at the level as it is. A failed noise fit, which every level needs
+    too, is still an error notification, with no preview tried."""
+    from test_photon_noise import camera, fluorescence_like
+
+    from napari_hyperres.errors import ShapeError
+    from napari_hyperres.ui import widget_estimate
+
+    viewer = ViewerModel()
+    layer = viewer.add_image(camera(fluorescence_like((96, 96)), 2.0, 3.0, 100.0, 200.0, seed=1), name="counts")
+    failure = {"error": RuntimeError("the estimator ran out of memory")}
+
+    def failing(request, *args, **kwargs):
+        raise failure["error"]
+
+    monkeypatch.setattr(widget_estimate, "estimate_request", failing)
+    widget = make_widget(viewer)
+    widget.layer_combo.value = layer
+    widget.task_combo.value = "microscopy"  # the panel's own Auto starts, fails, and the preview comes at 30 photons
+    qtbot.waitUntil(lambda: not widget.estimating and len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    assert widget.level == 30.0 and notes["error"] == []
+    assert "preview microscopy 30" in widget.status.value  # the preview's line follows the failure's
+    widget.task_combo.value = "denoise"
+    qtbot.waitUntil(lambda: _idle(widget), timeout=TIMEOUT_MS)
+    for preview in _previews(viewer):
+        viewer.layers.remove(preview)
+    failure["error"] = ShapeError("too few flat pixels to fit the noise")
+    widget.task_combo.value = "microscopy"
+    qtbot.waitUntil(lambda: not widget.estimating and bool(notes["error"]), timeout=TIMEOUT_MS)
+    qtbot.wait(300)
+    assert "could not fit the noise" in notes["error"][-1] and _previews(viewer) == []
+
+
 def test_a_photon_tasks_level_and_camera_belong_to_each_layer(make_widget, qtbot, notes):
     """A review: the microscopy task started every layer at 30 photons (a store reading 153), a channel chosen next
     was previewed at the one before's level (72 where it read 211), and the camera typed for one detector's channel

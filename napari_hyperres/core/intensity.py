@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ShapeError
+from .line_defects import find_lines, lines_mask
 
 PERCENTILES = (0.1, 99.9)
 
@@ -99,12 +100,16 @@ def intensity_map_for(image: np.ndarray, value_range: tuple[float, float] | None
         raise ShapeError(NOT_FINITE)
     if np.issubdtype(dtype, np.floating) and low >= 0.0 and high <= 1.0 and not counts:
         return IntensityMap(0.0, 1.0, dtype)
-    values, floor = image, None
+    values, floor, lines = image, None, None
     if counts and padded_below(image, low):
         values, floor = image[image > low], low  # zeros around stitched tiles or a blank frame: no camera's black
+    if counts and image.ndim >= 2:
+        lines = defect_lines_mask(image)  # nor are defective columns black or white
+        if lines is not None:
+            values = image[~lines if floor is None else ~lines & (image > floor)]
     if counts and image.ndim >= 2:  # hot pixels are no white: 0.2 % of them read a 50-photon frame as 747 photons
         p_low, above, p_high = (float(v) for v in np.percentile(values, (PERCENTILES[0], PEAKS_ABOVE, PERCENTILES[1])))
-        p_high = white_without_peaks(image, values.size, above, p_high, floor)
+        p_high = white_without_peaks(image, values.size, above, p_high, floor, lines)
     else:
         p_low, p_high = (float(v) for v in np.percentile(values, PERCENTILES))
     if p_high <= p_low:
@@ -154,16 +159,37 @@ def peak_indices(image: np.ndarray, above: float = -np.inf) -> np.ndarray:
             dimmest = np.where(valid, np.minimum(dimmest, around), dimmest)
     planes = values.reshape((-1, height, width))
     typical = np.zeros(planes.shape[0])
-    integer = np.issubdtype(values.dtype, np.integer)
     for p in np.unique(plane):
-        rows = planes[p, :: max(1, height // 256)].astype(np.float64)  # about 256 rows: the plane's typical step
-        steps = np.abs(np.diff(rows, axis=1))
-        step = float(np.median(steps))
-        if step == 0.0 and np.any(steps):  # mostly flat (sparse counts): the steps there are
-            step = float(np.median(steps[steps > 0]))
-        typical[p] = max(3.0 * step, 1.0 if integer else 0.0)
+        typical[p] = typical_step(planes[p])
     rise = flat[candidates].astype(np.float64) - brightest
     return candidates[rise > PEAK_RATIO * np.maximum(brightest - dimmest, typical[plane])]
+
+
+def typical_step(plane: np.ndarray) -> float:
+    """Three times the median difference of horizontal neighbours of ``plane`` (``(Y, X)``, about 256 of its rows), of
+    the differences that are not zero where most are (sparse counts), and at least one count for integers: about 3
+    noise σ of its darker parts, without a noise model."""
+    rows = plane[:: max(1, plane.shape[0] // 256)].astype(np.float64)
+    steps = np.abs(np.diff(rows, axis=1))
+    step = float(np.median(steps)) if steps.size else 0.0
+    if step == 0.0 and np.any(steps):  # mostly flat (sparse counts): the steps there are
+        step = float(np.median(steps[steps > 0]))
+    return max(3.0 * step, 1.0 if np.issubdtype(plane.dtype, np.integer) else 0.0)
+
+
+def defect_lines_mask(image: np.ndarray) -> np.ndarray | None:
+    """Bool ``image.shape`` (``(..., Y, X)``): the defective columns and rows of each plane
+    (:func:`~napari_hyperres.core.line_defects.find_lines` against the plane's :func:`typical_step`), or ``None`` where
+    there are none: a hot column is no white (a column 300 counts high read a 61-photon frame as 170 photons)."""
+    values = np.asarray(image)
+    planes = values.reshape((-1,) + values.shape[-2:])
+    mask = None
+    for p, plane in enumerate(planes):
+        lines = find_lines(plane, typical_step(plane))
+        if lines:
+            mask = np.zeros(planes.shape, dtype=bool) if mask is None else mask
+            mask[p] = lines_mask(lines, plane.shape)
+    return None if mask is None else mask.reshape(values.shape)
 
 
 def isolated_peaks(image: np.ndarray) -> np.ndarray:
@@ -174,19 +200,27 @@ def isolated_peaks(image: np.ndarray) -> np.ndarray:
     return mask.reshape(values.shape)
 
 
-def white_without_peaks(image: np.ndarray, count: int, above: float, white: float, floor: float | None = None) -> float:
+def white_without_peaks(image: np.ndarray, count: int, above: float, white: float, floor: float | None = None,
+                        left_out: np.ndarray | None = None) -> float:
     """The :data:`PERCENTILES` white point of the ``count`` values of ``image`` that count (its pixels, padding left
     out) without its isolated peaks (:func:`peak_indices` above ``above``, their :data:`PEAKS_ABOVE` percentile), or
     ``white`` (with them) where it has none. Read from the pixels above ``above`` alone (numpy's linear interpolation
     between order statistics), so no copy of the image is made. ``floor``: the padding value left out of ``count``
     (pixels at or below it), if any. Where the answer lies at or below ``above`` (peaks on more than 2 % of the
-    image, or a tiny image), it is read from all the pixels kept (a copy)."""
+    image, or a tiny image), it is read from all the pixels kept (a copy). ``left_out``: bool ``image.shape``, pixels
+    already left out of ``count`` (defective lines, :func:`defect_lines_mask`), or ``None``."""
     flat = np.asarray(image).reshape(-1)
+    out = None if left_out is None else left_out.reshape(-1)
     peaks = peak_indices(image, above)
+    if out is not None:
+        peaks = peaks[~out[peaks]]
     if peaks.size == 0:
         return white
     kept = count - peaks.size
-    rest = np.sort(flat[np.setdiff1d(np.flatnonzero(flat > above), peaks, assume_unique=True)].astype(np.float64))
+    candidates = np.flatnonzero(flat > above)
+    if out is not None:
+        candidates = candidates[~out[candidates]]
+    rest = np.sort(flat[np.setdiff1d(candidates, peaks, assume_unique=True)].astype(np.float64))
     below = kept - rest.size  # the kept values at or below `above` come first
     rank = PERCENTILES[1] / 100.0 * (kept - 1)
     first = int(np.floor(rank)) - below
@@ -195,6 +229,8 @@ def white_without_peaks(image: np.ndarray, count: int, above: float, white: floa
     if rest.size == 0 or first < 0:  # among the values at or below `above`: read from all the pixels kept
         keep = np.ones(flat.size, dtype=bool) if floor is None else flat > floor
         keep[peaks] = False
+        if out is not None:
+            keep &= ~out
         return float(np.percentile(flat[keep], PERCENTILES[1])) if keep.any() else white
     first, second = min(first, rest.size - 1), min(first + 1, rest.size - 1)
     return float(rest[first] + (rank - np.floor(rank)) * (rest[second] - rest[first]))

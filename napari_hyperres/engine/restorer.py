@@ -25,6 +25,7 @@ from ..core.devices import select_device, select_precision
 from ..core.images import split_channels, validate_image
 from ..core.impulses import fill_impulses, fill_padding, impulse_mask, padding_mask, saturated_mask
 from ..core.intensity import intensity_map_for, reads_data_range
+from ..core.line_defects import add_offsets, fill_lines, find_defect_lines
 from ..core.models.hyperres import GeneratedNet, HyperResNet, receptive_radius
 from ..core.models.opponent import CLIPPED_RADIUS, OpponentNet
 from ..core.photon_noise import PoissonGaussian
@@ -358,8 +359,11 @@ class Restorer:
         done_before = 0
         mixtures = []
         for p in range(planes.shape[0]):
-            plane, impulses = planes[p], None
+            plane, impulses, offsets = planes[p], None, None
             if isinstance(mapping, StabilizedMap):  # kept out of the network (core.impulses): hot pixels, cosmic rays,
+                lines = find_defect_lines(plane, mapping.noise)  # (first: a hot column hides the impulses beside it)
+                if lines:  # defective columns and rows, restored from their neighbours and given their offset back
+                    plane, offsets = fill_lines(plane, lines)
                 impulses = impulse_mask(plane, mapping.noise)  # and padding below the camera's black (stitched tiles' zeros)
                 impulses = impulses if impulses.any() else None
                 plane = plane if impulses is None else fill_impulses(plane, impulses)
@@ -384,6 +388,8 @@ class Restorer:
                     if result is None:
                         result = np.empty((planes.shape[0],) + step.shape, dtype=mapping.dtype)
                     result[p] = mapping.from_unit(step, overwrite=True)
+                    if offsets is not None:
+                        add_offsets(result[p], offsets)
                     if isinstance(mapping, StabilizedMap):  # nothing above a saturated camera's ceiling (photon tasks)
                         mapping.noise.within_ceiling(result[p])
                     if impulses is not None:  # an impulse, padding or saturation keeps what was recorded

@@ -55,11 +55,18 @@ def describe_estimate_error(exc: BaseException, task: Task) -> str:
         message = f"{type(exc).__name__}: {message}"
     if isinstance(exc, MissingWeightsError) and "train-estimator" not in message:
         message += f"; train one with `python -m trainer train-estimator --task {task.name}`"
-    fit_failed = isinstance(exc, ShapeError) and "camera" not in message.lower() and "split" not in message
-    if task.noise_parameters and fit_failed:  # the slider's level needs the same fit: it would fail the same way (a review)
+    if blocks_every_level(exc, task):
         return (f"could not fit the noise of this image for {task.name!r} ({message}); no level restores it without a fit: "
                 "type your camera's GAIN READ_NOISE OFFSET in the camera field, or use the 'denoise' task with a σ")
     return f"could not estimate the level of {task.name!r} ({message}); set the level with the slider instead"
+
+
+def blocks_every_level(exc: BaseException, task: Task) -> bool:
+    """Whether the Auto error ``exc`` of ``task`` fails restoring at any level too: a photon task's noise fit, which the
+    slider's level needs as well (a review)."""
+    message = str(exc) or type(exc).__name__
+    fit_failed = isinstance(exc, ShapeError) and "camera" not in message.lower() and "split" not in message
+    return bool(task.noise_parameters) and fit_failed
 
 
 def describe_selection(selection: Any, extra: dict | None = None) -> str:

@@ -11,7 +11,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..core.tasks import Task
-from .labels import describe_estimate_error, format_level, is_image_conditioned
+from .labels import blocks_every_level, describe_estimate_error, format_level, is_image_conditioned
 from .outputs import source_path
 from .preview import Request, estimate_request
 from .widget_workers import create_worker, while_open
@@ -125,6 +125,10 @@ class EstimateMixin:
         if automatic and request is not None and self._estimate_is_stale(request):
             return  # the panel's own Auto for a layer clicked past (a diff review: an error per click)
         message = describe_estimate_error(exc, task)
+        if automatic and not blocks_every_level(exc, task):  # an Auto the user did not ask for: said on the status
+            self.say(f"{message}; previewing at the level as it is")  # line, and the preview comes at the level as it is
+            self._maybe_preview()
+            return
         self.say(message)
         self._show("error", f"napari-hyperres: {message}")
 

@@ -1,0 +1,126 @@
+"""Defective columns and rows of a camera (``napari_hyperres.core.line_defects``): found by the noise model (and without
+one, for the white point), kept out of the network, given their offset back."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_photon_noise import camera, fluorescence_like
+
+from napari_hyperres.core.intensity import defect_lines_mask, intensity_map_for
+from napari_hyperres.core.line_defects import Line, fill_lines, find_defect_lines, lines_mask
+from napari_hyperres.core.photon_noise import PoissonGaussian, camera_counts
+from napari_hyperres.engine import Restorer, whole_noise
+
+TRUE_NOISE = PoissonGaussian(2.2, 3.5**2 - 2.2 * 100.0, 100.0)
+W2S = Path(__file__).resolve().parents[2] / "shared" / "data" / "microscopy" / "W2S" / "noisy"
+
+
+@pytest.fixture(scope="module")
+def microscopy() -> Restorer:
+    return Restorer("microscopy", device="cpu")  # the shipped network: the spread is its real behaviour
+
+
+@pytest.fixture(scope="module")
+def frame() -> np.ndarray:
+    return camera(fluorescence_like((320, 288)), 2.2, 3.5, 100.0, 50.0)
+
+
+@pytest.mark.parametrize("photons", [0.3, 3.0, 100.0, 5000.0])
+def test_noise_alone_is_never_a_line(photons):
+    flat = camera_counts(np.full((600, 600), photons), 2.2, 3.5, 100.0, np.random.default_rng(0))
+    assert find_defect_lines(flat, TRUE_NOISE) == [] and defect_lines_mask(flat) is None
+
+
+@pytest.mark.skipif(not W2S.is_dir(), reason="../shared/data (W2S) is not beside the checkout")
+def test_real_widefield_frames_have_no_line():
+    """Real camera frames (W2S: every field's three channels of the first 20 fields) hold no defect: nothing is found
+    in them, with the noise model or without (their restoration and white point are untouched)."""
+    import tifffile
+
+    paths = sorted(glob.glob(str(W2S / "*.tif")))[:60]
+    assert len(paths) == 60
+    for path in paths:
+        counts = tifffile.imread(path)
+        assert find_defect_lines(counts, whole_noise(counts)) == [], path
+        assert defect_lines_mask(counts) is None, path
+
+
+def _with(frame: np.ndarray, region, value=None, add=None) -> np.ndarray:
+    bad = frame.copy()
+    bad[region] = value if add is None else bad[region] + add
+    return bad
+
+
+@pytest.mark.parametrize(
+    ("region", "value", "add", "expected"),
+    [
+        ((slice(None), 100), None, 300, [Line(1, 100, 0, 320)]),  # a hot column (an sCMOS column's dark current)
+        ((slice(None), 100), 0, None, [Line(1, 100, 0, 320)]),  # a dead one, below the black level
+        ((slice(None), 100), 100, None, [Line(1, 100, 0, 320)]),  # a dead one at the black level
+        ((slice(None), slice(100, 102)), None, 300, [Line(1, 100, 0, 320), Line(1, 101, 0, 320)]),  # two side by side
+        ((slice(None), 0), None, 300, [Line(1, 0, 0, 320)]),  # on the border
+        ((57, slice(None)), None, 300, [Line(0, 57, 0, 288)]),  # a row (a camera mounted turned)
+        ((slice(0, 200), 17), None, 200, [Line(1, 17, 0, 320)]),  # from a charge trap to the readout edge: most of it
+    ],
+)
+def test_lines_are_found(frame, region, value, add, expected):
+    assert find_defect_lines(_with(frame, region, value, add), TRUE_NOISE) == expected
+
+
+def test_a_line_over_part_of_a_tall_frame_is_found_where_it_is():
+    tall = camera(fluorescence_like((768, 300)), 2.2, 3.5, 100.0, 50.0)
+    assert find_defect_lines(_with(tall, (slice(300, 768), 40), add=250), TRUE_NOISE) == [Line(1, 40, 256, 512), Line(1, 40, 512, 768)]
+    assert find_defect_lines(_with(tall, (slice(None), 40), add=20), TRUE_NOISE) == []  # ~1 σ: left to the network
+
+
+def test_filled_lines_take_their_neighbours_and_keep_their_offset(frame):
+    bad = _with(frame, (slice(None), slice(100, 102)), add=300)
+    lines = find_defect_lines(bad, TRUE_NOISE)
+    filled, offsets = fill_lines(bad, lines)
+    assert filled.dtype == bad.dtype
+    np.testing.assert_array_equal(filled[:, 100], filled[:, 101])  # both from columns 99 and 102
+    np.testing.assert_array_equal(filled[:, 100], np.rint((bad[:, 99].astype(float) + bad[:, 102]) / 2))
+    mask = lines_mask(lines, bad.shape)
+    assert np.array_equal(filled[~mask], bad[~mask]) and np.array_equal(offsets != 0, mask)
+    assert 280 < offsets[0, 100] < 320
+
+
+def test_a_hot_column_does_not_spread_and_stays_as_bright(microscopy, frame):
+    """A column 300 counts high was restored as structure: it moved pixels around it by up to 18 counts (361 of them
+    by more than 5, in a 50-photon W2S frame; a review's 2048² frame: 768 pixels by 5–32). Now the pixels beside it are
+    restored as without it, and it keeps its offset over the restored neighbourhood, without its noise."""
+    noise = whole_noise(frame)
+    bad = _with(frame, (slice(None), 100), add=300)
+    plain, restored = (microscopy.restore(image, "auto", noise=noise) for image in (frame, bad))
+    difference = restored.astype(float) - plain
+    away = np.ones(frame.shape, bool)
+    away[:, 100] = False
+    assert np.abs(difference[away]).max() <= 3.0
+    assert abs(difference[:, 100].mean() - 300) < 5 and difference[:, 100].std() < 10  # noise: ≈ 15 counts
+
+
+def test_a_hot_column_is_no_white_point(frame):
+    """0.35 % of this frame is one hot column, above its 99.9th percentile: the white point was read there (a 61-photon
+    W2S frame read 170 photons, and 1,398 with a column 3,000 counts high)."""
+    plain = intensity_map_for(frame, counts=True).value_range
+    for add in (300, 3000):
+        # the column's pixels are left out of the percentiles: the black may move by a fraction of a count
+        assert intensity_map_for(_with(frame, (slice(None), 100), add=add), counts=True).value_range == pytest.approx(plain, abs=0.5)
+    stack = np.stack([frame, _with(frame, (slice(None), 7), add=3000)])
+    expected = intensity_map_for(np.stack([frame, frame]), counts=True).value_range
+    assert intensity_map_for(stack, counts=True).value_range == pytest.approx(expected, abs=0.5)
+
+
+def test_a_chunked_restore_with_a_hot_column_equals_the_whole(microscopy):
+    da = pytest.importorskip("dask.array")
+    frame = _with(camera(fluorescence_like((256, 256)), 2.2, 3.5, 100.0, 50.0), (slice(None), 150), add=400)
+    noise = whole_noise(frame)
+    lazy = microscopy.restore(da.from_array(frame, chunks=(96, 96)), "auto", noise=noise, value_range=(100.0, 300.0))
+    assert lazy.numblocks != (1, 1)
+    chunked, whole = lazy.compute(), microscopy.restore(frame, "auto", noise=noise, value_range=(100.0, 300.0))
+    difference = np.abs(chunked.astype(int) - whole)
+    assert difference.max() <= 3, difference.max()  # a block's line offset is the median over its own rows
