@@ -17,8 +17,8 @@ a few rows, not most of them). Segments are :data:`SEGMENT` pixels long (a last 
 joins the one before): a CCD's column from a charge trap to the readout edge is found where it is.
 
 Used twice: with the noise model (stabilised values, :data:`LINE_SIGMAS`) by the engine, which
-feeds the network each defective pixel as the mean of the nearest good pixels across the line
-(:func:`fill_lines`) and adds the line's offset back to what it restored there (:func:`add_offsets`);
+feeds the network each line less its offset over its neighbours (:func:`fill_lines`) and adds the
+offset back to what it restored there (:func:`add_offsets`);
 without one (raw values, a typical step
 of the plane) by the white point of photon counts, which the noise fit needs before there is a
 model (:func:`napari_hyperres.core.intensity.intensity_map_for`).
@@ -98,25 +98,29 @@ def lines_mask(lines: list[Line], shape: tuple[int, int]) -> np.ndarray:
 
 
 def fill_lines(counts: np.ndarray, lines: list[Line]) -> tuple[np.ndarray, np.ndarray]:
-    """``counts`` with the pixels of ``lines`` replaced by the mean of the nearest pixels off the lines across them, one
-    on each side (the one there is at the border), and each line's offset: the median over its pixels of what was
-    recorded minus that fill (a hot column's dark current; a dead column's negative of its neighbours), float32 ``(H, W)``,
-    0 off the lines. The engine restores the filled plane and adds the offsets back: a hot column stays as much
-    brighter than its neighbours as it was, without its noise, and a thin line of the sample taken for one keeps its
-    mean contrast.
+    """``counts`` with each line's offset taken off its pixels, and those offsets, float32 ``(H, W)``, 0 off the lines.
+    A line's offset is the median over its pixels of what was recorded minus the mean of the nearest pixels off the
+    lines across it, one on each side (the one there is at the border): a hot column's dark current, a dead column's
+    negative of its neighbours. The engine restores the plane without the offsets and adds them back: a hot column
+    stays as much brighter than its neighbours as it was, without its noise, and its neighbours are restored as
+    without it. A thin line of the sample itself taken for one (most of Set12's borders, at 1,000–5,000 photons) keeps
+    its detail along it: filled with its neighbours' mean instead, Set12 as camera counts lost 1.4 dB at 5,000
+    photons; with the offset taken off, it gains 0.03 dB.
 
     Shape:
         - counts: ``(H, W)``; output: like ``counts``, and float32 ``(H, W)``.
     """
-    filled = counts.astype(np.float64)
+    around = counts.astype(np.float64)  # the neighbours' mean on the lines
     columns = [line for line in lines if line.axis == 1]
     rows = [line for line in lines if line.axis == 0]
-    for chosen, view in ((rows, filled.T), (columns, filled)):  # rows first: a crossing pixel is filled across its column
+    for chosen, view in ((rows, around.T), (columns, around)):  # rows first: a crossing pixel is filled across its column
         mask = lines_mask(chosen, counts.shape)
-        _fill_across(view, mask if view is filled else mask.T)
+        _fill_across(view, mask if view is around else mask.T)
     offsets = np.zeros(counts.shape, dtype=np.float32)
-    for line in rows + columns:
-        offsets[line.region] = np.median(counts[line.region].astype(np.float64) - filled[line.region])
+    for line in rows + columns:  # a crossing pixel takes its column's
+        offsets[line.region] = np.median(counts[line.region].astype(np.float64) - around[line.region])
+    filled = counts.astype(np.float64)
+    filled -= offsets
     if np.issubdtype(counts.dtype, np.integer):
         info = np.iinfo(counts.dtype)
         np.clip(np.rint(filled, out=filled), info.min, info.max, out=filled)
