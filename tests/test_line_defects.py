@@ -11,7 +11,7 @@ import pytest
 from test_photon_noise import camera, fluorescence_like
 
 from napari_hyperres.core.intensity import defect_lines_mask, intensity_map_for
-from napari_hyperres.core.line_defects import Line, fill_lines, find_defect_lines, lines_mask
+from napari_hyperres.core.line_defects import fill_lines, find_defect_lines, lines_mask
 from napari_hyperres.core.photon_noise import PoissonGaussian, camera_counts
 from napari_hyperres.engine import Restorer, whole_noise
 
@@ -33,6 +33,11 @@ def frame() -> np.ndarray:
 def test_noise_alone_is_never_a_line(photons):
     flat = camera_counts(np.full((600, 600), photons), 2.2, 3.5, 100.0, np.random.default_rng(0))
     assert find_defect_lines(flat, TRUE_NOISE) == [] and defect_lines_mask(flat) is None
+
+
+def described(lines) -> list[tuple[int, int, list[tuple[int, int]]]]:
+    """``(axis, index, runs)`` of each line, sorted."""
+    return sorted((line.axis, line.index, line.runs) for line in lines)
 
 
 @pytest.mark.skipif(not W2S.is_dir(), reason="../shared/data (W2S) is not beside the checkout")
@@ -58,35 +63,53 @@ def _with(frame: np.ndarray, region, value=None, add=None) -> np.ndarray:
 @pytest.mark.parametrize(
     ("region", "value", "add", "expected"),
     [
-        ((slice(None), 100), None, 300, [Line(1, 100, 0, 320)]),  # a hot column (an sCMOS column's dark current)
-        ((slice(None), 100), 0, None, [Line(1, 100, 0, 320)]),  # a dead one, below the black level
-        ((slice(None), 100), 100, None, [Line(1, 100, 0, 320)]),  # a dead one at the black level
-        ((slice(None), slice(100, 102)), None, 300, [Line(1, 100, 0, 320), Line(1, 101, 0, 320)]),  # two side by side
-        ((slice(None), 0), None, 300, [Line(1, 0, 0, 320)]),  # on the border
-        ((57, slice(None)), None, 300, [Line(0, 57, 0, 288)]),  # a row (a camera mounted turned)
-        ((slice(0, 200), 17), None, 200, [Line(1, 17, 0, 320)]),  # from a charge trap to the readout edge: most of it
+        ((slice(None), 100), None, 300, [(1, 100, [(0, 320)])]),  # a hot column (an sCMOS column's dark current)
+        ((slice(None), 100), 0, None, [(1, 100, [(0, 320)])]),  # a dead one, below the black level
+        ((slice(None), slice(100, 102)), None, 300, [(1, 100, [(0, 320)]), (1, 101, [(0, 320)])]),  # two side by side
+        ((slice(None), 0), None, 300, [(1, 0, [(0, 320)])]),  # on the border
+        ((57, slice(None)), None, 300, [(0, 57, [(0, 288)])]),  # a row (a camera mounted turned)
     ],
 )
 def test_lines_are_found(frame, region, value, add, expected):
-    assert find_defect_lines(_with(frame, region, value, add), TRUE_NOISE) == expected
+    assert described(find_defect_lines(_with(frame, region, value, add), TRUE_NOISE)) == expected
 
 
-def test_a_line_over_part_of_a_tall_frame_is_found_where_it_is():
+def test_a_column_stuck_at_the_black_level_is_found_where_the_sample_is_brighter(frame):
+    """Where its neighbours are background it does not stand out, and the network restores the background there."""
+    (line,) = find_defect_lines(_with(frame, (slice(None), 100), 100), TRUE_NOISE)
+    assert line.index == 100 and line.along.mean() > 0.5
+    bright = np.abs(frame[:, 99].astype(float) - 100) > 40
+    assert line.along[bright].mean() > 0.9
+
+
+@pytest.mark.parametrize("start", [100, 300, 700])
+def test_a_line_from_a_charge_trap_is_found_from_the_trap_on(start):
+    """A review: decided over 256-row segments, a column hot from row 300 was found from row 256, and the 44 good
+    pixels above the trap were given +300 counts never recorded (−7 dB); from row 100, 100 of them. Now it starts
+    where it starts, within a few pixels, and a faint one (~1 σ) is left to the network."""
     tall = camera(fluorescence_like((768, 300)), 2.2, 3.5, 100.0, 50.0)
-    assert find_defect_lines(_with(tall, (slice(300, 768), 40), add=250), TRUE_NOISE) == [Line(1, 40, 256, 512), Line(1, 40, 512, 768)]
-    assert find_defect_lines(_with(tall, (slice(None), 40), add=20), TRUE_NOISE) == []  # ~1 σ: left to the network
+    (line,) = find_defect_lines(_with(tall, (slice(start, 768), 40), add=250), TRUE_NOISE)
+    ((first, last),) = line.runs
+    assert line.axis == 1 and line.index == 40 and abs(first - start) <= 3 and last == 768
+    assert find_defect_lines(_with(tall, (slice(None), 40), add=20), TRUE_NOISE) == []
 
 
 def test_filled_lines_lose_their_offset_over_their_neighbours(frame):
     bad = _with(frame, (slice(None), slice(100, 102)), add=300)
+    bad[:, 200] = 0  # a dead column: one value all along
     lines = find_defect_lines(bad, TRUE_NOISE)
-    filled, offsets = fill_lines(bad, lines)
+    filled, taken = fill_lines(bad, lines)
     mask = lines_mask(lines, bad.shape)
-    assert filled.dtype == bad.dtype and np.array_equal(filled[~mask], bad[~mask]) and np.array_equal(offsets != 0, mask)
-    for x in (100, 101):  # the median of the column less the mean of columns 99 and 102
-        offset = np.median(bad[:, x] - (bad[:, 99].astype(float) + bad[:, 102]) / 2)
-        assert 290 < offset < 310 and np.all(offsets[:, x] == np.float32(offset))
-        np.testing.assert_array_equal(filled[:, x], np.rint(bad[:, x] - np.float32(offset)))
+    assert filled.dtype == bad.dtype and np.array_equal(filled[~mask], bad[~mask])
+    assert sorted(set(taken.xs)) == [100, 101, 200] and np.array_equal(bad[taken.ys, taken.xs], taken.recorded)
+    hot = taken.xs < 200
+    assert np.all((taken.offsets[hot] > 285) & (taken.offsets[hot] < 315)) and not taken.stuck[hot].any()
+    assert taken.stuck[~hot].all()  # given back as recorded
+    around = (bad[:, 99].astype(float) + bad[:, 102]) / 2  # both columns of the pair take columns 99 and 102
+    y = 160
+    expected = np.median(bad[y - 16 : y + 17, 100] - around[y - 16 : y + 17])
+    assert taken.offsets[(taken.xs == 100) & (taken.ys == y)][0] == expected
+    assert filled[y, 100] == np.rint(bad[y, 100] - expected)
 
 
 def test_a_hot_column_does_not_spread_and_stays_as_bright(microscopy, frame):
@@ -117,11 +140,14 @@ def test_a_hot_column_is_no_white_point(frame):
 
 
 def test_a_chunked_restore_with_a_hot_column_equals_the_whole(microscopy):
+    """A review: blocks decided their lines over their own rows, and a column hot from row 600 of 1,024 came out up to
+    294 counts apart between dask and in-memory restores (and between the panel's preview and Apply)."""
     da = pytest.importorskip("dask.array")
-    frame = _with(camera(fluorescence_like((256, 256)), 2.2, 3.5, 100.0, 50.0), (slice(None), 150), add=400)
+    frame = camera(fluorescence_like((256, 256)), 2.2, 3.5, 100.0, 50.0)
+    frame = _with(_with(frame, (slice(None), 150), add=400), (slice(130, 256), 60), add=300)
     noise = whole_noise(frame)
     lazy = microscopy.restore(da.from_array(frame, chunks=(96, 96)), "auto", noise=noise, value_range=(100.0, 300.0))
     assert lazy.numblocks != (1, 1)
     chunked, whole = lazy.compute(), microscopy.restore(frame, "auto", noise=noise, value_range=(100.0, 300.0))
-    difference = np.abs(chunked.astype(int) - whole)
-    assert difference.max() <= 3, difference.max()  # a block's line offset is the median over its own rows
+    difference = np.abs(chunked.astype(int) - whole)  # float32 sums may round a count the other way
+    assert difference.max() <= 1 and np.count_nonzero(difference) <= 4, (difference.max(), np.count_nonzero(difference))

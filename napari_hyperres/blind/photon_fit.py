@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.impulses import window_sum
-from ..core.intensity import PERCENTILES, PILE_UP, intensity_map_for, piled
+from ..core.intensity import PERCENTILES, PILE_UP, intensity_map_for, piled, without_defect_lines
 from ..core.photon_noise import PoissonGaussian
 from ..core.stabilize import MAX_STABILIZED_SIGMA, StabilizedMap, fitted_photons, stabilized_map
 from ..errors import ShapeError
@@ -344,7 +344,10 @@ def check_offset_below(noise: PoissonGaussian, planes: list[np.ndarray]) -> None
     Raises:
         ShapeError: naming both levels and what to do.
     """
-    black = darkest_level([np.asarray(p, dtype=np.float64) for p in planes if min(np.shape(p)) >= 5])
+    usable = [np.asarray(p, dtype=np.float64) for p in planes if min(np.shape(p)) >= 5]
+    if not usable:  # planes under 5 pixels across have no local level to compare (a review: a bare ValueError)
+        return
+    black = darkest_level(usable)
     if black < noise.offset - OFFSET_SIGMAS * max(noise.sigma, 1.0):
         raise ShapeError(
             f"the camera offset given ({noise.offset:g}) lies above this image's darkest parts ({black:.4g}): "
@@ -409,7 +412,7 @@ def fit_poisson_gaussian(
             f"the noise fit needs at least 16×16 pixels per plane (better 64×64), got shape {array.shape}; "
             "for a smaller image give the camera's noise (CLI: --camera GAIN READ_NOISE OFFSET)"
         )
-    sampled = sampled_planes(array, max_planes)
+    sampled = without_defect_lines(sampled_planes(array, max_planes))  # a hot column is no noise, a dead one no black
     if np.all(sampled == sampled.flat[0]):
         raise ShapeError(f"every pixel of this image is {sampled.flat[0]}: there is no noise to fit and nothing to restore")
     crops = [_fit_crops(plane) for plane in sampled]

@@ -3,27 +3,28 @@ and kept out of the network, as :mod:`~napari_hyperres.core.impulses` keeps sing
 
 A hot column is no impulse: each of its pixels has a neighbour above and below it that is just as
 hot, so the 8-neighbour test passes it by. Fed to the network, it is restored as structure and
-spreads sideways (a review: a column 300 counts high in a 50-photon frame moved 768 pixels by
-5–32 counts), and it is read as the image's white point (0.2 % of a 512-wide frame is above its
-99.9th percentile: the frame read 170 photons instead of 61, a column 3,000 counts high 1,398).
+spreads sideways (a review: a column 300 counts high in a 50-photon frame moved the pixels beside it
+by up to 41 counts), and it is read as the image's white point (0.2 % of a 512-wide frame is above
+its 99.9th percentile: the frame read 170 photons instead of 61, a column 3,000 counts high 1,398).
 
 A pixel *rises* when it stands more than a threshold above both its neighbours across the line
 (left and right for a column, above and below for a row; a pair of adjacent lines is compared with
-the two pixels outside the pair), or *sinks* when it lies as far below both. A column is defective
-over a segment of rows when more than half of its pixels there rise, or more than half sink: a
-median test, so noise, whose pixels rise past 3 stabilised σ a few times in a thousand, never makes
-one, and neither does an edge (its bright side has a bright neighbour) or an object (it rises over
-a few rows, not most of them). Segments are :data:`SEGMENT` pixels long (a last one under half that
-joins the one before): a CCD's column from a charge trap to the readout edge is found where it is.
+the two pixels outside the pair), or *sinks* when it lies as far below both. A pixel belongs to a
+defective line when more than half of the :data:`WINDOW` pixels of its line centred on it rise, or
+more than half sink: a running median test, so noise, whose pixels rise past 3 stabilised σ a few
+times in a thousand, never makes one, and neither does an edge (its bright side has a bright
+neighbour) or an object (it rises over a few pixels, not most of a window). A CCD's column from a
+charge trap to the readout edge is found from the trap on, within a few pixels; and the decision
+reads :data:`REACH` pixels around each pixel only, so a chunk or a preview's crop restored with
+that much more context decides as the whole image does (the engine's context includes it).
 
 Used twice: with the noise model (stabilised values, :data:`LINE_SIGMAS`) by the engine, which
 feeds the network each line less its offset over its neighbours (:func:`fill_lines`) and adds the
-offset back to what it restored there (:func:`add_offsets`);
-without one (raw values, a typical step
-of the plane) by the white point of photon counts, which the noise fit needs before there is a
-model (:func:`napari_hyperres.core.intensity.intensity_map_for`).
+offset back to what it restored there (:func:`add_offsets`); without one (raw values against a
+typical step of the plane) by the white point and the noise fit of photon counts
+(:mod:`napari_hyperres.core.intensity`, :mod:`napari_hyperres.blind.photon_fit`).
 
-Pure numpy, strip by strip (a few strips of temporaries, whatever the plane's size).
+Pure numpy: strips of rows, and the few columns that may hold a line.
 """
 
 from __future__ import annotations
@@ -37,27 +38,46 @@ from .photon_noise import PoissonGaussian
 LINE_SIGMAS = 3.0
 """How far (stabilised noise std) above or below both neighbours most of a line's pixels must lie."""
 
-SEGMENT = 256
-"""Pixels along a line decided together (and rows handled at a time)."""
+WINDOW = 65
+"""Pixels along a line (centred on a pixel) whose majority decides whether it is defective, and whose median offset
+it is given (:func:`fill_lines`). 33 took a 20-pixel stretch of a tripod's two-pixel leg (the cameraman at 60 photons)
+for a pair of hot columns: −0.13 dB on the microscopy quality pin."""
 
-MIN_SEGMENT = 16
+RAW_WINDOW = 257
+"""The window of :func:`find_lines` on raw values (the white point's and the noise fit's, without a noise model): long,
+as a plane's typical step is the noise of its darker parts only (33 pixels found lines in the bright parts of 62 of 180
+W2S frames; 257 none). Those read whole planes, so no chunk needs its reach."""
+
+REACH = WINDOW // 2 + 2
+"""How far along and across a line a pixel's decision and offset read: the context a chunk needs beyond the network's."""
+
+MIN_LENGTH = 16
 """A plane shorter than this along a line has no line decided: too few pixels to tell a line from noise."""
 
+STRIP_ROWS = 256
+"""Rows handled at a time (with two rows of context on each side)."""
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class Line:
-    """A defective column (``axis`` 1: ``index`` is its x, ``start:stop`` its rows) or row (``axis`` 0: its y and columns)."""
+    """A column (``axis`` 1, ``index`` its x) or row (``axis`` 0, ``index`` its y) and where along it it is defective:
+    ``along``, bool, the plane's height (a column) or width (a row)."""
 
     axis: int
     index: int
-    start: int
-    stop: int
+    along: np.ndarray
 
     @property
-    def region(self) -> tuple[slice, slice]:
-        """The line's pixels, as an index of the plane."""
-        along, across = slice(self.start, self.stop), slice(self.index, self.index + 1)
-        return (along, across) if self.axis == 1 else (across, along)
+    def runs(self) -> list[tuple[int, int]]:
+        """``[start, stop)`` of each stretch of defective pixels."""
+        edges = np.flatnonzero(np.diff(np.r_[0, self.along.astype(np.int8), 0]))
+        return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+    def pixels(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(ys, xs)`` of its defective pixels."""
+        positions = np.flatnonzero(self.along)
+        fixed = np.full(positions.size, self.index)
+        return (positions, fixed) if self.axis == 1 else (fixed, positions)
 
 
 def find_defect_lines(counts: np.ndarray, noise: PoissonGaussian, sigmas: float = LINE_SIGMAS) -> list[Line]:
@@ -67,94 +87,153 @@ def find_defect_lines(counts: np.ndarray, noise: PoissonGaussian, sigmas: float 
     return find_lines(counts, sigmas, transform=lambda values: _stabilised(values, noise))
 
 
-def find_lines(values: np.ndarray, threshold: float, transform=None) -> list[Line]:
-    """The columns and rows of ``values`` (``(H, W)``) whose pixels rise or sink by more than ``threshold`` on most of a
-    segment (the module's rule), in the units of ``transform(values)`` (the values themselves by default)."""
+def find_lines(values: np.ndarray, threshold: float, transform=None, window: int = WINDOW) -> list[Line]:
+    """The columns and rows of ``values`` (``(H, W)``) where most pixels of a ``window`` (odd) rise or sink by more than
+    ``threshold`` (the module's rule), in the units of ``transform(values)`` (the values themselves by default)."""
     values = np.asarray(values)
     height, width = values.shape
     transform = transform or (lambda v: np.asarray(v, dtype=np.float32))
+    candidates = np.zeros(width, dtype=bool)
     lines = []
-    for top, bottom in _segments(height):
-        lo, hi = max(top - 1, 0), min(bottom + 1, height)
-        strip = transform(values[lo:hi])  # with one row of context on each side, for the rows' neighbours
-        rows = slice(top - lo, bottom - lo)
-        if bottom - top >= MIN_SEGMENT:  # columns: across each row, decided over the segment's rows
-            rise, sink = _crossings(strip[rows], threshold)
-            lines += [Line(1, int(x), top, bottom) for x in np.flatnonzero(_most(rise, sink, axis=0))]
-        if width >= MIN_SEGMENT:  # rows: across each column, decided over each segment of columns
-            rise, sink = (vote.T[rows] for vote in _crossings(strip.T, threshold))
-            for left, right in _segments(width):
-                found = _most(rise[:, left:right], sink[:, left:right], axis=1)
-                lines += [Line(0, top + int(y), left, right) for y in np.flatnonzero(found)]
+    for top in range(0, height, STRIP_ROWS):
+        bottom = min(top + STRIP_ROWS, height)
+        lo, hi = max(top - 2, 0), min(bottom + 2, height)
+        strip = transform(values[lo:hi])  # two rows of context on each side, for the rows' neighbours and pairs
+        if height >= MIN_LENGTH:  # columns that may hold a line (a third of a window's majority lies in one strip)
+            rise, sink = _crossings(strip[top - lo : bottom - lo], threshold)
+            candidates |= np.maximum(rise.sum(axis=0), sink.sum(axis=0)) >= (window // 2 + 3) // 3  # ≤ 3 strips hold it
+        if width >= MIN_LENGTH:  # rows: every row of the strip is whole
+            rise, sink = (vote[:, top - lo : bottom - lo] for vote in _crossings(strip.T, threshold))  # (W, rows)
+            for y in np.flatnonzero(np.maximum(rise.sum(axis=0), sink.sum(axis=0)) > window // 2):
+                along = _majority(rise[:, y], window) | _majority(sink[:, y], window)
+                if along.any():
+                    lines.append(Line(0, top + int(y), along))
+    for x in np.flatnonzero(candidates):  # each from its own narrow slab, over the whole height
+        left = max(int(x) - 2, 0)
+        rise, sink = _crossings(transform(values[:, left : int(x) + 3]), threshold)
+        along = _majority(rise[:, x - left], window) | _majority(sink[:, x - left], window)
+        if along.any():
+            lines.append(Line(1, int(x), along))
     return lines
 
 
 def lines_mask(lines: list[Line], shape: tuple[int, int]) -> np.ndarray:
-    """Bool ``shape``: the pixels of ``lines``."""
+    """Bool ``shape``: the defective pixels of ``lines``."""
     mask = np.zeros(shape, dtype=bool)
     for line in lines:
-        mask[line.region] = True
+        mask[line.pixels()] = True
     return mask
 
 
-def fill_lines(counts: np.ndarray, lines: list[Line]) -> tuple[np.ndarray, np.ndarray]:
-    """``counts`` with each line's offset taken off its pixels, and those offsets, float32 ``(H, W)``, 0 off the lines.
-    A line's offset is the median over its pixels of what was recorded minus the mean of the nearest pixels off the
-    lines across it, one on each side (the one there is at the border): a hot column's dark current, a dead column's
-    negative of its neighbours. The engine restores the plane without the offsets and adds them back: a hot column
-    stays as much brighter than its neighbours as it was, without its noise, and its neighbours are restored as
-    without it. A thin line of the sample itself taken for one (most of Set12's borders, at 1,000–5,000 photons) keeps
-    its detail along it: filled with its neighbours' mean instead, Set12 as camera counts lost 1.4 dB at 5,000
-    photons; with the offset taken off, it gains 0.03 dB.
+@dataclass(frozen=True)
+class LineOffsets:
+    """What :func:`fill_lines` took off the lines' pixels ``(ys, xs)``: ``offsets`` (float64, data units) to add back to
+    the restoration, and ``stuck`` (bool) where a line recorded one value all along its window (a dead column at 0,
+    a seam of zeros): those keep ``recorded`` (the input's dtype) instead."""
+
+    ys: np.ndarray
+    xs: np.ndarray
+    offsets: np.ndarray
+    stuck: np.ndarray
+    recorded: np.ndarray
+
+
+def fill_lines(counts: np.ndarray, lines: list[Line]) -> tuple[np.ndarray, LineOffsets]:
+    """``counts`` with each defective pixel's offset taken off, and what was taken (:class:`LineOffsets`). A pixel's
+    offset is the median over the defective pixels of its :data:`WINDOW` of what was recorded minus the mean of the
+    nearest pixels off the lines across it, one on each side (the one there is at the border): a hot column's dark
+    current, a dead column's negative of its neighbours. The engine restores the plane without the offsets and adds
+    them back (:func:`add_offsets`): a hot column stays as much brighter than its neighbours as it was, without its
+    noise, and its neighbours are restored as without it. A thin line of the sample itself taken for one (Set12's
+    scanned borders, at 1,000–5,000 photons) keeps its detail along it: filled with its neighbours' mean instead, Set12
+    as camera counts lost 1.4 dB at 5,000 photons. A pixel where a row crosses a column is the column's.
 
     Shape:
-        - counts: ``(H, W)``; output: like ``counts``, and float32 ``(H, W)``.
+        - counts: ``(H, W)``; output: like ``counts`` (a copy), and the offsets of the lines' pixels.
     """
-    around = counts.astype(np.float64)  # the neighbours' mean on the lines
+    filled = counts.copy()
+    parts = []
     columns = [line for line in lines if line.axis == 1]
-    rows = [line for line in lines if line.axis == 0]
-    for chosen, view in ((rows, around.T), (columns, around)):  # rows first: a crossing pixel is filled across its column
-        mask = lines_mask(chosen, counts.shape)
-        _fill_across(view, mask if view is around else mask.T)
-    offsets = np.zeros(counts.shape, dtype=np.float32)
-    for line in rows + columns:  # a crossing pixel takes its column's
-        offsets[line.region] = np.median(counts[line.region].astype(np.float64) - around[line.region])
-    filled = counts.astype(np.float64)
-    filled -= offsets
-    if np.issubdtype(counts.dtype, np.integer):
-        info = np.iinfo(counts.dtype)
-        np.clip(np.rint(filled, out=filled), info.min, info.max, out=filled)
-    return filled.astype(counts.dtype), offsets
+    for axis in (1, 0):
+        chosen = [line for line in lines if line.axis == axis]
+        view = counts if axis == 1 else counts.T  # lines are columns of the view
+        flagged = {line.index: line.along for line in chosen}
+        for line in chosen:
+            along = line.along.copy()
+            if axis == 0:  # a row, less the pixels of the columns it crosses
+                for column in columns:
+                    if column.along[line.index]:
+                        along[column.index] = False
+            positions = np.flatnonzero(along)
+            recorded = view[:, line.index].astype(np.float64)
+            difference = np.full(recorded.shape, np.nan)
+            difference[line.along] = (recorded - _around(view, line.index, flagged))[line.along]
+            windows = np.lib.stride_tricks.sliding_window_view(np.pad(difference, WINDOW // 2, constant_values=np.nan), WINDOW)
+            offsets = np.nanmedian(windows[positions], axis=1)
+            kept = np.where(line.along, recorded, np.nan)
+            kept_windows = np.lib.stride_tricks.sliding_window_view(np.pad(kept, WINDOW // 2, constant_values=np.nan), WINDOW)
+            stuck = np.nanmax(kept_windows[positions], axis=1) == np.nanmin(kept_windows[positions], axis=1)
+            ys, xs = (positions, np.full(positions.size, line.index)) if axis == 1 else (np.full(positions.size, line.index), positions)
+            filled[ys, xs] = _as_dtype(recorded[positions] - offsets, counts.dtype)
+            parts.append((ys, xs, offsets, stuck, counts[ys, xs]))
+    if not parts:
+        empty = np.zeros(0, dtype=np.intp)
+        return filled, LineOffsets(empty, empty, np.zeros(0), np.zeros(0, dtype=bool), counts[empty, empty])
+    ys, xs, offsets, stuck, recorded = (np.concatenate(column) for column in zip(*parts, strict=True))
+    return filled, LineOffsets(ys, xs, offsets, stuck, recorded)
 
 
-def add_offsets(restored: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """``restored`` (in place, ``(H, W)`` or ``(H, W, C)``, any real dtype) plus the lines' ``offsets`` (:func:`fill_lines`)
-    where they are not 0, rounded and held inside an integer dtype's range."""
-    where = offsets != 0
-    if not where.any():
-        return restored
-    values = restored[where].astype(np.float64) + offsets[where]
-    if np.issubdtype(restored.dtype, np.integer):
-        info = np.iinfo(restored.dtype)
-        values = np.clip(np.rint(values), info.min, info.max)
-    restored[where] = values.astype(restored.dtype)
+def add_offsets(restored: np.ndarray, offsets: LineOffsets) -> np.ndarray:
+    """``restored`` (in place, ``(H, W)``, any real dtype) plus the lines' ``offsets`` (:func:`fill_lines`), rounded and
+    held inside an integer dtype's range; a stuck line's pixels are given what they recorded."""
+    where = (offsets.ys, offsets.xs)
+    restored[where] = _as_dtype(restored[where].astype(np.float64) + offsets.offsets, restored.dtype)
+    stuck = (offsets.ys[offsets.stuck], offsets.xs[offsets.stuck])
+    restored[stuck] = offsets.recorded[offsets.stuck].astype(restored.dtype)
     return restored
 
 
-def _fill_across(values: np.ndarray, mask: np.ndarray) -> None:
-    """Fill ``values`` (float64 ``(H, W)``, in place) where ``mask`` is, from the nearest unmasked pixels of its row."""
-    width = values.shape[1]
-    index = np.arange(width)
-    for y in np.flatnonzero(mask.any(axis=1)):
-        good = ~mask[y]
-        if not good.any():
-            continue
-        left = np.maximum.accumulate(np.where(good, index, -1))  # the nearest good pixel at or before each
-        right = np.minimum.accumulate(np.where(good, index, width)[::-1])[::-1]  # at or after each
-        bad = np.flatnonzero(mask[y])
-        lv = np.where(left[bad] >= 0, values[y, np.clip(left[bad], 0, None)], np.nan)
-        rv = np.where(right[bad] < width, values[y, np.clip(right[bad], None, width - 1)], np.nan)
-        values[y, bad] = np.where(np.isnan(lv), rv, np.where(np.isnan(rv), lv, (lv + rv) / 2))
+def _around(view: np.ndarray, index: int, flagged: dict[int, np.ndarray]) -> np.ndarray:
+    """The mean of the nearest pixels off the defective lines on each side of column ``index`` of ``view``, row by row
+    (the one there is at the border): float64 ``(rows,)``; the column itself where it has no neighbour off them."""
+    rows, size = view.shape
+    rows_index = np.arange(rows)
+    total, found = np.zeros(rows), np.zeros(rows)
+    for step in (-1, 1):
+        position = np.full(rows, index + step)
+        for _ in range(len(flagged) + 1):  # past the lines flagged there, one column at a time
+            blocked = np.zeros(rows, dtype=bool)
+            for other, along in flagged.items():
+                blocked |= (position == other) & along
+            if not blocked.any():
+                break
+            position = np.where(blocked, position + step, position)
+        inside = (position >= 0) & (position < size)
+        total[inside] += view[rows_index[inside], position[inside]]
+        found += inside
+    alone = found == 0
+    total[alone] = view[rows_index[alone], index]
+    return total / np.maximum(found, 1)
+
+
+def _majority(votes: np.ndarray, window: int) -> np.ndarray:
+    """Bool like ``votes`` (1-D): where more than half of the ``window`` votes centred on each position are cast
+    (fewer at the ends, the window cut there); none on a line shorter than :data:`MIN_LENGTH`."""
+    length = votes.size
+    if length < MIN_LENGTH:
+        return np.zeros(length, dtype=bool)
+    cumulative = np.r_[0, np.cumsum(votes, dtype=np.int64)]
+    position = np.arange(length)
+    low, high = np.maximum(position - window // 2, 0), np.minimum(position + window // 2 + 1, length)
+    return 2 * (cumulative[high] - cumulative[low]) > high - low
+
+
+def _as_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``values`` (float64) in ``dtype``: rounded and held inside its range for integers."""
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        values = np.clip(np.rint(values), info.min, info.max)
+    return values.astype(dtype)
 
 
 def _crossings(strip: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -173,19 +252,6 @@ def _crossings(strip: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndar
         single[:, 1:] |= pair[:, :-1]  # a pair's crossing counts for both of its pixels
     return rise, sink
 
-
-def _most(rise: np.ndarray, sink: np.ndarray, axis: int) -> np.ndarray:
-    """Where more than half of the pixels along ``axis`` rise, or more than half sink."""
-    half = rise.shape[axis] / 2
-    return (rise.sum(axis=axis) > half) | (sink.sum(axis=axis) > half)
-
-
-def _segments(length: int) -> list[tuple[int, int]]:
-    """``[start, stop)`` pieces of :data:`SEGMENT` covering ``length``, a last one under half of it joined to the one before."""
-    starts = list(range(0, length, SEGMENT))
-    if len(starts) > 1 and length - starts[-1] < SEGMENT // 2:
-        starts.pop()
-    return [(start, stops) for start, stops in zip(starts, starts[1:] + [length], strict=True)]
 
 
 def _stabilised(values: np.ndarray, noise: PoissonGaussian) -> np.ndarray:

@@ -25,6 +25,7 @@ from ..core.devices import select_device, select_precision
 from ..core.images import split_channels, validate_image
 from ..core.impulses import fill_impulses, fill_padding, impulse_mask, padding_mask, saturated_mask
 from ..core.intensity import intensity_map_for, reads_data_range
+from ..core.line_defects import REACH as LINE_REACH
 from ..core.line_defects import add_offsets, fill_lines, find_defect_lines
 from ..core.models.hyperres import GeneratedNet, HyperResNet, receptive_radius
 from ..core.models.opponent import CLIPPED_RADIUS, OpponentNet
@@ -160,8 +161,9 @@ class Restorer:
     @property
     def context(self) -> int:
         """Pixels of the image each output pixel depends on, on each side: the receptive field,
-        doubled where chroma is restored at half resolution (:attr:`Task.chroma`)."""
-        return self.overlap * (2 if self.task.chroma == "subsampled" else 1)
+        doubled where chroma is restored at half resolution (:attr:`Task.chroma`), and for photon tasks the pixels a
+        camera's defective line is decided from (:data:`~napari_hyperres.core.line_defects.REACH`)."""
+        return self.overlap * (2 if self.task.chroma == "subsampled" else 1) + (LINE_REACH if self.task.noise_parameters else 0)
 
     @property
     def grid(self) -> int:
