@@ -156,13 +156,12 @@
 #                                        Shipped. Next: re-derive microscopy.lite from it (cpu_microscopy.sh), or one more
 #                                        round (QUANT=0.05 again, or 0).
 #   TASK=denoise BUDGET=7800 QUANT=0.05 BALANCE=log CENTRED=1 LR=1e-4 LOSS=l2 LEVELS="15 25 35 50 75" BATCH=64 AMP=1
-#     OUT=runs/denoise_r22_q05   round 22, from the shipped round 21, the same recipe again. Started 2026-12-07 20:10,
-#                                        1.5 h before its session ended; its checkpoint at step 1,200 (21:14, before the
-#                                        lr decays at 55 % of the budget) exported to its folder: Set12 32.681 / 30.274 /
-#                                        27.067, below round 21 as mid-round checkpoints are; exported again at its
-#                                        step-1,400 checkpoint (21:24, after the first lr decay; not evaluated). Continue it with RESUME=1
-#                                        (the budget counts the time spent), then compare with round 21 (Set12 σ 50
-#                                        27.080, 0.040 dB short of FFDNet − 0.2).
+#     OUT=runs/denoise_r22_q05   round 22, from the shipped round 21, the same recipe again (2026-12-07 20:10–22:38,
+#                                        stops 50 and 51, resumed from its step-1,400 checkpoint; 2,347 steps). Shipped:
+#                                        better on all 13 numbers, Set12 32.700 / 30.287 / 27.085, McMaster 34.222 /
+#                                        31.849 / 28.704 (BENCHMARKS.md).
+#   the same with OUT=runs/denoise_r23_q05   round 23, from the shipped round 22 (started 2026-12-07 22:41; continue it
+#                                        with RESUME=1 in a later session)
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
