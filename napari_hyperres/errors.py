@@ -40,6 +40,11 @@ class ShapeError(HyperResError, ValueError):
     """An image whose shape, channel count, dtype or values cannot be restored."""
 
 
+class NoiseFitError(ShapeError):
+    """A photon-limited image whose noise could not be fitted (too small, too flat, no noise that grows with the
+    signal): no level restores it without the camera's noise given, as the slider's level needs the same fit."""
+
+
 class UnknownTaskError(HyperResError, KeyError):
     """A task name that no installed plugin registers."""
 

@@ -294,9 +294,9 @@ def test_describe_estimate_error_says_what_to_do():
     assert "train-estimator" not in damaged and "re-export" in damaged
     assert "RuntimeError: boom" in describe_estimate_error(RuntimeError("boom"), DENOISE)
     from napari_hyperres.core.plugins import get_task
-    from napari_hyperres.errors import ShapeError
+    from napari_hyperres.errors import NoiseFitError, ShapeError
 
-    unfit = describe_estimate_error(ShapeError("read noise hides the shot noise from the fit"), get_task("microscopy"))
+    unfit = describe_estimate_error(NoiseFitError("read noise hides the shot noise from the fit"), get_task("microscopy"))
     assert "slider" not in unfit and "camera field" in unfit and "'denoise'" in unfit  # no level helps where the fit fails
     refused = describe_estimate_error(ShapeError("the camera offset given (100) lies above"), get_task("microscopy"))
     assert "could not fit" not in refused  # the camera's own refusal is said as it is

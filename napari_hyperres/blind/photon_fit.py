@@ -20,7 +20,7 @@ from ..core.impulses import window_sum
 from ..core.intensity import PERCENTILES, PILE_UP, intensity_map_for, piled, without_defect_lines
 from ..core.photon_noise import PoissonGaussian
 from ..core.stabilize import MAX_STABILIZED_SIGMA, StabilizedMap, fitted_photons, stabilized_map
-from ..errors import ShapeError
+from ..errors import NoiseFitError, ShapeError
 from .levels import is_auto
 
 DETAIL_KERNEL = np.outer([1.0, -2.0, 1.0], [1.0, -2.0, 1.0]) / 6.0
@@ -109,7 +109,7 @@ def _noise_curve_line(means: np.ndarray, variances: np.ndarray, counts: np.ndarr
     """
     measured = variances > 0  # a bin of integer data whose noise rounds away (MAD 0) says nothing about the line
     if np.count_nonzero(measured) < 3:
-        raise ShapeError(
+        raise NoiseFitError(
             "the noise is below one count in almost all of the image, too little to fit: give raw camera "
             "counts (not a rescaled or averaged image), or use the 'denoise' task with a σ"
         )
@@ -211,7 +211,7 @@ def noise_curve_points(
     if model is not None:
         order = order[samples.without_texture(model)[order]]  # still sorted by mean, stable
     if order.size < MIN_PIXELS_PER_BIN * 4:
-        raise ShapeError(
+        raise NoiseFitError(
             f"too few usable pixels ({order.size}) to fit the noise: give an image of at least 64×64 pixels "
             "that is not mostly saturated, or give the camera's noise yourself (CLI: --camera GAIN READ_NOISE OFFSET; "
             "Python: noise=PoissonGaussian.from_read_noise(gain, read_noise, offset))"
@@ -328,7 +328,7 @@ def given_noise_on(noise: PoissonGaussian, planes: np.ndarray, black: float, whi
     restored a float copy, read as a part of an image, and skipped all three (a review: an offset 30
     counts high, −10 dB, without a word).
     """
-    check_offset_below(noise, list(planes))
+    check_offset_below(noise, list(without_defect_lines(np.asarray(planes))))  # a dead column at 0 is no black (a review)
     ceiling = saturation_ceiling(list(planes), planes.dtype) if noise.ceiling is None else noise.ceiling
     noise = noise if ceiling is None else dataclasses.replace(noise, ceiling=ceiling)
     if noise.camera:  # a camera's numbers, not a fit passed along (the widget's, the CLI's)
@@ -408,13 +408,13 @@ def fit_poisson_gaussian(
             "the CLI reads such TIFFs as channels)"
         )
     if array.ndim < 2 or min(array.shape[-2:]) < 16:
-        raise ShapeError(
+        raise NoiseFitError(
             f"the noise fit needs at least 16×16 pixels per plane (better 64×64), got shape {array.shape}; "
             "for a smaller image give the camera's noise (CLI: --camera GAIN READ_NOISE OFFSET)"
         )
     sampled = without_defect_lines(sampled_planes(array, max_planes))  # a hot column is no noise, a dead one no black
     if np.all(sampled == sampled.flat[0]):
-        raise ShapeError(f"every pixel of this image is {sampled.flat[0]}: there is no noise to fit and nothing to restore")
+        raise NoiseFitError(f"every pixel of this image is {sampled.flat[0]}: there is no noise to fit and nothing to restore")
     crops = [_fit_crops(plane) for plane in sampled]
     planes = [crop for plane_crops in crops for crop in plane_crops]
     if clip is None and np.issubdtype(array.dtype, np.integer):
@@ -443,7 +443,7 @@ def fit_poisson_gaussian(
     low, high = float(means.min()), float(means.max())
     growth = (gain * high + beta) / max(gain * low + beta, 1e-12)
     if not gain > 0 or growth < MIN_VARIANCE_GROWTH:
-        raise ShapeError(
+        raise NoiseFitError(
             f"the noise of this image barely grows with intensity (fitted gain {gain:.3g}; noise variance ×{growth:.2g} "
             "from the darkest to the brightest level): if it is not photon-limited, use the 'denoise' task "
             "(one σ for the whole image); if it is fluorescence with only a few photons per pixel, read noise hides "

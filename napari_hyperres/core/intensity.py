@@ -107,6 +107,8 @@ def intensity_map_for(image: np.ndarray, value_range: tuple[float, float] | None
         lines = defect_lines_mask(image)  # nor are defective columns black or white
         if lines is not None:
             values = image[~lines if floor is None else ~lines & (image > floor)]
+            if values.size == 0:  # nothing left (a guard: lines cover at most a few % of a plane)
+                values, lines = (image if floor is None else image[image > floor]), None
     if counts and image.ndim >= 2:  # hot pixels are no white: 0.2 % of them read a 50-photon frame as 747 photons
         p_low, above, p_high = (float(v) for v in np.percentile(values, (PERCENTILES[0], PEAKS_ABOVE, PERCENTILES[1])))
         p_high = white_without_peaks(image, values.size, above, p_high, floor, lines)
@@ -177,15 +179,20 @@ def typical_step(plane: np.ndarray) -> float:
     return max(3.0 * step, 1.0 if np.issubdtype(plane.dtype, np.integer) else 0.0)
 
 
+def raw_lines(plane: np.ndarray) -> list:
+    """The defective lines of ``plane`` (``(Y, X)``) without a noise model: :func:`~napari_hyperres.core.line_defects.find_lines`
+    on raw values against its :func:`typical_step`, over :data:`~napari_hyperres.core.line_defects.RAW_WINDOW` pixels."""
+    return find_lines(plane, typical_step(plane), window=RAW_WINDOW)
+
+
 def defect_lines_mask(image: np.ndarray) -> np.ndarray | None:
-    """Bool ``image.shape`` (``(..., Y, X)``): the defective columns and rows of each plane
-    (:func:`~napari_hyperres.core.line_defects.find_lines` against the plane's :func:`typical_step`), or ``None`` where
-    there are none: a hot column is no white (a column 300 counts high read a 61-photon frame as 170 photons)."""
+    """Bool ``image.shape`` (``(..., Y, X)``): the pixels of each plane's :func:`raw_lines`, or ``None`` where there are
+    none: a hot column is no white (a column 300 counts high read a 61-photon frame as 170 photons)."""
     values = np.asarray(image)
     planes = values.reshape((-1,) + values.shape[-2:])
     mask = None
     for p, plane in enumerate(planes):
-        lines = find_lines(plane, typical_step(plane), window=RAW_WINDOW)
+        lines = raw_lines(plane)
         if lines:
             mask = np.zeros(planes.shape, dtype=bool) if mask is None else mask
             mask[p] = lines_mask(lines, plane.shape)
@@ -193,13 +200,13 @@ def defect_lines_mask(image: np.ndarray) -> np.ndarray | None:
 
 
 def without_defect_lines(planes: np.ndarray) -> np.ndarray:
-    """``planes`` (``(k, Y, X)``) with the offsets of their defective columns and rows (:func:`defect_lines_mask`'s)
-    taken off (:func:`~napari_hyperres.core.line_defects.fill_lines`): what the noise fit reads, where a hot column
-    3,000 counts high had read a 50-photon frame's gain as 0.46 instead of 2 (a review), and a dead column at 0 its
-    black level. ``planes`` itself where none has a line."""
+    """``planes`` (``(k, Y, X)``) with their :func:`raw_lines` filled as the engine fills them
+    (:func:`~napari_hyperres.core.line_defects.fill_lines`): what the noise fit and the check of a given camera's
+    offset read, where a hot column 3,000 counts high had read a 50-photon frame's gain as 0.46 instead of 2 (a
+    review), and a dead column at 0 the black level. ``planes`` itself where none has a line."""
     out = planes
     for p, plane in enumerate(planes):
-        lines = find_lines(plane, typical_step(plane), window=RAW_WINDOW)
+        lines = raw_lines(plane)
         if lines:
             out = planes.copy() if out is planes else out
             out[p] = fill_lines(plane, lines)[0]

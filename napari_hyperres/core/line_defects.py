@@ -13,8 +13,10 @@ the two pixels outside the pair), or *sinks* when it lies as far below both. A p
 defective line when more than half of the :data:`WINDOW` pixels of its line centred on it rise, or
 more than half sink: a running median test, so noise, whose pixels rise past 3 stabilised σ a few
 times in a thousand, never makes one, and neither does an edge (its bright side has a bright
-neighbour) or an object (it rises over a few pixels, not most of a window). A CCD's column from a
-charge trap to the readout edge is found from the trap on, within a few pixels; and the decision
+neighbour) or an object (it rises over a few pixels, not most of a window), nor a line of the sample
+blurred by the optics (its neighbours stand above the pixels beyond them: a shoulder, :data:`SHOULDER`).
+Lines covering over :data:`MAX_SHARE` of a plane are a pattern of the sample, and none. A CCD's
+column from a charge trap to the readout edge is found from the trap on (:data:`GROW`); and the decision
 reads :data:`REACH` pixels around each pixel only, so a chunk or a preview's crop restored with
 that much more context decides as the whole image does (the engine's context includes it).
 
@@ -48,14 +50,30 @@ RAW_WINDOW = 257
 as a plane's typical step is the noise of its darker parts only (33 pixels found lines in the bright parts of 62 of 180
 W2S frames; 257 none). Those read whole planes, so no chunk needs its reach."""
 
-REACH = WINDOW // 2 + 2
-"""How far along and across a line a pixel's decision and offset read: the context a chunk needs beyond the network's."""
+GROW = 4
+"""Pixels a run of a line may grow at each end over pixels that rise (sink) themselves: a majority starts a pixel or
+two after a trap, where the votes reach half the window (77 pixels beside the first two moved by up to 19 counts)."""
+
+REACH = WINDOW // 2 + GROW + 3
+"""How far along and across a line a pixel's decision reads: the context a chunk needs beyond the network's. A pixel's
+offset reads the decisions of its window, twice as far: in a chunk's margin the values fed to the network may differ
+from the whole plane's, and its core stays within a count of it (a diff review: ±1 over 8 random 512² planes with
+lines across chunk borders)."""
 
 MIN_LENGTH = 16
-"""A plane shorter than this along a line has no line decided: too few pixels to tell a line from noise."""
+"""A plane shorter than this along a line has no line decided: too few pixels to tell a line from noise (and a row
+needs more than half a window of votes in its strip, so rows are found in planes 33 pixels wide or more)."""
 
 STRIP_ROWS = 256
-"""Rows handled at a time (with two rows of context on each side)."""
+"""Rows handled at a time (with three rows of context on each side)."""
+
+MAX_SHARE = 0.05
+"""A plane whose lines would cover more than this share of it has none: that many are a pattern of the sample (a
+grating, alternating rows), not a camera's defects."""
+
+SHOULDER = 1.0
+"""A neighbour standing more than this × the threshold above the pixel beyond it is a shoulder: the line is blurred,
+the sample's (:func:`_crossings`)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,8 +115,8 @@ def find_lines(values: np.ndarray, threshold: float, transform=None, window: int
     lines = []
     for top in range(0, height, STRIP_ROWS):
         bottom = min(top + STRIP_ROWS, height)
-        lo, hi = max(top - 2, 0), min(bottom + 2, height)
-        strip = transform(values[lo:hi])  # two rows of context on each side, for the rows' neighbours and pairs
+        lo, hi = max(top - 3, 0), min(bottom + 3, height)
+        strip = transform(values[lo:hi])  # three rows of context on each side, for the rows' neighbours and beyond
         if height >= MIN_LENGTH:  # columns that may hold a line (a third of a window's majority lies in one strip)
             rise, sink = _crossings(strip[top - lo : bottom - lo], threshold)
             candidates |= np.maximum(rise.sum(axis=0), sink.sum(axis=0)) >= (window // 2 + 3) // 3  # ≤ 3 strips hold it
@@ -109,11 +127,13 @@ def find_lines(values: np.ndarray, threshold: float, transform=None, window: int
                 if along.any():
                     lines.append(Line(0, top + int(y), along))
     for x in np.flatnonzero(candidates):  # each from its own narrow slab, over the whole height
-        left = max(int(x) - 2, 0)
-        rise, sink = _crossings(transform(values[:, left : int(x) + 3]), threshold)
+        left = max(int(x) - 3, 0)
+        rise, sink = _crossings(transform(values[:, left : int(x) + 4]), threshold)
         along = _majority(rise[:, x - left], window) | _majority(sink[:, x - left], window)
         if along.any():
             lines.append(Line(1, int(x), along))
+    if sum(int(np.count_nonzero(line.along)) for line in lines) > MAX_SHARE * height * width:
+        return []  # a grating, alternating rows (a review: 21 s to fill a 256² plane, a white point of no pixels)
     return lines
 
 
@@ -140,8 +160,9 @@ class LineOffsets:
 
 def fill_lines(counts: np.ndarray, lines: list[Line]) -> tuple[np.ndarray, LineOffsets]:
     """``counts`` with each defective pixel's offset taken off, and what was taken (:class:`LineOffsets`). A pixel's
-    offset is the median over the defective pixels of its :data:`WINDOW` of what was recorded minus the mean of the
-    nearest pixels off the lines across it, one on each side (the one there is at the border): a hot column's dark
+    offset is the median over the line's defective pixels in its :data:`WINDOW` (a row's include those where it crosses
+    a column) of what was recorded minus the mean of the nearest pixels off the lines across it, one on each side (the
+    one there is at the border): a hot column's dark
     current, a dead column's negative of its neighbours. The engine restores the plane without the offsets and adds
     them back (:func:`add_offsets`): a hot column stays as much brighter than its neighbours as it was, without its
     noise, and its neighbours are restored as without it. A thin line of the sample itself taken for one (Set12's
@@ -228,7 +249,13 @@ def _majority(votes: np.ndarray, window: int) -> np.ndarray:
     cumulative = np.r_[0, np.cumsum(votes, dtype=np.int64)]
     position = np.arange(length)
     low, high = np.maximum(position - window // 2, 0), np.minimum(position + window // 2 + 1, length)
-    return 2 * (cumulative[high] - cumulative[low]) > high - low
+    most = 2 * (cumulative[high] - cumulative[low]) > high - low
+    for _ in range(GROW):  # a run's ends grow over the votes just beyond them: a trap's first rows are found too
+        grown = most.copy()
+        grown[1:] |= most[:-1]
+        grown[:-1] |= most[1:]
+        most = grown & votes | most
+    return most
 
 
 def _as_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -242,19 +269,29 @@ def _as_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def _crossings(strip: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Bool ``(R, W)`` each: where a pixel of ``strip`` (``(R, W)``) rises, and where it sinks, past ``threshold``
     against its left and right neighbours, alone or as one of an adjacent pair compared with the pixels outside the
-    pair (a border pixel against the neighbour it has)."""
-    padded = np.pad(np.asarray(strip, dtype=np.float32), ((0, 0), (2, 2)), constant_values=np.nan)
-    centre, left, right, far_right = padded[:, 2:-2], padded[:, 1:-3], padded[:, 3:-1], padded[:, 4:]
+    pair (a border pixel against the neighbour it has), with no shoulder: neither neighbour may stand more than
+    :data:`SHOULDER` × ``threshold`` above (below) the pixel beyond it. A camera's line sits on its neighbours' level; a
+    line of the sample is blurred by the optics, and its neighbours stand above their own (a review: a kymograph's
+    stationary particles, lines 2.35 px wide, were taken for hot columns and lost 1.4 dB)."""
+    padded = np.pad(np.asarray(strip, dtype=np.float32), ((0, 0), (3, 3)), constant_values=np.nan)
+
+    def at(shift: int) -> np.ndarray:
+        return padded[:, 3 + shift : padded.shape[1] - 3 + shift]
+
+    far_left, left, centre, right, far_right, farther = (at(k) for k in (-2, -1, 0, 1, 2, 3))
+    shoulder = np.float32(SHOULDER * threshold)
     with np.errstate(invalid="ignore"):  # NaN beyond the border: fmax/fmin take the neighbour there is
-        rise = centre - np.fmax(left, right) > threshold
-        sink = np.fmin(left, right) - centre > threshold
-        pair_rise = np.fmin(centre, right) - np.fmax(left, far_right) > threshold  # this pixel and the next
-        pair_sink = np.fmin(left, far_right) - np.fmax(centre, right) > threshold
+        rise = (centre - np.fmax(left, right) > threshold) & ~(np.fmax(left - far_left, right - far_right) > shoulder)
+        sink = (np.fmin(left, right) - centre > threshold) & ~(np.fmax(far_left - left, far_right - right) > shoulder)
+        # this pixel and the next together, against the pixels outside the pair and those beyond them
+        pair_rise = (np.fmin(centre, right) - np.fmax(left, far_right) > threshold) & ~(
+            np.fmax(left - far_left, far_right - farther) > shoulder)
+        pair_sink = (np.fmin(left, far_right) - np.fmax(centre, right) > threshold) & ~(
+            np.fmax(far_left - left, farther - far_right) > shoulder)
     for pair, single in ((pair_rise, rise), (pair_sink, sink)):
         single |= pair
         single[:, 1:] |= pair[:, :-1]  # a pair's crossing counts for both of its pixels
     return rise, sink
-
 
 
 def _stabilised(values: np.ndarray, noise: PoissonGaussian) -> np.ndarray:

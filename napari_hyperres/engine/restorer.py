@@ -163,7 +163,8 @@ class Restorer:
         """Pixels of the image each output pixel depends on, on each side: the receptive field,
         doubled where chroma is restored at half resolution (:attr:`Task.chroma`), and for photon tasks the pixels a
         camera's defective line is decided from (:data:`~napari_hyperres.core.line_defects.REACH`)."""
-        return self.overlap * (2 if self.task.chroma == "subsampled" else 1) + (LINE_REACH if self.task.noise_parameters else 0)
+        context = self.overlap * (2 if self.task.chroma == "subsampled" else 1) + (LINE_REACH if self.task.noise_parameters else 0)
+        return -(-context // self.grid) * self.grid  # on the grid: a chunk's overlap starts where the whole plane's cells do
 
     @property
     def grid(self) -> int:

@@ -10,7 +10,13 @@ import numpy as np
 
 from ..core.tasks import Task
 from ..core.weights import training_hint
-from ..errors import HyperResError, MissingWeightsError, ShapeError, WrongTaskWeightsError
+from ..errors import (
+    HyperResError,
+    MissingWeightsError,
+    NoiseFitError,
+    ShapeError,
+    WrongTaskWeightsError,
+)
 from .outputs import OUTPUT_KEY
 
 
@@ -64,9 +70,7 @@ def describe_estimate_error(exc: BaseException, task: Task) -> str:
 def blocks_every_level(exc: BaseException, task: Task) -> bool:
     """Whether the Auto error ``exc`` of ``task`` fails restoring at any level too: a photon task's noise fit, which the
     slider's level needs as well (a review)."""
-    message = str(exc) or type(exc).__name__
-    fit_failed = isinstance(exc, ShapeError) and "camera" not in message.lower() and "split" not in message
-    return bool(task.noise_parameters) and fit_failed
+    return bool(task.noise_parameters) and isinstance(exc, NoiseFitError)
 
 
 def describe_selection(selection: Any, extra: dict | None = None) -> str:
