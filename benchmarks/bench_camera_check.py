@@ -32,9 +32,7 @@ def main() -> None:
     from napari_hyperres.blind import photon_fit
     from napari_hyperres.core.photon_noise import PoissonGaussian, camera_counts
 
-    folder = args.data_root / "microscopy" / "W2S" / "clean"
-    if not folder.is_dir():
-        common.fail(f"{folder} not found: pass --data-root (the folder holding microscopy/W2S)")
+    folder = common.w2s_clean(args)
     size = 256 if args.quick else args.size
     rng = np.random.default_rng(0)
     planes = []

@@ -39,9 +39,7 @@ def main() -> None:
     from napari_hyperres.engine import Restorer
     from napari_hyperres.errors import ShapeError
 
-    folder = args.data_root / "microscopy" / "W2S" / "clean"
-    if not folder.is_dir():
-        common.fail(f"{folder} not found: pass --data-root (the folder holding microscopy/W2S)")
+    folder = common.w2s_clean(args)
     names = [f"target_avg400_{field:03d}_{channel}.tif" for field in (1, 2) for channel in range(3)]
     names = names[:1] if args.quick else names
     restorer = Restorer("microscopy", device=args.device, precision="float32")

@@ -73,9 +73,7 @@ def main() -> None:
     from napari_hyperres.engine import Restorer, whole_noise, whole_value_range
 
     restorer = Restorer("microscopy", device=args.device, precision="float32")
-    folder = args.data_root / "microscopy" / "W2S" / "clean"
-    if not folder.is_dir():
-        common.fail(f"{folder} not found: pass --data-root (the folder holding microscopy/W2S)")
+    folder = common.w2s_clean(args)
     fields = FIELDS[:1] if args.quick else FIELDS
     size = 256 if args.quick else 512
     frames = []

@@ -44,9 +44,7 @@ def main() -> None:
     from napari_hyperres.errors import ShapeError
 
     restorer = Restorer("microscopy", device=args.device, precision="float32")
-    folder = args.data_root / "microscopy" / "W2S" / "clean"
-    if not folder.is_dir():
-        common.fail(f"{folder} not found: pass --data-root (the folder holding microscopy/W2S)")
+    folder = common.w2s_clean(args)
     size = 128 if args.quick else 256
     fields = FIELDS[:1] if args.quick else FIELDS
     methods = ("noisy", "stack", "own map", "alone")

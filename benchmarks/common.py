@@ -261,6 +261,14 @@ def colour_images_8bit(folder: Path, limit: int | None = None) -> list[np.ndarra
     return images
 
 
+def w2s_clean(args: argparse.Namespace) -> Path:
+    """The W2S 400-frame averages under ``--data-root`` (``microscopy/W2S/clean``); ends the program if absent."""
+    folder = args.data_root / "microscopy" / "W2S" / "clean"
+    if not folder.is_dir():
+        fail(f"{folder} not found: pass --data-root (the folder holding microscopy/W2S)")
+    return folder
+
+
 def center_crop(image: np.ndarray, size: int | None) -> np.ndarray:
     """The central ``size``×``size`` of an ``(H, W[, C])`` image (unchanged when ``size`` is falsy or larger)."""
     if not size:
