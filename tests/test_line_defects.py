@@ -203,3 +203,32 @@ def test_a_failed_noise_fit_says_so_by_its_type():
         fit_poisson_gaussian(gaussian)
     with pytest.raises(NoiseFitError, match="16×16"):
         fit_poisson_gaussian(gaussian[:8, :8])
+
+
+def test_the_previews_tiles_are_applys_pixels_beside_a_cameras_lines():
+    """A review: the panel's preview crops decided lines over their own rows, and the preview of a 2048² frame stood up
+    to 290 counts from Apply along a column hot from row 600. Crops now carry the lines' reach as context."""
+    from napari_hyperres.core.plugins import get_task
+    from napari_hyperres.engine import whole_value_range
+    from napari_hyperres.ui.preview import Request, RestorerCache
+    from napari_hyperres.ui.progressive import preview_steps
+
+    plane = camera(fluorescence_like((700, 660)), 2.2, 3.5, 100.0, 50.0)
+    plane = _with(_with(_with(plane, (slice(300, 700), 400), add=300), (slice(None), 252), add=500), (420, slice(None)), add=200)
+    noise, value_range = whole_noise(plane), whole_value_range(plane, counts=True)
+    request = Request(task=get_task("microscopy"), level=60.0, device="cpu", weights=None, data=plane, rgb=False,
+                      value_range=value_range, noise=noise, viewport=(101, 413, 250, 611))
+    steps, tiles = preview_steps(RestorerCache(), request), []
+    while True:
+        try:
+            tile = next(steps)
+        except StopIteration:
+            break
+        if tile is not None:
+            tiles.append(tile)
+    whole = Restorer("microscopy", device="cpu").restore(plane, 60.0, value_range=value_range, noise=noise)
+    assert {tile.phase for tile in tiles} >= {"first", "view"}
+    for tile in tiles:
+        y0, y1, x0, x1 = tile.box
+        difference = np.abs(tile.data.astype(int) - whole[y0:y1, x0:x1])
+        assert difference.max() <= 1 and np.count_nonzero(difference) <= 8, (tile.phase, difference.max(), np.count_nonzero(difference))
