@@ -42,7 +42,8 @@ class ShapeError(HyperResError, ValueError):
 
 class NoiseFitError(ShapeError):
     """A photon-limited image whose noise could not be fitted (too small, too flat, no noise that grows with the
-    signal): no level restores it without the camera's noise given, as the slider's level needs the same fit."""
+    signal): no level restores it without the camera's noise given (nor with it, an image of one value), as the
+    slider's level needs the same fit."""
 
 
 class UnknownTaskError(HyperResError, KeyError):

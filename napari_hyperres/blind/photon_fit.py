@@ -396,8 +396,9 @@ def fit_poisson_gaussian(
             for floats). Pixels near them are left out.
 
     Raises:
-        ShapeError: the image is too small or too flat to fit, or the fit finds no
+        NoiseFitError: the image is too small or too flat to fit, or the fit finds no
             signal-dependent noise (then the ``denoise`` task is the right one).
+        ShapeError: channels stored as a page's samples.
     """
     array = np.asarray(image)
     if array.ndim >= 3 and array.shape[-1] < 16 <= min(array.shape[-3:-1]):
@@ -680,7 +681,7 @@ def photon_setup(
         ``(photons, map)``: the level used and the :class:`StabilizedMap` at that level.
 
     Raises:
-        ShapeError: the noise cannot be fitted (too small, flat, or not photon-limited).
+        NoiseFitError: the noise cannot be fitted (too small, flat, or not photon-limited).
         LevelRangeError: the level, or the one "auto" finds, is outside the task's range.
     """
     black, white = intensity_map_for(image, value_range, counts=True).value_range

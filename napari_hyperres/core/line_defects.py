@@ -15,7 +15,7 @@ more than half sink: a running median test, so noise, whose pixels rise past 3 s
 times in a thousand, never makes one, and neither does an edge (its bright side has a bright
 neighbour) or an object (it rises over a few pixels, not most of a window), nor a line of the sample
 blurred by the optics (its neighbours stand above the pixels beyond them: a shoulder, :data:`SHOULDER`).
-Lines covering over :data:`MAX_SHARE` of a plane are a pattern of the sample, and none. A CCD's
+More than :data:`MAX_NEAR` lines near one another are a pattern of the sample, and none. A CCD's
 column from a charge trap to the readout edge is found from the trap on (:data:`GROW`); and the decision
 reads :data:`REACH` pixels around each pixel only, so a chunk or a preview's crop restored with
 that much more context decides as the whole image does (the engine's context includes it).
@@ -50,11 +50,22 @@ RAW_WINDOW = 257
 as a plane's typical step is the noise of its darker parts only (33 pixels found lines in the bright parts of 62 of 180
 W2S frames; 257 none). Those read whole planes, so no chunk needs its reach."""
 
+MIN_ACROSS = 5
+"""A plane narrower than this across a line's direction has no such line: its lines would be most of it (a review: a
+3-row plane with one hot row took all three rows for lines, and its white point read no pixel)."""
+
+NEAR = 16
+"""Lines within this many pixels across of a line's pixel count towards :data:`MAX_NEAR` there."""
+
+MAX_NEAR = 8
+"""More lines than this flagged within :data:`NEAR` of a pixel of a line (itself included) are a pattern of the
+sample (a grating, alternating rows), not a camera's defects: none is kept there."""
+
 GROW = 4
 """Pixels a run of a line may grow at each end over pixels that rise (sink) themselves: a majority starts a pixel or
 two after a trap, where the votes reach half the window (77 pixels beside the first two moved by up to 19 counts)."""
 
-REACH = WINDOW // 2 + GROW + 3
+REACH = max(WINDOW // 2 + GROW, NEAR) + 3
 """How far along and across a line a pixel's decision reads: the context a chunk needs beyond the network's. A pixel's
 offset reads the decisions of its window, twice as far: in a chunk's margin the values fed to the network may differ
 from the whole plane's, and its core stays within a count of it (a diff review: ±1 over 8 random 512² planes with
@@ -67,11 +78,9 @@ needs more than half a window of votes in its strip, so rows are found in planes
 STRIP_ROWS = 256
 """Rows handled at a time (with three rows of context on each side)."""
 
-MAX_SHARE = 0.05
-"""A plane whose lines would cover more than this share of it has none: that many are a pattern of the sample (a
-grating, alternating rows), not a camera's defects."""
 
-SHOULDER = 1.0
+
+SHOULDER = 0.5
 """A neighbour standing more than this × the threshold above the pixel beyond it is a shoulder: the line is blurred,
 the sample's (:func:`_crossings`)."""
 
@@ -117,10 +126,10 @@ def find_lines(values: np.ndarray, threshold: float, transform=None, window: int
         bottom = min(top + STRIP_ROWS, height)
         lo, hi = max(top - 3, 0), min(bottom + 3, height)
         strip = transform(values[lo:hi])  # three rows of context on each side, for the rows' neighbours and beyond
-        if height >= MIN_LENGTH:  # columns that may hold a line (a third of a window's majority lies in one strip)
+        if height >= MIN_LENGTH and width >= MIN_ACROSS:  # columns that may hold a line (a third of a window's majority lies in one strip)
             rise, sink = _crossings(strip[top - lo : bottom - lo], threshold)
             candidates |= np.maximum(rise.sum(axis=0), sink.sum(axis=0)) >= (window // 2 + 3) // 3  # ≤ 3 strips hold it
-        if width >= MIN_LENGTH:  # rows: every row of the strip is whole
+        if width >= MIN_LENGTH and height >= MIN_ACROSS:  # rows: every row of the strip is whole
             rise, sink = (vote[:, top - lo : bottom - lo] for vote in _crossings(strip.T, threshold))  # (W, rows)
             for y in np.flatnonzero(np.maximum(rise.sum(axis=0), sink.sum(axis=0)) > window // 2):
                 along = _majority(rise[:, y], window) | _majority(sink[:, y], window)
@@ -132,9 +141,27 @@ def find_lines(values: np.ndarray, threshold: float, transform=None, window: int
         along = _majority(rise[:, x - left], window) | _majority(sink[:, x - left], window)
         if along.any():
             lines.append(Line(1, int(x), along))
-    if sum(int(np.count_nonzero(line.along)) for line in lines) > MAX_SHARE * height * width:
-        return []  # a grating, alternating rows (a review: 21 s to fill a 256² plane, a white point of no pixels)
-    return lines
+    return _without_patterns(lines)
+
+
+def _without_patterns(lines: list[Line]) -> list[Line]:
+    """``lines`` less their pixels where more than :data:`MAX_NEAR` lines of the same direction are flagged within
+    :data:`NEAR` of them (themselves included): a grating, alternating rows (a review: 21 s to fill a 256² plane, a
+    white point of no pixels). Decided pixel by pixel, so a chunk decides as the whole plane does (a plane-wide
+    share had dropped a hot column for a pattern far away, and a chunk had dropped columns its plane kept)."""
+    kept = []
+    for axis in (1, 0):
+        chosen = sorted((line for line in lines if line.axis == axis), key=lambda line: line.index)
+        if not chosen:
+            continue
+        indices = np.array([line.index for line in chosen])
+        flagged = np.vstack([np.zeros((1, chosen[0].along.size), np.int32), np.cumsum([line.along for line in chosen], axis=0, dtype=np.int32)])
+        low, high = np.searchsorted(indices, indices - NEAR, side="left"), np.searchsorted(indices, indices + NEAR, side="right")
+        for i, line in enumerate(chosen):
+            along = line.along & (flagged[high[i]] - flagged[low[i]] <= MAX_NEAR)
+            if along.any():
+                kept.append(Line(axis, line.index, along))
+    return kept
 
 
 def lines_mask(lines: list[Line], shape: tuple[int, int]) -> np.ndarray:
@@ -269,10 +296,11 @@ def _as_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def _crossings(strip: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """Bool ``(R, W)`` each: where a pixel of ``strip`` (``(R, W)``) rises, and where it sinks, past ``threshold``
     against its left and right neighbours, alone or as one of an adjacent pair compared with the pixels outside the
-    pair (a border pixel against the neighbour it has), with no shoulder: neither neighbour may stand more than
-    :data:`SHOULDER` × ``threshold`` above (below) the pixel beyond it. A camera's line sits on its neighbours' level; a
-    line of the sample is blurred by the optics, and its neighbours stand above their own (a review: a kymograph's
-    stationary particles, lines 2.35 px wide, were taken for hot columns and lost 1.4 dB)."""
+    pair (a border pixel against the neighbour it has), without shoulders: the neighbours may not both stand more than
+    :data:`SHOULDER` × ``threshold`` above (below) the pixels beyond them. A camera's line sits on its neighbours' level;
+    a line of the sample is blurred by the optics, and stands on shoulders on both sides (a review: a kymograph's
+    stationary particles, lines 2.35 px wide, were taken for hot columns and lost 1.4 dB), where a bright edge beside
+    a hot column makes one (a diff review: with one shoulder enough, a column 2–3 px inside an edge was missed)."""
     padded = np.pad(np.asarray(strip, dtype=np.float32), ((0, 0), (3, 3)), constant_values=np.nan)
 
     def at(shift: int) -> np.ndarray:
@@ -281,13 +309,13 @@ def _crossings(strip: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndar
     far_left, left, centre, right, far_right, farther = (at(k) for k in (-2, -1, 0, 1, 2, 3))
     shoulder = np.float32(SHOULDER * threshold)
     with np.errstate(invalid="ignore"):  # NaN beyond the border: fmax/fmin take the neighbour there is
-        rise = (centre - np.fmax(left, right) > threshold) & ~(np.fmax(left - far_left, right - far_right) > shoulder)
-        sink = (np.fmin(left, right) - centre > threshold) & ~(np.fmax(far_left - left, far_right - right) > shoulder)
+        rise = (centre - np.fmax(left, right) > threshold) & ~(np.fmin(left - far_left, right - far_right) > shoulder)
+        sink = (np.fmin(left, right) - centre > threshold) & ~(np.fmin(far_left - left, far_right - right) > shoulder)
         # this pixel and the next together, against the pixels outside the pair and those beyond them
         pair_rise = (np.fmin(centre, right) - np.fmax(left, far_right) > threshold) & ~(
-            np.fmax(left - far_left, far_right - farther) > shoulder)
+            np.fmin(left - far_left, far_right - farther) > shoulder)
         pair_sink = (np.fmin(left, far_right) - np.fmax(centre, right) > threshold) & ~(
-            np.fmax(far_left - left, farther - far_right) > shoulder)
+            np.fmin(far_left - left, farther - far_right) > shoulder)
     for pair, single in ((pair_rise, rise), (pair_sink, sink)):
         single |= pair
         single[:, 1:] |= pair[:, :-1]  # a pair's crossing counts for both of its pixels
