@@ -33,7 +33,7 @@ from napari_hyperres.core.tasks import Task  # noqa: E402
 from napari_hyperres.core.weights import PRETRAINED_DIR, WeightsInfo, save_weights  # noqa: E402
 from napari_hyperres.engine import Restorer  # noqa: E402
 from napari_hyperres.ui import widget as _widget  # noqa: E402
-from napari_hyperres.ui.widget import PREVIEW_KEY, RestoreWidget  # noqa: E402
+from napari_hyperres.ui.widget import OUTPUT_KEY, PREVIEW_KEY, RestoreWidget  # noqa: E402
 
 TIMEOUT_MS = 15_000
 
@@ -326,6 +326,32 @@ def test_an_automatic_estimate_that_fails_still_previews(make_widget, qtbot, not
     qtbot.waitUntil(lambda: not widget.estimating and bool(notes["error"]), timeout=TIMEOUT_MS)
     qtbot.wait(300)
     assert "could not fit the noise" in notes["error"][-1] and _previews(viewer) == []
+
+
+def test_an_output_left_alone_when_its_input_is_removed_is_not_restored_unasked(make_widget, qtbot, notes):
+    """Last stops' leftover: with the input removed and only its output left, the box fell on the output and the
+    panel started an Auto and a preview of restoring the result again. Now it says so and waits for the user."""
+    from test_photon_noise import camera, fluorescence_like
+
+    viewer = ViewerModel()
+    layer = viewer.add_image(camera(fluorescence_like((96, 96)), 2.0, 3.0, 100.0, 200.0, seed=1), name="counts")
+    widget = make_widget(viewer)
+    widget.layer_combo.value = layer
+    widget.task_combo.value = "microscopy"
+    qtbot.waitUntil(lambda: not widget.estimating and len(_previews(viewer)) == 1 and _idle(widget), timeout=TIMEOUT_MS)
+    widget.apply()
+    qtbot.waitUntil(lambda: not widget.busy and any(OUTPUT_KEY in item.metadata for item in viewer.layers), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: _idle(widget), timeout=TIMEOUT_MS)
+    viewer.layers.remove(layer)
+    output = next(item for item in viewer.layers if OUTPUT_KEY in item.metadata)
+    qtbot.waitUntil(lambda: widget.layer_combo.value is not None and widget.layer_combo.value.unique_id == output.unique_id,
+                    timeout=TIMEOUT_MS)
+    qtbot.wait(800)
+    assert not widget.estimating and _idle(widget) and _previews(viewer) == [] and notes["error"] == []
+    assert "was removed" in widget.status.value
+    widget.level = widget.level * 1.5  # the user's move does restore it (here the microscopy fit says why it cannot:
+    qtbot.waitUntil(lambda: "was removed" not in widget.status.value and _idle(widget), timeout=TIMEOUT_MS)
+    assert "barely grows" in widget.status.value  # a restoration has no photon noise left)
 
 
 def test_a_photon_tasks_level_and_camera_belong_to_each_layer(make_widget, qtbot, notes):

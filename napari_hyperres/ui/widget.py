@@ -455,8 +455,20 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
 
     def _after_removing(self) -> None:
         self._removing = False
-        if not self._released:
-            self._on_layer_changed()
+        if self._released:
+            return
+        layer = self.layer_combo.value
+        if layer is not None and OUTPUT_KEY in layer.metadata and layer.unique_id != self._chosen_layer:
+            # the input went and the box fell on a restoration's output: not restored again unasked (last stop's
+            # leftover: an Auto and a preview of restoring the result came up), though it can be, by the user's move
+            self._keep_camera_of(self._watched, layer)
+            self._chosen_layer = layer.unique_id
+            self._watch_data_of(layer)
+            self._update_auto_button()
+            self._update_channels_button()
+            self.say(f"the image being restored was removed; {layer.name!r} is chosen: a slider move or Apply restores it further")
+            return
+        self._on_layer_changed()
 
     def _on_layer_changed(self, *_: Any) -> None:
         if self._removing:
