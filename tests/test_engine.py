@@ -194,6 +194,22 @@ def test_subsampled_chroma_tiles_without_seams(rng):
     np.testing.assert_allclose(restorer.restore(image, 20, tile=48, value_range=(0, 1)), whole, atol=1e-4, rtol=0)
 
 
+def test_colour_jpeg_progress_counts_the_chroma_and_cancel_acts_there(rng):
+    """Left from earlier stops: the progress of a colour image through a gray task (dejpeg) counted the luma's tiles
+    alone (it read 100 % with two chroma passes to go), and a Cancel could not act between the chroma's tiles."""
+    restorer = Restorer("dejpeg", device="cpu", model=strong_model(1))
+    image = rng.random((150, 134, 3)).astype(np.float32)
+    steps = [step for step in restorer.restore_steps(image, 20, tile=48, value_range=(0, 1)) if isinstance(step, tuple)]
+    luma = len(tile_boxes(150, 134, 48))
+    assert all(total == 3 * luma for _, total in steps) and steps[-1] == (3 * luma, 3 * luma)
+    assert [done for done, _ in steps] == sorted(done for done, _ in steps) and len(steps) > luma + 2
+    seen = []
+    with pytest.raises(CancelledError, match="cancelled"):
+        restorer.restore(image, 20, tile=48, value_range=(0, 1), progress=lambda done, total: seen.append(done),
+                         cancel=lambda: bool(seen) and seen[-1] > luma)  # during the chroma passes
+    assert luma < seen[-1] < 3 * luma
+
+
 def test_input_never_modified(strong_rgb, rng):
     for image in (_random(rng, (2, 20, 22), np.uint8), rng.random((20, 22, 3)).astype(np.float32),
                   rng.normal(5.0, 2.0, (20, 22))):

@@ -51,19 +51,28 @@ def restore_unit_plane(
     elif net is None:
         net = restorer._network_for_c(float(restorer.task.normalize(level)))  # level checked once, when resolved
     result = None
+    # a colour plane of a gray task restores its chroma too, two more passes: the progress counts them (their
+    # tiles in the luma's units) and a Cancel acts between their tiles as well (it did not, and the line read 100 %)
+    passes = 3 if chroma is not None and restorer.task.chroma in ("subsampled", "full") else 1
+    luma_total = 1
     for step in restorer._run_tiles(net, x, tile):
         if isinstance(step, torch.Tensor):
             result = step
         else:
-            yield step
+            luma_total = step[1]
+            yield (step[0], luma_total * passes)
     del x
     out = result[0].numpy().transpose(1, 2, 0)
     size = out.shape[:2]
     if chroma is not None:
-        if restorer.task.chroma == "subsampled":
-            chroma = _restore_subsampled_chroma(restorer, chroma, net, tile)
-        elif restorer.task.chroma == "full":
-            chroma = _restore_full_chroma(restorer, chroma, net, tile)
+        if restorer.task.chroma in ("subsampled", "full"):
+            restore_chroma = _restore_subsampled_chroma if restorer.task.chroma == "subsampled" else _restore_full_chroma
+            for step in restore_chroma(restorer, chroma, net, tile):
+                if isinstance(step, np.ndarray):
+                    chroma = step
+                else:
+                    (channel, (done, total)) = step
+                    yield (luma_total * (1 + channel) + done * luma_total // max(total, 1), luma_total * passes)
         out = ycbcr_to_rgb(np.concatenate([out, _resize_like(chroma, size)], axis=-1))
     if not is_rgb:
         out = out[..., 0]
@@ -94,19 +103,23 @@ def _resize_like(channels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return from_batch(bicubic_resize(to_batch(channels), size))
 
 
-def _run_planes(restorer, planes: np.ndarray, net: GeneratedNet, tile: int | None) -> list[torch.Tensor]:
-    """``net`` on each plane of ``planes`` ``(H, W, N)`` (tiled as the luma is); ``N`` tensors ``(1, 1, H, W)``."""
+def _run_planes(restorer, planes: np.ndarray, net: GeneratedNet, tile: int | None):
+    """``net`` on each plane of ``planes`` ``(H, W, N)`` (tiled as the luma is); yields ``(plane, (done, total))``
+    after each tile, then the ``N`` tensors ``(1, 1, H, W)`` in a list."""
     restored = []
     for c in range(planes.shape[-1]):
         x = torch.from_numpy(np.ascontiguousarray(planes[..., c]))[None, None]
         for step in restorer._run_tiles(net, x, tile):
             if isinstance(step, torch.Tensor):
                 restored.append(step)
-    return restored
+            else:
+                yield (c, step)
+    yield restored
 
 
-def _restore_subsampled_chroma(restorer, chroma: np.ndarray, net: GeneratedNet, tile: int | None) -> np.ndarray:
-    """Cb and Cr ``(H, W, 2)`` restored on the grid they were coded on (4:2:0: half resolution).
+def _restore_subsampled_chroma(restorer, chroma: np.ndarray, net: GeneratedNet, tile: int | None):
+    """Cb and Cr ``(H, W, 2)`` restored on the grid they were coded on (4:2:0: half resolution); yields
+    :func:`_run_planes`' steps, then the ``(H, W, 2)`` result.
 
     Each plane is averaged over 2×2 pixels (an odd edge repeated first), which undoes the
     decoder's upsampling closely enough to give back the coded plane with its 8×8 blocks;
@@ -117,13 +130,18 @@ def _restore_subsampled_chroma(restorer, chroma: np.ndarray, net: GeneratedNet, 
     h, w = chroma.shape[:2]
     even = np.pad(chroma, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
     coded = even.reshape(even.shape[0] // 2, 2, even.shape[1] // 2, 2, 2).mean(axis=(1, 3), dtype=np.float32)
-    restored = _run_planes(restorer, coded, net, tile)
-    return np.stack([bicubic_resize(plane, even.shape[:2])[0, 0, :h, :w].numpy() for plane in restored], axis=-1)
+    for step in _run_planes(restorer, coded, net, tile):
+        if isinstance(step, list):
+            yield np.stack([bicubic_resize(plane, even.shape[:2])[0, 0, :h, :w].numpy() for plane in step], axis=-1)
+        else:
+            yield step
 
 
-def _restore_full_chroma(restorer, chroma: np.ndarray, net: GeneratedNet, tile: int | None) -> np.ndarray:
-    """Cb and Cr ``(H, W, 2)`` restored at full resolution, each as the luma is (JPEG's 4:4:4)."""
-    return np.stack([plane[0, 0].numpy() for plane in _run_planes(restorer, chroma, net, tile)], axis=-1)
+def _restore_full_chroma(restorer, chroma: np.ndarray, net: GeneratedNet, tile: int | None):
+    """Cb and Cr ``(H, W, 2)`` restored at full resolution, each as the luma is (JPEG's 4:4:4); yields
+    :func:`_run_planes`' steps, then the ``(H, W, 2)`` result."""
+    for step in _run_planes(restorer, chroma, net, tile):
+        yield np.stack([plane[0, 0].numpy() for plane in step], axis=-1) if isinstance(step, list) else step
 
 
 def with_alpha(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
