@@ -365,7 +365,7 @@ class Restorer:
             plane, impulses, offsets = planes[p], None, None
             if isinstance(mapping, StabilizedMap):  # kept out of the network (core.impulses): hot pixels, cosmic rays,
                 lines = find_defect_lines(plane, mapping.noise)  # (first: a hot column hides the impulses beside it)
-                if lines:  # defective columns and rows, restored from their neighbours and given their offset back
+                if lines:  # defective columns and rows, restored less their offset over their neighbours, then given it back
                     plane, offsets = fill_lines(plane, lines)
                 impulses = impulse_mask(plane, mapping.noise)  # and padding below the camera's black (stitched tiles' zeros)
                 impulses = impulses if impulses.any() else None
