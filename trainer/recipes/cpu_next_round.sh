@@ -160,8 +160,10 @@
 #                                        stops 50 and 51, resumed from its step-1,400 checkpoint; 2,347 steps). Shipped:
 #                                        better on all 13 numbers, Set12 32.700 / 30.287 / 27.085, McMaster 34.222 /
 #                                        31.849 / 28.704 (BENCHMARKS.md).
-#   the same with OUT=runs/denoise_r23_q05   round 23, from the shipped round 22 (started 2026-12-07 22:41; continue it
-#                                        with RESUME=1 in a later session)
+#   the same with OUT=runs/denoise_r23_q05   round 23, from the shipped round 22 (started 2026-12-07 22:41, 1.9 h before
+#                                        its session ended; its step-1,600 checkpoint (00:07, after the first lr decay)
+#                                        exported to its folder, not evaluated). Continue it with RESUME=1 (the budget
+#                                        counts the time spent), then compare with round 22 (Set12 σ 50 27.085).
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
