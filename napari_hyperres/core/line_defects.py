@@ -217,11 +217,9 @@ def fill_lines(counts: np.ndarray, lines: list[Line]) -> tuple[np.ndarray, LineO
             difference = np.full(recorded.shape, np.nan)
             around = _around(view, line.index, flagged)
             difference[line.along] = (recorded - around)[line.along]
-            windows = np.lib.stride_tricks.sliding_window_view(np.pad(difference, WINDOW // 2, constant_values=np.nan), WINDOW)
-            offsets = np.nanmedian(windows[positions], axis=1)
-            kept = np.where(line.along, recorded, np.nan)
-            kept_windows = np.lib.stride_tricks.sliding_window_view(np.pad(kept, WINDOW // 2, constant_values=np.nan), WINDOW)
-            stuck = np.nanmax(kept_windows[positions], axis=1) == np.nanmin(kept_windows[positions], axis=1)
+            offsets = np.nanmedian(_centred_windows(difference)[positions], axis=1)
+            kept = _centred_windows(np.where(line.along, recorded, np.nan))[positions]
+            stuck = np.nanmax(kept, axis=1) == np.nanmin(kept, axis=1)
             ys, xs = (positions, np.full(positions.size, line.index)) if axis == 1 else (np.full(positions.size, line.index), positions)
             # a stuck pixel holds no data: the network is fed its neighbours' mean (a noise-free line fed less its
             # offset was restored as structure: 36 pixels beside a dead column moved by up to 11 counts)
@@ -242,6 +240,11 @@ def add_offsets(restored: np.ndarray, offsets: LineOffsets) -> np.ndarray:
     stuck = (offsets.ys[offsets.stuck], offsets.xs[offsets.stuck])
     restored[stuck] = offsets.recorded[offsets.stuck].astype(restored.dtype)
     return restored
+
+
+def _centred_windows(values: np.ndarray) -> np.ndarray:
+    """``(L, WINDOW)``: the :data:`WINDOW` values of ``values`` (1-D, float) centred on each position, NaN beyond its ends."""
+    return np.lib.stride_tricks.sliding_window_view(np.pad(values, WINDOW // 2, constant_values=np.nan), WINDOW)
 
 
 def _around(view: np.ndarray, index: int, flagged: dict[int, np.ndarray]) -> np.ndarray:
