@@ -53,7 +53,9 @@ def restore_unit_plane(
     result = None
     # a colour plane of a gray task restores its chroma too, two more passes: the progress counts them (their
     # tiles in the luma's units) and a Cancel acts between their tiles as well (it did not, and the line read 100 %)
-    passes = 3 if chroma is not None and restorer.task.chroma in ("subsampled", "full") else 1
+    restore_chroma = None if chroma is None else {"subsampled": _restore_subsampled_chroma, "full": _restore_full_chroma}.get(
+        restorer.task.chroma)
+    passes = 1 if restore_chroma is None else 3
     luma_total = 1
     for step in restorer._run_tiles(net, x, tile):
         if isinstance(step, torch.Tensor):
@@ -65,14 +67,12 @@ def restore_unit_plane(
     out = result[0].numpy().transpose(1, 2, 0)
     size = out.shape[:2]
     if chroma is not None:
-        if restorer.task.chroma in ("subsampled", "full"):
-            restore_chroma = _restore_subsampled_chroma if restorer.task.chroma == "subsampled" else _restore_full_chroma
-            for step in restore_chroma(restorer, chroma, net, tile):
-                if isinstance(step, np.ndarray):
-                    chroma = step
-                else:
-                    (channel, (done, total)) = step
-                    yield (luma_total * (1 + channel) + done * luma_total // max(total, 1), luma_total * passes)
+        for step in restore_chroma(restorer, chroma, net, tile) if restore_chroma is not None else ():
+            if isinstance(step, np.ndarray):
+                chroma = step
+            else:
+                (channel, (done, total)) = step
+                yield (luma_total * (1 + channel) + done * luma_total // max(total, 1), luma_total * passes)
         out = ycbcr_to_rgb(np.concatenate([out, _resize_like(chroma, size)], axis=-1))
     if not is_rgb:
         out = out[..., 0]
