@@ -161,7 +161,7 @@
 #                                        better on all 13 numbers, Set12 32.700 / 30.287 / 27.085, McMaster 34.222 /
 #                                        31.849 / 28.704 (BENCHMARKS.md).
 #   the same with OUT=runs/denoise_r23_q05   round 23, from the shipped round 22 (started 2026-12-07 22:41, 1.9 h before
-#                                        its session ended; its step-1,600 checkpoint (00:07, after the first lr decay)
+#                                        its session ended; its step-1,800 checkpoint (00:18, after the first lr decay)
 #                                        exported to its folder, not evaluated). Continue it with RESUME=1 (the budget
 #                                        counts the time spent), then compare with round 22 (Set12 σ 50 27.085).
 # A session that ends first: run the same command again with RESUME=1 (the run continues
