@@ -10,10 +10,15 @@ k = c·w + b for every generated conv) plus restoring the plane. Prints one mark
     python benchmarks/bench_preview_latency.py --size 2048 --viewport 512   # view first: first pixels, view, plane
     python benchmarks/bench_preview_latency.py --rgb --size 2048 --viewport 512 --until view   # colour; each preview stops after the view
     python benchmarks/bench_preview_latency.py --by-brightness      # "noise follows brightness" ticked: 3 restorations blended
+    python benchmarks/bench_preview_latency.py --task microscopy --size 2048 --viewport 512   # uint16 camera counts
 
 With ``--viewport V`` the plane is previewed as the widget does (:func:`napari_hyperres.ui.progressive.preview_steps`):
 the columns then give the time to the first restored pixels (the middle of the V² view), to the
 whole view, and to the whole plane.
+
+A photon-limited task (``microscopy``) gets what a camera records: uint16 counts (gain 2 counts
+per photon, offset 100, read noise 3.5 counts, 50 photons at white), and each preview uses the
+whole layer's noise fit and range as the widget keeps them (read once, before the timed moves).
 
 ``--weights`` defaults to the task's shipped weights when they exist, else a randomly
 initialised network of ``--preset`` (timing does not depend on the weights' values).
@@ -52,21 +57,37 @@ def make_weights(task_name: str, preset: str, folder: Path) -> str:
     return str(save_weights(folder / f"{task_name}.{preset}.safetensors", model.state_dict(), info))
 
 
+CAMERA = {"gain": 2.0, "offset": 100.0, "read_noise": 3.5, "photons_at_white": 50.0}
+"""The camera of a photon-limited task's plane: counts = gain × Poisson(photons) + offset + N(0, read_noise²)."""
+
+
 def bench_image(task_name: str, size: int, level: float, rgb: bool = False) -> np.ndarray:
-    """A uint8 plane of ``size``² (sr: the low-resolution input, ``size / 2`` on a side): gray
-    (scikit-image's camera) or, with ``rgb``, colour ``(size, size, 3)`` (its astronaut)."""
+    """A plane of ``size``² (sr: the low-resolution input, ``size / 2`` on a side): uint8 gray
+    (scikit-image's camera) or, with ``rgb``, colour ``(size, size, 3)`` (its astronaut); for a
+    photon-limited task, the gray plane as uint16 camera counts (:data:`CAMERA`, seeded)."""
     from skimage import data
     from skimage.transform import resize
 
+    from napari_hyperres.core.plugins import get_task
+
     image = data.astronaut() if rgb else data.camera()
     side = size if task_name != "sr" else max(2, round(size / level))
-    return (resize(image, (side, side), anti_aliasing=True, preserve_range=True)).astype(np.uint8)
+    plane = resize(image, (side, side), anti_aliasing=True, preserve_range=True)
+    if not get_task(task_name).noise_parameters:
+        return plane.astype(np.uint8)
+    rng = np.random.default_rng(0)
+    photons = rng.poisson(plane / 255.0 * CAMERA["photons_at_white"])
+    counts = CAMERA["gain"] * photons + CAMERA["offset"] + rng.normal(0.0, CAMERA["read_noise"], plane.shape)
+    return np.clip(np.round(counts), 0, 65535).astype(np.uint16)
 
 
 def levels_for(task, n: int) -> list[float]:
     """``n`` distinct levels inside the task's range, alternating like a dragged slider."""
     low, high = task.level_range
-    values = np.linspace(low + 0.1 * (high - low), high - 0.1 * (high - low), n)
+    if task.level_scale == "log":  # a slider over decades (photons): the middle decades, as dragged
+        values = np.geomspace(low * (high / low) ** 0.1, low * (high / low) ** 0.9, n)
+    else:
+        values = np.linspace(low + 0.1 * (high - low), high - 0.1 * (high - low), n)
     return [float(v) for v in np.concatenate([values[0::2], values[1::2][::-1]])]
 
 
@@ -86,21 +107,25 @@ def bench_worker_path(
 ) -> tuple[list[float], float]:
     """The widget's worker function per level change; returns (latencies s, cold first s)."""
     from napari_hyperres.core.plugins import get_task
-    from napari_hyperres.ui.preview import Request, RestorerCache, restore_plane
+    from napari_hyperres.ui.preview import LayerStatistics, Request, RestorerCache, restore_plane
 
     task = get_task(task_name)
     cache = RestorerCache()
+    statistics = LayerStatistics()  # the widget's: the layer's range (and noise fit) read once, then kept
 
     def request(level: float) -> Request:
-        return Request(task=task, level=level, device=device, weights=weights, data=plane, rgb=plane.ndim == 3, curve=curve_for(by_brightness))
+        return Request(
+            task=task, level=level, device=device, weights=weights, data=plane, rgb=plane.ndim == 3, curve=curve_for(by_brightness),
+            statistics=statistics, data_key=("bench", plane.shape, str(plane.dtype)),
+        )
 
     start = time.perf_counter()
-    restore_plane(cache, request(task.default_level))  # loads the weights, warms up
+    restore_plane(cache, request(task.default_level).with_statistics())  # loads the weights, reads the layer, warms up
     cold = time.perf_counter() - start
     times = []
     for level in levels:
         start = time.perf_counter()
-        restore_plane(cache, request(level))
+        restore_plane(cache, request(level).with_statistics())
         times.append(time.perf_counter() - start)
     cache.release()
     return times, cold
@@ -114,11 +139,12 @@ def bench_view_first(
     seconds to the first tile, to the view, to the plane. ``until`` ("first", "view") stops each
     preview there, as the widget does when the slider moves on (the later columns are then absent)."""
     from napari_hyperres.core.plugins import get_task
-    from napari_hyperres.ui.preview import Request, RestorerCache
+    from napari_hyperres.ui.preview import LayerStatistics, Request, RestorerCache
     from napari_hyperres.ui.progressive import preview_steps
 
     task = get_task(task_name)
     cache = RestorerCache()
+    statistics = LayerStatistics()
     h, w = plane.shape[:2]
     y0, x0 = (h - viewport) // 2, (w - viewport) // 2
     view = (y0, y0 + viewport, x0, x0 + viewport)
@@ -126,7 +152,7 @@ def bench_view_first(
     def one(level: float) -> dict[str, float]:
         request = Request(
             task=task, level=level, device=device, weights=weights, data=plane, rgb=plane.ndim == 3, viewport=view,
-            curve=curve_for(by_brightness),
+            curve=curve_for(by_brightness), statistics=statistics, data_key=("bench", plane.shape, str(plane.dtype)),
         )
         start, marks = time.perf_counter(), {}
         for tile in preview_steps(cache, request):
@@ -231,7 +257,7 @@ def main() -> None:
                 ms = sorted(t * 1000 for t in marks[key])
                 cells.append(f"{statistics.median(ms):.0f} ({ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))]:.0f})")
             print(
-                f"| {args.task} | {info.name} | {'×'.join(map(str, plane.shape))} uint8 | {args.viewport}² | {args.device} "
+                f"| {args.task} | {info.name} | {'×'.join(map(str, plane.shape))} {plane.dtype} | {args.viewport}² | {args.device} "
                 f"| {torch.get_num_threads()} | {len(levels)} | {cells[0]} | {cells[1]} | {cells[2].split(' (')[0]} |"
             )
             return
@@ -248,7 +274,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     print(
         f"| {args.task} | {info.name} ({info.architecture.get('features')}ch×{info.architecture.get('blocks')}) "
-        f"| {'×'.join(map(str, plane.shape))} uint8 | {args.device} ({cpu}) | {torch.get_num_threads()} | {path} "
+        f"| {'×'.join(map(str, plane.shape))} {plane.dtype} | {args.device} ({cpu}) | {torch.get_num_threads()} | {path} "
         f"| {len(ms)} | {statistics.median(ms):.0f} | {p90:.0f} | {cold * 1000:.0f} |"
     )
 

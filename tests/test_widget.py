@@ -2373,3 +2373,39 @@ def test_a_preview_running_when_the_settings_are_refused_does_not_land(make_widg
     qtbot.waitUntil(lambda: widget._preview_worker is None, timeout=TIMEOUT_MS)
     qtbot.wait(100)
     assert [each.name for each in viewer.layers] == ["x"] and widget.status.value == refusal
+
+
+def test_a_level_set_while_the_panels_own_auto_runs_is_kept(make_widget, qtbot, notes, monkeypatch):
+    """Found timing the microscopy preview through the widget: the slider moved while the Auto the panel started
+    (a photon task's layer chosen) was still reading the layer jumped back to the reading when it arrived, and the
+    preview at the user's level was replaced. The user's level is kept now; the status line gives the reading.
+    The Auto button, which the user presses, still sets it."""
+    import threading
+
+    from test_photon_noise import camera, fluorescence_like
+
+    from napari_hyperres.ui import widget_estimate
+
+    viewer = ViewerModel()
+    layer = viewer.add_image(camera(fluorescence_like((96, 96)), 2.0, 3.0, 100.0, 200.0, seed=1), name="counts")
+    original, release = widget_estimate.estimate_request, threading.Event()
+
+    def held(request, *args, **kwargs):
+        release.wait(30)
+        return original(request, *args, **kwargs)
+
+    monkeypatch.setattr(widget_estimate, "estimate_request", held)
+    widget = make_widget(viewer)
+    widget.layer_combo.value = layer
+    widget.task_combo.value = "microscopy"  # the panel's own Auto starts and waits
+    assert widget.estimating
+    widget.level = 700.0  # the user drags the slider meanwhile
+    chosen = widget.level
+    release.set()
+    qtbot.waitUntil(lambda: not widget.estimating and _idle(widget), timeout=TIMEOUT_MS)
+    assert widget.level == pytest.approx(chosen)
+    assert "Auto reads" in widget.status.value or "preview microscopy" in widget.status.value
+    assert notes["error"] == [] and notes["warning"] == []
+    widget.auto_button.clicked.emit()  # asked for: the reading is used
+    qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
+    assert widget.level < 400.0  # about 200 photons at white

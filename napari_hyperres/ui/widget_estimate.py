@@ -7,6 +7,7 @@ A mixin of :class:`napari_hyperres.ui.widget.RestoreWidget`; the level is found 
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +82,12 @@ class EstimateMixin:
                 "arrived after the task or the image changed; ignored"
             )
             return
+        if automatic and self._slider_moved_since(request):  # the user's level wins over an Auto they did not ask for
+            self.say(
+                f"Auto reads {format_level(level)} {task.unit}; the level you set ({format_level(self.level)}) is kept "
+                "(press Auto to use the reading)"
+            )
+            return
         low, high = task.level_range
         if choice.outside_range:
             message = f"estimated level {level:g} is outside {low:g}–{high:g} ({task.unit}); level left unchanged"
@@ -114,6 +121,12 @@ class EstimateMixin:
                 source += f"; parts read {choice.uneven[0]:.3g}–{choice.uneven[1]:.3g}"
         self._level_found = (task.name, self.level, source, request.source_id)  # the previews of this layer at this level still say where it came from
         self.say(message)
+
+    def _slider_moved_since(self, request: Request) -> bool:
+        """Whether the level was moved away from ``request.level`` while the estimate ran (by the user: a
+        task or layer change makes the request stale first). A review's benchmark: the slider dragged while the
+        panel's own Auto read the layer jumped back to the reading when it arrived, and the user's level was lost."""
+        return not math.isclose(self.task.check_level(self.level), request.level, rel_tol=1e-6, abs_tol=1e-9)
 
     def _estimate_is_stale(self, request: Request) -> bool:
         """Whether the task or the layer chosen has changed since ``request`` was made."""
