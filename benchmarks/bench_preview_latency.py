@@ -193,9 +193,9 @@ def bench_widget(task_name: str, weights: str, device: str, plane: np.ndarray, l
     widget.device_combo.value = device
 
     def wait_for(level: float) -> float:
-        name = preview_name("plane", task_name, widget.task.check_level(level))
         start = time.perf_counter()
         widget.level = level
+        name = preview_name("plane", task_name, widget.level)  # the slider's own value (a log slider rounds it)
         while True:
             app.processEvents()
             previews = [layer for layer in viewer.layers if PREVIEW_KEY in layer.metadata]

@@ -189,3 +189,28 @@ def test_a_folder_named_like_shipped_weights_does_not_hide_them(tmp_path, monkey
     (tmp_path / "denoise.lite").mkdir()
     monkeypatch.chdir(tmp_path)
     assert resolve_weights("denoise.lite") == PRETRAINED_DIR / "denoise.lite.safetensors"
+
+
+def test_the_meta_count_that_guards_loading_counts_what_is_built():
+    """``build_model`` counts a file's network on the meta device before building it (a hostile architecture is
+    refused without allocating), with :class:`ShapesOnly` skipping the values initialisation computes (on the
+    meta device they cost each process 1.6-2 s, BENCHMARKS.md). The shipped files' architectures and the
+    trainer's baselines: the count equals the built network's."""
+    from napari_hyperres.core.weights import (
+        MODEL_BUILDERS,
+        PRETRAINED_DIR,
+        ShapesOnly,
+        list_weights,
+    )
+    from trainer.models import baseline_builders
+
+    builders = {**MODEL_BUILDERS, **baseline_builders()}
+    cases = [(info.kind, info.architecture) for info in list_weights()]
+    assert {kind for kind, _ in cases} >= {"hyperres", "hair"} and PRETRAINED_DIR.is_dir()
+    lite = next(arch for kind, arch in cases if kind == "hyperres")
+    cases += [("dedicated", lite), ("adafm", lite), ("hyperres", {**lite, "head": "unshuffle"})]
+    for kind, architecture in cases:
+        with torch.device("meta"), ShapesOnly():
+            shapes = {name: tuple(p.shape) for name, p in builders[kind](architecture).named_parameters()}
+        built = {name: tuple(p.shape) for name, p in builders[kind](architecture).named_parameters()}
+        assert shapes == built, (kind, architecture)

@@ -19,6 +19,7 @@ from typing import Callable, Mapping
 
 import torch
 import torch.nn as nn
+from torch.overrides import TorchFunctionMode
 
 from ..errors import MissingWeightsError, WeightsError, WrongTaskWeightsError
 from .atomic import atomic_write
@@ -255,6 +256,33 @@ def check_tensors(tensors: dict[str, torch.Tensor], expected: dict[str, torch.Te
             raise WeightsError(f"{source}: tensor {name!r} holds NaN or infinite values; the weights are damaged (a diverged training?)")
 
 
+class ShapesOnly(TorchFunctionMode):
+    """Building a network on the meta device for its shapes alone: the values its initialisation
+    computes are skipped (random tensors, in-place fills such as ``nn.init``'s, arithmetic with a number).
+
+    On the meta device those go through torch's Python decompositions, whose first call imports
+    ``torch._dynamo``: 1.6–2 s on this machine, paid by every process's first ``load_model`` (the CLI's
+    every run, the widget's first preview). Anything not recognised here still runs as usual, only slower.
+    """
+
+    RANDOM = (torch.randn, torch.rand)
+    WITH_A_NUMBER = frozenset({"mul", "__mul__", "__rmul__", "add", "__add__", "__radd__", "sub", "__sub__", "div", "__truediv__"})
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in self.RANDOM:
+            size = args[0] if len(args) == 1 and not isinstance(args[0], int) else args
+            return torch.empty(size, dtype=kwargs.get("dtype"), device="meta")
+        first = args[0] if args else next(iter(kwargs.values()), None)
+        if isinstance(first, torch.Tensor) and first.is_meta:
+            name = getattr(func, "__name__", "")
+            if name.endswith("_") and not name.endswith("__"):  # an in-place fill: nothing to fill
+                return first
+            if name in self.WITH_A_NUMBER and len(args) == 2 and isinstance(args[1], (int, float)) and not kwargs:
+                return torch.empty_like(first)
+        return func(*args, **kwargs)
+
+
 def build_model(kind: str, architecture: dict, builders: ModelBuilders | None = None) -> nn.Module:
     """A freshly initialised network of ``kind`` with ``architecture`` (sizes checked first: each
     value against :data:`ARCHITECTURE_BOUNDS`, then the whole network's parameter count, counted
@@ -264,7 +292,7 @@ def build_model(kind: str, architecture: dict, builders: ModelBuilders | None = 
     if kind not in known:
         raise WeightsError(f"unknown model kind {kind!r}; known: {sorted(known)}")
     try:
-        with torch.device("meta"):  # shapes only: nothing is allocated
+        with torch.device("meta"), ShapesOnly():  # shapes only: nothing is allocated or computed
             count = sum(p.numel() for p in known[kind](architecture).parameters())
         if count > MAX_PARAMETERS:
             raise WeightsError(f"architecture {architecture} has {count:,} parameters, more than {MAX_PARAMETERS:,}; refused as damaged or hostile")
