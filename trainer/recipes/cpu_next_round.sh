@@ -162,8 +162,11 @@
 #                                        31.849 / 28.704 (BENCHMARKS.md).
 #   the same with OUT=runs/denoise_r23_q05   round 23, from the shipped round 22 (started 2026-12-07 22:41, 1.9 h before
 #                                        its session ended; its step-1,800 checkpoint (00:18, after the first lr decay)
-#                                        exported to its folder, not evaluated). Continue it with RESUME=1 (the budget
-#                                        counts the time spent), then compare with round 22 (Set12 σ 50 27.085).
+#                                        exported to its folder, not evaluated). Resumed 2026-12-08 00:33: 2,070 steps,
+#                                        Set12 +0.003 / +0.004 / +0.004 (27.089 at σ 50), McMaster 0.000 / +0.001 / +0.001,
+#                                        σ 5-75 +0.003 to +0.011, 8-bit Set12 files +0.002 to +0.004. Shipped. The gain per
+#                                        round is down to 0.004 dB at σ 50 (0.031 short): the next CPU went to auto.lite
+#                                        (trainer/recipes/cpu_auto_next_round.sh).
 # A session that ends first: run the same command again with RESUME=1 (the run continues
 # from its last checkpoint; the budget counts the time already spent). That needs the run's
 # folder: where a new session starts from a fresh checkout (runs/ is not in git), a round and
