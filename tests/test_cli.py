@@ -620,7 +620,9 @@ def test_estimate_takes_the_value_range_restore_uses_and_skips_hidden_files(tmp_
     assert "._a.tif" not in err and err.count("b.png") == 1
     assert main(["restore", str(folder / "a.tif"), str(tmp_path / "o.tif"), "--task", "microscopy", "--level", "auto",
                  "--value-range", "0", "4095", "--device", "cpu"]) == 0
-    assert f"{float(line.split(chr(9))[1]):.4g}" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{float(line.split(chr(9))[1]):.4g}" in err
+    assert "--value-range with 'microscopy' sets the black and white" in err  # a review: −1.2 dB without a word
     with pytest.raises(SystemExit):
         main(["restore", str(folder / "a.tif"), str(tmp_path / "p.tif"), "--task", "microscopy", "--level", "auto",
               "--value-range", "0", "inf"])

@@ -156,3 +156,19 @@ def test_the_camera_check_reads_central_crops_of_a_few_planes():
     np.testing.assert_array_equal(cut[1], planes[7, 256:768, 344:856])  # the first and last planes, centred
     small = planes[:, :128, :128]
     assert camera_check_planes(small).shape == (8, 128, 128)  # small planes: all of them, whole
+
+
+def test_a_failed_fit_of_several_planes_names_channels_and_the_camera_first():
+    """A review: a two-detector stack given without its channel axis failed with "barely grows ... use the 'denoise'
+    task", which sent a microscopist the wrong way; the camera, the usual remedy for fluorescence, came second and
+    channels not at all."""
+    from napari_hyperres.blind.photon_fit import fit_poisson_gaussian
+    from napari_hyperres.errors import NoiseFitError
+
+    clean = fluorescence_like((128, 128))
+    stack = np.stack([camera(clean, 2.0, 3.0, 100.0, 200.0, seed=1), camera(clean, 0.5, 3.0, 300.0, 40.0, seed=2)] * 3)
+    with pytest.raises(NoiseFitError) as raised:
+        fit_poisson_gaussian(stack)
+    message = str(raised.value)
+    assert "channel_axis" in message and "6 planes" in message
+    assert message.index("--camera") < message.index("'denoise'")

@@ -444,12 +444,15 @@ def fit_poisson_gaussian(
     low, high = float(means.min()), float(means.max())
     growth = (gain * high + beta) / max(gain * low + beta, 1e-12)
     if not gain > 0 or growth < MIN_VARIANCE_GROWTH:
+        several = f"; if the {len(sampled)} planes read are channels of different detectors or dyes, {CHANNELS_ADVICE}" \
+            if len(sampled) > 1 else ""
         raise NoiseFitError(
             f"the noise of this image barely grows with intensity (fitted gain {gain:.3g}; noise variance ×{growth:.2g} "
-            "from the darkest to the brightest level): if it is not photon-limited, use the 'denoise' task "
-            "(one σ for the whole image); if it is fluorescence with only a few photons per pixel, read noise hides "
-            "the shot noise from the fit: give your camera's noise instead (CLI: --camera GAIN READ_NOISE OFFSET; "
-            "Python: noise=PoissonGaussian.from_read_noise(gain, read_noise, offset))"
+            "from the darkest to the brightest level): if it is fluorescence with only a few photons per pixel, or "
+            "sparse bright spots on a dark field, read noise hides the shot noise from the fit: give your camera's "
+            "noise (CLI: --camera GAIN READ_NOISE OFFSET; napari: the camera field; Python: "
+            "noise=PoissonGaussian.from_read_noise(gain, read_noise, offset)); if it is not photon-limited, use the "
+            f"'denoise' task (one σ for the whole image){several}"
         )
     if len(crops) > 1:
         _warn_if_planes_differ(samples, [len(plane_crops) for plane_crops in crops], gain, beta)

@@ -305,6 +305,10 @@ def output_notes(task, jobs: list[tuple[Path, Path]], args: argparse.Namespace) 
                      "(--jpeg-quality); .png or .tif keep every restored pixel")
     elif args.jpeg_quality is not None:
         notes.append("note: --jpeg-quality applies to .jpg outputs only; these outputs are not JPEG")
+    if task.noise_parameters and args.value_range:  # a review: 0 4095 on a 12-bit frame at 100-300 counts, −1.2 dB, no word
+        notes.append(f"note: --value-range with {task.name!r} sets the black and white the photons are counted between: give "
+                     "the camera's offset and the brightest signal, or leave it out to use the data's own; a range much "
+                     "wider than the data (0 4095 on a frame at 100–300 counts) restores it worse (−1.2 dB measured)")
     jpeg_in = sum(src.suffix.lower() in JPEG_SUFFIXES for src, _ in jobs)
     if task.name == "sr" and jpeg_in:
         how = "--task dejpeg --level auto into other files, then sr on those"
