@@ -200,3 +200,31 @@ def test_sharp_spots_of_the_sample_are_no_impulses(photons):
     hot[[6, 6], [100, 150]] += 3000  # and hot pixels among them are still found
     mask = impulse_mask(hot, TRUE_NOISE)
     assert mask[6, 100] and mask[6, 150] and np.count_nonzero(mask) == 2
+
+
+def test_a_level_far_above_the_reading_takes_no_noise_for_defects(microscopy):
+    """Found timing the microscopy preview: at a level far above what the frame reads (1,500 photons on a frame
+    that reads about 50) hot pixels and lines were found against the level's model of the noise, 1/30 of the
+    data's variance, so plain noise was taken for hot pixels and kept as recorded, and the preview took twice as
+    long. Defects are found against the data's noise now, and a chunked restore at that level equals the whole."""
+    da = pytest.importorskip("dask.array")
+    from skimage import data
+
+    from napari_hyperres.blind.photon_fit import photon_setup
+    from napari_hyperres.core.line_defects import find_defect_lines
+    from napari_hyperres.core.plugins import get_task
+
+    frame = camera(data.camera()[128:384, 128:384] / 255.0, 2.0, 3.5, 100.0, 50.0, seed=0)  # reads about 50 photons
+    hot, where = with_hot_pixels(frame, 5, 4000)
+    noise, value_range = whole_noise(frame), (100.0, 200.0)
+    _, mapping = photon_setup(get_task("microscopy"), hot, 1500.0, noise=noise, value_range=value_range)
+    assert mapping.data_noise == noise and mapping.noise.gain < noise.gain / 10  # the level's model: far less noise
+    assert np.count_nonzero(impulse_mask(hot, mapping.noise)) > 5 + 10  # what the old rule took for hot pixels
+    expected = np.zeros(hot.shape, dtype=bool)
+    expected[where] = True
+    np.testing.assert_array_equal(impulse_mask(hot, mapping.data_noise), expected)
+    assert not find_defect_lines(hot, mapping.data_noise)
+    restored = microscopy.restore(hot, 1500.0, noise=noise, value_range=value_range)
+    assert np.array_equal(restored[where], hot[where])
+    lazy = microscopy.restore(da.from_array(hot, chunks=(128, 128)), 1500.0, noise=noise, value_range=value_range)
+    assert np.abs(lazy.compute().astype(int) - restored).max() <= 1

@@ -697,6 +697,7 @@ def photon_setup(
         noise = given_noise_on(noise, planes, black, white)
     if planes is not None:
         _warn_if_planes_dimmer(planes, noise, noise.photons(black, white))
+    measured = noise  # what the data holds: defects are found against it, whatever the level
     if is_auto(level):
         photons = fitted_photons(task, noise, black, white)
     else:
@@ -704,4 +705,4 @@ def photon_setup(
         if planes is not None:
             _warn_if_level_misfits(photons, noise.photons(black, white), task.level_range)
         noise = noise.with_photons(photons, black, white)
-    return photons, stabilized_map(noise, black, white, np.dtype(image.dtype), max_sigma)
+    return photons, stabilized_map(noise, black, white, np.dtype(image.dtype), max_sigma, measured)

@@ -255,16 +255,16 @@ class Restorer:
         """What every piece of a large image must share, read from ``sample`` (its sampled planes).
 
         Returns ``(level, value_range, noise)``: the numeric level ("auto" resolved; "by-brightness": the curve), the
-        intensity map's ``(black, white)`` and, for photon-limited tasks, the fitted noise at
-        that level (else ``noise`` as given). Restoring each piece with these equals restoring
-        the whole with them (the lazy and streaming paths use this).
+        intensity map's ``(black, white)`` and, for photon-limited tasks, the noise the data holds (the fit, or the
+        camera given, checked; with the level it gives the same map) (else ``noise`` as given). Restoring each piece
+        with these equals restoring the whole with them (the lazy and streaming paths use this).
         """
         given_range = value_range
         if value_range is None:
             value_range = intensity_map_for(sample, counts=bool(self.task.noise_parameters)).value_range
         if self.task.noise_parameters:  # the sample stands for the whole image: a given camera is checked on it, as in memory
             level, stabilized = self.photon_map(sample, level, is_rgb, noise=noise, value_range=given_range)
-            return level, value_range, stabilized.noise
+            return level, value_range, stabilized.data_noise
         return self.resolve_level(sample, level, is_rgb, value_range), value_range, noise
 
     def photon_map(
@@ -364,17 +364,18 @@ class Restorer:
         for p in range(planes.shape[0]):
             plane, impulses, offsets = planes[p], None, None
             if isinstance(mapping, StabilizedMap):  # kept out of the network (core.impulses): hot pixels, cosmic rays,
-                lines = find_defect_lines(plane, mapping.noise)  # (first: a hot column hides the impulses beside it)
+                held = mapping.data_noise  # found against the data's noise, not the level's model of it
+                lines = find_defect_lines(plane, held)  # (first: a hot column hides the impulses beside it)
                 if lines:  # defective columns and rows, restored less their offset over their neighbours, then given it back
                     plane, offsets = fill_lines(plane, lines)
-                impulses = impulse_mask(plane, mapping.noise)  # and padding below the camera's black (stitched tiles' zeros)
+                impulses = impulse_mask(plane, held)  # and padding below the camera's black (stitched tiles' zeros)
                 impulses = impulses if impulses.any() else None
                 plane = plane if impulses is None else fill_impulses(plane, impulses)
-                padding = padding_mask(plane, mapping.noise)
+                padding = padding_mask(plane, held)
                 if padding.any():
-                    plane = fill_padding(plane, padding, mapping.noise.offset)
+                    plane = fill_padding(plane, padding, held.offset)
                     impulses = padding if impulses is None else impulses | padding
-                saturated = saturated_mask(planes[p], mapping.noise)  # inside a clipped patch: kept as recorded, as impulses are
+                saturated = saturated_mask(planes[p], held)  # inside a clipped patch: kept as recorded, as impulses are
                 if saturated is not None:
                     impulses = saturated if impulses is None else impulses | saturated
             unit = mapping.to_unit(plane)
