@@ -135,13 +135,14 @@ def test_an_ome_tiff_keeps_its_voxel_size(tmp_path, rng, task, level, size):
     output had no OME-XML at all. Now the output is an OME-TIFF with the sizes (x / y ÷ s after sr)."""
     from napari_hyperres.io.tiff_meta import ome_pixels
 
-    stack = rng.integers(100, 4000, (2, 24, 30), dtype=np.uint16)
-    sizes = {"PhysicalSizeX": 0.2, "PhysicalSizeXUnit": "µm", "PhysicalSizeY": 0.2, "PhysicalSizeYUnit": "µm", "PhysicalSizeZ": 0.5}
-    tifffile.imwrite(tmp_path / "in.ome.tif", stack, ome=True, metadata={"axes": "ZYX", **sizes})
+    stack = rng.integers(100, 4000, (2, 2, 24, 30), dtype=np.uint16)
+    sizes = {"PhysicalSizeX": 0.2, "PhysicalSizeXUnit": "µm", "PhysicalSizeY": 0.2, "PhysicalSizeYUnit": "µm", "PhysicalSizeZ": 0.5,
+             "TimeIncrement": 2.5, "TimeIncrementUnit": "s"}  # a review: the frame interval was dropped
+    tifffile.imwrite(tmp_path / "in.ome.tif", stack, ome=True, metadata={"axes": "TZYX", **sizes})
     done = run_cli("restore", tmp_path / "in.ome.tif", tmp_path / "out.ome.tif", "--task", task, "--level", level)
     assert done.returncode == 0, done.stderr
     with tifffile.TiffFile(tmp_path / "out.ome.tif") as tif:
-        assert tif.is_ome and tif.series[0].axes == "ZYX"
+        assert tif.is_ome and tif.series[0].axes == "TZYX"
         assert ome_pixels(tif.ome_metadata) == {**sizes, "PhysicalSizeX": size, "PhysicalSizeY": size}
 
 

@@ -27,8 +27,12 @@ CHANNEL_KEYS = ("mode", "Ranges", "LUTs", "channels")
 """ImageJ entries that describe several channels, left out of one channel's metadata."""
 
 OME_SIZES = ("PhysicalSizeX", "PhysicalSizeY", "PhysicalSizeZ")
-"""OME-XML ``Pixels`` attributes carried over (each with its ``…Unit``): the voxel size; and
-the channels' names (``Channel Name="GFP"``)."""
+"""OME-XML ``Pixels`` attributes carried over (each with its ``…Unit``): the voxel size, the time between frames
+(:data:`OME_TIMING`); and the channels' names (``Channel Name="GFP"``)."""
+
+OME_TIMING = ("TimeIncrement",)
+"""OME-XML ``Pixels`` attributes of a time-lapse carried over with the voxel size (a review: a frame interval an
+OME-TIFF recorded was dropped, so the output's time axis had no scale)."""
 
 NGFF_AXES = {"T": "t", "C": "c", "Z": "z", "Y": "y", "X": "x", "S": "c"}
 """tifffile's axis letters → OME-Zarr (NGFF) axis names; other letters (``Q``, ``I``) have none."""
@@ -240,8 +244,8 @@ def _moved(items, source: int, destination: int) -> list:
 
 
 def ome_pixels(ome_xml: str | None) -> dict[str, Any] | None:
-    """The first image's voxel size and channel names in OME-XML: ``{"PhysicalSizeX": 0.1,
-    "PhysicalSizeXUnit": "µm", ..., "Channel": {"Name": ["GFP", "RFP"]}}`` (tifffile's ``metadata``
+    """The first image's voxel size, frame interval and channel names in OME-XML: ``{"PhysicalSizeX": 0.1,
+    "PhysicalSizeXUnit": "µm", ..., "TimeIncrement": 2.0, "TimeIncrementUnit": "s", "Channel": {"Name": ["GFP", "RFP"]}}`` (tifffile's ``metadata``
     for an OME output), or ``None`` when it records none (or cannot be parsed)."""
     import xml.etree.ElementTree as ElementTree
 
@@ -255,7 +259,7 @@ def ome_pixels(ome_xml: str | None) -> dict[str, Any] | None:
     if pixels is None:
         return None
     sizes: dict[str, Any] = {}
-    for key in OME_SIZES:
+    for key in OME_SIZES + OME_TIMING:
         try:
             value = float(pixels.attrib[key])
         except (KeyError, ValueError):
