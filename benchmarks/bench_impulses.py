@@ -11,6 +11,8 @@ model is given to ``impulse_mask``; seeded).
 - **Hot groups**: 150 groups of hot pixels added after the noise (a single pixel, a pair, an L of three, a
   diagonal streak of four, a 2×2 block), each pixel raised by 70–100 % of the given counts; the share of their
   pixels found, and how many pixels were found that are not in any group.
+- **Hot pixels on beads**: 144 blurred beads (PSF σ in px, 1,000 photons at their peak) with one hot pixel each,
+  at the bead's brightest pixel or 2 px from it; the share of those hot pixels found.
 
     python benchmarks/bench_impulses.py [--quick]
 """
@@ -84,11 +86,26 @@ def main() -> None:
             row.append(f"{mask[truth].mean():.2f} ({np.count_nonzero(mask & ~truth)})")
         group_rows.append(row)
 
+    bead_rows = []
+    for sigma in (1.5, 2.0, 3.0):
+        for off in (0, 2):
+            row = [f"σ {sigma:g} px, {off} px from the peak"]
+            for bump in (1000, 3000):
+                image, centres = spots(background.shape, sigma, 1000.0, rng, 6 if args.quick else 12)
+                counts = camera_counts(background + image, GAIN, READ_COUNTS, OFFSET, rng).astype(np.float64)
+                brightest = [(y, x + off) for y, x in centres]
+                ys, xs = np.array(brightest).T
+                counts[ys, xs] += bump
+                row.append(common.fmt(float(impulse_mask(counts, noise)[ys, xs].mean()), 2))
+            bead_rows.append(row)
+
     report = common.Report("Impulses of more than one pixel (microscopy)", __doc__.strip().split("\n\n")[1], args.device)
     report.section(f"Spots of the sample: share found as impulses ({background.shape[0]}², {BACKGROUND:g} photons of background)")
     report.table(["PSF"] + [f"{peak} photons" for peak in peaks], spot_rows)
     report.section("Hot groups: share of their pixels found (other pixels found)")
     report.table(["group"] + [f"+{bump} counts" for bump in bumps], group_rows)
+    report.section("Hot pixels on beads of 1,000 photons: share found")
+    report.table(["bead, hot pixel", "+1000 counts", "+3000 counts"], bead_rows)
     report.emit(args)
 
 

@@ -228,3 +228,16 @@ def test_a_level_far_above_the_reading_takes_no_noise_for_defects(microscopy):
     assert np.array_equal(restored[where], hot[where])
     lazy = microscopy.restore(da.from_array(hot, chunks=(128, 128)), 1500.0, noise=noise, value_range=value_range)
     assert np.abs(lazy.compute().astype(int) - restored).max() <= 1
+
+
+def test_a_hot_pixel_on_a_blurred_bead_is_still_an_impulse():
+    """A diff review of the shoulder rule: a hot pixel at the peak of a blurred bead stood on the bead's shoulders
+    and was taken for the bead's own peak (0 of 20 found, the old rule 20 of 20) and restored into it. A peak
+    sharper than any the optics make (:data:`SHARPEST_SPOT`) is an impulse on the sample."""
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:96, 0:96]
+    beads = sum(1000.0 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 2.0**2)) for cy, cx in ((24, 24), (24, 72), (72, 48)))
+    counts = camera_counts(fluorescence_like((96, 96)) * 40.0 + beads, 2.2, 3.5, 100.0, rng).astype(np.int64)
+    counts[[24, 24, 72], [24, 74, 48]] += 6000  # at two peaks, and 2 px from one
+    mask = impulse_mask(counts.astype(np.uint16), TRUE_NOISE)
+    assert mask[24, 24] and mask[24, 74] and mask[72, 48] and np.count_nonzero(mask) == 3

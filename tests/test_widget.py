@@ -2409,3 +2409,17 @@ def test_a_level_set_while_the_panels_own_auto_runs_is_kept(make_widget, qtbot, 
     widget.auto_button.clicked.emit()  # asked for: the reading is used
     qtbot.waitUntil(lambda: not widget.estimating, timeout=TIMEOUT_MS)
     assert widget.level < 400.0  # about 200 photons at white
+    # a diff review: an Auto that waited behind another (a second layer chosen while the first was read) took the
+    # level the user set meanwhile for its own starting point, and overwrote it
+    second = viewer.add_image(camera(fluorescence_like((96, 96), seed=3), 2.0, 3.0, 100.0, 200.0, seed=2), name="second")
+    release.clear()
+    widget.layer_combo.value = second  # the panel's own Auto for it starts and waits
+    qtbot.waitUntil(lambda: widget.estimating, timeout=TIMEOUT_MS)
+    widget.layer_combo.value = layer  # and one for the first layer queues behind it
+    widget.level = 700.0
+    chosen = widget.level
+    release.set()
+    qtbot.waitUntil(lambda: not widget.estimating and _idle(widget), timeout=TIMEOUT_MS)
+    qtbot.wait(300)
+    qtbot.waitUntil(lambda: not widget.estimating and _idle(widget), timeout=TIMEOUT_MS)
+    assert widget.level == pytest.approx(chosen) and notes["error"] == []

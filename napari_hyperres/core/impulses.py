@@ -25,6 +25,8 @@ Pure numpy, strip by strip (a few rows of temporaries, whatever the plane's size
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .photon_noise import PoissonGaussian, gat
@@ -45,78 +47,160 @@ SHOULDER_SHARE = 0.12
 """... and by more than this share of the spot's own height over the pixels around it (around a hot pixel at most
 0.16, and then with shoulders under 1.8; around spots of PSF σ ≥ 0.7 px at least 0.15)."""
 
+SHARPEST_SPOT = 5.0
+"""A spot the optics blurred peaks at most this many times as high over its surroundings (the median of the ring
+2 px out, in counts) as the brightest of the pixels 4-adjacent to it: a Gaussian PSF of σ px centred on a pixel
+gives e^(1/2σ²), 2.8 at σ 0.7, 4.0 at σ 0.6 and 7.4 at σ 0.5, less off centre; with noise, σ 0.7 spots at 3,000
+photons reached 4 (4 % of them above it), none reached 5. A group on shoulders but sharper than that is an impulse on a part of the sample (a diff review: a hot
+pixel at the peak of a blurred bead was taken for the bead's own peak and restored into it, up to 151 counts around)."""
+
 STRIP_ROWS = 256
-"""Rows handled at a time (plus one row of context on each side)."""
+"""Rows handled at a time (plus :data:`HALO` rows of context on each side)."""
+
+HALO = MAX_IMPULSE_PIXELS + 3
+"""Rows of context around a strip: a group whose first row lies in the strip, and the two rings around it, end
+inside it; a group reaching the context's edge is larger than an impulse."""
+
+_AROUND = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+_NEAREST = [(-1, 0), (1, 0), (0, -1), (0, 1)]
+_BEYOND = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3) if max(abs(dy), abs(dx)) == 2]
 
 
 def impulse_mask(counts: np.ndarray, noise: PoissonGaussian, sigmas: float = IMPULSE_SIGMAS) -> np.ndarray:
-    """Where ``counts`` holds impulses under ``noise``: hot pixels and cosmic-ray hits, one pixel or a few side by side.
+    """Where ``counts`` holds impulses under ``noise``: hot pixels and cosmic-ray hits, one pixel or a few in a line.
 
     In the stabilised domain (:func:`~napari_hyperres.core.photon_noise.gat`, noise std ≈ 1) an impulse is a group of
     up to :data:`MAX_IMPULSE_PIXELS` pixels (8-connected), each more than ``sigmas`` above the third brightest of its 8
-    neighbours (so a pixel may have two bright neighbours: a pair, a streak), the darkest of them more than ``sigmas``
-    above the brightest pixel around the group, and no shoulders (:data:`SHOULDER_SIGMAS`, :data:`SHOULDER_SHARE`):
-    the optics blur a spot of the sample over the pixels around it, a camera's or a cosmic ray's impulse has none.
+    neighbours (so a pixel may have two bright neighbours: a pair, an L, a streak one pixel wide), the darkest of them
+    more than ``sigmas`` above the brightest pixel around the group, and either no shoulders (:data:`SHOULDER_SIGMAS`,
+    :data:`SHOULDER_SHARE`: the optics blur a spot of the sample over the pixels around it, a camera's or a cosmic
+    ray's impulse has none) or too sharp for the optics (:data:`SHARPEST_SPOT`: a hot pixel on a bead).
 
-    Measured on a W2S field at 50 photons with 150 added groups each (gain 1.2, read noise 2; the prototype's
-    numbers are in BENCHMARKS.md "Impulses of more than one pixel"): single, paired, L-shaped and diagonal 4-pixel
-    hot pixels at +150 to +4,000 counts are found; spots of PSF σ 0.7 px and wider at 100–3,000 photons are not (a
-    review: a third of such puncta had been kept as recorded and the rest restored, two intensities for one kind of
-    spot). Spots of σ 0.5 px, one pixel with nothing around it, are kept as recorded, as hot pixels are; at σ 0.6
-    some are.
+    Measured (``benchmarks/bench_impulses.py``; BENCHMARKS.md "Impulses of more than one pixel"): single, paired,
+    L-shaped and diagonal 4-pixel hot pixels at +150 to +4,000 counts are found, and on blurred beads too; spots of
+    PSF σ 0.7 px and wider at 100–3,000 photons are not (a review: a third of such puncta had been kept as recorded
+    and the rest restored, two intensities for one kind of spot). Spots of σ 0.5 px, one pixel with nothing around
+    it, are kept as recorded, as hot pixels are; at σ 0.6 some are. Thicker hits (2×2, a plus) are not found.
+
+    Strip by strip (:data:`STRIP_ROWS` rows and :data:`HALO` of context): a few rows of temporaries whatever the
+    plane's size; each group is decided once, in the strip its first row lies in, with all of it and its rings.
 
     Shape:
         - counts: ``(H, W)`` in the data's units (any real dtype); output: bool ``(H, W)``.
         A border pixel is compared with the neighbours it has; a plane under 3 pixels high or wide has none.
     """
-    import cv2
-
     height, width = counts.shape
     mask = np.zeros((height, width), dtype=bool)
     if height < 3 or width < 3:
         return mask
-    candidates = np.zeros((height, width), dtype=np.uint8)
     for top in range(0, height, STRIP_ROWS):
         bottom = min(top + STRIP_ROWS, height)
-        lo, hi = max(top - 1, 0), min(bottom + 1, height)
-        padded = np.pad(gat(counts[lo:hi], noise), 1, mode="constant", constant_values=-np.inf)  # none beyond the border
-        rows = slice(top - lo + 1, bottom - lo + 1)
-        first, second, third = (np.full((bottom - top, width), -np.inf, dtype=np.float32) for _ in range(3))
-        for dy in (-1, 0, 1):
-            for dx in (-1, 0, 1):
-                if dy or dx:  # the three brightest neighbours, kept in order
-                    shifted = padded[rows.start + dy : rows.stop + dy, 1 + dx : 1 + dx + width]
-                    lower = np.minimum(first, shifted)
-                    np.maximum(first, shifted, out=first)
-                    lowest = np.minimum(second, lower)
-                    np.maximum(second, lower, out=second)
-                    np.maximum(third, lowest, out=third)
-        candidates[top:bottom] = padded[rows, 1 : 1 + width] - third > np.float32(sigmas)
-    if not candidates.any():
-        return mask
+        lo, hi = max(top - HALO, 0), min(bottom + HALO, height)
+        candidates = _candidates(counts, noise, sigmas, lo, hi)
+        if not candidates[top - lo : bottom - lo].any():
+            continue
+        _decide_groups(counts[lo:hi], noise, sigmas, candidates, mask[lo:hi], (top - lo, bottom - lo), (lo > 0, hi < height))
+    return mask
+
+
+def _candidates(counts: np.ndarray, noise: PoissonGaussian, sigmas: float, lo: int, hi: int) -> np.ndarray:
+    """uint8 ``(hi − lo, W)``: rows ``lo:hi`` of the pixels more than ``sigmas`` above the third brightest of their
+    8 neighbours (stabilised; the plane's border pixels against the neighbours they have)."""
+    height, width = counts.shape
+    top, bottom = max(lo - 1, 0), min(hi + 1, height)
+    padded = np.pad(gat(counts[top:bottom], noise), 1, mode="constant", constant_values=-np.inf)  # none beyond the border
+    rows = slice(lo - top + 1, hi - top + 1)
+    first, second, third = (np.full((hi - lo, width), -np.inf, dtype=np.float32) for _ in range(3))
+    for dy, dx in _AROUND:  # the three brightest neighbours, kept in order
+        shifted = padded[rows.start + dy : rows.stop + dy, 1 + dx : 1 + dx + width]
+        lower = np.minimum(first, shifted)
+        np.maximum(first, shifted, out=first)
+        lowest = np.minimum(second, lower)
+        np.maximum(second, lower, out=second)
+        np.maximum(third, lowest, out=third)
+    return (padded[rows, 1 : 1 + width] - third > np.float32(sigmas)).astype(np.uint8)
+
+
+def _decide_groups(counts: np.ndarray, noise: PoissonGaussian, sigmas: float, candidates: np.ndarray, mask: np.ndarray,
+                   strip: tuple[int, int], cut: tuple[bool, bool]) -> None:
+    """Mark in ``mask`` (a view of the window ``counts``) the candidate groups that are impulses and whose first row
+    lies in ``strip`` (rows of the window); ``cut``: whether the window's top / bottom row is not the plane's."""
+    import cv2
+
     count, labels, stats, _ = cv2.connectedComponentsWithStats(candidates, connectivity=8)
-    near = np.ones((3, 3), np.uint8)
+    rows = len(candidates)
+    singles = []
     for label in range(1, count):
         x, y, box_w, box_h, area = (int(v) for v in stats[label])
-        if area > MAX_IMPULSE_PIXELS:
+        if not strip[0] <= y < strip[1] or area > MAX_IMPULSE_PIXELS:
             continue
-        y0, y1, x0, x1 = max(y - 2, 0), min(y + box_h + 2, height), max(x - 2, 0), min(x + box_w + 2, width)
+        if (cut[0] and y == 0) or (cut[1] and y + box_h == rows):
+            continue  # it runs past the context: larger than an impulse
+        if area == 1:
+            singles.append((y, x))
+            continue
+        y0, y1, x0, x1 = max(y - 2, 0), min(y + box_h + 2, rows), max(x - 2, 0), min(x + box_w + 2, counts.shape[1])
         group = labels[y0:y1, x0:x1] == label
-        around = cv2.dilate(group.astype(np.uint8), near).astype(bool)
-        beyond = cv2.dilate(around.astype(np.uint8), near).astype(bool) & ~around
-        around &= ~group
-        if not around.any():
-            continue
-        values = gat(counts[y0:y1, x0:x1], noise)
-        height_over = float(values[group].min()) - float(values[around].max())
-        if not height_over > sigmas:
-            continue
-        middle = float(np.median(values[around]))
-        shoulder = middle - float(np.median(values[beyond])) if beyond.any() else 0.0
-        if shoulder > SHOULDER_SIGMAS and shoulder > SHOULDER_SHARE * (float(values[group].min()) - middle):
-            continue  # a spot the optics blurred: restored
-        mask[y0:y1, x0:x1] |= group
-    return mask
+        if _is_impulse(counts[y0:y1, x0:x1], noise, sigmas, group):
+            mask[y0:y1, x0:x1] |= group
+    if singles:
+        ys, xs = np.array(singles).T
+        found = _single_impulses(counts, noise, sigmas, ys, xs)
+        mask[ys[found], xs[found]] = True
+
+
+def _rings(group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(around, nearest, beyond)`` bool masks of a group's window: the pixels 8-adjacent to it, those 4-adjacent,
+    and the ring one pixel further out."""
+    import cv2
+
+    square, cross = np.ones((3, 3), np.uint8), cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    around = cv2.dilate(group.astype(np.uint8), square).astype(bool)
+    beyond = cv2.dilate(around.astype(np.uint8), square).astype(bool) & ~around
+    nearest = cv2.dilate(group.astype(np.uint8), cross).astype(bool) & ~group
+    return around & ~group, nearest, beyond
+
+
+def _is_impulse(counts: np.ndarray, noise: PoissonGaussian, sigmas: float, group: np.ndarray) -> bool:
+    """The rules of :func:`impulse_mask` for one group (bool mask of the window ``counts``)."""
+    around, nearest, beyond = _rings(group)
+    if not around.any():
+        return False
+    values = gat(counts, noise)
+    floor = float(values[group].min())
+    if not floor - float(values[around].max()) > sigmas:
+        return False
+    if not beyond.any():
+        return True
+    middle = float(np.median(values[around]))
+    shoulder = middle - float(np.median(values[beyond]))
+    if not (shoulder > SHOULDER_SIGMAS and shoulder > SHOULDER_SHARE * (floor - middle)):
+        return True  # no shoulders: nothing the optics made
+    raw = counts.astype(np.float64)
+    below = float(np.median(raw[beyond]))
+    return float(raw[group].max()) - below > SHARPEST_SPOT * max(float(raw[nearest].max()) - below, 1e-9)
+
+
+def _single_impulses(counts: np.ndarray, noise: PoissonGaussian, sigmas: float, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """:func:`_is_impulse` for one-pixel groups at ``(ys, xs)`` of the window ``counts``, all at once: bool ``(N,)``."""
+    raw = np.pad(counts.astype(np.float64), 2, mode="constant", constant_values=np.nan)  # NaN: beyond the plane
+    values = np.pad(gat(counts, noise).astype(np.float64), 2, mode="constant", constant_values=np.nan)
+    ys, xs = ys + 2, xs + 2
+
+    def at(array: np.ndarray, offsets: list[tuple[int, int]]) -> np.ndarray:
+        return np.stack([array[ys + dy, xs + dx] for dy, dx in offsets], axis=1)
+
+    centre, around, beyond = values[ys, xs], at(values, _AROUND), at(values, _BEYOND)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN ring (a corner's beyond): no shoulders
+        high = centre - np.nanmax(around, axis=1) > sigmas
+        middle = np.nanmedian(around, axis=1)
+        shoulder = np.nan_to_num(middle - np.nanmedian(beyond, axis=1), nan=0.0)
+        on_shoulders = (shoulder > SHOULDER_SIGMAS) & (shoulder > SHOULDER_SHARE * (centre - middle))
+        below = np.nanmedian(at(raw, _BEYOND), axis=1)
+        nearest = np.nanmax(at(raw, _NEAREST), axis=1)
+        sharp = raw[ys, xs] - below > SHARPEST_SPOT * np.maximum(nearest - below, 1e-9)
+    return high & (~on_shoulders | sharp)
 
 
 def fill_impulses(counts: np.ndarray, mask: np.ndarray) -> np.ndarray:

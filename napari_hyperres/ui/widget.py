@@ -172,6 +172,7 @@ class RestoreWidget(PreviewMixin, JobsMixin, EstimateMixin, ExportMixin, SaveMix
         self._told_file_task: set[Any] = set()  # layers whose file's task was announced (_open_on_the_files_task)
         self._estimate_again = False  # an "Auto" asked for while one ran: run when it ends
         self._estimate_again_automatic = True  # …and whether every one asked for meanwhile was the panel's own
+        self._estimate_again_since: float | None = None  # …and the level then (the user's moves since are kept)
         self._level_found: tuple[str, float, str, Any] | None = None  # (task, level, where "Auto" found it, layer id)
         self._statistics = LayerStatistics()  # each layer's whole range / noise fit, read off the GUI thread
         self._sweep_by_hand = False  # the sweep's from / to typed in: they no longer follow the level

@@ -31,7 +31,7 @@ class EstimateMixin:
         """Whether an "Auto" level estimate is running."""
         return self._estimating
 
-    def estimate(self, *_: Any, automatic: bool = False) -> None:
+    def estimate(self, *_: Any, automatic: bool = False, since: float | None = None) -> None:
         """Set the level from the displayed plane, in a thread worker.
 
         ``dejpeg`` on a layer read from a JPEG file reads the quality exactly from the file;
@@ -39,7 +39,8 @@ class EstimateMixin:
         :func:`napari_hyperres.blind.levels.resolve_level`). An estimate outside the task's
         range is reported and the level left unchanged. ``automatic``: started by the panel (a photon task's layer
         chosen), not the Auto button: a result that arrives for a layer no longer chosen is dropped without a word,
-        and one outside the range is said on the status line, with a preview at the level as it is.
+        and one outside the range is said on the status line, with a preview at the level as it is; a level the user
+        set after it was asked for (``since``: the level then, for one that waited for another to end) is kept.
         """
         task = self.task
         if is_image_conditioned(task):
@@ -48,6 +49,7 @@ class EstimateMixin:
         if self._estimating:
             self._estimate_again = True  # one at a time: this one runs when the running one ends (its
             self._estimate_again_automatic = automatic and self._estimate_again_automatic
+            self._estimate_again_since = self.level  # a diff review: a slider move while it waited was lost
             return  # request may differ: "noise follows brightness" ticked meanwhile, a review lost that)
         layer = self.layer_combo.value
         request = self._request(layer=layer)
@@ -64,14 +66,14 @@ class EstimateMixin:
             by_brightness=bool(self.brightness_check.value and task.level_follows_brightness),
             _start_thread=True,
             _connect={
-                "returned": partial(self._on_estimate, request, automatic=automatic),
+                "returned": partial(self._on_estimate, request, automatic=automatic, since=since),
                 "errored": partial(self._on_estimate_error, request.task, request=request, automatic=automatic),
                 "finished": self._on_estimate_finished,
             },
         )
 
     @while_open
-    def _on_estimate(self, request: Request, choice: LevelChoice, automatic: bool = False) -> None:
+    def _on_estimate(self, request: Request, choice: LevelChoice, automatic: bool = False, since: float | None = None) -> None:
         level, method = choice.estimate, choice.method
         task = request.task
         if self._estimate_is_stale(request):
@@ -82,7 +84,7 @@ class EstimateMixin:
                 "arrived after the task or the image changed; ignored"
             )
             return
-        if automatic and self._slider_moved_since(request):  # the user's level wins over an Auto they did not ask for
+        if automatic and self._slider_moved_since(request, since):  # the user's level wins over an Auto they did not ask for
             self.say(
                 f"Auto reads {format_level(level)} {task.unit}; the level you set ({format_level(self.level)}) is kept "
                 "(press Auto to use the reading)"
@@ -101,6 +103,7 @@ class EstimateMixin:
             self._curves[(request.source_id, task.name)] = choice.curve
             changed = abs(self.level - level) > 1e-9
             self.level = level  # previews with the curve (moved to the slider's level)
+            self._estimate_again_since = self.level  # the panel's own move: not the user's
             message = f"{choice.curve.describe(task)}; the slider moves them all"
             self._level_found = (task.name, self.level, "estimated by brightness", request.source_id)
             self.say(message)
@@ -109,6 +112,7 @@ class EstimateMixin:
             return
         changed = abs(self.level - level) > 1e-9
         self.level = level  # previews through the slider where the level changed
+        self._estimate_again_since = self.level  # the panel's own move: not the user's
         if not changed:
             self._maybe_preview()  # a second JPEG of the same quality, newly chosen, had no preview (a review)
         source = {"quantisation tables": "read from the file's quantisation tables", "estimator": "estimated"}.get(method, method)
@@ -122,11 +126,13 @@ class EstimateMixin:
         self._level_found = (task.name, self.level, source, request.source_id)  # the previews of this layer at this level still say where it came from
         self.say(message)
 
-    def _slider_moved_since(self, request: Request) -> bool:
-        """Whether the level was moved away from ``request.level`` while the estimate ran (by the user: a
-        task or layer change makes the request stale first). A review's benchmark: the slider dragged while the
-        panel's own Auto read the layer jumped back to the reading when it arrived, and the user's level was lost."""
-        return not math.isclose(self.task.check_level(self.level), request.level, rel_tol=1e-6, abs_tol=1e-9)
+    def _slider_moved_since(self, request: Request, since: float | None = None) -> bool:
+        """Whether the level was moved away from ``request.level`` (or from ``since``, the level when a queued
+        estimate was asked for) while the estimate ran or waited (by the user: a task or layer change makes the
+        request stale first, and the panel's own settings move ``since`` with them). A review's benchmark: the
+        slider dragged while the panel's own Auto read the layer jumped back to the reading when it arrived."""
+        before = request.level if since is None else self.task.check_level(since)
+        return not math.isclose(self.task.check_level(self.level), before, rel_tol=1e-6, abs_tol=1e-9)
 
     def _estimate_is_stale(self, request: Request) -> bool:
         """Whether the task or the layer chosen has changed since ``request`` was made."""
@@ -154,5 +160,5 @@ class EstimateMixin:
         if self._estimate_again and not self._released:
             self._estimate_again = False
             automatic, self._estimate_again_automatic = self._estimate_again_automatic, True
-            self.estimate(automatic=automatic)
+            self.estimate(automatic=automatic, since=self._estimate_again_since if automatic else None)
 
