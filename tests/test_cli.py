@@ -690,3 +690,22 @@ def test_a_bool_tiff_is_named_for_its_dtype_not_the_outputs_format(tmp_path, cap
     for out in ("b.png", "b_out.tif"):
         assert main(["restore", str(src), str(tmp_path / out), "--task", "denoise", "--level", "25"]) == 2
         assert "expected an integer or floating-point image, got dtype bool" in capsys.readouterr().err
+
+
+def test_a_microscopy_output_records_the_data_s_noise_in_memory_and_streamed(tmp_path):
+    """A diff review: at a level given by hand an output restored in memory recorded the level's model of the noise
+    (the fit turned to that level), one streamed page by page the fit itself. Both record the fit now: with the
+    level it gives the restoration (``restore(image, level, noise=...)``)."""
+    from test_photon_noise import camera, fluorescence_like
+
+    from napari_hyperres.engine import whole_noise
+    from napari_hyperres.io.provenance import read_provenance
+
+    stack = np.stack([camera(fluorescence_like((64, 64), seed=s), 2.0, 3.0, 100.0, 200.0, seed=s) for s in range(3)])
+    tifffile.imwrite(tmp_path / "in.tif", stack, imagej=True, metadata={"axes": "ZYX"})
+    recorded = []
+    for name, extra in (("memory.tif", []), ("streamed.tif", ["--memory-budget", "0.01"])):
+        assert main(["restore", str(tmp_path / "in.tif"), str(tmp_path / name), "--task", "microscopy", "--level", "500",
+                     "--device", "cpu", "--quiet", *extra]) == 0
+        recorded.append(read_provenance(tmp_path / name)["noise"])
+    assert recorded[0] == recorded[1] == whole_noise(stack).describe()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import math
 import os
 import sys
@@ -570,6 +571,7 @@ def stream_one(restorer, src: Path, dst: Path, given, args: argparse.Namespace, 
 
     from ..blind.levels import resolve_level
     from ..core.images import is_rgb_image
+    from ..engine import whole_noise
     from ..io.streaming import channel_pages, page_sample, stream_restore_tiff, tiff_layout
     from ..io.tiff_meta import read_tiff_metadata
 
@@ -588,6 +590,11 @@ def stream_one(restorer, src: Path, dst: Path, given, args: argparse.Namespace, 
                 if not args.quiet:
                     label = "" if axis is None else f" channel {c}"
                     print(f"{src.name}{label}: {choices[c].describe(task)}, from {len(sample)} sampled pages", file=sys.stderr)
+    if task.noise_parameters and any(choice.noise is None for choice in choices):  # a level given: the fit its pages
+        with tifffile.TiffFile(src) as tif:  # settle on, recorded as in memory (a diff review: none was)
+            choices = [choice if choice.noise is not None else
+                       dataclasses.replace(choice, noise=whole_noise(page_sample(tif, pages, group), False, task.name))
+                       for choice, group in zip(choices, groups, strict=True)]
     levels = [choice.to_restore for choice in choices]
     progress = ProgressLine(f"{src.name} (streaming)", enabled=not args.quiet)
     stream_restore_tiff(
@@ -602,7 +609,7 @@ def output_record(restorer, src: Path, levels: list, noises: list | None = None,
     """How an output of ``src`` was made, for the file itself (:mod:`napari_hyperres.io.provenance`): task,
     level (one per channel where channels had their own) and where it came from (``level_from``: "given",
     the fit or the camera it was read from, the estimator), unit, weights (name and steps), the precision the
-    network computed in, the self-ensemble, the noise model at the level used (photon tasks), the input file's name."""
+    network computed in, the self-ensemble, the data's noise model (photon tasks: the fit or the camera given; with the level it gives the restoration), the input file's name."""
     from ..blind.brightness import LevelCurve
     from ..io.provenance import record
 

@@ -28,7 +28,9 @@ class Report:
         level: the level used, in the task's units ("auto" resolved; photons for ``microscopy``).
         selections: image-conditioned tasks: the mixtures, shape ``lead + (parts, N)``
             (``lead``: the input's leading axes); else ``None``.
-        noise: photon-limited tasks: the Poisson–Gaussian parameters at that level; else ``None``.
+        noise: photon-limited tasks: the Poisson–Gaussian parameters the data holds (the fit, or the camera given:
+            with ``level`` they give the restoration, as ``restore(image, level, noise=noise)``; the streamed path
+            and the widget record the same); else ``None``.
         curve: ``"by-brightness"``: the level of each brightness that each pixel was restored by
             (``level`` is its median); else ``None``.
     """

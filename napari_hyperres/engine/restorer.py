@@ -408,7 +408,7 @@ class Restorer:
         selections = np.stack(mixtures).reshape(lead + mixtures[0].shape) if mixtures else None
         curve = level if isinstance(level, LevelCurve) else None
         yield Report(
-            float(level) if curve is None else curve.level, selections, mapping.noise if isinstance(mapping, StabilizedMap) else None, curve
+            float(level) if curve is None else curve.level, selections, mapping.data_noise if isinstance(mapping, StabilizedMap) else None, curve
         )
         yield result.reshape(lead + result.shape[1:])
 
