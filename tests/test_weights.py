@@ -214,3 +214,21 @@ def test_the_meta_count_that_guards_loading_counts_what_is_built():
             shapes = {name: tuple(p.shape) for name, p in builders[kind](architecture).named_parameters()}
         built = {name: tuple(p.shape) for name, p in builders[kind](architecture).named_parameters()}
         assert shapes == built, (kind, architecture)
+
+
+def test_shapes_only_keeps_the_shapes_of_what_a_builder_might_write():
+    """A diff review: ``torch.randn(size=...)`` came back a scalar and in-place reshapes were skipped under
+    :class:`ShapesOnly`; a builder written that way would have been counted wrong."""
+    from napari_hyperres.core.weights import ShapesOnly
+
+    def build():
+        weight = torch.randn(size=(3, 4)) * 0.1
+        bias = torch.zeros(4)
+        bias.unsqueeze_(0)
+        table = torch.rand(2, 5)
+        table.t_()
+        return weight, bias, table
+
+    with torch.device("meta"), ShapesOnly():
+        shapes = [tuple(t.shape) for t in build()]
+    assert shapes == [tuple(t.shape) for t in build()] == [(3, 4), (1, 4), (5, 2)]

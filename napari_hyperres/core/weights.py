@@ -267,16 +267,19 @@ class ShapesOnly(TorchFunctionMode):
 
     RANDOM = (torch.randn, torch.rand)
     WITH_A_NUMBER = frozenset({"mul", "__mul__", "__rmul__", "add", "__add__", "__radd__", "sub", "__sub__", "div", "__truediv__"})
+    RESHAPING = frozenset({"resize_", "resize_as_", "unsqueeze_", "squeeze_", "t_", "transpose_", "swapdims_", "swapaxes_",
+                           "as_strided_", "set_"})
+    """In-place methods that change a tensor's shape: run as usual (a diff review)."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func in self.RANDOM:
-            size = args[0] if len(args) == 1 and not isinstance(args[0], int) else args
+            size = kwargs.get("size", args[0] if len(args) == 1 and not isinstance(args[0], int) else args)
             return torch.empty(size, dtype=kwargs.get("dtype"), device="meta")
         first = args[0] if args else next(iter(kwargs.values()), None)
         if isinstance(first, torch.Tensor) and first.is_meta:
             name = getattr(func, "__name__", "")
-            if name.endswith("_") and not name.endswith("__"):  # an in-place fill: nothing to fill
+            if name.endswith("_") and not name.endswith("__") and name not in self.RESHAPING:  # a fill: nothing to fill
                 return first
             if name in self.WITH_A_NUMBER and len(args) == 2 and isinstance(args[1], (int, float)) and not kwargs:
                 return torch.empty_like(first)
