@@ -13,6 +13,8 @@
 # Rounds run with it:
 #   BUDGET=8400 AMP=1 OUT=runs/auto_r11   round 11 of auto.lite, from the shipped round 10
 #                                         (2026-12-08 00:50, one thread beside round 23 of denoise.lite)
+#   BUDGET=7200 AMP=1 BATCH=64 OUT=runs/auto_r11_b64   its A/B beside it from 01:07: 64 crops a batch (the
+#                                         denoiser's late rounds gained from it), a quarter of the steps
 #
 # A session that ends first: run the same command again with RESUME=1 (the budget counts the
 # time already spent).
