@@ -67,7 +67,8 @@ def test_the_bfloat16_speed_up_is_timed_once_per_thread_count():
     assert first == cpu_bfloat16_speedup(threads)  # cached: the same number, not a new timing
     assert cpu_bfloat16_speedup.cache_info().hits >= 1
     if cpu_has_native_bfloat16():
-        assert 0.05 < first < 20  # a ratio of two real timings
+        assert 0.0 < first < float("inf")  # a ratio of two real timings (its size depends on the load: a CI run
+        # beside two trainings read 0.049, and this is no timing test)
     else:
         assert first == 0.0
 
