@@ -14,7 +14,10 @@
 #   BUDGET=8400 AMP=1 OUT=runs/auto_r11   round 11 of auto.lite, from the shipped round 10
 #                                         (2026-12-08 00:50, one thread beside round 23 of denoise.lite)
 #   BUDGET=7200 AMP=1 BATCH=64 OUT=runs/auto_r11_b64   its A/B beside it from 01:07: 64 crops a batch (the
-#                                         denoiser's late rounds gained from it), a quarter of the steps
+#                                         denoiser's late rounds gained from it), a quarter of the steps.
+#                                         Results (bench_auto, Set12): 29.88 / 31.76 / 28.14, blur 31.24 (batch 16) and
+#                                         29.88 / 31.75 / 28.10, blur 30.48 (batch 64) against the shipped 29.86 / 31.74 /
+#                                         28.13, blur 33.25: blur lost 2-2.8 dB. Neither shipped.
 #
 # A session that ends first: run the same command again with RESUME=1 (the budget counts the
 # time already spent).
